@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tern-cli: Tern's engine from the command line, for scripts and tests. */
+#include "cli.h"
+
+#include <locale.h>
+#include <string.h>
+
+typedef struct {
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} Command;
+
+static const Command commands[] = {
+  { "info", cli_info, "describe a GGUF model" },
+  { "tokenize", cli_tokenize, "print the token ids of a text" },
+  { "detokenize", cli_detokenize, "print the text of token ids" },
+};
+
+static void
+print_usage (FILE *out)
+{
+  fprintf (out, "Usage: tern-cli COMMAND [ARGS…]\n\nCommands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nRun 'tern-cli COMMAND --help' for a command's options.\n");
+}
+
+gboolean
+cli_parse (int *argc, char ***argv, const char *params, const char *summary, const GOptionEntry *entries)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new (params);
+  g_autoptr (GError) error = NULL;
+
+  g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      g_printerr ("tern-cli %s: %s\n", (*argv)[0], error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+int
+cli_fail (int status, const GError *error)
+{
+  g_printerr ("tern-cli: %s\n", error->message);
+  return status;
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  g_set_prgname ("tern-cli");
+
+  if (argc < 2)
+    {
+      print_usage (stderr);
+      return CLI_EXIT_USAGE;
+    }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      print_usage (stdout);
+      return CLI_EXIT_OK;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+
+  g_printerr ("tern-cli: unknown command '%s'\n", argv[1]);
+  print_usage (stderr);
+  return CLI_EXIT_USAGE;
+}

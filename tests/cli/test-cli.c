@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} RunResult;
+
+static void
+run_result_clear (RunResult *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (RunResult, run_result_clear)
+
+/* Runs tern-cli with the NULL-terminated arguments. */
+static void
+run_cli (RunResult *r, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  va_list args;
+  const char *arg;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("TERN_CLI"));
+  va_start (args, r);
+  while ((arg = va_arg (args, const char *)))
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
+                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                                 &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, NULL, NULL, &r->out, &r->err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  r->status = g_subprocess_get_exit_status (p);
+}
+
+static char *
+data_path (const char *dir, const char *file)
+{
+  return g_test_build_filename (G_TEST_DIST, "data", dir, file, NULL);
+}
+
+static GPtrArray *
+list_files (const char *dir, const char *suffix)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", dir, NULL);
+  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+  GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+
+  while ((name = g_dir_read_name (d)))
+    if (g_str_has_suffix (name, suffix))
+      g_ptr_array_add (files, g_strdup (name));
+  g_ptr_array_sort (files, (GCompareFunc) g_strcmp0);
+  g_assert_cmpuint (files->len, >, 0);
+  return files;
+}
+
+/* info works on every fixture model and vocabulary, in text and JSON. */
+static void
+test_info (void)
+{
+  const char *dirs[] = { "models", "vocab" };
+
+  for (guint d = 0; d < G_N_ELEMENTS (dirs); d++)
+    {
+      g_autoptr (GPtrArray) files = list_files (dirs[d], ".gguf");
+      for (guint i = 0; i < files->len; i++)
+        {
+          g_autofree char *path = data_path (dirs[d], files->pdata[i]);
+          g_auto (RunResult) text = { 0 };
+          g_auto (RunResult) json = { 0 };
+          g_autoptr (JsonParser) parser = json_parser_new ();
+          g_autoptr (GError) error = NULL;
+
+          run_cli (&text, "info", path, NULL);
+          g_assert_cmpint (text.status, ==, 0);
+          g_assert_nonnull (strstr (text.out, "architecture:"));
+          run_cli (&json, "info", "--json", path, NULL);
+          g_assert_cmpint (json.status, ==, 0);
+          g_assert_true (json_parser_load_from_data (parser, json.out, -1, &error));
+          JsonObject *o = json_node_get_object (json_parser_get_root (parser));
+          JsonObject *tok = json_object_get_object_member (o, "tokenizer");
+          g_assert_cmpint (json_object_get_int_member (tok, "n_vocab"), >, 0);
+          if (d == 0)
+            {
+              g_assert_cmpstr (json_object_get_string_member (o, "architecture"), ==, "llama");
+              g_assert_cmpint (json_object_get_int_member (o, "parameters"), >, 4000000);
+              g_assert_cmpint (json_object_get_int_member (o, "context_length"), ==, 256);
+              g_assert_true (json_object_get_boolean_member (o, "chat_template"));
+            }
+        }
+    }
+}
+
+/* tokenize --cases reproduces llama.cpp's .out for every vocabulary. */
+static void
+test_tokenize_cases (void)
+{
+  g_autoptr (GPtrArray) files = list_files ("vocab", ".gguf");
+
+  for (guint i = 0; i < files->len; i++)
+    {
+      g_autofree char *path = data_path ("vocab", files->pdata[i]);
+      g_autofree char *inp = g_strconcat (path, ".inp", NULL);
+      g_autofree char *outp = g_strconcat (path, ".out", NULL);
+      g_autofree char *expected = NULL;
+      g_auto (RunResult) r = { 0 };
+
+      g_assert_true (g_file_get_contents (outp, &expected, NULL, NULL));
+      run_cli (&r, "tokenize", path, "--no-bos", "--file", inp, "--cases", NULL);
+      g_test_message ("%s", (char *) files->pdata[i]);
+      g_assert_cmpint (r.status, ==, 0);
+      g_assert_cmpstr (r.out, ==, expected);
+    }
+}
+
+static void
+test_tokenize_detokenize (void)
+{
+  g_autofree char *model = data_path ("models", "kjv-tiny-f32.gguf");
+  g_auto (RunResult) tok = { 0 };
+  g_auto (RunResult) detok = { 0 };
+
+  run_cli (&tok, "tokenize", model, "--text", "In the beginning God created the heaven", NULL);
+  g_assert_cmpint (tok.status, ==, 0);
+  g_assert_true (g_str_has_prefix (tok.out, "1 "));  /* BOS */
+  g_auto (GStrv) ids = g_strsplit (g_strchomp (tok.out), " ", -1);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) g_getenv ("TERN_CLI"));
+  g_ptr_array_add (argv, "detokenize");
+  g_ptr_array_add (argv, model);
+  for (guint i = 0; ids[i]; i++)
+    g_ptr_array_add (argv, ids[i]);
+  g_ptr_array_add (argv, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_newv ((const char *const *) argv->pdata,
+                                                 G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, NULL, NULL, &detok.out, NULL, &error);
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+  g_assert_cmpstr (detok.out, ==, "In the beginning God created the heaven");
+}
+
+static void
+test_exit_status (void)
+{
+  g_autofree char *model = data_path ("models", "kjv-tiny-f32.gguf");
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-XXXXXX", NULL);
+  g_autofree char *bad = g_build_filename (dir, "bad.gguf", NULL);
+  g_auto (RunResult) r1 = { 0 };
+  g_auto (RunResult) r2 = { 0 };
+  g_auto (RunResult) r3 = { 0 };
+  g_auto (RunResult) r4 = { 0 };
+  g_auto (RunResult) r5 = { 0 };
+  g_auto (RunResult) r6 = { 0 };
+
+  g_assert_true (g_file_set_contents (bad, "GGUF\3\0\0\0", 8, NULL));
+  run_cli (&r1, "info", NULL);
+  g_assert_cmpint (r1.status, ==, 1);
+  run_cli (&r2, "no-such-command", NULL);
+  g_assert_cmpint (r2.status, ==, 1);
+  run_cli (&r3, "info", bad, NULL);
+  g_assert_cmpint (r3.status, ==, 2);
+  g_assert_nonnull (strstr (r3.err, "bad.gguf"));
+  run_cli (&r4, "tokenize", model, NULL);
+  g_assert_cmpint (r4.status, ==, 1);
+  run_cli (&r5, "detokenize", model, "99999", NULL);
+  g_assert_cmpint (r5.status, ==, 2);
+  run_cli (&r6, "tokenize", "--help", NULL);
+  g_assert_cmpint (r6.status, ==, 0);
+  g_assert_nonnull (strstr (r6.out, "--cases"));
+  g_remove (bad);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cli/info", test_info);
+  g_test_add_func ("/cli/tokenize/cases", test_tokenize_cases);
+  g_test_add_func ("/cli/tokenize/detokenize", test_tokenize_detokenize);
+  g_test_add_func ("/cli/exit-status", test_exit_status);
+  return g_test_run ();
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+/* A corpus of malformed GGUF files, each paired with the engine error code
+ * the reader must give. Built in memory; used by the reader's tests and
+ * written out as a fuzzing seed corpus by make-malformed-gguf. */
+
+typedef struct {
+  char *name;      /* what is wrong, e.g. "dim-zero" */
+  GBytes *bytes;
+  int error_code;  /* a TernEngineError */
+} MalformedGguf;
+
+/* A small valid file: two tensors (F32 and Q8_0) and metadata of every
+ * type; its last tensor ends exactly at the end of the file, so cutting
+ * any byte off makes it invalid. */
+GBytes *malformed_gguf_valid (void);
+
+/* Returns a GPtrArray of MalformedGguf (freed with the array). */
+GPtrArray *malformed_gguf_corpus (void);
