@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <locale.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -15,6 +16,12 @@ static const Command commands[] = {
   { "info", cli_info, "describe a GGUF model" },
   { "tokenize", cli_tokenize, "print the token ids of a text" },
   { "detokenize", cli_detokenize, "print the text of token ids" },
+  { "generate", cli_generate, "continue a prompt" },
+  { "chat", cli_chat, "chat with a model on the terminal" },
+  { "logits", cli_logits, "write the logits of every token of a text" },
+  { "perplexity", cli_perplexity, "measure perplexity on a text, as llama.cpp does" },
+  { "bench", cli_bench, "measure prompt and generation speed, as llama-bench does" },
+  { "make-model", cli_make_model, "write a model with random weights" },
 };
 
 static void

@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The CPU backend: weights used in place from the mapped file, activations
+ * in host memory, and a persistent thread pool. Numerics follow llama.cpp's
+ * CPU backend: activations are quantized to each weight type's vec_dot
+ * type, queries and attention weights are rounded to the cache type before
+ * their dot products, and RMSNorm sums squares in double. */
+#include "backend.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <tern/error.h>
+#include <tern/quant.h>
+#include <tern/threadpool.h>
+
+struct TernBuf {
+  gint64 rows, cols;
+  float *data;
+  guint64 version; /* bumped on every write: keys the quantized copy below */
+};
+
+typedef struct {
+  TernBackend base;
+  const TernModel *model;
+  const TernHParams *hp;
+  TernThreadPool *pool;
+  char *name;
+
+  gint32 n_ctx;
+  TernType kv_type;
+  gsize kv_elem;        /* bytes per cache element */
+  gint64 kv_dim;        /* n_head_kv * head_dim */
+  guint8 *k_cache;      /* [layer][position][kv_dim] */
+  guint8 *v_cache;      /* [layer][kv_dim][n_ctx]: transposed, so a head's
+                         * values for one dimension are one dot product */
+  TernVecDotFn kv_dot;
+  const float *rope_freqs; /* [n_rot/2] divisors, or NULL */
+
+  /* The activation matrix last quantized for a matmul, reused while the
+   * same buffer is multiplied by several weights (Q, K, V; gate, up). */
+  guint8 *act;
+  gsize act_size;
+  const TernBuf *act_src;
+  guint64 act_version;
+  TernType act_type;
+  gint32 act_n;
+
+  /* Attention scratch, per thread: scores (f32), then the query and the
+   * weights in the cache type. */
+  guint8 *scratch;
+  gsize scratch_per_thread;
+} CpuBackend;
+
+#define CPU(b) ((CpuBackend *) (b))
+
+static void
+touch (TernBuf *buf)
+{
+  buf->version++;
+}
+
+static TernBuf *
+cpu_buf_new (TernBackend *b, gint64 rows, gint64 cols)
+{
+  TernBuf *buf = g_new0 (TernBuf, 1);
+  buf->rows = rows;
+  buf->cols = cols;
+  buf->data = g_malloc0_n (rows * cols, sizeof (float));
+  return buf;
+}
+
+static void
+cpu_buf_free (TernBackend *b, TernBuf *buf)
+{
+  if (CPU (b)->act_src == buf)
+    CPU (b)->act_src = NULL;
+  g_free (buf->data);
+  g_free (buf);
+}
+
+static const char *
+cpu_name (TernBackend *b)
+{
+  return CPU (b)->name;
+}
+
+static void
+cpu_free (TernBackend *b)
+{
+  CpuBackend *cpu = CPU (b);
+  tern_thread_pool_free (cpu->pool);
+  g_free (cpu->k_cache);
+  g_free (cpu->v_cache);
+  g_free (cpu->act);
+  g_free (cpu->scratch);
+  g_free (cpu->name);
+  g_free (cpu);
+}
+
+/* Rows split into chunks handed out dynamically: the threads of a shared
+ * machine do not run at equal speed. */
+typedef struct {
+  atomic_long next;
+  gint64 n_chunks;
+} ChunkQueue;
+
+static gboolean
+next_chunk (ChunkQueue *q, gint64 *chunk)
+{
+  *chunk = atomic_fetch_add_explicit (&q->next, 1, memory_order_relaxed);
+  return *chunk < q->n_chunks;
+}
+
+/* Embedding. */
+
+static void
+cpu_embed (TernBackend *b, const TernToken *tokens, gint32 n, TernBuf *out)
+{
+  const TernGgufTensor *t = tern_model_weight (CPU (b)->model, -1, TERN_WEIGHT_TOKEN_EMBD);
+  TernDequantRowFn dequant = tern_quant_dequant_row (t->type);
+  gsize row_bytes = tern_type_row_bytes (t->type, t->ne[0]);
+
+  for (gint32 i = 0; i < n; i++)
+    dequant ((const guint8 *) t->data + (gsize) tokens[i] * row_bytes, out->data + i * out->cols, t->ne[0]);
+  touch (out);
+}
+
+/* RMSNorm. */
+
+static void
+cpu_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightKind weight, TernBuf *out)
+{
+  const float *w = tern_model_weight (CPU (b)->model, layer, weight)->data;
+  gint64 d = x->cols;
+  float eps = CPU (b)->hp->rms_eps;
+
+  for (gint32 i = 0; i < n; i++)
+    {
+      const float *xi = x->data + i * d;
+      float *yi = out->data + i * out->cols;
+      double sum = 0;
+      for (gint64 j = 0; j < d; j++)
+        sum += (double) (xi[j] * xi[j]);
+      float scale = 1.0f / sqrtf ((float) (sum / d) + eps);
+      for (gint64 j = 0; j < d; j++)
+        yi[j] = (xi[j] * scale) * w[j];
+    }
+  touch (out);
+}
+
+/* Matrix multiplication. */
+
+typedef struct {
+  TernVecDotFn dot;
+  const guint8 *w;
+  gsize w_row_bytes;
+  gint64 n_in, n_out;
+  const guint8 *a;
+  gsize a_row_bytes;
+  gint32 n;
+  float *out;
+  gint64 out_stride;
+  const float *bias;
+  gint64 chunk_rows;
+  ChunkQueue queue;
+} MatmulJob;
+
+/* Tokens processed against one block of weight rows: their activations
+ * stay in L2 while each weight row is read once from memory. */
+#define MATMUL_TOKEN_BLOCK 64
+
+static void
+matmul_worker (gpointer data, guint index, guint n_threads)
+{
+  MatmulJob *job = data;
+  gint64 chunk;
+
+  while (next_chunk (&job->queue, &chunk))
+    {
+      gint64 r0 = chunk * job->chunk_rows, r1 = MIN (r0 + job->chunk_rows, job->n_out);
+      for (gint32 t0 = 0; t0 < job->n; t0 += MATMUL_TOKEN_BLOCK)
+        {
+          gint32 t1 = MIN (t0 + MATMUL_TOKEN_BLOCK, job->n);
+          for (gint64 r = r0; r < r1; r++)
+            {
+              const guint8 *wr = job->w + r * job->w_row_bytes;
+              float bias = job->bias ? job->bias[r] : 0.0f;
+              for (gint32 t = t0; t < t1; t++)
+                job->out[t * job->out_stride + r] = job->dot (job->n_in, wr, job->a + t * job->a_row_bytes) + bias;
+            }
+        }
+    }
+}
+
+/* Returns @x's rows in @type, quantizing them unless the last call did. */
+static const guint8 *
+activations (CpuBackend *cpu, const TernBuf *x, gint32 n, TernType type, gsize *row_bytes)
+{
+  *row_bytes = tern_type_row_bytes (type, x->cols);
+  if (type == TERN_TYPE_F32)
+    return (const guint8 *) x->data;
+  if (cpu->act_src == x && cpu->act_version == x->version && cpu->act_type == type && cpu->act_n >= n)
+    return cpu->act;
+
+  gsize need = *row_bytes * n;
+  if (need > cpu->act_size)
+    {
+      g_free (cpu->act);
+      cpu->act = g_malloc (need);
+      cpu->act_size = need;
+    }
+  TernQuantizeRowFn quantize = tern_quant_quantize_row (type);
+  for (gint32 i = 0; i < n; i++)
+    quantize (x->data + i * x->cols, cpu->act + i * *row_bytes, x->cols);
+  cpu->act_src = x;
+  cpu->act_version = x->version;
+  cpu->act_type = type;
+  cpu->act_n = n;
+  return cpu->act;
+}
+
+static void
+cpu_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightKind weight, TernWeightKind bias,
+            TernBuf *out)
+{
+  CpuBackend *cpu = CPU (b);
+  const TernGgufTensor *w = tern_model_weight (cpu->model, layer, weight);
+  TernType act_type = tern_quant_vec_dot_type (w->type);
+  MatmulJob job = { 0 };
+  guint n_threads = tern_thread_pool_n_threads (cpu->pool);
+
+  g_assert (x->cols == w->ne[0] && out->cols >= w->ne[1]);
+  job.dot = tern_quant_vec_dot (w->type, TERN_KERNEL_BEST);
+  job.w = w->data;
+  job.w_row_bytes = tern_type_row_bytes (w->type, w->ne[0]);
+  job.n_in = w->ne[0];
+  job.n_out = w->ne[1];
+  job.a = activations (cpu, x, n, act_type, &job.a_row_bytes);
+  job.n = n;
+  job.out = out->data;
+  job.out_stride = out->cols;
+  job.bias = bias != TERN_WEIGHT_N_KINDS ? tern_model_weight (cpu->model, layer, bias)->data : NULL;
+  job.chunk_rows = CLAMP (job.n_out / (n_threads * 16), 4, 64);
+  job.queue.n_chunks = (job.n_out + job.chunk_rows - 1) / job.chunk_rows;
+  tern_thread_pool_run (cpu->pool, matmul_worker, &job);
+  touch (out);
+}
+
+/* RoPE. */
+
+/* Rotates the @n_heads heads of one row to position @pos, as ggml's
+ * rope_yarn with no extrapolation: theta_i = pos * base^(-2i/n_rot) /
+ * freq_factor_i, computed by the same running product. */
+static void
+rope_row (const CpuBackend *cpu, float *x, gint32 n_heads, float pos)
+{
+  const TernHParams *hp = cpu->hp;
+  gint32 n_rot = hp->n_rot, hd = hp->head_dim;
+  float theta_scale = powf (hp->rope_freq_base, -2.0f / n_rot);
+  float cs[2 * 512];
+  float *cache = n_rot <= 512 ? cs : g_new (float, n_rot);
+  float theta = pos;
+
+  for (gint32 i0 = 0; i0 < n_rot; i0 += 2)
+    {
+      float ff = cpu->rope_freqs ? cpu->rope_freqs[i0 / 2] : 1.0f;
+      float t = hp->rope_freq_scale * (theta / ff);
+      cache[i0] = cosf (t);
+      cache[i0 + 1] = sinf (t);
+      theta *= theta_scale;
+    }
+  for (gint32 h = 0; h < n_heads; h++)
+    {
+      float *xh = x + h * hd;
+      for (gint32 i0 = 0; i0 < n_rot; i0 += 2)
+        {
+          /* NEOX pairs element i with i + n_rot/2; the original layout
+           * pairs neighbours. */
+          gint32 a = hp->rope_neox ? i0 / 2 : i0;
+          gint32 c = hp->rope_neox ? i0 / 2 + n_rot / 2 : i0 + 1;
+          float x0 = xh[a], x1 = xh[c];
+          xh[a] = x0 * cache[i0] - x1 * cache[i0 + 1];
+          xh[c] = x0 * cache[i0 + 1] + x1 * cache[i0];
+        }
+    }
+  if (cache != cs)
+    g_free (cache);
+}
+
+static void
+cpu_rope (TernBackend *b, TernBuf *x, gint32 n, gint32 n_heads, gint32 pos)
+{
+  for (gint32 i = 0; i < n; i++)
+    rope_row (CPU (b), x->data + i * x->cols, n_heads, (float) (pos + i));
+  touch (x);
+}
+
+/* KV cache. */
+
+static guint8 *
+k_at (const CpuBackend *cpu, gint32 layer, gint32 pos)
+{
+  return cpu->k_cache + (((gsize) layer * cpu->n_ctx + pos) * cpu->kv_dim) * cpu->kv_elem;
+}
+
+/* Row @dim of layer @layer's transposed value cache. */
+static guint8 *
+vt_at (const CpuBackend *cpu, gint32 layer, gint64 dim)
+{
+  return cpu->v_cache + (((gsize) layer * cpu->kv_dim + dim) * cpu->n_ctx) * cpu->kv_elem;
+}
+
+static void
+store_value (const CpuBackend *cpu, guint8 *dst, float v)
+{
+  if (cpu->kv_type == TERN_TYPE_F16)
+    {
+      guint16 h = tern_fp32_to_fp16 (v);
+      memcpy (dst, &h, 2);
+    }
+  else
+    memcpy (dst, &v, 4);
+}
+
+static float
+load_value (const CpuBackend *cpu, const guint8 *src)
+{
+  if (cpu->kv_type == TERN_TYPE_F16)
+    {
+      guint16 h;
+      memcpy (&h, src, 2);
+      return tern_fp16_to_fp32 (h);
+    }
+  float v;
+  memcpy (&v, src, 4);
+  return v;
+}
+
+static void
+cpu_kv_store (TernBackend *b, gint32 layer, const TernBuf *k, const TernBuf *v, gint32 n, gint32 pos)
+{
+  CpuBackend *cpu = CPU (b);
+
+  g_assert (pos + n <= cpu->n_ctx);
+  for (gint32 i = 0; i < n; i++)
+    {
+      guint8 *kd = k_at (cpu, layer, pos + i);
+      const float *ki = k->data + i * k->cols, *vi = v->data + i * v->cols;
+      for (gint64 j = 0; j < cpu->kv_dim; j++)
+        {
+          store_value (cpu, kd + j * cpu->kv_elem, ki[j]);
+          store_value (cpu, vt_at (cpu, layer, j) + (gsize) (pos + i) * cpu->kv_elem, vi[j]);
+        }
+    }
+}
+
+static void
+cpu_kv_move (TernBackend *b, gint32 from, gint32 to, gint32 count)
+{
+  CpuBackend *cpu = CPU (b);
+  gint32 n_head_kv = cpu->hp->n_head_kv;
+  g_autofree float *row = g_new (float, cpu->kv_dim);
+
+  g_assert (to < from && from + count <= cpu->n_ctx);
+  for (gint32 l = 0; l < cpu->hp->n_layer; l++)
+    {
+      for (gint32 i = 0; i < count; i++)
+        {
+          /* Keys were rotated for their old position; rotating by the
+           * difference moves them to the new one. */
+          const guint8 *src = k_at (cpu, l, from + i);
+          guint8 *dst = k_at (cpu, l, to + i);
+          for (gint64 j = 0; j < cpu->kv_dim; j++)
+            row[j] = load_value (cpu, src + j * cpu->kv_elem);
+          rope_row (cpu, row, n_head_kv, (float) (to - from));
+          for (gint64 j = 0; j < cpu->kv_dim; j++)
+            store_value (cpu, dst + j * cpu->kv_elem, row[j]);
+        }
+      for (gint64 j = 0; j < cpu->kv_dim; j++)
+        {
+          guint8 *vt = vt_at (cpu, l, j);
+          memmove (vt + (gsize) to * cpu->kv_elem, vt + (gsize) from * cpu->kv_elem, (gsize) count * cpu->kv_elem);
+        }
+    }
+}
+
+/* Attention. */
+
+typedef struct {
+  CpuBackend *cpu;
+  gint32 layer;
+  const TernBuf *q;
+  gint32 n, pos;
+  TernBuf *out;
+  ChunkQueue queue; /* one chunk per (token, head) */
+} AttendJob;
+
+static void
+attend_worker (gpointer data, guint index, guint n_threads)
+{
+  AttendJob *job = data;
+  CpuBackend *cpu = job->cpu;
+  const TernHParams *hp = cpu->hp;
+  gint32 hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
+  float *scores = (float *) (cpu->scratch + index * cpu->scratch_per_thread);
+  guint8 *weights = (guint8 *) (scores + cpu->n_ctx);   /* n_ctx values of the cache type */
+  guint8 *query = weights + (gsize) cpu->n_ctx * cpu->kv_elem;
+  TernQuantizeRowFn to_cache_type = tern_quant_quantize_row (cpu->kv_type);
+  float scale = 1.0f / sqrtf ((float) hd);
+  gint64 chunk;
+
+  while (next_chunk (&job->queue, &chunk))
+    {
+      gint32 i = (gint32) (chunk / hp->n_head), h = (gint32) (chunk % hp->n_head);
+      gint32 kvh = h / group, n_keys = job->pos + i + 1;
+      const float *qh = job->q->data + i * job->q->cols + h * hd;
+      float *oh = job->out->data + i * job->out->cols + h * hd;
+      float max = -INFINITY;
+      double sum = 0;
+
+      to_cache_type (qh, query, hd);
+      for (gint32 j = 0; j < n_keys; j++)
+        {
+          scores[j] = cpu->kv_dot (hd, k_at (cpu, job->layer, j) + (gsize) kvh * hd * cpu->kv_elem, query) * scale;
+          max = MAX (max, scores[j]);
+        }
+      for (gint32 j = 0; j < n_keys; j++)
+        {
+          scores[j] = expf (scores[j] - max);
+          sum += scores[j];
+        }
+      float inv = (float) (1.0 / sum);
+      for (gint32 j = 0; j < n_keys; j++)
+        scores[j] *= inv;
+      to_cache_type (scores, weights, n_keys);
+      for (gint32 d = 0; d < hd; d++)
+        oh[d] = cpu->kv_dot (n_keys, vt_at (cpu, job->layer, (gint64) kvh * hd + d), weights);
+    }
+}
+
+static void
+cpu_attend (TernBackend *b, gint32 layer, const TernBuf *q, gint32 n, gint32 pos, TernBuf *out)
+{
+  AttendJob job = { CPU (b), layer, q, n, pos, out, { 0 } };
+  job.queue.n_chunks = (gint64) n * CPU (b)->hp->n_head;
+  tern_thread_pool_run (CPU (b)->pool, attend_worker, &job);
+  touch (out);
+}
+
+/* Element-wise. */
+
+typedef struct {
+  TernBuf *gate;
+  const TernBuf *up;
+  gint32 n;
+} SwigluJob;
+
+static void
+swiglu_worker (gpointer data, guint index, guint n_threads)
+{
+  SwigluJob *job = data;
+  gint64 start, end;
+
+  tern_split_range (job->n, index, n_threads, &start, &end);
+  for (gint64 i = start; i < end; i++)
+    {
+      float *g = job->gate->data + i * job->gate->cols;
+      const float *u = job->up->data + i * job->up->cols;
+      for (gint64 j = 0; j < job->gate->cols; j++)
+        g[j] = g[j] / (1.0f + expf (-g[j])) * u[j];
+    }
+}
+
+static void
+cpu_swiglu (TernBackend *b, TernBuf *gate, const TernBuf *up, gint32 n)
+{
+  SwigluJob job = { gate, up, n };
+  tern_thread_pool_run (CPU (b)->pool, swiglu_worker, &job);
+  touch (gate);
+}
+
+static void
+cpu_add (TernBackend *b, TernBuf *x, const TernBuf *y, gint32 n)
+{
+  for (gint32 i = 0; i < n; i++)
+    for (gint64 j = 0; j < x->cols; j++)
+      x->data[i * x->cols + j] += y->data[i * y->cols + j];
+  touch (x);
+}
+
+static void
+cpu_copy_rows (TernBackend *b, const TernBuf *src, gint32 row, gint32 count, TernBuf *dst, gint32 dst_row)
+{
+  g_assert (src->cols == dst->cols);
+  memcpy (dst->data + dst_row * dst->cols, src->data + row * src->cols, sizeof (float) * count * src->cols);
+  touch (dst);
+}
+
+static void
+cpu_read (TernBackend *b, const TernBuf *buf, gint32 row, gint32 count, float *dst)
+{
+  memcpy (dst, buf->data + row * buf->cols, sizeof (float) * count * buf->cols);
+}
+
+static const TernBackendOps cpu_ops = {
+  .free = cpu_free,
+  .name = cpu_name,
+  .buf_new = cpu_buf_new,
+  .buf_free = cpu_buf_free,
+  .embed = cpu_embed,
+  .rms_norm = cpu_rms_norm,
+  .matmul = cpu_matmul,
+  .rope = cpu_rope,
+  .kv_store = cpu_kv_store,
+  .attend = cpu_attend,
+  .swiglu = cpu_swiglu,
+  .add = cpu_add,
+  .copy_rows = cpu_copy_rows,
+  .read = cpu_read,
+  .kv_move = cpu_kv_move,
+};
+
+TernBackend *
+tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, guint n_threads, GError **error)
+{
+  const TernHParams *hp = tern_model_hparams (model);
+  const TernGgufTensor *freqs = tern_model_weight (model, -1, TERN_WEIGHT_ROPE_FREQS);
+  gsize kv_elem = kv_type == TERN_TYPE_F16 ? 2 : 4;
+  gint64 kv_dim = (gint64) hp->n_head_kv * hp->head_dim;
+  gsize cache_bytes = (gsize) hp->n_layer * n_ctx * kv_dim * kv_elem;
+
+  g_assert (kv_type == TERN_TYPE_F16 || kv_type == TERN_TYPE_F32);
+  guint8 *k_cache = g_try_malloc0 (cache_bytes);
+  guint8 *v_cache = g_try_malloc0 (cache_bytes);
+  if (k_cache == NULL || v_cache == NULL)
+    {
+      g_free (k_cache);
+      g_free (v_cache);
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory for a KV cache of %d tokens (%" G_GSIZE_FORMAT " MiB)", n_ctx,
+                   2 * cache_bytes >> 20);
+      return NULL;
+    }
+
+  CpuBackend *cpu = g_new0 (CpuBackend, 1);
+  cpu->base.ops = &cpu_ops;
+  cpu->model = model;
+  cpu->hp = hp;
+  cpu->pool = tern_thread_pool_new (n_threads);
+  cpu->name = g_strdup_printf ("cpu (%s, %u thread%s)", tern_kernel_level_name (tern_cpu_best_kernel ()),
+                               n_threads, n_threads == 1 ? "" : "s");
+  cpu->n_ctx = n_ctx;
+  cpu->kv_type = kv_type;
+  cpu->kv_elem = kv_elem;
+  cpu->kv_dim = kv_dim;
+  cpu->k_cache = k_cache;
+  cpu->v_cache = v_cache;
+  cpu->kv_dot = tern_quant_vec_dot (kv_type, TERN_KERNEL_BEST);
+  cpu->rope_freqs = freqs ? freqs->data : NULL;
+  cpu->scratch_per_thread = (sizeof (float) + kv_elem) * n_ctx + kv_elem * hp->head_dim;
+  cpu->scratch_per_thread = (cpu->scratch_per_thread + 63) / 64 * 64;
+  cpu->scratch = g_malloc (cpu->scratch_per_thread * n_threads);
+  return &cpu->base;
+}

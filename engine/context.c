@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <tern/context.h>
+#include <tern/error.h>
+#include <tern/threadpool.h>
+
+#include <string.h>
+
+#include "backend.h"
+#include "forward.h"
+
+struct TernContext {
+  TernModel *model;
+  const TernHParams *hp;
+  TernBackend *backend;
+  TernForwardBuffers bufs;
+  gint32 n_ctx;
+  gint32 n_batch;
+  guint n_threads;
+  GArray *tokens;        /* TernToken: what the cache holds */
+
+  float *logits;         /* [n_logit_rows][n_vocab] of the last decode */
+  gsize logits_capacity; /* in rows */
+  gint32 first_logit;    /* the decode index of row 0 */
+  gint32 n_logit_rows;
+};
+
+void
+tern_context_params_init (TernContextParams *params)
+{
+  memset (params, 0, sizeof *params);
+  params->n_batch = 512;
+  params->kv_type = TERN_TYPE_F16;
+}
+
+TernContext *
+tern_context_new (TernModel *model, const TernContextParams *params, GError **error)
+{
+  const TernHParams *hp = tern_model_hparams (model);
+  gint32 n_ctx = params->n_ctx > 0 ? params->n_ctx : hp->n_ctx_train;
+
+  if (params->n_ctx < 0 || params->n_ctx_max < 0 || params->n_batch <= 0 ||
+      (params->kv_type != TERN_TYPE_F16 && params->kv_type != TERN_TYPE_F32) || params->n_threads > 1024)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                   "invalid context settings (context %d, cap %d, batch %d, %s cache, %u threads)", params->n_ctx,
+                   params->n_ctx_max, params->n_batch, tern_type_name (params->kv_type), params->n_threads);
+      return NULL;
+    }
+  if (params->n_ctx_max > 0)
+    n_ctx = MIN (n_ctx, params->n_ctx_max);
+
+  TernContext *ctx = g_new0 (TernContext, 1);
+  ctx->model = model;
+  ctx->hp = hp;
+  ctx->n_ctx = n_ctx;
+  ctx->n_batch = MIN (params->n_batch, n_ctx);
+  ctx->n_threads = params->n_threads > 0 ? params->n_threads : tern_physical_cores ();
+  ctx->backend = tern_backend_cpu_new (model, n_ctx, params->kv_type, ctx->n_threads, error);
+  if (ctx->backend == NULL)
+    {
+      g_free (ctx);
+      return NULL;
+    }
+  tern_forward_buffers_init (&ctx->bufs, ctx->backend, hp, ctx->n_batch);
+  ctx->tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  return ctx;
+}
+
+void
+tern_context_free (TernContext *ctx)
+{
+  if (ctx == NULL)
+    return;
+  tern_forward_buffers_clear (&ctx->bufs, ctx->backend);
+  ctx->backend->ops->free (ctx->backend);
+  g_array_unref (ctx->tokens);
+  g_free (ctx->logits);
+  g_free (ctx);
+}
+
+TernModel *tern_context_model (const TernContext *ctx) { return ctx->model; }
+gint32 tern_context_n_ctx (const TernContext *ctx) { return ctx->n_ctx; }
+guint tern_context_n_threads (const TernContext *ctx) { return ctx->n_threads; }
+gint32 tern_context_n_past (const TernContext *ctx) { return (gint32) ctx->tokens->len; }
+
+const char *
+tern_context_backend_name (const TernContext *ctx)
+{
+  return ctx->backend->ops->name (ctx->backend);
+}
+
+const TernToken *
+tern_context_tokens (const TernContext *ctx, gint32 *n_tokens)
+{
+  *n_tokens = (gint32) ctx->tokens->len;
+  return (const TernToken *) ctx->tokens->data;
+}
+
+static gboolean
+check_tokens (const TernContext *ctx, const TernToken *tokens, gint32 n_tokens, GError **error)
+{
+  if (n_tokens <= 0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "nothing to evaluate: no tokens");
+      return FALSE;
+    }
+  if (n_tokens > ctx->n_ctx - (gint32) ctx->tokens->len)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                   "%d tokens do not fit: the context holds %d and has %d free", n_tokens, ctx->n_ctx,
+                   ctx->n_ctx - (gint32) ctx->tokens->len);
+      return FALSE;
+    }
+  for (gint32 i = 0; i < n_tokens; i++)
+    if (tokens[i] < 0 || tokens[i] >= ctx->hp->n_vocab)
+      {
+        g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                     "token id %d is outside the vocabulary of %d", tokens[i], ctx->hp->n_vocab);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+gboolean
+tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
+                     TernProgressFn progress, gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  const TernBackendOps *ops = ctx->backend->ops;
+  gint32 n_vocab = ctx->hp->n_vocab;
+  gsize rows = all_logits ? (gsize) n_tokens : 1;
+
+  if (!check_tokens (ctx, tokens, n_tokens, error))
+    return FALSE;
+  if (rows > ctx->logits_capacity)
+    {
+      float *logits = g_try_malloc_n (rows * n_vocab, sizeof (float));
+      if (logits == NULL)
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM, "not enough memory for the logits of %d tokens",
+                       n_tokens);
+          return FALSE;
+        }
+      g_free (ctx->logits);
+      ctx->logits = logits;
+      ctx->logits_capacity = rows;
+    }
+  ctx->first_logit = all_logits ? 0 : n_tokens - 1;
+  ctx->n_logit_rows = 0;
+
+  for (gint32 done = 0; done < n_tokens;)
+    {
+      gint32 n = MIN (ctx->n_batch, n_tokens - done);
+      gboolean last = done + n == n_tokens;
+      gint32 n_logits = all_logits ? n : (last ? 1 : 0);
+
+      if (g_cancellable_is_cancelled (cancellable))
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "evaluation cancelled");
+          return FALSE;
+        }
+      tern_forward (ctx->backend, ctx->hp, &ctx->bufs, tokens + done, n, (gint32) ctx->tokens->len, n_logits);
+      if (n_logits > 0)
+        {
+          ops->read (ctx->backend, ctx->bufs.logits, 0, n_logits, ctx->logits + (gsize) ctx->n_logit_rows * n_vocab);
+          ctx->n_logit_rows += n_logits;
+        }
+      g_array_append_vals (ctx->tokens, tokens + done, n);
+      done += n;
+      if (progress)
+        progress ((double) done / n_tokens, user_data);
+    }
+  return TRUE;
+}
+
+const float *
+tern_context_logits (const TernContext *ctx, gint32 i)
+{
+  g_assert (i >= ctx->first_logit && i < ctx->first_logit + ctx->n_logit_rows);
+  return ctx->logits + (gsize) (i - ctx->first_logit) * ctx->hp->n_vocab;
+}
+
+const float *
+tern_context_last_logits (const TernContext *ctx)
+{
+  g_assert (ctx->n_logit_rows > 0);
+  return ctx->logits + (gsize) (ctx->n_logit_rows - 1) * ctx->hp->n_vocab;
+}
+
+void
+tern_context_truncate (TernContext *ctx, gint32 n_keep)
+{
+  g_assert (n_keep >= 0);
+  if ((guint) n_keep < ctx->tokens->len)
+    g_array_set_size (ctx->tokens, n_keep);
+}
+
+gint32
+tern_context_shift (TernContext *ctx, gint32 n_keep)
+{
+  gint32 n_past = (gint32) ctx->tokens->len;
+
+  n_keep = CLAMP (n_keep, 0, n_past);
+  gint32 n_discard = (n_past - n_keep) / 2;
+  if (n_discard == 0)
+    return 0;
+  gint32 n_move = n_past - n_keep - n_discard;
+  if (n_move > 0)
+    ctx->backend->ops->kv_move (ctx->backend, n_keep + n_discard, n_keep, n_move);
+  g_array_remove_range (ctx->tokens, n_keep, n_discard);
+  return n_discard;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <tern/model.h>
+
+G_BEGIN_DECLS
+
+/* A context: one conversation's state on a model — the KV cache of the
+ * tokens evaluated so far, and the logits of the last evaluation. It runs
+ * on a compute backend (the CPU for now) with its own thread pool. A
+ * context is used by one thread at a time; the model must outlive it. */
+
+typedef struct {
+  gint32 n_ctx;      /* tokens the cache holds; 0: the model's training length */
+  gint32 n_ctx_max;  /* cap on n_ctx (a user setting); 0: none */
+  gint32 n_batch;    /* most tokens evaluated in one forward pass */
+  guint n_threads;   /* 0: one per physical core */
+  TernType kv_type;  /* TERN_TYPE_F16 (default) or TERN_TYPE_F32 */
+} TernContextParams;
+
+void tern_context_params_init (TernContextParams *params);
+
+typedef struct TernContext TernContext;
+
+/* Creates a context. INVALID for bad parameters, NOMEM when the KV cache
+ * cannot be allocated. */
+TernContext *tern_context_new (TernModel *model, const TernContextParams *params, GError **error);
+void tern_context_free (TernContext *ctx);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernContext, tern_context_free)
+
+TernModel *tern_context_model (const TernContext *ctx);
+gint32 tern_context_n_ctx (const TernContext *ctx);
+guint tern_context_n_threads (const TernContext *ctx);
+/* The tokens in the cache, oldest first. */
+const TernToken *tern_context_tokens (const TernContext *ctx, gint32 *n_tokens);
+gint32 tern_context_n_past (const TernContext *ctx);
+/* "cpu (avx512, 2 threads)", for status lines. */
+const char *tern_context_backend_name (const TernContext *ctx);
+
+/* Evaluates @n_tokens tokens after those in the cache, in forward passes of
+ * at most n_batch tokens. With @all_logits, the logits of every token are
+ * kept (tern_context_logits (ctx, i) for i < n_tokens); otherwise only
+ * those of the last token. Errors: INVALID (no tokens, an id outside the
+ * vocabulary, more tokens than the context has room for — nothing is
+ * evaluated then), CANCELLED (between passes: the tokens evaluated so far
+ * stay in the cache). */
+gboolean tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
+                              TernProgressFn progress, gpointer user_data, GCancellable *cancellable,
+                              GError **error);
+
+/* The logits (n_vocab floats) of token @i of the last decode; with
+ * all_logits unset only the last token's (i = n_tokens - 1) exist. Valid
+ * until the next decode. */
+const float *tern_context_logits (const TernContext *ctx, gint32 i);
+/* The logits of the last token of the last decode. */
+const float *tern_context_last_logits (const TernContext *ctx);
+
+/* Drops the tokens after the first @n_keep (for regenerate and edit). */
+void tern_context_truncate (TernContext *ctx, gint32 n_keep);
+
+/* Makes room when the cache is full: keeps the first @n_keep tokens, drops
+ * the oldest half of the rest and moves the remaining ones back, rotating
+ * their keys to their new positions. Returns how many were dropped. */
+gint32 tern_context_shift (TernContext *ctx, gint32 n_keep);
+
+G_END_DECLS

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include <tern/context.h>
+#include <tern/error.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+
+/* Reference data of one fixture model: llama.cpp's tokens and logits. */
+typedef struct {
+  char *name;
+  JsonParser *parser;
+  JsonObject *ref;
+  TernToken *prompt;
+  gint32 n_prompt;
+  float *logits;          /* [n_prompt][n_vocab] */
+  double max_abs_diff;
+  double min_top1;
+  gint32 greedy_check;
+} Reference;
+
+static char *
+data_path (const char *dir, const char *file)
+{
+  return g_test_build_filename (G_TEST_DIST, "data", dir, file, NULL);
+}
+
+static TernToken *
+int_array (JsonObject *o, const char *member, gint32 *n)
+{
+  JsonArray *a = json_object_get_array_member (o, member);
+  TernToken *ids = g_new (TernToken, json_array_get_length (a));
+  *n = json_array_get_length (a);
+  for (gint32 i = 0; i < *n; i++)
+    ids[i] = (TernToken) json_array_get_int_element (a, i);
+  return ids;
+}
+
+static void
+reference_load (Reference *r, const char *name)
+{
+  g_autofree char *file = g_strconcat (name, ".json", NULL);
+  g_autofree char *path = data_path ("reference", file);
+  g_autofree char *lfile = g_strconcat (name, ".logits.f32", NULL);
+  g_autofree char *lpath = data_path ("reference", lfile);
+  g_autoptr (GError) error = NULL;
+  gsize len;
+
+  r->name = g_strdup (name);
+  r->parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (r->parser, path, &error));
+  r->ref = json_node_get_object (json_parser_get_root (r->parser));
+  r->prompt = int_array (r->ref, "prompt_tokens", &r->n_prompt);
+  g_assert_true (g_file_get_contents (lpath, (char **) &r->logits, &len, &error));
+  JsonObject *tol = json_object_get_object_member (r->ref, "tolerance");
+  r->max_abs_diff = json_object_get_double_member (tol, "max_abs_logit_diff");
+  r->min_top1 = json_object_get_double_member (tol, "min_top1_agreement");
+  r->greedy_check = (gint32) json_object_get_int_member (r->ref, "greedy_check_tokens");
+}
+
+static void
+reference_clear (Reference *r)
+{
+  g_free (r->name);
+  g_object_unref (r->parser);
+  g_free (r->prompt);
+  g_free (r->logits);
+}
+
+static TernModel *
+load_model (const char *name)
+{
+  g_autofree char *file = g_strconcat (name, ".gguf", NULL);
+  g_autofree char *path = data_path ("models", file);
+  g_autoptr (GError) error = NULL;
+  TernModel *model = tern_model_load (path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return model;
+}
+
+static TernContext *
+new_context (TernModel *model, gint32 n_batch, guint n_threads)
+{
+  TernContextParams params;
+  g_autoptr (GError) error = NULL;
+
+  tern_context_params_init (&params);
+  params.n_batch = n_batch;
+  params.n_threads = n_threads;
+  TernContext *ctx = tern_context_new (model, &params, &error);
+  g_assert_no_error (error);
+  return ctx;
+}
+
+static gint32
+argmax (const float *x, gint32 n)
+{
+  gint32 best = 0;
+  for (gint32 i = 1; i < n; i++)
+    if (x[i] > x[best])
+      best = i;
+  return best;
+}
+
+/* Teacher-forced logits of every fixture model within the fixture's
+ * tolerance of llama.cpp's, and its greedy continuation. */
+static void
+test_reference (gconstpointer data)
+{
+  const char *name = data;
+  Reference r = { 0 };
+  g_autoptr (TernModel) model = load_model (name);
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab;
+  g_autoptr (TernContext) ctx = new_context (model, 512, 0);
+  g_autoptr (GError) error = NULL;
+  double max_diff = 0;
+  gint32 agree = 0;
+
+  reference_load (&r, name);
+  g_assert_true (tern_context_decode (ctx, r.prompt, r.n_prompt, TRUE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  for (gint32 i = 0; i < r.n_prompt; i++)
+    {
+      const float *got = tern_context_logits (ctx, i), *want = r.logits + (gsize) i * n_vocab;
+      for (gint32 j = 0; j < n_vocab; j++)
+        max_diff = MAX (max_diff, fabs (got[j] - want[j]));
+      agree += argmax (got, n_vocab) == argmax (want, n_vocab);
+    }
+  g_test_message ("%s: max |logit diff| %.5f (tolerance %.3f), top-1 agreement %.3f", name, max_diff,
+                  r.max_abs_diff, (double) agree / r.n_prompt);
+  g_assert_cmpfloat (max_diff, <=, r.max_abs_diff);
+  g_assert_cmpfloat ((double) agree / r.n_prompt, >=, r.min_top1);
+
+  /* Greedy continuation of prompt_greedy.txt, token by token. */
+  g_autofree char *text = NULL;
+  g_autofree char *text_path = data_path ("text", "prompt_greedy.txt");
+  gint32 n_greedy;
+  g_autofree TernToken *greedy = int_array (r.ref, "greedy_tokens", &n_greedy);
+  g_autoptr (GArray) prompt = g_array_new (FALSE, FALSE, sizeof (TernToken));
+
+  g_assert_true (g_file_get_contents (text_path, &text, NULL, NULL));
+  g_assert_true (tern_tokenizer_encode (tern_model_tokenizer (model), text, -1, TERN_TOKENIZE_ADD_SPECIAL, prompt,
+                                        &error));
+  tern_context_truncate (ctx, 0);
+  g_assert_true (tern_context_decode (ctx, (TernToken *) prompt->data, prompt->len, FALSE, NULL, NULL, NULL, &error));
+  for (gint32 i = 0; i < r.greedy_check; i++)
+    {
+      TernToken next = argmax (tern_context_last_logits (ctx), n_vocab);
+      g_assert_cmpint (next, ==, greedy[i]);
+      g_assert_true (tern_context_decode (ctx, &next, 1, FALSE, NULL, NULL, NULL, &error));
+    }
+  reference_clear (&r);
+}
+
+/* Prefill in one batch, in chunks of 1, 7 and 64, and token by token give
+ * the same logits; so do 1 and 2 threads. */
+static void
+test_batching (void)
+{
+  Reference r = { 0 };
+  g_autoptr (TernModel) model = load_model ("kjv-tiny-q4_k_m");
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab;
+  g_autoptr (TernContext) whole = new_context (model, 512, 2);
+  g_autoptr (GError) error = NULL;
+  const gint32 batches[] = { 1, 7, 64 };
+
+  reference_load (&r, "kjv-tiny-q4_k_m");
+  g_assert_true (tern_context_decode (whole, r.prompt, r.n_prompt, TRUE, NULL, NULL, NULL, &error));
+  for (guint b = 0; b <= G_N_ELEMENTS (batches); b++)
+    {
+      /* The last round feeds single tokens through separate decodes. */
+      gboolean stepwise = b == G_N_ELEMENTS (batches);
+      g_autoptr (TernContext) ctx = new_context (model, stepwise ? 512 : batches[b], 1);
+      for (gint32 i = 0; i < r.n_prompt; i++)
+        {
+          if (stepwise)
+            g_assert_true (tern_context_decode (ctx, r.prompt + i, 1, FALSE, NULL, NULL, NULL, &error));
+          else if (i == 0)
+            g_assert_true (tern_context_decode (ctx, r.prompt, r.n_prompt, TRUE, NULL, NULL, NULL, &error));
+          const float *got = tern_context_logits (ctx, stepwise ? 0 : i);
+          const float *want = tern_context_logits (whole, i);
+          for (gint32 j = 0; j < n_vocab; j++)
+            g_assert_cmpfloat_with_epsilon (got[j], want[j], 1e-4);
+        }
+    }
+  reference_clear (&r);
+}
+
+static void
+test_bad_input (void)
+{
+  g_autoptr (TernModel) model = load_model ("kjv-tiny-q8_0");
+  g_autoptr (GError) error = NULL;
+  TernContextParams params;
+
+  tern_context_params_init (&params);
+  params.n_ctx = 16;
+  g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
+  TernToken tokens[17] = { 1, 2, 3 };
+  TernToken bad = 2048;
+
+  g_assert_false (tern_context_decode (ctx, tokens, 0, FALSE, NULL, NULL, NULL, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (tern_context_decode (ctx, tokens, 17, FALSE, NULL, NULL, NULL, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (tern_context_decode (ctx, &bad, 1, FALSE, NULL, NULL, NULL, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_cmpint (tern_context_n_past (ctx), ==, 0);
+
+  params.n_batch = 0;
+  g_assert_null (tern_context_new (model, &params, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+}
+
+/* Truncating and evaluating again gives the logits of the first time. */
+static void
+test_truncate (void)
+{
+  Reference r = { 0 };
+  g_autoptr (TernModel) model = load_model ("kjv-tiny-f16");
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab;
+  g_autoptr (TernContext) ctx = new_context (model, 512, 0);
+  g_autoptr (GError) error = NULL;
+  g_autofree float *first = g_new (float, n_vocab);
+
+  reference_load (&r, "kjv-tiny-f16");
+  g_assert_true (tern_context_decode (ctx, r.prompt, 40, FALSE, NULL, NULL, NULL, &error));
+  memcpy (first, tern_context_logits (ctx, 39), sizeof (float) * n_vocab);
+  g_assert_true (tern_context_decode (ctx, r.prompt + 40, 20, FALSE, NULL, NULL, NULL, &error));
+  tern_context_truncate (ctx, 30);
+  g_assert_cmpint (tern_context_n_past (ctx), ==, 30);
+  g_assert_true (tern_context_decode (ctx, r.prompt + 30, 10, FALSE, NULL, NULL, NULL, &error));
+  g_assert_cmpmem (tern_context_logits (ctx, 9), sizeof (float) * n_vocab, first, sizeof (float) * n_vocab);
+  reference_clear (&r);
+}
+
+/* Writes a variant of fixture model @model to @dir: without tensor @drop,
+ * with general.architecture set to @arch, or with only the first
+ * @n_layers layers (0: all). */
+static char *
+write_variant (const char *dir, const char *model, const char *drop, const char *arch, gint32 n_layers)
+{
+  g_autofree char *file = g_strconcat (model, ".gguf", NULL);
+  g_autofree char *src = data_path ("models", file);
+  g_autoptr (TernGguf) gguf = tern_gguf_open (src, NULL);
+  char *path = g_build_filename (dir, "variant.gguf", NULL);
+  g_autoptr (GError) error = NULL;
+  TernGgufWriter *w = tern_gguf_writer_new (path, &error);
+  g_autoptr (GPtrArray) kept = g_ptr_array_new ();
+
+  for (gsize i = 0; i < tern_gguf_n_kv (gguf); i++)
+    {
+      const char *key = tern_gguf_kv_key (gguf, i);
+      if (arch && g_str_equal (key, "general.architecture"))
+        tern_gguf_writer_add_string (w, key, arch);
+      else if (n_layers > 0 && g_str_equal (key, "llama.block_count"))
+        tern_gguf_writer_add_uint32 (w, key, n_layers);
+      else
+        tern_gguf_writer_add_value (w, key, tern_gguf_kv_value (gguf, i));
+    }
+  for (gsize i = 0; i < tern_gguf_n_tensors (gguf); i++)
+    {
+      const TernGgufTensor *t = tern_gguf_tensor (gguf, i);
+      int layer;
+      if (g_strcmp0 (t->name, drop) == 0)
+        continue;
+      if (n_layers > 0 && sscanf (t->name, "blk.%d.", &layer) == 1 && layer >= n_layers)
+        continue;
+      tern_gguf_writer_add_tensor (w, t->name, t->type, t->n_dims, t->ne);
+      g_ptr_array_add (kept, (gpointer) t);
+    }
+  g_assert_true (tern_gguf_writer_begin_data (w, &error));
+  for (guint i = 0; i < kept->len; i++)
+    {
+      const TernGgufTensor *t = kept->pdata[i];
+      g_assert_true (tern_gguf_writer_write (w, t->data, t->n_bytes, &error));
+    }
+  g_assert_true (tern_gguf_writer_finish (w, &error));
+  tern_gguf_writer_free (w);
+  return path;
+}
+
+/* A context shift keeps the first tokens, drops half of the rest and
+ * re-rotates the keys of those that move. In a one-layer model keys and
+ * values depend only on the token and its position, so the shifted cache
+ * must equal a fresh evaluation of the kept tokens. */
+static void
+test_shift (void)
+{
+  Reference r = { 0 };
+  g_autofree char *dir = g_dir_make_tmp ("tern-model-XXXXXX", NULL);
+  g_autofree char *path = write_variant (dir, "kjv-tiny-f32", NULL, NULL, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab;
+  TernContextParams params;
+
+  g_assert_no_error (error);
+  reference_load (&r, "kjv-tiny-f32");
+  tern_context_params_init (&params);
+  params.n_ctx = 64;
+  params.kv_type = TERN_TYPE_F32;
+  g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
+  g_autoptr (TernContext) fresh = tern_context_new (model, &params, &error);
+
+  g_assert_true (tern_context_decode (ctx, r.prompt, 64, FALSE, NULL, NULL, NULL, &error));
+  g_assert_false (tern_context_decode (ctx, r.prompt + 64, 1, FALSE, NULL, NULL, NULL, &error));
+  g_clear_error (&error);
+  g_assert_cmpint (tern_context_shift (ctx, 4), ==, 30);
+  g_assert_cmpint (tern_context_n_past (ctx), ==, 34);
+
+  gint32 n;
+  const TernToken *kept = tern_context_tokens (ctx, &n);
+  g_assert_cmpint (kept[3], ==, r.prompt[3]);
+  g_assert_cmpint (kept[4], ==, r.prompt[34]);
+  g_assert_true (tern_context_decode (fresh, kept, n, FALSE, NULL, NULL, NULL, &error));
+  g_assert_true (tern_context_decode (ctx, r.prompt + 64, 1, FALSE, NULL, NULL, NULL, &error));
+  g_assert_true (tern_context_decode (fresh, r.prompt + 64, 1, FALSE, NULL, NULL, NULL, &error));
+  const float *a = tern_context_logits (ctx, 0), *b = tern_context_logits (fresh, 0);
+  for (gint32 j = 0; j < n_vocab; j++)
+    g_assert_cmpfloat_with_epsilon (a[j], b[j], 1e-3);
+  reference_clear (&r);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+test_bad_models (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tern-model-XXXXXX", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  g_autofree char *good = data_path ("models", "kjv-tiny-q4_0.gguf");
+  char *path;
+
+  path = write_variant (dir, "kjv-tiny-q4_0", "blk.2.ffn_up.weight", NULL, 0);
+  g_assert_null (tern_model_load (path, NULL, NULL, NULL, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
+  g_assert_nonnull (strstr (error->message, "blk.2.ffn_up.weight"));
+  g_clear_error (&error);
+  g_unlink (path);
+  g_free (path);
+
+  path = write_variant (dir, "kjv-tiny-q4_0", NULL, "mamba", 0);
+  g_assert_null (tern_model_load (path, NULL, NULL, NULL, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "mamba"));
+  g_clear_error (&error);
+  g_unlink (path);
+  g_free (path);
+
+  g_cancellable_cancel (cancel);
+  g_assert_null (tern_model_load (good, NULL, NULL, cancel, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
+  g_rmdir (dir);
+}
+
+static void
+count_progress (double fraction, gpointer user_data)
+{
+  double *last = user_data;
+  g_assert_cmpfloat (fraction, >=, *last);
+  *last = fraction;
+}
+
+static void
+test_load_progress (void)
+{
+  g_autofree char *path = data_path ("models", "kjv-tiny-q4_k_m.gguf");
+  g_autoptr (GError) error = NULL;
+  double last = 0;
+  g_autoptr (TernModel) model = tern_model_load (path, count_progress, &last, NULL, &error);
+  const TernHParams *hp = tern_model_hparams (model);
+
+  g_assert_no_error (error);
+  g_assert_cmpfloat (last, ==, 1.0);
+  g_assert_cmpint (hp->n_embd, ==, 256);
+  g_assert_cmpint (hp->n_layer, ==, 4);
+  g_assert_cmpint (hp->n_head, ==, 8);
+  g_assert_cmpint (hp->n_head_kv, ==, 2);
+  g_assert_cmpint (hp->n_ff, ==, 768);
+  g_assert_cmpint (hp->n_vocab, ==, 2048);
+  g_assert_cmpint (hp->n_ctx_train, ==, 256);
+  g_assert_false (hp->rope_neox);
+  g_assert_cmpint (tern_model_n_params (model), >, 4000000);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr (GDir) d = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *file;
+
+  g_test_init (&argc, &argv, NULL);
+  dir = g_test_build_filename (G_TEST_DIST, "data", "models", NULL);
+  d = g_dir_open (dir, 0, NULL);
+  while ((file = g_dir_read_name (d)))
+    if (g_str_has_suffix (file, ".gguf"))
+      g_ptr_array_add (names, g_strndup (file, strlen (file) - 5));
+  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree char *test = g_strconcat ("/engine/context/reference/", names->pdata[i], NULL);
+      g_test_add_data_func (test, names->pdata[i], test_reference);
+    }
+  g_test_add_func ("/engine/context/batching", test_batching);
+  g_test_add_func ("/engine/context/bad-input", test_bad_input);
+  g_test_add_func ("/engine/context/truncate", test_truncate);
+  g_test_add_func ("/engine/context/shift", test_shift);
+  g_test_add_func ("/engine/model/bad-models", test_bad_models);
+  g_test_add_func ("/engine/model/load-progress", test_load_progress);
+  return g_test_run ();
+}
