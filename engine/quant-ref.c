@@ -60,58 +60,64 @@ unpack_q5 (const guint8 qh_bytes[4], const guint8 qs[16], int offset, int q[32])
 static void
 unpack_q2_K (const TernBlockQ2_K *b, int q[256])
 {
-  for (int i = 0; i < 256; i++)
-    q[i] = (b->qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3;
+  for (int h = 0; h < 2; h++)
+    for (int g = 0; g < 4; g++)
+      for (int l = 0; l < 32; l++)
+        q[128 * h + 32 * g + l] = (b->qs[32 * h + l] >> (2 * g)) & 3;
 }
 
 /* Q3_K: -4..3 */
 static void
 unpack_q3_K (const TernBlockQ3_K *b, int q[256])
 {
-  for (int i = 0; i < 256; i++)
-    {
-      int h = i / 128, g = (i % 128) / 32, l = i % 32;
-      int lo = (b->qs[32 * h + l] >> (2 * g)) & 3;
-      q[i] = lo - ((b->hmask[l] >> (4 * h + g)) & 1 ? 0 : 4);
-    }
+  for (int h = 0; h < 2; h++)
+    for (int g = 0; g < 4; g++)
+      for (int l = 0; l < 32; l++)
+        {
+          int lo = (b->qs[32 * h + l] >> (2 * g)) & 3;
+          q[128 * h + 32 * g + l] = lo - ((b->hmask[l] >> (4 * h + g)) & 1 ? 0 : 4);
+        }
 }
 
 /* Q4_K: 0..15 */
 static void
 unpack_q4_K (const TernBlockQ4_K *b, int q[256])
 {
-  for (int i = 0; i < 256; i++)
-    {
-      int c = i / 64, r = i % 64;
-      q[i] = r < 32 ? b->qs[32 * c + r] & 15 : b->qs[32 * c + r - 32] >> 4;
-    }
+  for (int c = 0; c < 4; c++)
+    for (int l = 0; l < 32; l++)
+      {
+        q[64 * c + l] = b->qs[32 * c + l] & 15;
+        q[64 * c + 32 + l] = b->qs[32 * c + l] >> 4;
+      }
 }
 
 /* Q5_K: 0..31 */
 static void
 unpack_q5_K (const TernBlockQ5_K *b, int q[256])
 {
-  for (int i = 0; i < 256; i++)
-    {
-      int c = i / 64, r = i % 64;
-      int lo = r < 32 ? b->qs[32 * c + r] & 15 : b->qs[32 * c + r - 32] >> 4;
-      int hb = (b->qh[r % 32] >> (2 * c + (r >= 32))) & 1;
-      q[i] = lo + 16 * hb;
-    }
+  for (int c = 0; c < 4; c++)
+    for (int l = 0; l < 32; l++)
+      {
+        q[64 * c + l] = (b->qs[32 * c + l] & 15) + 16 * ((b->qh[l] >> (2 * c)) & 1);
+        q[64 * c + 32 + l] = (b->qs[32 * c + l] >> 4) + 16 * ((b->qh[l] >> (2 * c + 1)) & 1);
+      }
 }
 
 /* Q6_K: -32..31 */
 static void
 unpack_q6_K (const TernBlockQ6_K *b, int q[256])
 {
-  for (int i = 0; i < 256; i++)
-    {
-      int h = i / 128, g = (i % 128) / 32, l = i % 32;
-      guint8 ql = b->ql[64 * h + (g & 1) * 32 + l];
-      int lo = g < 2 ? ql & 15 : ql >> 4;
-      int hi = (b->qh[32 * h + l] >> (2 * g)) & 3;
-      q[i] = (lo | hi << 4) - 32;
-    }
+  for (int h = 0; h < 2; h++)
+    for (int l = 0; l < 32; l++)
+      {
+        const guint8 ql0 = b->ql[64 * h + l], ql1 = b->ql[64 * h + 32 + l];
+        const guint8 qh = b->qh[32 * h + l];
+        int *out = q + 128 * h + l;
+        out[0] = ((ql0 & 15) | (qh & 3) << 4) - 32;
+        out[32] = ((ql1 & 15) | ((qh >> 2) & 3) << 4) - 32;
+        out[64] = ((ql0 >> 4) | ((qh >> 4) & 3) << 4) - 32;
+        out[96] = ((ql1 >> 4) | ((qh >> 6) & 3) << 4) - 32;
+      }
 }
 
 static int
@@ -141,8 +147,10 @@ unpack_tq1_0 (const TernBlockTQ1_0 *b, int q[256])
 static void
 unpack_tq2_0 (const TernBlockTQ2_0 *b, int q[256])
 {
-  for (int i = 0; i < 256; i++)
-    q[i] = ((b->qs[32 * (i / 128) + i % 32] >> (2 * ((i % 128) / 32))) & 3) - 1;
+  for (int h = 0; h < 2; h++)
+    for (int g = 0; g < 4; g++)
+      for (int l = 0; l < 32; l++)
+        q[128 * h + 32 * g + l] = ((b->qs[32 * h + l] >> (2 * g)) & 3) - 1;
 }
 
 /* ---- Dequantization ---- */

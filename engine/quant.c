@@ -5,7 +5,9 @@
 
 #include "quant-private.h"
 
-#include <stdlib.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 static const TernType vec_dot_types[TERN_TYPE_COUNT] = {
   [TERN_TYPE_F32] = TERN_TYPE_F32,
@@ -43,9 +45,12 @@ static TernKernelLevel
 detect_cpu (void)
 {
 #if defined(__x86_64__)
+  /* __builtin_cpu_supports also checks that the OS saves the wider
+   * registers; clang's lacks "f16c", so that one comes from CPUID. */
+  unsigned int eax, ebx, ecx = 0, edx;
   __builtin_cpu_init ();
-  gboolean avx2 = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")
-                  && __builtin_cpu_supports ("f16c");
+  gboolean f16c = __get_cpuid (1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+  gboolean avx2 = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && f16c;
   gboolean avx512 = avx2 && __builtin_cpu_supports ("avx512f")
                     && __builtin_cpu_supports ("avx512bw") && __builtin_cpu_supports ("avx512vl")
                     && __builtin_cpu_supports ("avx512dq")

@@ -71,11 +71,13 @@ TernDequantRowFn tern_quant_dequant_row (TernType type);
 TernDequantRowFn tern_quant_dequant_row_at (TernType type, TernKernelLevel level);
 
 /* The quantizer into @type, or NULL where Tern has none. Weights: Q8_0,
- * Q4_0, TQ1_0 and TQ2_0 give llama.cpp's bytes; Q4_K and Q6_K run
- * llama.cpp's scale searches (round-trip error no worse than its
- * quantize_row_*_ref). Activations: Q8_0, Q8_1, Q8_K; F16 and BF16 round to
- * nearest even (a NaN becomes a quiet NaN); F32 copies. Scalar code: these
- * run once per activation row or once per weight at conversion time. */
+ * Q4_0, Q4_K, Q6_K, TQ1_0 and TQ2_0 port llama.cpp's quantize_row_*_ref
+ * (for the K-quants, its iterative scale searches) and give its bytes.
+ * Activations: Q8_0, Q8_1, Q8_K (llama.cpp's reference algorithms; note
+ * its x86 SIMD Q8_0/Q8_1 round halves to even and may differ in the last
+ * bit); F16 and BF16 round to nearest even (a NaN becomes a quiet NaN);
+ * F32 copies. Scalar code: these run once per activation row, or once per
+ * weight at conversion time. */
 TernQuantizeRowFn tern_quant_quantize_row (TernType type);
 
 /* The activation type @type's dot products take; TERN_TYPE_COUNT for a type

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+/* AVX-512 (F, BW, VL, DQ, VNNI) kernels for the hot types; the others use
+ * the AVX2 ones. Same scheme as quant-avx2.c on 64-byte vectors, with
+ * VNNI's vpdpbusd (u8 x i8, four products summed into 32 bits) and vpdpwssd
+ * (i16 x i16 pairs summed into 32 bits) fusing the multiply and the add. */
+
+#include "quant-simd.h"
+
+/* ---- Float types ---- */
+
+static float
+vec_dot_f32 (gint64 n, const void *vw, const void *va)
+{
+  const float *w = vw, *a = va;
+  __m512 acc0 = _mm512_setzero_ps (), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  gint64 i = 0;
+  for (; i + 64 <= n; i += 64)
+    {
+      acc0 = _mm512_fmadd_ps (_mm512_loadu_ps (w + i), _mm512_loadu_ps (a + i), acc0);
+      acc1 = _mm512_fmadd_ps (_mm512_loadu_ps (w + i + 16), _mm512_loadu_ps (a + i + 16), acc1);
+      acc2 = _mm512_fmadd_ps (_mm512_loadu_ps (w + i + 32), _mm512_loadu_ps (a + i + 32), acc2);
+      acc3 = _mm512_fmadd_ps (_mm512_loadu_ps (w + i + 48), _mm512_loadu_ps (a + i + 48), acc3);
+    }
+  for (; i + 16 <= n; i += 16)
+    acc0 = _mm512_fmadd_ps (_mm512_loadu_ps (w + i), _mm512_loadu_ps (a + i), acc0);
+  if (i < n)
+    {
+      __mmask16 k = (__mmask16) ((1u << (n - i)) - 1);
+      acc1 = _mm512_fmadd_ps (_mm512_maskz_loadu_ps (k, w + i), _mm512_maskz_loadu_ps (k, a + i), acc1);
+    }
+  return _mm512_reduce_add_ps (_mm512_add_ps (_mm512_add_ps (acc0, acc1), _mm512_add_ps (acc2, acc3)));
+}
+
+static inline __m512
+load_f16x16 (const guint16 *p)
+{
+  return _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) p));
+}
+
+static float
+vec_dot_f16 (gint64 n, const void *vw, const void *va)
+{
+  const guint16 *w = vw, *a = va;
+  __m512 acc0 = _mm512_setzero_ps (), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+  gint64 i = 0;
+  for (; i + 64 <= n; i += 64)
+    {
+      acc0 = _mm512_fmadd_ps (load_f16x16 (w + i), load_f16x16 (a + i), acc0);
+      acc1 = _mm512_fmadd_ps (load_f16x16 (w + i + 16), load_f16x16 (a + i + 16), acc1);
+      acc2 = _mm512_fmadd_ps (load_f16x16 (w + i + 32), load_f16x16 (a + i + 32), acc2);
+      acc3 = _mm512_fmadd_ps (load_f16x16 (w + i + 48), load_f16x16 (a + i + 48), acc3);
+    }
+  for (; i + 16 <= n; i += 16)
+    acc0 = _mm512_fmadd_ps (load_f16x16 (w + i), load_f16x16 (a + i), acc0);
+  if (i < n)
+    {
+      __mmask16 k = (__mmask16) ((1u << (n - i)) - 1);
+      __m512 x = _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (k, w + i));
+      __m512 y = _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (k, a + i));
+      acc1 = _mm512_fmadd_ps (x, y, acc1);
+    }
+  return _mm512_reduce_add_ps (_mm512_add_ps (_mm512_add_ps (acc0, acc1), _mm512_add_ps (acc2, acc3)));
+}
+
+/* ---- Q8_0 activations ---- */
+
+/* Two 32-byte rows side by side. */
+static inline __m512i
+join_256 (const void *lo, const void *hi)
+{
+  return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_loadu_si256 ((const __m256i *) lo)),
+                             _mm256_loadu_si256 ((const __m256i *) hi), 1);
+}
+
+/* One scale per 256-bit half. */
+static inline __m512
+halves_ps (float lo, float hi)
+{
+  return _mm512_insertf32x8 (_mm512_castps256_ps512 (_mm256_set1_ps (lo)), _mm256_set1_ps (hi), 1);
+}
+
+/* Sums of 4 products of signed bytes: |x| times y with x's sign. */
+static inline __m512i
+dot_i8 (__m512i x, __m512i y)
+{
+  __m512i sy = _mm512_mask_sub_epi8 (y, _mm512_movepi8_mask (x), _mm512_setzero_si512 (), y);
+  return _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), _mm512_abs_epi8 (x), sy);
+}
+
+static inline __m256i
+dot_i8_256 (__m256i x, __m256i y)
+{
+  return _mm256_dpbusd_epi32 (_mm256_setzero_si256 (), _mm256_sign_epi8 (x, x), _mm256_sign_epi8 (y, x));
+}
+
+static float
+vec_dot_q8_0 (gint64 n, const void *vw, const void *va)
+{
+  const TernBlockQ8_0 *w = vw;
+  const TernBlockQ8_0 *a = va;
+  __m512 acc0 = _mm512_setzero_ps (), acc1 = acc0;
+  __m256 acc_tail = _mm256_setzero_ps ();
+  gint64 nb = n / 32, i = 0;
+  for (; i + 4 <= nb; i += 4)
+    {
+      __m512i p0 = dot_i8 (join_256 (w[i].qs, w[i + 1].qs), join_256 (a[i].qs, a[i + 1].qs));
+      __m512i p1 = dot_i8 (join_256 (w[i + 2].qs, w[i + 3].qs), join_256 (a[i + 2].qs, a[i + 3].qs));
+      __m512 d0 = halves_ps (simd_half (w[i].d) * simd_half (a[i].d),
+                             simd_half (w[i + 1].d) * simd_half (a[i + 1].d));
+      __m512 d1 = halves_ps (simd_half (w[i + 2].d) * simd_half (a[i + 2].d),
+                             simd_half (w[i + 3].d) * simd_half (a[i + 3].d));
+      acc0 = _mm512_fmadd_ps (d0, _mm512_cvtepi32_ps (p0), acc0);
+      acc1 = _mm512_fmadd_ps (d1, _mm512_cvtepi32_ps (p1), acc1);
+    }
+  for (; i < nb; i++)
+    {
+      __m256i p = dot_i8_256 (_mm256_loadu_si256 ((const __m256i *) w[i].qs),
+                              _mm256_loadu_si256 ((const __m256i *) a[i].qs));
+      acc_tail = _mm256_fmadd_ps (_mm256_set1_ps (simd_half (w[i].d) * simd_half (a[i].d)),
+                                  _mm256_cvtepi32_ps (p), acc_tail);
+    }
+  return _mm512_reduce_add_ps (_mm512_add_ps (acc0, acc1)) + hsum_ps256 (acc_tail);
+}
+
+/* Two Q4_0 blocks' 64 nibbles in element order (low nibbles of each block
+ * before its high ones), as unsigned bytes 0..15. */
+static inline __m512i
+nibbles_2x32 (const guint8 *qs0, const guint8 *qs1)
+{
+  __m256i both = _mm256_set_m128i (_mm_loadu_si128 ((const __m128i *) qs1),
+                                   _mm_loadu_si128 ((const __m128i *) qs0));
+  __m512i v = _mm512_permutexvar_epi64 (_mm512_set_epi64 (3, 2, 3, 2, 1, 0, 1, 0),
+                                        _mm512_castsi256_si512 (both));
+  v = _mm512_mask_blend_epi64 (0xcc, v, _mm512_srli_epi16 (v, 4));
+  return _mm512_and_si512 (v, _mm512_set1_epi8 (0x0f));
+}
+
+static float
+vec_dot_q4_0 (gint64 n, const void *vw, const void *va)
+{
+  const TernBlockQ4_0 *w = vw;
+  const TernBlockQ8_0 *a = va;
+  const __m512i eight = _mm512_set1_epi8 (8);
+  __m512 acc0 = _mm512_setzero_ps (), acc1 = acc0;
+  __m256 acc_tail = _mm256_setzero_ps ();
+  gint64 nb = n / 32, i = 0;
+  for (; i + 4 <= nb; i += 4)
+    {
+      /* (q - 8) * y = q * y - 8 * y, q unsigned. */
+      __m512i y0 = join_256 (a[i].qs, a[i + 1].qs);
+      __m512i y1 = join_256 (a[i + 2].qs, a[i + 3].qs);
+      __m512i p0 = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), nibbles_2x32 (w[i].qs, w[i + 1].qs), y0);
+      __m512i p1 = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), nibbles_2x32 (w[i + 2].qs, w[i + 3].qs), y1);
+      p0 = _mm512_sub_epi32 (p0, _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), eight, y0));
+      p1 = _mm512_sub_epi32 (p1, _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), eight, y1));
+      __m512 d0 = halves_ps (simd_half (w[i].d) * simd_half (a[i].d),
+                             simd_half (w[i + 1].d) * simd_half (a[i + 1].d));
+      __m512 d1 = halves_ps (simd_half (w[i + 2].d) * simd_half (a[i + 2].d),
+                             simd_half (w[i + 3].d) * simd_half (a[i + 3].d));
+      acc0 = _mm512_fmadd_ps (d0, _mm512_cvtepi32_ps (p0), acc0);
+      acc1 = _mm512_fmadd_ps (d1, _mm512_cvtepi32_ps (p1), acc1);
+    }
+  for (; i < nb; i++)
+    {
+      __m128i v = _mm_loadu_si128 ((const __m128i *) w[i].qs);
+      __m256i q = _mm256_and_si256 (_mm256_set_m128i (_mm_srli_epi16 (v, 4), v), _mm256_set1_epi8 (0x0f));
+      q = _mm256_sub_epi8 (q, _mm256_set1_epi8 (8));
+      __m256i p = dot_i8_256 (q, _mm256_loadu_si256 ((const __m256i *) a[i].qs));
+      acc_tail = _mm256_fmadd_ps (_mm256_set1_ps (simd_half (w[i].d) * simd_half (a[i].d)),
+                                  _mm256_cvtepi32_ps (p), acc_tail);
+    }
+  return _mm512_reduce_add_ps (_mm512_add_ps (acc0, acc1)) + hsum_ps256 (acc_tail);
+}
+
+/* ---- Q8_K activations ---- */
+
+static inline __m512i
+load_y512 (const TernBlockQ8_K *a, int offset)
+{
+  return _mm512_loadu_si512 ((const void *) (a->qs + offset));
+}
+
+/* The same 8 int16 scales in every 128-bit lane. */
+static inline __m512i
+lanes_of_512 (__m128i v)
+{
+  return _mm512_broadcast_i32x4 (v);
+}
+
+/* From a vector with 8 int16 scales in every lane, scale s[k] in 128-bit
+ * lane l, with @pick giving k for lanes 0..3. */
+static inline __m512i
+scale_lanes (__m512i scales, int k0, int k1, int k2, int k3)
+{
+#define PICK(k) ((short) ((2 * (k) + 1) << 8 | 2 * (k)))
+  const __m512i pick = _mm512_inserti64x4 (
+    _mm512_castsi256_si512 (_mm256_set_m128i (_mm_set1_epi16 (PICK (k1)), _mm_set1_epi16 (PICK (k0)))),
+    _mm256_set_m128i (_mm_set1_epi16 (PICK (k3)), _mm_set1_epi16 (PICK (k2))), 1);
+#undef PICK
+  return _mm512_shuffle_epi8 (scales, pick);
+}
+
+static inline __m512i
+widen_256 (__m256i lo, __m256i hi)
+{
+  return _mm512_inserti64x4 (_mm512_castsi256_si512 (lo), hi, 1);
+}
+
+static float
+vec_dot_q4_K (gint64 n, const void *vw, const void *va)
+{
+  const TernBlockQ4_K *w = vw;
+  const TernBlockQ8_K *a = va;
+  const __m256i m4 = _mm256_set1_epi8 (0x0f);
+  __m512 acc = _mm512_setzero_ps ();
+  __m128 accm = _mm_setzero_ps ();
+  for (gint64 i = 0; i < n / 256; i++)
+    {
+      __m128i sm = k4_scales_mins (w[i].scales);
+      __m512i sc = lanes_of_512 (_mm_cvtepu8_epi16 (sm));
+      __m512i sumi = _mm512_setzero_si512 ();
+      for (int c = 0; c < 4; c++)
+        {
+          /* 64 elements: the 32 low nibbles, then the 32 high ones. */
+          __m256i q = _mm256_loadu_si256 ((const __m256i *) (w[i].qs + 32 * c));
+          __m512i q64 = widen_256 (_mm256_and_si256 (q, m4), _mm256_and_si256 (_mm256_srli_epi16 (q, 4), m4));
+          __m512i p = _mm512_maddubs_epi16 (q64, load_y512 (&a[i], 64 * c));
+          sumi = _mm512_dpwssd_epi32 (sumi, p, scale_lanes (sc, 2 * c, 2 * c, 2 * c + 1, 2 * c + 1));
+        }
+      /* Mins against the activation's 32-sums. */
+      __m128i mins = _mm_cvtepu8_epi16 (_mm_srli_si128 (sm, 8));
+      __m128i bs = _mm_hadd_epi16 (_mm_loadu_si128 ((const __m128i *) a[i].bsums),
+                                   _mm_loadu_si128 ((const __m128i *) (a[i].bsums + 8)));
+      const float d = a[i].d * simd_half (w[i].d);
+      const float dmin = a[i].d * simd_half (w[i].dmin);
+      acc = _mm512_fmadd_ps (_mm512_set1_ps (d), _mm512_cvtepi32_ps (sumi), acc);
+      accm = _mm_fmadd_ps (_mm_set1_ps (dmin), _mm_cvtepi32_ps (_mm_madd_epi16 (mins, bs)), accm);
+    }
+  return _mm512_reduce_add_ps (acc) - hsum_ps128 (accm);
+}
+
+static float
+vec_dot_q6_K (gint64 n, const void *vw, const void *va)
+{
+  const TernBlockQ6_K *w = vw;
+  const TernBlockQ8_K *a = va;
+  const __m512i m4 = _mm512_set1_epi8 (0x0f), m3 = _mm512_set1_epi8 (3);
+  __m512 acc = _mm512_setzero_ps ();
+  for (gint64 i = 0; i < n / 256; i++)
+    {
+      __m256i sc16 = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) w[i].scales));
+      /* q - 32 with q in 0..63: subtract 32 * sum sc * (16-sums) once. */
+      __m256i offset = _mm256_madd_epi16 (sc16, _mm256_loadu_si256 ((const __m256i *) a[i].bsums));
+      __m512i sumi = _mm512_zextsi256_si512 (_mm256_sub_epi32 (_mm256_setzero_si256 (),
+                                                               _mm256_slli_epi32 (offset, 5)));
+      for (int h = 0; h < 2; h++)
+        {
+          __m512i sc = lanes_of_512 (h == 0 ? _mm256_castsi256_si128 (sc16)
+                                            : _mm256_extracti128_si256 (sc16, 1));
+          /* ql[64h..64h+63]: low nibbles are elements 128h + 0..63, high
+           * nibbles 128h + 64..127; qh bit pairs 0,1 then 2,3 (for the
+           * low nibbles), 4,5 then 6,7 (for the high ones). */
+          __m512i ql = _mm512_loadu_si512 ((const void *) (w[i].ql + 64 * h));
+          __m256i qh = _mm256_loadu_si256 ((const __m256i *) (w[i].qh + 32 * h));
+          __m512i qh2 = widen_256 (qh, _mm256_srli_epi16 (qh, 2));
+          __m512i q0 = _mm512_or_si512 (_mm512_and_si512 (ql, m4),
+                                        _mm512_slli_epi16 (_mm512_and_si512 (qh2, m3), 4));
+          __m512i q1 = _mm512_or_si512 (_mm512_and_si512 (_mm512_srli_epi16 (ql, 4), m4),
+                                        _mm512_slli_epi16 (_mm512_and_si512 (_mm512_srli_epi16 (qh2, 4), m3), 4));
+          __m512i p0 = _mm512_maddubs_epi16 (q0, load_y512 (&a[i], 128 * h));
+          __m512i p1 = _mm512_maddubs_epi16 (q1, load_y512 (&a[i], 128 * h + 64));
+          sumi = _mm512_dpwssd_epi32 (sumi, p0, scale_lanes (sc, 0, 1, 2, 3));
+          sumi = _mm512_dpwssd_epi32 (sumi, p1, scale_lanes (sc, 4, 5, 6, 7));
+        }
+      const float d = a[i].d * simd_half (w[i].d);
+      acc = _mm512_fmadd_ps (_mm512_set1_ps (d), _mm512_cvtepi32_ps (sumi), acc);
+    }
+  return _mm512_reduce_add_ps (acc);
+}
+
+/* Sum of all 256 activation values, as 16 partial int32 sums. */
+static inline __m512i
+q8k_sum (const TernBlockQ8_K *a)
+{
+  __m256i s = _mm256_madd_epi16 (_mm256_loadu_si256 ((const __m256i *) a->bsums), _mm256_set1_epi16 (1));
+  return _mm512_zextsi256_si512 (s);
+}
+
+static float
+vec_dot_tq2_0 (gint64 n, const void *vw, const void *va)
+{
+  const TernBlockTQ2_0 *w = vw;
+  const TernBlockQ8_K *a = va;
+  const __m512i m3 = _mm512_set1_epi8 (3);
+  __m512 acc = _mm512_setzero_ps ();
+  for (gint64 i = 0; i < n / 256; i++)
+    {
+      /* t in 0..2 and x = t - 1: sum t*y, then subtract sum y. */
+      __m512i sumi = _mm512_sub_epi32 (_mm512_setzero_si512 (), q8k_sum (&a[i]));
+      for (int h = 0; h < 2; h++)
+        {
+          __m256i q = _mm256_loadu_si256 ((const __m256i *) (w[i].qs + 32 * h));
+          __m512i q2 = widen_256 (q, _mm256_srli_epi16 (q, 2));
+          __m512i t0 = _mm512_and_si512 (q2, m3);
+          __m512i t1 = _mm512_and_si512 (_mm512_srli_epi16 (q2, 4), m3);
+          sumi = _mm512_dpbusd_epi32 (sumi, t0, load_y512 (&a[i], 128 * h));
+          sumi = _mm512_dpbusd_epi32 (sumi, t1, load_y512 (&a[i], 128 * h + 64));
+        }
+      const float d = a[i].d * simd_half (w[i].d);
+      acc = _mm512_fmadd_ps (_mm512_set1_ps (d), _mm512_cvtepi32_ps (sumi), acc);
+    }
+  return _mm512_reduce_add_ps (acc);
+}
+
+/* Trits of packed TQ1_0 bytes, as in quant-avx2.c's trits_256. */
+static inline __m512i
+trits_512 (__m512i b, __m512i pow)
+{
+  const __m512i three = _mm512_set1_epi16 (3);
+  __m512i even = _mm512_slli_epi16 (_mm512_mullo_epi16 (b, pow), 8);
+  __m512i odd = _mm512_mullo_epi16 (_mm512_and_si512 (b, _mm512_set1_epi16 ((short) 0xff00)), pow);
+  return _mm512_or_si512 (_mm512_mulhi_epu16 (even, three),
+                          _mm512_slli_epi16 (_mm512_mulhi_epu16 (odd, three), 8));
+}
+
+static inline __m256i
+trits_256 (__m256i b, __m256i pow)
+{
+  const __m256i three = _mm256_set1_epi16 (3);
+  __m256i even = _mm256_slli_epi16 (_mm256_mullo_epi16 (b, pow), 8);
+  __m256i odd = _mm256_mullo_epi16 (_mm256_and_si256 (b, _mm256_set1_epi16 ((short) 0xff00)), pow);
+  return _mm256_or_si256 (_mm256_mulhi_epu16 (even, three),
+                          _mm256_slli_epi16 (_mm256_mulhi_epu16 (odd, three), 8));
+}
+
+static float
+vec_dot_tq1_0 (gint64 n, const void *vw, const void *va)
+{
+  const TernBlockTQ1_0 *w = vw;
+  const TernBlockQ8_K *a = va;
+  const __m512i pow_01 = widen_256 (_mm256_set1_epi16 (1), _mm256_set1_epi16 (3));
+  const __m512i pow_23 = widen_256 (_mm256_set1_epi16 (9), _mm256_set1_epi16 (27));
+  const __m512i pow_0123 = _mm512_set_epi16 (27, 27, 27, 27, 27, 27, 27, 27, 9, 9, 9, 9, 9, 9, 9, 9,
+                                             3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m256i pow_last = _mm256_set_epi16 (27, 27, 9, 9, 3, 3, 1, 1, 81, 81, 81, 81, 81, 81, 81, 81);
+  __m512 acc = _mm512_setzero_ps ();
+  for (gint64 i = 0; i < n / 256; i++)
+    {
+      __m512i sumi = _mm512_sub_epi32 (_mm512_setzero_si512 (), q8k_sum (&a[i]));
+      /* qs[0..31]: trit n of byte m is element 32n + m. */
+      __m256i b = _mm256_loadu_si256 ((const __m256i *) w[i].qs);
+      __m512i bb = widen_256 (b, b);
+      sumi = _mm512_dpbusd_epi32 (sumi, trits_512 (bb, pow_01), load_y512 (&a[i], 0));
+      sumi = _mm512_dpbusd_epi32 (sumi, trits_512 (bb, pow_23), load_y512 (&a[i], 64));
+      __m256i sum256 = _mm256_dpbusd_epi32 (_mm256_setzero_si256 (), trits_256 (b, _mm256_set1_epi16 (81)),
+                                            _mm256_loadu_si256 ((const __m256i *) (a[i].qs + 128)));
+      /* qs[32..47]: trit n of byte m is element 160 + 16n + m. */
+      __m128i b16 = _mm_loadu_si128 ((const __m128i *) (w[i].qs + 32));
+      sumi = _mm512_dpbusd_epi32 (sumi, trits_512 (lanes_of_512 (b16), pow_0123), load_y512 (&a[i], 160));
+      /* Their last trit (elements 224..239) beside qh's four (240 + 4n + j). */
+      guint32 qh;
+      memcpy (&qh, w[i].qh, sizeof qh);
+      __m256i b3 = _mm256_set_m128i (_mm_set1_epi32 ((int) qh), b16);
+      sum256 = _mm256_dpbusd_epi32 (sum256, trits_256 (b3, pow_last),
+                                    _mm256_loadu_si256 ((const __m256i *) (a[i].qs + 224)));
+      sumi = _mm512_add_epi32 (sumi, _mm512_zextsi256_si512 (sum256));
+      const float d = a[i].d * simd_half (w[i].d);
+      acc = _mm512_fmadd_ps (_mm512_set1_ps (d), _mm512_cvtepi32_ps (sumi), acc);
+    }
+  return _mm512_reduce_add_ps (acc);
+}
+
+/* ---- Dequantization ---- */
+
+static void
+dequant_f16 (const void *src, float *dst, gint64 n)
+{
+  const guint16 *x = src;
+  gint64 i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps (dst + i, load_f16x16 (x + i));
+  for (; i < n; i++)
+    dst[i] = simd_half (x[i]);
+}
+
+const TernKernelTable tern_kernels_avx512 = {
+  .vec_dot = {
+    [TERN_TYPE_F32] = vec_dot_f32,
+    [TERN_TYPE_F16] = vec_dot_f16,
+    [TERN_TYPE_Q4_0] = vec_dot_q4_0,
+    [TERN_TYPE_Q8_0] = vec_dot_q8_0,
+    [TERN_TYPE_Q4_K] = vec_dot_q4_K,
+    [TERN_TYPE_Q6_K] = vec_dot_q6_K,
+    [TERN_TYPE_TQ1_0] = vec_dot_tq1_0,
+    [TERN_TYPE_TQ2_0] = vec_dot_tq2_0,
+  },
+  .dequant = {
+    [TERN_TYPE_F16] = dequant_f16,
+  },
+};

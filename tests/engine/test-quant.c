@@ -1,0 +1,618 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+
+/* Tensor type kernels (engine/quant*.c) against llama.cpp: dequantization
+ * of every fixture tensor bit for bit, quantizers against llama-quantize's
+ * output for the same F32 model, activation quantizers on hand-computed
+ * inputs, and every SIMD dot product against the scalar one. */
+
+#include <tern/gguf.h>
+#include <tern/quant.h>
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+static const TernType all_types[] = {
+  TERN_TYPE_F32, TERN_TYPE_F16, TERN_TYPE_BF16, TERN_TYPE_Q4_0, TERN_TYPE_Q4_1,
+  TERN_TYPE_Q5_0, TERN_TYPE_Q5_1, TERN_TYPE_Q8_0, TERN_TYPE_Q2_K, TERN_TYPE_Q3_K,
+  TERN_TYPE_Q4_K, TERN_TYPE_Q5_K, TERN_TYPE_Q6_K, TERN_TYPE_TQ1_0, TERN_TYPE_TQ2_0,
+};
+
+static const char *const fixture_models[] = {
+  "kjv-tiny-f32", "kjv-tiny-f16", "kjv-tiny-bf16", "kjv-tiny-q8_0", "kjv-tiny-q4_0",
+  "kjv-tiny-q4_1", "kjv-tiny-q5_0", "kjv-tiny-q5_1", "kjv-tiny-q2_k", "kjv-tiny-q3_k_m",
+  "kjv-tiny-q4_k_m", "kjv-tiny-q5_k_m", "kjv-tiny-q6_k", "kjv-tiny-tq1_0", "kjv-tiny-tq2_0",
+  "kjv-ternary-f32", "kjv-ternary-tq1_0", "kjv-ternary-tq2_0",
+};
+
+/* ---- Fixtures, opened once ---- */
+
+typedef struct {
+  TernGguf *gguf;
+  JsonNode *reference; /* array of { name, type, n_elements, sha256_f32, first } */
+} Model;
+
+static GHashTable *models; /* name => Model */
+
+static void
+model_free (gpointer data)
+{
+  Model *m = data;
+  tern_gguf_free (m->gguf);
+  json_node_unref (m->reference);
+  g_free (m);
+}
+
+static Model *
+model_get (const char *name)
+{
+  Model *m = g_hash_table_lookup (models, name);
+  if (m)
+    return m;
+
+  g_autoptr (GError) error = NULL;
+  g_autofree char *file = g_strconcat (name, ".gguf", NULL);
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "models", file, NULL);
+  g_autofree char *json_file = g_strconcat (name, ".dequant.json", NULL);
+  g_autofree char *json_path = g_test_build_filename (G_TEST_DIST, "data", "reference", json_file, NULL);
+
+  m = g_new0 (Model, 1);
+  m->gguf = tern_gguf_open (path, &error);
+  g_assert_no_error (error);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  json_parser_load_from_file (parser, json_path, &error);
+  g_assert_no_error (error);
+  m->reference = json_node_ref (json_parser_get_root (parser));
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (m->reference));
+  g_hash_table_insert (models, g_strdup (name), m);
+  return m;
+}
+
+static JsonObject *
+reference_for (Model *m, const char *tensor)
+{
+  JsonArray *array = json_node_get_array (m->reference);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonObject *o = json_array_get_object_element (array, i);
+      if (g_strcmp0 (json_object_get_string_member (o, "name"), tensor) == 0)
+        return o;
+    }
+  return NULL;
+}
+
+static char *
+sha256_floats (const float *x, gsize n)
+{
+  GChecksum *sum = g_checksum_new (G_CHECKSUM_SHA256);
+  for (gsize i = 0; i < n; i++)
+    {
+      guint32 u;
+      memcpy (&u, &x[i], sizeof u);
+      u = GUINT32_TO_LE (u);
+      g_checksum_update (sum, (const guchar *) &u, sizeof u);
+    }
+  char *hex = g_strdup (g_checksum_get_string (sum));
+  g_checksum_free (sum);
+  return hex;
+}
+
+static void
+dequant_tensor (TernDequantRowFn fn, const TernGgufTensor *t, float *out)
+{
+  gint64 rows = tern_gguf_tensor_n_elems (t) / t->ne[0];
+  gsize row_bytes = tern_type_row_bytes (t->type, t->ne[0]);
+  for (gint64 r = 0; r < rows; r++)
+    fn ((const guint8 *) t->data + r * row_bytes, out + r * t->ne[0], t->ne[0]);
+}
+
+/* ---- Dequantization against llama.cpp ---- */
+
+static void
+test_dequant (gconstpointer data)
+{
+  TernType type = GPOINTER_TO_INT (data);
+  guint n_checked = 0;
+
+  for (gsize k = 0; k < G_N_ELEMENTS (fixture_models); k++)
+    {
+      Model *m = model_get (fixture_models[k]);
+      for (gsize i = 0; i < tern_gguf_n_tensors (m->gguf); i++)
+        {
+          const TernGgufTensor *t = tern_gguf_tensor (m->gguf, i);
+          if (t->type != type)
+            continue;
+          JsonObject *ref = reference_for (m, t->name);
+          g_assert_nonnull (ref);
+          g_assert_cmpstr (json_object_get_string_member (ref, "type"), ==, tern_type_name (type));
+          gint64 n = tern_gguf_tensor_n_elems (t);
+          g_assert_cmpint (json_object_get_int_member (ref, "n_elements"), ==, n);
+
+          g_autofree float *out = g_new (float, n);
+          for (TernKernelLevel level = TERN_KERNEL_SCALAR; level < TERN_KERNEL_BEST; level++)
+            {
+              TernDequantRowFn fn = tern_quant_dequant_row_at (type, level);
+              if (fn == NULL)
+                continue;
+              memset (out, 0xff, n * sizeof (float));
+              dequant_tensor (fn, t, out);
+              g_autofree char *sha = sha256_floats (out, n);
+              if (g_strcmp0 (sha, json_object_get_string_member (ref, "sha256_f32")) != 0)
+                g_error ("%s %s (%s, %s kernel): dequantization differs from llama.cpp's",
+                         fixture_models[k], t->name, tern_type_name (type),
+                         tern_kernel_level_name (level));
+              JsonArray *first = json_object_get_array_member (ref, "first");
+              for (guint j = 0; j < json_array_get_length (first) && j < n; j++)
+                g_assert_cmpfloat (out[j], ==, (float) json_array_get_double_element (first, j));
+            }
+          g_assert_true (tern_quant_dequant_row (type) != NULL);
+          n_checked++;
+        }
+    }
+  /* Every type must be covered by some fixture. */
+  g_assert_cmpuint (n_checked, >, 0);
+  g_test_message ("%u %s tensors match llama.cpp", n_checked, tern_type_name (type));
+}
+
+/* ---- Quantizers against llama-quantize ---- */
+
+/* Sum of squared differences between @type row data (dequantized) and @x. */
+static double
+sq_error (TernType type, const void *q, const float *x, gint64 n, gint64 ne0)
+{
+  g_autofree float *y = g_new (float, n);
+  TernDequantRowFn dq = tern_quant_dequant_row (type);
+  gsize row_bytes = tern_type_row_bytes (type, ne0);
+  for (gint64 r = 0; r < n / ne0; r++)
+    dq ((const guint8 *) q + r * row_bytes, y + r * ne0, ne0);
+  double e = 0;
+  for (gint64 i = 0; i < n; i++)
+    e += ((double) y[i] - x[i]) * ((double) y[i] - x[i]);
+  return e;
+}
+
+/* Tern's weight quantizers port llama.cpp's reference ones (K-quants
+ * included, scale searches and all), so they must give llama-quantize's
+ * very bytes; and, the property that matters, no more round-trip error. */
+static void
+test_quantize_vs_llama (gconstpointer data)
+{
+  TernType type = GPOINTER_TO_INT (data);
+  TernQuantizeRowFn quantize = tern_quant_quantize_row (type);
+  guint n_checked = 0;
+  g_assert_nonnull (quantize);
+
+  for (gsize k = 0; k < G_N_ELEMENTS (fixture_models); k++)
+    {
+      const char *name = fixture_models[k];
+      const char *source = g_str_has_prefix (name, "kjv-ternary") ? "kjv-ternary-f32" : "kjv-tiny-f32";
+      if (g_str_equal (name, source))
+        continue;
+      Model *m = model_get (name);
+      Model *f32 = model_get (source);
+
+      /* An importance matrix would make llama.cpp's K-quants another
+       * algorithm: these fixtures must not have used one. */
+      g_assert_null (tern_gguf_find (m->gguf, "quantize.imatrix.file"));
+
+      for (gsize i = 0; i < tern_gguf_n_tensors (m->gguf); i++)
+        {
+          const TernGgufTensor *t = tern_gguf_tensor (m->gguf, i);
+          if (t->type != type)
+            continue;
+          const TernGgufTensor *src = tern_gguf_find_tensor (f32->gguf, t->name);
+          g_assert_nonnull (src);
+          g_assert_cmpint (src->type, ==, TERN_TYPE_F32);
+          gint64 n = tern_gguf_tensor_n_elems (t), ne0 = t->ne[0];
+          g_assert_cmpint (tern_gguf_tensor_n_elems (src), ==, n);
+
+          g_autofree guint8 *mine = g_malloc (t->n_bytes);
+          gsize row_bytes = tern_type_row_bytes (type, ne0);
+          const float *x = src->data;
+          for (gint64 r = 0; r < n / ne0; r++)
+            quantize (x + r * ne0, mine + r * row_bytes, ne0);
+
+          if (memcmp (mine, t->data, t->n_bytes) != 0)
+            g_error ("%s %s: quantized bytes differ from llama.cpp's", name, t->name);
+
+          double e_mine = sq_error (type, mine, x, n, ne0);
+          double e_llama = sq_error (type, t->data, x, n, ne0);
+          g_test_message ("%s %s %s: squared error %.9g (llama.cpp %.9g)", name, t->name,
+                          tern_type_name (type), e_mine, e_llama);
+          g_assert_cmpfloat (e_mine, <=, e_llama * (1 + 1e-6));
+          n_checked++;
+        }
+    }
+  g_assert_cmpuint (n_checked, >, 0);
+}
+
+/* ---- Activation quantizers, by hand ---- */
+
+static float
+f16 (guint16 h)
+{
+  return tern_fp16_to_fp32 (h);
+}
+
+static void
+test_quantize_q8_0 (void)
+{
+  /* Block 0: absmax 127 so d = 1 and q = roundf(x), halves away from
+   * zero. Block 1: absmax 254, d = 2, id = 0.5. */
+  float x[64] = { 0 };
+  const float b0[] = { 127, -2.5f, 2.5f, 0.49f, -0.5f, 1.5f, -126.6f, 3.0f };
+  const gint8 q0[] = { 127, -3, 3, 0, -1, 2, -127, 3 };
+  const float b1[] = { -254, 3, 5, -5, 1, 0.999f, 100, 253 };
+  const gint8 q1[] = { -127, 2, 3, -3, 1, 0, 50, 127 };
+  memcpy (x, b0, sizeof b0);
+  memcpy (x + 32, b1, sizeof b1);
+
+  guint8 out[2 * 34];
+  tern_quant_quantize_row (TERN_TYPE_Q8_0) (x, out, 64);
+  guint16 d0, d1;
+  memcpy (&d0, out, 2);
+  memcpy (&d1, out + 34, 2);
+  g_assert_cmphex (GUINT16_FROM_LE (d0), ==, 0x3c00);
+  g_assert_cmphex (GUINT16_FROM_LE (d1), ==, 0x4000);
+  for (guint j = 0; j < 32; j++)
+    {
+      g_assert_cmpint ((gint8) out[2 + j], ==, j < G_N_ELEMENTS (q0) ? q0[j] : 0);
+      g_assert_cmpint ((gint8) out[36 + j], ==, j < G_N_ELEMENTS (q1) ? q1[j] : 0);
+    }
+
+  /* All zeros: d = 0, q = 0. */
+  float zeros[32] = { 0 };
+  tern_quant_quantize_row (TERN_TYPE_Q8_0) (zeros, out, 32);
+  for (guint j = 0; j < 34; j++)
+    g_assert_cmpint (out[j], ==, 0);
+}
+
+static void
+test_quantize_q8_1 (void)
+{
+  float x[32] = { 127, -2.5f, 2.5f, 0.49f, -0.5f, 1.5f, -126.6f, 3.0f };
+  guint8 out[36];
+  tern_quant_quantize_row (TERN_TYPE_Q8_1) (x, out, 32);
+  guint16 d, s;
+  memcpy (&d, out, 2);
+  memcpy (&s, out + 2, 2);
+  g_assert_cmphex (GUINT16_FROM_LE (d), ==, 0x3c00);
+  /* s = d * sum(q) = 127 - 3 + 3 + 0 - 1 + 2 - 127 + 3 = 4 */
+  g_assert_cmpfloat (f16 (GUINT16_FROM_LE (s)), ==, 4.0f);
+  const gint8 q[] = { 127, -3, 3, 0, -1, 2, -127, 3 };
+  for (guint j = 0; j < G_N_ELEMENTS (q); j++)
+    g_assert_cmpint ((gint8) out[4 + j], ==, q[j]);
+}
+
+static void
+test_quantize_q8_K (void)
+{
+  /* Block 0: the value of largest magnitude is -127, so iscale = 1 and
+   * q = x rounded to nearest even. Block 1: it is +127, iscale = -1 and
+   * q = -x, d = -1. */
+  float x[512] = { 0 };
+  const float v[] = { -127, 2.5f, 3.5f, -2.5f, 0.5f, 1.5f, 126.4f, -0.51f };
+  const gint8 q0[] = { -127, 2, 4, -2, 0, 2, 126, -1 };
+  memcpy (x, v, sizeof v);
+  for (guint j = 0; j < G_N_ELEMENTS (v); j++)
+    x[256 + 16 * j] = -v[j];
+
+  guint8 out[2 * 292];
+  tern_quant_quantize_row (TERN_TYPE_Q8_K) (x, out, 512);
+  float d0, d1;
+  memcpy (&d0, out, 4);
+  memcpy (&d1, out + 292, 4);
+  g_assert_cmpfloat (d0, ==, 1.0f);
+  g_assert_cmpfloat (d1, ==, -1.0f);
+  const gint8 *qs0 = (const gint8 *) out + 4, *qs1 = (const gint8 *) out + 292 + 4;
+  const gint8 q1[] = { -127, 2, 4, -2, 0, 2, 126, -1 }; /* nearest_int(-1 * -v) */
+  for (guint j = 0; j < 256; j++)
+    {
+      g_assert_cmpint (qs0[j], ==, j < G_N_ELEMENTS (q0) ? q0[j] : 0);
+      g_assert_cmpint (qs1[j], ==, j % 16 == 0 && j / 16 < G_N_ELEMENTS (q1) ? q1[j / 16] : 0);
+    }
+  gint16 bsums0[16], bsums1[16];
+  memcpy (bsums0, out + 4 + 256, sizeof bsums0);
+  memcpy (bsums1, out + 292 + 4 + 256, sizeof bsums1);
+  g_assert_cmpint (bsums0[0], ==, -127 + 2 + 4 - 2 + 0 + 2 + 126 - 1);
+  for (guint j = 1; j < 16; j++)
+    g_assert_cmpint (bsums0[j], ==, 0);
+  for (guint j = 0; j < 16; j++)
+    g_assert_cmpint (bsums1[j], ==, j < G_N_ELEMENTS (q1) ? q1[j] : 0);
+
+  /* All zeros: everything zero. */
+  float zeros[256] = { 0 };
+  tern_quant_quantize_row (TERN_TYPE_Q8_K) (zeros, out, 256);
+  for (guint j = 0; j < 292; j++)
+    g_assert_cmpint (out[j], ==, 0);
+}
+
+static float
+bits_to_float (guint32 u)
+{
+  float f;
+  memcpy (&f, &u, sizeof f);
+  return f;
+}
+
+static void
+test_quantize_f16 (void)
+{
+  const struct { float x; guint16 h; } cases[] = {
+    { 1.0f, 0x3c00 }, { -2.0f, 0xc000 }, { 65504.0f, 0x7bff }, { 65519.0f, 0x7bff },
+    { 65520.0f, 0x7c00 }, { 1e10f, 0x7c00 }, { 1.0f / 3, 0x3555 },
+    { 0x1p-24f, 0x0001 }, { 0x1p-25f, 0x0000 }, { 0x3p-25f, 0x0002 }, { 0x5p-25f, 0x0002 },
+    { 0x1p-14f, 0x0400 }, { 0x1.ffcp-15f, 0x0400 }, { -0.0f, 0x8000 },
+    { 1.0f + 0x1p-11f, 0x3c00 }, { 1.0f + 0x3p-11f, 0x3c02 }, { 1.0f + 0x1p-11f + 0x1p-20f, 0x3c01 },
+    { INFINITY, 0x7c00 }, { -INFINITY, 0xfc00 }, { 1e-30f, 0x0000 },
+    { bits_to_float (0x7fc00000), 0x7e00 }, { bits_to_float (0xff800001), 0xfe00 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint16 h;
+      tern_quant_quantize_row (TERN_TYPE_F16) (&cases[i].x, &h, 1);
+      g_assert_cmphex (h, ==, cases[i].h);
+      g_assert_cmphex (tern_fp32_to_fp16 (cases[i].x), ==, cases[i].h);
+    }
+  /* Every half survives a round trip through f32 (NaNs stay NaNs). */
+  for (guint32 h = 0; h < 0x10000; h++)
+    {
+      float f = tern_fp16_to_fp32 ((guint16) h);
+      if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff))
+        g_assert_true (isnan (f));
+      else
+        g_assert_cmphex (tern_fp32_to_fp16 (f), ==, h);
+    }
+}
+
+static void
+test_quantize_bf16 (void)
+{
+  const struct { guint32 x; guint16 h; } cases[] = {
+    { 0x3f800000, 0x3f80 },  /* 1 */
+    { 0x3f808000, 0x3f80 },  /* halfway, to even */
+    { 0x3f818000, 0x3f82 },  /* halfway, to even (up) */
+    { 0x3f808001, 0x3f81 },
+    { 0x7f7fffff, 0x7f80 },  /* rounds to infinity, as llama.cpp */
+    { 0x7f800000, 0x7f80 },
+    { 0x7f800001, 0x7fc0 },  /* signalling NaN -> quiet */
+    { 0xffc00001, 0xffc0 },
+    { 0x80000000, 0x8000 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      float x = bits_to_float (cases[i].x);
+      guint16 h;
+      tern_quant_quantize_row (TERN_TYPE_BF16) (&x, &h, 1);
+      g_assert_cmphex (h, ==, cases[i].h);
+      g_assert_cmphex (tern_fp32_to_bf16 (x), ==, cases[i].h);
+    }
+  g_assert_cmpfloat (tern_bf16_to_fp32 (0x3fc0), ==, 1.5f);
+}
+
+/* ---- Dot products ---- */
+
+typedef enum { DATA_RANDOM, DATA_MAX, DATA_MIN, DATA_ZERO } DataKind;
+
+/* A weight row of @type: from random floats where Tern can quantize to
+ * @type, else random bytes with sane f16 scales. */
+static void
+make_weights (TernType type, gint64 n, DataKind kind, GRand *rand, guint8 *out)
+{
+  const TernTypeInfo *info = tern_type_info (type);
+  gsize bytes = tern_type_row_bytes (type, n);
+  g_autofree float *x = g_new (float, n);
+
+  for (gint64 i = 0; i < n; i++)
+    x[i] = kind == DATA_RANDOM ? (float) g_rand_double_range (rand, -1, 1)
+           : kind == DATA_MAX  ? 1.0f
+           : kind == DATA_MIN  ? -1.0f
+                               : 0.0f;
+  if (type == TERN_TYPE_F32 || type == TERN_TYPE_F16 || type == TERN_TYPE_BF16)
+    {
+      tern_quant_quantize_row (type) (x, out, n);
+      return;
+    }
+
+  for (gsize i = 0; i < bytes; i++)
+    out[i] = kind == DATA_RANDOM ? (guint8) g_rand_int (rand)
+             : kind == DATA_MAX  ? 0xff
+             : kind == DATA_MIN  ? 0x00
+                                 : 0x00;
+  /* Overwrite the f16 scale fields with finite values. */
+  static const struct { TernType type; guint offsets[2]; guint n; } scales[] = {
+    { TERN_TYPE_Q4_0, { 0 }, 1 },      { TERN_TYPE_Q4_1, { 0, 2 }, 2 },
+    { TERN_TYPE_Q5_0, { 0 }, 1 },      { TERN_TYPE_Q5_1, { 0, 2 }, 2 },
+    { TERN_TYPE_Q8_0, { 0 }, 1 },      { TERN_TYPE_Q2_K, { 80, 82 }, 2 },
+    { TERN_TYPE_Q3_K, { 108 }, 1 },    { TERN_TYPE_Q4_K, { 0, 2 }, 2 },
+    { TERN_TYPE_Q5_K, { 0, 2 }, 2 },   { TERN_TYPE_Q6_K, { 208 }, 1 },
+    { TERN_TYPE_TQ1_0, { 52 }, 1 },    { TERN_TYPE_TQ2_0, { 64 }, 1 },
+  };
+  for (gsize s = 0; s < G_N_ELEMENTS (scales); s++)
+    {
+      if (scales[s].type != type)
+        continue;
+      for (gsize b = 0; b < bytes / info->block_bytes; b++)
+        for (guint k = 0; k < scales[s].n; k++)
+          {
+            float v = kind == DATA_RANDOM ? (float) g_rand_double_range (rand, 0.001, 0.1)
+                      : kind == DATA_ZERO ? 0.0f
+                                          : 65504.0f / 4096;
+            guint16 h = GUINT16_TO_LE (tern_fp32_to_fp16 (v));
+            memcpy (out + b * info->block_bytes + scales[s].offsets[k], &h, 2);
+          }
+    }
+}
+
+/* dot(dequant(w), dequant(a)) and the same with absolute values, in double. */
+static void
+dot_dequantized (TernType type, TernType atype, gint64 n, const void *w, const void *a,
+                 double *dot, double *absdot)
+{
+  g_autofree float *x = g_new (float, n);
+  g_autofree float *y = g_new (float, n);
+  tern_quant_dequant_row (type) (w, x, n);
+  tern_quant_dequant_row (atype) (a, y, n);
+  *dot = *absdot = 0;
+  for (gint64 i = 0; i < n; i++)
+    {
+      *dot += (double) x[i] * y[i];
+      *absdot += fabs ((double) x[i] * y[i]);
+    }
+}
+
+/* Q8_1 keeps d * sum(q) as an f16, not the exact sum the dequantized dot
+ * uses: allow for its rounding (2^-11 relative) times the weight's m. */
+static double
+q8_1_sum_error (TernType type, TernType atype, gint64 n, const guint8 *w, const guint8 *a)
+{
+  if (atype != TERN_TYPE_Q8_1)
+    return 0;
+  gsize wb = tern_type_info (type)->block_bytes, ab = tern_type_info (atype)->block_bytes;
+  double e = 0;
+  for (gint64 b = 0; b < n / 32; b++)
+    {
+      guint16 m, s;
+      memcpy (&m, w + b * wb + 2, 2);
+      memcpy (&s, a + b * ab + 2, 2);
+      e += fabs (f16 (GUINT16_FROM_LE (m)) * f16 (GUINT16_FROM_LE (s))) * 0x1p-11;
+    }
+  return e;
+}
+
+static void
+test_vec_dot (gconstpointer data)
+{
+  TernType type = GPOINTER_TO_INT (data);
+  TernType atype = tern_quant_vec_dot_type (type);
+  const TernTypeInfo *info = tern_type_info (type);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (1234 + type);
+  const gint64 block_counts[] = { 1, 2, 3, 5, 16, 17 };
+  const gint64 float_lengths[] = { 1, 7, 33, 100, 1000, 4099 };
+  gboolean is_float = info->block_elems == 1;
+  guint n_simd = 0;
+
+  g_assert_cmpint (atype, !=, TERN_TYPE_COUNT);
+  TernVecDotFn scalar = tern_quant_vec_dot (type, TERN_KERNEL_SCALAR);
+  g_assert_nonnull (scalar);
+
+  for (gsize li = 0; li < G_N_ELEMENTS (block_counts); li++)
+    for (DataKind kind = DATA_RANDOM; kind <= DATA_ZERO; kind++)
+      {
+        gint64 n = is_float ? float_lengths[li] : block_counts[li] * info->block_elems;
+        g_autofree guint8 *w = g_malloc (tern_type_row_bytes (type, n));
+        g_autofree guint8 *a = g_malloc (tern_type_row_bytes (atype, n));
+        g_autofree float *x = g_new (float, n);
+        make_weights (type, n, kind, rand, w);
+        for (gint64 i = 0; i < n; i++)
+          x[i] = kind == DATA_RANDOM ? (float) g_rand_double_range (rand, -3, 3)
+                 : kind == DATA_MAX  ? 3.0f
+                 : kind == DATA_MIN  ? -3.0f
+                                     : 0.0f;
+        tern_quant_quantize_row (atype) (x, a, n);
+
+        double expect, absdot;
+        dot_dequantized (type, atype, n, w, a, &expect, &absdot);
+        float ref = scalar (n, w, a);
+        if (fabs (ref - expect) > 1e-5 * absdot + q8_1_sum_error (type, atype, n, w, a) + 1e-30)
+          g_error ("%s n=%" G_GINT64_FORMAT " kind %d: scalar dot %.9g, dequantized dot %.9g",
+                   tern_type_name (type), n, kind, ref, expect);
+
+        for (TernKernelLevel level = TERN_KERNEL_AVX2; level < TERN_KERNEL_BEST; level++)
+          {
+            TernVecDotFn fn = tern_quant_vec_dot (type, level);
+            if (fn == NULL)
+              continue;
+            float got = fn (n, w, a);
+            if (fabs (got - ref) > 1e-5 * absdot + 1e-30)
+              g_error ("%s n=%" G_GINT64_FORMAT " kind %d: %s dot %.9g, scalar %.9g",
+                       tern_type_name (type), n, kind, tern_kernel_level_name (level), got, ref);
+            n_simd++;
+          }
+      }
+  if (n_simd == 0)
+    g_test_message ("no SIMD kernels on this CPU");
+}
+
+/* ---- Dispatch ---- */
+
+static void
+test_dispatch (void)
+{
+  TernKernelLevel best = tern_cpu_best_kernel ();
+  g_assert_cmpint (best, <, TERN_KERNEL_BEST);
+  g_assert_true (tern_cpu_supports_kernel (TERN_KERNEL_SCALAR));
+  g_assert_true (tern_cpu_supports_kernel (best));
+  g_test_message ("best kernel level: %s", tern_kernel_level_name (best));
+
+  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+    {
+      TernType t = all_types[i];
+      g_assert_nonnull (tern_quant_dequant_row (t));
+      g_assert_nonnull (tern_quant_dequant_row_at (t, TERN_KERNEL_SCALAR));
+      g_assert_nonnull (tern_quant_vec_dot (t, TERN_KERNEL_BEST));
+      for (TernKernelLevel l = TERN_KERNEL_SCALAR; l <= TERN_KERNEL_BEST; l++)
+        g_assert_true ((tern_quant_vec_dot (t, l) != NULL) == tern_cpu_supports_kernel (l));
+    }
+
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_F32), ==, TERN_TYPE_F32);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_F16), ==, TERN_TYPE_F16);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_BF16), ==, TERN_TYPE_BF16);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_Q4_0), ==, TERN_TYPE_Q8_0);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_Q5_0), ==, TERN_TYPE_Q8_0);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_Q8_0), ==, TERN_TYPE_Q8_0);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_Q4_1), ==, TERN_TYPE_Q8_1);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_Q5_1), ==, TERN_TYPE_Q8_1);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_Q4_K), ==, TERN_TYPE_Q8_K);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_TQ1_0), ==, TERN_TYPE_Q8_K);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_Q8_K), ==, TERN_TYPE_COUNT);
+  g_assert_cmpint (tern_quant_vec_dot_type (4), ==, TERN_TYPE_COUNT);
+  g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_COUNT), ==, TERN_TYPE_COUNT);
+
+  g_assert_null (tern_quant_vec_dot (TERN_TYPE_Q8_K, TERN_KERNEL_SCALAR));
+  g_assert_null (tern_quant_vec_dot (31, TERN_KERNEL_BEST));
+  g_assert_null (tern_quant_dequant_row (5));
+  g_assert_null (tern_quant_quantize_row (TERN_TYPE_Q3_K));
+  g_assert_null (tern_quant_quantize_row (TERN_TYPE_COUNT));
+  g_assert_nonnull (tern_quant_quantize_row (TERN_TYPE_Q8_K));
+
+  g_assert_cmpstr (tern_kernel_level_name (TERN_KERNEL_AVX512), ==, "avx512");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  models = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, model_free);
+
+  g_test_add_func ("/engine/quant/dispatch", test_dispatch);
+  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/engine/quant/dequant/%s", tern_type_name (all_types[i]));
+      g_test_add_data_func (path, GINT_TO_POINTER (all_types[i]), test_dequant);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/engine/quant/vec-dot/%s", tern_type_name (all_types[i]));
+      g_test_add_data_func (path, GINT_TO_POINTER (all_types[i]), test_vec_dot);
+    }
+
+  static const TernType quantized_types[] = {
+    TERN_TYPE_Q8_0, TERN_TYPE_Q4_0, TERN_TYPE_Q4_K, TERN_TYPE_Q6_K, TERN_TYPE_TQ1_0, TERN_TYPE_TQ2_0,
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (quantized_types); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/engine/quant/quantize/%s",
+                                               tern_type_name (quantized_types[i]));
+      g_test_add_data_func (path, GINT_TO_POINTER (quantized_types[i]), test_quantize_vs_llama);
+    }
+  g_test_add_func ("/engine/quant/quantize/q8_0-activation", test_quantize_q8_0);
+  g_test_add_func ("/engine/quant/quantize/q8_1-activation", test_quantize_q8_1);
+  g_test_add_func ("/engine/quant/quantize/q8_K-activation", test_quantize_q8_K);
+  g_test_add_func ("/engine/quant/quantize/f16", test_quantize_f16);
+  g_test_add_func ("/engine/quant/quantize/bf16", test_quantize_bf16);
+
+  int ret = g_test_run ();
+  g_hash_table_destroy (models);
+  return ret;
+}
