@@ -153,6 +153,48 @@ test_reference (gconstpointer data)
   reference_clear (&r);
 }
 
+/* Architectures and options the llama fixtures lack (qwen2's NEOX RoPE and
+ * biases; Llama 3's rope_freqs; tied output embeddings), against a float64
+ * NumPy forward pass (tests/tools/make-variant-fixtures.py). */
+static void
+test_variant (gconstpointer data)
+{
+  const char *name = data;
+  g_autofree char *file = g_strconcat (name, ".gguf", NULL);
+  g_autofree char *path = data_path ("models-variant", file);
+  g_autofree char *lfile = g_strconcat (name, ".logits.f32", NULL);
+  g_autofree char *lpath = data_path ("models-variant", lfile);
+  g_autofree char *tpath = data_path ("models-variant", "tokens.json");
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree float *want = NULL;
+  gsize len;
+
+  g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  const TernHParams *hp = tern_model_hparams (model);
+  g_assert_true (tern_model_weight (model, -1, TERN_WEIGHT_OUTPUT) == tern_model_weight (model, -1, TERN_WEIGHT_TOKEN_EMBD));
+  g_assert_cmpint (hp->rope_neox, ==, g_str_has_prefix (name, "qwen2"));
+
+  g_assert_true (json_parser_load_from_file (parser, tpath, &error));
+  JsonArray *a = json_node_get_array (json_parser_get_root (parser));
+  gint32 n = json_array_get_length (a);
+  g_autofree TernToken *tokens = g_new (TernToken, n);
+  for (gint32 i = 0; i < n; i++)
+    tokens[i] = (TernToken) json_array_get_int_element (a, i);
+  g_assert_true (g_file_get_contents (lpath, (char **) &want, &len, &error));
+  g_assert_cmpuint (len, ==, sizeof (float) * n * hp->n_vocab);
+
+  g_autoptr (TernContext) ctx = new_context (model, 512, 0);
+  g_assert_true (tern_context_decode (ctx, tokens, n, TRUE, NULL, NULL, NULL, &error));
+  double max_diff = 0;
+  for (gint32 i = 0; i < n; i++)
+    for (gint32 j = 0; j < hp->n_vocab; j++)
+      max_diff = MAX (max_diff, fabs (tern_context_logits (ctx, i)[j] - want[(gsize) i * hp->n_vocab + j]));
+  g_test_message ("%s: max |logit diff| %.5f", name, max_diff);
+  g_assert_cmpfloat (max_diff, <=, 0.02);
+}
+
 /* Prefill in one batch, in chunks of 1, 7 and 64, and token by token give
  * the same logits; so do 1 and 2 threads. */
 static void
@@ -409,6 +451,8 @@ main (int argc, char **argv)
       g_autofree char *test = g_strconcat ("/engine/context/reference/", names->pdata[i], NULL);
       g_test_add_data_func (test, names->pdata[i], test_reference);
     }
+  g_test_add_data_func ("/engine/context/variant/qwen2-tiny", "qwen2-tiny", test_variant);
+  g_test_add_data_func ("/engine/context/variant/llama3-tiny", "llama3-tiny", test_variant);
   g_test_add_func ("/engine/context/batching", test_batching);
   g_test_add_func ("/engine/context/bad-input", test_bad_input);
   g_test_add_func ("/engine/context/truncate", test_truncate);
