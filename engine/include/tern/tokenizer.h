@@ -25,12 +25,15 @@ typedef enum {
 
 /* Builds the tokenizer of @gguf. The tokenizer copies what it needs: it
  * does not keep @gguf. An unknown tokenizer model or pre-tokenizer is an
- * UNSUPPORTED error; inconsistent metadata a FORMAT error. */
+ * UNSUPPORTED error; inconsistent metadata (token ids out of range, counts
+ * that disagree, merges of missing tokens...) a FORMAT error naming the
+ * key; a vocabulary too big for memory a NOMEM error. */
 TernTokenizer *tern_tokenizer_new (const TernGguf *gguf, GError **error);
 void tern_tokenizer_free (TernTokenizer *tokenizer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernTokenizer, tern_tokenizer_free)
 
-/* "llama" or "gpt2"; and the pre-tokenizer name for gpt2 ("default" when unset). */
+/* "llama" or "gpt2"; and the pre-tokenizer name for gpt2 ("default" when
+ * unset, and for llama, which has none). */
 const char *tern_tokenizer_model (const TernTokenizer *tokenizer);
 const char *tern_tokenizer_pre (const TernTokenizer *tokenizer);
 
@@ -49,19 +52,22 @@ typedef enum {
   TERN_TOKENIZE_NONE = 0,
   /* Add BOS (and EOS) as the model's add_bos/add_eos flags say. */
   TERN_TOKENIZE_ADD_SPECIAL = 1 << 0,
-  /* Match control and user-defined tokens written in the text. Only for
-   * text Tern itself produced (chat template output), never user text. */
+  /* Match control (and unknown) tokens written in the text, e.g. "<s>" or
+   * "<|im_start|>". Only for text Tern itself produced (chat template
+   * output), never user text. User-defined tokens (runs of spaces, single
+   * characters...) are ordinary vocabulary and always matched, as in
+   * llama.cpp and Hugging Face tokenizers. */
   TERN_TOKENIZE_PARSE_SPECIAL = 1 << 1,
 } TernTokenizeFlags;
 
 /* Appends the tokens of @text (@len bytes, or NUL-terminated when -1) to
- * @out (a GArray of TernToken). Invalid UTF-8 is an INVALID error and
- * @out is left as it was. */
+ * @out (a GArray of TernToken), as llama.cpp's llama_tokenize does. Invalid
+ * UTF-8 is an INVALID error and @out is left as it was. */
 gboolean tern_tokenizer_encode (const TernTokenizer *tokenizer, const char *text, gssize len,
                                 TernTokenizeFlags flags, GArray *out, GError **error);
 
 /* Appends the raw bytes token @token stands for (which may be part of a
- * UTF-8 character) to @out. Control tokens give nothing unless
+ * UTF-8 character) to @out. Control and unknown tokens give nothing unless
  * @render_special. An out-of-range id is an INVALID error. */
 gboolean tern_tokenizer_token_bytes (const TernTokenizer *tokenizer, TernToken token,
                                      gboolean render_special, GByteArray *out, GError **error);
@@ -74,10 +80,23 @@ typedef struct TernDetokenizer TernDetokenizer;
 TernDetokenizer *tern_detokenizer_new (const TernTokenizer *tokenizer, gboolean render_special);
 void tern_detokenizer_free (TernDetokenizer *detok);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernDetokenizer, tern_detokenizer_free)
-/* Appends the complete UTF-8 text that @token finishes to @out. The first
- * piece after BOS loses the SentencePiece leading space, as llama.cpp does. */
+/* For a stream that continues text already shown (a completion): its first
+ * piece keeps its leading space. Call before the first push. */
+void tern_detokenizer_keep_leading_space (TernDetokenizer *detok);
+/* Appends the complete UTF-8 text that @token finishes to @out; bytes that
+ * cannot be UTF-8 become U+FFFD. With a vocabulary that adds a space prefix
+ * (SentencePiece), the first piece that renders anything loses one leading
+ * space, so text -> tokens -> text gives the text back. (llama.cpp's
+ * llama_detokenize strips it only when the very first token is not BOS.)
+ * An out-of-range id is an INVALID error. */
 gboolean tern_detokenizer_push (TernDetokenizer *detok, TernToken token, GString *out, GError **error);
 /* Ends the stream: bytes of an unfinished character become U+FFFD. */
 void tern_detokenizer_flush (TernDetokenizer *detok, GString *out);
+
+/* Appends the text of @n_tokens tokens to @out, as a fresh detokenizer
+ * would (flushed at the end). On error @out is left as it was. */
+gboolean tern_tokenizer_decode (const TernTokenizer *tokenizer, const TernToken *tokens,
+                                gsize n_tokens, gboolean render_special, GString *out,
+                                GError **error);
 
 G_END_DECLS
