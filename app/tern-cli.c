@@ -36,8 +36,12 @@ print_usage (FILE *out)
 gboolean
 cli_parse (int *argc, char ***argv, const char *params, const char *summary, const GOptionEntry *entries)
 {
+  g_autofree char *prgname = g_strconcat ("tern-cli ", (*argv)[0], NULL);
   g_autoptr (GOptionContext) context = g_option_context_new (params);
   g_autoptr (GError) error = NULL;
+
+  /* --help then reads "Usage: tern-cli COMMAND [OPTION…] PARAMS". */
+  g_set_prgname (prgname);
 
   g_option_context_set_summary (context, summary);
   g_option_context_add_main_entries (context, entries, NULL);

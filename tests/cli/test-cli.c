@@ -3,6 +3,8 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "test-data.h"
+
 typedef struct {
   int status;
   char *out;
@@ -49,22 +51,6 @@ data_path (const char *dir, const char *file)
   return g_test_build_filename (G_TEST_DIST, "data", dir, file, NULL);
 }
 
-static GPtrArray *
-list_files (const char *dir, const char *suffix)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", dir, NULL);
-  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-  GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-
-  while ((name = g_dir_read_name (d)))
-    if (g_str_has_suffix (name, suffix))
-      g_ptr_array_add (files, g_strdup (name));
-  g_ptr_array_sort (files, (GCompareFunc) g_strcmp0);
-  g_assert_cmpuint (files->len, >, 0);
-  return files;
-}
-
 /* info works on every fixture model and vocabulary, in text and JSON. */
 static void
 test_info (void)
@@ -73,7 +59,7 @@ test_info (void)
 
   for (guint d = 0; d < G_N_ELEMENTS (dirs); d++)
     {
-      g_autoptr (GPtrArray) files = list_files (dirs[d], ".gguf");
+      g_autoptr (GPtrArray) files = test_data_list (dirs[d], ".gguf", FALSE);
       for (guint i = 0; i < files->len; i++)
         {
           g_autofree char *path = data_path (dirs[d], files->pdata[i]);
@@ -106,7 +92,7 @@ test_info (void)
 static void
 test_tokenize_cases (void)
 {
-  g_autoptr (GPtrArray) files = list_files ("vocab", ".gguf");
+  g_autoptr (GPtrArray) files = test_data_list ("vocab", ".gguf", FALSE);
 
   for (guint i = 0; i < files->len; i++)
     {

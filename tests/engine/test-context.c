@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "test-data.h"
+
 /* Reference data of one fixture model: llama.cpp's tokens and logits. */
 typedef struct {
   char *name;
@@ -434,18 +436,8 @@ test_load_progress (void)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *dir = NULL;
-  g_autoptr (GDir) d = NULL;
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-  const char *file;
-
   g_test_init (&argc, &argv, NULL);
-  dir = g_test_build_filename (G_TEST_DIST, "data", "models", NULL);
-  d = g_dir_open (dir, 0, NULL);
-  while ((file = g_dir_read_name (d)))
-    if (g_str_has_suffix (file, ".gguf"))
-      g_ptr_array_add (names, g_strndup (file, strlen (file) - 5));
-  g_ptr_array_sort (names, (GCompareFunc) g_strcmp0);
+  g_autoptr (GPtrArray) names = test_data_list ("models", ".gguf", TRUE);
   for (guint i = 0; i < names->len; i++)
     {
       g_autofree char *test = g_strconcat ("/engine/context/reference/", names->pdata[i], NULL);

@@ -6,27 +6,23 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include "test-data.h"
+
 static char *
 data_path (const char *dir, const char *file)
 {
   return g_test_build_filename (G_TEST_DIST, "data", dir, file, NULL);
 }
 
-/* Every .gguf in a data folder, sorted. */
+/* Every .gguf in a data folder, as full paths. */
 static GPtrArray *
 list_gguf (const char *dir)
 {
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", dir, NULL);
-  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+  g_autoptr (GPtrArray) names = test_data_list (dir, ".gguf", FALSE);
   GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
 
-  g_assert_nonnull (d);
-  while ((name = g_dir_read_name (d)))
-    if (g_str_has_suffix (name, ".gguf"))
-      g_ptr_array_add (files, g_build_filename (path, name, NULL));
-  g_ptr_array_sort (files, (GCompareFunc) g_strcmp0);
-  g_assert_cmpuint (files->len, >, 0);
+  for (guint i = 0; i < names->len; i++)
+    g_ptr_array_add (files, data_path (dir, names->pdata[i]));
   return files;
 }
 
