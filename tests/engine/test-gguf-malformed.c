@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <tern/error.h>
 #include <tern/gguf.h>
+#include <tern/tokenizer.h>
 
 #include "malformed-gguf.h"
 
@@ -85,6 +86,29 @@ test_corrupted_bytes (void)
       }
 }
 
+/* The fuzzing seeds are valid vocabularies that tokenize. */
+static void
+test_tokenizer_seeds (void)
+{
+  g_autoptr (GPtrArray) seeds = malformed_gguf_tokenizer_seeds ();
+
+  for (guint i = 0; i < seeds->len; i++)
+    {
+      MalformedGguf *m = seeds->pdata[i];
+      g_autoptr (GError) error = NULL;
+      g_autoptr (TernGguf) gguf = tern_gguf_open_bytes (m->bytes, m->name, &error);
+      g_assert_no_error (error);
+      g_autoptr (TernTokenizer) tok = tern_tokenizer_new (gguf, &error);
+      g_assert_no_error (error);
+      g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (TernToken));
+      g_autoptr (GString) text = g_string_new (NULL);
+      g_assert_true (tern_tokenizer_encode (tok, "the hand in the sand", -1, TERN_TOKENIZE_NONE, ids, &error));
+      g_assert_cmpuint (ids->len, >, 0);
+      g_assert_true (tern_tokenizer_decode (tok, (TernToken *) ids->data, ids->len, FALSE, text, &error));
+      g_assert_cmpstr (text->str, ==, "the hand in the sand");
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -93,5 +117,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/gguf-malformed/corpus", test_corpus);
   g_test_add_func ("/engine/gguf-malformed/truncated", test_truncated);
   g_test_add_func ("/engine/gguf-malformed/corrupted-bytes", test_corrupted_bytes);
+  g_test_add_func ("/engine/gguf-malformed/tokenizer-seeds", test_tokenizer_seeds);
   return g_test_run ();
 }

@@ -358,3 +358,105 @@ malformed_gguf_corpus (void)
 
   return corpus;
 }
+
+static void
+kv_string_array (Spec *s, const char *key, GPtrArray *strings)
+{
+  kv_begin (s, key, TERN_GGUF_ARRAY);
+  put_u32 (s->kv, TERN_GGUF_STRING);
+  put_u64 (s->kv, strings->len);
+  for (guint i = 0; i < strings->len; i++)
+    put_str (s->kv, strings->pdata[i]);
+}
+
+static void
+kv_array_u32 (Spec *s, const char *key, guint32 elem_type, const guint32 *values, guint n)
+{
+  kv_begin (s, key, TERN_GGUF_ARRAY);
+  put_u32 (s->kv, elem_type);
+  put_u64 (s->kv, n);
+  for (guint i = 0; i < n; i++)
+    put_u32 (s->kv, values[i]);
+}
+
+/* SentencePiece: control tokens, 256 byte tokens and a few pieces. */
+static GBytes *
+spm_seed (void)
+{
+  static const char *const pieces[] = { "\u2581", "\u2581t", "he", "\u2581the", "\u2581a", "nd", "\u2581and", "in", "\u2581in" };
+  g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GArray) scores = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GArray) types = g_array_new (FALSE, FALSE, sizeof (guint32));
+  Spec s;
+
+  spec_init (&s);
+  s.n_tensors = 0;
+  s.data_bytes = 0;
+  for (guint i = 0; i < 3 + 256 + G_N_ELEMENTS (pieces); i++)
+    {
+      float score = -(float) i;
+      guint32 bits, type = i < 3 ? 3 : i < 259 ? 6 : 1;
+      if (i < 3)
+        g_ptr_array_add (tokens, g_strdup ((const char *[]) { "<unk>", "<s>", "</s>" }[i]));
+      else if (i < 259)
+        g_ptr_array_add (tokens, g_strdup_printf ("<0x%02X>", i - 3));
+      else
+        g_ptr_array_add (tokens, g_strdup (pieces[i - 259]));
+      memcpy (&bits, &score, 4);
+      g_array_append_val (scores, bits);
+      g_array_append_val (types, type);
+    }
+  kv_string (&s, "tokenizer.ggml.model", "llama");
+  kv_string_array (&s, "tokenizer.ggml.tokens", tokens);
+  kv_array_u32 (&s, "tokenizer.ggml.scores", TERN_GGUF_FLOAT32, (guint32 *) scores->data, scores->len);
+  kv_array_u32 (&s, "tokenizer.ggml.token_type", TERN_GGUF_INT32, (guint32 *) types->data, types->len);
+  kv_u32 (&s, "tokenizer.ggml.bos_token_id", 1);
+  kv_u32 (&s, "tokenizer.ggml.eos_token_id", 2);
+  return spec_build (&s, FALSE);
+}
+
+/* Byte-level BPE: GPT-2's 256 byte characters and a few merges. */
+static GBytes *
+bpe_seed (void)
+{
+  static const char *const merges[] = { "\u0120 t", "h e", "\u0120t he", "i n", "a n", "an d" };
+  g_autoptr (GPtrArray) tokens = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) merge_list = g_ptr_array_new_with_free_func (g_free);
+  Spec s;
+
+  spec_init (&s);
+  s.n_tensors = 0;
+  s.data_bytes = 0;
+  /* GPT-2 maps the bytes that are not printable to U+0100 onwards. */
+  guint next = 256;
+  for (guint b = 0; b < 256; b++)
+    {
+      gboolean printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || b >= 0xae;
+      gunichar c = printable ? b : next++;
+      char utf8[8] = { 0 };
+      g_unichar_to_utf8 (c, utf8);
+      g_ptr_array_add (tokens, g_strdup (utf8));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (merges); i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (merges[i], " ", 2);
+      g_ptr_array_add (merge_list, g_strjoin (" ", parts[0], parts[1], NULL));
+      g_ptr_array_add (tokens, g_strconcat (parts[0], parts[1], NULL));
+    }
+  g_ptr_array_add (tokens, g_strdup ("<|endoftext|>"));
+  kv_string (&s, "tokenizer.ggml.model", "gpt2");
+  kv_string (&s, "tokenizer.ggml.pre", "gpt-2");
+  kv_string_array (&s, "tokenizer.ggml.tokens", tokens);
+  kv_string_array (&s, "tokenizer.ggml.merges", merge_list);
+  kv_u32 (&s, "tokenizer.ggml.eos_token_id", tokens->len - 1);
+  return spec_build (&s, FALSE);
+}
+
+GPtrArray *
+malformed_gguf_tokenizer_seeds (void)
+{
+  GPtrArray *seeds = g_ptr_array_new_with_free_func (malformed_free);
+  add (seeds, "vocab-spm", spm_seed (), -1);
+  add (seeds, "vocab-bpe", bpe_seed (), -1);
+  return seeds;
+}

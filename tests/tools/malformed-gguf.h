@@ -20,3 +20,8 @@ GBytes *malformed_gguf_valid (void);
 
 /* Returns a GPtrArray of MalformedGguf (freed with the array). */
 GPtrArray *malformed_gguf_corpus (void);
+
+/* Small valid vocabulary-only files, one per tokenizer model ("llama" and
+ * "gpt2"): seeds from which a fuzzer reaches the tokenizer. A GPtrArray of
+ * MalformedGguf whose error_code is -1 (none). */
+GPtrArray *malformed_gguf_tokenizer_seeds (void);
