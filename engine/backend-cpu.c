@@ -151,13 +151,14 @@ cpu_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeig
 /* Matrix multiplication. */
 
 typedef struct {
-  TernVecDotFn dot;
+  TernDotTileFn tile;
   const guint8 *w;
   gsize w_row_bytes;
   gint64 n_in, n_out;
   const guint8 *a;
   gsize a_row_bytes;
   gint32 n;
+  gint32 token_block;
   float *out;
   gint64 out_stride;
   const float *bias;
@@ -165,10 +166,15 @@ typedef struct {
   ChunkQueue queue;
 } MatmulJob;
 
-/* Tokens processed against one block of weight rows: their activations
- * stay in L2 while each weight row is read once from memory. */
-#define MATMUL_TOKEN_BLOCK 64
+/* Activation bytes of one token block: they stay in L2 while the chunk's
+ * weight rows (read once from memory per chunk) are multiplied by them. */
+#define MATMUL_BLOCK_BYTES (256 * 1024)
 
+/* A chunk is a block of weight rows times every token, in tiles of
+ * TERN_DOT_TILE_ROWS rows by TERN_DOT_TILE_COLS tokens: a weight block is
+ * decoded once per tile and an activation block is read once per
+ * TERN_DOT_TILE_ROWS rows. With one token (generation) the tiles stream
+ * TERN_DOT_TILE_ROWS weight rows side by side. */
 static void
 matmul_worker (gpointer data, guint index, guint n_threads)
 {
@@ -178,15 +184,23 @@ matmul_worker (gpointer data, guint index, guint n_threads)
   while (next_chunk (&job->queue, &chunk))
     {
       gint64 r0 = chunk * job->chunk_rows, r1 = MIN (r0 + job->chunk_rows, job->n_out);
-      for (gint32 t0 = 0; t0 < job->n; t0 += MATMUL_TOKEN_BLOCK)
+      for (gint32 t0 = 0; t0 < job->n; t0 += job->token_block)
         {
-          gint32 t1 = MIN (t0 + MATMUL_TOKEN_BLOCK, job->n);
-          for (gint64 r = r0; r < r1; r++)
+          gint32 t1 = MIN (t0 + job->token_block, job->n);
+          for (gint64 r = r0; r < r1; r += TERN_DOT_TILE_ROWS)
             {
-              const guint8 *wr = job->w + r * job->w_row_bytes;
-              float bias = job->bias ? job->bias[r] : 0.0f;
-              for (gint32 t = t0; t < t1; t++)
-                job->out[t * job->out_stride + r] = job->dot (job->n_in, wr, job->a + t * job->a_row_bytes) + bias;
+              int nr = (int) MIN (TERN_DOT_TILE_ROWS, r1 - r);
+              for (gint32 t = t0; t < t1; t += TERN_DOT_TILE_COLS)
+                {
+                  int nc = MIN (TERN_DOT_TILE_COLS, t1 - t);
+                  float *out = job->out + t * job->out_stride + r;
+                  job->tile (job->n_in, job->w + r * job->w_row_bytes, job->w_row_bytes, nr,
+                             job->a + t * job->a_row_bytes, job->a_row_bytes, nc, out, job->out_stride);
+                  if (job->bias)
+                    for (int c = 0; c < nc; c++)
+                      for (int i = 0; i < nr; i++)
+                        out[c * job->out_stride + i] += job->bias[r + i];
+                }
             }
         }
     }
@@ -209,7 +223,8 @@ activations (CpuBackend *cpu, const TernBuf *x, gint32 n, TernType type, gsize *
       cpu->act = g_malloc (need);
       cpu->act_size = need;
     }
-  TernQuantizeRowFn quantize = tern_quant_quantize_row (type);
+  /* As llama.cpp's x86 builds, whose results Tern's are compared with. */
+  TernQuantizeRowFn quantize = tern_quant_quantize_activations (type);
   for (gint32 i = 0; i < n; i++)
     quantize (x->data + i * x->cols, cpu->act + i * *row_bytes, x->cols);
   cpu->act_src = x;
@@ -230,17 +245,20 @@ cpu_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeight
   guint n_threads = tern_thread_pool_n_threads (cpu->pool);
 
   g_assert (x->cols == w->ne[0] && out->cols >= w->ne[1]);
-  job.dot = tern_quant_vec_dot (w->type, TERN_KERNEL_BEST);
+  job.tile = tern_quant_dot_tile (w->type, TERN_KERNEL_BEST);
   job.w = w->data;
   job.w_row_bytes = tern_type_row_bytes (w->type, w->ne[0]);
   job.n_in = w->ne[0];
   job.n_out = w->ne[1];
   job.a = activations (cpu, x, n, act_type, &job.a_row_bytes);
   job.n = n;
+  job.token_block = CLAMP (MATMUL_BLOCK_BYTES / job.a_row_bytes, 1, 64);
+  job.token_block = MAX (job.token_block / TERN_DOT_TILE_COLS, 1) * TERN_DOT_TILE_COLS;
   job.out = out->data;
   job.out_stride = out->cols;
   job.bias = bias != TERN_WEIGHT_N_KINDS ? tern_model_weight (cpu->model, layer, bias)->data : NULL;
-  job.chunk_rows = CLAMP (job.n_out / (n_threads * 16), 4, 64);
+  /* Several chunks per thread, whole tiles each. */
+  job.chunk_rows = CLAMP (job.n_out / (n_threads * 16), 4, 64) / TERN_DOT_TILE_ROWS * TERN_DOT_TILE_ROWS;
   job.queue.n_chunks = (job.n_out + job.chunk_rows - 1) / job.chunk_rows;
   tern_thread_pool_run (cpu->pool, matmul_worker, &job);
   touch (out);
@@ -384,6 +402,36 @@ cpu_kv_move (TernBackend *b, gint32 from, gint32 to, gint32 count)
     }
 }
 
+static void
+cpu_kv_save (TernBackend *b, gint32 layer, gint32 n, guint8 *k, guint8 *v)
+{
+  CpuBackend *cpu = CPU (b);
+  gsize row = cpu->kv_dim * cpu->kv_elem;
+
+  memcpy (k, k_at (cpu, layer, 0), n * row);
+  for (gint64 j = 0; j < cpu->kv_dim; j++)
+    {
+      const guint8 *vt = vt_at (cpu, layer, j);
+      for (gint32 i = 0; i < n; i++)
+        memcpy (v + i * row + j * cpu->kv_elem, vt + (gsize) i * cpu->kv_elem, cpu->kv_elem);
+    }
+}
+
+static void
+cpu_kv_load (TernBackend *b, gint32 layer, gint32 n, const guint8 *k, const guint8 *v)
+{
+  CpuBackend *cpu = CPU (b);
+  gsize row = cpu->kv_dim * cpu->kv_elem;
+
+  memcpy (k_at (cpu, layer, 0), k, n * row);
+  for (gint64 j = 0; j < cpu->kv_dim; j++)
+    {
+      guint8 *vt = vt_at (cpu, layer, j);
+      for (gint32 i = 0; i < n; i++)
+        memcpy (vt + (gsize) i * cpu->kv_elem, v + i * row + j * cpu->kv_elem, cpu->kv_elem);
+    }
+}
+
 /* Attention. */
 
 typedef struct {
@@ -518,6 +566,8 @@ static const TernBackendOps cpu_ops = {
   .copy_rows = cpu_copy_rows,
   .read = cpu_read,
   .kv_move = cpu_kv_move,
+  .kv_save = cpu_kv_save,
+  .kv_load = cpu_kv_load,
 };
 
 TernBackend *

@@ -52,6 +52,11 @@ typedef struct {
   /* Moves cache positions [@from, @from + @count) to @to (< @from) in every
    * layer, rotating keys by the position change. */
   void (*kv_move) (TernBackend *b, gint32 from, gint32 to, gint32 count);
+  /* Copies cache positions [0, @n) of layer @layer out to / in from host
+   * memory, keys and values each as [n][n_head_kv * head_dim] elements of
+   * the cache type (whatever the backend's own layout). */
+  void (*kv_save) (TernBackend *b, gint32 layer, gint32 n, guint8 *k, guint8 *v);
+  void (*kv_load) (TernBackend *b, gint32 layer, gint32 n, const guint8 *k, const guint8 *v);
 } TernBackendOps;
 
 struct TernBackend {

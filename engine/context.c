@@ -18,6 +18,7 @@ struct TernContext {
   guint n_threads;
   GArray *tokens;        /* TernToken: what the cache holds */
 
+  TernType kv_type;
   float *logits;         /* [n_logit_rows][n_vocab] of the last decode */
   gsize logits_capacity; /* in rows */
   gint32 first_logit;    /* the decode index of row 0 */
@@ -55,6 +56,7 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
   ctx->n_ctx = n_ctx;
   ctx->n_batch = MIN (params->n_batch, n_ctx);
   ctx->n_threads = params->n_threads > 0 ? params->n_threads : tern_physical_cores ();
+  ctx->kv_type = params->kv_type;
   ctx->backend = tern_backend_cpu_new (model, n_ctx, params->kv_type, ctx->n_threads, error);
   if (ctx->backend == NULL)
     {
@@ -191,7 +193,11 @@ tern_context_truncate (TernContext *ctx, gint32 n_keep)
 {
   g_assert (n_keep >= 0);
   if ((guint) n_keep < ctx->tokens->len)
-    g_array_set_size (ctx->tokens, n_keep);
+    {
+      /* The logits belonged to a token that is gone. */
+      g_array_set_size (ctx->tokens, n_keep);
+      ctx->n_logit_rows = 0;
+    }
 }
 
 gint32
@@ -208,4 +214,142 @@ tern_context_shift (TernContext *ctx, gint32 n_keep)
     ctx->backend->ops->kv_move (ctx->backend, n_keep + n_discard, n_keep, n_move);
   g_array_remove_range (ctx->tokens, n_keep, n_discard);
   return n_discard;
+}
+
+/* State stream: header, tokens, logits of the last token (when any), then
+ * each layer's keys and values. */
+
+#define STATE_MAGIC "TCTX"
+#define STATE_VERSION 1
+
+typedef struct {
+  char magic[4];
+  guint32 version;
+  guint32 n_ctx;
+  guint32 kv_type;
+  guint32 n_layer;
+  guint32 kv_dim;
+  guint32 n_vocab;
+  guint32 n_past;
+  guint32 has_logits;
+  guint32 reserved;
+} StateHeader;
+
+G_STATIC_ASSERT (sizeof (StateHeader) == 40);
+
+static gsize
+kv_layer_bytes (const TernContext *ctx, gint32 n)
+{
+  gsize elem = ctx->kv_type == TERN_TYPE_F16 ? 2 : 4;
+  return (gsize) n * ctx->hp->n_head_kv * ctx->hp->head_dim * elem;
+}
+
+gsize
+tern_context_state_size (const TernContext *ctx)
+{
+  gint32 n = (gint32) ctx->tokens->len;
+  gsize logits = ctx->n_logit_rows > 0 ? sizeof (float) * ctx->hp->n_vocab : 0;
+  return sizeof (StateHeader) + sizeof (guint32) * n + logits + 2 * ctx->hp->n_layer * kv_layer_bytes (ctx, n);
+}
+
+/* Values are stored little-endian; Tern's targets are little-endian
+ * machines, which this checks at build time. */
+G_STATIC_ASSERT (G_BYTE_ORDER == G_LITTLE_ENDIAN);
+
+gboolean
+tern_context_save_state (const TernContext *ctx, TernStreamWriteFn write, gpointer user_data, GError **error)
+{
+  gint32 n = (gint32) ctx->tokens->len;
+  StateHeader h = { STATE_MAGIC, STATE_VERSION, ctx->n_ctx, ctx->kv_type, ctx->hp->n_layer,
+                    ctx->hp->n_head_kv * ctx->hp->head_dim, ctx->hp->n_vocab, n, ctx->n_logit_rows > 0, 0 };
+  gsize layer_bytes = kv_layer_bytes (ctx, n);
+  g_autofree guint8 *k = g_malloc (MAX (layer_bytes, 1));
+  g_autofree guint8 *v = g_malloc (MAX (layer_bytes, 1));
+
+  if (!write (&h, sizeof h, user_data, error) || !write (ctx->tokens->data, sizeof (guint32) * n, user_data, error))
+    return FALSE;
+  if (h.has_logits && !write (tern_context_last_logits (ctx), sizeof (float) * ctx->hp->n_vocab, user_data, error))
+    return FALSE;
+  for (gint32 l = 0; l < ctx->hp->n_layer; l++)
+    {
+      ctx->backend->ops->kv_save (ctx->backend, l, n, k, v);
+      if (!write (k, layer_bytes, user_data, error) || !write (v, layer_bytes, user_data, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_state (TernContext *ctx, TernStreamReadFn read, gpointer user_data, GError **error)
+{
+  StateHeader h;
+  guint32 kv_dim = ctx->hp->n_head_kv * ctx->hp->head_dim;
+
+  if (!read (&h, sizeof h, user_data, error))
+    return FALSE;
+  if (memcmp (h.magic, STATE_MAGIC, 4) != 0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT, "not a context state");
+      return FALSE;
+    }
+  if (h.version != STATE_VERSION || h.n_ctx != (guint32) ctx->n_ctx || h.kv_type != ctx->kv_type ||
+      h.n_layer != (guint32) ctx->hp->n_layer || h.kv_dim != kv_dim || h.n_vocab != (guint32) ctx->hp->n_vocab)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH,
+                   "the saved state (format %u, context %u, %s cache, %u layers of %u, vocabulary %u) does not fit "
+                   "this context (format %d, context %d, %s cache, %d layers of %u, vocabulary %d)",
+                   h.version, h.n_ctx, tern_type_name (h.kv_type), h.n_layer, h.kv_dim, h.n_vocab, STATE_VERSION,
+                   ctx->n_ctx, tern_type_name (ctx->kv_type), ctx->hp->n_layer, kv_dim, ctx->hp->n_vocab);
+      return FALSE;
+    }
+  if (h.n_past > h.n_ctx || h.has_logits > 1 || (h.has_logits && h.n_past == 0))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT, "the saved state is inconsistent");
+      return FALSE;
+    }
+
+  gint32 n = (gint32) h.n_past;
+  g_array_set_size (ctx->tokens, n);
+  if (!read (ctx->tokens->data, sizeof (guint32) * n, user_data, error))
+    return FALSE;
+  for (gint32 i = 0; i < n; i++)
+    if (g_array_index (ctx->tokens, TernToken, i) < 0 || g_array_index (ctx->tokens, TernToken, i) >= ctx->hp->n_vocab)
+      {
+        g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT, "the saved state holds an invalid token");
+        return FALSE;
+      }
+  if (h.has_logits)
+    {
+      if (ctx->logits_capacity < 1)
+        {
+          ctx->logits = g_new (float, ctx->hp->n_vocab);
+          ctx->logits_capacity = 1;
+        }
+      if (!read (ctx->logits, sizeof (float) * ctx->hp->n_vocab, user_data, error))
+        return FALSE;
+      ctx->first_logit = n - 1;
+      ctx->n_logit_rows = 1;
+    }
+
+  gsize layer_bytes = kv_layer_bytes (ctx, n);
+  g_autofree guint8 *k = g_malloc (MAX (layer_bytes, 1));
+  g_autofree guint8 *v = g_malloc (MAX (layer_bytes, 1));
+  for (gint32 l = 0; l < ctx->hp->n_layer; l++)
+    {
+      if (!read (k, layer_bytes, user_data, error) || !read (v, layer_bytes, user_data, error))
+        return FALSE;
+      ctx->backend->ops->kv_load (ctx->backend, l, n, k, v);
+    }
+  return TRUE;
+}
+
+gboolean
+tern_context_load_state (TernContext *ctx, TernStreamReadFn read, gpointer user_data, GError **error)
+{
+  ctx->n_logit_rows = 0;
+  if (read_state (ctx, read, user_data, error))
+    return TRUE;
+  g_array_set_size (ctx->tokens, 0);
+  ctx->n_logit_rows = 0;
+  return FALSE;
 }

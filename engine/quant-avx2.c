@@ -698,6 +698,24 @@ dequant_tq2_0 (const void *src, float *dst, gint64 n)
     }
 }
 
+/* ---- Tile kernels ---- */
+
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_f32, vec_dot_f32)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_f16, vec_dot_f16)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_bf16, vec_dot_bf16)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q4_0, vec_dot_q4_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q4_1, vec_dot_q4_1)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q5_0, vec_dot_q5_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q5_1, vec_dot_q5_1)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q8_0, vec_dot_q8_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q2_K, vec_dot_q2_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q3_K, vec_dot_q3_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q4_K, vec_dot_q4_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q5_K, vec_dot_q5_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q6_K, vec_dot_q6_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_tq1_0, vec_dot_tq1_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_tq2_0, vec_dot_tq2_0)
+
 const TernKernelTable tern_kernels_avx2 = {
   .vec_dot = {
     [TERN_TYPE_F32] = vec_dot_f32,
@@ -715,6 +733,23 @@ const TernKernelTable tern_kernels_avx2 = {
     [TERN_TYPE_Q6_K] = vec_dot_q6_K,
     [TERN_TYPE_TQ1_0] = vec_dot_tq1_0,
     [TERN_TYPE_TQ2_0] = vec_dot_tq2_0,
+  },
+  .dot_tile = {
+    [TERN_TYPE_F32] = dot_tile_f32,
+    [TERN_TYPE_F16] = dot_tile_f16,
+    [TERN_TYPE_BF16] = dot_tile_bf16,
+    [TERN_TYPE_Q4_0] = dot_tile_q4_0,
+    [TERN_TYPE_Q4_1] = dot_tile_q4_1,
+    [TERN_TYPE_Q5_0] = dot_tile_q5_0,
+    [TERN_TYPE_Q5_1] = dot_tile_q5_1,
+    [TERN_TYPE_Q8_0] = dot_tile_q8_0,
+    [TERN_TYPE_Q2_K] = dot_tile_q2_K,
+    [TERN_TYPE_Q3_K] = dot_tile_q3_K,
+    [TERN_TYPE_Q4_K] = dot_tile_q4_K,
+    [TERN_TYPE_Q5_K] = dot_tile_q5_K,
+    [TERN_TYPE_Q6_K] = dot_tile_q6_K,
+    [TERN_TYPE_TQ1_0] = dot_tile_tq1_0,
+    [TERN_TYPE_TQ2_0] = dot_tile_tq2_0,
   },
   .dequant = {
     [TERN_TYPE_F16] = dequant_f16,

@@ -384,6 +384,476 @@ dequant_f16 (const void *src, float *dst, gint64 n)
     dst[i] = simd_half (x[i]);
 }
 
+/* ---- Tile kernels ----
+ *
+ * Each weight block of the tile's rows is decoded once, then multiplied by
+ * the block of every activation row; the block sums are the vec_dot
+ * kernels' (integers, then one float multiply-add per block). The kernels
+ * always compute TERN_DOT_TILE_ROWS rows (past @n_rows they repeat the
+ * last one) and take the column count as a constant, so that the compiler
+ * keeps the accumulators in registers; DEFINE_TILE instantiates them.
+ * A single column (generation) goes one row at a time (@n_r = 1), which
+ * streams the weights as the vec_dot kernels do. Each (row, column) sum
+ * takes the same operations in the same order whatever the tile's shape,
+ * so a token's results do not depend on how tokens are batched. */
+
+#define TR TERN_DOT_TILE_ROWS
+#define TC TERN_DOT_TILE_COLS
+#define UNROLL _Pragma ("GCC unroll 4")
+#define TILE_INLINE static inline __attribute__ ((always_inline)) void
+
+static inline const void *
+tile_row (const void *w, gsize stride, int r, int n_rows)
+{
+  return (const guint8 *) w + (gsize) MIN (r, n_rows - 1) * stride;
+}
+
+/* The sums of @v[0..3], in that order. */
+static inline __m128
+hsum4_512 (const __m512 v[TR])
+{
+  __m256 s[TR];
+  UNROLL for (int r = 0; r < TR; r++)
+    s[r] = _mm256_add_ps (_mm512_castps512_ps256 (v[r]), _mm512_extractf32x8_ps (v[r], 1));
+  __m256 t = _mm256_hadd_ps (_mm256_hadd_ps (s[0], s[1]), _mm256_hadd_ps (s[2], s[3]));
+  return _mm_add_ps (_mm256_castps256_ps128 (t), _mm256_extractf128_ps (t, 1));
+}
+
+/* The sum of each 128-bit lane of @v. */
+static inline __m128
+lane_sums_512 (__m512 v)
+{
+  v = _mm512_add_ps (v, _mm512_permute_ps (v, 0xb1));
+  v = _mm512_add_ps (v, _mm512_permute_ps (v, 0x4e));
+  return _mm512_castps512_ps128 (_mm512_permutexvar_ps (_mm512_set_epi32 (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                                          12, 8, 4, 0), v));
+}
+
+/* Stores column @c of a tile: row r's sum is lane r of @v. */
+static inline void
+store_tile_col (float *out, gsize out_stride, int c, int n_rows, __m128 v)
+{
+  _mm_mask_storeu_ps (out + c * out_stride, (__mmask8) ((1u << n_rows) - 1), v);
+}
+
+/* Stores the tile's sums, @n_r rows of @acc computed (@n_rows of them
+ * stored). */
+static inline void
+store_tile (float *out, gsize out_stride, int n_rows, const int n_r, const int n_cols, __m512 acc[TR][TC])
+{
+  UNROLL for (int c = 0; c < n_cols; c++)
+    {
+      __m512 col[TR];
+      UNROLL for (int r = 0; r < TR; r++)
+        col[r] = acc[MIN (r, n_r - 1)][c];
+      store_tile_col (out, out_stride, c, n_rows, hsum4_512 (col));
+    }
+}
+
+#define DEFINE_TILE(name, kernel)                                                                             \
+  static void name (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, int n_cols,     \
+                    float *out, gsize os)                                                                     \
+  {                                                                                                           \
+    switch (n_cols)                                                                                           \
+      {                                                                                                       \
+      case 1:                                                                                                 \
+        for (int r = 0; r < n_rows; r++)                                                                      \
+          kernel (n, (const guint8 *) w + r * ws, ws, 1, a, as, 1, out + r, os, 1);                           \
+        break;                                                                                                \
+      case 2: kernel (n, w, ws, n_rows, a, as, 2, out, os, TR); break;                                        \
+      case 3: kernel (n, w, ws, n_rows, a, as, 3, out, os, TR); break;                                        \
+      default: kernel (n, w, ws, n_rows, a, as, 4, out, os, TR); break;                                       \
+      }                                                                                                       \
+  }
+
+#define ZERO_ACC(acc, n_cols)                   \
+  UNROLL for (int r_ = 0; r_ < TR; r_++)        \
+    UNROLL for (int c_ = 0; c_ < (n_cols); c_++) \
+      (acc)[r_][c_] = _mm512_setzero_ps ()
+
+TILE_INLINE
+tile_f16 (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, const int n_cols, float *out,
+          gsize os, const int n_r)
+{
+  const guint16 *wr[TR], *ar[TC];
+  __m512 acc[TR][TC];
+  UNROLL for (int r = 0; r < n_r; r++)
+    wr[r] = tile_row (w, ws, r, n_rows);
+  UNROLL for (int c = 0; c < n_cols; c++)
+    ar[c] = (const guint16 *) ((const guint8 *) a + c * as);
+  ZERO_ACC (acc, n_cols);
+  gint64 i = 0;
+  for (; i + 16 <= n; i += 16)
+    {
+      __m512 x[TR];
+      UNROLL for (int r = 0; r < n_r; r++)
+        x[r] = load_f16x16 (wr[r] + i);
+      UNROLL for (int c = 0; c < n_cols; c++)
+        {
+          __m512 y = load_f16x16 (ar[c] + i);
+          UNROLL for (int r = 0; r < n_r; r++)
+            acc[r][c] = _mm512_fmadd_ps (x[r], y, acc[r][c]);
+        }
+    }
+  if (i < n)
+    {
+      __mmask16 k = (__mmask16) ((1u << (n - i)) - 1);
+      __m512 x[TR];
+      UNROLL for (int r = 0; r < n_r; r++)
+        x[r] = _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (k, wr[r] + i));
+      UNROLL for (int c = 0; c < n_cols; c++)
+        {
+          __m512 y = _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (k, ar[c] + i));
+          UNROLL for (int r = 0; r < n_r; r++)
+            acc[r][c] = _mm512_fmadd_ps (x[r], y, acc[r][c]);
+        }
+    }
+  store_tile (out, os, n_rows, n_r, n_cols, acc);
+}
+
+/* Blocks @i and @i + 1 of 32 bytes, or block @i and zeros when @two is
+ * false (the last block of an odd count). */
+static inline __m512i
+block_pair (const void *b0, const void *b1, gboolean two)
+{
+  __m256i lo = _mm256_loadu_si256 ((const __m256i *) b0);
+  return two ? _mm512_inserti64x4 (_mm512_castsi256_si512 (lo), _mm256_loadu_si256 ((const __m256i *) b1), 1)
+             : _mm512_zextsi256_si512 (lo);
+}
+
+static inline __m512
+scale_pair (guint16 d0, guint16 d1, gboolean two)
+{
+  return halves_ps (simd_half (d0), two ? simd_half (d1) : 0.0f);
+}
+
+TILE_INLINE
+tile_q8_0 (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, const int n_cols, float *out,
+           gsize os, const int n_r)
+{
+  const TernBlockQ8_0 *wr[TR], *ar[TC];
+  const __m512i bias = _mm512_set1_epi8 ((char) 0x80);
+  __m512 acc[TR][TC];
+  UNROLL for (int r = 0; r < n_r; r++)
+    wr[r] = tile_row (w, ws, r, n_rows);
+  UNROLL for (int c = 0; c < n_cols; c++)
+    ar[c] = (const void *) ((const guint8 *) a + c * as);
+  ZERO_ACC (acc, n_cols);
+  gint64 nb = n / 32;
+  for (gint64 i = 0; i < nb; i += 2)
+    {
+      /* vpdpbusd wants one unsigned side: y + 128 times signed x, minus
+       * 128 * sum(x). */
+      gboolean two = i + 1 < nb;
+      __m512i x[TR], minus[TR];
+      __m512 dx[TR];
+      UNROLL for (int r = 0; r < n_r; r++)
+        {
+          x[r] = block_pair (wr[r][i].qs, wr[r][i + 1].qs, two);
+          minus[r] = _mm512_sub_epi32 (_mm512_setzero_si512 (), _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), bias, x[r]));
+          dx[r] = scale_pair (wr[r][i].d, two ? wr[r][i + 1].d : 0, two);
+        }
+      UNROLL for (int c = 0; c < n_cols; c++)
+        {
+          __m512i y = _mm512_xor_si512 (block_pair (ar[c][i].qs, ar[c][i + 1].qs, two), bias);
+          __m512 dy = scale_pair (ar[c][i].d, two ? ar[c][i + 1].d : 0, two);
+          UNROLL for (int r = 0; r < n_r; r++)
+            {
+              __m512i p = _mm512_dpbusd_epi32 (minus[r], y, x[r]);
+              acc[r][c] = _mm512_fmadd_ps (_mm512_mul_ps (dx[r], dy), _mm512_cvtepi32_ps (p), acc[r][c]);
+            }
+        }
+    }
+  store_tile (out, os, n_rows, n_r, n_cols, acc);
+}
+
+TILE_INLINE
+tile_q4_0 (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, const int n_cols, float *out,
+           gsize os, const int n_r)
+{
+  const TernBlockQ4_0 *wr[TR];
+  const TernBlockQ8_0 *ar[TC];
+  const __m512i eight = _mm512_set1_epi8 (8);
+  __m512 acc[TR][TC];
+  UNROLL for (int r = 0; r < n_r; r++)
+    wr[r] = tile_row (w, ws, r, n_rows);
+  UNROLL for (int c = 0; c < n_cols; c++)
+    ar[c] = (const void *) ((const guint8 *) a + c * as);
+  ZERO_ACC (acc, n_cols);
+  gint64 nb = n / 32;
+  for (gint64 i = 0; i < nb; i += 2)
+    {
+      /* (q - 8) * y = q * y - 8 * y, q unsigned. */
+      gboolean two = i + 1 < nb;
+      __m512i x[TR];
+      __m512 dx[TR];
+      UNROLL for (int r = 0; r < n_r; r++)
+        {
+          if (two)
+            x[r] = nibbles_2x32 (wr[r][i].qs, wr[r][i + 1].qs);
+          else
+            {
+              __m128i v = _mm_loadu_si128 ((const __m128i *) wr[r][i].qs);
+              __m256i q = _mm256_and_si256 (_mm256_set_m128i (_mm_srli_epi16 (v, 4), v), _mm256_set1_epi8 (0x0f));
+              x[r] = _mm512_zextsi256_si512 (q);
+            }
+          dx[r] = scale_pair (wr[r][i].d, two ? wr[r][i + 1].d : 0, two);
+        }
+      UNROLL for (int c = 0; c < n_cols; c++)
+        {
+          __m512i y = block_pair (ar[c][i].qs, ar[c][i + 1].qs, two);
+          __m512 dy = scale_pair (ar[c][i].d, two ? ar[c][i + 1].d : 0, two);
+          __m512i minus = _mm512_sub_epi32 (_mm512_setzero_si512 (), _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), eight, y));
+          UNROLL for (int r = 0; r < n_r; r++)
+            {
+              __m512i p = _mm512_dpbusd_epi32 (minus, x[r], y);
+              acc[r][c] = _mm512_fmadd_ps (_mm512_mul_ps (dx[r], dy), _mm512_cvtepi32_ps (p), acc[r][c]);
+            }
+        }
+    }
+  store_tile (out, os, n_rows, n_r, n_cols, acc);
+}
+
+TILE_INLINE
+tile_q4_K (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, const int n_cols, float *out,
+           gsize os, const int n_r)
+{
+  const TernBlockQ4_K *wr[TR];
+  const TernBlockQ8_K *ar[TC];
+  const __m256i m4 = _mm256_set1_epi8 (0x0f);
+  __m512 acc[TR][TC], accm[TC]; /* accm: the mins' part, row r in 128-bit lane r */
+  UNROLL for (int r = 0; r < n_r; r++)
+    wr[r] = tile_row (w, ws, r, n_rows);
+  UNROLL for (int c = 0; c < n_cols; c++)
+    {
+      ar[c] = (const void *) ((const guint8 *) a + c * as);
+      accm[c] = _mm512_setzero_ps ();
+    }
+  ZERO_ACC (acc, n_cols);
+  for (gint64 i = 0; i < n / 256; i++)
+    {
+      __m512i sc[TR], mins = _mm512_setzero_si512 (), sumi[TR][TC];
+      float dx[TR], dminx[TR] = { 0 };
+      UNROLL for (int r = 0; r < n_r; r++)
+        {
+          __m128i sm = k4_scales_mins (wr[r][i].scales);
+          sc[r] = lanes_of_512 (_mm_cvtepu8_epi16 (sm));
+          mins = _mm512_inserti32x4 (mins, _mm_cvtepu8_epi16 (_mm_srli_si128 (sm, 8)), r);
+          dx[r] = simd_half (wr[r][i].d);
+          dminx[r] = simd_half (wr[r][i].dmin);
+        }
+      const __m512 dmins = _mm512_permutexvar_ps (_mm512_set_epi32 (3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
+                                                  _mm512_castps128_ps512 (_mm_loadu_ps (dminx)));
+      UNROLL for (int c = 0; c < n_cols; c++)
+        {
+          /* Mins against the activation's 32-sums, all rows at once. */
+          const TernBlockQ8_K *y = &ar[c][i];
+          __m128i bs = _mm_hadd_epi16 (_mm_loadu_si128 ((const __m128i *) y->bsums),
+                                       _mm_loadu_si128 ((const __m128i *) (y->bsums + 8)));
+          __m512i m = _mm512_madd_epi16 (mins, _mm512_broadcast_i32x4 (bs));
+          accm[c] = _mm512_fnmadd_ps (_mm512_mul_ps (dmins, _mm512_set1_ps (y->d)), _mm512_cvtepi32_ps (m), accm[c]);
+          UNROLL for (int r = 0; r < n_r; r++)
+            sumi[r][c] = _mm512_setzero_si512 ();
+        }
+      /* 64 elements at a time: the 32 low nibbles, then the 32 high ones. */
+      UNROLL for (int k = 0; k < 4; k++)
+        {
+          __m512i yk[TC];
+          UNROLL for (int c = 0; c < n_cols; c++)
+            yk[c] = load_y512 (&ar[c][i], 64 * k);
+          UNROLL for (int r = 0; r < n_r; r++)
+            {
+              __m256i q = _mm256_loadu_si256 ((const __m256i *) (wr[r][i].qs + 32 * k));
+              __m512i x = widen_256 (_mm256_and_si256 (q, m4), _mm256_and_si256 (_mm256_srli_epi16 (q, 4), m4));
+              __m512i scale = scale_lanes (sc[r], 2 * k, 2 * k, 2 * k + 1, 2 * k + 1);
+              UNROLL for (int c = 0; c < n_cols; c++)
+                sumi[r][c] = _mm512_dpwssd_epi32 (sumi[r][c], _mm512_maddubs_epi16 (x, yk[c]), scale);
+            }
+        }
+      UNROLL for (int c = 0; c < n_cols; c++)
+        UNROLL for (int r = 0; r < n_r; r++)
+          acc[r][c] = _mm512_fmadd_ps (_mm512_set1_ps (ar[c][i].d * dx[r]), _mm512_cvtepi32_ps (sumi[r][c]), acc[r][c]);
+    }
+  UNROLL for (int c = 0; c < n_cols; c++)
+    {
+      __m512 col[TR];
+      UNROLL for (int r = 0; r < TR; r++)
+        col[r] = acc[MIN (r, n_r - 1)][c];
+      store_tile_col (out, os, c, n_rows, _mm_add_ps (hsum4_512 (col), lane_sums_512 (accm[c])));
+    }
+}
+
+TILE_INLINE
+tile_q6_K (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, const int n_cols, float *out,
+           gsize os, const int n_r)
+{
+  const TernBlockQ6_K *wr[TR];
+  const TernBlockQ8_K *ar[TC];
+  const __m512i m4 = _mm512_set1_epi8 (0x0f), m3 = _mm512_set1_epi8 (3);
+  __m512 acc[TR][TC];
+  UNROLL for (int r = 0; r < n_r; r++)
+    wr[r] = tile_row (w, ws, r, n_rows);
+  UNROLL for (int c = 0; c < n_cols; c++)
+    ar[c] = (const void *) ((const guint8 *) a + c * as);
+  ZERO_ACC (acc, n_cols);
+  for (gint64 i = 0; i < n / 256; i++)
+    {
+      __m256i sc16[TR];
+      __m512i sumi[TR][TC];
+      UNROLL for (int r = 0; r < n_r; r++)
+        sc16[r] = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) wr[r][i].scales));
+      /* q - 32 with q in 0..63: start from -32 * sum sc * (16-sums). */
+      UNROLL for (int c = 0; c < n_cols; c++)
+        {
+          __m256i bsums = _mm256_loadu_si256 ((const __m256i *) ar[c][i].bsums);
+          UNROLL for (int r = 0; r < n_r; r++)
+            sumi[r][c] = _mm512_zextsi256_si512 (
+              _mm256_sub_epi32 (_mm256_setzero_si256 (), _mm256_slli_epi32 (_mm256_madd_epi16 (sc16[r], bsums), 5)));
+        }
+      /* Elements 64k..64k+63: ql[64h..64h+63] holds 128h + 0..63 in its
+       * low nibbles and 128h + 64..127 in its high ones (k = 2h + j); qh
+       * bit pairs 0,1 then 2,3 for the former, 4,5 then 6,7 for the latter. */
+      UNROLL for (int k = 0; k < 4; k++)
+        {
+          const int h = k / 2, j = k % 2;
+          __m512i yk[TC];
+          UNROLL for (int c = 0; c < n_cols; c++)
+            yk[c] = load_y512 (&ar[c][i], 64 * k);
+          UNROLL for (int r = 0; r < n_r; r++)
+            {
+              const TernBlockQ6_K *b = &wr[r][i];
+              __m512i ql = _mm512_loadu_si512 ((const void *) (b->ql + 64 * h));
+              __m256i qh = _mm256_loadu_si256 ((const __m256i *) (b->qh + 32 * h));
+              __m512i qh2 = widen_256 (qh, _mm256_srli_epi16 (qh, 2));
+              __m512i x = j == 0 ? _mm512_or_si512 (_mm512_and_si512 (ql, m4), _mm512_slli_epi16 (_mm512_and_si512 (qh2, m3), 4))
+                                 : _mm512_or_si512 (_mm512_and_si512 (_mm512_srli_epi16 (ql, 4), m4),
+                                                    _mm512_slli_epi16 (_mm512_and_si512 (_mm512_srli_epi16 (qh2, 4), m3), 4));
+              __m512i sc = lanes_of_512 (h == 0 ? _mm256_castsi256_si128 (sc16[r]) : _mm256_extracti128_si256 (sc16[r], 1));
+              __m512i scale = j == 0 ? scale_lanes (sc, 0, 1, 2, 3) : scale_lanes (sc, 4, 5, 6, 7);
+              UNROLL for (int c = 0; c < n_cols; c++)
+                sumi[r][c] = _mm512_dpwssd_epi32 (sumi[r][c], _mm512_maddubs_epi16 (x, yk[c]), scale);
+            }
+        }
+      UNROLL for (int c = 0; c < n_cols; c++)
+        UNROLL for (int r = 0; r < n_r; r++)
+          acc[r][c] = _mm512_fmadd_ps (_mm512_set1_ps (ar[c][i].d * simd_half (wr[r][i].d)),
+                                       _mm512_cvtepi32_ps (sumi[r][c]), acc[r][c]);
+    }
+  store_tile (out, os, n_rows, n_r, n_cols, acc);
+}
+
+TILE_INLINE
+tile_tq2_0 (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, const int n_cols, float *out,
+            gsize os, const int n_r)
+{
+  const TernBlockTQ2_0 *wr[TR];
+  const TernBlockQ8_K *ar[TC];
+  const __m512i m3 = _mm512_set1_epi8 (3);
+  __m512 acc[TR][TC];
+  UNROLL for (int r = 0; r < n_r; r++)
+    wr[r] = tile_row (w, ws, r, n_rows);
+  UNROLL for (int c = 0; c < n_cols; c++)
+    ar[c] = (const void *) ((const guint8 *) a + c * as);
+  ZERO_ACC (acc, n_cols);
+  for (gint64 i = 0; i < n / 256; i++)
+    {
+      /* t[r][k]: elements 64k..64k+63 as t in 0..2 (x = t - 1). */
+      __m512i t[TR][4];
+      float dx[TR];
+      UNROLL for (int r = 0; r < n_r; r++)
+        {
+          UNROLL for (int h = 0; h < 2; h++)
+            {
+              __m256i q = _mm256_loadu_si256 ((const __m256i *) (wr[r][i].qs + 32 * h));
+              __m512i q2 = widen_256 (q, _mm256_srli_epi16 (q, 2));
+              t[r][2 * h] = _mm512_and_si512 (q2, m3);
+              t[r][2 * h + 1] = _mm512_and_si512 (_mm512_srli_epi16 (q2, 4), m3);
+            }
+          dx[r] = simd_half (wr[r][i].d);
+        }
+      UNROLL for (int c = 0; c < n_cols; c++)
+        {
+          const TernBlockQ8_K *y = &ar[c][i];
+          __m512i sumi[TR], minus = _mm512_sub_epi32 (_mm512_setzero_si512 (), q8k_sum (y));
+          UNROLL for (int r = 0; r < n_r; r++)
+            sumi[r] = minus;
+          UNROLL for (int k = 0; k < 4; k++)
+            {
+              __m512i yk = load_y512 (y, 64 * k);
+              UNROLL for (int r = 0; r < n_r; r++)
+                sumi[r] = _mm512_dpbusd_epi32 (sumi[r], t[r][k], yk);
+            }
+          UNROLL for (int r = 0; r < n_r; r++)
+            acc[r][c] = _mm512_fmadd_ps (_mm512_set1_ps (y->d * dx[r]), _mm512_cvtepi32_ps (sumi[r]), acc[r][c]);
+        }
+    }
+  store_tile (out, os, n_rows, n_r, n_cols, acc);
+}
+
+TILE_INLINE
+tile_tq1_0 (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, const int n_cols, float *out,
+            gsize os, const int n_r)
+{
+  const TernBlockTQ1_0 *wr[TR];
+  const TernBlockQ8_K *ar[TC];
+  const __m512i pow_01 = widen_256 (_mm256_set1_epi16 (1), _mm256_set1_epi16 (3));
+  const __m512i pow_23 = widen_256 (_mm256_set1_epi16 (9), _mm256_set1_epi16 (27));
+  const __m512i pow_0123 = _mm512_set_epi16 (27, 27, 27, 27, 27, 27, 27, 27, 9, 9, 9, 9, 9, 9, 9, 9,
+                                             3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m256i pow_last = _mm256_set_epi16 (27, 27, 9, 9, 3, 3, 1, 1, 81, 81, 81, 81, 81, 81, 81, 81);
+  __m512 acc[TR][TC];
+  UNROLL for (int r = 0; r < n_r; r++)
+    wr[r] = tile_row (w, ws, r, n_rows);
+  UNROLL for (int c = 0; c < n_cols; c++)
+    ar[c] = (const void *) ((const guint8 *) a + c * as);
+  ZERO_ACC (acc, n_cols);
+  for (gint64 i = 0; i < n / 256; i++)
+    {
+      /* As vec_dot_tq1_0: t[r][0..2] go with the activation's bytes 0, 64
+       * and 160 (64 each), t[r][3] with bytes 128..159 and 224..255. */
+      __m512i t[TR][4];
+      float dx[TR];
+      UNROLL for (int r = 0; r < n_r; r++)
+        {
+          const TernBlockTQ1_0 *b = &wr[r][i];
+          __m256i b32 = _mm256_loadu_si256 ((const __m256i *) b->qs);
+          __m512i bb = widen_256 (b32, b32);
+          __m128i b16 = _mm_loadu_si128 ((const __m128i *) (b->qs + 32));
+          guint32 qh;
+          memcpy (&qh, b->qh, sizeof qh);
+          __m256i b3 = _mm256_set_m128i (_mm_set1_epi32 ((int) qh), b16);
+          t[r][0] = trits_512 (bb, pow_01);
+          t[r][1] = trits_512 (bb, pow_23);
+          t[r][2] = trits_512 (lanes_of_512 (b16), pow_0123);
+          t[r][3] = widen_256 (trits_256 (b32, _mm256_set1_epi16 (81)), trits_256 (b3, pow_last));
+          dx[r] = simd_half (b->d);
+        }
+      UNROLL for (int c = 0; c < n_cols; c++)
+        {
+          const TernBlockQ8_K *y = &ar[c][i];
+          __m512i yk[4] = { load_y512 (y, 0), load_y512 (y, 64), load_y512 (y, 160), join_256 (y->qs + 128, y->qs + 224) };
+          __m512i minus = _mm512_sub_epi32 (_mm512_setzero_si512 (), q8k_sum (y));
+          UNROLL for (int r = 0; r < n_r; r++)
+            {
+              __m512i sumi = minus;
+              UNROLL for (int k = 0; k < 4; k++)
+                sumi = _mm512_dpbusd_epi32 (sumi, t[r][k], yk[k]);
+              acc[r][c] = _mm512_fmadd_ps (_mm512_set1_ps (y->d * dx[r]), _mm512_cvtepi32_ps (sumi), acc[r][c]);
+            }
+        }
+    }
+  store_tile (out, os, n_rows, n_r, n_cols, acc);
+}
+
+DEFINE_TILE (dot_tile_f16, tile_f16)
+DEFINE_TILE (dot_tile_q8_0, tile_q8_0)
+DEFINE_TILE (dot_tile_q4_0, tile_q4_0)
+DEFINE_TILE (dot_tile_q4_K, tile_q4_K)
+DEFINE_TILE (dot_tile_q6_K, tile_q6_K)
+DEFINE_TILE (dot_tile_tq2_0, tile_tq2_0)
+DEFINE_TILE (dot_tile_tq1_0, tile_tq1_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_f32, vec_dot_f32)
+
 const TernKernelTable tern_kernels_avx512 = {
   .vec_dot = {
     [TERN_TYPE_F32] = vec_dot_f32,
@@ -394,6 +864,16 @@ const TernKernelTable tern_kernels_avx512 = {
     [TERN_TYPE_Q6_K] = vec_dot_q6_K,
     [TERN_TYPE_TQ1_0] = vec_dot_tq1_0,
     [TERN_TYPE_TQ2_0] = vec_dot_tq2_0,
+  },
+  .dot_tile = {
+    [TERN_TYPE_F32] = dot_tile_f32,
+    [TERN_TYPE_F16] = dot_tile_f16,
+    [TERN_TYPE_Q4_0] = dot_tile_q4_0,
+    [TERN_TYPE_Q8_0] = dot_tile_q8_0,
+    [TERN_TYPE_Q4_K] = dot_tile_q4_K,
+    [TERN_TYPE_Q6_K] = dot_tile_q6_K,
+    [TERN_TYPE_TQ1_0] = dot_tile_tq1_0,
+    [TERN_TYPE_TQ2_0] = dot_tile_tq2_0,
   },
   .dequant = {
     [TERN_TYPE_F16] = dequant_f16,

@@ -163,8 +163,28 @@ tern_q3k_scales (const guint8 *scales, gint8 out[16])
  * level below. Indexed by TernType. */
 typedef struct {
   TernVecDotFn vec_dot[TERN_TYPE_COUNT];
+  TernDotTileFn dot_tile[TERN_TYPE_COUNT];
   TernDequantRowFn dequant[TERN_TYPE_COUNT];
 } TernKernelTable;
+
+/* A tile made of one @dot call per (row, column): the tile kernel of types
+ * and levels without one of their own. */
+static inline void
+tern_dot_tile_by_vec_dot (TernVecDotFn dot, gint64 n, const void *w, gsize w_stride, int n_rows, const void *a,
+                          gsize a_stride, int n_cols, float *out, gsize out_stride)
+{
+  for (int c = 0; c < n_cols; c++)
+    for (int r = 0; r < n_rows; r++)
+      out[c * out_stride + r] = dot (n, (const guint8 *) w + r * w_stride, (const guint8 *) a + c * a_stride);
+}
+
+/* Defines static tile kernel @name from vec_dot kernel @dot. */
+#define TERN_DEFINE_VEC_DOT_TILE(name, dot)                                                              \
+  static void name (gint64 n, const void *w, gsize w_stride, int n_rows, const void *a, gsize a_stride, \
+                    int n_cols, float *out, gsize out_stride)                                            \
+  {                                                                                                      \
+    tern_dot_tile_by_vec_dot (dot, n, w, w_stride, n_rows, a, a_stride, n_cols, out, out_stride);        \
+  }
 
 extern const TernKernelTable tern_kernels_scalar;
 #if defined(__x86_64__)
@@ -177,6 +197,8 @@ void tern_quantize_row_q4_0 (const float *x, void *y, gint64 n);
 void tern_quantize_row_q8_0 (const float *x, void *y, gint64 n);
 void tern_quantize_row_q8_1 (const float *x, void *y, gint64 n);
 void tern_quantize_row_q8_K (const float *x, void *y, gint64 n);
+void tern_quantize_act_q8_0 (const float *x, void *y, gint64 n);
+void tern_quantize_act_q8_1 (const float *x, void *y, gint64 n);
 void tern_quantize_row_q4_K (const float *x, void *y, gint64 n);
 void tern_quantize_row_q6_K (const float *x, void *y, gint64 n);
 void tern_quantize_row_tq1_0 (const float *x, void *y, gint64 n);

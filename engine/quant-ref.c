@@ -645,6 +645,48 @@ tern_quantize_row_q8_1 (const float *x, void *vy, gint64 n)
     }
 }
 
+/* llama.cpp's x86 activation quantizers (AVX2 / AVX quantize_row_q8_0 and
+ * q8_1): the inverse scale is 127 / amax rather than 1 / d, halves round to
+ * even, and Q8_1's s is d times the sum of the quants. */
+static float
+act_block_q8 (const float *x, gint8 qs[QK], int *sum)
+{
+  float amax = 0.0f;
+  for (int j = 0; j < QK; j++)
+    amax = MAX (amax, fabsf (x[j]));
+  const float d = amax / 127.f;
+  const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+  *sum = 0;
+  for (int j = 0; j < QK; j++)
+    {
+      qs[j] = (gint8) nearest_int (x[j] * id);
+      *sum += qs[j];
+    }
+  return d;
+}
+
+void
+tern_quantize_act_q8_0 (const float *x, void *vy, gint64 n)
+{
+  TernBlockQ8_0 *y = vy;
+  int sum;
+  for (gint64 i = 0; i < n / QK; i++, x += QK)
+    y[i].d = tern_float_to_half (act_block_q8 (x, y[i].qs, &sum));
+}
+
+void
+tern_quantize_act_q8_1 (const float *x, void *vy, gint64 n)
+{
+  TernBlockQ8_1 *y = vy;
+  int sum;
+  for (gint64 i = 0; i < n / QK; i++, x += QK)
+    {
+      const float d = act_block_q8 (x, y[i].qs, &sum);
+      y[i].d = tern_float_to_half (d);
+      y[i].s = tern_float_to_half (d * sum);
+    }
+}
+
 void
 tern_quantize_row_q8_K (const float *x, void *vy, gint64 n)
 {
@@ -1142,6 +1184,23 @@ vec_dot_tq2_0 (gint64 n, const void *vw, const void *va)
   return sum;
 }
 
+/* The scalar tile kernels only repeat the vec_dot ones. */
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_f32, vec_dot_f32)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_f16, vec_dot_f16)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_bf16, vec_dot_bf16)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q4_0, vec_dot_q4_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q4_1, vec_dot_q4_1)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q5_0, vec_dot_q5_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q5_1, vec_dot_q5_1)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q8_0, vec_dot_q8_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q2_K, vec_dot_q2_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q3_K, vec_dot_q3_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q4_K, vec_dot_q4_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q5_K, vec_dot_q5_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_q6_K, vec_dot_q6_K)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_tq1_0, vec_dot_tq1_0)
+TERN_DEFINE_VEC_DOT_TILE (dot_tile_tq2_0, vec_dot_tq2_0)
+
 const TernKernelTable tern_kernels_scalar = {
   .vec_dot = {
     [TERN_TYPE_F32] = vec_dot_f32,
@@ -1159,6 +1218,23 @@ const TernKernelTable tern_kernels_scalar = {
     [TERN_TYPE_Q6_K] = vec_dot_q6_K,
     [TERN_TYPE_TQ1_0] = vec_dot_tq1_0,
     [TERN_TYPE_TQ2_0] = vec_dot_tq2_0,
+  },
+  .dot_tile = {
+    [TERN_TYPE_F32] = dot_tile_f32,
+    [TERN_TYPE_F16] = dot_tile_f16,
+    [TERN_TYPE_BF16] = dot_tile_bf16,
+    [TERN_TYPE_Q4_0] = dot_tile_q4_0,
+    [TERN_TYPE_Q4_1] = dot_tile_q4_1,
+    [TERN_TYPE_Q5_0] = dot_tile_q5_0,
+    [TERN_TYPE_Q5_1] = dot_tile_q5_1,
+    [TERN_TYPE_Q8_0] = dot_tile_q8_0,
+    [TERN_TYPE_Q2_K] = dot_tile_q2_K,
+    [TERN_TYPE_Q3_K] = dot_tile_q3_K,
+    [TERN_TYPE_Q4_K] = dot_tile_q4_K,
+    [TERN_TYPE_Q5_K] = dot_tile_q5_K,
+    [TERN_TYPE_Q6_K] = dot_tile_q6_K,
+    [TERN_TYPE_TQ1_0] = dot_tile_tq1_0,
+    [TERN_TYPE_TQ2_0] = dot_tile_tq2_0,
   },
   .dequant = {
     [TERN_TYPE_F32] = dequant_f32,

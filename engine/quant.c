@@ -41,6 +41,16 @@ static const TernQuantizeRowFn quantizers[TERN_TYPE_COUNT] = {
   [TERN_TYPE_TQ2_0] = tern_quantize_row_tq2_0,
 };
 
+/* Where llama.cpp's x86 builds quantize activations differently. */
+static const TernQuantizeRowFn activation_quantizers[TERN_TYPE_COUNT] = {
+  [TERN_TYPE_F32] = tern_quantize_row_f32,
+  [TERN_TYPE_F16] = tern_quantize_row_f16,
+  [TERN_TYPE_BF16] = tern_quantize_row_bf16,
+  [TERN_TYPE_Q8_0] = tern_quantize_act_q8_0,
+  [TERN_TYPE_Q8_1] = tern_quantize_act_q8_1,
+  [TERN_TYPE_Q8_K] = tern_quantize_row_q8_K,
+};
+
 static TernKernelLevel
 detect_cpu (void)
 {
@@ -163,6 +173,12 @@ tern_quant_quantize_row (TernType type)
   return valid_type (type) ? quantizers[type] : NULL;
 }
 
+TernQuantizeRowFn
+tern_quant_quantize_activations (TernType type)
+{
+  return valid_type (type) ? activation_quantizers[type] : NULL;
+}
+
 TernType
 tern_quant_vec_dot_type (TernType type)
 {
@@ -181,6 +197,20 @@ tern_quant_vec_dot (TernType type, TernKernelLevel level)
   for (int l = level; l >= TERN_KERNEL_SCALAR; l--)
     if (table_at (l)->vec_dot[type])
       return table_at (l)->vec_dot[type];
+  return NULL;
+}
+
+TernDotTileFn
+tern_quant_dot_tile (TernType type, TernKernelLevel level)
+{
+  if (level == TERN_KERNEL_BEST)
+    level = tern_cpu_best_kernel ();
+  if (!valid_type (type) || !tern_cpu_supports_kernel (level))
+    return NULL;
+  /* The level that gives the vec_dot also gives the tile. */
+  for (int l = level; l >= TERN_KERNEL_SCALAR; l--)
+    if (table_at (l)->vec_dot[type])
+      return table_at (l)->dot_tile[type];
   return NULL;
 }
 

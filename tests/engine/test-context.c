@@ -282,6 +282,109 @@ test_truncate (void)
   reference_clear (&r);
 }
 
+static gboolean
+append_bytes (const void *data, gsize len, gpointer user_data, GError **error)
+{
+  g_byte_array_append (user_data, data, len);
+  return TRUE;
+}
+
+typedef struct {
+  const GByteArray *bytes;
+  gsize pos;
+} Reader;
+
+static gboolean
+read_bytes (void *data, gsize len, gpointer user_data, GError **error)
+{
+  Reader *r = user_data;
+  if (len > r->bytes->len - r->pos)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT, "state truncated");
+      return FALSE;
+    }
+  memcpy (data, r->bytes->data + r->pos, len);
+  r->pos += len;
+  return TRUE;
+}
+
+/* Greedy tokens after @ctx's current state. */
+static void
+greedy (TernContext *ctx, gint32 n, TernToken *out)
+{
+  g_autoptr (GError) error = NULL;
+  gint32 n_vocab = tern_model_hparams (tern_context_model (ctx))->n_vocab;
+  for (gint32 i = 0; i < n; i++)
+    {
+      out[i] = argmax (tern_context_last_logits (ctx), n_vocab);
+      g_assert_true (tern_context_decode (ctx, &out[i], 1, FALSE, NULL, NULL, NULL, &error));
+    }
+}
+
+/* Save after N tokens, load into a new context, generate M more: the
+ * tokens equal an uninterrupted run. */
+static void
+test_state (void)
+{
+  Reference r = { 0 };
+  g_autoptr (TernModel) model = load_model ("kjv-tiny-q4_k_m");
+  g_autoptr (TernContext) ctx = new_context (model, 512, 0);
+  g_autoptr (TernContext) other = new_context (model, 512, 0);
+  g_autoptr (GByteArray) state = g_byte_array_new ();
+  g_autoptr (GError) error = NULL;
+  TernToken straight[20], resumed[20];
+
+  reference_load (&r, "kjv-tiny-q4_k_m");
+  g_assert_true (tern_context_decode (ctx, r.prompt, 30, FALSE, NULL, NULL, NULL, &error));
+  greedy (ctx, 5, straight);
+  g_assert_true (tern_context_save_state (ctx, append_bytes, state, &error));
+  g_assert_cmpuint (state->len, ==, tern_context_state_size (ctx));
+  greedy (ctx, 20, straight);
+
+  Reader reader = { state, 0 };
+  g_assert_true (tern_context_load_state (other, read_bytes, &reader, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (reader.pos, ==, state->len);
+  g_assert_cmpint (tern_context_n_past (other), ==, 35);
+  greedy (other, 20, resumed);
+  g_assert_cmpmem (straight, sizeof straight, resumed, sizeof resumed);
+
+  /* An empty context's state restores to an empty context. */
+  g_autoptr (GByteArray) empty = g_byte_array_new ();
+  tern_context_truncate (ctx, 0);
+  g_assert_true (tern_context_save_state (ctx, append_bytes, empty, &error));
+  reader = (Reader) { empty, 0 };
+  g_assert_true (tern_context_load_state (other, read_bytes, &reader, &error));
+  g_assert_cmpint (tern_context_n_past (other), ==, 0);
+
+  /* Truncated at every length: an error, and an empty context after it. */
+  for (gsize len = 0; len < state->len; len += 1 + len / 8)
+    {
+      g_autoptr (GByteArray) cut = g_byte_array_new ();
+      g_byte_array_append (cut, state->data, len);
+      reader = (Reader) { cut, 0 };
+      g_assert_false (tern_context_load_state (other, read_bytes, &reader, &error));
+      g_assert_nonnull (error);
+      g_clear_error (&error);
+      g_assert_cmpint (tern_context_n_past (other), ==, 0);
+    }
+
+  /* Another context size, or a corrupt header. */
+  TernContextParams params;
+  tern_context_params_init (&params);
+  params.n_ctx = 128;
+  g_autoptr (TernContext) small = tern_context_new (model, &params, &error);
+  reader = (Reader) { state, 0 };
+  g_assert_false (tern_context_load_state (small, read_bytes, &reader, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH);
+  g_clear_error (&error);
+  state->data[0] ^= 1;
+  reader = (Reader) { state, 0 };
+  g_assert_false (tern_context_load_state (other, read_bytes, &reader, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
+  reference_clear (&r);
+}
+
 /* Writes a variant of fixture model @model to @dir: without tensor @drop,
  * with general.architecture set to @arch, or with only the first
  * @n_layers layers (0: all). */
@@ -449,6 +552,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/context/bad-input", test_bad_input);
   g_test_add_func ("/engine/context/truncate", test_truncate);
   g_test_add_func ("/engine/context/shift", test_shift);
+  g_test_add_func ("/engine/context/state", test_state);
   g_test_add_func ("/engine/model/bad-models", test_bad_models);
   g_test_add_func ("/engine/model/load-progress", test_load_progress);
   return g_test_run ();

@@ -534,6 +534,134 @@ test_vec_dot (gconstpointer data)
     g_test_message ("no SIMD kernels on this CPU");
 }
 
+/* ---- Tile dot products against vec_dot ---- */
+
+/* Every tile shape (ragged ones too) of every level's tile kernel gives
+ * that level's vec_dot results, up to float summation order; entries
+ * outside the tile stay untouched. */
+static void
+test_dot_tile (gconstpointer data)
+{
+  TernType type = GPOINTER_TO_INT (data);
+  TernType atype = tern_quant_vec_dot_type (type);
+  const TernTypeInfo *info = tern_type_info (type);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (4321 + type);
+  const gint64 block_counts[] = { 1, 2, 3, 8, 9 };
+  const gint64 float_lengths[] = { 1, 15, 16, 33, 2048 };
+  gboolean is_float = info->block_elems == 1;
+  const gsize pad = 8; /* strides longer than a row */
+  const gsize out_stride = TERN_DOT_TILE_ROWS + 3;
+
+  for (TernKernelLevel level = TERN_KERNEL_SCALAR; level < TERN_KERNEL_BEST; level++)
+    {
+      TernVecDotFn dot = tern_quant_vec_dot (type, level);
+      TernDotTileFn tile = tern_quant_dot_tile (type, level);
+      g_assert_true ((dot == NULL) == (tile == NULL));
+      if (tile == NULL)
+        continue;
+      for (gsize li = 0; li < G_N_ELEMENTS (block_counts); li++)
+        {
+          gint64 n = is_float ? float_lengths[li] : block_counts[li] * info->block_elems;
+          gsize ws = tern_type_row_bytes (type, n) + pad, as = tern_type_row_bytes (atype, n) + pad;
+          g_autofree guint8 *w = g_malloc0 (ws * TERN_DOT_TILE_ROWS);
+          g_autofree guint8 *a = g_malloc0 (as * TERN_DOT_TILE_COLS);
+          g_autofree float *x = g_new (float, n);
+          float expect[TERN_DOT_TILE_COLS][TERN_DOT_TILE_ROWS], scale[TERN_DOT_TILE_COLS][TERN_DOT_TILE_ROWS];
+
+          for (int r = 0; r < TERN_DOT_TILE_ROWS; r++)
+            make_weights (type, n, DATA_RANDOM, rand, w + r * ws);
+          for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
+            {
+              for (gint64 i = 0; i < n; i++)
+                x[i] = (float) g_rand_double_range (rand, -3, 3);
+              tern_quant_quantize_activations (atype) (x, a + c * as, n);
+            }
+          for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
+            for (int r = 0; r < TERN_DOT_TILE_ROWS; r++)
+              {
+                double d, absdot;
+                dot_dequantized (type, atype, n, w + r * ws, a + c * as, &d, &absdot);
+                expect[c][r] = dot (n, w + r * ws, a + c * as);
+                scale[c][r] = absdot;
+              }
+
+          for (int nr = 1; nr <= TERN_DOT_TILE_ROWS; nr++)
+            for (int nc = 1; nc <= TERN_DOT_TILE_COLS; nc++)
+              {
+                float out[TERN_DOT_TILE_COLS * (TERN_DOT_TILE_ROWS + 3)];
+                for (gsize k = 0; k < G_N_ELEMENTS (out); k++)
+                  out[k] = 12345.0f;
+                tile (n, w, ws, nr, a, as, nc, out, out_stride);
+                for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
+                  for (gsize r = 0; r < out_stride; r++)
+                    {
+                      float got = out[c * out_stride + r];
+                      if (c >= nc || (int) r >= nr)
+                        {
+                          g_assert_cmpfloat (got, ==, 12345.0f);
+                          continue;
+                        }
+                      if (fabs (got - expect[c][r]) > 1e-5 * scale[c][r] + 1e-30)
+                        g_error ("%s %s n=%" G_GINT64_FORMAT " tile %dx%d (%d, %d): %.9g, vec_dot %.9g",
+                                 tern_type_name (type), tern_kernel_level_name (level), n, nr, nc, (int) r, c, got,
+                                 expect[c][r]);
+                    }
+              }
+        }
+    }
+}
+
+/* ---- Activation quantizers as llama.cpp's x86 builds ---- */
+
+static void
+test_quantize_activations (void)
+{
+  /* Absmax 127: d = 1, id = 127 / 127 = 1, halves to even. */
+  float x[32] = { 127, -2.5f, 2.5f, 0.49f, -0.5f, 1.5f, -126.5f, 3.5f };
+  const gint8 q[] = { 127, -2, 2, 0, 0, 2, -126, 4 };
+  guint8 out[36];
+
+  tern_quant_quantize_activations (TERN_TYPE_Q8_0) (x, out, 32);
+  guint16 d, s;
+  memcpy (&d, out, 2);
+  g_assert_cmphex (GUINT16_FROM_LE (d), ==, 0x3c00);
+  for (guint j = 0; j < 32; j++)
+    g_assert_cmpint ((gint8) out[2 + j], ==, j < G_N_ELEMENTS (q) ? q[j] : 0);
+
+  tern_quant_quantize_activations (TERN_TYPE_Q8_1) (x, out, 32);
+  memcpy (&d, out, 2);
+  memcpy (&s, out + 2, 2);
+  g_assert_cmphex (GUINT16_FROM_LE (d), ==, 0x3c00);
+  g_assert_cmpfloat (f16 (GUINT16_FROM_LE (s)), ==, 127 - 2 + 2 + 0 + 0 + 2 - 126 + 4);
+  for (guint j = 0; j < G_N_ELEMENTS (q); j++)
+    g_assert_cmpint ((gint8) out[4 + j], ==, q[j]);
+
+  /* Random blocks: q = rint (x * (127 / amax)). */
+  g_autoptr (GRand) rand = g_rand_new_with_seed (99);
+  float y[256];
+  guint8 q8_0[8 * 34];
+  for (guint j = 0; j < 256; j++)
+    y[j] = (float) g_rand_double_range (rand, -5, 5);
+  tern_quant_quantize_activations (TERN_TYPE_Q8_0) (y, q8_0, 256);
+  for (guint b = 0; b < 8; b++)
+    {
+      float amax = 0;
+      for (guint j = 0; j < 32; j++)
+        amax = MAX (amax, fabsf (y[32 * b + j]));
+      memcpy (&d, q8_0 + 34 * b, 2);
+      g_assert_cmphex (GUINT16_FROM_LE (d), ==, tern_fp32_to_fp16 (amax / 127.f));
+      for (guint j = 0; j < 32; j++)
+        g_assert_cmpint ((gint8) q8_0[34 * b + 2 + j], ==, (int) rintf (y[32 * b + j] * (127.f / amax)));
+    }
+
+  /* Q8_K is llama.cpp's reference quantizer on x86 too. */
+  guint8 k1[292], k2[292];
+  tern_quant_quantize_row (TERN_TYPE_Q8_K) (y, k1, 256);
+  tern_quant_quantize_activations (TERN_TYPE_Q8_K) (y, k2, 256);
+  g_assert_cmpmem (k1, sizeof k1, k2, sizeof k2);
+  g_assert_null (tern_quant_quantize_activations (TERN_TYPE_Q4_K));
+}
+
 /* ---- Dispatch ---- */
 
 static void
@@ -551,8 +679,12 @@ test_dispatch (void)
       g_assert_nonnull (tern_quant_dequant_row (t));
       g_assert_nonnull (tern_quant_dequant_row_at (t, TERN_KERNEL_SCALAR));
       g_assert_nonnull (tern_quant_vec_dot (t, TERN_KERNEL_BEST));
+      g_assert_nonnull (tern_quant_dot_tile (t, TERN_KERNEL_BEST));
       for (TernKernelLevel l = TERN_KERNEL_SCALAR; l <= TERN_KERNEL_BEST; l++)
-        g_assert_true ((tern_quant_vec_dot (t, l) != NULL) == tern_cpu_supports_kernel (l));
+        {
+          g_assert_true ((tern_quant_vec_dot (t, l) != NULL) == tern_cpu_supports_kernel (l));
+          g_assert_true ((tern_quant_dot_tile (t, l) != NULL) == tern_cpu_supports_kernel (l));
+        }
     }
 
   g_assert_cmpint (tern_quant_vec_dot_type (TERN_TYPE_F32), ==, TERN_TYPE_F32);
@@ -597,6 +729,12 @@ main (int argc, char **argv)
       g_test_add_data_func (path, GINT_TO_POINTER (all_types[i]), test_vec_dot);
     }
 
+  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/engine/quant/dot-tile/%s", tern_type_name (all_types[i]));
+      g_test_add_data_func (path, GINT_TO_POINTER (all_types[i]), test_dot_tile);
+    }
+
   static const TernType quantized_types[] = {
     TERN_TYPE_Q8_0, TERN_TYPE_Q4_0, TERN_TYPE_Q4_K, TERN_TYPE_Q6_K, TERN_TYPE_TQ1_0, TERN_TYPE_TQ2_0,
   };
@@ -609,6 +747,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/quant/quantize/q8_0-activation", test_quantize_q8_0);
   g_test_add_func ("/engine/quant/quantize/q8_1-activation", test_quantize_q8_1);
   g_test_add_func ("/engine/quant/quantize/q8_K-activation", test_quantize_q8_K);
+  g_test_add_func ("/engine/quant/quantize/activations", test_quantize_activations);
   g_test_add_func ("/engine/quant/quantize/f16", test_quantize_f16);
   g_test_add_func ("/engine/quant/quantize/bf16", test_quantize_bf16);
 

@@ -55,12 +55,35 @@ const float *tern_context_logits (const TernContext *ctx, gint32 i);
 /* The logits of the last token of the last decode. */
 const float *tern_context_last_logits (const TernContext *ctx);
 
-/* Drops the tokens after the first @n_keep (for regenerate and edit). */
+/* Drops the tokens after the first @n_keep (for regenerate and edit), and
+ * with them the logits of the last decode. */
 void tern_context_truncate (TernContext *ctx, gint32 n_keep);
 
 /* Makes room when the cache is full: keeps the first @n_keep tokens, drops
  * the oldest half of the rest and moves the remaining ones back, rotating
  * their keys to their new positions. Returns how many were dropped. */
 gint32 tern_context_shift (TernContext *ctx, gint32 n_keep);
+
+/* The context's state as a byte stream: the tokens in the cache, their KV
+ * cache and the last token's logits, so that a restored context goes on
+ * exactly as the saved one would have. The layout is versioned and
+ * little-endian; it carries no checksum or model identity (the snapshot
+ * format around it does). Data passes through the callbacks in pieces of
+ * at most one layer's cache, never the whole state at once. */
+typedef gboolean (*TernStreamWriteFn) (const void *data, gsize len, gpointer user_data, GError **error);
+typedef gboolean (*TernStreamReadFn) (void *data, gsize len, gpointer user_data, GError **error);
+
+/* Bytes tern_context_save_state writes for the current state. */
+gsize tern_context_state_size (const TernContext *ctx);
+
+/* Writes the state through @write; fails only when @write does. */
+gboolean tern_context_save_state (const TernContext *ctx, TernStreamWriteFn write, gpointer user_data,
+                                  GError **error);
+
+/* Replaces the context's state by one read through @read. A state from
+ * another format version, context size, cache type or model shape is a
+ * MISMATCH error, a malformed one FORMAT; on any error the context is left
+ * empty, ready to re-ingest the transcript. */
+gboolean tern_context_load_state (TernContext *ctx, TernStreamReadFn read, gpointer user_data, GError **error);
 
 G_END_DECLS

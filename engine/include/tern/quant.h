@@ -18,7 +18,8 @@ G_BEGIN_DECLS
  *   K-quants and TQ1_0/TQ2_0 take Q8_K, F16 takes F16, BF16 takes BF16 and
  *   F32 takes F32.
  * - Activation quantizers (Q8_0, Q8_1, Q8_K) give exactly the bytes of
- *   llama.cpp's quantize_row_q8_0_ref / q8_1_ref / q8_K_ref.
+ *   llama.cpp's quantize_row_q8_0_ref / q8_1_ref / q8_K_ref, and
+ *   tern_quant_quantize_activations those of its x86 builds.
  *
  * Row lengths @n are element counts and must be positive multiples of the
  * type's block size (types.h; 256 for K-quants, TQ types and Q8_K). Rows
@@ -39,6 +40,20 @@ typedef void (*TernQuantizeRowFn) (const float *src, void *dst, gint64 n);
 /* Returns the dot product of weight row @w (the kernel's type) and
  * activation row @a (its vec_dot type), both of @n elements. */
 typedef float (*TernVecDotFn) (gint64 n, const void *w, const void *a);
+
+/* Dot products of a tile of weight rows with a tile of activation rows,
+ * all of @n elements: out[c * out_stride + r] = dot (row r of @w, row c of
+ * @a) for 0 <= r < @n_rows <= TERN_DOT_TILE_ROWS and 0 <= c < @n_cols <=
+ * TERN_DOT_TILE_COLS. Row r of @w starts @w_stride bytes after row r - 1
+ * (the same for @a); @out_stride counts floats. A matrix product made of
+ * tiles decodes each weight block once per tile instead of once per
+ * activation row, and keeps the partial sums in registers. Results are
+ * those of the TernVecDotFn of the same type and level up to float
+ * summation order (the integer block sums are the same). */
+#define TERN_DOT_TILE_ROWS 4
+#define TERN_DOT_TILE_COLS 4
+typedef void (*TernDotTileFn) (gint64 n, const void *w, gsize w_stride, int n_rows, const void *a,
+                               gsize a_stride, int n_cols, float *out, gsize out_stride);
 
 /* Instruction-set levels of the kernels. SIMD kernels agree with the scalar
  * ones up to float rounding (they sum in another order); integer parts
@@ -80,6 +95,16 @@ TernDequantRowFn tern_quant_dequant_row_at (TernType type, TernKernelLevel level
  * weight at conversion time. */
 TernQuantizeRowFn tern_quant_quantize_row (TernType type);
 
+/* The quantizer the CPU backend applies to activations of type @type (a
+ * vec_dot type), or NULL: llama.cpp's x86 builds quantize activations with
+ * SIMD code that differs from its reference quantizers, and Tern's results
+ * should match theirs. For Q8_0 and Q8_1 the scale's inverse is 127 / amax
+ * (not 1 / d) and halves round to even, as llama.cpp's AVX2 / AVX
+ * quantize_row_q8_0 / q8_1; Q8_K, F16, BF16 and F32 are the same as
+ * tern_quant_quantize_row (llama.cpp's x86 Q8_K quantizer is its
+ * reference one). Scalar code, the same bytes on every CPU. */
+TernQuantizeRowFn tern_quant_quantize_activations (TernType type);
+
 /* The activation type @type's dot products take; TERN_TYPE_COUNT for a type
  * without dot products (unknown types, Q8_1, Q8_K). */
 TernType tern_quant_vec_dot_type (TernType type);
@@ -89,6 +114,12 @@ TernType tern_quant_vec_dot_type (TernType type);
  * for @type gives the best one below it (AVX-512 covers the hot types and
  * reuses AVX2 for the others), so any supported level gives a kernel. */
 TernVecDotFn tern_quant_vec_dot (TernType type, TernKernelLevel level);
+
+/* The tile dot product of @type at @level, under the same rules as
+ * tern_quant_vec_dot: a kernel exists exactly where the vec_dot does. Types
+ * without a tile kernel of their own at a level get one that calls that
+ * level's vec_dot per (row, column). */
+TernDotTileFn tern_quant_dot_tile (TernType type, TernKernelLevel level);
 
 /* Single-value conversions used by the kernels, exposed for the rest of
  * the engine (norm weights, KV caches). f16 -> f32 is exact; f32 -> f16
