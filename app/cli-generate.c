@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tern-cli generate MODEL (--prompt P | --file F) [-n N] [sampling options] [--ids]
+/* tern-cli generate MODEL (--prompt P | --file F) [--chat] [-n N] [sampling options] [--ids]
  * tern-cli chat MODEL [-n N] [sampling options]
  * and the text helpers the inference commands share. */
 #include "cli.h"
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <tern/chat-template.h>
 #include <tern/context.h>
 #include <tern/error.h>
 #include <tern/sampler.h>
@@ -204,6 +205,17 @@ session_sample (Session *s)
   return tern_sampler_sample (s->sampler, tern_context_logits (s->ctx, s->last));
 }
 
+/* The model's chat template, or ChatML (saying so on stderr). */
+static TernChatTemplate *
+chat_template_open (Session *s, const char *path, GError **error)
+{
+  TernChatTemplate *tmpl = tern_chat_template_new_for_model (s->model, error);
+
+  if (tmpl && tern_chat_template_is_fallback (tmpl))
+    g_printerr ("tern-cli: %s has no chat template; using ChatML\n", path);
+  return tmpl;
+}
+
 static void
 emit (const char *text, gsize len)
 {
@@ -216,11 +228,13 @@ cli_generate (int argc, char **argv)
 {
   g_auto (GenOptions) o = { 0 };
   g_autofree char *prompt = NULL, *file = NULL;
-  gboolean ids = FALSE, verbose = FALSE;
+  gboolean ids = FALSE, verbose = FALSE, chat = FALSE;
   gen_options_init (&o, 128);
   const GOptionEntry entries[] = {
     { "prompt", 'p', 0, G_OPTION_ARG_STRING, &prompt, "The prompt", "P" },
     { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file, "Read the prompt from a file", "F" },
+    { "chat", 0, 0, G_OPTION_ARG_NONE, &chat,
+      "The prompt is a user's message: format it with the model's chat template", NULL },
     GEN_OPTION_ENTRIES (o),
     { "ids", 0, 0, G_OPTION_ARG_NONE, &ids, "Print the generated token ids rather than text", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print timings to stderr at the end", NULL },
@@ -234,6 +248,8 @@ cli_generate (int argc, char **argv)
   if (!cli_parse (&argc, &argv, "MODEL",
                   "Continue a prompt: print the tokens the model generates after it as they come,\n"
                   "until an end-of-generation token or N tokens. The prompt gets the model's BOS.\n"
+                  "With --chat the prompt is a user's message in the model's chat template (ChatML\n"
+                  "when it has none), and the output the assistant's reply.\n"
                   "When the context fills, its oldest half (after BOS) is dropped and generation\n"
                   "goes on. Prints the continuation only, exactly, with no added newline.",
                   entries))
@@ -263,7 +279,17 @@ cli_generate (int argc, char **argv)
     return cli_fail (CLI_EXIT_MODEL, error);
 
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
-  if (!tern_tokenizer_encode (s.tok, text, (gssize) len, TERN_TOKENIZE_ADD_SPECIAL, tokens, &error))
+  if (chat)
+    {
+      TernChatMessage message = { "user", text };
+      g_autoptr (TernChatTemplate) tmpl = chat_template_open (&s, argv[1], &error);
+      g_autoptr (TernChatPrompt) formatted = NULL;
+      if (tmpl)
+        formatted = tern_chat_template_render (tmpl, &message, 1, NULL, &error);
+      if (formatted == NULL || !tern_chat_prompt_tokenize (formatted, s.tok, TRUE, tokens, &error))
+        return cli_fail (CLI_EXIT_MODEL, error);
+    }
+  else if (!tern_tokenizer_encode (s.tok, text, (gssize) len, TERN_TOKENIZE_ADD_SPECIAL, tokens, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 
   gint64 t_start = g_get_monotonic_time ();
@@ -271,10 +297,11 @@ cli_generate (int argc, char **argv)
     return cli_fail (CLI_EXIT_MODEL, error);
   gint64 t_prompt = g_get_monotonic_time ();
 
-  /* The continuation follows the prompt's text, so its first piece keeps
-   * its leading space. */
+  /* A continuation follows the prompt's text, so its first piece keeps
+   * its leading space; a chat reply starts afresh. */
   g_autoptr (TernDetokenizer) detok = tern_detokenizer_new (s.tok, FALSE);
-  tern_detokenizer_keep_leading_space (detok);
+  if (!chat)
+    tern_detokenizer_keep_leading_space (detok);
   g_autoptr (GString) piece = g_string_new (NULL);
   gint n_generated = 0;
 
@@ -315,33 +342,97 @@ cli_generate (int argc, char **argv)
   return CLI_EXIT_OK;
 }
 
-/* Chat with plain role prefixes: the model sees
- *   <BOS>User: first message\nAssistant: reply\nUser: next message\nAssistant:
- * and its reply ends at an end-of-generation token, or where it starts a
- * line "User:" of its own. */
-#define CHAT_STOP "\nUser:"
+/* A conversation: its messages, oldest first. */
+typedef struct {
+  GArray *messages; /* TernChatMessage; contents owned */
+  guint first;      /* messages before it no longer fit in the context */
+} Conversation;
 
-/* The length of the longest end of @text[0..len) that could begin
- * CHAT_STOP: held back from the terminal until the next tokens tell. */
-static gsize
-stop_prefix_len (const char *text, gsize len)
+static void
+conversation_clear (Conversation *c)
 {
-  for (gsize n = MIN (len, strlen (CHAT_STOP) - 1); n > 0; n--)
-    if (memcmp (text + len - n, CHAT_STOP, n) == 0)
-      return n;
-  return 0;
+  for (guint i = 0; c->messages && i < c->messages->len; i++)
+    g_free ((char *) g_array_index (c->messages, TernChatMessage, i).content);
+  g_clear_pointer (&c->messages, g_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Conversation, conversation_clear)
+
+static void
+conversation_add (Conversation *c, const char *role, const char *content)
+{
+  TernChatMessage m = { role, g_strdup (content) };
+  g_array_append_val (c->messages, m);
 }
 
-/* Generates and prints one reply, leaving it in the context. */
+static void
+conversation_drop_last (Conversation *c)
+{
+  g_free ((char *) g_array_index (c->messages, TernChatMessage, c->messages->len - 1).content);
+  g_array_set_size (c->messages, c->messages->len - 1);
+}
+
+/* The tokens of the conversation (from c->first) with the start of the
+ * assistant's reply. When they do not fit in the context with room for a
+ * reply, the oldest exchanges are left out; when the last message alone
+ * does not fit, an INVALID error. */
 static gboolean
-chat_reply (Session *s, gint n_predict, GError **error)
+conversation_tokens (Conversation *c, Session *s, const TernChatTemplate *tmpl, GArray *tokens, GError **error)
+{
+  gint32 n_ctx = tern_context_n_ctx (s->ctx);
+
+  for (;;)
+    {
+      g_autoptr (TernChatPrompt) prompt =
+        tern_chat_template_render (tmpl, &g_array_index (c->messages, TernChatMessage, c->first),
+                                   c->messages->len - c->first, NULL, error);
+      g_array_set_size (tokens, 0);
+      if (prompt == NULL || !tern_chat_prompt_tokenize (prompt, s->tok, TRUE, tokens, error))
+        return FALSE;
+      /* Leave at least a quarter of the context for the reply. */
+      if ((gint32) tokens->len <= n_ctx - n_ctx / 4)
+        return TRUE;
+      if (c->first + 2 >= c->messages->len)
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                       "the message is %u tokens with the template, too long for the context (%d tokens)",
+                       tokens->len, n_ctx);
+          return FALSE;
+        }
+      /* Drop a user message and its reply, so the rest still alternates. */
+      c->first += 2;
+    }
+}
+
+/* Evaluates what the context lacks of @tokens: the tokens after the
+ * longest prefix it already holds; with @verbose, says how many. */
+static gboolean
+feed_new_tokens (Session *s, GArray *tokens, gboolean verbose, GError **error)
+{
+  gint32 n_cached, common = 0;
+  const TernToken *cached = tern_context_tokens (s->ctx, &n_cached);
+  const TernToken *want = (const TernToken *) tokens->data;
+
+  while (common < n_cached && common < (gint32) tokens->len && cached[common] == want[common])
+    common++;
+  /* The last token is evaluated again when all are there: its logits are
+   * what the reply starts from. */
+  if (common == (gint32) tokens->len)
+    common--;
+  if (verbose)
+    g_printerr ("prompt: %u tokens, %d already in the context\n", tokens->len, common);
+  tern_context_truncate (s->ctx, common);
+  return session_feed (s, want + common, (gint32) tokens->len - common, "the conversation", error);
+}
+
+/* Generates and prints one reply, leaving it in the context and its text
+ * in @reply. */
+static gboolean
+chat_reply (Session *s, gint n_predict, GString *reply, CliChatStore *cs, GError **error)
 {
   g_autoptr (TernDetokenizer) detok = tern_detokenizer_new (s->tok, FALSE);
-  g_autoptr (GString) reply = g_string_new (NULL);
-  /* (generated tokens) length of the reply's text after each token */
-  g_autoptr (GArray) ends = g_array_new (FALSE, FALSE, sizeof (gsize));
   gsize printed = 0;
 
+  g_string_truncate (reply, 0);
   for (gint i = 0; i < n_predict; i++)
     {
       TernToken t = session_sample (s);
@@ -349,26 +440,10 @@ chat_reply (Session *s, gint n_predict, GError **error)
         break;
       if (!session_feed (s, &t, 1, "the reply", error) || !tern_detokenizer_push (detok, t, reply, error))
         return FALSE;
-      g_array_append_val (ends, reply->len);
-
-      const char *stop = strstr (reply->str + printed, CHAT_STOP);
-      if (stop)
-        {
-          /* Print the reply up to the stop, and take the tokens that made
-           * the stop (and any token straddling it) back out of the context
-           * so the next turn follows the reply itself. */
-          gsize cut = stop - reply->str;
-          gint32 n_drop = 0;
-          for (guint j = ends->len; j > 0 && g_array_index (ends, gsize, j - 1) > cut; j--)
-            n_drop++;
-          emit (reply->str + printed, cut - printed);
-          tern_context_truncate (s->ctx, tern_context_n_past (s->ctx) - n_drop);
-          emit ("\n", 1);
-          return TRUE;
-        }
-      gsize ready = reply->len - stop_prefix_len (reply->str, reply->len);
-      emit (reply->str + printed, ready - printed);
-      printed = ready;
+      emit (reply->str + printed, reply->len - printed);
+      printed = reply->len;
+      if (!cli_chat_store_reply_progress (cs, s->ctx, reply->str, error)) /* --db: checkpoint */
+        return FALSE;
     }
   tern_detokenizer_flush (detok, reply);
   emit (reply->str + printed, reply->len - printed);
@@ -380,9 +455,14 @@ int
 cli_chat (int argc, char **argv)
 {
   g_auto (GenOptions) o = { 0 };
+  g_auto (CliChatStoreOptions) store_options = { 0 };
+  gboolean verbose = FALSE;
   gen_options_init (&o, 256);
   const GOptionEntry entries[] = {
     GEN_OPTION_ENTRIES (o),
+    CLI_CHAT_STORE_ENTRIES (store_options),
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
+      "Print how many prompt tokens each turn reuses from the context to stderr", NULL },
     { NULL },
   };
   g_autoptr (GError) error = NULL;
@@ -390,11 +470,16 @@ cli_chat (int argc, char **argv)
 
   if (!cli_parse (&argc, &argv, "MODEL",
                   "Chat with a model: each line read from standard input is a message, and the\n"
-                  "model's reply is printed as it is generated. The conversation is formatted\n"
-                  "with plain \"User:\" and \"Assistant:\" prefixes and stays in the context, so\n"
-                  "each turn evaluates only its new tokens. A reply ends at an end-of-generation\n"
-                  "token, at a line starting \"User:\", or after N tokens.\n"
-                  "A line \"/quit\" or the end of the input ends the chat.",
+                  "model's reply is printed as it is generated, then a newline. The conversation\n"
+                  "is formatted with the model's chat template (ChatML when it has none, noted on\n"
+                  "stderr) and stays in the context: each turn formats it whole and evaluates only\n"
+                  "the tokens the context does not already hold. When it outgrows the context,\n"
+                  "the oldest exchanges are left out. A reply ends at an end-of-generation token\n"
+                  "or after N tokens. A line \"/quit\" or the end of the input ends the chat.\n"
+                  "With --db every message is stored as it goes (see tern-cli history), and\n"
+                  "--conversation ID resumes a stored chat from its snapshot, or by evaluating it\n"
+                  "again (stderr says which). When the input is not a terminal, a blank line\n"
+                  "follows each reply.",
                   entries))
     return CLI_EXIT_USAGE;
   if (argc != 2)
@@ -408,11 +493,21 @@ cli_chat (int argc, char **argv)
   g_auto (Session) s = { 0 };
   if (!session_open (&s, argv[1], &o, &sampling, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
+  g_autoptr (TernChatTemplate) tmpl = chat_template_open (&s, argv[1], &error);
+  if (tmpl == NULL)
+    return cli_fail (CLI_EXIT_MODEL, error);
 
   gboolean interactive = isatty (STDIN_FILENO);
   g_autofree char *line = NULL;
   size_t line_size = 0;
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  g_autoptr (GString) reply = g_string_new (NULL);
+  g_auto (Conversation) conv = { g_array_new (FALSE, FALSE, sizeof (TernChatMessage)), 0 };
+  /* --db: the chat kept in the store (cli-chat-store.c). */
+  g_autoptr (CliChatStore) cs = NULL;
+  if (!cli_chat_store_open (&store_options, argv[1], s.model, &sampling, &cs, &error) ||
+      !cli_chat_store_resume (cs, s.ctx, &s.sampler, tmpl, conv.messages, &error))
+    return cli_fail (CLI_EXIT_MODEL, error);
 
   for (;;)
     {
@@ -432,23 +527,25 @@ cli_chat (int argc, char **argv)
           continue;
         }
 
-      gboolean first = tern_context_n_past (s.ctx) == 0;
-      g_autofree char *turn = g_strdup_printf ("%sUser: %s\nAssistant:", first ? "" : "\n", line);
-      g_array_set_size (tokens, 0);
-      if (!tern_tokenizer_encode (s.tok, turn, -1, first ? TERN_TOKENIZE_ADD_SPECIAL : TERN_TOKENIZE_NONE,
-                                  tokens, &error))
-        return cli_fail (CLI_EXIT_MODEL, error);
-      if (!session_feed (&s, (TernToken *) tokens->data, (gint32) tokens->len, "the message", &error))
+      conversation_add (&conv, "user", line);
+      if (!conversation_tokens (&conv, &s, tmpl, tokens, &error)
+          || !feed_new_tokens (&s, tokens, verbose, &error))
         {
           /* A message too long for the context is dropped; the chat goes on. */
           if (!g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID))
             return cli_fail (CLI_EXIT_MODEL, error);
           g_printerr ("tern-cli chat: %s\n", error->message);
           g_clear_error (&error);
+          conversation_drop_last (&conv);
           continue;
         }
-      if (!chat_reply (&s, o.n_predict, &error))
+      if (!cli_chat_store_user (cs, line, &error) || !cli_chat_store_reply_begin (cs, s.ctx, &error) ||
+          !chat_reply (&s, o.n_predict, reply, cs, &error) ||
+          !cli_chat_store_reply_finish (cs, s.ctx, s.sampler, reply->str, &error))
         return cli_fail (CLI_EXIT_MODEL, error);
+      if (!interactive)
+        emit ("\n", 1);
+      conversation_add (&conv, "assistant", reply->str);
     }
   return CLI_EXIT_OK;
 }

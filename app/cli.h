@@ -2,6 +2,9 @@
 #pragma once
 
 #include <glib.h>
+#include <tern/chat-template.h>
+#include <tern/context.h>
+#include <tern/sampler.h>
 
 /* tern-cli subcommands. Each takes the arguments after its name (argv[0]
  * is the subcommand) and returns the process exit status. */
@@ -21,6 +24,7 @@ int cli_logits (int argc, char **argv);
 int cli_perplexity (int argc, char **argv);
 int cli_bench (int argc, char **argv);
 int cli_make_model (int argc, char **argv);
+int cli_template (int argc, char **argv);
 
 /* Parses @argv with @entries; on failure prints the error and the usage
  * line to stderr. Positional arguments stay in @argv. */
@@ -37,3 +41,48 @@ int cli_fail (int status, const GError *error);
 gboolean cli_read_text (const char *path, char **text, gsize *len, GError **error);
 /* An INVALID error naming @name unless @text is non-empty valid UTF-8. */
 gboolean cli_check_text (const char *name, const char *text, gsize len, GError **error);
+
+/* tern-cli history, in cli-history.c. */
+int cli_history (int argc, char **argv);
+
+/* tern-cli chat --db: the chat kept in the store, in cli-chat-store.c.
+ * Every function does nothing and succeeds when @cs is NULL (no --db). */
+typedef struct CliChatStore CliChatStore;
+
+typedef struct {
+  char *db;
+  gint64 conversation;
+  char *new_title;
+} CliChatStoreOptions;
+
+void cli_chat_store_options_clear (CliChatStoreOptions *o);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliChatStoreOptions, cli_chat_store_options_clear)
+
+#define CLI_CHAT_STORE_ENTRIES(o)                                                                          \
+  { "db", 0, 0, G_OPTION_ARG_FILENAME, &(o).db, "Keep the chat in this database", "PATH" },               \
+  { "conversation", 0, 0, G_OPTION_ARG_INT64, &(o).conversation, "With --db: go on with conversation ID", \
+    "ID" },                                                                                                \
+  { "new-title", 0, 0, G_OPTION_ARG_STRING, &(o).new_title, "With --db: the conversation's title", "T" }
+
+/* With --db, opens the database and the conversation --conversation, or a
+ * new one titled --new-title or after its first message, and adds the
+ * model at @model_path to the library; *@cs stays NULL without --db. */
+gboolean cli_chat_store_open (const CliChatStoreOptions *o, const char *model_path, const TernModel *model,
+                              const TernSamplerParams *sampling, CliChatStore **cs, GError **error);
+void cli_chat_store_free (CliChatStore *cs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliChatStore, cli_chat_store_free)
+/* Appends the stored messages to @chat (TernChatMessage, contents
+ * g_strdup'ed) and brings @ctx and *@sampler to where the conversation
+ * stood: from its snapshot, or by evaluating it again (says which on
+ * stderr). */
+gboolean cli_chat_store_resume (CliChatStore *cs, TernContext *ctx, TernSampler **sampler,
+                                const TernChatTemplate *tmpl, GArray *chat, GError **error);
+/* Commits a user message. */
+gboolean cli_chat_store_user (CliChatStore *cs, const char *text, GError **error);
+/* A reply: begin before its first token, progress after each (a
+ * checkpoint when due), finish after the last (then a snapshot). */
+gboolean cli_chat_store_reply_begin (CliChatStore *cs, const TernContext *ctx, GError **error);
+gboolean cli_chat_store_reply_progress (CliChatStore *cs, const TernContext *ctx, const char *text,
+                                        GError **error);
+gboolean cli_chat_store_reply_finish (CliChatStore *cs, const TernContext *ctx, const TernSampler *sampler,
+                                      const char *text, GError **error);

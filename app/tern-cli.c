@@ -18,6 +18,8 @@ static const Command commands[] = {
   { "detokenize", cli_detokenize, "print the text of token ids" },
   { "generate", cli_generate, "continue a prompt" },
   { "chat", cli_chat, "chat with a model on the terminal" },
+  { "history", cli_history, "list, search, export and import stored conversations" },
+  { "template", cli_template, "print the prompt a chat template makes of a conversation" },
   { "logits", cli_logits, "write the logits of every token of a text" },
   { "perplexity", cli_perplexity, "measure perplexity on a text, as llama.cpp does" },
   { "bench", cli_bench, "measure prompt and generation speed, as llama-bench does" },

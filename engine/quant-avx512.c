@@ -450,15 +450,23 @@ store_tile (float *out, gsize out_stride, int n_rows, const int n_r, const int n
     }
 }
 
-#define DEFINE_TILE(name, kernel)                                                                             \
+/* With one activation row (generation), @one_row_at_a_time streams the
+ * weight rows one by one, which keeps the integer decoders of the
+ * quantized types within their registers; float types instead take all
+ * TR rows side by side, so their independent sums hide the FMA latency.
+ * Either way each (row, column) sum is formed in the same order. */
+#define DEFINE_TILE(name, kernel, one_row_at_a_time)                                                          \
   static void name (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize as, int n_cols,     \
                     float *out, gsize os)                                                                     \
   {                                                                                                           \
     switch (n_cols)                                                                                           \
       {                                                                                                       \
       case 1:                                                                                                 \
-        for (int r = 0; r < n_rows; r++)                                                                      \
-          kernel (n, (const guint8 *) w + r * ws, ws, 1, a, as, 1, out + r, os, 1);                           \
+        if (one_row_at_a_time)                                                                                \
+          for (int r = 0; r < n_rows; r++)                                                                    \
+            kernel (n, (const guint8 *) w + r * ws, ws, 1, a, as, 1, out + r, os, 1);                         \
+        else                                                                                                  \
+          kernel (n, w, ws, n_rows, a, as, 1, out, os, TR);                                                   \
         break;                                                                                                \
       case 2: kernel (n, w, ws, n_rows, a, as, 2, out, os, TR); break;                                        \
       case 3: kernel (n, w, ws, n_rows, a, as, 3, out, os, TR); break;                                        \
@@ -845,13 +853,13 @@ tile_tq1_0 (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize 
   store_tile (out, os, n_rows, n_r, n_cols, acc);
 }
 
-DEFINE_TILE (dot_tile_f16, tile_f16)
-DEFINE_TILE (dot_tile_q8_0, tile_q8_0)
-DEFINE_TILE (dot_tile_q4_0, tile_q4_0)
-DEFINE_TILE (dot_tile_q4_K, tile_q4_K)
-DEFINE_TILE (dot_tile_q6_K, tile_q6_K)
-DEFINE_TILE (dot_tile_tq2_0, tile_tq2_0)
-DEFINE_TILE (dot_tile_tq1_0, tile_tq1_0)
+DEFINE_TILE (dot_tile_f16, tile_f16, FALSE)
+DEFINE_TILE (dot_tile_q8_0, tile_q8_0, TRUE)
+DEFINE_TILE (dot_tile_q4_0, tile_q4_0, TRUE)
+DEFINE_TILE (dot_tile_q4_K, tile_q4_K, TRUE)
+DEFINE_TILE (dot_tile_q6_K, tile_q6_K, TRUE)
+DEFINE_TILE (dot_tile_tq2_0, tile_tq2_0, TRUE)
+DEFINE_TILE (dot_tile_tq1_0, tile_tq1_0, TRUE)
 TERN_DEFINE_VEC_DOT_TILE (dot_tile_f32, vec_dot_f32)
 
 const TernKernelTable tern_kernels_avx512 = {

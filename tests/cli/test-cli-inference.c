@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tern-cli's inference commands (generate, chat, logits, perplexity, bench,
- * make-model) driven as scripts drive them, against llama.cpp's reference
+/* tern-cli's inference commands (generate, chat, template, logits,
+ * perplexity, bench, make-model) driven as scripts drive them, against llama.cpp's reference
  * data for the fixture models. */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "test-data.h"
@@ -107,7 +108,7 @@ test_usage (void)
 {
   g_autofree char *model = model_path ("kjv-tiny-f32");
   g_autofree char *text = data_path ("text", "prompt_greedy.txt");
-  const char *commands[] = { "generate", "chat", "logits", "perplexity", "bench", "make-model" };
+  const char *commands[] = { "generate", "chat", "template", "logits", "perplexity", "bench", "make-model" };
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     {
@@ -126,6 +127,8 @@ test_usage (void)
     { "generate", model, "--prompt", "a", "--seed", "x", NULL },
     { "generate", model, "--prompt", "a", "--no-such-option", NULL },
     { "chat", NULL },
+    { "template", model, NULL },                                       /* no --messages */
+    { "template", "--messages", text, NULL },                          /* no template */
     { "logits", model, "--file", text, NULL },                         /* no --out */
     { "perplexity", model, NULL },
     { "bench", model, "-r", "0", NULL },
@@ -394,6 +397,98 @@ test_chat_pipe (void)
   g_assert_cmpuint (strlen (g_strstrip (eof.out)), >, 0);
 }
 
+/* chat keeps the conversation in the context: each turn evaluates only
+ * what follows the tokens already there. */
+static void
+test_chat_reuses_context (void)
+{
+  g_autofree char *model = model_path ("kjv-tiny-f32");
+  g_auto (RunResult) r = { 0 };
+
+  run_cli_input (&r, "Hello\nAnd then?\n", "chat", model, "--seed", "1", "-n", "8", "--verbose", NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_auto (GStrv) lines = g_strsplit (r.err, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  g_assert_true (g_str_has_suffix (lines[0], " 0 already in the context"));
+  /* The second turn reuses the first prompt and the reply. */
+  guint n_first, n_second, reused;
+  g_assert_cmpint (sscanf (lines[0], "prompt: %u tokens", &n_first), ==, 1);
+  g_assert_cmpint (sscanf (lines[1], "prompt: %u tokens, %u already", &n_second, &reused), ==, 2);
+  g_assert_cmpuint (reused, >=, n_first);
+  g_assert_cmpuint (reused, <, n_second);
+}
+
+/* generate --chat formats the prompt as a user's message. */
+static void
+test_generate_chat (void)
+{
+  g_autofree char *model = model_path ("kjv-tiny-f32");
+  g_auto (RunResult) plain = { 0 };
+  g_auto (RunResult) chat = { 0 };
+
+  run_cli (&plain, "generate", model, "--prompt", "Hello", "--temp", "0", "-n", "8", NULL);
+  run_cli (&chat, "generate", model, "--prompt", "Hello", "--chat", "--temp", "0", "-n", "8", NULL);
+  g_assert_cmpint (plain.status, ==, 0);
+  g_assert_cmpint (chat.status, ==, 0);
+  g_assert_cmpstr (chat.out, !=, "");
+  g_assert_cmpstr (chat.out, !=, plain.out);
+}
+
+/* template prints exactly the rendered prompt, from a model or a file. */
+static void
+test_template (void)
+{
+  g_autofree char *model = model_path ("kjv-tiny-f32");
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-XXXXXX", NULL);
+  g_autofree char *messages = g_build_filename (dir, "messages.json", NULL);
+  g_autofree char *tmpl = g_build_filename (dir, "t.jinja", NULL);
+  g_autofree char *failing = g_build_filename (dir, "failing.jinja", NULL);
+  g_autofree char *bad_json = g_build_filename (dir, "bad.json", NULL);
+  g_auto (RunResult) from_model = { 0 };
+  g_auto (RunResult) no_prompt = { 0 };
+  g_auto (RunResult) from_file = { 0 };
+  g_auto (RunResult) fails = { 0 };
+  g_auto (RunResult) bad = { 0 };
+
+  g_assert_true (g_file_set_contents (messages,
+                                      "[{\"role\": \"user\", \"content\": \"Hi <s>\"},"
+                                      " {\"role\": \"assistant\", \"content\": \"Hello\"}]", -1, NULL));
+  g_assert_true (g_file_set_contents (tmpl,
+                                      "{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content|trim }}"
+                                      "{{ eos_token }}{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}\n",
+                                      -1, NULL));
+  g_assert_true (g_file_set_contents (failing, "ok\n{% if messages|length > 1 %}{{ raise_exception('two') }}{% endif %}",
+                                      -1, NULL));
+  g_assert_true (g_file_set_contents (bad_json, "{\"role\": \"user\"}", -1, NULL));
+
+  run_cli (&from_model, "template", model, "--messages", messages, NULL);
+  g_assert_cmpint (from_model.status, ==, 0);
+  g_assert_cmpstr (from_model.out, ==, "<|user|>\nHi <s>\n<|assistant|>\nHello\n<|assistant|>\n");
+  run_cli (&no_prompt, "template", model, "--messages", messages, "--no-generation-prompt", NULL);
+  g_assert_cmpstr (no_prompt.out, ==, "<|user|>\nHi <s>\n<|assistant|>\nHello\n");
+
+  /* The template's final newline goes, as in jinja2. */
+  run_cli (&from_file, "template", "--template-file", tmpl, "--bos", "<s>", "--eos", "</s>", "--messages", messages,
+           NULL);
+  g_assert_cmpint (from_file.status, ==, 0);
+  g_assert_cmpstr (from_file.out, ==, "<s>[user] Hi <s></s>[assistant] Hello</s>[assistant]");
+
+  run_cli (&fails, "template", "--template-file", failing, "--messages", messages, NULL);
+  g_assert_cmpint (fails.status, ==, 2);
+  g_assert_cmpstr (fails.out, ==, "");
+  g_assert_nonnull (strstr (fails.err, "line 2: two"));
+
+  run_cli (&bad, "template", "--template-file", tmpl, "--messages", bad_json, NULL);
+  g_assert_cmpint (bad.status, ==, 2);
+  g_assert_nonnull (strstr (bad.err, "array"));
+
+  g_remove (messages);
+  g_remove (tmpl);
+  g_remove (failing);
+  g_remove (bad_json);
+  g_rmdir (dir);
+}
+
 /* make-model writes a loadable model of each type, with llama-quantize's
  * mix for the embeddings and output, the same bytes for any thread count. */
 static void
@@ -491,6 +586,9 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/cli/bench/json", test_bench_json);
   g_test_add_func ("/cli/chat/pipe", test_chat_pipe);
+  g_test_add_func ("/cli/chat/reuses-context", test_chat_reuses_context);
+  g_test_add_func ("/cli/generate/chat", test_generate_chat);
+  g_test_add_func ("/cli/template", test_template);
   g_test_add_func ("/cli/make-model", test_make_model);
 
   if (g_test_slow ())

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tern-cli chat --db: keeps the chat in the store. Each user message is
+ * committed as it is sent, a reply is checkpointed as it streams and
+ * committed when it ends, with a state snapshot after it; a stored
+ * conversation resumes from its snapshot, or by evaluating its transcript
+ * again when there is none or it does not fit. */
+#include "cli.h"
+
+#include <tern/store.h>
+
+struct CliChatStore {
+  TernStore *store;
+  gint64 conversation_id;
+  gboolean untitled;   /* named after its first message */
+  TernModelIdentity identity;
+  TernReply *reply;
+  gint32 reply_start;  /* context position of the reply's first token */
+  gboolean reply_lost; /* a context shift moved the reply's tokens */
+};
+
+void
+cli_chat_store_free (CliChatStore *cs)
+{
+  if (cs == NULL)
+    return;
+  g_clear_pointer (&cs->reply, tern_reply_free);
+  tern_store_free (cs->store);
+  g_free (cs);
+}
+
+void
+cli_chat_store_options_clear (CliChatStoreOptions *o)
+{
+  g_clear_pointer (&o->db, g_free);
+  g_clear_pointer (&o->new_title, g_free);
+}
+
+static CliChatStore *
+open_store (const CliChatStoreOptions *o, const char *model_path, const TernModel *model,
+            const TernSamplerParams *sampling, GError **error)
+{
+  g_autoptr (CliChatStore) cs = g_new0 (CliChatStore, 1);
+
+  cs->store = tern_store_open (o->db, error);
+  if (cs->store == NULL || !tern_model_identity_of_model (model, model_path, &cs->identity, error))
+    return NULL;
+  gint64 model_id = tern_store_model_add (cs->store, model_path, error);
+  if (model_id == 0)
+    return NULL;
+
+  if (o->conversation > 0)
+    {
+      g_autoptr (TernConversation) c = tern_store_conversation_get (cs->store, o->conversation, error);
+      if (c == NULL)
+        return NULL;
+      /* Another model: the stored token ids and snapshots are not its. */
+      if (c->model_id != model_id && !tern_store_conversation_set_model (cs->store, c->id, model_id, error))
+        return NULL;
+      if (o->new_title && !tern_store_conversation_rename (cs->store, c->id, o->new_title, error))
+        return NULL;
+      cs->conversation_id = c->id;
+      return g_steal_pointer (&cs);
+    }
+  cs->untitled = o->new_title == NULL;
+  cs->conversation_id = tern_store_conversation_new (cs->store, o->new_title ? o->new_title : "New chat", model_id,
+                                                     NULL, sampling, error);
+  if (cs->conversation_id == 0)
+    return NULL;
+  g_printerr ("tern-cli chat: conversation %" G_GINT64_FORMAT "\n", cs->conversation_id);
+  return g_steal_pointer (&cs);
+}
+
+gboolean
+cli_chat_store_open (const CliChatStoreOptions *o, const char *model_path, const TernModel *model,
+                     const TernSamplerParams *sampling, CliChatStore **cs, GError **error)
+{
+  *cs = NULL;
+  if (o->db == NULL)
+    {
+      if (o->conversation == 0 && o->new_title == NULL)
+        return TRUE;
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "--conversation and --new-title need --db");
+      return FALSE;
+    }
+  if (o->conversation < 0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "--conversation takes a conversation id");
+      return FALSE;
+    }
+  *cs = open_store (o, model_path, model, sampling, error);
+  return *cs != NULL;
+}
+
+/* The tokens the live chat had in its context at the end of @messages:
+ * the conversation up to the last user message rendered with the start of
+ * the assistant's turn, then the reply's own tokens when it kept them
+ * (otherwise the whole conversation rendered, which the chat's next turn
+ * matches as far as it goes). */
+static gboolean
+transcript_tokens (const TernChatTemplate *tmpl, const TernTokenizer *tok, GPtrArray *messages, GArray *out,
+                   GError **error)
+{
+  const TernMessage *last = messages->pdata[messages->len - 1];
+  gboolean kept = last->role == TERN_ROLE_ASSISTANT && last->tokens != NULL;
+  g_autoptr (GArray) chat = g_array_new (FALSE, FALSE, sizeof (TernChatMessage));
+  TernChatRenderOptions options;
+
+  for (guint i = 0; i < messages->len - (kept ? 1 : 0); i++)
+    {
+      const TernMessage *m = messages->pdata[i];
+      TernChatMessage cm = { tern_role_name (m->role), m->content };
+      g_array_append_val (chat, cm);
+    }
+  tern_chat_render_options_init (&options);
+  options.add_generation_prompt = kept || last->role == TERN_ROLE_USER;
+  g_autoptr (TernChatPrompt) prompt =
+      tern_chat_template_render (tmpl, (TernChatMessage *) chat->data, chat->len, &options, error);
+  if (prompt == NULL || !tern_chat_prompt_tokenize (prompt, tok, TRUE, out, error))
+    return FALSE;
+  if (kept)
+    g_array_append_vals (out, last->tokens->data, last->tokens->len);
+  return TRUE;
+}
+
+/* Evaluates the conversation again. The sampler comes from the last reply
+ * when it kept its state, else fresh from the conversation's settings with
+ * the transcript in its penalty window. */
+static gboolean
+reingest (CliChatStore *cs, GPtrArray *messages, const TernChatTemplate *tmpl, TernContext *ctx,
+          TernSampler **sampler, GError **error)
+{
+  const TernTokenizer *tok = tern_model_tokenizer (tern_context_model (ctx));
+  gint32 n_vocab = tern_tokenizer_n_vocab (tok), n_ctx = tern_context_n_ctx (ctx);
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  const TernMessage *last = messages->pdata[messages->len - 1];
+
+  if (!transcript_tokens (tmpl, tok, messages, tokens, error))
+    return FALSE;
+  tern_context_truncate (ctx, 0);
+  /* Too long for the context: the chat's next turn fits what it can. */
+  if ((gint32) tokens->len <= n_ctx - n_ctx / 4 &&
+      !tern_context_decode (ctx, (TernToken *) tokens->data, (gint32) tokens->len, FALSE, NULL, NULL, NULL, error))
+    return FALSE;
+
+  GBytes *state = last->sampler_state;
+  g_autoptr (TernSampler) restored =
+      state ? tern_sampler_restore (g_bytes_get_data (state, NULL), g_bytes_get_size (state), n_vocab, NULL) : NULL;
+  if (restored == NULL)
+    {
+      g_autoptr (TernConversation) c = tern_store_conversation_get (cs->store, cs->conversation_id, error);
+      if (c == NULL)
+        return FALSE;
+      restored = tern_sampler_new (&c->sampling, n_vocab);
+      for (guint i = 0; i < tokens->len; i++)
+        tern_sampler_accept (restored, g_array_index (tokens, TernToken, i));
+    }
+  g_clear_pointer (sampler, tern_sampler_free);
+  *sampler = g_steal_pointer (&restored);
+  return TRUE;
+}
+
+gboolean
+cli_chat_store_resume (CliChatStore *cs, TernContext *ctx, TernSampler **sampler, const TernChatTemplate *tmpl,
+                       GArray *chat, GError **error)
+{
+  g_autoptr (GError) why = NULL;
+
+  if (cs == NULL)
+    return TRUE;
+  g_autoptr (TernConversation) c = tern_store_conversation_get (cs->store, cs->conversation_id, error);
+  if (c == NULL)
+    return FALSE;
+  if (c->head_id == 0)
+    return TRUE;
+  g_autoptr (GPtrArray) messages = tern_store_conversation_messages (cs->store, c->id, 0, error);
+  if (messages == NULL)
+    return FALSE;
+  for (guint i = 0; i < messages->len; i++)
+    {
+      const TernMessage *m = messages->pdata[i];
+      TernChatMessage cm = { tern_role_name (m->role), g_strdup (m->content) };
+      g_array_append_val (chat, cm);
+    }
+
+  gint64 snapshot = tern_store_snapshot_find (cs->store, c->id, c->head_id, error);
+  if (snapshot < 0)
+    return FALSE;
+  if (snapshot > 0)
+    {
+      TernSampler *restored = tern_store_snapshot_restore (cs->store, snapshot, ctx, &cs->identity, &why);
+      if (restored)
+        {
+          g_clear_pointer (sampler, tern_sampler_free);
+          *sampler = restored;
+          g_printerr ("tern-cli chat: restored conversation %" G_GINT64_FORMAT " from its snapshot (%d tokens)\n",
+                      c->id, tern_context_n_past (ctx));
+          return TRUE;
+        }
+      if (!g_error_matches (why, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH) &&
+          !g_error_matches (why, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT))
+        {
+          g_propagate_error (error, g_steal_pointer (&why));
+          return FALSE;
+        }
+    }
+  if (!reingest (cs, messages, tmpl, ctx, sampler, error))
+    return FALSE;
+  g_printerr ("tern-cli chat: re-ingested conversation %" G_GINT64_FORMAT " (%u messages, %d tokens): %s\n", c->id,
+              messages->len, tern_context_n_past (ctx), why ? why->message : "it has no snapshot");
+  return TRUE;
+}
+
+gboolean
+cli_chat_store_user (CliChatStore *cs, const char *text, GError **error)
+{
+  if (cs == NULL)
+    return TRUE;
+  if (tern_store_message_add (cs->store, cs->conversation_id, TERN_STORE_HEAD, TERN_ROLE_USER, text, NULL, 0, NULL,
+                              error) == 0)
+    return FALSE;
+  if (cs->untitled)
+    {
+      /* Named after its first message, as a chat list shows it. */
+      g_autoptr (GString) title = g_string_new (NULL);
+      glong n = 0;
+      for (const char *p = text; *p && n < 48; p = g_utf8_next_char (p), n++)
+        g_string_append_unichar (title, g_utf8_get_char (p));
+      cs->untitled = FALSE;
+      return tern_store_conversation_rename (cs->store, cs->conversation_id, title->str, error);
+    }
+  return TRUE;
+}
+
+gboolean
+cli_chat_store_reply_begin (CliChatStore *cs, const TernContext *ctx, GError **error)
+{
+  if (cs == NULL)
+    return TRUE;
+  g_clear_pointer (&cs->reply, tern_reply_free);
+  cs->reply = tern_store_reply_begin (cs->store, cs->conversation_id, TERN_STORE_HEAD, error);
+  cs->reply_start = tern_context_n_past (ctx);
+  cs->reply_lost = FALSE;
+  return cs->reply != NULL;
+}
+
+/* The reply's tokens so far: those after reply_start in the context; NULL
+ * once a context shift moved them. */
+static const TernToken *
+reply_tokens (CliChatStore *cs, const TernContext *ctx, gint32 *n)
+{
+  gint32 n_past;
+  const TernToken *all = tern_context_tokens (ctx, &n_past);
+
+  if (n_past < cs->reply_start)
+    cs->reply_lost = TRUE;
+  *n = cs->reply_lost ? 0 : n_past - cs->reply_start;
+  return cs->reply_lost ? NULL : all + cs->reply_start;
+}
+
+gboolean
+cli_chat_store_reply_progress (CliChatStore *cs, const TernContext *ctx, const char *text, GError **error)
+{
+  gint32 n;
+
+  if (cs == NULL || cs->reply == NULL)
+    return TRUE;
+  const TernToken *tokens = reply_tokens (cs, ctx, &n);
+  return tern_reply_update (cs->reply, text, tokens, n, error);
+}
+
+gboolean
+cli_chat_store_reply_finish (CliChatStore *cs, const TernContext *ctx, const TernSampler *sampler, const char *text,
+                             GError **error)
+{
+  gint32 n;
+
+  if (cs == NULL || cs->reply == NULL)
+    return TRUE;
+  const TernToken *tokens = reply_tokens (cs, ctx, &n);
+  g_autoptr (GByteArray) state = g_byte_array_new ();
+  tern_sampler_save (sampler, state);
+  g_autoptr (GBytes) sampler_state = g_byte_array_free_to_bytes (g_steal_pointer (&state));
+  gint64 id = tern_reply_id (cs->reply);
+  gboolean ok = tern_reply_finish (cs->reply, text, tokens, n, cs->reply_lost ? NULL : sampler_state, error);
+  g_clear_pointer (&cs->reply, tern_reply_free);
+  if (!ok)
+    return FALSE;
+  /* The snapshot after the reply: the next start resumes from it. */
+  return tern_store_snapshot_save (cs->store, cs->conversation_id, id, ctx, sampler, &cs->identity, error) >= 0;
+}

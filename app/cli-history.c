@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tern-cli history [--db PATH] list | show ID | search TEXT |
+ *   export (ID | --all) --format md|json | import FILE.json | delete ID |
+ *   restore ID | empty-trash
+ * The conversations of the store, for scripts and backups. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <tern/store.h>
+
+static gboolean
+parse_id (const char *text, gint64 *id)
+{
+  guint64 v;
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &v, NULL))
+    {
+      g_printerr ("tern-cli history: '%s' is not a conversation id\n", text);
+      return FALSE;
+    }
+  *id = (gint64) v;
+  return TRUE;
+}
+
+static char *
+format_time (gint64 us)
+{
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (us / G_USEC_PER_SEC);
+  return t ? g_date_time_format (t, "%Y-%m-%d %H:%M") : g_strdup ("?");
+}
+
+static int
+list (TernStore *store, gboolean trash, gint limit, gint offset)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = tern_store_conversation_list (store, trash, offset, limit, &error);
+
+  if (list == NULL)
+    return cli_fail (CLI_EXIT_MODEL, error);
+  for (guint i = 0; i < list->len; i++)
+    {
+      const TernConversation *c = list->pdata[i];
+      g_autofree char *when = format_time (c->updated_at);
+      printf ("%" G_GINT64_FORMAT "\t%s\t%" G_GINT64_FORMAT " messages\t%s\n", c->id, when, c->n_messages, c->title);
+    }
+  return CLI_EXIT_OK;
+}
+
+static int
+search (TernStore *store, const char *text, gint limit)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) hits = tern_store_search (store, text, "[", "]", 0, limit, &error);
+
+  if (hits == NULL)
+    return cli_fail (CLI_EXIT_MODEL, error);
+  for (guint i = 0; i < hits->len; i++)
+    {
+      const TernSearchHit *h = hits->pdata[i];
+      g_autofree char *snippet = g_strdelimit (g_strdup (h->snippet), "\n\t", ' ');
+      printf ("%" G_GINT64_FORMAT "\t%s\t%s: %s\n", h->conversation_id, h->title, tern_role_name (h->role), snippet);
+    }
+  return CLI_EXIT_OK;
+}
+
+static int
+export (TernStore *store, const char *id_text, gboolean all, const char *format)
+{
+  g_autoptr (GError) error = NULL;
+  TernExportFormat fmt;
+  gint64 id = 0;
+
+  if (g_strcmp0 (format, "md") == 0)
+    fmt = TERN_EXPORT_MARKDOWN;
+  else if (g_strcmp0 (format, "json") == 0)
+    fmt = TERN_EXPORT_JSON;
+  else
+    {
+      g_printerr ("tern-cli history export: --format md or --format json\n");
+      return CLI_EXIT_USAGE;
+    }
+  if (all == (id_text != NULL))
+    {
+      g_printerr ("tern-cli history export: give a conversation ID or --all\n");
+      return CLI_EXIT_USAGE;
+    }
+  if (id_text && !parse_id (id_text, &id))
+    return CLI_EXIT_USAGE;
+  g_autofree char *text = tern_store_export (store, id_text ? &id : NULL, id_text ? 1 : 0, fmt, &error);
+  if (text == NULL)
+    return cli_fail (CLI_EXIT_MODEL, error);
+  fputs (text, stdout);
+  return CLI_EXIT_OK;
+}
+
+static int
+import (TernStore *store, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = NULL;
+  gsize len;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  if (!g_file_get_contents (path, &json, &len, &error) || !tern_store_import (store, json, (gssize) len, ids, &error))
+    return cli_fail (CLI_EXIT_MODEL, error);
+  for (guint i = 0; i < ids->len; i++)
+    printf ("%" G_GINT64_FORMAT "\n", g_array_index (ids, gint64, i));
+  return CLI_EXIT_OK;
+}
+
+int
+cli_history (int argc, char **argv)
+{
+  g_autofree char *db = NULL, *format = NULL;
+  gboolean all = FALSE, trash = FALSE;
+  gint limit = 100, offset = 0;
+  const GOptionEntry entries[] = {
+    { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "The database (default: Tern's, in the user's data folder)", "PATH" },
+    { "format", 0, 0, G_OPTION_ARG_STRING, &format, "export: md (Markdown) or json", "FORMAT" },
+    { "all", 0, 0, G_OPTION_ARG_NONE, &all, "export: every conversation not in the trash", NULL },
+    { "trash", 0, 0, G_OPTION_ARG_NONE, &trash, "list: the conversations in the trash", NULL },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "list, search: at most N (default 100)", "N" },
+    { "offset", 0, 0, G_OPTION_ARG_INT, &offset, "list: skip the first N", "N" },
+    { NULL },
+  };
+  g_autoptr (GError) error = NULL;
+  gint64 id;
+
+  if (!cli_parse (&argc, &argv, "list | show ID | search TEXT | export (ID | --all) | import FILE.json | delete ID",
+                  "The stored conversations. list prints the newest first: id, last change, messages\n"
+                  "and title. show prints one as Markdown (its current branch). search finds\n"
+                  "messages with every word (the last as a prefix), matches in [brackets]. export\n"
+                  "writes Markdown or JSON to standard output; import reads the JSON back and\n"
+                  "prints the new ids. delete moves a conversation to the trash; restore ID takes\n"
+                  "it back, empty-trash deletes the trash for good.",
+                  entries))
+    return CLI_EXIT_USAGE;
+  if (argc < 2 || limit < 0 || offset < 0)
+    {
+      g_printerr ("tern-cli history: expected a subcommand (see --help)\n");
+      return CLI_EXIT_USAGE;
+    }
+  const char *sub = argv[1];
+  const char *arg = argc > 2 ? argv[2] : NULL;
+  gboolean wants_arg = !g_str_equal (sub, "list") && !g_str_equal (sub, "empty-trash") && !g_str_equal (sub, "export");
+  if ((wants_arg && argc != 3) || (!wants_arg && argc > 3) || (g_str_equal (sub, "list") && argc != 2))
+    {
+      g_printerr ("tern-cli history %s: wrong arguments (see --help)\n", sub);
+      return CLI_EXIT_USAGE;
+    }
+
+  g_autoptr (TernStore) store = tern_store_open (db, &error);
+  if (store == NULL)
+    return cli_fail (CLI_EXIT_MODEL, error);
+
+  if (g_str_equal (sub, "list"))
+    return list (store, trash, limit, offset);
+  if (g_str_equal (sub, "search"))
+    return search (store, arg, limit);
+  if (g_str_equal (sub, "export"))
+    return export (store, arg, all, format);
+  if (g_str_equal (sub, "import"))
+    return import (store, arg);
+  if (g_str_equal (sub, "empty-trash"))
+    {
+      gint64 n = tern_store_empty_trash (store, &error);
+      if (n < 0)
+        return cli_fail (CLI_EXIT_MODEL, error);
+      printf ("%" G_GINT64_FORMAT " conversations deleted\n", n);
+      return CLI_EXIT_OK;
+    }
+  if (!g_str_equal (sub, "show") && !g_str_equal (sub, "delete") && !g_str_equal (sub, "restore"))
+    {
+      g_printerr ("tern-cli history: unknown subcommand '%s' (see --help)\n", sub);
+      return CLI_EXIT_USAGE;
+    }
+  if (!parse_id (arg, &id))
+    return CLI_EXIT_USAGE;
+  if (g_str_equal (sub, "show"))
+    return export (store, arg, FALSE, "md");
+  if (g_str_equal (sub, "delete") ? !tern_store_conversation_trash (store, id, &error)
+                                  : !tern_store_conversation_untrash (store, id, &error))
+    return cli_fail (CLI_EXIT_MODEL, error);
+  return CLI_EXIT_OK;
+}

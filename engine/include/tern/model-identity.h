@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <tern/model.h>
+
+G_BEGIN_DECLS
+
+/* The identity of a model file: enough to tell that the file at a path is
+ * still the one seen before, without reading gigabytes of weights. The
+ * hash covers the GGUF header, metadata and tensor infos (every byte
+ * before the data section); size and modification time stand for the
+ * weights. A file rewritten in place with other weights of the same
+ * shapes keeps the hash but changes the mtime. */
+typedef struct {
+  guint64 size;          /* bytes */
+  gint64 mtime_us;       /* modification time, microseconds since the epoch */
+  guint8 sha256[32];     /* of the bytes before tern_gguf_data_offset */
+} TernModelIdentity;
+
+/* Computes the identity of the GGUF file at @path (which is validated as
+ * tern_gguf_open does). Errors: IO, FORMAT, UNSUPPORTED. */
+gboolean tern_model_identity_compute (const char *path, TernModelIdentity *out, GError **error);
+
+/* The identity of @model, loaded from @path: the hash of its mapped
+ * header, and the size and mtime of the file at @path now. Call it right
+ * after loading. IO when the file is gone. */
+gboolean tern_model_identity_of_model (const TernModel *model, const char *path, TernModelIdentity *out,
+                                       GError **error);
+
+gboolean tern_model_identity_equal (const TernModelIdentity *a, const TernModelIdentity *b);
+
+/* The hash as 64 lowercase hex digits. Free with g_free. */
+char *tern_model_identity_hash_hex (const TernModelIdentity *identity);
+
+G_END_DECLS

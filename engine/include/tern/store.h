@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <tern/context.h>
+#include <tern/model-identity.h>
+#include <tern/sampler.h>
+
+G_BEGIN_DECLS
+
+/* The store: Tern's one SQLite database — the model library, the
+ * conversations and their messages, state snapshots and settings.
+ *
+ * Files: by default $TERN_DATA_DIR/tern.db, or without that variable
+ * g_get_user_data_dir()/tern/tern.db; the folder is made when missing.
+ *
+ * Safety: every write is one transaction, committed before the call
+ * returns, so a message that was added is on disk, and a crash, a kill or
+ * a power cut loses nothing committed. A reply being generated is
+ * checkpointed as it streams (TernReply) and stays flagged incomplete
+ * until it is finished; one found incomplete later was interrupted. A
+ * failed write (I/O error, disk full) rolls back whole and leaves what was
+ * committed before intact.
+ *
+ * Errors, all in TERN_ENGINE_ERROR: IO for an I/O error or a full disk
+ * (with SQLite's message), FORMAT for a file that is not a Tern database or
+ * is corrupt, MISMATCH for a database of a newer schema than this Tern
+ * knows (refused, never changed), INVALID for an unknown id or a bad
+ * argument; snapshots add their own (tern/snapshot.h).
+ *
+ * Threads: a TernStore is owned by one thread, the engine thread, which
+ * makes every call on it and frees it; objects it returns are plain copies
+ * that may go to any thread. Other processes (tern-cli) may open the same
+ * file at the same time: SQLite's locks serialise writers, and a call
+ * waits up to a few seconds for another writer before failing with IO. */
+
+/* The schema version this Tern writes (PRAGMA user_version). */
+#define TERN_STORE_SCHEMA_VERSION 1
+
+typedef struct TernStore TernStore;
+
+/* The default database path (see above). Free with g_free. */
+char *tern_store_default_path (void);
+
+/* Opens (creating if needed) the database at @path, or the default path
+ * when @path is NULL, and upgrades its schema to the current version. */
+TernStore *tern_store_open (const char *path, GError **error);
+void tern_store_free (TernStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernStore, tern_store_free)
+
+const char *tern_store_path (const TernStore *store);
+
+/* Groups the writes between begin and commit into one transaction (an
+ * import, a bulk change): faster, and all or nothing. Each call inside
+ * still rolls back its own part when it fails; rollback drops them all. */
+gboolean tern_store_begin (TernStore *store, GError **error);
+gboolean tern_store_commit (TernStore *store, GError **error);
+void tern_store_rollback (TernStore *store);
+
+/* Settings: text values by key. get returns NULL (no error) when unset. */
+gboolean tern_store_set_setting (TernStore *store, const char *key, const char *value, GError **error);
+char *tern_store_get_setting (TernStore *store, const char *key, GError **error);
+
+/* ---- Model library ---- */
+
+typedef struct {
+  gint64 id;
+  char *path;
+  char *name;          /* general.name, or the file name */
+  char *arch;          /* general.architecture */
+  gint64 n_params;
+  char *tensor_types;  /* "q4_K 155, f32 45": types by tensor count, most first */
+  gint32 n_ctx_train;  /* 0 when the file does not say */
+  TernModelIdentity identity; /* identity.size is the file size */
+  gint64 added_at;     /* microseconds since the epoch */
+  gint64 last_used_at; /* 0: never */
+} TernStoreModel;
+
+void tern_store_model_free (TernStoreModel *model);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernStoreModel, tern_store_model_free)
+
+typedef enum {
+  TERN_MODEL_OK,      /* the file is there and is the one added */
+  TERN_MODEL_MISSING, /* nothing at the path (moved or deleted) */
+  TERN_MODEL_CHANGED, /* a file at the path, but not the one added */
+} TernModelStatus;
+
+/* Adds the GGUF file at @path (made absolute) to the library, reading its
+ * metadata, and returns its id; a path already in the library is read
+ * again and keeps its id. Errors: IO, FORMAT, UNSUPPORTED for the file. */
+gint64 tern_store_model_add (TernStore *store, const char *path, GError **error);
+TernStoreModel *tern_store_model_get (TernStore *store, gint64 id, GError **error);
+/* Every model in the library, most recently used first (TernStoreModel). */
+GPtrArray *tern_store_model_list (TernStore *store, GError **error);
+/* Removes a model from the library (not the file). Conversations keep
+ * their transcripts and lose the link; its snapshots go. */
+gboolean tern_store_model_remove (TernStore *store, gint64 id, GError **error);
+/* Compares the file at the model's path with the identity recorded when it
+ * was added. FALSE only for an unknown id or a database error. */
+gboolean tern_store_model_check (TernStore *store, gint64 id, TernModelStatus *status, GError **error);
+/* Loads a library model, refusing a file that is missing (IO) or changed
+ * (MISMATCH) since it was added: a model is never silently loaded from
+ * another file. Marks it used. */
+TernModel *tern_store_model_load (TernStore *store, gint64 id, TernProgressFn progress, gpointer user_data,
+                                  GCancellable *cancellable, GError **error);
+
+/* ---- Conversations and messages ---- */
+
+typedef enum {
+  TERN_ROLE_SYSTEM,
+  TERN_ROLE_USER,
+  TERN_ROLE_ASSISTANT,
+} TernRole;
+
+const char *tern_role_name (TernRole role); /* "system", "user", "assistant" */
+gboolean tern_role_from_name (const char *name, TernRole *role);
+
+typedef struct {
+  gint64 id;
+  char *title;
+  gint64 model_id;          /* 0: none */
+  char *system_prompt;      /* "" when none */
+  TernSamplerParams sampling;
+  gint64 created_at;        /* microseconds since the epoch */
+  gint64 updated_at;        /* the last change, or the last message */
+  gint64 trashed_at;        /* 0: not in the trash */
+  gint64 head_id;           /* the last message of the branch shown; 0: no messages */
+  gint64 n_messages;        /* in all branches */
+} TernConversation;
+
+void tern_conversation_free (TernConversation *conversation);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernConversation, tern_conversation_free)
+
+/* A message. Edits and regenerations never overwrite one: they add a
+ * message with the same parent, starting a branch. */
+typedef struct {
+  gint64 id;
+  gint64 conversation_id;
+  gint64 parent_id;      /* 0: the first message of the conversation (of its branch) */
+  TernRole role;
+  char *content;
+  gint64 created_at;     /* microseconds since the epoch */
+  gint32 n_tokens;
+  gboolean complete;     /* FALSE: being generated, or interrupted by a crash */
+  /* Engine caches, valid under the conversation's model only (NULL when
+   * unknown): the token ids the message put in the context, and the
+   * sampler state after it. They let the transcript be evaluated again to
+   * exactly the state it had; changing the model clears them. */
+  GArray *tokens;        /* TernToken */
+  GBytes *sampler_state; /* tern_sampler_save */
+} TernMessage;
+
+void tern_message_free (TernMessage *message);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernMessage, tern_message_free)
+
+/* A new, empty conversation; returns its id (0 on error). @model_id may be
+ * 0, @system_prompt NULL, @sampling NULL for the defaults. */
+gint64 tern_store_conversation_new (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
+                                    const TernSamplerParams *sampling, GError **error);
+TernConversation *tern_store_conversation_get (TernStore *store, gint64 id, GError **error);
+gboolean tern_store_conversation_rename (TernStore *store, gint64 id, const char *title, GError **error);
+gboolean tern_store_conversation_set_system_prompt (TernStore *store, gint64 id, const char *system_prompt,
+                                                    GError **error);
+/* Settings for the replies to come; a reply's sampler state carries on. */
+gboolean tern_store_conversation_set_sampling (TernStore *store, gint64 id, const TernSamplerParams *sampling,
+                                               GError **error);
+/* Moves the conversation to another model (0: none). Its messages' engine
+ * caches and its snapshots belong to the old one and are dropped. */
+gboolean tern_store_conversation_set_model (TernStore *store, gint64 id, gint64 model_id, GError **error);
+/* Shows the branch ending at @message_id, a message of the conversation. */
+gboolean tern_store_conversation_set_head (TernStore *store, gint64 id, gint64 message_id, GError **error);
+
+/* Delete and undo: a trashed conversation leaves the list and search
+ * until it is restored or the trash is emptied (for good). */
+gboolean tern_store_conversation_trash (TernStore *store, gint64 id, GError **error);
+gboolean tern_store_conversation_untrash (TernStore *store, gint64 id, GError **error);
+/* Deletes every trashed conversation; returns how many, or -1 on error. */
+gint64 tern_store_empty_trash (TernStore *store, GError **error);
+/* A copy with every message and branch (not the snapshots); returns its id. */
+gint64 tern_store_conversation_duplicate (TernStore *store, gint64 id, GError **error);
+
+/* Conversations newest first (by updated_at, then id), @limit from
+ * @offset, in the trash or not. Returns TernConversation. */
+GPtrArray *tern_store_conversation_list (TernStore *store, gboolean trashed, gint64 offset, gint64 limit,
+                                         GError **error);
+gint64 tern_store_conversation_count (TernStore *store, gboolean trashed, GError **error);
+
+/* Pass as a parent to add after the head of the branch shown. */
+#define TERN_STORE_HEAD ((gint64) -1)
+
+/* Adds a complete message after @parent_id (0: as a first message,
+ * TERN_STORE_HEAD: after the head) and makes it the head. @tokens and
+ * @sampler_state may be NULL. Returns its id, 0 on error. */
+gint64 tern_store_message_add (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role,
+                               const char *content, const TernToken *tokens, gint32 n_tokens,
+                               GBytes *sampler_state, GError **error);
+TernMessage *tern_store_message_get (TernStore *store, gint64 id, GError **error);
+/* The messages of the branch ending at @leaf_id (0: the head), first to
+ * last. Returns TernMessage. */
+GPtrArray *tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint64 leaf_id,
+                                             GError **error);
+/* The messages whose parent is @parent_id (0: the first messages), oldest
+ * first: the branches at that point. Returns TernMessage. */
+GPtrArray *tern_store_message_children (TernStore *store, gint64 conversation_id, gint64 parent_id,
+                                        GError **error);
+
+/* A reply being generated. begin commits an empty incomplete assistant
+ * message and makes it the head; update checkpoints the text so far when a
+ * second has passed or TERN_REPLY_CHECKPOINT_TOKENS tokens came since the
+ * last checkpoint (otherwise it only remembers it); finish commits the
+ * whole reply as complete. Freeing an unfinished reply leaves its last
+ * checkpoint, flagged incomplete. The store must outlive it. */
+#define TERN_REPLY_CHECKPOINT_TOKENS 32
+#define TERN_REPLY_CHECKPOINT_US G_USEC_PER_SEC
+
+typedef struct TernReply TernReply;
+
+TernReply *tern_store_reply_begin (TernStore *store, gint64 conversation_id, gint64 parent_id, GError **error);
+gint64 tern_reply_id (const TernReply *reply);
+gboolean tern_reply_update (TernReply *reply, const char *content, const TernToken *tokens, gint32 n_tokens,
+                            GError **error);
+gboolean tern_reply_finish (TernReply *reply, const char *content, const TernToken *tokens, gint32 n_tokens,
+                            GBytes *sampler_state, GError **error);
+void tern_reply_free (TernReply *reply);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernReply, tern_reply_free)
+
+/* ---- Search, export, import ---- */
+
+typedef struct {
+  gint64 conversation_id;
+  gint64 message_id;
+  char *title;   /* of the conversation */
+  TernRole role;
+  char *snippet; /* the matching text around the match, marked as asked */
+  gint64 created_at;
+} TernSearchHit;
+
+void tern_search_hit_free (TernSearchHit *hit);
+
+/* Full-text search over the messages of conversations not in the trash:
+ * every word of @text must occur (the last one as a prefix); words are
+ * matched without case or accents. Best matches first. Returns
+ * TernSearchHit, with matches in snippets between @open and @close. */
+GPtrArray *tern_store_search (TernStore *store, const char *text, const char *open, const char *close,
+                              gint64 offset, gint64 limit, GError **error);
+
+typedef enum {
+  TERN_EXPORT_MARKDOWN, /* for people: each conversation's shown branch */
+  TERN_EXPORT_JSON,     /* for backup: everything, every branch; import reads it back */
+} TernExportFormat;
+
+/* Exports the conversations @ids (all those not in the trash when @n_ids
+ * is 0), oldest first. Returns the text, NULL on error. */
+char *tern_store_export (TernStore *store, const gint64 *ids, gsize n_ids, TernExportFormat format,
+                         GError **error);
+
+/* Imports conversations from JSON written by tern_store_export, all or
+ * none; their ids are appended to @ids when given. Exporting them again
+ * gives the same JSON. A model is linked when its path is in the library.
+ * FORMAT for text that is not such JSON. */
+gboolean tern_store_import (TernStore *store, const char *json, gssize len, GArray *ids, GError **error);
+
+/* ---- State snapshots ---- */
+
+typedef struct {
+  gint64 id;
+  gint64 conversation_id;
+  gint64 message_id;   /* the last message the state holds; 0: none */
+  gint32 n_tokens;
+  gint64 size;         /* stored bytes */
+  gint64 created_at;
+  gint64 used_at;      /* the last save or restore */
+} TernSnapshotEntry;
+
+/* Saves the state of @ctx and @sampler (@model: the identity of the
+ * context's model, see tern_model_identity_of_model) as the snapshot of the
+ * conversation's branch at @message_id (0: before any message), replacing
+ * the older snapshots of that branch, then evicts the least recently used
+ * snapshots until the total fits the limit. Returns the snapshot's id, or
+ * 0 with no error when it alone is over the limit and was not kept; -1 on
+ * error (nothing changed then). Memory: one chunk, whatever the size. */
+gint64 tern_store_snapshot_save (TernStore *store, gint64 conversation_id, gint64 message_id,
+                                 const TernContext *ctx, const TernSampler *sampler,
+                                 const TernModelIdentity *model, GError **error);
+
+/* The id of the snapshot at @message_id of the conversation, 0 when there
+ * is none; -1 on error. */
+gint64 tern_store_snapshot_find (TernStore *store, gint64 conversation_id, gint64 message_id, GError **error);
+
+/* Restores snapshot @id into @ctx and returns its sampler (see
+ * tern_snapshot_load for the checks). MISMATCH or FORMAT: evaluate the
+ * transcript again instead; @ctx is left empty for it. */
+TernSampler *tern_store_snapshot_restore (TernStore *store, gint64 id, TernContext *ctx,
+                                          const TernModelIdentity *model, GError **error);
+
+gboolean tern_store_snapshot_delete (TernStore *store, gint64 id, GError **error);
+/* Snapshots of a conversation (0: all), most recently used first. */
+GPtrArray *tern_store_snapshot_list (TernStore *store, gint64 conversation_id, GError **error);
+gint64 tern_store_snapshot_total_size (TernStore *store, GError **error);
+
+/* The cap on the total size of snapshots, in bytes (a setting); the
+ * default is TERN_STORE_SNAPSHOT_LIMIT_DEFAULT. Lowering it evicts at once. */
+#define TERN_STORE_SNAPSHOT_LIMIT_DEFAULT ((gint64) 4 << 30)
+gint64 tern_store_get_snapshot_limit (TernStore *store);
+gboolean tern_store_set_snapshot_limit (TernStore *store, gint64 bytes, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,881 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The store's conversations and messages: branches, the trash, streaming
+ * replies and full-text search. */
+#include "store-private.h"
+
+#include <string.h>
+
+static const char *const role_names[] = { "system", "user", "assistant" };
+
+const char *
+tern_role_name (TernRole role)
+{
+  g_return_val_if_fail ((guint) role < G_N_ELEMENTS (role_names), "user");
+  return role_names[role];
+}
+
+gboolean
+tern_role_from_name (const char *name, TernRole *role)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (role_names); i++)
+    if (g_strcmp0 (name, role_names[i]) == 0)
+      {
+        *role = (TernRole) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+tern_conversation_free (TernConversation *conversation)
+{
+  if (conversation == NULL)
+    return;
+  g_free (conversation->title);
+  g_free (conversation->system_prompt);
+  g_free (conversation);
+}
+
+void
+tern_message_free (TernMessage *message)
+{
+  if (message == NULL)
+    return;
+  g_free (message->content);
+  g_clear_pointer (&message->tokens, g_array_unref);
+  g_clear_pointer (&message->sampler_state, g_bytes_unref);
+  g_free (message);
+}
+
+void
+tern_search_hit_free (TernSearchHit *hit)
+{
+  if (hit == NULL)
+    return;
+  g_free (hit->title);
+  g_free (hit->snippet);
+  g_free (hit);
+}
+
+TernConversation *
+store_read_conversation (StoreStmt *stmt)
+{
+  TernConversation *c = g_new0 (TernConversation, 1);
+
+  c->id = sqlite3_column_int64 (stmt, 0);
+  c->title = store_column_text (stmt, 1);
+  c->model_id = sqlite3_column_int64 (stmt, 2);
+  c->system_prompt = store_column_text (stmt, 3);
+  c->sampling.temperature = (float) sqlite3_column_double (stmt, 4);
+  c->sampling.top_k = sqlite3_column_int (stmt, 5);
+  c->sampling.top_p = (float) sqlite3_column_double (stmt, 6);
+  c->sampling.min_p = (float) sqlite3_column_double (stmt, 7);
+  c->sampling.repeat_penalty = (float) sqlite3_column_double (stmt, 8);
+  c->sampling.repeat_last_n = sqlite3_column_int (stmt, 9);
+  c->sampling.frequency_penalty = (float) sqlite3_column_double (stmt, 10);
+  c->sampling.presence_penalty = (float) sqlite3_column_double (stmt, 11);
+  c->sampling.seed = (guint64) sqlite3_column_int64 (stmt, 12);
+  c->created_at = sqlite3_column_int64 (stmt, 13);
+  c->updated_at = sqlite3_column_int64 (stmt, 14);
+  c->trashed_at = sqlite3_column_int64 (stmt, 15);
+  c->head_id = sqlite3_column_int64 (stmt, 16);
+  c->n_messages = sqlite3_column_int64 (stmt, 17);
+  return c;
+}
+
+TernMessage *
+store_read_message (StoreStmt *stmt)
+{
+  TernMessage *m = g_new0 (TernMessage, 1);
+
+  m->id = sqlite3_column_int64 (stmt, 0);
+  m->conversation_id = sqlite3_column_int64 (stmt, 1);
+  m->parent_id = sqlite3_column_int64 (stmt, 2);
+  tern_role_from_name ((const char *) sqlite3_column_text (stmt, 3), &m->role);
+  m->content = store_column_text (stmt, 4);
+  m->created_at = sqlite3_column_int64 (stmt, 5);
+  m->n_tokens = sqlite3_column_int (stmt, 6);
+  m->complete = sqlite3_column_int (stmt, 7) != 0;
+  m->tokens = store_column_tokens (stmt, 8);
+  m->sampler_state = store_column_bytes (stmt, 9);
+  return m;
+}
+
+/* Runs @stmt, whose parameters are bound, in a write of its own; when it
+ * changes no row, the @what with @id does not exist. */
+static gboolean
+write_one (TernStore *store, StoreStmt *stmt, const char *what, gint64 id, GError **error)
+{
+  StoreTxn txn;
+
+  if (!store_txn_begin (store, &txn, error))
+    return FALSE;
+  if (!store_step_done (store, stmt, "saving a change", error))
+    {
+      store_txn_rollback (store, &txn);
+      return FALSE;
+    }
+  if (sqlite3_changes (store->db) == 0)
+    {
+      store_txn_rollback (store, &txn);
+      return store_no_such (what, id, error);
+    }
+  return store_txn_commit (store, &txn, error);
+}
+
+static gboolean
+check_text (const char *what, const char *text, GError **error)
+{
+  if (text == NULL || !g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "the %s is not UTF-8 text", what);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+bind_sampling (StoreStmt *stmt, int first, const TernSamplerParams *p)
+{
+  sqlite3_bind_double (stmt, first, p->temperature);
+  sqlite3_bind_int (stmt, first + 1, p->top_k);
+  sqlite3_bind_double (stmt, first + 2, p->top_p);
+  sqlite3_bind_double (stmt, first + 3, p->min_p);
+  sqlite3_bind_double (stmt, first + 4, p->repeat_penalty);
+  sqlite3_bind_int (stmt, first + 5, p->repeat_last_n);
+  sqlite3_bind_double (stmt, first + 6, p->frequency_penalty);
+  sqlite3_bind_double (stmt, first + 7, p->presence_penalty);
+  sqlite3_bind_int64 (stmt, first + 8, (gint64) p->seed);
+}
+
+static gboolean
+check_sampling (const TernSamplerParams *sampling, GError **error)
+{
+  return sampling == NULL || tern_sampler_params_validate (sampling, error);
+}
+
+/* Inserts a conversation row with every field given; returns its id or 0. */
+gint64
+store_conversation_insert (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
+                     const TernSamplerParams *sampling, gint64 created_at, gint64 updated_at, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      "INSERT INTO conversations (title, model_id, system_prompt, temperature, top_k, top_p, min_p, "
+      "repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, seed, created_at, updated_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+      error);
+  TernSamplerParams defaults;
+
+  if (stmt == NULL)
+    return 0;
+  if (sampling == NULL)
+    {
+      tern_sampler_params_init (&defaults);
+      sampling = &defaults;
+    }
+  sqlite3_bind_text (stmt, 1, title, -1, SQLITE_TRANSIENT);
+  if (model_id > 0)
+    sqlite3_bind_int64 (stmt, 2, model_id);
+  sqlite3_bind_text (stmt, 3, system_prompt ? system_prompt : "", -1, SQLITE_TRANSIENT);
+  bind_sampling (stmt, 4, sampling);
+  sqlite3_bind_int64 (stmt, 13, created_at);
+  sqlite3_bind_int64 (stmt, 14, updated_at);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      if (sqlite3_extended_errcode (store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        store_no_such ("model", model_id, error);
+      else
+        store_fail (store, "adding a conversation", error);
+      return 0;
+    }
+  gint64 id = sqlite3_column_int64 (stmt, 0);
+  if (!store_step_done (store, stmt, "adding a conversation", error))
+    return 0;
+  return id;
+}
+
+gint64
+tern_store_conversation_new (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
+                             const TernSamplerParams *sampling, GError **error)
+{
+  gint64 now = g_get_real_time ();
+  StoreTxn txn;
+
+  if (!check_text ("title", title, error) || (system_prompt && !check_text ("system prompt", system_prompt, error)) ||
+      !check_sampling (sampling, error) || !store_txn_begin (store, &txn, error))
+    return 0;
+  gint64 id = store_conversation_insert (store, title, model_id, system_prompt, sampling, now, now, error);
+  if (id == 0 || !store_txn_commit (store, &txn, error))
+    {
+      store_txn_rollback (store, &txn);
+      return 0;
+    }
+  return id;
+}
+
+TernConversation *
+tern_store_conversation_get (TernStore *store, gint64 id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt =
+      store_prepare (store, "SELECT " STORE_CONVERSATION_COLUMNS " FROM conversations c WHERE c.id = ?1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return store_read_conversation (stmt);
+  if (rc == SQLITE_DONE)
+    store_no_such ("conversation", id, error);
+  else
+    store_fail (store, "reading a conversation", error);
+  return NULL;
+}
+
+gboolean
+tern_store_conversation_rename (TernStore *store, gint64 id, const char *title, GError **error)
+{
+  g_autoptr (StoreStmt) stmt =
+      store_prepare (store, "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1", error);
+
+  if (!check_text ("title", title, error) || stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_text (stmt, 2, title, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
+  return write_one (store, stmt, "conversation", id, error);
+}
+
+gboolean
+tern_store_conversation_set_system_prompt (TernStore *store, gint64 id, const char *system_prompt, GError **error)
+{
+  g_autoptr (StoreStmt) stmt =
+      store_prepare (store, "UPDATE conversations SET system_prompt = ?2, updated_at = ?3 WHERE id = ?1", error);
+
+  if (!check_text ("system prompt", system_prompt, error) || stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_text (stmt, 2, system_prompt, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
+  return write_one (store, stmt, "conversation", id, error);
+}
+
+gboolean
+tern_store_conversation_set_sampling (TernStore *store, gint64 id, const TernSamplerParams *sampling, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      "UPDATE conversations SET temperature = ?2, top_k = ?3, top_p = ?4, min_p = ?5, repeat_penalty = ?6, "
+      "repeat_last_n = ?7, frequency_penalty = ?8, presence_penalty = ?9, seed = ?10, updated_at = ?11 "
+      "WHERE id = ?1",
+      error);
+
+  if (!tern_sampler_params_validate (sampling, error) || stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  bind_sampling (stmt, 2, sampling);
+  sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
+  return write_one (store, stmt, "conversation", id, error);
+}
+
+gboolean
+tern_store_conversation_set_model (TernStore *store, gint64 id, gint64 model_id, GError **error)
+{
+  g_autoptr (StoreStmt) get = store_prepare (store, "SELECT model_id FROM conversations WHERE id = ?1", error);
+  g_autoptr (StoreStmt) set =
+      store_prepare (store, "UPDATE conversations SET model_id = ?2, updated_at = ?3 WHERE id = ?1", error);
+  g_autoptr (StoreStmt) caches =
+      store_prepare (store, "UPDATE messages SET tokens = NULL, sampler = NULL WHERE conversation_id = ?1", error);
+  g_autoptr (StoreStmt) snaps = store_prepare (store, "DELETE FROM snapshots WHERE conversation_id = ?1", error);
+  StoreTxn txn;
+
+  if (get == NULL || set == NULL || caches == NULL || snaps == NULL || !store_txn_begin (store, &txn, error))
+    return FALSE;
+  sqlite3_bind_int64 (get, 1, id);
+  int rc = sqlite3_step (get);
+  if (rc != SQLITE_ROW)
+    {
+      if (rc == SQLITE_DONE)
+        store_no_such ("conversation", id, error);
+      else
+        store_fail (store, "reading a conversation", error);
+      store_txn_rollback (store, &txn);
+      return FALSE;
+    }
+  gboolean same = sqlite3_column_int64 (get, 0) == model_id;
+  sqlite3_bind_int64 (set, 1, id);
+  if (model_id > 0)
+    sqlite3_bind_int64 (set, 2, model_id);
+  sqlite3_bind_int64 (set, 3, g_get_real_time ());
+  sqlite3_bind_int64 (caches, 1, id);
+  sqlite3_bind_int64 (snaps, 1, id);
+  if (!same && (!store_step_done (store, set, "changing the model", error) ||
+                !store_step_done (store, caches, "changing the model", error) ||
+                !store_step_done (store, snaps, "changing the model", error)))
+    {
+      if (sqlite3_extended_errcode (store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        {
+          g_clear_error (error);
+          store_no_such ("model", model_id, error);
+        }
+      store_txn_rollback (store, &txn);
+      return FALSE;
+    }
+  return store_txn_commit (store, &txn, error);
+}
+
+/* Whether message @id belongs to conversation @conversation_id. */
+static gboolean
+check_message (TernStore *store, gint64 conversation_id, gint64 id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt =
+      store_prepare (store, "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int64 (stmt, 2, conversation_id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return TRUE;
+  if (rc != SQLITE_DONE)
+    return store_fail (store, "reading a message", error);
+  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+               "conversation %" G_GINT64_FORMAT " has no message with id %" G_GINT64_FORMAT, conversation_id, id);
+  return FALSE;
+}
+
+gboolean
+tern_store_conversation_set_head (TernStore *store, gint64 id, gint64 message_id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1", error);
+
+  if (stmt == NULL || !check_message (store, id, message_id, error))
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int64 (stmt, 2, message_id);
+  return write_one (store, stmt, "conversation", id, error);
+}
+
+gboolean
+tern_store_conversation_trash (TernStore *store, gint64 id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store, "UPDATE conversations SET trashed_at = CASE trashed_at WHEN 0 THEN ?2 ELSE trashed_at END WHERE id = ?1",
+      error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int64 (stmt, 2, g_get_real_time ());
+  return write_one (store, stmt, "conversation", id, error);
+}
+
+gboolean
+tern_store_conversation_untrash (TernStore *store, gint64 id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (store, "UPDATE conversations SET trashed_at = 0 WHERE id = ?1", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  return write_one (store, stmt, "conversation", id, error);
+}
+
+gint64
+tern_store_empty_trash (TernStore *store, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (store, "DELETE FROM conversations WHERE trashed_at != 0", error);
+  StoreTxn txn;
+
+  if (stmt == NULL || !store_txn_begin (store, &txn, error))
+    return -1;
+  if (!store_step_done (store, stmt, "emptying the trash", error))
+    {
+      store_txn_rollback (store, &txn);
+      return -1;
+    }
+  gint64 n = sqlite3_changes64 (store->db);
+  if (!store_txn_commit (store, &txn, error))
+    return -1;
+  return n;
+}
+
+/* Inserts a message row with every field given; returns its id or 0. */
+gint64
+store_message_insert (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role, const char *content,
+                      gint64 created_at, gint32 n_tokens, gboolean complete, const TernToken *tokens,
+                      GBytes *sampler_state, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      "INSERT INTO messages (conversation_id, parent_id, role, content, created_at, n_tokens, complete, tokens, "
+      "sampler) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+      error);
+
+  if (stmt == NULL)
+    return 0;
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (parent_id > 0)
+    sqlite3_bind_int64 (stmt, 2, parent_id);
+  sqlite3_bind_text (stmt, 3, tern_role_name (role), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, content, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 5, created_at);
+  sqlite3_bind_int (stmt, 6, n_tokens);
+  sqlite3_bind_int (stmt, 7, complete);
+  store_bind_tokens (stmt, 8, tokens, n_tokens);
+  if (sampler_state)
+    sqlite3_bind_blob64 (stmt, 9, g_bytes_get_data (sampler_state, NULL), g_bytes_get_size (sampler_state),
+                         SQLITE_TRANSIENT);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      store_fail (store, "adding a message", error);
+      return 0;
+    }
+  gint64 id = sqlite3_column_int64 (stmt, 0);
+  if (!store_step_done (store, stmt, "adding a message", error))
+    return 0;
+  return id;
+}
+
+/* Adds a message after @parent_id (or the head) and makes it the head;
+ * in the caller's transaction. */
+static gint64
+append (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role, const char *content,
+        gint32 n_tokens, gboolean complete, const TernToken *tokens, GBytes *sampler_state, GError **error)
+{
+  gint64 now = g_get_real_time ();
+
+  if (parent_id == TERN_STORE_HEAD)
+    {
+      g_autoptr (TernConversation) c = tern_store_conversation_get (store, conversation_id, error);
+      if (c == NULL)
+        return 0;
+      parent_id = c->head_id;
+    }
+  else if (parent_id > 0 && !check_message (store, conversation_id, parent_id, error))
+    return 0;
+
+  g_autoptr (StoreStmt) head =
+      store_prepare (store, "UPDATE conversations SET head_id = ?2, updated_at = ?3 WHERE id = ?1", error);
+  if (head == NULL)
+    return 0;
+  gint64 id = store_message_insert (store, conversation_id, parent_id, role, content, now, n_tokens, complete,
+                                    tokens, sampler_state, error);
+  if (id == 0)
+    {
+      if (sqlite3_extended_errcode (store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+        {
+          g_clear_error (error);
+          store_no_such ("conversation", conversation_id, error);
+        }
+      return 0;
+    }
+  sqlite3_bind_int64 (head, 1, conversation_id);
+  sqlite3_bind_int64 (head, 2, id);
+  sqlite3_bind_int64 (head, 3, now);
+  if (!store_step_done (store, head, "adding a message", error))
+    return 0;
+  return id;
+}
+
+gint64
+tern_store_message_add (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role,
+                        const char *content, const TernToken *tokens, gint32 n_tokens, GBytes *sampler_state,
+                        GError **error)
+{
+  StoreTxn txn;
+
+  if (!check_text ("message", content, error) || !store_txn_begin (store, &txn, error))
+    return 0;
+  gint64 id = append (store, conversation_id, parent_id, role, content, n_tokens, TRUE, tokens, sampler_state, error);
+  if (id == 0 || !store_txn_commit (store, &txn, error))
+    {
+      store_txn_rollback (store, &txn);
+      return 0;
+    }
+  return id;
+}
+
+TernMessage *
+tern_store_message_get (TernStore *store, gint64 id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt =
+      store_prepare (store, "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.id = ?1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return store_read_message (stmt);
+  if (rc == SQLITE_DONE)
+    store_no_such ("message", id, error);
+  else
+    store_fail (store, "reading a message", error);
+  return NULL;
+}
+
+static GPtrArray *
+collect_messages (TernStore *store, StoreStmt *stmt, GError **error)
+{
+  g_autoptr (GPtrArray) messages = g_ptr_array_new_with_free_func ((GDestroyNotify) tern_message_free);
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (messages, store_read_message (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      store_fail (store, "reading messages", error);
+      return NULL;
+    }
+  return g_steal_pointer (&messages);
+}
+
+GPtrArray *
+tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint64 leaf_id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      "WITH RECURSIVE path (id, depth) AS ("
+      "  SELECT ?2, 0"
+      "  UNION ALL"
+      "  SELECT m.parent_id, p.depth + 1 FROM messages m JOIN path p ON m.id = p.id WHERE m.parent_id IS NOT NULL"
+      ") SELECT " STORE_MESSAGE_COLUMNS " FROM path p JOIN messages m ON m.id = p.id "
+      "WHERE m.conversation_id = ?1 ORDER BY p.depth DESC",
+      error);
+
+  if (stmt == NULL)
+    return NULL;
+  if (leaf_id == 0)
+    {
+      g_autoptr (TernConversation) c = tern_store_conversation_get (store, conversation_id, error);
+      if (c == NULL)
+        return NULL;
+      leaf_id = c->head_id;
+    }
+  else if (!check_message (store, conversation_id, leaf_id, error))
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  sqlite3_bind_int64 (stmt, 2, leaf_id);
+  return collect_messages (store, stmt, error);
+}
+
+GPtrArray *
+tern_store_message_children (TernStore *store, gint64 conversation_id, gint64 parent_id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.conversation_id = ?1 AND m.parent_id IS ?2 "
+      "ORDER BY m.id",
+      error);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, conversation_id);
+  if (parent_id > 0)
+    sqlite3_bind_int64 (stmt, 2, parent_id);
+  return collect_messages (store, stmt, error);
+}
+
+/* Copies every message of @from into @to, mapping parents; returns the
+ * new id of @from's message @old_head (0 for 0). */
+static gboolean
+copy_messages (TernStore *store, gint64 from, gint64 to, gint64 old_head, gint64 *new_head, GError **error)
+{
+  g_autoptr (StoreStmt) all = store_prepare (
+      store, "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.conversation_id = ?1 ORDER BY m.id", error);
+  g_autoptr (GHashTable) ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  g_autoptr (GPtrArray) messages = NULL;
+
+  if (all == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (all, 1, from);
+  messages = collect_messages (store, all, error);
+  if (messages == NULL)
+    return FALSE;
+  *new_head = 0;
+  /* Parents come before their children: ids grow. */
+  for (guint i = 0; i < messages->len; i++)
+    {
+      const TernMessage *m = messages->pdata[i];
+      gint64 *parent = m->parent_id ? g_hash_table_lookup (ids, &m->parent_id) : NULL;
+      gint64 id = store_message_insert (store, to, parent ? *parent : 0, m->role, m->content, m->created_at,
+                                        m->n_tokens, m->complete, m->tokens ? (TernToken *) m->tokens->data : NULL,
+                                        m->sampler_state, error);
+      if (id == 0)
+        return FALSE;
+      g_hash_table_insert (ids, g_memdup2 (&m->id, sizeof m->id), g_memdup2 (&id, sizeof id));
+      if (m->id == old_head)
+        *new_head = id;
+    }
+  return TRUE;
+}
+
+gint64
+tern_store_conversation_duplicate (TernStore *store, gint64 id, GError **error)
+{
+  g_autoptr (StoreStmt) set_head =
+      store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1", error);
+  gint64 now = g_get_real_time (), copy, head;
+  StoreTxn txn;
+
+  if (set_head == NULL || !store_txn_begin (store, &txn, error))
+    return 0;
+  g_autoptr (TernConversation) c = tern_store_conversation_get (store, id, error);
+  g_autofree char *title = c ? g_strdup_printf ("%s (copy)", c->title) : NULL;
+  if (c == NULL ||
+      (copy = store_conversation_insert (store, title, c->model_id, c->system_prompt, &c->sampling, now, now, error)) == 0 ||
+      !copy_messages (store, id, copy, c->head_id, &head, error))
+    {
+      store_txn_rollback (store, &txn);
+      return 0;
+    }
+  sqlite3_bind_int64 (set_head, 1, copy);
+  if (head > 0)
+    sqlite3_bind_int64 (set_head, 2, head);
+  if (!store_step_done (store, set_head, "duplicating a conversation", error) ||
+      !store_txn_commit (store, &txn, error))
+    {
+      store_txn_rollback (store, &txn);
+      return 0;
+    }
+  return copy;
+}
+
+GPtrArray *
+tern_store_conversation_list (TernStore *store, gboolean trashed, gint64 offset, gint64 limit, GError **error)
+{
+  /* Two queries, so that each walks the (trashed_at, updated_at) index. */
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      trashed ? "SELECT " STORE_CONVERSATION_COLUMNS " FROM conversations c WHERE c.trashed_at != 0 "
+                "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1 OFFSET ?2"
+              : "SELECT " STORE_CONVERSATION_COLUMNS " FROM conversations c WHERE c.trashed_at = 0 "
+                "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1 OFFSET ?2",
+      error);
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) tern_conversation_free);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, limit);
+  sqlite3_bind_int64 (stmt, 2, MAX (offset, 0));
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (list, store_read_conversation (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      store_fail (store, "listing conversations", error);
+      return NULL;
+    }
+  return g_steal_pointer (&list);
+}
+
+gint64
+tern_store_conversation_count (TernStore *store, gboolean trashed, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      trashed ? "SELECT count(*) FROM conversations WHERE trashed_at != 0"
+              : "SELECT count(*) FROM conversations WHERE trashed_at = 0",
+      error);
+
+  if (stmt == NULL)
+    return -1;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      store_fail (store, "counting conversations", error);
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+/* Streaming replies. */
+
+struct TernReply {
+  TernStore *store;
+  gint64 id;
+  gint64 conversation_id;
+  gint64 saved_at;    /* time of the last checkpoint */
+  gint32 saved_tokens; /* tokens at the last checkpoint */
+};
+
+TernReply *
+tern_store_reply_begin (TernStore *store, gint64 conversation_id, gint64 parent_id, GError **error)
+{
+  StoreTxn txn;
+
+  if (!store_txn_begin (store, &txn, error))
+    return NULL;
+  gint64 id = append (store, conversation_id, parent_id, TERN_ROLE_ASSISTANT, "", 0, FALSE, NULL, NULL, error);
+  if (id == 0 || !store_txn_commit (store, &txn, error))
+    {
+      store_txn_rollback (store, &txn);
+      return NULL;
+    }
+  TernReply *reply = g_new0 (TernReply, 1);
+  reply->store = store;
+  reply->id = id;
+  reply->conversation_id = conversation_id;
+  reply->saved_at = g_get_monotonic_time ();
+  return reply;
+}
+
+gint64
+tern_reply_id (const TernReply *reply)
+{
+  return reply->id;
+}
+
+static gboolean
+save_reply (TernReply *reply, const char *content, const TernToken *tokens, gint32 n_tokens, GBytes *sampler_state,
+            gboolean complete, GError **error)
+{
+  TernStore *store = reply->store;
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      "UPDATE messages SET content = ?2, n_tokens = ?3, tokens = ?4, sampler = ?5, complete = ?6 WHERE id = ?1",
+      error);
+  g_autoptr (StoreStmt) touch =
+      store_prepare (store, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1", error);
+
+  if (!check_text ("reply", content, error) || stmt == NULL || touch == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, reply->id);
+  sqlite3_bind_text (stmt, 2, content, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 3, n_tokens);
+  store_bind_tokens (stmt, 4, tokens, n_tokens);
+  if (sampler_state)
+    sqlite3_bind_blob64 (stmt, 5, g_bytes_get_data (sampler_state, NULL), g_bytes_get_size (sampler_state),
+                         SQLITE_TRANSIENT);
+  sqlite3_bind_int (stmt, 6, complete);
+  sqlite3_bind_int64 (touch, 1, reply->conversation_id);
+  sqlite3_bind_int64 (touch, 2, g_get_real_time ());
+  /* One statement, so no explicit transaction unless the caller has one:
+   * a checkpoint is atomic on its own. The touch only matters at the end. */
+  if (complete)
+    {
+      StoreTxn txn;
+      if (!store_txn_begin (store, &txn, error))
+        return FALSE;
+      if (!store_step_done (store, stmt, "saving the reply", error) ||
+          !store_step_done (store, touch, "saving the reply", error) || !store_txn_commit (store, &txn, error))
+        {
+          store_txn_rollback (store, &txn);
+          return FALSE;
+        }
+    }
+  else if (!store_step_done (store, stmt, "saving the reply", error))
+    return FALSE;
+  reply->saved_at = g_get_monotonic_time ();
+  reply->saved_tokens = n_tokens;
+  return TRUE;
+}
+
+gboolean
+tern_reply_update (TernReply *reply, const char *content, const TernToken *tokens, gint32 n_tokens, GError **error)
+{
+  if (n_tokens - reply->saved_tokens < TERN_REPLY_CHECKPOINT_TOKENS &&
+      g_get_monotonic_time () - reply->saved_at < TERN_REPLY_CHECKPOINT_US)
+    return TRUE;
+  return save_reply (reply, content, tokens, n_tokens, NULL, FALSE, error);
+}
+
+gboolean
+tern_reply_finish (TernReply *reply, const char *content, const TernToken *tokens, gint32 n_tokens,
+                   GBytes *sampler_state, GError **error)
+{
+  return save_reply (reply, content, tokens, n_tokens, sampler_state, TRUE, error);
+}
+
+void
+tern_reply_free (TernReply *reply)
+{
+  g_free (reply);
+}
+
+/* Search. */
+
+/* The FTS5 query for what a person typed: each word a quoted phrase (so
+ * FTS5 operators and punctuation are just text), all required, the last
+ * one a prefix as the person may still be typing it. NULL when there is
+ * no word. */
+static char *
+match_query (const char *text)
+{
+  g_auto (GStrv) words = g_strsplit_set (text, " \t\r\n", -1);
+  g_autoptr (GString) query = g_string_new (NULL);
+
+  for (guint i = 0; words[i]; i++)
+    {
+      gboolean has_word = FALSE;
+      for (const char *p = words[i]; *p && !has_word; p = g_utf8_next_char (p))
+        has_word = g_unichar_isalnum (g_utf8_get_char (p));
+      if (!has_word)
+        continue;
+      if (query->len > 0)
+        g_string_append_c (query, ' ');
+      g_string_append_c (query, '"');
+      for (const char *p = words[i]; *p; p++)
+        {
+          if (*p == '"')
+            g_string_append_c (query, '"');
+          g_string_append_c (query, *p);
+        }
+      g_string_append_c (query, '"');
+    }
+  if (query->len == 0)
+    return NULL;
+  g_string_append_c (query, '*');
+  return g_string_free (g_steal_pointer (&query), FALSE);
+}
+
+GPtrArray *
+tern_store_search (TernStore *store, const char *text, const char *open, const char *close, gint64 offset,
+                   gint64 limit, GError **error)
+{
+  g_autoptr (GPtrArray) hits = g_ptr_array_new_with_free_func ((GDestroyNotify) tern_search_hit_free);
+  int rc;
+
+  if (!check_text ("search text", text, error))
+    return NULL;
+  g_autofree char *query = match_query (text);
+  if (query == NULL)
+    return g_steal_pointer (&hits);
+
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store,
+      "SELECT m.conversation_id, m.id, c.title, m.role, snippet (messages_fts, 0, ?2, ?3, '…', 16), m.created_at "
+      "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+      "JOIN conversations c ON c.id = m.conversation_id "
+      "WHERE messages_fts MATCH ?1 AND c.trashed_at = 0 ORDER BY rank, m.id DESC LIMIT ?4 OFFSET ?5",
+      error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, query, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, open, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, close, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 4, limit);
+  sqlite3_bind_int64 (stmt, 5, MAX (offset, 0));
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      TernSearchHit *hit = g_new0 (TernSearchHit, 1);
+      hit->conversation_id = sqlite3_column_int64 (stmt, 0);
+      hit->message_id = sqlite3_column_int64 (stmt, 1);
+      hit->title = store_column_text (stmt, 2);
+      tern_role_from_name ((const char *) sqlite3_column_text (stmt, 3), &hit->role);
+      hit->snippet = store_column_text (stmt, 4);
+      hit->created_at = sqlite3_column_int64 (stmt, 5);
+      g_ptr_array_add (hits, hit);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      store_fail (store, "searching", error);
+      return NULL;
+    }
+  return g_steal_pointer (&hits);
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* What the store's files (store*.c) share, and the tests may use. */
+
+#include <sqlite3.h>
+#include <tern/error.h>
+#include <tern/store.h>
+
+G_BEGIN_DECLS
+
+struct TernStore {
+  sqlite3 *db;
+  char *path;
+  GHashTable *stmts; /* SQL text -> prepared statement, kept for the store's life */
+};
+
+/* Opens @path and upgrades its schema to @version only (tests build
+ * databases of earlier versions with it). */
+TernStore *tern_store_open_at_version (const char *path, int version, GError **error);
+
+/* Sets @error from the connection's last error: IO, FORMAT, NOMEM or
+ * INVALID by SQLite's code, with its message after @what. Returns FALSE. */
+gboolean store_fail (TernStore *store, const char *what, GError **error);
+
+/* A cached prepared statement for @sql, reset and unbound; release it with
+ * g_autoptr (StoreStmt) so it is reset again after use. */
+typedef sqlite3_stmt StoreStmt;
+StoreStmt *store_prepare (TernStore *store, const char *sql, GError **error);
+void store_stmt_release (StoreStmt *stmt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StoreStmt, store_stmt_release)
+
+/* Steps @stmt to completion (a statement returning no rows). */
+gboolean store_step_done (TernStore *store, StoreStmt *stmt, const char *what, GError **error);
+/* Runs SQL without parameters. */
+gboolean store_exec (TernStore *store, const char *sql, GError **error);
+
+/* One write: a transaction of its own, or a savepoint inside the caller's
+ * transaction (tern_store_begin), so writes nest. */
+typedef struct {
+  gboolean nested;
+} StoreTxn;
+
+gboolean store_txn_begin (TernStore *store, StoreTxn *txn, GError **error);
+gboolean store_txn_commit (TernStore *store, StoreTxn *txn, GError **error);
+void store_txn_rollback (TernStore *store, StoreTxn *txn);
+
+/* An INVALID error: no @what with id @id. Returns FALSE. */
+gboolean store_no_such (const char *what, gint64 id, GError **error);
+
+/* Column helpers: text or "" for NULL; an i32 array blob as a GArray of
+ * TernToken (NULL for NULL); a blob as GBytes (NULL for NULL). */
+char *store_column_text (StoreStmt *stmt, int col);
+GArray *store_column_tokens (StoreStmt *stmt, int col);
+GBytes *store_column_bytes (StoreStmt *stmt, int col);
+
+/* store-conversations.c: reading a conversation or message row as
+ * selected by STORE_CONVERSATION_COLUMNS / STORE_MESSAGE_COLUMNS. */
+#define STORE_CONVERSATION_COLUMNS                                                                         \
+  "c.id, c.title, c.model_id, c.system_prompt, c.temperature, c.top_k, c.top_p, c.min_p, c.repeat_penalty, " \
+  "c.repeat_last_n, c.frequency_penalty, c.presence_penalty, c.seed, c.created_at, c.updated_at, "          \
+  "c.trashed_at, c.head_id, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
+TernConversation *store_read_conversation (StoreStmt *stmt);
+
+#define STORE_MESSAGE_COLUMNS \
+  "m.id, m.conversation_id, m.parent_id, m.role, m.content, m.created_at, m.n_tokens, m.complete, m.tokens, m.sampler"
+TernMessage *store_read_message (StoreStmt *stmt);
+
+/* Insert rows with every field given, in the caller's transaction;
+ * return the new id, or 0. */
+gint64 store_conversation_insert (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
+                                  const TernSamplerParams *sampling, gint64 created_at, gint64 updated_at,
+                                  GError **error);
+gint64 store_message_insert (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role,
+                             const char *content, gint64 created_at, gint32 n_tokens, gboolean complete,
+                             const TernToken *tokens, GBytes *sampler_state, GError **error);
+
+/* Binds @n tokens as a little-endian i32 blob (NULL when @tokens is NULL). */
+void store_bind_tokens (StoreStmt *stmt, int col, const TernToken *tokens, gint32 n);
+
+G_END_DECLS

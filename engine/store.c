@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The store: opening the database, its schema migrations and the helpers
+ * the other store files share. */
+#include "store-private.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* How long a call waits for another process's write lock. */
+#define BUSY_TIMEOUT_MS 5000
+
+/* Schema migrations: migrations[v - 1] takes a database from version
+ * v - 1 to v, in one transaction with the user_version update. Never edit
+ * a released one: add the next. */
+static const char *const migrations[] = {
+  /* 1: the first schema. */
+  "CREATE TABLE settings ("
+  "  key TEXT PRIMARY KEY,"
+  "  value TEXT NOT NULL"
+  ") STRICT;"
+
+  "CREATE TABLE models ("
+  "  id INTEGER PRIMARY KEY,"
+  "  path TEXT NOT NULL UNIQUE,"
+  "  name TEXT NOT NULL,"
+  "  arch TEXT NOT NULL,"
+  "  n_params INTEGER NOT NULL,"
+  "  tensor_types TEXT NOT NULL,"
+  "  n_ctx_train INTEGER NOT NULL,"
+  "  size INTEGER NOT NULL,"
+  "  mtime_us INTEGER NOT NULL,"
+  "  header_sha256 BLOB NOT NULL,"
+  "  added_at INTEGER NOT NULL,"
+  "  last_used_at INTEGER NOT NULL DEFAULT 0"
+  ") STRICT;"
+
+  "CREATE TABLE conversations ("
+  "  id INTEGER PRIMARY KEY,"
+  "  title TEXT NOT NULL,"
+  "  model_id INTEGER REFERENCES models (id) ON DELETE SET NULL,"
+  "  system_prompt TEXT NOT NULL DEFAULT '',"
+  "  temperature REAL NOT NULL,"
+  "  top_k INTEGER NOT NULL,"
+  "  top_p REAL NOT NULL,"
+  "  min_p REAL NOT NULL,"
+  "  repeat_penalty REAL NOT NULL,"
+  "  repeat_last_n INTEGER NOT NULL,"
+  "  frequency_penalty REAL NOT NULL,"
+  "  presence_penalty REAL NOT NULL,"
+  "  seed INTEGER NOT NULL," /* the u64 seed's bits as an i64 */
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  trashed_at INTEGER NOT NULL DEFAULT 0,"
+  "  head_id INTEGER REFERENCES messages (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED"
+  ") STRICT;"
+  "CREATE INDEX conversations_by_time ON conversations (trashed_at, updated_at DESC, id DESC);"
+  "CREATE INDEX conversations_by_model ON conversations (model_id);"
+
+  "CREATE TABLE messages ("
+  "  id INTEGER PRIMARY KEY,"
+  "  conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,"
+  "  parent_id INTEGER REFERENCES messages (id) ON DELETE CASCADE,"
+  "  role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),"
+  "  content TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  n_tokens INTEGER NOT NULL DEFAULT 0,"
+  "  complete INTEGER NOT NULL DEFAULT 1,"
+  "  tokens BLOB,"
+  "  sampler BLOB"
+  ") STRICT;"
+  "CREATE INDEX messages_by_conversation ON messages (conversation_id, id);"
+  "CREATE INDEX messages_by_parent ON messages (parent_id);"
+
+  /* Search: an external-content FTS5 index over messages.content, kept in
+   * step by triggers. */
+  "CREATE VIRTUAL TABLE messages_fts USING fts5 ("
+  "  content, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');"
+  "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+  "  INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);"
+  "END;"
+  "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+  "  INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+  "END;"
+  "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN"
+  "  INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+  "  INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content);"
+  "END;"
+
+  /* A snapshot's bytes are split in chunks of about a mebibyte, each its
+   * own row, so that no step ever holds a whole snapshot in memory. */
+  "CREATE TABLE snapshots ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT," /* never reused: chunks belong to one snapshot */
+  "  conversation_id INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,"
+  "  message_id INTEGER REFERENCES messages (id) ON DELETE CASCADE,"
+  "  n_tokens INTEGER NOT NULL,"
+  "  size INTEGER NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  used_at INTEGER NOT NULL"
+  ") STRICT;"
+  "CREATE UNIQUE INDEX snapshots_by_message ON snapshots (conversation_id, coalesce (message_id, 0));"
+  "CREATE INDEX snapshots_by_use ON snapshots (used_at);"
+  "CREATE TABLE snapshot_chunks ("
+  "  id INTEGER PRIMARY KEY,"
+  "  snapshot_id INTEGER NOT NULL REFERENCES snapshots (id) ON DELETE CASCADE,"
+  "  seq INTEGER NOT NULL,"
+  "  data BLOB NOT NULL,"
+  "  UNIQUE (snapshot_id, seq)"
+  ") STRICT;",
+};
+
+G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TERN_STORE_SCHEMA_VERSION);
+
+gboolean
+store_fail (TernStore *store, const char *what, GError **error)
+{
+  int code = sqlite3_errcode (store->db);
+  TernEngineError kind;
+
+  switch (code)
+    {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      kind = TERN_ENGINE_ERROR_FORMAT;
+      break;
+    case SQLITE_NOMEM:
+      kind = TERN_ENGINE_ERROR_NOMEM;
+      break;
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      kind = TERN_ENGINE_ERROR_INVALID;
+      break;
+    default: /* SQLITE_IOERR, SQLITE_FULL, SQLITE_BUSY, SQLITE_CANTOPEN, SQLITE_READONLY... */
+      kind = TERN_ENGINE_ERROR_IO;
+      break;
+    }
+  g_set_error (error, TERN_ENGINE_ERROR, kind, "%s: %s: %s", store->path, what, sqlite3_errmsg (store->db));
+  return FALSE;
+}
+
+gboolean
+store_no_such (const char *what, gint64 id, GError **error)
+{
+  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "there is no %s with id %" G_GINT64_FORMAT, what,
+               id);
+  return FALSE;
+}
+
+StoreStmt *
+store_prepare (TernStore *store, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (store->stmts, sql);
+
+  if (stmt)
+    return stmt;
+  if (sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
+    {
+      store_fail (store, "preparing a query", error);
+      return NULL;
+    }
+  g_hash_table_insert (store->stmts, g_strdup (sql), stmt);
+  return stmt;
+}
+
+void
+store_stmt_release (StoreStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+gboolean
+store_step_done (TernStore *store, StoreStmt *stmt, const char *what, GError **error)
+{
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    ;
+  return rc == SQLITE_DONE || store_fail (store, what, error);
+}
+
+gboolean
+store_exec (TernStore *store, const char *sql, GError **error)
+{
+  if (sqlite3_exec (store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return store_fail (store, "writing", error);
+  return TRUE;
+}
+
+gboolean
+store_txn_begin (TernStore *store, StoreTxn *txn, GError **error)
+{
+  /* IMMEDIATE takes the write lock at once, so a busy database makes the
+   * call wait its turn rather than fail half-way through. */
+  txn->nested = !sqlite3_get_autocommit (store->db);
+  return store_exec (store, txn->nested ? "SAVEPOINT tern_write" : "BEGIN IMMEDIATE", error);
+}
+
+gboolean
+store_txn_commit (TernStore *store, StoreTxn *txn, GError **error)
+{
+  if (store_exec (store, txn->nested ? "RELEASE tern_write" : "COMMIT", error))
+    return TRUE;
+  store_txn_rollback (store, txn);
+  return FALSE;
+}
+
+void
+store_txn_rollback (TernStore *store, StoreTxn *txn)
+{
+  /* After an I/O error SQLite may have rolled back the whole transaction
+   * itself: then there is nothing left to undo (and the statements below
+   * fail harmlessly). */
+  if (sqlite3_get_autocommit (store->db))
+    return;
+  if (txn->nested)
+    sqlite3_exec (store->db, "ROLLBACK TO tern_write; RELEASE tern_write", NULL, NULL, NULL);
+  else
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+char *
+store_column_text (StoreStmt *stmt, int col)
+{
+  const char *text = (const char *) sqlite3_column_text (stmt, col);
+  return g_strdup (text ? text : "");
+}
+
+GArray *
+store_column_tokens (StoreStmt *stmt, int col)
+{
+  if (sqlite3_column_type (stmt, col) == SQLITE_NULL)
+    return NULL;
+  const void *data = sqlite3_column_blob (stmt, col);
+  guint n = (guint) sqlite3_column_bytes (stmt, col) / sizeof (TernToken);
+  GArray *tokens = g_array_sized_new (FALSE, FALSE, sizeof (TernToken), n);
+  g_array_append_vals (tokens, data, n);
+  return tokens;
+}
+
+GBytes *
+store_column_bytes (StoreStmt *stmt, int col)
+{
+  if (sqlite3_column_type (stmt, col) == SQLITE_NULL)
+    return NULL;
+  const void *data = sqlite3_column_blob (stmt, col);
+  return g_bytes_new (data, (gsize) sqlite3_column_bytes (stmt, col));
+}
+
+void
+store_bind_tokens (StoreStmt *stmt, int col, const TernToken *tokens, gint32 n)
+{
+  G_STATIC_ASSERT (G_BYTE_ORDER == G_LITTLE_ENDIAN);
+  if (tokens)
+    sqlite3_bind_blob64 (stmt, col, n > 0 ? (const void *) tokens : "", (sqlite3_uint64) n * sizeof (TernToken),
+                         SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, col);
+}
+
+char *
+tern_store_default_path (void)
+{
+  const char *dir = g_getenv ("TERN_DATA_DIR");
+
+  if (dir && dir[0])
+    return g_build_filename (dir, "tern.db", NULL);
+  return g_build_filename (g_get_user_data_dir (), "tern", "tern.db", NULL);
+}
+
+static gboolean
+read_version (TernStore *store, int *version, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (store, "PRAGMA user_version", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return store_fail (store, "reading the schema version", error);
+  *version = sqlite3_column_int (stmt, 0);
+  return TRUE;
+}
+
+static gboolean
+migrate (TernStore *store, int target, GError **error)
+{
+  for (int v = 1; v <= target; v++)
+    {
+      StoreTxn txn;
+      int version;
+
+      if (!store_txn_begin (store, &txn, error))
+        return FALSE;
+      /* Read again under the write lock: another process may have
+       * upgraded the file meanwhile. */
+      if (!read_version (store, &version, error))
+        {
+          store_txn_rollback (store, &txn);
+          return FALSE;
+        }
+      if (version >= v)
+        {
+          store_txn_rollback (store, &txn);
+          continue;
+        }
+      g_autofree char *set_version = g_strdup_printf ("PRAGMA user_version = %d", v);
+      if (!store_exec (store, migrations[v - 1], error) || !store_exec (store, set_version, error) ||
+          !store_txn_commit (store, &txn, error))
+        {
+          store_txn_rollback (store, &txn);
+          g_prefix_error (error, "upgrading the database to version %d: ", v);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Runs a PRAGMA that returns its new value, and checks it. */
+static gboolean
+set_pragma (TernStore *store, const char *sql, const char *want, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (store, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return store_fail (store, sql, error);
+  if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), want) != 0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "%s: %s gave %s", store->path, sql,
+                   sqlite3_column_text (stmt, 0));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+open_db (TernStore *store, int target, GError **error)
+{
+  int version;
+  g_autofree char *dir = g_path_get_dirname (store->path);
+
+  if (g_mkdir_with_parents (dir, 0700) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "cannot create the folder %s: %s", dir,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  if (sqlite3_open_v2 (store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE,
+                       NULL) != SQLITE_OK)
+    {
+      if (store->db == NULL)
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM, "%s: out of memory", store->path);
+          return FALSE;
+        }
+      return store_fail (store, "opening", error);
+    }
+  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+
+  /* The version first: a newer database is left exactly as it is. */
+  if (!read_version (store, &version, error))
+    return FALSE;
+  if (version > TERN_STORE_SCHEMA_VERSION)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH,
+                   "%s was written by a newer Tern (schema version %d; this Tern knows up to %d): "
+                   "update Tern to open it",
+                   store->path, version, TERN_STORE_SCHEMA_VERSION);
+      return FALSE;
+    }
+
+  /* WAL: readers never block the writer, and a crash mid-write leaves the
+   * database as of the last commit.
+   * synchronous=FULL: each commit is synced to disk before it returns, so
+   * a message once committed survives a power cut too, not only a crash
+   * of Tern (NORMAL would only keep the database consistent, possibly
+   * losing the last commits). Commits are few — one per message, one
+   * streaming checkpoint a second, one per snapshot — so the cost of a
+   * sync each is not felt.
+   * secure_delete=FAST: deleted conversations are overwritten where that
+   * costs no extra I/O. */
+  if (!set_pragma (store, "PRAGMA journal_mode = WAL", "wal", error) ||
+      !store_exec (store, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST",
+                   error))
+    return FALSE;
+  return migrate (store, target, error);
+}
+
+static void
+finalize_stmt (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+TernStore *
+tern_store_open_at_version (const char *path, int version, GError **error)
+{
+  g_return_val_if_fail (version >= 0 && version <= TERN_STORE_SCHEMA_VERSION, NULL);
+
+  TernStore *store = g_new0 (TernStore, 1);
+  store->path = path ? g_canonicalize_filename (path, NULL) : tern_store_default_path ();
+  store->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_stmt);
+  if (!open_db (store, version, error))
+    {
+      tern_store_free (store);
+      return NULL;
+    }
+  return store;
+}
+
+TernStore *
+tern_store_open (const char *path, GError **error)
+{
+  return tern_store_open_at_version (path, TERN_STORE_SCHEMA_VERSION, error);
+}
+
+void
+tern_store_free (TernStore *store)
+{
+  if (store == NULL)
+    return;
+  g_hash_table_destroy (store->stmts);
+  /* sqlite3_close_v2 (not _close): it cannot fail on a statement the
+   * table above missed. */
+  sqlite3_close_v2 (store->db);
+  g_free (store->path);
+  g_free (store);
+}
+
+const char *
+tern_store_path (const TernStore *store)
+{
+  return store->path;
+}
+
+gboolean
+tern_store_begin (TernStore *store, GError **error)
+{
+  g_return_val_if_fail (sqlite3_get_autocommit (store->db), FALSE);
+  return store_exec (store, "BEGIN IMMEDIATE", error);
+}
+
+gboolean
+tern_store_commit (TernStore *store, GError **error)
+{
+  if (store_exec (store, "COMMIT", error))
+    return TRUE;
+  tern_store_rollback (store);
+  return FALSE;
+}
+
+void
+tern_store_rollback (TernStore *store)
+{
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+gboolean
+tern_store_set_setting (TernStore *store, const char *key, const char *value, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store, "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", error);
+  StoreTxn txn;
+
+  if (stmt == NULL || !store_txn_begin (store, &txn, error))
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, value, -1, SQLITE_TRANSIENT);
+  if (!store_step_done (store, stmt, "saving a setting", error))
+    {
+      store_txn_rollback (store, &txn);
+      return FALSE;
+    }
+  return store_txn_commit (store, &txn, error);
+}
+
+char *
+tern_store_get_setting (TernStore *store, const char *key, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (store, "SELECT value FROM settings WHERE key = ?1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return store_column_text (stmt, 0);
+  if (rc != SQLITE_DONE)
+    store_fail (store, "reading a setting", error);
+  return NULL;
+}
