@@ -510,7 +510,8 @@ j_splitlines (JState *st, JVal s)
         n = c == '\r' && i + 1 < s.s.len && p[1] == '\n' ? 2 : 1;
       else if (c == 0xc2 && i + 1 < s.s.len && (guint8) p[1] == 0x85)
         n = 2;
-      else if (c == 0xe2 && i + 2 < s.s.len && (guint8) p[1] == 0x80 && ((guint8) p[2] == 0xa8 || (guint8) p[2] == 0xa9))
+      else if (c == 0xe2 && i + 2 < s.s.len && (guint8) p[1] == 0x80
+               && ((guint8) p[2] == 0xa8 || (guint8) p[2] == 0xa9))
         n = 3;
       if (n == 0)
         {

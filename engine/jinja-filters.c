@@ -359,7 +359,8 @@ parse_int (JState *st, JVal s, gint64 base, gint64 *out)
   /* Underscores may only sit between digits. */
   for (gsize i = 0; i < t.s.len; i++)
     {
-      if (t.s.p[i] == '_' && i > 0 && i + 1 < t.s.len && g_ascii_isalnum (t.s.p[i - 1]) && g_ascii_isalnum (t.s.p[i + 1]))
+      if (t.s.p[i] == '_' && i > 0 && i + 1 < t.s.len && g_ascii_isalnum (t.s.p[i - 1])
+          && g_ascii_isalnum (t.s.p[i + 1]))
         continue;
       text[n++] = t.s.p[i];
     }
@@ -436,12 +437,13 @@ round_filter (JState *st, gint32 line, JVal v, const JArgs *a)
     {
       /* Python's round (): ints stay ints; floats round half to even on
        * their exact binary value, which printf does too. */
+      double scale = pow (10, (double) -precision);
       if (v.type != JV_FLOAT)
-        return precision >= 0 ? j_int (j_int_of (v)) : j_float (rint (j_num (v) / pow (10, -precision)) * pow (10, -precision));
+        return j_int (precision >= 0 ? j_int_of (v) : (gint64) (rint ((double) j_int_of (v) / scale) * scale));
       if (!isfinite (v.f))
         return v;
       if (precision < 0)
-        return j_float (rint (v.f / pow (10, (double) -precision)) * pow (10, (double) -precision));
+        return j_float (rint (v.f / scale) * scale);
       char buf[400];
       g_snprintf (buf, sizeof buf, "%.*f", (int) MIN (precision, 330), v.f);
       return j_float (g_ascii_strtod (buf, NULL));
@@ -690,8 +692,11 @@ j_filter (JState *st, gint32 line, const char *name, JVal v, const JArgs *a)
       JVal by = j_arg_or (a, 1, "by", j_cstr ("key"));
       JVal pairs = j_dict_items (st, v.dict);
       JVal attribute = j_cstr (by.type == JV_STRING && by.s.len == 5 && memcmp (by.s.p, "value", 5) == 0 ? "1" : "0");
-      const JVal args[3] = { j_arg_or (a, 2, "reverse", j_bool (FALSE)), j_arg_or (a, 0, "case_sensitive", j_bool (FALSE)),
-                             attribute };
+      const JVal args[3] = {
+        j_arg_or (a, 2, "reverse", j_bool (FALSE)),
+        j_arg_or (a, 0, "case_sensitive", j_bool (FALSE)),
+        attribute,
+      };
       JArgs sort_args = { args, 3, NULL, NULL, 0 };
       return sort_filter (st, line, pairs, &sort_args);
     }

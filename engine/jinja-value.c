@@ -903,7 +903,9 @@ json_key (JState *st, JBuf *buf, JVal key, const JsonStyle *style)
     case JV_INT: buf_printf (st, buf, "\"%" G_GINT64_FORMAT "\"", key.i); return;
     case JV_FLOAT:
       j_format_float (key.f, num, sizeof num);
-      buf_printf (st, buf, "\"%s\"", isnan (key.f) ? "NaN" : isinf (key.f) ? (key.f < 0 ? "-Infinity" : "Infinity") : num);
+      if (!isfinite (key.f))
+        g_strlcpy (num, isnan (key.f) ? "NaN" : key.f < 0 ? "-Infinity" : "Infinity", sizeof num);
+      buf_printf (st, buf, "\"%s\"", num);
       return;
     default:
       j_fail (&st->env, style->line, TERN_ENGINE_ERROR_FORMAT, "keys must be str, int, float, bool or None, not %s",

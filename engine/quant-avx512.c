@@ -640,16 +640,18 @@ tile_q4_K (gint64 n, const void *w, gsize ws, int n_rows, const void *a, gsize a
   ZERO_ACC (acc, n_cols);
   for (gint64 i = 0; i < n / 256; i++)
     {
-      __m512i sc[TR], mins = _mm512_setzero_si512 (), sumi[TR][TC];
+      __m512i sc[TR], sumi[TR][TC];
+      __m128i row_mins[TR] = { 0 }; /* gathered through memory: lane indexes must be constants */
       float dx[TR], dminx[TR] = { 0 };
       UNROLL for (int r = 0; r < n_r; r++)
         {
           __m128i sm = k4_scales_mins (wr[r][i].scales);
           sc[r] = lanes_of_512 (_mm_cvtepu8_epi16 (sm));
-          mins = _mm512_inserti32x4 (mins, _mm_cvtepu8_epi16 (_mm_srli_si128 (sm, 8)), r);
+          row_mins[r] = _mm_cvtepu8_epi16 (_mm_srli_si128 (sm, 8));
           dx[r] = simd_half (wr[r][i].d);
           dminx[r] = simd_half (wr[r][i].dmin);
         }
+      const __m512i mins = _mm512_loadu_si512 ((const void *) row_mins);
       const __m512 dmins = _mm512_permutexvar_ps (_mm512_set_epi32 (3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),
                                                   _mm512_castps128_ps512 (_mm_loadu_ps (dminx)));
       UNROLL for (int c = 0; c < n_cols; c++)
