@@ -6,6 +6,7 @@
  * again when there is none or it does not fit. */
 #include "cli.h"
 
+#include <tern/chat-resume.h>
 #include <tern/store.h>
 
 struct CliChatStore {
@@ -91,79 +92,12 @@ cli_chat_store_open (const CliChatStoreOptions *o, const char *model_path, const
   return *cs != NULL;
 }
 
-/* The tokens the live chat had in its context at the end of @messages:
- * the conversation up to the last user message rendered with the start of
- * the assistant's turn, then the reply's own tokens when it kept them
- * (otherwise the whole conversation rendered, which the chat's next turn
- * matches as far as it goes). */
-static gboolean
-transcript_tokens (const TernChatTemplate *tmpl, const TernTokenizer *tok, GPtrArray *messages, GArray *out,
-                   GError **error)
-{
-  const TernMessage *last = messages->pdata[messages->len - 1];
-  gboolean kept = last->role == TERN_ROLE_ASSISTANT && last->tokens != NULL;
-  g_autoptr (GArray) chat = g_array_new (FALSE, FALSE, sizeof (TernChatMessage));
-  TernChatRenderOptions options;
-
-  for (guint i = 0; i < messages->len - (kept ? 1 : 0); i++)
-    {
-      const TernMessage *m = messages->pdata[i];
-      TernChatMessage cm = { tern_role_name (m->role), m->content };
-      g_array_append_val (chat, cm);
-    }
-  tern_chat_render_options_init (&options);
-  options.add_generation_prompt = kept || last->role == TERN_ROLE_USER;
-  g_autoptr (TernChatPrompt) prompt =
-      tern_chat_template_render (tmpl, (TernChatMessage *) chat->data, chat->len, &options, error);
-  if (prompt == NULL || !tern_chat_prompt_tokenize (prompt, tok, TRUE, out, error))
-    return FALSE;
-  if (kept)
-    g_array_append_vals (out, last->tokens->data, last->tokens->len);
-  return TRUE;
-}
-
-/* Evaluates the conversation again. The sampler comes from the last reply
- * when it kept its state, else fresh from the conversation's settings with
- * the transcript in its penalty window. */
-static gboolean
-reingest (CliChatStore *cs, GPtrArray *messages, const TernChatTemplate *tmpl, TernContext *ctx,
-          TernSampler **sampler, GError **error)
-{
-  const TernTokenizer *tok = tern_model_tokenizer (tern_context_model (ctx));
-  gint32 n_vocab = tern_tokenizer_n_vocab (tok), n_ctx = tern_context_n_ctx (ctx);
-  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
-  const TernMessage *last = messages->pdata[messages->len - 1];
-
-  if (!transcript_tokens (tmpl, tok, messages, tokens, error))
-    return FALSE;
-  tern_context_truncate (ctx, 0);
-  /* Too long for the context: the chat's next turn fits what it can. */
-  if ((gint32) tokens->len <= n_ctx - n_ctx / 4 &&
-      !tern_context_decode (ctx, (TernToken *) tokens->data, (gint32) tokens->len, FALSE, NULL, NULL, NULL, error))
-    return FALSE;
-
-  GBytes *state = last->sampler_state;
-  g_autoptr (TernSampler) restored =
-      state ? tern_sampler_restore (g_bytes_get_data (state, NULL), g_bytes_get_size (state), n_vocab, NULL) : NULL;
-  if (restored == NULL)
-    {
-      g_autoptr (TernConversation) c = tern_store_conversation_get (cs->store, cs->conversation_id, error);
-      if (c == NULL)
-        return FALSE;
-      restored = tern_sampler_new (&c->sampling, n_vocab);
-      for (guint i = 0; i < tokens->len; i++)
-        tern_sampler_accept (restored, g_array_index (tokens, TernToken, i));
-    }
-  g_clear_pointer (sampler, tern_sampler_free);
-  *sampler = g_steal_pointer (&restored);
-  return TRUE;
-}
-
 gboolean
 cli_chat_store_resume (CliChatStore *cs, TernContext *ctx, TernSampler **sampler, const TernChatTemplate *tmpl,
                        GArray *chat, GError **error)
 {
-  g_autoptr (GError) why = NULL;
+  TernResumeKind kind;
+  g_autofree char *why = NULL;
 
   if (cs == NULL)
     return TRUE;
@@ -182,31 +116,18 @@ cli_chat_store_resume (CliChatStore *cs, TernContext *ctx, TernSampler **sampler
       g_array_append_val (chat, cm);
     }
 
-  gint64 snapshot = tern_store_snapshot_find (cs->store, c->id, c->head_id, error);
-  if (snapshot < 0)
+  TernSampler *resumed =
+      tern_chat_resume (cs->store, c, messages, ctx, &cs->identity, tmpl, NULL, NULL, NULL, &kind, &why, error);
+  if (resumed == NULL)
     return FALSE;
-  if (snapshot > 0)
-    {
-      TernSampler *restored = tern_store_snapshot_restore (cs->store, snapshot, ctx, &cs->identity, &why);
-      if (restored)
-        {
-          g_clear_pointer (sampler, tern_sampler_free);
-          *sampler = restored;
-          g_printerr ("tern-cli chat: restored conversation %" G_GINT64_FORMAT " from its snapshot (%d tokens)\n",
-                      c->id, tern_context_n_past (ctx));
-          return TRUE;
-        }
-      if (!g_error_matches (why, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH) &&
-          !g_error_matches (why, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT))
-        {
-          g_propagate_error (error, g_steal_pointer (&why));
-          return FALSE;
-        }
-    }
-  if (!reingest (cs, messages, tmpl, ctx, sampler, error))
-    return FALSE;
-  g_printerr ("tern-cli chat: re-ingested conversation %" G_GINT64_FORMAT " (%u messages, %d tokens): %s\n", c->id,
-              messages->len, tern_context_n_past (ctx), why ? why->message : "it has no snapshot");
+  g_clear_pointer (sampler, tern_sampler_free);
+  *sampler = resumed;
+  if (kind == TERN_RESUME_SNAPSHOT)
+    g_printerr ("tern-cli chat: restored conversation %" G_GINT64_FORMAT " from its snapshot (%d tokens)\n", c->id,
+                tern_context_n_past (ctx));
+  else
+    g_printerr ("tern-cli chat: re-ingested conversation %" G_GINT64_FORMAT " (%u messages, %d tokens): %s\n", c->id,
+                messages->len, tern_context_n_past (ctx), why);
   return TRUE;
 }
 

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <tern/chat-resume.h>
+#include <tern/store.h>
+
+G_BEGIN_DECLS
+
+/* TernService: the engine behind a thread, for an application's main loop.
+ *
+ * The service starts one engine thread that owns the store (the SQLite
+ * database), the model, the context, the chat template and the sampler;
+ * no other thread touches them. Requests are typed commands sent to that
+ * thread over a GAsyncQueue and run one after another, in the order they
+ * were made. Each request is an asynchronous call in the GIO style: its
+ * callback runs on the main context that was the thread-default when the
+ * service was made (the "owner" context), and its _finish function gives
+ * the result or a GError in TERN_ENGINE_ERROR. Events (signals) and
+ * property changes arrive on that context too, in the order the engine
+ * thread produced them, and before the callback of the request that
+ * produced them.
+ *
+ * Threads: every function here is for the thread that runs the owner
+ * context (the application's main thread), except tern_service_stop and
+ * tern_service_get_reply_n_tokens, which any thread may call.
+ *
+ * Lifetime: a request in flight holds a reference on the service, so the
+ * service lives until its callbacks have run. To quit while a request is
+ * in flight (a reply being generated), call tern_service_shutdown. Data
+ * returned by the _finish functions are plain copies owned by the caller.
+ *
+ * Signals:
+ *
+ * - "reply-started" (gint64 reply_id, gint64 parent_id): a reply is being
+ *   generated as message @reply_id of the open conversation, after the
+ *   user message @parent_id. Its text follows in "reply-delta".
+ * - "reply-delta" (const char *text): more text of the reply (valid UTF-8).
+ *   Pieces are batched: text produced while the owner context is busy
+ *   arrives as one piece, so a fast model cannot flood the main loop.
+ *   The pieces of a reply concatenate to the stored message.
+ * - "reply-finished" (gint64 reply_id, gboolean incomplete,
+ *   double tokens_per_second): the reply is stored. @incomplete is TRUE
+ *   when it did not end with an end-of-generation token (stopped, cut at
+ *   the token limit, or the service shut down).
+ * - "progress" (const char *operation, double fraction): a long operation
+ *   advanced; @operation is "load" (a model), "ingest" (a transcript being
+ *   evaluated again when a conversation opens) or "prompt" (a message
+ *   being evaluated before its reply). Fractions of one operation only
+ *   grow; consecutive ones may be merged.
+ * - "error" (GError *error): a failure no request reports: the store
+ *   could not be opened (every request that needs it then fails with the
+ *   same error), or a snapshot after a stored reply could not be saved.
+ *
+ * Properties (read-only, notified on the owner context only on change):
+ * "model-loaded", "model-id" (the library id of the loaded model),
+ * "conversation-id" (the open conversation, 0: none), "generating",
+ * "context-used" and "context-size" (tokens), "backend" (e.g. "cpu
+ * (avx512, 2 threads)"; NULL without a model). */
+
+#define TERN_TYPE_SERVICE (tern_service_get_type ())
+G_DECLARE_FINAL_TYPE (TernService, tern_service, TERN, SERVICE, GObject)
+
+/* Starts the engine thread, which opens the store at @db_path (NULL: the
+ * default path, see tern/store.h). Models get contexts of @n_ctx tokens
+ * (0: the model's training length) computed by @n_threads threads (0: one
+ * per physical core). Never fails: a store that cannot be opened is
+ * reported through the "error" signal and the requests that need it. */
+TernService *tern_service_new (const char *db_path, guint n_threads, gint32 n_ctx);
+
+/* Ends the engine thread cleanly and waits for it: a reply being generated
+ * stops within one token and is stored (with its snapshot), a model load
+ * or transcript evaluation in progress is cancelled, requests not yet run
+ * that would compute (load, open, send, regenerate) fail with CANCELLED,
+ * while store updates already requested still run. Pending events and
+ * callbacks are then delivered on the owner context. Requests made
+ * afterwards fail with CANCELLED. Called by dispose; calling it again does
+ * nothing. */
+void tern_service_shutdown (TernService *self);
+
+/* Stops the replies requested so far: the generating loop sees the request
+ * between two tokens, so at most one more token is produced. The reply is
+ * stored as it stands (complete, "reply-finished" says incomplete). Has no
+ * effect on replies requested later. Any thread. */
+void tern_service_stop (TernService *self);
+
+/* The number of tokens of the reply being generated (or of the last one),
+ * read atomically: for a live token count. Any thread. */
+guint tern_service_get_reply_n_tokens (TernService *self);
+
+/* Property getters, on the owner context. */
+gboolean tern_service_get_model_loaded (TernService *self);
+gint64 tern_service_get_model_id (TernService *self);
+gint64 tern_service_get_conversation_id (TernService *self);
+gboolean tern_service_get_generating (TernService *self);
+gint tern_service_get_context_used (TernService *self);
+gint tern_service_get_context_size (TernService *self);
+const char *tern_service_get_backend (TernService *self);
+
+/* ---- Models ---- */
+
+/* Loads the GGUF model at @path, in place of the one loaded (which is
+ * unloaded first, closing the open conversation), adds it to the library
+ * when new, and makes a context for it. Progress: "load". Errors: IO (a
+ * missing file), FORMAT, UNSUPPORTED, NOMEM, CANCELLED, and store errors.
+ * _finish returns the model's library id, 0 on error. */
+void tern_service_load_model (TernService *self, const char *path, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
+gint64 tern_service_load_model_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* Frees the model and its context, closing the open conversation. */
+void tern_service_unload_model (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data);
+gboolean tern_service_unload_model_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* ---- The open conversation ---- */
+
+/* Opens conversation @id for chatting with the loaded model (which
+ * becomes the conversation's model): its snapshot is restored when it
+ * matches, otherwise its transcript is evaluated again (progress:
+ * "ingest"); _finish says which (TernResumeKind), or -1 with an error:
+ * INVALID without a model or for an unknown id, CANCELLED, store errors. */
+void tern_service_open_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data);
+int tern_service_open_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* Adds the user message @text (valid UTF-8) to the open conversation and
+ * generates the reply with the conversation's sampling settings, at most
+ * @max_tokens tokens (0: until the context is full), streaming it through
+ * "reply-started", "reply-delta" and "reply-finished". When the
+ * conversation is too long for the context, its oldest exchanges are left
+ * out of the prompt. @cancellable cancels the prompt's evaluation
+ * (CANCELLED; the user message stays stored) and, once the reply streams,
+ * stops it as tern_service_stop does. _finish returns the reply's message
+ * id, 0 on error: INVALID without a model or an open conversation or for
+ * a message too long for the context, store and compute errors. */
+void tern_service_send_message (TernService *self, const char *text, gint max_tokens, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+gint64 tern_service_send_message_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* Generates another reply to the last user message of the open
+ * conversation's branch, as a new branch beside the reply it had (which
+ * is kept). As tern_service_send_message otherwise; INVALID when the
+ * branch has no user message. */
+void tern_service_regenerate (TernService *self, gint max_tokens, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
+gint64 tern_service_regenerate_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* Saves the state of the open conversation as a snapshot at its head
+ * (replies save one on their own). _finish returns the snapshot id, 0 when
+ * it was over the snapshot size limit and not kept, -1 on error. */
+void tern_service_save_snapshot (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+gint64 tern_service_save_snapshot_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* ---- Store queries and updates (see tern/store.h for each) ---- */
+
+/* Conversations newest first (TernConversation; @limit < 0: all). */
+void tern_service_list_conversations (TernService *self, gboolean trashed, gint64 offset, gint64 limit,
+                                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *tern_service_list_conversations_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* Full-text search (TernSearchHit), matches between @open and @close. */
+void tern_service_search (TernService *self, const char *text, const char *open, const char *close, gint64 limit,
+                          GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *tern_service_search_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* The messages of conversation @id's branch shown (TernMessage). */
+void tern_service_list_messages (TernService *self, gint64 id, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *tern_service_list_messages_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* A new empty conversation with the loaded model (none when no model is
+ * loaded); @system_prompt may be NULL, @sampling NULL for the defaults.
+ * _finish returns its id, 0 on error. */
+void tern_service_new_conversation (TernService *self, const char *title, const char *system_prompt,
+                                    const TernSamplerParams *sampling, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+gint64 tern_service_new_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
+
+void tern_service_rename_conversation (TernService *self, gint64 id, const char *title, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_rename_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* Settings for the replies to come (validated: INVALID). */
+void tern_service_set_sampling (TernService *self, gint64 id, const TernSamplerParams *sampling,
+                                GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_set_sampling_finish (TernService *self, GAsyncResult *result, GError **error);
+
+void tern_service_set_system_prompt (TernService *self, gint64 id, const char *system_prompt,
+                                     GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_set_system_prompt_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* Delete (to the trash, closing it when open) and undo. */
+void tern_service_delete_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                       GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_delete_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
+void tern_service_restore_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_restore_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* A copy with every message and branch, not the snapshots; its id. */
+void tern_service_duplicate_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                          GAsyncReadyCallback callback, gpointer user_data);
+gint64 tern_service_duplicate_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* The model library: add a file (its id), list (TernStoreModel), remove
+ * (the file is kept), check (TernModelStatus, -1 on error). */
+void tern_service_add_model (TernService *self, const char *path, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
+gint64 tern_service_add_model_finish (TernService *self, GAsyncResult *result, GError **error);
+void tern_service_list_models (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
+GPtrArray *tern_service_list_models_finish (TernService *self, GAsyncResult *result, GError **error);
+void tern_service_remove_model (TernService *self, gint64 id, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_remove_model_finish (TernService *self, GAsyncResult *result, GError **error);
+void tern_service_check_model (TernService *self, gint64 id, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data);
+int tern_service_check_model_finish (TernService *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS

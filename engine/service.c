@@ -1,0 +1,1074 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* TernService: the object, its asynchronous API, and the delivery of the
+ * engine thread's events and results on the owner context. The commands
+ * themselves run in service-engine.c. */
+#include "service-private.h"
+
+#include <tern/error.h>
+
+typedef enum {
+  EVENT_REPLY_STARTED,
+  EVENT_DELTA,
+  EVENT_FINISHED,
+  EVENT_PROGRESS,
+  EVENT_ERROR,
+  EVENT_DONE, /* a command ran: complete its task */
+} EventKind;
+
+typedef struct {
+  EventKind kind;
+  gint64 id;         /* reply id */
+  gint64 parent_id;  /* REPLY_STARTED */
+  gboolean incomplete;
+  double value;      /* progress fraction, tokens per second */
+  GString *text;     /* delta text, progress operation */
+  GError *error;
+  Command *command;
+} Event;
+
+enum {
+  PROP_0,
+  PROP_DB_PATH,
+  PROP_N_THREADS,
+  PROP_N_CTX,
+  PROP_MODEL_LOADED,
+  PROP_MODEL_ID,
+  PROP_CONVERSATION_ID,
+  PROP_GENERATING,
+  PROP_CONTEXT_USED,
+  PROP_CONTEXT_SIZE,
+  PROP_BACKEND,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_REPLY_STARTED,
+  SIGNAL_REPLY_DELTA,
+  SIGNAL_REPLY_FINISHED,
+  SIGNAL_PROGRESS,
+  SIGNAL_ERROR,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (TernService, tern_service, G_TYPE_OBJECT)
+
+/* ---- State ---- */
+
+void
+service_state_clear (ServiceState *state)
+{
+  g_clear_pointer (&state->backend, g_free);
+  *state = (ServiceState) { 0 };
+}
+
+void
+service_state_copy (ServiceState *dest, const ServiceState *src)
+{
+  char *backend = g_strdup (src->backend);
+
+  g_free (dest->backend);
+  *dest = *src;
+  dest->backend = backend;
+}
+
+/* Shows @next in the properties, notifying those that changed. */
+static void
+apply_state (TernService *self, const ServiceState *next)
+{
+  ServiceState *s = &self->state;
+
+  g_object_freeze_notify (G_OBJECT (self));
+#define APPLY(field, prop)                                                                                 \
+  if (s->field != next->field)                                                                             \
+    {                                                                                                      \
+      s->field = next->field;                                                                              \
+      g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);                                        \
+    }
+  APPLY (model_loaded, PROP_MODEL_LOADED);
+  APPLY (model_id, PROP_MODEL_ID);
+  APPLY (conversation_id, PROP_CONVERSATION_ID);
+  APPLY (generating, PROP_GENERATING);
+  APPLY (context_used, PROP_CONTEXT_USED);
+  APPLY (context_size, PROP_CONTEXT_SIZE);
+#undef APPLY
+  if (g_strcmp0 (s->backend, next->backend) != 0)
+    {
+      g_free (s->backend);
+      s->backend = g_strdup (next->backend);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BACKEND]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+/* ---- Commands ---- */
+
+static void
+cancel_linked (GCancellable *cancellable, gpointer linked)
+{
+  g_cancellable_cancel (linked);
+}
+
+static Command *
+command_new (TernService *self, CommandKind kind, gpointer source_tag, GCancellable *cancellable,
+             GAsyncReadyCallback callback, gpointer user_data)
+{
+  Command *cmd = g_new0 (Command, 1);
+
+  cmd->kind = kind;
+  cmd->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (cmd->task, source_tag);
+  /* Results carry TERN_ENGINE_ERROR_CANCELLED, not GIO's own error. */
+  g_task_set_check_cancellable (cmd->task, FALSE);
+  /* The engine's own cancellable, so shutdown can cancel without touching
+   * the caller's. */
+  cmd->cancellable = g_cancellable_new ();
+  if (cancellable)
+    {
+      cmd->user_cancellable = g_object_ref (cancellable);
+      cmd->user_handler = g_cancellable_connect (cancellable, G_CALLBACK (cancel_linked), cmd->cancellable, NULL);
+    }
+  return cmd;
+}
+
+static void
+command_free (Command *cmd)
+{
+  if (cmd->user_handler)
+    g_cancellable_disconnect (cmd->user_cancellable, cmd->user_handler);
+  g_clear_object (&cmd->user_cancellable);
+  g_clear_object (&cmd->cancellable);
+  g_clear_object (&cmd->task);
+  g_free (cmd->text);
+  g_free (cmd->text2);
+  g_free (cmd->text3);
+  if (G_IS_VALUE (&cmd->result))
+    g_value_unset (&cmd->result);
+  g_clear_error (&cmd->error);
+  g_free (cmd);
+}
+
+/* Completes @cmd's task with its result and frees it. Owner thread. */
+static void
+command_return (Command *cmd)
+{
+  if (cmd->error)
+    g_task_return_error (cmd->task, g_steal_pointer (&cmd->error));
+  else
+    g_task_return_value (cmd->task, &cmd->result);
+  command_free (cmd);
+}
+
+static void
+submit (TernService *self, Command *cmd)
+{
+  if (self->shut_down)
+    {
+      g_set_error (&cmd->error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "The engine has shut down");
+      command_return (cmd);
+      return;
+    }
+  g_async_queue_push (self->inbox, cmd);
+}
+
+/* ---- Events ---- */
+
+static void
+event_free (Event *ev)
+{
+  if (ev->text)
+    g_string_free (ev->text, TRUE);
+  g_clear_error (&ev->error);
+  g_free (ev);
+}
+
+/* Delivers what the engine thread queued, in order. Before each event the
+ * latest state is shown, so handlers and callbacks see a state at least
+ * as new as their event. Events are taken one at a time, so a handler that
+ * shuts the service down (which delivers too) keeps the order. Owner
+ * thread. */
+static void
+deliver (TernService *self)
+{
+  /* A handler may drop the last reference to the service. */
+  g_object_ref (self);
+  for (;;)
+    {
+      ServiceState state = { 0 };
+      gboolean changed;
+
+      g_mutex_lock (&self->lock);
+      Event *ev = g_queue_pop_head (&self->events);
+      changed = self->state_changed;
+      if (changed)
+        service_state_copy (&state, &self->pending);
+      self->state_changed = FALSE;
+      g_mutex_unlock (&self->lock);
+
+      if (changed)
+        apply_state (self, &state);
+      service_state_clear (&state);
+      if (ev == NULL)
+        break;
+      switch (ev->kind)
+        {
+        case EVENT_REPLY_STARTED:
+          g_signal_emit (self, signals[SIGNAL_REPLY_STARTED], 0, ev->id, ev->parent_id);
+          break;
+        case EVENT_DELTA:
+          g_signal_emit (self, signals[SIGNAL_REPLY_DELTA], 0, ev->text->str);
+          break;
+        case EVENT_FINISHED:
+          g_signal_emit (self, signals[SIGNAL_REPLY_FINISHED], 0, ev->id, ev->incomplete, ev->value);
+          break;
+        case EVENT_PROGRESS:
+          g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, ev->text->str, ev->value);
+          break;
+        case EVENT_ERROR:
+          g_signal_emit (self, signals[SIGNAL_ERROR], 0, ev->error);
+          break;
+        case EVENT_DONE:
+          command_return (g_steal_pointer (&ev->command));
+          break;
+        }
+      event_free (ev);
+    }
+  g_object_unref (self);
+}
+
+static gboolean
+on_dispatch (gpointer data)
+{
+  TernService *self = data;
+
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->dispatch, g_source_unref);
+  g_mutex_unlock (&self->lock);
+  deliver (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Schedules a delivery on the owner context unless one is pending, so the
+ * engine thread wakes the main loop at most once per batch. Called with
+ * the lock held. */
+static void
+schedule_locked (TernService *self)
+{
+  if (self->dispatch != NULL)
+    return;
+  self->dispatch = g_idle_source_new ();
+  g_source_set_static_name (self->dispatch, "[tern] service events");
+  /* The source is destroyed before the service goes (shutdown), so it
+   * holds no reference. */
+  g_source_set_callback (self->dispatch, on_dispatch, self, NULL);
+  g_source_attach (self->dispatch, self->context);
+}
+
+/* Queues @ev, merging it into the last event when both are text of the
+ * same reply or progress of the same operation. Engine thread. */
+static void
+queue_event (TernService *self, Event *ev)
+{
+  g_mutex_lock (&self->lock);
+  Event *tail = g_queue_peek_tail (&self->events);
+  if (tail && tail->kind == EVENT_DELTA && ev->kind == EVENT_DELTA)
+    {
+      g_string_append_len (tail->text, ev->text->str, ev->text->len);
+      event_free (ev);
+    }
+  else if (tail && tail->kind == EVENT_PROGRESS && ev->kind == EVENT_PROGRESS &&
+           g_str_equal (tail->text->str, ev->text->str))
+    {
+      tail->value = ev->value;
+      event_free (ev);
+    }
+  else
+    g_queue_push_tail (&self->events, ev);
+  schedule_locked (self);
+  g_mutex_unlock (&self->lock);
+}
+
+static Event *
+event_new (EventKind kind)
+{
+  Event *ev = g_new0 (Event, 1);
+
+  ev->kind = kind;
+  return ev;
+}
+
+void
+service_emit_reply_started (TernService *self, gint64 reply_id, gint64 parent_id)
+{
+  Event *ev = event_new (EVENT_REPLY_STARTED);
+
+  ev->id = reply_id;
+  ev->parent_id = parent_id;
+  queue_event (self, ev);
+}
+
+void
+service_emit_delta (TernService *self, const char *text, gsize len)
+{
+  if (len == 0)
+    return;
+  Event *ev = event_new (EVENT_DELTA);
+  ev->text = g_string_new_len (text, (gssize) len);
+  queue_event (self, ev);
+}
+
+void
+service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, double tokens_per_second)
+{
+  Event *ev = event_new (EVENT_FINISHED);
+
+  ev->id = reply_id;
+  ev->incomplete = incomplete;
+  ev->value = tokens_per_second;
+  queue_event (self, ev);
+}
+
+void
+service_emit_progress (TernService *self, const char *operation, double fraction)
+{
+  Event *ev = event_new (EVENT_PROGRESS);
+
+  ev->text = g_string_new (operation);
+  ev->value = fraction;
+  queue_event (self, ev);
+}
+
+void
+service_emit_error (TernService *self, const GError *error)
+{
+  Event *ev = event_new (EVENT_ERROR);
+
+  ev->error = g_error_copy (error);
+  queue_event (self, ev);
+}
+
+void
+service_complete (TernService *self, Command *cmd)
+{
+  Event *ev = event_new (EVENT_DONE);
+
+  ev->command = cmd;
+  queue_event (self, ev);
+}
+
+void
+service_publish_state (TernService *self, const ServiceState *state)
+{
+  g_mutex_lock (&self->lock);
+  service_state_copy (&self->pending, state);
+  self->state_changed = TRUE;
+  schedule_locked (self);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+service_set_current (TernService *self, Command *cmd)
+{
+  g_mutex_lock (&self->lock);
+  self->current = cmd;
+  g_mutex_unlock (&self->lock);
+}
+
+/* ---- The object ---- */
+
+void
+tern_service_stop (TernService *self)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  gint serial = g_atomic_int_get (&self->last_serial);
+  g_atomic_int_set (&self->stop_serial, serial);
+  /* A prompt being evaluated stops too (its request fails with CANCELLED). */
+  g_mutex_lock (&self->lock);
+  GCancellable *running = self->current && self->current->serial > 0 && self->current->serial <= serial
+                              ? g_object_ref (self->current->cancellable)
+                              : NULL;
+  g_mutex_unlock (&self->lock);
+  if (running)
+    {
+      g_cancellable_cancel (running);
+      g_object_unref (running);
+    }
+}
+
+guint
+tern_service_get_reply_n_tokens (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), 0);
+  return g_atomic_int_get (&self->reply_n_tokens);
+}
+
+void
+tern_service_shutdown (TernService *self)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  if (self->shut_down || self->thread == NULL)
+    return;
+  self->shut_down = TRUE;
+  g_atomic_int_set (&self->shutting_down, TRUE);
+  tern_service_stop (self);
+
+  /* Cancel a load or an evaluation in progress; the engine thread checks
+   * shutting_down before it starts the next one. */
+  g_mutex_lock (&self->lock);
+  GCancellable *running = self->current ? g_object_ref (self->current->cancellable) : NULL;
+  g_mutex_unlock (&self->lock);
+  if (running)
+    {
+      g_cancellable_cancel (running);
+      g_object_unref (running);
+    }
+
+  Command *quit = g_new0 (Command, 1);
+  quit->kind = COMMAND_QUIT;
+  g_async_queue_push (self->inbox, quit);
+  g_thread_join (g_steal_pointer (&self->thread));
+  g_free (quit);
+
+  g_mutex_lock (&self->lock);
+  if (self->dispatch)
+    {
+      g_source_destroy (self->dispatch);
+      g_clear_pointer (&self->dispatch, g_source_unref);
+    }
+  g_mutex_unlock (&self->lock);
+  deliver (self);
+}
+
+static void
+tern_service_constructed (GObject *object)
+{
+  TernService *self = TERN_SERVICE (object);
+
+  G_OBJECT_CLASS (tern_service_parent_class)->constructed (object);
+  self->engine.service = self;
+  self->thread = g_thread_new ("tern-engine", service_engine_main, &self->engine);
+}
+
+static void
+tern_service_dispose (GObject *object)
+{
+  tern_service_shutdown (TERN_SERVICE (object));
+  G_OBJECT_CLASS (tern_service_parent_class)->dispose (object);
+}
+
+static void
+tern_service_finalize (GObject *object)
+{
+  TernService *self = TERN_SERVICE (object);
+
+  g_async_queue_unref (self->inbox);
+  g_free (self->engine.db_path);
+  service_state_clear (&self->pending);
+  service_state_clear (&self->state);
+  g_mutex_clear (&self->lock);
+  g_main_context_unref (self->context);
+  G_OBJECT_CLASS (tern_service_parent_class)->finalize (object);
+}
+
+static void
+tern_service_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  TernService *self = TERN_SERVICE (object);
+
+  switch (prop_id)
+    {
+    case PROP_DB_PATH:
+      g_value_set_string (value, self->engine.db_path);
+      break;
+    case PROP_N_THREADS:
+      g_value_set_uint (value, self->engine.n_threads);
+      break;
+    case PROP_N_CTX:
+      g_value_set_int (value, self->engine.n_ctx);
+      break;
+    case PROP_MODEL_LOADED:
+      g_value_set_boolean (value, self->state.model_loaded);
+      break;
+    case PROP_MODEL_ID:
+      g_value_set_int64 (value, self->state.model_id);
+      break;
+    case PROP_CONVERSATION_ID:
+      g_value_set_int64 (value, self->state.conversation_id);
+      break;
+    case PROP_GENERATING:
+      g_value_set_boolean (value, self->state.generating);
+      break;
+    case PROP_CONTEXT_USED:
+      g_value_set_int (value, self->state.context_used);
+      break;
+    case PROP_CONTEXT_SIZE:
+      g_value_set_int (value, self->state.context_size);
+      break;
+    case PROP_BACKEND:
+      g_value_set_string (value, self->state.backend);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tern_service_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  TernService *self = TERN_SERVICE (object);
+
+  /* Construct-only: read by the engine thread, which starts after them. */
+  switch (prop_id)
+    {
+    case PROP_DB_PATH:
+      self->engine.db_path = g_value_dup_string (value);
+      break;
+    case PROP_N_THREADS:
+      self->engine.n_threads = g_value_get_uint (value);
+      break;
+    case PROP_N_CTX:
+      self->engine.n_ctx = g_value_get_int (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tern_service_class_init (TernServiceClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+  GParamFlags co = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+
+  object_class->constructed = tern_service_constructed;
+  object_class->dispose = tern_service_dispose;
+  object_class->finalize = tern_service_finalize;
+  object_class->get_property = tern_service_get_property;
+  object_class->set_property = tern_service_set_property;
+
+  properties[PROP_DB_PATH] = g_param_spec_string ("db-path", NULL, NULL, NULL, co);
+  properties[PROP_N_THREADS] = g_param_spec_uint ("n-threads", NULL, NULL, 0, 4096, 0, co);
+  properties[PROP_N_CTX] = g_param_spec_int ("n-ctx", NULL, NULL, 0, G_MAXINT32, 0, co);
+  properties[PROP_MODEL_LOADED] = g_param_spec_boolean ("model-loaded", NULL, NULL, FALSE, ro);
+  properties[PROP_MODEL_ID] = g_param_spec_int64 ("model-id", NULL, NULL, 0, G_MAXINT64, 0, ro);
+  properties[PROP_CONVERSATION_ID] = g_param_spec_int64 ("conversation-id", NULL, NULL, 0, G_MAXINT64, 0, ro);
+  properties[PROP_GENERATING] = g_param_spec_boolean ("generating", NULL, NULL, FALSE, ro);
+  properties[PROP_CONTEXT_USED] = g_param_spec_int ("context-used", NULL, NULL, 0, G_MAXINT32, 0, ro);
+  properties[PROP_CONTEXT_SIZE] = g_param_spec_int ("context-size", NULL, NULL, 0, G_MAXINT32, 0, ro);
+  properties[PROP_BACKEND] = g_param_spec_string ("backend", NULL, NULL, NULL, ro);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_REPLY_STARTED] = g_signal_new ("reply-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                                NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_INT64);
+  signals[SIGNAL_REPLY_DELTA] = g_signal_new ("reply-delta", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                              NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+  signals[SIGNAL_REPLY_FINISHED] =
+      g_signal_new ("reply-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                    3, G_TYPE_INT64, G_TYPE_BOOLEAN, G_TYPE_DOUBLE);
+  signals[SIGNAL_PROGRESS] =
+      g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                    G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_DOUBLE);
+  signals[SIGNAL_ERROR] = g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                        G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+static void
+tern_service_init (TernService *self)
+{
+  g_mutex_init (&self->lock);
+  g_queue_init (&self->events);
+  self->inbox = g_async_queue_new ();
+  self->context = g_main_context_ref_thread_default ();
+}
+
+TernService *
+tern_service_new (const char *db_path, guint n_threads, gint32 n_ctx)
+{
+  g_return_val_if_fail (n_ctx >= 0, NULL);
+  return g_object_new (TERN_TYPE_SERVICE, "db-path", db_path, "n-threads", n_threads, "n-ctx", n_ctx, NULL);
+}
+
+/* ---- Property getters ---- */
+
+gboolean
+tern_service_get_model_loaded (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), FALSE);
+  return self->state.model_loaded;
+}
+
+gint64
+tern_service_get_model_id (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), 0);
+  return self->state.model_id;
+}
+
+gint64
+tern_service_get_conversation_id (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), 0);
+  return self->state.conversation_id;
+}
+
+gboolean
+tern_service_get_generating (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), FALSE);
+  return self->state.generating;
+}
+
+gint
+tern_service_get_context_used (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), 0);
+  return self->state.context_used;
+}
+
+gint
+tern_service_get_context_size (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), 0);
+  return self->state.context_size;
+}
+
+const char *
+tern_service_get_backend (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), NULL);
+  return self->state.backend;
+}
+
+/* ---- Finishing ---- */
+
+static gboolean
+finish_value (TernService *self, GAsyncResult *result, gpointer source_tag, GValue *value, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+  return g_task_propagate_value (G_TASK (result), value, error);
+}
+
+static gboolean
+finish_boolean (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return finish_value (self, result, source_tag, &value, error) && g_value_get_boolean (&value);
+}
+
+static gint64
+finish_int64 (TernService *self, GAsyncResult *result, gpointer source_tag, gint64 failed, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return finish_value (self, result, source_tag, &value, error) ? g_value_get_int64 (&value) : failed;
+}
+
+static GPtrArray *
+finish_array (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return finish_value (self, result, source_tag, &value, error) ? g_value_dup_boxed (&value) : NULL;
+}
+
+/* ---- Models ---- */
+
+void
+tern_service_load_model (TernService *self, const char *path, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (path != NULL);
+
+  Command *cmd = command_new (self, COMMAND_LOAD, tern_service_load_model, cancellable, callback, user_data);
+  cmd->text = g_strdup (path);
+  submit (self, cmd);
+}
+
+gint64
+tern_service_load_model_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_int64 (self, result, tern_service_load_model, 0, error);
+}
+
+void
+tern_service_unload_model (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  submit (self, command_new (self, COMMAND_UNLOAD, tern_service_unload_model, cancellable, callback, user_data));
+}
+
+gboolean
+tern_service_unload_model_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_unload_model, error);
+}
+
+/* ---- The open conversation ---- */
+
+void
+tern_service_open_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd = command_new (self, COMMAND_OPEN, tern_service_open_conversation, cancellable, callback, user_data);
+  cmd->id = id;
+  submit (self, cmd);
+}
+
+int
+tern_service_open_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return finish_value (self, result, tern_service_open_conversation, &value, error) ? g_value_get_int (&value) : -1;
+}
+
+static Command *
+generation_new (TernService *self, CommandKind kind, gpointer source_tag, gint max_tokens, GCancellable *cancellable,
+                GAsyncReadyCallback callback, gpointer user_data)
+{
+  Command *cmd = command_new (self, kind, source_tag, cancellable, callback, user_data);
+
+  cmd->max_tokens = MAX (max_tokens, 0);
+  cmd->serial = g_atomic_int_add (&self->last_serial, 1) + 1;
+  return cmd;
+}
+
+void
+tern_service_send_message (TernService *self, const char *text, gint max_tokens, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (text != NULL);
+
+  Command *cmd =
+      generation_new (self, COMMAND_SEND, tern_service_send_message, max_tokens, cancellable, callback, user_data);
+  cmd->text = g_strdup (text);
+  submit (self, cmd);
+}
+
+gint64
+tern_service_send_message_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_int64 (self, result, tern_service_send_message, 0, error);
+}
+
+void
+tern_service_regenerate (TernService *self, gint max_tokens, GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  submit (self, generation_new (self, COMMAND_REGENERATE, tern_service_regenerate, max_tokens, cancellable, callback,
+                                user_data));
+}
+
+gint64
+tern_service_regenerate_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_int64 (self, result, tern_service_regenerate, 0, error);
+}
+
+void
+tern_service_save_snapshot (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  submit (self, command_new (self, COMMAND_SNAPSHOT, tern_service_save_snapshot, cancellable, callback, user_data));
+}
+
+gint64
+tern_service_save_snapshot_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_int64 (self, result, tern_service_save_snapshot, -1, error);
+}
+
+/* ---- Store queries and updates: the work is in service-engine.c ---- */
+
+static Command *
+store_command (TernService *self, StoreFn fn, gpointer source_tag, GCancellable *cancellable,
+               GAsyncReadyCallback callback, gpointer user_data)
+{
+  Command *cmd = command_new (self, COMMAND_STORE, source_tag, cancellable, callback, user_data);
+
+  cmd->store_fn = fn;
+  return cmd;
+}
+
+void
+tern_service_list_conversations (TernService *self, gboolean trashed, gint64 offset, gint64 limit,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd = store_command (self, service_store_list_conversations, tern_service_list_conversations, cancellable,
+                                callback, user_data);
+  cmd->flag = trashed;
+  cmd->offset = offset;
+  cmd->limit = limit;
+  submit (self, cmd);
+}
+
+GPtrArray *
+tern_service_list_conversations_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_array (self, result, tern_service_list_conversations, error);
+}
+
+void
+tern_service_search (TernService *self, const char *text, const char *open, const char *close, gint64 limit,
+                     GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (text != NULL && open != NULL && close != NULL);
+
+  Command *cmd = store_command (self, service_store_search, tern_service_search, cancellable, callback, user_data);
+  cmd->text = g_strdup (text);
+  cmd->text2 = g_strdup (open);
+  cmd->text3 = g_strdup (close);
+  cmd->limit = limit;
+  submit (self, cmd);
+}
+
+GPtrArray *
+tern_service_search_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_array (self, result, tern_service_search, error);
+}
+
+void
+tern_service_list_messages (TernService *self, gint64 id, GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd =
+      store_command (self, service_store_list_messages, tern_service_list_messages, cancellable, callback, user_data);
+  cmd->id = id;
+  submit (self, cmd);
+}
+
+GPtrArray *
+tern_service_list_messages_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_array (self, result, tern_service_list_messages, error);
+}
+
+void
+tern_service_new_conversation (TernService *self, const char *title, const char *system_prompt,
+                               const TernSamplerParams *sampling, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (title != NULL);
+
+  Command *cmd = store_command (self, service_store_new_conversation, tern_service_new_conversation, cancellable,
+                                callback, user_data);
+  cmd->text = g_strdup (title);
+  cmd->text2 = g_strdup (system_prompt);
+  cmd->has_sampling = sampling != NULL;
+  if (sampling)
+    cmd->sampling = *sampling;
+  submit (self, cmd);
+}
+
+gint64
+tern_service_new_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_int64 (self, result, tern_service_new_conversation, 0, error);
+}
+
+void
+tern_service_rename_conversation (TernService *self, gint64 id, const char *title, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (title != NULL);
+
+  Command *cmd = store_command (self, service_store_rename, tern_service_rename_conversation, cancellable, callback,
+                                user_data);
+  cmd->id = id;
+  cmd->text = g_strdup (title);
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_rename_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_rename_conversation, error);
+}
+
+void
+tern_service_set_sampling (TernService *self, gint64 id, const TernSamplerParams *sampling,
+                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (sampling != NULL);
+
+  Command *cmd =
+      store_command (self, service_store_set_sampling, tern_service_set_sampling, cancellable, callback, user_data);
+  cmd->id = id;
+  cmd->sampling = *sampling;
+  cmd->has_sampling = TRUE;
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_set_sampling_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_set_sampling, error);
+}
+
+void
+tern_service_set_system_prompt (TernService *self, gint64 id, const char *system_prompt, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd = store_command (self, service_store_set_system_prompt, tern_service_set_system_prompt, cancellable,
+                                callback, user_data);
+  cmd->id = id;
+  cmd->text = g_strdup (system_prompt ? system_prompt : "");
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_set_system_prompt_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_set_system_prompt, error);
+}
+
+void
+tern_service_delete_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd = store_command (self, service_store_trash, tern_service_delete_conversation, cancellable, callback,
+                                user_data);
+  cmd->id = id;
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_delete_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_delete_conversation, error);
+}
+
+void
+tern_service_restore_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd = store_command (self, service_store_untrash, tern_service_restore_conversation, cancellable, callback,
+                                user_data);
+  cmd->id = id;
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_restore_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_restore_conversation, error);
+}
+
+void
+tern_service_duplicate_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd = store_command (self, service_store_duplicate, tern_service_duplicate_conversation, cancellable,
+                                callback, user_data);
+  cmd->id = id;
+  submit (self, cmd);
+}
+
+gint64
+tern_service_duplicate_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_int64 (self, result, tern_service_duplicate_conversation, 0, error);
+}
+
+void
+tern_service_add_model (TernService *self, const char *path, GCancellable *cancellable, GAsyncReadyCallback callback,
+                        gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (path != NULL);
+
+  Command *cmd =
+      store_command (self, service_store_add_model, tern_service_add_model, cancellable, callback, user_data);
+  cmd->text = g_strdup (path);
+  submit (self, cmd);
+}
+
+gint64
+tern_service_add_model_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_int64 (self, result, tern_service_add_model, 0, error);
+}
+
+void
+tern_service_list_models (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  submit (self, store_command (self, service_store_list_models, tern_service_list_models, cancellable, callback,
+                               user_data));
+}
+
+GPtrArray *
+tern_service_list_models_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_array (self, result, tern_service_list_models, error);
+}
+
+void
+tern_service_remove_model (TernService *self, gint64 id, GCancellable *cancellable, GAsyncReadyCallback callback,
+                           gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd =
+      store_command (self, service_store_remove_model, tern_service_remove_model, cancellable, callback, user_data);
+  cmd->id = id;
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_remove_model_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_remove_model, error);
+}
+
+void
+tern_service_check_model (TernService *self, gint64 id, GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd =
+      store_command (self, service_store_check_model, tern_service_check_model, cancellable, callback, user_data);
+  cmd->id = id;
+  submit (self, cmd);
+}
+
+int
+tern_service_check_model_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return finish_value (self, result, tern_service_check_model, &value, error) ? g_value_get_int (&value) : -1;
+}
