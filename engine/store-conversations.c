@@ -217,21 +217,8 @@ tern_store_conversation_new (TernStore *store, const char *title, gint64 model_i
 TernConversation *
 tern_store_conversation_get (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt =
-      store_prepare (store, "SELECT " STORE_CONVERSATION_COLUMNS " FROM conversations c WHERE c.id = ?1", error);
-  int rc;
-
-  if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_int64 (stmt, 1, id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    return store_read_conversation (stmt);
-  if (rc == SQLITE_DONE)
-    store_no_such ("conversation", id, error);
-  else
-    store_fail (store, "reading a conversation", error);
-  return NULL;
+  return store_get_by_id (store, "SELECT " STORE_CONVERSATION_COLUMNS " FROM conversations c WHERE c.id = ?1", id,
+                          "conversation", (StoreReadRowFn) store_read_conversation, error);
 }
 
 gboolean
@@ -503,21 +490,8 @@ tern_store_message_add (TernStore *store, gint64 conversation_id, gint64 parent_
 TernMessage *
 tern_store_message_get (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt =
-      store_prepare (store, "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.id = ?1", error);
-  int rc;
-
-  if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_int64 (stmt, 1, id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    return store_read_message (stmt);
-  if (rc == SQLITE_DONE)
-    store_no_such ("message", id, error);
-  else
-    store_fail (store, "reading a message", error);
-  return NULL;
+  return store_get_by_id (store, "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.id = ?1", id, "message",
+                          (StoreReadRowFn) store_read_message, error);
 }
 
 static GPtrArray *

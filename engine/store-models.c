@@ -135,20 +135,8 @@ tern_store_model_add (TernStore *store, const char *path, GError **error)
 TernStoreModel *
 tern_store_model_get (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?1", error);
-  int rc;
-
-  if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_int64 (stmt, 1, id);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    return read_model (stmt);
-  if (rc == SQLITE_DONE)
-    store_no_such ("model", id, error);
-  else
-    store_fail (store, "reading a model", error);
-  return NULL;
+  return store_get_by_id (store, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?1", id, "model",
+                          (StoreReadRowFn) read_model, error);
 }
 
 GPtrArray *

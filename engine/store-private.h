@@ -48,6 +48,13 @@ void store_txn_rollback (TernStore *store, StoreTxn *txn);
 /* An INVALID error: no @what with id @id. Returns FALSE. */
 gboolean store_no_such (const char *what, gint64 id, GError **error);
 
+/* Runs @sql, a SELECT of one row whose ?1 is @id, and returns the row as
+ * @read_row makes it; NULL with an INVALID error naming @what when there is
+ * no such row, or the store's error. */
+typedef gpointer (*StoreReadRowFn) (StoreStmt *stmt);
+gpointer store_get_by_id (TernStore *store, const char *sql, gint64 id, const char *what, StoreReadRowFn read_row,
+                          GError **error);
+
 /* Column helpers: text or "" for NULL; an i32 array blob as a GArray of
  * TernToken (NULL for NULL); a blob as GBytes (NULL for NULL). */
 char *store_column_text (StoreStmt *stmt, int col);

@@ -147,6 +147,29 @@ store_no_such (const char *what, gint64 id, GError **error)
   return FALSE;
 }
 
+gpointer
+store_get_by_id (TernStore *store, const char *sql, gint64 id, const char *what, StoreReadRowFn read_row,
+                 GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (store, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return read_row (stmt);
+  if (rc == SQLITE_DONE)
+    store_no_such (what, id, error);
+  else
+    {
+      g_autofree char *doing = g_strconcat ("reading a ", what, NULL);
+      store_fail (store, doing, error);
+    }
+  return NULL;
+}
+
 StoreStmt *
 store_prepare (TernStore *store, const char *sql, GError **error)
 {
