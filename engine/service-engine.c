@@ -163,12 +163,11 @@ run_unload (Engine *e, Command *cmd, GError **error)
 
 /* ---- Conversations ---- */
 
+static gboolean resume (Engine *e, Command *cmd, const TernConversation *c, GError **error);
+
 static gboolean
 run_open (Engine *e, Command *cmd, GError **error)
 {
-  Progress progress = { e, "ingest" };
-  TernResumeKind kind;
-
   if (!need_model (e, error))
     return FALSE;
   g_autoptr (TernConversation) c = tern_store_conversation_get (e->store, cmd->id, error);
@@ -182,10 +181,20 @@ run_open (Engine *e, Command *cmd, GError **error)
         return FALSE;
       c->model_id = e->model_id;
     }
+  return resume (e, cmd, c, error);
+}
+
+/* Brings the context to the end of conversation @c's branch shown and
+ * makes it the open one; the result is the TernResumeKind. */
+static gboolean
+resume (Engine *e, Command *cmd, const TernConversation *c, GError **error)
+{
+  Progress progress = { e, "ingest" };
+  TernResumeKind kind;
   g_autoptr (GPtrArray) messages = tern_store_conversation_messages (e->store, c->id, 0, error);
+
   if (messages == NULL)
     return FALSE;
-
   /* Closed while the context changes: a failure leaves none open. */
   e->conversation_id = 0;
   TernSampler *sampler = tern_chat_resume (e->store, c, messages, e->ctx, &e->identity, e->tmpl, on_progress,
@@ -202,6 +211,20 @@ run_open (Engine *e, Command *cmd, GError **error)
   publish (e);
   set_result_int (cmd, kind);
   return TRUE;
+}
+
+/* Shows the newest branch through message @cmd->id of the open
+ * conversation, and brings the context there. */
+static gboolean
+run_switch_branch (Engine *e, Command *cmd, GError **error)
+{
+  if (!need_conversation (e, error))
+    return FALSE;
+  gint64 leaf = tern_store_branch_leaf (e->store, e->conversation_id, cmd->id, error);
+  if (leaf == 0 || !tern_store_conversation_set_head (e->store, e->conversation_id, leaf, error))
+    return FALSE;
+  g_autoptr (TernConversation) c = tern_store_conversation_get (e->store, e->conversation_id, error);
+  return c != NULL && resume (e, cmd, c, error);
 }
 
 /* The tokens of the prompt for a reply after @messages (a branch ending
@@ -445,6 +468,26 @@ run_generate (Engine *e, Command *cmd, GError **error)
     }
   else
     {
+      /* An edit is a new user message beside the one edited: the branch
+       * is cut before it. */
+      gint64 add_after = TERN_STORE_HEAD;
+      if (cmd->kind == COMMAND_EDIT)
+        {
+          g_autoptr (TernMessage) edited = tern_store_message_get (e->store, cmd->id, error);
+          if (edited == NULL)
+            return FALSE;
+          if (edited->conversation_id != c->id || edited->role != TERN_ROLE_USER)
+            {
+              g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                           "Message %" G_GINT64_FORMAT " is not a user message of the open conversation", cmd->id);
+              return FALSE;
+            }
+          guint n = 0;
+          while (n < messages->len && ((TernMessage *) messages->pdata[n])->id != edited->id)
+            n++;
+          g_ptr_array_set_size (messages, n);
+          add_after = edited->parent_id;
+        }
       /* The prompt is checked before the message is stored, so a message
        * too long for the context leaves the conversation as it was. */
       TernMessage *m = g_new0 (TernMessage, 1);
@@ -458,8 +501,7 @@ run_generate (Engine *e, Command *cmd, GError **error)
         }
       if (!prompt_tokens (e, c, messages, tokens, error))
         return FALSE;
-      parent_id = tern_store_message_add (e->store, c->id, TERN_STORE_HEAD, TERN_ROLE_USER, cmd->text, NULL, 0, NULL,
-                                          error);
+      parent_id = tern_store_message_add (e->store, c->id, add_after, TERN_ROLE_USER, cmd->text, NULL, 0, NULL, error);
       if (parent_id == 0)
         return FALSE;
     }
@@ -568,6 +610,15 @@ service_store_set_system_prompt (Engine *e, Command *cmd, GError **error)
 }
 
 gboolean
+service_store_set_max_tokens (Engine *e, Command *cmd, GError **error)
+{
+  if (!tern_store_conversation_set_max_tokens (e->store, cmd->id, cmd->max_tokens, error))
+    return FALSE;
+  set_result_boolean (cmd);
+  return TRUE;
+}
+
+gboolean
 service_store_trash (Engine *e, Command *cmd, GError **error)
 {
   if (!tern_store_conversation_trash (e->store, cmd->id, error))
@@ -656,6 +707,8 @@ run (Engine *e, Command *cmd)
     case COMMAND_OPEN:
     case COMMAND_SEND:
     case COMMAND_REGENERATE:
+    case COMMAND_EDIT:
+    case COMMAND_SWITCH_BRANCH:
       /* Work that computes is not started once shutdown began. */
       if (g_atomic_int_get (&e->service->shutting_down))
         {
@@ -680,7 +733,11 @@ run (Engine *e, Command *cmd)
       break;
     case COMMAND_SEND:
     case COMMAND_REGENERATE:
+    case COMMAND_EDIT:
       ok = run_generate (e, cmd, &cmd->error);
+      break;
+    case COMMAND_SWITCH_BRANCH:
+      ok = run_switch_branch (e, cmd, &cmd->error);
       break;
     case COMMAND_SNAPSHOT:
       ok = run_snapshot (e, cmd, &cmd->error);

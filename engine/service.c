@@ -779,6 +779,46 @@ tern_service_regenerate_finish (TernService *self, GAsyncResult *result, GError 
 }
 
 void
+tern_service_edit_message (TernService *self, gint64 message_id, const char *text, gint max_tokens,
+                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (text != NULL);
+
+  Command *cmd =
+      generation_new (self, COMMAND_EDIT, tern_service_edit_message, max_tokens, cancellable, callback, user_data);
+  cmd->id = message_id;
+  cmd->text = g_strdup (text);
+  submit (self, cmd);
+}
+
+gint64
+tern_service_edit_message_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_int64 (self, result, tern_service_edit_message, 0, error);
+}
+
+void
+tern_service_switch_branch (TernService *self, gint64 message_id, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd =
+      command_new (self, COMMAND_SWITCH_BRANCH, tern_service_switch_branch, cancellable, callback, user_data);
+  cmd->id = message_id;
+  submit (self, cmd);
+}
+
+int
+tern_service_switch_branch_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return finish_value (self, result, tern_service_switch_branch, &value, error) ? g_value_get_int (&value) : -1;
+}
+
+void
 tern_service_save_snapshot (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                             gpointer user_data)
 {
@@ -945,6 +985,25 @@ gboolean
 tern_service_set_system_prompt_finish (TernService *self, GAsyncResult *result, GError **error)
 {
   return finish_boolean (self, result, tern_service_set_system_prompt, error);
+}
+
+void
+tern_service_set_max_tokens (TernService *self, gint64 id, gint max_tokens, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd = store_command (self, service_store_set_max_tokens, tern_service_set_max_tokens, cancellable, callback,
+                                user_data);
+  cmd->id = id;
+  cmd->max_tokens = max_tokens;
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_set_max_tokens_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_set_max_tokens, error);
 }
 
 void

@@ -80,6 +80,7 @@ store_read_conversation (StoreStmt *stmt)
   c->trashed_at = sqlite3_column_int64 (stmt, 15);
   c->head_id = sqlite3_column_int64 (stmt, 16);
   c->n_messages = sqlite3_column_int64 (stmt, 17);
+  c->max_tokens = sqlite3_column_int (stmt, 18);
   return c;
 }
 
@@ -98,6 +99,9 @@ store_read_message (StoreStmt *stmt)
   m->complete = sqlite3_column_int (stmt, 7) != 0;
   m->tokens = store_column_tokens (stmt, 8);
   m->sampler_state = store_column_bytes (stmt, 9);
+  /* The branch columns, when the query selected them. */
+  m->n_branches = sqlite3_column_count (stmt) > 11 ? sqlite3_column_int (stmt, 10) : 1;
+  m->branch_index = sqlite3_column_count (stmt) > 11 ? sqlite3_column_int (stmt, 11) : 0;
   return m;
 }
 
@@ -157,13 +161,14 @@ check_sampling (const TernSamplerParams *sampling, GError **error)
 /* Inserts a conversation row with every field given; returns its id or 0. */
 gint64
 store_conversation_insert (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
-                     const TernSamplerParams *sampling, gint64 created_at, gint64 updated_at, GError **error)
+                           const TernSamplerParams *sampling, gint32 max_tokens, gint64 created_at, gint64 updated_at,
+                           GError **error)
 {
   g_autoptr (StoreStmt) stmt = store_prepare (
       store,
       "INSERT INTO conversations (title, model_id, system_prompt, temperature, top_k, top_p, min_p, "
-      "repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, seed, created_at, updated_at) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
+      "repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, seed, created_at, updated_at, max_tokens) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) RETURNING id",
       error);
   TernSamplerParams defaults;
 
@@ -181,6 +186,7 @@ store_conversation_insert (TernStore *store, const char *title, gint64 model_id,
   bind_sampling (stmt, 4, sampling);
   sqlite3_bind_int64 (stmt, 13, created_at);
   sqlite3_bind_int64 (stmt, 14, updated_at);
+  sqlite3_bind_int (stmt, 15, MAX (max_tokens, 0));
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
       if (sqlite3_extended_errcode (store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -205,7 +211,7 @@ tern_store_conversation_new (TernStore *store, const char *title, gint64 model_i
   if (!check_text ("title", title, error) || (system_prompt && !check_text ("system prompt", system_prompt, error)) ||
       !check_sampling (sampling, error) || !store_txn_begin (store, &txn, error))
     return 0;
-  gint64 id = store_conversation_insert (store, title, model_id, system_prompt, sampling, now, now, error);
+  gint64 id = store_conversation_insert (store, title, model_id, system_prompt, sampling, 0, now, now, error);
   if (id == 0 || !store_txn_commit (store, &txn, error))
     {
       store_txn_rollback (store, &txn);
@@ -264,6 +270,26 @@ tern_store_conversation_set_sampling (TernStore *store, gint64 id, const TernSam
   sqlite3_bind_int64 (stmt, 1, id);
   bind_sampling (stmt, 2, sampling);
   sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
+  return write_one (store, stmt, "conversation", id, error);
+}
+
+gboolean
+tern_store_conversation_set_max_tokens (TernStore *store, gint64 id, gint32 max_tokens, GError **error)
+{
+  g_autoptr (StoreStmt) stmt =
+      store_prepare (store, "UPDATE conversations SET max_tokens = ?2, updated_at = ?3 WHERE id = ?1", error);
+
+  if (max_tokens < 0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "the reply limit must not be negative (%d)",
+                   max_tokens);
+      return FALSE;
+    }
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int (stmt, 2, max_tokens);
+  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
   return write_one (store, stmt, "conversation", id, error);
 }
 
@@ -519,8 +545,10 @@ tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint
       "  SELECT ?2, 0"
       "  UNION ALL"
       "  SELECT m.parent_id, p.depth + 1 FROM messages m JOIN path p ON m.id = p.id WHERE m.parent_id IS NOT NULL"
-      ") SELECT " STORE_MESSAGE_COLUMNS " FROM path p JOIN messages m ON m.id = p.id "
-      "WHERE m.conversation_id = ?1 ORDER BY p.depth DESC",
+      ") SELECT " STORE_MESSAGE_COLUMNS ","
+      "  (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id IS m.parent_id),"
+      "  (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id IS m.parent_id AND s.id < m.id)"
+      " FROM path p JOIN messages m ON m.id = p.id WHERE m.conversation_id = ?1 ORDER BY p.depth DESC",
       error);
 
   if (stmt == NULL)
@@ -537,6 +565,31 @@ tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint
   sqlite3_bind_int64 (stmt, 1, conversation_id);
   sqlite3_bind_int64 (stmt, 2, leaf_id);
   return collect_messages (store, stmt, error);
+}
+
+gint64
+tern_store_branch_leaf (TernStore *store, gint64 conversation_id, gint64 message_id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = store_prepare (
+      store, "SELECT max(id) FROM messages WHERE conversation_id = ?1 AND parent_id = ?2", error);
+
+  if (stmt == NULL || !check_message (store, conversation_id, message_id, error))
+    return 0;
+  /* Replies have larger ids than their parents, so this ends. */
+  for (;;)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, conversation_id);
+      sqlite3_bind_int64 (stmt, 2, message_id);
+      if (sqlite3_step (stmt) != SQLITE_ROW)
+        {
+          store_fail (store, "reading messages", error);
+          return 0;
+        }
+      if (sqlite3_column_type (stmt, 0) == SQLITE_NULL)
+        return message_id;
+      message_id = sqlite3_column_int64 (stmt, 0);
+    }
 }
 
 GPtrArray *
@@ -603,7 +656,8 @@ tern_store_conversation_duplicate (TernStore *store, gint64 id, GError **error)
   g_autoptr (TernConversation) c = tern_store_conversation_get (store, id, error);
   g_autofree char *title = c ? g_strdup_printf ("%s (copy)", c->title) : NULL;
   if (c == NULL ||
-      (copy = store_conversation_insert (store, title, c->model_id, c->system_prompt, &c->sampling, now, now, error)) == 0 ||
+      (copy = store_conversation_insert (store, title, c->model_id, c->system_prompt, &c->sampling, c->max_tokens, now,
+                                             now, error)) == 0 ||
       !copy_messages (store, id, copy, c->head_id, &head, error))
     {
       store_txn_rollback (store, &txn);

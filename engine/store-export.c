@@ -9,7 +9,7 @@
  *     "conversations": [ { "title", "model": { "path", "name", "sha256" } | null,
  *       "system_prompt", "sampling": { "temperature", "top_k", "top_p", "min_p",
  *         "repeat_penalty", "repeat_last_n", "frequency_penalty",
- *         "presence_penalty", "seed" (decimal string) },
+ *         "presence_penalty", "seed" (decimal string), "max_tokens" (optional, 0) },
  *       "created_us", "updated_us", "head": index | null,
  *       "messages": [ { "role", "content", "created_us", "n_tokens",
  *                       "complete", "parent": index | null } ] } ] }
@@ -95,7 +95,7 @@ markdown_one (TernStore *store, gint64 id, GString *out, GError **error)
 }
 
 static void
-add_sampling (JsonBuilder *b, const TernSamplerParams *p)
+add_sampling (JsonBuilder *b, const TernSamplerParams *p, gint32 max_tokens)
 {
   g_autofree char *seed = g_strdup_printf ("%" G_GUINT64_FORMAT, p->seed);
 
@@ -118,6 +118,8 @@ add_sampling (JsonBuilder *b, const TernSamplerParams *p)
   json_builder_add_double_value (b, p->presence_penalty);
   json_builder_set_member_name (b, "seed");
   json_builder_add_string_value (b, seed);
+  json_builder_set_member_name (b, "max_tokens");
+  json_builder_add_int_value (b, max_tokens);
   json_builder_end_object (b);
 }
 
@@ -156,7 +158,7 @@ json_one (TernStore *store, gint64 id, JsonBuilder *b, GError **error)
   json_builder_set_member_name (b, "system_prompt");
   json_builder_add_string_value (b, c->system_prompt);
   json_builder_set_member_name (b, "sampling");
-  add_sampling (b, &c->sampling);
+  add_sampling (b, &c->sampling, c->max_tokens);
   json_builder_set_member_name (b, "created_us");
   json_builder_add_int_value (b, c->created_at);
   json_builder_set_member_name (b, "updated_us");
@@ -276,7 +278,7 @@ member (JsonObject *o, const char *name, GType type)
 }
 
 static gboolean
-read_sampling (JsonObject *o, TernSamplerParams *p)
+read_sampling (JsonObject *o, TernSamplerParams *p, gint32 *max_tokens)
 {
   const char *floats[] = { "temperature", "top_p", "min_p", "repeat_penalty", "frequency_penalty", "presence_penalty" };
   float *dest[] = { &p->temperature, &p->top_p, &p->min_p, &p->repeat_penalty, &p->frequency_penalty,
@@ -295,6 +297,15 @@ read_sampling (JsonObject *o, TernSamplerParams *p)
   if ((n = member (o, "repeat_last_n", G_TYPE_INT64)) == NULL)
     return FALSE;
   p->repeat_last_n = (gint32) CLAMP (json_node_get_int (n), G_MININT32, G_MAXINT32);
+  /* Exports older than the reply limit have none. */
+  *max_tokens = 0;
+  if (json_object_has_member (o, "max_tokens"))
+    {
+      if ((n = member (o, "max_tokens", G_TYPE_INT64)) == NULL || json_node_get_int (n) < 0 ||
+          json_node_get_int (n) > G_MAXINT32)
+        return FALSE;
+      *max_tokens = (gint32) json_node_get_int (n);
+    }
   if ((n = member (o, "seed", G_TYPE_STRING)) == NULL)
     return FALSE;
   return g_ascii_string_to_unsigned (json_node_get_string (n), 10, 0, G_MAXUINT64, &p->seed, NULL) &&
@@ -331,6 +342,7 @@ import_one (TernStore *store, JsonNode *node, guint k, GArray *ids, GError **err
   JsonObject *o = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
   JsonNode *title, *prompt, *created, *updated, *sampling, *messages, *head;
   TernSamplerParams params;
+  gint32 max_tokens;
 
   if (o == NULL || (title = member (o, "title", G_TYPE_STRING)) == NULL ||
       (prompt = member (o, "system_prompt", G_TYPE_STRING)) == NULL ||
@@ -340,13 +352,13 @@ import_one (TernStore *store, JsonNode *node, guint k, GArray *ids, GError **err
       (messages = json_object_get_member (o, "messages")) == NULL || !JSON_NODE_HOLDS_ARRAY (messages) ||
       (head = json_object_get_member (o, "head")) == NULL)
     return bad_json (error, "a field is missing or of the wrong type", k);
-  if (!read_sampling (json_node_get_object (sampling), &params))
+  if (!read_sampling (json_node_get_object (sampling), &params, &max_tokens))
     return bad_json (error, "bad sampling settings", k);
   gint64 model_id = find_model (store, o, error);
   if (model_id < 0)
     return FALSE;
   gint64 id = store_conversation_insert (store, json_node_get_string (title), model_id, json_node_get_string (prompt),
-                                         &params, json_node_get_int (created), json_node_get_int (updated), error);
+                                         &params, max_tokens, json_node_get_int (created), json_node_get_int (updated), error);
   if (id == 0)
     return FALSE;
 

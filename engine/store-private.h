@@ -66,7 +66,7 @@ GBytes *store_column_bytes (StoreStmt *stmt, int col);
 #define STORE_CONVERSATION_COLUMNS                                                                         \
   "c.id, c.title, c.model_id, c.system_prompt, c.temperature, c.top_k, c.top_p, c.min_p, c.repeat_penalty, " \
   "c.repeat_last_n, c.frequency_penalty, c.presence_penalty, c.seed, c.created_at, c.updated_at, "          \
-  "c.trashed_at, c.head_id, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)"
+  "c.trashed_at, c.head_id, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), c.max_tokens"
 TernConversation *store_read_conversation (StoreStmt *stmt);
 
 #define STORE_MESSAGE_COLUMNS \
@@ -76,8 +76,8 @@ TernMessage *store_read_message (StoreStmt *stmt);
 /* Insert rows with every field given, in the caller's transaction;
  * return the new id, or 0. */
 gint64 store_conversation_insert (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
-                                  const TernSamplerParams *sampling, gint64 created_at, gint64 updated_at,
-                                  GError **error);
+                                  const TernSamplerParams *sampling, gint32 max_tokens, gint64 created_at,
+                                  gint64 updated_at, GError **error);
 gint64 store_message_insert (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role,
                              const char *content, gint64 created_at, gint32 n_tokens, gboolean complete,
                              const TernToken *tokens, GBytes *sampler_state, GError **error);

@@ -107,6 +107,9 @@ static const char *const migrations[] = {
   "  data BLOB NOT NULL,"
   "  UNIQUE (snapshot_id, seq)"
   ") STRICT;",
+
+  /* 2: a conversation's limit on the length of its replies. */
+  "ALTER TABLE conversations ADD COLUMN max_tokens INTEGER NOT NULL DEFAULT 0;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TERN_STORE_SCHEMA_VERSION);

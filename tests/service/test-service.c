@@ -463,6 +463,78 @@ test_generate (void)
   g_assert_finalize_object (service);
 }
 
+/* Edit and resend makes a branch beside the edited message; switching
+ * branches shows the other one and brings the context there, the same
+ * as a fresh open of that branch would. */
+static void
+test_branches (void)
+{
+  g_auto (Fixture) f = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  fixture_init (&f);
+  TernService *service = service_new (&f, f.db);
+  load (&f, service);
+  gint64 conversation = new_conversation (&f, service);
+  open_conversation (&f, service, conversation);
+  send (&f, service, "Who created the heaven?", 6);
+  send (&f, service, "And the earth?", 6);
+  g_autoptr (GPtrArray) before = messages (&f, service, conversation);
+  g_assert_cmpuint (before->len, ==, 4);
+  TernMessage *second = before->pdata[2];
+
+  tern_service_edit_message (service, second->id, "And the waters?", 6, NULL, got_result, &f);
+  gint64 reply = tern_service_edit_message_finish (service, await (&f), &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) edited = messages (&f, service, conversation);
+  g_assert_cmpuint (edited->len, ==, 4);
+  TernMessage *new_user = edited->pdata[2];
+  g_assert_cmpstr (new_user->content, ==, "And the waters?");
+  g_assert_cmpint (new_user->parent_id, ==, second->parent_id);
+  g_assert_cmpint (new_user->n_branches, ==, 2);
+  g_assert_cmpint (new_user->branch_index, ==, 1);
+  g_assert_cmpint (((TernMessage *) edited->pdata[3])->id, ==, reply);
+  g_assert_cmpint (((TernMessage *) edited->pdata[0])->n_branches, ==, 1);
+
+  /* Back to the first branch: its reply is shown again, from its snapshot. */
+  tern_service_switch_branch (service, second->id, NULL, got_result, &f);
+  int kind = tern_service_switch_branch_finish (service, await (&f), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (kind, ==, TERN_RESUME_SNAPSHOT);
+  g_autoptr (GPtrArray) back = messages (&f, service, conversation);
+  g_assert_cmpuint (back->len, ==, 4);
+  g_assert_cmpint (((TernMessage *) back->pdata[2])->id, ==, second->id);
+  g_assert_cmpint (((TernMessage *) back->pdata[2])->branch_index, ==, 0);
+  g_assert_cmpint (((TernMessage *) back->pdata[3])->id, ==, ((TernMessage *) before->pdata[3])->id);
+
+  /* Only user messages of the open conversation can be edited. */
+  tern_service_edit_message (service, ((TernMessage *) back->pdata[3])->id, "no", 6, NULL, got_result, &f);
+  g_assert_cmpint (tern_service_edit_message_finish (service, await (&f), &error), ==, 0);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  tern_service_switch_branch (service, 999999, NULL, got_result, &f);
+  g_assert_cmpint (tern_service_switch_branch_finish (service, await (&f), &error), ==, -1);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+
+  /* The reply limit is kept with the conversation. */
+  tern_service_set_max_tokens (service, conversation, 77, NULL, got_result, &f);
+  g_assert_true (tern_service_set_max_tokens_finish (service, await (&f), &error));
+  g_assert_no_error (error);
+  tern_service_set_max_tokens (service, conversation, -1, NULL, got_result, &f);
+  g_assert_false (tern_service_set_max_tokens_finish (service, await (&f), &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  tern_service_list_conversations (service, FALSE, 0, -1, NULL, got_result, &f);
+  g_autoptr (GPtrArray) list = tern_service_list_conversations_finish (service, await (&f), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (((TernConversation *) list->pdata[0])->max_tokens, ==, 77);
+
+  g_assert_null (f.error);
+  release (&f);
+  g_assert_finalize_object (service);
+}
+
 static void
 test_stop (void)
 {
@@ -700,6 +772,7 @@ main (int argc, char **argv)
   g_test_add_func ("/service/load", test_load);
   g_test_add_func ("/service/bad-model", test_bad_model);
   g_test_add_func ("/service/generate", test_generate);
+  g_test_add_func ("/service/branches", test_branches);
   g_test_add_func ("/service/stop", test_stop);
   g_test_add_func ("/service/shutdown", test_shutdown);
   g_test_add_func ("/service/resume", test_resume);

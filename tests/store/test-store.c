@@ -119,6 +119,10 @@ test_newer (Fixture *f, gconstpointer data)
  * version's SQL; checked after the upgrade. Version 0 is an empty file. */
 static const char *const version_data[TERN_STORE_SCHEMA_VERSION] = {
   NULL,
+  /* Version 1: a conversation without a reply limit. */
+  "INSERT INTO conversations (title, system_prompt, temperature, top_k, top_p, min_p, repeat_penalty, "
+  "repeat_last_n, frequency_penalty, presence_penalty, seed, created_at, updated_at) "
+  "VALUES ('from v1', '', 0.8, 40, 0.95, 0.05, 1.0, 64, 0, 0, 1, 1, 1);",
 };
 
 static void
@@ -147,6 +151,18 @@ test_migrations (Fixture *f, gconstpointer data)
                                                NULL, &error), >, 0);
       g_autoptr (GPtrArray) hits = tern_store_search (store, "upgraded", "[", "]", 0, 10, &error);
       g_assert_cmpuint (hits->len, ==, 1);
+      if (v == 1)
+        {
+          /* A conversation of version 1 gets no reply limit, and can get one. */
+          g_autoptr (GPtrArray) list = tern_store_conversation_list (store, FALSE, 0, -1, &error);
+          g_assert_no_error (error);
+          TernConversation *old_one = list->pdata[list->len - 1];
+          g_assert_cmpstr (old_one->title, ==, "from v1");
+          g_assert_cmpint (old_one->max_tokens, ==, 0);
+          g_assert_true (tern_store_conversation_set_max_tokens (store, old_one->id, 300, &error));
+          g_autoptr (TernConversation) again = tern_store_conversation_get (store, old_one->id, &error);
+          g_assert_cmpint (again->max_tokens, ==, 300);
+        }
     }
 
   /* Reopening the current version changes nothing and keeps the data. */
@@ -158,6 +174,27 @@ test_migrations (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) messages = tern_store_conversation_messages (f->store, c, 0, &error);
   g_assert_cmpuint (messages->len, ==, 1);
   g_assert_cmpstr (((TernMessage *) messages->pdata[0])->content, ==, "still here");
+}
+
+/* The newest branch through a message ends at its newest descendant. */
+static void
+test_branch_leaf (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 a = tern_store_conversation_new (f->store, "tree", 0, NULL, NULL, &error);
+  gint64 b = tern_store_conversation_new (f->store, "other", 0, NULL, NULL, &error);
+  gint64 q1 = tern_store_message_add (f->store, a, 0, TERN_ROLE_USER, "q1", NULL, 0, NULL, &error);
+  gint64 r1 = tern_store_message_add (f->store, a, q1, TERN_ROLE_ASSISTANT, "r1", NULL, 0, NULL, &error);
+  gint64 q2 = tern_store_message_add (f->store, a, r1, TERN_ROLE_USER, "q2", NULL, 0, NULL, &error);
+  gint64 r2 = tern_store_message_add (f->store, a, q1, TERN_ROLE_ASSISTANT, "r2", NULL, 0, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (tern_store_branch_leaf (f->store, a, r1, &error), ==, q2);
+  g_assert_cmpint (tern_store_branch_leaf (f->store, a, q1, &error), ==, r2);
+  g_assert_cmpint (tern_store_branch_leaf (f->store, a, r2, &error), ==, r2);
+  g_assert_no_error (error);
+  g_assert_cmpint (tern_store_branch_leaf (f->store, b, r2, &error), ==, 0);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
 }
 
 static void
@@ -275,6 +312,12 @@ test_conversations (Fixture *f, gconstpointer data)
   g_assert_cmpuint (children->len, ==, 2);
   g_autoptr (GPtrArray) roots = tern_store_message_children (f->store, a, 0, &error);
   g_assert_cmpuint (roots->len, ==, 1);
+  /* Each message of a branch knows its siblings. */
+  g_assert_cmpint (msg (path, 0)->n_branches, ==, 1);
+  g_assert_cmpint (msg (path, 0)->branch_index, ==, 0);
+  g_assert_cmpint (msg (path, 1)->n_branches, ==, 2);
+  g_assert_cmpint (msg (path, 1)->branch_index, ==, 1);
+  g_assert_cmpint (msg (old, 1)->branch_index, ==, 0);
   g_assert_true (tern_store_conversation_set_head (f->store, a, r1, &error));
   g_clear_pointer (&path, g_ptr_array_unref);
   path = tern_store_conversation_messages (f->store, a, 0, &error);
@@ -508,6 +551,7 @@ main (int argc, char **argv)
   ADD ("open", test_open);
   ADD ("newer-version", test_newer);
   ADD ("migrations", test_migrations);
+  ADD ("branch-leaf", test_branch_leaf);
   ADD ("models", test_models);
   ADD ("conversations", test_conversations);
   ADD ("reply", test_reply);

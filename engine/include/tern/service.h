@@ -146,6 +146,24 @@ void tern_service_regenerate (TernService *self, gint max_tokens, GCancellable *
                               GAsyncReadyCallback callback, gpointer user_data);
 gint64 tern_service_regenerate_finish (TernService *self, GAsyncResult *result, GError **error);
 
+/* Edit and resend: adds @text as a new user message beside the user
+ * message @message_id of the open conversation's branch (same parent: a
+ * new branch, the original is kept) and generates its reply, as
+ * tern_service_send_message does. INVALID for a message that is not a
+ * user message of the open conversation. */
+void tern_service_edit_message (TernService *self, gint64 message_id, const char *text, gint max_tokens,
+                                GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gint64 tern_service_edit_message_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* Shows another branch of the open conversation: the newest branch
+ * through message @message_id (see tern_store_branch_leaf) becomes the
+ * one shown, and the context is brought to its end as opening does
+ * (progress: "ingest"). _finish gives the TernResumeKind, or -1 with an
+ * error (INVALID for a message not in the conversation). */
+void tern_service_switch_branch (TernService *self, gint64 message_id, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+int tern_service_switch_branch_finish (TernService *self, GAsyncResult *result, GError **error);
+
 /* Saves the state of the open conversation as a snapshot at its head
  * (replies save one on their own). _finish returns the snapshot id, 0 when
  * it was over the snapshot size limit and not kept, -1 on error. */
@@ -165,7 +183,8 @@ void tern_service_search (TernService *self, const char *text, const char *open,
                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *tern_service_search_finish (TernService *self, GAsyncResult *result, GError **error);
 
-/* The messages of conversation @id's branch shown (TernMessage). */
+/* The messages of conversation @id's branch shown (TernMessage, with
+ * their n_branches and branch_index). */
 void tern_service_list_messages (TernService *self, gint64 id, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *tern_service_list_messages_finish (TernService *self, GAsyncResult *result, GError **error);
@@ -190,6 +209,13 @@ gboolean tern_service_set_sampling_finish (TernService *self, GAsyncResult *resu
 void tern_service_set_system_prompt (TernService *self, gint64 id, const char *system_prompt,
                                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean tern_service_set_system_prompt_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* The longest reply of conversation @id, in tokens (0: until the context
+ * is full). The service does not apply it on its own: callers pass it as
+ * the max_tokens of the generations they request. */
+void tern_service_set_max_tokens (TernService *self, gint64 id, gint max_tokens, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_set_max_tokens_finish (TernService *self, GAsyncResult *result, GError **error);
 
 /* Delete (to the trash, closing it when open) and undo. */
 void tern_service_delete_conversation (TernService *self, gint64 id, GCancellable *cancellable,

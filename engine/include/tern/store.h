@@ -34,7 +34,7 @@ G_BEGIN_DECLS
  * waits up to a few seconds for another writer before failing with IO. */
 
 /* The schema version this Tern writes (PRAGMA user_version). */
-#define TERN_STORE_SCHEMA_VERSION 1
+#define TERN_STORE_SCHEMA_VERSION 2
 
 typedef struct TernStore TernStore;
 
@@ -120,6 +120,7 @@ typedef struct {
   gint64 model_id;          /* 0: none */
   char *system_prompt;      /* "" when none */
   TernSamplerParams sampling;
+  gint32 max_tokens;        /* the longest reply, in tokens; 0: until the context is full */
   gint64 created_at;        /* microseconds since the epoch */
   gint64 updated_at;        /* the last change, or the last message */
   gint64 trashed_at;        /* 0: not in the trash */
@@ -141,6 +142,11 @@ typedef struct {
   gint64 created_at;     /* microseconds since the epoch */
   gint32 n_tokens;
   gboolean complete;     /* FALSE: being generated, or interrupted by a crash */
+  /* The branches at this message: how many messages share its parent,
+   * and its place among them, oldest first. Set by
+   * tern_store_conversation_messages only (1 and 0 elsewhere). */
+  gint32 n_branches;
+  gint32 branch_index;
   /* Engine caches, valid under the conversation's model only (NULL when
    * unknown): the token ids the message put in the context, and the
    * sampler state after it. They let the transcript be evaluated again to
@@ -163,6 +169,9 @@ gboolean tern_store_conversation_set_system_prompt (TernStore *store, gint64 id,
 /* Settings for the replies to come; a reply's sampler state carries on. */
 gboolean tern_store_conversation_set_sampling (TernStore *store, gint64 id, const TernSamplerParams *sampling,
                                                GError **error);
+/* The longest reply to generate, in tokens (0: until the context is
+ * full; INVALID when negative). */
+gboolean tern_store_conversation_set_max_tokens (TernStore *store, gint64 id, gint32 max_tokens, GError **error);
 /* Moves the conversation to another model (0: none). Its messages' engine
  * caches and its snapshots belong to the old one and are dropped. */
 gboolean tern_store_conversation_set_model (TernStore *store, gint64 id, gint64 model_id, GError **error);
@@ -198,6 +207,10 @@ TernMessage *tern_store_message_get (TernStore *store, gint64 id, GError **error
  * last. Returns TernMessage. */
 GPtrArray *tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint64 leaf_id,
                                              GError **error);
+/* The last message of the newest branch through @message_id: following
+ * the newest reply down from it. What to show when the user picks the
+ * branch starting at @message_id. Returns 0 on error. */
+gint64 tern_store_branch_leaf (TernStore *store, gint64 conversation_id, gint64 message_id, GError **error);
 /* The messages whose parent is @parent_id (0: the first messages), oldest
  * first: the branches at that point. Returns TernMessage. */
 GPtrArray *tern_store_message_children (TernStore *store, gint64 conversation_id, gint64 parent_id,

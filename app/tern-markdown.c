@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Markdown to blocks of Pango markup: one walk over cmark's tree with its
+ * iterator (never recursion, so no input can exhaust the stack), writing
+ * styled text line by line. A line starts with a prefix made from the open
+ * containers: a bar per block quote, and per list item its marker on the
+ * item's first line or as many spaces after it. */
+#include "tern-markdown.h"
+
+#include <cmark.h>
+#include <string.h>
+
+/* Open block quotes, lists and items that get their own bar or indent;
+ * deeper ones are written as the deepest shown (the innermost item still
+ * shows its marker). Six levels of nested lists. */
+#define MAX_SHOWN_CONTAINERS 12
+
+/* Nested inline styles (emphasis, strong, links) written as markup; deeper
+ * ones are plain text, which keeps pathological input cheap for Pango. */
+#define MAX_INLINE_DEPTH 16
+
+/* A TEXT block is cut at the next top-level block once its markup is this
+ * long, so that streaming rewrites a bounded label, not the whole reply. */
+#define TEXT_BLOCK_SOFT_LIMIT 4096
+
+/* Code block languages are shown in a header: keep them short. */
+#define MAX_LANGUAGE_CHARS 32
+
+#define QUOTE_BAR "<span alpha=\"50%\">▎</span> "
+#define QUOTE_STYLE_OPEN "<span style=\"italic\" alpha=\"75%\">"
+#define QUOTE_STYLE_CLOSE "</span>"
+
+#define NO_ITEM G_MAXUINT
+
+typedef enum {
+  SEPARATOR_LINE,  /* a new line: between the blocks of a tight list */
+  SEPARATOR_BLANK, /* a blank line: between paragraphs */
+} Separator;
+
+/* An open block quote, list or list item. */
+typedef struct {
+  cmark_node_type type;
+  int number;              /* LIST: the number of its next item */
+  guint item;              /* the index of the innermost open item at or above this one, or NO_ITEM */
+  gboolean marker_pending; /* ITEM: its first line is still to be written */
+  char marker[24];         /* ITEM: "•", "12." */
+} Container;
+
+typedef struct {
+  cmark_node *root;
+  GPtrArray *blocks;     /* TernMarkdownBlock, the result */
+  GString *markup;       /* the TEXT block being written */
+  GArray *containers;    /* Container, outermost first */
+  guint quote_depth;     /* open block quotes */
+  guint list_depth;      /* open lists, to vary the bullets */
+  Separator separator;   /* what goes between the markup written and the next block */
+  guint inline_depth;    /* open emphasis, strong, links and images */
+  cmark_node *open_link; /* the link or image written as <a>, as links do not nest */
+} Renderer;
+
+void
+tern_markdown_block_free (TernMarkdownBlock *block)
+{
+  if (block == NULL)
+    return;
+  g_free (block->text);
+  g_free (block->language);
+  g_free (block);
+}
+
+gboolean
+tern_markdown_block_equal (const TernMarkdownBlock *a, const TernMarkdownBlock *b)
+{
+  return a->kind == b->kind && g_strcmp0 (a->text, b->text) == 0 && g_strcmp0 (a->language, b->language) == 0;
+}
+
+static void
+append_escaped (GString *string, const char *text, gssize len)
+{
+  g_autofree char *escaped = NULL;
+
+  if (text == NULL || len == 0)
+    return;
+  escaped = g_markup_escape_text (text, len);
+  g_string_append (string, escaped);
+}
+
+static void
+push_block (Renderer *r, TernMarkdownBlockKind kind, char *text, char *language)
+{
+  TernMarkdownBlock *block = g_new0 (TernMarkdownBlock, 1);
+
+  block->kind = kind;
+  block->text = text;
+  block->language = language;
+  g_ptr_array_add (r->blocks, block);
+}
+
+/* Ends the TEXT block being written, if any. */
+static void
+flush_text (Renderer *r)
+{
+  if (r->markup->len == 0)
+    return;
+  push_block (r, TERN_MARKDOWN_BLOCK_TEXT, g_strndup (r->markup->str, r->markup->len), NULL);
+  g_string_truncate (r->markup, 0);
+}
+
+static Container *
+container_at (Renderer *r, guint index)
+{
+  return &g_array_index (r->containers, Container, index);
+}
+
+static void
+push_container (Renderer *r, const Container *container)
+{
+  Container copy = *container;
+  guint index = r->containers->len;
+
+  if (copy.type == CMARK_NODE_ITEM)
+    copy.item = index;
+  else
+    copy.item = index > 0 ? container_at (r, index - 1)->item : NO_ITEM;
+  g_array_append_val (r->containers, copy);
+}
+
+static void
+pop_container (Renderer *r)
+{
+  g_array_set_size (r->containers, r->containers->len - 1);
+}
+
+static void
+append_item_prefix (Renderer *r, Container *item)
+{
+  if (item->marker_pending)
+    {
+      g_string_append (r->markup, item->marker);
+      g_string_append_c (r->markup, ' ');
+      item->marker_pending = FALSE;
+    }
+  else
+    {
+      /* Roughly the marker's width in spaces of a proportional font. */
+      glong width = g_utf8_strlen (item->marker, -1) * 2 + 1;
+
+      for (glong i = 0; i < width; i++)
+        g_string_append_c (r->markup, ' ');
+    }
+}
+
+static void
+append_prefix (Renderer *r)
+{
+  guint len = r->containers->len;
+  guint shown = MIN (len, MAX_SHOWN_CONTAINERS);
+
+  for (guint i = 0; i < shown; i++)
+    {
+      Container *c = container_at (r, i);
+
+      if (c->type == CMARK_NODE_BLOCK_QUOTE)
+        g_string_append (r->markup, QUOTE_BAR);
+      else if (c->type == CMARK_NODE_ITEM)
+        append_item_prefix (r, c);
+    }
+
+  if (len > shown)
+    {
+      guint item = container_at (r, len - 1)->item;
+
+      if (item != NO_ITEM && item >= shown && container_at (r, item)->marker_pending)
+        append_item_prefix (r, container_at (r, item));
+    }
+}
+
+/* Starts a line of a new block: the separator from what came before, then
+ * the containers' prefix. */
+static void
+begin_block (Renderer *r)
+{
+  if (r->markup->len > 0)
+    g_string_append (r->markup, r->separator == SEPARATOR_LINE ? "\n" : "\n\n");
+  append_prefix (r);
+}
+
+static void
+new_line (Renderer *r)
+{
+  g_string_append_c (r->markup, '\n');
+  append_prefix (r);
+}
+
+/* Writes @text escaped, keeping its line breaks as lines with a prefix. */
+static void
+append_lines (Renderer *r, const char *text)
+{
+  const char *line = text;
+  const char *end;
+
+  while ((end = strchr (line, '\n')) != NULL)
+    {
+      append_escaped (r->markup, line, end - line);
+      if (end[1] == '\0')
+        return;
+      new_line (r);
+      line = end + 1;
+    }
+  append_escaped (r->markup, line, -1);
+}
+
+static Separator
+separator_after (cmark_node *node)
+{
+  cmark_node *parent = cmark_node_parent (node);
+
+  if (cmark_node_get_type (node) == CMARK_NODE_ITEM)
+    return cmark_node_get_list_tight (parent) ? SEPARATOR_LINE : SEPARATOR_BLANK;
+  if (parent != NULL && cmark_node_get_type (parent) == CMARK_NODE_ITEM
+      && cmark_node_get_list_tight (cmark_node_parent (parent)))
+    return SEPARATOR_LINE;
+  return SEPARATOR_BLANK;
+}
+
+static gboolean
+is_safe_link (const char *url)
+{
+  g_autofree char *scheme = NULL;
+
+  if (url == NULL)
+    return FALSE;
+  /* Only what a browser or mail client opens: a reply must not be able to
+   * launch local files or other handlers with one click. */
+  scheme = g_uri_parse_scheme (url);
+  return scheme != NULL
+         && (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0
+             || g_ascii_strcasecmp (scheme, "mailto") == 0);
+}
+
+static void
+enter_item (Renderer *r)
+{
+  Container *list = container_at (r, r->containers->len - 1);
+  cmark_node *list_node = NULL;
+  Container item = { .type = CMARK_NODE_ITEM, .marker_pending = TRUE };
+  static const char *const bullets[] = { "•", "◦", "▪" };
+
+  (void) list_node;
+  if (list->number > 0)
+    {
+      g_snprintf (item.marker, sizeof item.marker, "%d%c", list->number, list->marker[0]);
+      list->number++;
+    }
+  else
+    g_strlcpy (item.marker, bullets[(r->list_depth - 1) % G_N_ELEMENTS (bullets)], sizeof item.marker);
+  push_container (r, &item);
+}
+
+static void
+enter_list (Renderer *r, cmark_node *node)
+{
+  Container list = { .type = CMARK_NODE_LIST };
+
+  if (cmark_node_get_list_type (node) == CMARK_ORDERED_LIST)
+    {
+      /* Numbers are positive here; cmark allows 0 as a start, shown as 0. */
+      list.number = MAX (cmark_node_get_list_start (node), 0) + 1;
+      list.marker[0] = cmark_node_get_list_delim (node) == CMARK_PAREN_DELIM ? ')' : '.';
+    }
+  r->list_depth++;
+  push_container (r, &list);
+}
+
+static void
+exit_item (Renderer *r, cmark_node *node)
+{
+  Container *item = container_at (r, r->containers->len - 1);
+
+  /* An empty item still shows its marker. */
+  if (item->marker_pending)
+    {
+      begin_block (r);
+      item->marker_pending = FALSE;
+      r->separator = separator_after (node);
+    }
+  pop_container (r);
+}
+
+static void
+append_code_block (Renderer *r, cmark_node *node)
+{
+  const char *literal = cmark_node_get_literal (node);
+  const char *info = cmark_node_get_fence_info (node);
+  char *language = NULL;
+  gsize len;
+
+  flush_text (r);
+
+  if (literal == NULL)
+    literal = "";
+  len = strlen (literal);
+  if (len > 0 && literal[len - 1] == '\n')
+    len--;
+
+  if (info != NULL)
+    {
+      gsize word;
+
+      info += strspn (info, " \t");
+      word = strcspn (info, " \t");
+      if (word > 0)
+        {
+          g_autofree char *first = g_strndup (info, word);
+
+          language = g_utf8_substring (first, 0, MIN (g_utf8_strlen (first, -1), MAX_LANGUAGE_CHARS));
+        }
+    }
+
+  push_block (r, TERN_MARKDOWN_BLOCK_CODE, g_strndup (literal, len), language);
+}
+
+static void
+enter_heading (Renderer *r, cmark_node *node)
+{
+  int level = cmark_node_get_heading_level (node);
+
+  begin_block (r);
+  if (level <= 1)
+    g_string_append (r->markup, "<span size=\"x-large\" weight=\"bold\">");
+  else if (level == 2)
+    g_string_append (r->markup, "<span size=\"large\" weight=\"bold\">");
+  else
+    g_string_append (r->markup, "<span weight=\"bold\">");
+}
+
+/* Emphasis, strong, links and images: the tags to write on entering and
+ * leaving, NULL for none. */
+static void
+enter_inline_style (Renderer *r, cmark_node *node)
+{
+  cmark_node_type type = cmark_node_get_type (node);
+
+  r->inline_depth++;
+  if (r->inline_depth > MAX_INLINE_DEPTH)
+    return;
+
+  switch (type)
+    {
+    case CMARK_NODE_EMPH:
+      g_string_append (r->markup, "<i>");
+      break;
+    case CMARK_NODE_STRONG:
+      g_string_append (r->markup, "<b>");
+      break;
+    case CMARK_NODE_LINK:
+    case CMARK_NODE_IMAGE:
+      {
+        const char *url = cmark_node_get_url (node);
+        const char *title = cmark_node_get_title (node);
+
+        if (r->open_link != NULL || !is_safe_link (url))
+          break;
+        r->open_link = node;
+        g_string_append (r->markup, "<a href=\"");
+        append_escaped (r->markup, url, -1);
+        if (title != NULL && title[0] != '\0')
+          {
+            g_string_append (r->markup, "\" title=\"");
+            append_escaped (r->markup, title, -1);
+          }
+        g_string_append (r->markup, "\">");
+        break;
+      }
+    default:
+      break;
+    }
+
+  /* An image shows its description; one without shows its address. */
+  if (type == CMARK_NODE_IMAGE && cmark_node_first_child (node) == NULL)
+    append_escaped (r->markup, cmark_node_get_url (node), -1);
+}
+
+static void
+exit_inline_style (Renderer *r, cmark_node *node)
+{
+  if (r->inline_depth-- > MAX_INLINE_DEPTH)
+    return;
+
+  switch (cmark_node_get_type (node))
+    {
+    case CMARK_NODE_EMPH:
+      g_string_append (r->markup, "</i>");
+      break;
+    case CMARK_NODE_STRONG:
+      g_string_append (r->markup, "</b>");
+      break;
+    case CMARK_NODE_LINK:
+    case CMARK_NODE_IMAGE:
+      if (r->open_link == node)
+        {
+          g_string_append (r->markup, "</a>");
+          r->open_link = NULL;
+        }
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+enter_node (Renderer *r, cmark_node *node)
+{
+  cmark_node_type type = cmark_node_get_type (node);
+
+  if (cmark_node_parent (node) == r->root && r->markup->len >= TEXT_BLOCK_SOFT_LIMIT)
+    flush_text (r);
+
+  switch (type)
+    {
+    case CMARK_NODE_BLOCK_QUOTE:
+      {
+        Container quote = { .type = CMARK_NODE_BLOCK_QUOTE };
+
+        push_container (r, &quote);
+        r->quote_depth++;
+        break;
+      }
+    case CMARK_NODE_LIST:
+      enter_list (r, node);
+      break;
+    case CMARK_NODE_ITEM:
+      enter_item (r);
+      break;
+    case CMARK_NODE_CODE_BLOCK:
+      append_code_block (r, node);
+      break;
+    case CMARK_NODE_HTML_BLOCK:
+      begin_block (r);
+      append_lines (r, cmark_node_get_literal (node));
+      r->separator = separator_after (node);
+      break;
+    case CMARK_NODE_PARAGRAPH:
+      begin_block (r);
+      if (r->quote_depth > 0)
+        g_string_append (r->markup, QUOTE_STYLE_OPEN);
+      break;
+    case CMARK_NODE_HEADING:
+      enter_heading (r, node);
+      break;
+    case CMARK_NODE_THEMATIC_BREAK:
+      flush_text (r);
+      push_block (r, TERN_MARKDOWN_BLOCK_RULE, NULL, NULL);
+      break;
+    case CMARK_NODE_TEXT:
+    case CMARK_NODE_HTML_INLINE:
+      /* Raw HTML is shown as written, never interpreted. */
+      append_escaped (r->markup, cmark_node_get_literal (node), -1);
+      break;
+    case CMARK_NODE_CODE:
+      g_string_append (r->markup, "<tt>");
+      append_escaped (r->markup, cmark_node_get_literal (node), -1);
+      g_string_append (r->markup, "</tt>");
+      break;
+    case CMARK_NODE_SOFTBREAK:
+      /* A reply's lines are meant as written (verse, addresses, steps). */
+    case CMARK_NODE_LINEBREAK:
+      new_line (r);
+      break;
+    case CMARK_NODE_EMPH:
+    case CMARK_NODE_STRONG:
+    case CMARK_NODE_LINK:
+    case CMARK_NODE_IMAGE:
+      enter_inline_style (r, node);
+      break;
+    case CMARK_NODE_DOCUMENT:
+    case CMARK_NODE_CUSTOM_BLOCK:
+    case CMARK_NODE_CUSTOM_INLINE:
+    case CMARK_NODE_NONE:
+    default:
+      break;
+    }
+}
+
+static void
+exit_node (Renderer *r, cmark_node *node)
+{
+  switch (cmark_node_get_type (node))
+    {
+    case CMARK_NODE_BLOCK_QUOTE:
+      pop_container (r);
+      r->quote_depth--;
+      r->separator = separator_after (node);
+      break;
+    case CMARK_NODE_LIST:
+      pop_container (r);
+      r->list_depth--;
+      r->separator = separator_after (node);
+      break;
+    case CMARK_NODE_ITEM:
+      exit_item (r, node);
+      break;
+    case CMARK_NODE_PARAGRAPH:
+      if (r->quote_depth > 0)
+        g_string_append (r->markup, QUOTE_STYLE_CLOSE);
+      r->separator = separator_after (node);
+      break;
+    case CMARK_NODE_HEADING:
+      g_string_append (r->markup, "</span>");
+      r->separator = separator_after (node);
+      break;
+    case CMARK_NODE_EMPH:
+    case CMARK_NODE_STRONG:
+    case CMARK_NODE_LINK:
+    case CMARK_NODE_IMAGE:
+      exit_inline_style (r, node);
+      break;
+    default:
+      break;
+    }
+}
+
+GPtrArray *
+tern_markdown_parse (const char *text)
+{
+  Renderer r = { 0 };
+  cmark_iter *iter;
+  cmark_event_type event;
+
+  if (text == NULL)
+    text = "";
+
+  r.root = cmark_parse_document (text, strlen (text), CMARK_OPT_VALIDATE_UTF8);
+  r.blocks = g_ptr_array_new_with_free_func ((GDestroyNotify) tern_markdown_block_free);
+  r.markup = g_string_new (NULL);
+  r.containers = g_array_new (FALSE, FALSE, sizeof (Container));
+  r.separator = SEPARATOR_BLANK;
+
+  iter = cmark_iter_new (r.root);
+  while ((event = cmark_iter_next (iter)) != CMARK_EVENT_DONE)
+    {
+      cmark_node *node = cmark_iter_get_node (iter);
+
+      if (event == CMARK_EVENT_ENTER)
+        enter_node (&r, node);
+      else if (event == CMARK_EVENT_EXIT)
+        exit_node (&r, node);
+    }
+  cmark_iter_free (iter);
+
+  flush_text (&r);
+
+  cmark_node_free (r.root);
+  g_string_free (r.markup, TRUE);
+  g_array_unref (r.containers);
+  return r.blocks;
+}
