@@ -39,7 +39,9 @@ typedef enum {
 /* An open block quote, list or list item. */
 typedef struct {
   cmark_node_type type;
-  int number;              /* LIST: the number of its next item */
+  gboolean ordered;        /* LIST */
+  int number;              /* LIST, ordered: the number of its next item */
+  char delimiter;          /* LIST, ordered: '.' or ')' */
   guint item;              /* the index of the innermost open item at or above this one, or NO_ITEM */
   gboolean marker_pending; /* ITEM: its first line is still to be written */
   char marker[24];         /* ITEM: "•", "12." */
@@ -241,14 +243,12 @@ static void
 enter_item (Renderer *r)
 {
   Container *list = container_at (r, r->containers->len - 1);
-  cmark_node *list_node = NULL;
   Container item = { .type = CMARK_NODE_ITEM, .marker_pending = TRUE };
   static const char *const bullets[] = { "•", "◦", "▪" };
 
-  (void) list_node;
-  if (list->number > 0)
+  if (list->ordered)
     {
-      g_snprintf (item.marker, sizeof item.marker, "%d%c", list->number, list->marker[0]);
+      g_snprintf (item.marker, sizeof item.marker, "%d%c", list->number, list->delimiter);
       list->number++;
     }
   else
@@ -263,9 +263,9 @@ enter_list (Renderer *r, cmark_node *node)
 
   if (cmark_node_get_list_type (node) == CMARK_ORDERED_LIST)
     {
-      /* Numbers are positive here; cmark allows 0 as a start, shown as 0. */
-      list.number = MAX (cmark_node_get_list_start (node), 0) + 1;
-      list.marker[0] = cmark_node_get_list_delim (node) == CMARK_PAREN_DELIM ? ')' : '.';
+      list.ordered = TRUE;
+      list.number = cmark_node_get_list_start (node);
+      list.delimiter = cmark_node_get_list_delim (node) == CMARK_PAREN_DELIM ? ')' : '.';
     }
   r->list_depth++;
   push_container (r, &list);
@@ -333,8 +333,8 @@ enter_heading (Renderer *r, cmark_node *node)
     g_string_append (r->markup, "<span weight=\"bold\">");
 }
 
-/* Emphasis, strong, links and images: the tags to write on entering and
- * leaving, NULL for none. */
+/* Emphasis, strong, links and images, beyond MAX_INLINE_DEPTH left as
+ * plain text; links only to safe addresses and never nested. */
 static void
 enter_inline_style (Renderer *r, cmark_node *node)
 {

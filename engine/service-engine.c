@@ -213,14 +213,32 @@ resume (Engine *e, Command *cmd, const TernConversation *c, GError **error)
   return TRUE;
 }
 
-/* Shows the newest branch through message @cmd->id of the open
- * conversation, and brings the context there. */
+/* Shows the branch @cmd->offset places beside message @cmd->id of the
+ * open conversation (its newest continuation), and brings the context
+ * there. */
 static gboolean
 run_switch_branch (Engine *e, Command *cmd, GError **error)
 {
   if (!need_conversation (e, error))
     return FALSE;
-  gint64 leaf = tern_store_branch_leaf (e->store, e->conversation_id, cmd->id, error);
+  g_autoptr (TernMessage) m = tern_store_message_get (e->store, cmd->id, error);
+  if (m == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) siblings = tern_store_message_children (e->store, e->conversation_id, m->parent_id, error);
+  if (siblings == NULL)
+    return FALSE;
+  guint i = 0;
+  while (i < siblings->len && ((TernMessage *) siblings->pdata[i])->id != m->id)
+    i++;
+  if (i == siblings->len || (gint64) i + cmd->offset < 0 || (gint64) i + cmd->offset >= siblings->len)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                   "Message %" G_GINT64_FORMAT " of the open conversation has no branch %+" G_GINT64_FORMAT, cmd->id,
+                   cmd->offset);
+      return FALSE;
+    }
+  const TernMessage *target = siblings->pdata[i + cmd->offset];
+  gint64 leaf = tern_store_branch_leaf (e->store, e->conversation_id, target->id, error);
   if (leaf == 0 || !tern_store_conversation_set_head (e->store, e->conversation_id, leaf, error))
     return FALSE;
   g_autoptr (TernConversation) c = tern_store_conversation_get (e->store, e->conversation_id, error);

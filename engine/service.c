@@ -799,7 +799,7 @@ tern_service_edit_message_finish (TernService *self, GAsyncResult *result, GErro
 }
 
 void
-tern_service_switch_branch (TernService *self, gint64 message_id, GCancellable *cancellable,
+tern_service_switch_branch (TernService *self, gint64 message_id, gint offset, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (TERN_IS_SERVICE (self));
@@ -807,6 +807,7 @@ tern_service_switch_branch (TernService *self, gint64 message_id, GCancellable *
   Command *cmd =
       command_new (self, COMMAND_SWITCH_BRANCH, tern_service_switch_branch, cancellable, callback, user_data);
   cmd->id = message_id;
+  cmd->offset = offset;
   submit (self, cmd);
 }
 

@@ -497,7 +497,7 @@ test_branches (void)
   g_assert_cmpint (((TernMessage *) edited->pdata[0])->n_branches, ==, 1);
 
   /* Back to the first branch: its reply is shown again, from its snapshot. */
-  tern_service_switch_branch (service, second->id, NULL, got_result, &f);
+  tern_service_switch_branch (service, new_user->id, -1, NULL, got_result, &f);
   int kind = tern_service_switch_branch_finish (service, await (&f), &error);
   g_assert_no_error (error);
   g_assert_cmpint (kind, ==, TERN_RESUME_SNAPSHOT);
@@ -512,7 +512,11 @@ test_branches (void)
   g_assert_cmpint (tern_service_edit_message_finish (service, await (&f), &error), ==, 0);
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
   g_clear_error (&error);
-  tern_service_switch_branch (service, 999999, NULL, got_result, &f);
+  tern_service_switch_branch (service, 999999, 0, NULL, got_result, &f);
+  g_assert_cmpint (tern_service_switch_branch_finish (service, await (&f), &error), ==, -1);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  tern_service_switch_branch (service, second->id, -1, NULL, got_result, &f);
   g_assert_cmpint (tern_service_switch_branch_finish (service, await (&f), &error), ==, -1);
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
   g_clear_error (&error);

@@ -155,12 +155,15 @@ void tern_service_edit_message (TernService *self, gint64 message_id, const char
                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gint64 tern_service_edit_message_finish (TernService *self, GAsyncResult *result, GError **error);
 
-/* Shows another branch of the open conversation: the newest branch
- * through message @message_id (see tern_store_branch_leaf) becomes the
- * one shown, and the context is brought to its end as opening does
+/* Shows another branch of the open conversation: the branch @offset
+ * places beside message @message_id among the messages sharing its
+ * parent (-1: the one before, 1: the one after, 0: its own), continued
+ * by its newest messages (see tern_store_branch_leaf), becomes the one
+ * shown, and the context is brought to its end as opening does
  * (progress: "ingest"). _finish gives the TernResumeKind, or -1 with an
- * error (INVALID for a message not in the conversation). */
-void tern_service_switch_branch (TernService *self, gint64 message_id, GCancellable *cancellable,
+ * error (INVALID for a message not in the conversation or an offset past
+ * the branches). */
+void tern_service_switch_branch (TernService *self, gint64 message_id, gint offset, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data);
 int tern_service_switch_branch_finish (TernService *self, GAsyncResult *result, GError **error);
 
