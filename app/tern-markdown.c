@@ -55,6 +55,7 @@ typedef struct {
   guint quote_depth;     /* open block quotes */
   guint list_depth;      /* open lists, to vary the bullets */
   Separator separator;   /* what goes between the markup written and the next block */
+  guint common_depth;    /* containers open since the last block began, whose bars a blank line keeps */
   guint inline_depth;    /* open emphasis, strong, links and images */
   cmark_node *open_link; /* the link or image written as <a>, as links do not nest */
 } Renderer;
@@ -130,6 +131,7 @@ static void
 pop_container (Renderer *r)
 {
   g_array_set_size (r->containers, r->containers->len - 1);
+  r->common_depth = MIN (r->common_depth, r->containers->len);
 }
 
 static void
@@ -177,13 +179,34 @@ append_prefix (Renderer *r)
 }
 
 /* Starts a line of a new block: the separator from what came before, then
- * the containers' prefix. */
+ * the containers' prefix. A blank line between two blocks of one quote
+ * keeps the quote's bar. */
 static void
 begin_block (Renderer *r)
 {
   if (r->markup->len > 0)
-    g_string_append (r->markup, r->separator == SEPARATOR_LINE ? "\n" : "\n\n");
+    {
+      g_string_append_c (r->markup, '\n');
+      if (r->separator == SEPARATOR_BLANK)
+        {
+          guint common = MIN (r->common_depth, MIN (r->containers->len, MAX_SHOWN_CONTAINERS));
+          guint end = r->markup->len;
+
+          for (guint i = 0; i < common; i++)
+            {
+              if (container_at (r, i)->type == CMARK_NODE_BLOCK_QUOTE)
+                {
+                  g_string_append (r->markup, QUOTE_BAR);
+                  end = r->markup->len - 1;
+                }
+            }
+          /* No trailing space after the last bar. */
+          g_string_truncate (r->markup, end);
+          g_string_append_c (r->markup, '\n');
+        }
+    }
   append_prefix (r);
+  r->common_depth = r->containers->len;
 }
 
 static void

@@ -637,6 +637,15 @@ service_store_set_max_tokens (Engine *e, Command *cmd, GError **error)
 }
 
 gboolean
+service_store_set_snapshot_limit (Engine *e, Command *cmd, GError **error)
+{
+  if (!tern_store_set_snapshot_limit (e->store, cmd->offset, error))
+    return FALSE;
+  set_result_boolean (cmd);
+  return TRUE;
+}
+
+gboolean
 service_store_trash (Engine *e, Command *cmd, GError **error)
 {
   if (!tern_store_conversation_trash (e->store, cmd->id, error))
@@ -759,6 +768,13 @@ run (Engine *e, Command *cmd)
       break;
     case COMMAND_SNAPSHOT:
       ok = run_snapshot (e, cmd, &cmd->error);
+      break;
+    case COMMAND_CONFIGURE:
+      /* For the models loaded from now on. */
+      e->n_threads = (guint) cmd->offset;
+      e->n_ctx = (gint32) cmd->limit;
+      set_result_boolean (cmd);
+      ok = TRUE;
       break;
     case COMMAND_STORE:
       ok = need_store (e, &cmd->error) && cmd->store_fn (e, cmd, &cmd->error);

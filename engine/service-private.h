@@ -20,6 +20,7 @@ typedef enum {
   COMMAND_EDIT,
   COMMAND_SWITCH_BRANCH,
   COMMAND_SNAPSHOT,
+  COMMAND_CONFIGURE,
   COMMAND_STORE, /* a store query or update: runs store_fn */
 } CommandKind;
 
@@ -129,6 +130,7 @@ gboolean service_store_rename (Engine *engine, Command *cmd, GError **error);
 gboolean service_store_set_sampling (Engine *engine, Command *cmd, GError **error);
 gboolean service_store_set_system_prompt (Engine *engine, Command *cmd, GError **error);
 gboolean service_store_set_max_tokens (Engine *engine, Command *cmd, GError **error);
+gboolean service_store_set_snapshot_limit (Engine *engine, Command *cmd, GError **error);
 gboolean service_store_trash (Engine *engine, Command *cmd, GError **error);
 gboolean service_store_untrash (Engine *engine, Command *cmd, GError **error);
 gboolean service_store_duplicate (Engine *engine, Command *cmd, GError **error);

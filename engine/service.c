@@ -833,6 +833,25 @@ tern_service_save_snapshot_finish (TernService *self, GAsyncResult *result, GErr
   return finish_int64 (self, result, tern_service_save_snapshot, -1, error);
 }
 
+void
+tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (n_ctx >= 0);
+
+  Command *cmd = command_new (self, COMMAND_CONFIGURE, tern_service_configure, cancellable, callback, user_data);
+  cmd->offset = n_threads;
+  cmd->limit = n_ctx;
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_configure_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_configure, error);
+}
+
 /* ---- Store queries and updates: the work is in service-engine.c ---- */
 
 static Command *
@@ -1005,6 +1024,24 @@ gboolean
 tern_service_set_max_tokens_finish (TernService *self, GAsyncResult *result, GError **error)
 {
   return finish_boolean (self, result, tern_service_set_max_tokens, error);
+}
+
+void
+tern_service_set_snapshot_limit (TernService *self, gint64 bytes, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Command *cmd = store_command (self, service_store_set_snapshot_limit, tern_service_set_snapshot_limit, cancellable,
+                                callback, user_data);
+  cmd->offset = bytes;
+  submit (self, cmd);
+}
+
+gboolean
+tern_service_set_snapshot_limit_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return finish_boolean (self, result, tern_service_set_snapshot_limit, error);
 }
 
 void

@@ -97,6 +97,12 @@ gint tern_service_get_context_used (TernService *self);
 gint tern_service_get_context_size (TernService *self);
 const char *tern_service_get_backend (TernService *self);
 
+/* Threads and context size for the models loaded from now on (the one
+ * loaded keeps its own until loaded again); as in tern_service_new. */
+void tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_configure_finish (TernService *self, GAsyncResult *result, GError **error);
+
 /* ---- Models ---- */
 
 /* Loads the GGUF model at @path, in place of the one loaded (which is
@@ -219,6 +225,12 @@ gboolean tern_service_set_system_prompt_finish (TernService *self, GAsyncResult 
 void tern_service_set_max_tokens (TernService *self, gint64 id, gint max_tokens, GCancellable *cancellable,
                                   GAsyncReadyCallback callback, gpointer user_data);
 gboolean tern_service_set_max_tokens_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* The most space snapshots may take, in bytes (see
+ * tern_store_set_snapshot_limit). */
+void tern_service_set_snapshot_limit (TernService *self, gint64 bytes, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_set_snapshot_limit_finish (TernService *self, GAsyncResult *result, GError **error);
 
 /* Delete (to the trash, closing it when open) and undo. */
 void tern_service_delete_conversation (TernService *self, gint64 id, GCancellable *cancellable,

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <tern/store.h>
+
+G_BEGIN_DECLS
+
+/* The objects the window's list models hold: plain copies of what the
+ * engine thread sent, made and changed on the main thread only. */
+
+/* A message of the conversation shown. Its "content" grows while the
+ * reply streams ("streaming" TRUE), and notifies each change. */
+#define TERN_TYPE_MESSAGE_ITEM (tern_message_item_get_type ())
+G_DECLARE_FINAL_TYPE (TernMessageItem, tern_message_item, TERN, MESSAGE_ITEM, GObject)
+
+/* A copy of @message's fields (not its engine caches). */
+TernMessageItem *tern_message_item_new (const TernMessage *message);
+/* An empty assistant reply, as "reply-started" announces it. */
+TernMessageItem *tern_message_item_new_reply (gint64 id, gint64 parent_id);
+gint64 tern_message_item_get_id (TernMessageItem *self);
+gint64 tern_message_item_get_parent_id (TernMessageItem *self);
+TernRole tern_message_item_get_role (TernMessageItem *self);
+const char *tern_message_item_get_content (TernMessageItem *self);
+void tern_message_item_append (TernMessageItem *self, const char *text);
+gboolean tern_message_item_get_complete (TernMessageItem *self);
+gboolean tern_message_item_get_streaming (TernMessageItem *self);
+/* Ends streaming; @incomplete: the reply was cut (stopped, limit). */
+void tern_message_item_finish (TernMessageItem *self, gboolean incomplete);
+gint tern_message_item_get_n_branches (TernMessageItem *self);
+gint tern_message_item_get_branch_index (TernMessageItem *self);
+
+/* A conversation in the sidebar, or a search hit (then "snippet" holds
+ * the matching text, with the match between U+E000 and U+E001, and
+ * "message-id" the message it is in). */
+#define TERN_TYPE_CONVERSATION_ITEM (tern_conversation_item_get_type ())
+G_DECLARE_FINAL_TYPE (TernConversationItem, tern_conversation_item, TERN, CONVERSATION_ITEM, GObject)
+
+TernConversationItem *tern_conversation_item_new (const TernConversation *conversation);
+TernConversationItem *tern_conversation_item_new_hit (const TernSearchHit *hit);
+gint64 tern_conversation_item_get_id (TernConversationItem *self);
+const char *tern_conversation_item_get_title (TernConversationItem *self);
+void tern_conversation_item_set_title (TernConversationItem *self, const char *title);
+const char *tern_conversation_item_get_snippet (TernConversationItem *self);
+gint64 tern_conversation_item_get_message_id (TernConversationItem *self);
+gint64 tern_conversation_item_get_updated_at (TernConversationItem *self);
+/* The conversation's own fields; NULL for a search hit. */
+const TernConversation *tern_conversation_item_get_conversation (TernConversationItem *self);
+
+/* The markers search snippets use around a match. */
+#define TERN_SNIPPET_OPEN "\xee\x80\x80"  /* U+E000 */
+#define TERN_SNIPPET_CLOSE "\xee\x80\x81" /* U+E001 */
+
+/* A model of the library, for the model menu. */
+#define TERN_TYPE_MODEL_ITEM (tern_model_item_get_type ())
+G_DECLARE_FINAL_TYPE (TernModelItem, tern_model_item, TERN, MODEL_ITEM, GObject)
+
+TernModelItem *tern_model_item_new (const TernStoreModel *model);
+gint64 tern_model_item_get_id (TernModelItem *self);
+const char *tern_model_item_get_name (TernModelItem *self);
+const char *tern_model_item_get_path (TernModelItem *self);
+
+G_END_DECLS

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "tern-message-row.h"
+
+#include <glib/gi18n.h>
+
+#include "tern-markdown-view.h"
+
+struct _TernMessageRow {
+  GtkWidget parent_instance;
+
+  GtkLabel *role_label;
+  GtkLabel *note_label;
+  GtkBox *bubble;
+  GtkWidget *actions;
+  GtkWidget *copy_button;
+  GtkWidget *edit_button;
+  GtkWidget *regenerate_button;
+  GtkWidget *branch_box;
+  GtkWidget *previous_button;
+  GtkLabel *branch_label;
+  GtkWidget *next_button;
+  GtkWidget *markdown;
+
+  TernMessageItem *item;
+  GListModel *list;       /* the messages the item is in */
+  gulong content_handler;
+  gulong streaming_handler;
+  gulong list_handler;
+};
+
+G_DEFINE_FINAL_TYPE (TernMessageRow, tern_message_row, GTK_TYPE_WIDGET)
+
+static void
+update_content (TernMessageRow *self)
+{
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (self->markdown), tern_message_item_get_content (self->item));
+}
+
+/* Only the last reply can be regenerated. */
+static gboolean
+is_last (TernMessageRow *self)
+{
+  guint n = g_list_model_get_n_items (self->list);
+  g_autoptr (TernMessageItem) last = n ? g_list_model_get_item (self->list, n - 1) : NULL;
+
+  return last == self->item;
+}
+
+static void
+update_state (TernMessageRow *self)
+{
+  TernMessageItem *item = self->item;
+  gboolean streaming = tern_message_item_get_streaming (item);
+  gboolean user = tern_message_item_get_role (item) == TERN_ROLE_USER;
+  gint n = tern_message_item_get_n_branches (item), i = tern_message_item_get_branch_index (item);
+  const char *note = NULL;
+
+  if (streaming)
+    note = _("Writing…");
+  else if (!tern_message_item_get_complete (item))
+    note = _("Interrupted");
+  gtk_label_set_label (self->note_label, note ? note : "");
+  gtk_widget_set_visible (GTK_WIDGET (self->note_label), note != NULL);
+
+  /* Nothing can be done with a reply until it is whole. */
+  gtk_widget_set_visible (self->actions, !streaming);
+  gtk_widget_set_visible (self->edit_button, user);
+  gtk_widget_set_visible (self->regenerate_button, !user && is_last (self));
+  gtk_widget_set_visible (self->branch_box, n > 1);
+  g_autofree char *branch = g_strdup_printf ("%d / %d", i + 1, n);
+  gtk_label_set_label (self->branch_label, branch);
+  g_autofree char *branch_name = g_strdup_printf (_("Branch %d of %d"), i + 1, n);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->branch_label), GTK_ACCESSIBLE_PROPERTY_LABEL, branch_name, -1);
+  gtk_widget_set_sensitive (self->previous_button, i > 0);
+  gtk_widget_set_sensitive (self->next_button, i + 1 < n);
+}
+
+static void
+on_content (TernMessageItem *item, GParamSpec *pspec, TernMessageRow *self)
+{
+  update_content (self);
+}
+
+static void
+on_streaming (TernMessageItem *item, GParamSpec *pspec, TernMessageRow *self)
+{
+  update_state (self);
+}
+
+static void
+on_list_changed (GListModel *list, guint position, guint removed, guint added, TernMessageRow *self)
+{
+  update_state (self);
+}
+
+void
+tern_message_row_bind (TernMessageRow *self, TernMessageItem *item, GListModel *list)
+{
+  g_return_if_fail (TERN_IS_MESSAGE_ROW (self));
+  g_return_if_fail (TERN_IS_MESSAGE_ITEM (item));
+  g_return_if_fail (G_IS_LIST_MODEL (list));
+
+  tern_message_row_unbind (self);
+  self->item = g_object_ref (item);
+  self->list = g_object_ref (list);
+  self->list_handler = g_signal_connect (list, "items-changed", G_CALLBACK (on_list_changed), self);
+  self->content_handler = g_signal_connect (item, "notify::content", G_CALLBACK (on_content), self);
+  self->streaming_handler = g_signal_connect (item, "notify::streaming", G_CALLBACK (on_streaming), self);
+
+  gboolean user = tern_message_item_get_role (item) == TERN_ROLE_USER;
+  gtk_label_set_label (self->role_label, user ? _("You") : _("Assistant"));
+  if (user)
+    gtk_widget_add_css_class (GTK_WIDGET (self), "user-message");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self), "user-message");
+  GVariant *id = g_variant_new_int64 (tern_message_item_get_id (item));
+  g_variant_ref_sink (id);
+  /* The target first: an action with a parameter rejects a button without one. */
+  gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->copy_button), id);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->copy_button), "win.copy-message");
+  gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->edit_button), id);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->edit_button), "win.edit-message");
+  gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->previous_button), id);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->previous_button), "win.previous-branch");
+  gtk_actionable_set_action_target_value (GTK_ACTIONABLE (self->next_button), id);
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->next_button), "win.next-branch");
+  g_variant_unref (id);
+  update_content (self);
+  update_state (self);
+}
+
+void
+tern_message_row_unbind (TernMessageRow *self)
+{
+  g_return_if_fail (TERN_IS_MESSAGE_ROW (self));
+
+  if (self->item == NULL)
+    return;
+  g_clear_signal_handler (&self->content_handler, self->item);
+  g_clear_signal_handler (&self->streaming_handler, self->item);
+  g_clear_signal_handler (&self->list_handler, self->list);
+  g_clear_object (&self->item);
+  g_clear_object (&self->list);
+}
+
+static void
+tern_message_row_dispose (GObject *object)
+{
+  TernMessageRow *self = TERN_MESSAGE_ROW (object);
+
+  GtkWidget *child;
+
+  tern_message_row_unbind (self);
+  gtk_widget_dispose_template (GTK_WIDGET (self), TERN_TYPE_MESSAGE_ROW);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
+    gtk_widget_unparent (child);
+  G_OBJECT_CLASS (tern_message_row_parent_class)->dispose (object);
+}
+
+static void
+tern_message_row_class_init (TernMessageRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = tern_message_row_dispose;
+  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/ternapp/Tern/ui/tern-message-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, role_label);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, note_label);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, bubble);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, actions);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, copy_button);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, edit_button);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, regenerate_button);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, branch_box);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, previous_button);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, branch_label);
+  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, next_button);
+  gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
+}
+
+static void
+tern_message_row_init (TernMessageRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->markdown = tern_markdown_view_new ();
+  gtk_box_append (self->bubble, self->markdown);
+}
+
+GtkWidget *
+tern_message_row_new (void)
+{
+  return g_object_new (TERN_TYPE_MESSAGE_ROW, NULL);
+}

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The chat part of TernWindow: the messages of the conversation shown,
+ * the reply streaming in, the composer, and the per-message actions. */
+#include "tern-message-row.h"
+#include "tern-sampling-group.h"
+#include "tern-window-private.h"
+
+#include <tern/error.h>
+
+/* The title a new conversation gets from its first message. */
+#define TITLE_CHARS 48
+
+static TernMessageItem *
+message_at (TernWindow *self, guint i)
+{
+  return g_list_model_get_item (G_LIST_MODEL (self->messages), i);
+}
+
+/* The position of message @id in the list, or -1. */
+static gint
+find_message (TernWindow *self, gint64 id)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (TernMessageItem) item = message_at (self, i);
+      if (tern_message_item_get_id (item) == id)
+        return (gint) i;
+    }
+  return -1;
+}
+
+static void
+truncate_messages (TernWindow *self, guint n)
+{
+  guint len = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
+
+  if (n < len)
+    g_list_store_splice (self->messages, n, len - n, NULL, 0);
+}
+
+/* ---- Keeping the end in view ---- */
+
+static gboolean
+at_end (TernWindow *self)
+{
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
+
+  return gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >= gtk_adjustment_get_upper (adj) - 24;
+}
+
+static void
+on_scrolled (GtkAdjustment *adj, TernWindow *self)
+{
+  self->follow = at_end (self);
+}
+
+/* The list grew (a delta, a new row): scroll along if the user was at the end. */
+static void
+on_upper_changed (GtkAdjustment *adj, GParamSpec *pspec, TernWindow *self)
+{
+  if (self->follow)
+    gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+}
+
+/* ---- The list ---- */
+
+static void
+setup_row (GtkSignalListItemFactory *factory, GtkListItem *list_item, TernWindow *self)
+{
+  gtk_list_item_set_child (list_item, tern_message_row_new ());
+  gtk_list_item_set_activatable (list_item, FALSE);
+  gtk_list_item_set_selectable (list_item, FALSE);
+}
+
+static void
+bind_row (GtkSignalListItemFactory *factory, GtkListItem *list_item, TernWindow *self)
+{
+  tern_message_row_bind (TERN_MESSAGE_ROW (gtk_list_item_get_child (list_item)), gtk_list_item_get_item (list_item),
+                         G_LIST_MODEL (self->messages));
+}
+
+static void
+unbind_row (GtkSignalListItemFactory *factory, GtkListItem *list_item, TernWindow *self)
+{
+  tern_message_row_unbind (TERN_MESSAGE_ROW (gtk_list_item_get_child (list_item)));
+}
+
+static void
+on_messages_changed (GListModel *model, guint position, guint removed, guint added, TernWindow *self)
+{
+  guint n = g_list_model_get_n_items (model);
+
+  gtk_widget_set_visible (self->chat_empty, n == 0);
+}
+
+static void
+got_messages (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = tern_service_list_messages_finish (TERN_SERVICE (source), result, &error);
+  TernWindow *self = data;
+
+  if (tern_window_cancelled (error))
+    return;
+  if (list == NULL)
+    {
+      tern_window_toast_error (self, _("Could not read the conversation"), error);
+      return;
+    }
+  /* A reply started since: its rows are already right. */
+  if (self->reply != NULL)
+    return;
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < list->len; i++)
+    {
+      const TernMessage *m = list->pdata[i];
+      if (m->conversation_id == self->conversation_id)
+        g_ptr_array_add (items, tern_message_item_new (m));
+    }
+  self->follow = TRUE;
+  g_list_store_splice (self->messages, 0, g_list_model_get_n_items (G_LIST_MODEL (self->messages)), items->pdata,
+                       items->len);
+}
+
+void
+tern_window_chat_reload (TernWindow *self)
+{
+  if (self->conversation_id == 0)
+    {
+      g_list_store_remove_all (self->messages);
+      return;
+    }
+  tern_service_list_messages (self->service, self->conversation_id, self->cancellable, got_messages, self);
+}
+
+/* ---- Streaming ---- */
+
+static void
+on_reply_started (TernService *service, gint64 reply_id, gint64 parent_id, TernWindow *self)
+{
+  gint at = find_message (self, parent_id);
+
+  if (at >= 0)
+    {
+      /* Regenerated: the new reply replaces what followed its question. */
+      truncate_messages (self, at + 1);
+    }
+  else
+    {
+      /* A new user message: after the head, or in place of the one edited. */
+      TernMessage m = { .id = parent_id, .role = TERN_ROLE_USER, .complete = TRUE, .n_branches = 1 };
+      gint edited = self->pending_edit_id ? find_message (self, self->pending_edit_id) : -1;
+      if (edited >= 0)
+        {
+          g_autoptr (TernMessageItem) old = message_at (self, edited);
+          m.n_branches = tern_message_item_get_n_branches (old) + 1;
+          m.branch_index = m.n_branches - 1;
+          truncate_messages (self, edited);
+        }
+      m.content = self->pending_text ? self->pending_text : "";
+      g_autoptr (TernMessageItem) user = tern_message_item_new (&m);
+      g_list_store_append (self->messages, user);
+    }
+  g_clear_pointer (&self->pending_text, g_free);
+  self->pending_edit_id = 0;
+  g_clear_object (&self->reply);
+  self->reply = tern_message_item_new_reply (reply_id, parent_id);
+  self->follow = TRUE;
+  g_list_store_append (self->messages, self->reply);
+}
+
+static void
+on_reply_delta (TernService *service, const char *text, TernWindow *self)
+{
+  if (self->reply)
+    tern_message_item_append (self->reply, text);
+}
+
+static void
+on_reply_finished (TernService *service, gint64 reply_id, gboolean incomplete, double tokens_per_second,
+                   TernWindow *self)
+{
+  if (self->reply && tern_message_item_get_id (self->reply) == reply_id)
+    tern_message_item_finish (self->reply, incomplete);
+  g_clear_object (&self->reply);
+  self->tokens_per_second = tokens_per_second;
+  tern_window_update_status (self);
+  /* Branch counts and the stored text, as the store has them. */
+  tern_window_chat_reload (self);
+}
+
+static void
+on_generating (TernService *service, GParamSpec *pspec, TernWindow *self)
+{
+  tern_window_chat_update_actions (self);
+}
+
+/* ---- Sending ---- */
+
+static char *
+composer_text (TernWindow *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+static gboolean
+composer_empty (TernWindow *self)
+{
+  g_autofree char *text = composer_text (self);
+
+  return g_strstrip (text)[0] == '\0';
+}
+
+void
+tern_window_chat_update_actions (TernWindow *self)
+{
+  gboolean generating = tern_service_get_generating (self->service) || self->busy;
+  gboolean ready = tern_service_get_model_loaded (self->service) && !self->opening && self->model_pending == 0;
+  GActionMap *map = G_ACTION_MAP (self);
+
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "send")),
+                               ready && !generating && !composer_empty (self));
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "stop")), generating);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "regenerate")),
+                               ready && !generating && self->conversation_id != 0);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "edit-message")), !generating);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "previous-branch")),
+                               ready && !generating);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "next-branch")),
+                               ready && !generating);
+
+  /* One button: Send, or Stop while a reply is generated. */
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->send_button), generating ? "win.stop" : "win.send");
+  gtk_button_set_icon_name (self->send_button, generating ? "media-playback-stop-symbolic" : "go-up-symbolic");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->send_button), generating ? _("Stop") : _("Send"));
+  if (generating)
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->send_button), "suggested-action");
+      gtk_widget_add_css_class (GTK_WIDGET (self->send_button), "destructive-action");
+    }
+  else
+    {
+      gtk_widget_remove_css_class (GTK_WIDGET (self->send_button), "destructive-action");
+      gtk_widget_add_css_class (GTK_WIDGET (self->send_button), "suggested-action");
+    }
+}
+
+static void
+got_reply (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  TernService *service = TERN_SERVICE (source);
+  TernWindow *self = data;
+  GTask *task = G_TASK (result);
+  gpointer tag = g_task_get_source_tag (task);
+  gint64 id;
+
+  if (tag == tern_service_send_message)
+    id = tern_service_send_message_finish (service, result, &error);
+  else if (tag == tern_service_edit_message)
+    id = tern_service_edit_message_finish (service, result, &error);
+  else
+    id = tern_service_regenerate_finish (service, result, &error);
+  if (tern_window_cancelled (error))
+    return;
+  self->busy = FALSE;
+  g_clear_pointer (&self->pending_text, g_free);
+  self->pending_edit_id = 0;
+  g_clear_object (&self->reply);
+  if (id == 0)
+    {
+      tern_window_toast_error (self, _("No reply"), error);
+      tern_window_chat_reload (self);
+    }
+  tern_window_chat_update_actions (self);
+  tern_window_reload_conversations (self);
+}
+
+static gint
+max_tokens (TernWindow *self)
+{
+  TernConversationItem *item = tern_window_find_conversation (self, self->conversation_id);
+  const TernConversation *c = item ? tern_conversation_item_get_conversation (item) : NULL;
+
+  return c ? c->max_tokens : g_settings_get_int (self->settings, "max-tokens");
+}
+
+static void
+send_text (TernWindow *self, const char *text)
+{
+  g_free (self->pending_text);
+  self->pending_text = g_strdup (text);
+  self->busy = TRUE;
+  if (self->editing_id)
+    {
+      self->pending_edit_id = self->editing_id;
+      tern_service_edit_message (self->service, self->editing_id, text, max_tokens (self), self->cancellable,
+                                 got_reply, self);
+    }
+  else
+    tern_service_send_message (self->service, text, max_tokens (self), self->cancellable, got_reply, self);
+  self->editing_id = 0;
+  gtk_revealer_set_reveal_child (self->edit_bar, FALSE);
+  tern_window_chat_update_actions (self);
+}
+
+static char *
+title_for (const char *text)
+{
+  g_autofree char *line = g_strdup (text);
+  char *newline = strchr (line, '\n');
+
+  if (newline)
+    *newline = '\0';
+  g_strstrip (line);
+  if (g_utf8_strlen (line, -1) <= TITLE_CHARS)
+    return g_steal_pointer (&line);
+  g_autofree char *cut = g_utf8_substring (line, 0, TITLE_CHARS - 1);
+  return g_strconcat (g_strchomp (cut), "…", NULL);
+}
+
+typedef struct {
+  TernWindow *window;
+  char *text;
+} NewChat;
+
+static void
+new_chat_free (NewChat *chat)
+{
+  g_free (chat->text);
+  g_free (chat);
+}
+
+static void
+new_chat_opened (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  NewChat *chat = data;
+  TernWindow *self = chat->window;
+  int kind = tern_service_open_conversation_finish (TERN_SERVICE (source), result, &error);
+
+  if (!tern_window_cancelled (error))
+    {
+      self->opening = FALSE;
+      if (kind < 0)
+        tern_window_toast_error (self, _("Could not start the conversation"), error);
+      else
+        send_text (self, chat->text);
+    }
+  new_chat_free (chat);
+}
+
+static void
+new_chat_created (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  NewChat *chat = data;
+  TernWindow *self = chat->window;
+  gint64 id = tern_service_new_conversation_finish (TERN_SERVICE (source), result, &error);
+
+  if (tern_window_cancelled (error))
+    {
+      new_chat_free (chat);
+      return;
+    }
+  if (id == 0)
+    {
+      self->opening = FALSE;
+      tern_window_toast_error (self, _("Could not start the conversation"), error);
+      tern_window_chat_update_actions (self);
+      new_chat_free (chat);
+      return;
+    }
+  self->conversation_id = id;
+  tern_service_set_max_tokens (self->service, id, g_settings_get_int (self->settings, "max-tokens"), NULL, NULL,
+                               NULL);
+  tern_window_reload_conversations (self);
+  tern_service_open_conversation (self->service, id, self->cancellable, new_chat_opened, chat);
+}
+
+static void
+send_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+  g_autofree char *raw = composer_text (self);
+  g_autofree char *text = g_strdup (raw);
+
+  g_strstrip (text);
+  if (text[0] == '\0')
+    return;
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer), "", -1);
+  if (self->conversation_id != 0)
+    {
+      send_text (self, text);
+      return;
+    }
+  /* The first message of a new chat: the conversation is stored now, so
+   * an unused "New Chat" leaves nothing behind. */
+  TernSamplerParams params;
+  g_autofree char *title = title_for (text);
+  g_autofree char *system_prompt = g_settings_get_string (self->settings, "system-prompt");
+  NewChat *chat = g_new0 (NewChat, 1);
+  gint limit;
+
+  tern_settings_get_sampling (self->settings, &params, &limit);
+  chat->window = self;
+  chat->text = g_strdup (text);
+  self->opening = TRUE;
+  tern_window_chat_update_actions (self);
+  tern_service_new_conversation (self->service, title, system_prompt, &params, self->cancellable, new_chat_created,
+                                 chat);
+}
+
+static void
+stop_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+
+  tern_service_stop (self->service);
+}
+
+static void
+regenerate_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+
+  self->busy = TRUE;
+  tern_service_regenerate (self->service, max_tokens (self), self->cancellable, got_reply, self);
+  tern_window_chat_update_actions (self);
+}
+
+static void
+copy_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+  gint at = find_message (self, g_variant_get_int64 (param));
+
+  if (at < 0)
+    return;
+  g_autoptr (TernMessageItem) item = message_at (self, at);
+  gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), tern_message_item_get_content (item));
+  tern_window_toast (self, _("Message copied"));
+}
+
+static void
+edit_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+  gint at = find_message (self, g_variant_get_int64 (param));
+
+  if (at < 0)
+    return;
+  g_autoptr (TernMessageItem) item = message_at (self, at);
+  self->editing_id = tern_message_item_get_id (item);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer), tern_message_item_get_content (item), -1);
+  gtk_revealer_set_reveal_child (self->edit_bar, TRUE);
+  gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+}
+
+static void
+cancel_edit_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+
+  self->editing_id = 0;
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer), "", -1);
+  gtk_revealer_set_reveal_child (self->edit_bar, FALSE);
+}
+
+static void
+got_branch (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  int kind = tern_service_switch_branch_finish (TERN_SERVICE (source), result, &error);
+  TernWindow *self = data;
+
+  if (tern_window_cancelled (error))
+    return;
+  self->opening = FALSE;
+  if (kind < 0)
+    tern_window_toast_error (self, _("Could not show the branch"), error);
+  tern_window_chat_reload (self);
+  tern_window_chat_update_actions (self);
+}
+
+static void
+switch_branch (TernWindow *self, GVariant *param, gint offset)
+{
+  self->opening = TRUE;
+  tern_window_chat_update_actions (self);
+  tern_service_switch_branch (self->service, g_variant_get_int64 (param), offset, self->cancellable, got_branch,
+                              self);
+}
+
+static void
+previous_branch_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  switch_branch (data, param, -1);
+}
+
+static void
+next_branch_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  switch_branch (data, param, 1);
+}
+
+static void
+focus_composer_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+
+  adw_leaflet_set_visible_child (self->leaflet, self->content);
+  gtk_stack_set_visible_child_name (self->main_stack, "chat");
+  gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+}
+
+/* Enter sends, Shift+Enter (or Ctrl+Enter) is a new line. */
+static gboolean
+on_composer_key (GtkEventControllerKey *controller, guint keyval, guint keycode, GdkModifierType state,
+                 TernWindow *self)
+{
+  if (keyval != GDK_KEY_Return && keyval != GDK_KEY_KP_Enter && keyval != GDK_KEY_ISO_Enter)
+    return GDK_EVENT_PROPAGATE;
+  if (state & (GDK_SHIFT_MASK | GDK_CONTROL_MASK))
+    return GDK_EVENT_PROPAGATE;
+  g_action_group_activate_action (G_ACTION_GROUP (self), "send", NULL);
+  return GDK_EVENT_STOP;
+}
+
+static void
+on_composer_changed (GtkTextBuffer *buffer, TernWindow *self)
+{
+  tern_window_chat_update_actions (self);
+}
+
+static const GActionEntry chat_actions[] = {
+  { "send", send_activated },
+  { "stop", stop_activated },
+  { "regenerate", regenerate_activated },
+  { "copy-message", copy_activated, "x" },
+  { "edit-message", edit_activated, "x" },
+  { "cancel-edit", cancel_edit_activated },
+  { "previous-branch", previous_branch_activated, "x" },
+  { "next-branch", next_branch_activated, "x" },
+  { "focus-composer", focus_composer_activated },
+};
+
+void
+tern_window_chat_init (TernWindow *self)
+{
+  GtkListItemFactory *factory = gtk_signal_list_item_factory_new ();
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
+  GtkEventController *keys = gtk_event_controller_key_new ();
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), chat_actions, G_N_ELEMENTS (chat_actions), self);
+
+  self->messages = g_list_store_new (TERN_TYPE_MESSAGE_ITEM);
+  g_signal_connect (self->messages, "items-changed", G_CALLBACK (on_messages_changed), self);
+  g_signal_connect (factory, "setup", G_CALLBACK (setup_row), self);
+  g_signal_connect (factory, "bind", G_CALLBACK (bind_row), self);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row), self);
+  gtk_list_view_set_factory (self->message_list, factory);
+  g_object_unref (factory);
+  gtk_list_view_set_model (self->message_list,
+                           GTK_SELECTION_MODEL (gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->messages)))));
+
+  self->follow = TRUE;
+  g_signal_connect (adj, "value-changed", G_CALLBACK (on_scrolled), self);
+  g_signal_connect (adj, "notify::upper", G_CALLBACK (on_upper_changed), self);
+
+  /* Before the text view's own handling of Enter. */
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (on_composer_key), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->composer), keys);
+  g_signal_connect (gtk_text_view_get_buffer (self->composer), "changed", G_CALLBACK (on_composer_changed), self);
+
+  g_signal_connect_object (self->service, "reply-started", G_CALLBACK (on_reply_started), self, 0);
+  g_signal_connect_object (self->service, "reply-delta", G_CALLBACK (on_reply_delta), self, 0);
+  g_signal_connect_object (self->service, "reply-finished", G_CALLBACK (on_reply_finished), self, 0);
+  g_signal_connect_object (self->service, "notify::generating", G_CALLBACK (on_generating), self, 0);
+  gtk_widget_set_visible (self->chat_empty, TRUE);
+  tern_window_chat_update_actions (self);
+}
+
+void
+tern_window_chat_dispose (TernWindow *self)
+{
+  g_clear_object (&self->reply);
+  g_clear_pointer (&self->pending_text, g_free);
+  if (self->messages)
+    g_signal_handlers_disconnect_by_data (self->messages, self);
+  g_clear_object (&self->messages);
+}

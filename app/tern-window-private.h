@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* What the parts of TernWindow share: tern-window.c (the window, the
+ * sidebar, models, status and errors) and tern-window-chat.c (the chat:
+ * messages, streaming, the composer and the message actions). Tests read
+ * the fields too. */
+
+#include <glib/gi18n.h>
+
+#include "tern-list-items.h"
+#include "tern-window.h"
+
+G_BEGIN_DECLS
+
+struct _TernWindow {
+  AdwApplicationWindow parent_instance;
+
+  /* Template children. */
+  AdwToastOverlay *toasts;
+  AdwLeaflet *leaflet;
+  GtkWidget *sidebar;
+  GtkWidget *content;
+  GtkSearchEntry *search_entry;
+  GtkStack *sidebar_stack;
+  GtkListView *conversation_list;
+  GtkListView *result_list;
+  GtkDropDown *model_dropdown;
+  GtkLabel *status_label;
+  GtkToggleButton *library_button;
+  GtkRevealer *banner;
+  GtkLabel *banner_label;
+  GtkRevealer *progress;
+  GtkLabel *progress_label;
+  GtkProgressBar *progress_bar;
+  GtkStack *main_stack;
+  GtkWidget *chat_empty;
+  GtkScrolledWindow *message_scroller;
+  GtkListView *message_list;
+  GtkRevealer *edit_bar;
+  GtkTextView *composer;
+  GtkButton *send_button;
+  GtkWidget *demo_button;
+  GtkWidget *library_page;
+
+  TernService *service;
+  GSettings *settings;
+  GCancellable *cancellable;     /* cancelled when the window goes */
+  GListStore *conversations;     /* TernConversationItem, newest first */
+  GListStore *results;           /* TernConversationItem, search hits */
+  GListStore *messages;          /* TernMessageItem, the branch shown */
+  GListStore *models;            /* TernModelItem */
+  GtkSingleSelection *conversation_selection;
+
+  gint64 conversation_id;        /* the conversation shown; 0: a new chat, not stored yet */
+  gboolean opening;              /* a conversation is being opened: sending waits */
+  gboolean busy;                 /* a reply was requested and is not finished */
+  gint64 editing_id;             /* the user message being edited; 0: none */
+  char *pending_text;            /* the message sent, until its reply starts */
+  gint64 pending_edit_id;        /* the message it replaces, for an edit */
+  TernMessageItem *reply;        /* the reply streaming, or NULL */
+  gboolean follow;               /* keep the end of the chat in view */
+  double tokens_per_second;      /* of the last reply; 0: none yet */
+  char *resume_note;             /* how the conversation was opened */
+  gboolean syncing_models;       /* the model menu is being set from code */
+  guint search_serial;           /* the latest search asked for */
+  gint64 model_pending;          /* a model being loaded for the conversation shown */
+};
+
+/* tern-window.c */
+/* Shows @error as a toast ("@what: message"). */
+void tern_window_toast_error (TernWindow *self, const char *what, const GError *error);
+void tern_window_toast (TernWindow *self, const char *text);
+/* Reads the conversation list again (after a change). */
+void tern_window_reload_conversations (TernWindow *self);
+/* The sidebar item of conversation @id, or NULL (not a new reference). */
+TernConversationItem *tern_window_find_conversation (TernWindow *self, gint64 id);
+/* Opens conversation @id in the chat view, loading its model first when
+ * another is loaded. */
+void tern_window_open_conversation (TernWindow *self, gint64 id);
+void tern_window_update_status (TernWindow *self);
+/* TRUE when @error is a cancellation: the request's window may be gone. */
+gboolean tern_window_cancelled (const GError *error);
+
+/* tern-window-chat.c */
+void tern_window_chat_init (TernWindow *self);
+void tern_window_chat_dispose (TernWindow *self);
+/* Shows conversation @id's messages as stored (0: an empty new chat). */
+void tern_window_chat_reload (TernWindow *self);
+/* Whether a message can be sent now; updates the send button and actions. */
+void tern_window_chat_update_actions (TernWindow *self);
+
+G_END_DECLS

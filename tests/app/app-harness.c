@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "app-harness.h"
+
+#include <glib/gstdio.h>
+
+static gboolean remove_dir;
+
+void
+app_harness_init (AppHarness *h, const char *dir, guint n_threads, gint n_ctx)
+{
+  g_autoptr (GError) error = NULL;
+
+  memset (h, 0, sizeof *h);
+  remove_dir = dir == NULL;
+  h->dir = dir ? g_strdup (dir) : g_dir_make_tmp ("tern-app-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_setenv ("TERN_DATA_DIR", h->dir, TRUE);
+  g_setenv ("TERN_DEMO_MODEL", "", TRUE);
+
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+  g_settings_set_uint (settings, "threads", n_threads);
+  g_settings_set_int (settings, "context-size", n_ctx);
+  g_settings_set_double (settings, "temperature", 0.0);
+  g_settings_set_int (settings, "max-tokens", 24);
+}
+
+typedef struct {
+  AppHarness *h;
+  AppHarnessBody body;
+  gpointer data;
+  GWeakRef window;
+} Run;
+
+static void
+on_activate (GApplication *app, Run *run)
+{
+  AppHarness *h = run->h;
+
+  h->window = TERN_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
+  g_assert_nonnull (h->window);
+  g_weak_ref_set (&run->window, h->window);
+  app_harness_sync (h->window);
+  app_harness_wait ("the window to settle", app_harness_idle, h->window, 60);
+  run->body (h, run->data);
+  h->window = NULL;
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+}
+
+void
+app_harness_run (AppHarness *h, AppHarnessBody body, gpointer data)
+{
+  Run run = { h, body, data };
+
+  h->app = tern_application_new ();
+  /* Tests of one run may overlap on the session bus. */
+  g_application_set_flags (G_APPLICATION (h->app), G_APPLICATION_HANDLES_OPEN | G_APPLICATION_NON_UNIQUE);
+  g_weak_ref_init (&run.window, NULL);
+  g_signal_connect_after (h->app, "activate", G_CALLBACK (on_activate), &run);
+  g_assert_cmpint (g_application_run (G_APPLICATION (h->app), 0, NULL), ==, 0);
+  g_clear_object (&h->app);
+  /* The window went with the application: nothing kept it alive. */
+  g_assert_null (g_weak_ref_get (&run.window));
+  g_weak_ref_clear (&run.window);
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  if (dir)
+    {
+      while ((name = g_dir_read_name (dir)))
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          remove_tree (child);
+        }
+      g_dir_close (dir);
+    }
+  g_remove (path);
+}
+
+void
+app_harness_clear (AppHarness *h)
+{
+  if (remove_dir)
+    remove_tree (h->dir);
+  g_clear_pointer (&h->dir, g_free);
+}
+
+typedef struct {
+  gboolean timed_out;
+} Deadline;
+
+static gboolean
+on_deadline (gpointer data)
+{
+  ((Deadline *) data)->timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+app_harness_wait (const char *what, gboolean (*done) (gpointer data), gpointer data, guint timeout_s)
+{
+  Deadline deadline = { FALSE };
+  guint source = g_timeout_add_seconds (timeout_s, on_deadline, &deadline);
+
+  while (!done (data) && !deadline.timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (deadline.timed_out)
+    g_error ("Timed out after %u s waiting for %s", timeout_s, what);
+  g_source_remove (source);
+}
+
+static void
+on_synced (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GPtrArray) list = tern_service_list_models_finish (TERN_SERVICE (source), result, NULL);
+
+  *(gboolean *) data = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+void
+app_harness_sync (TernWindow *window)
+{
+  gboolean done = FALSE;
+
+  tern_service_list_models (window->service, NULL, on_synced, &done);
+  app_harness_wait ("the engine to catch up", flag_set, &done, 120);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+gboolean
+app_harness_model_ready (gpointer data)
+{
+  TernWindow *w = data;
+
+  return tern_service_get_model_loaded (w->service) && w->model_pending == 0;
+}
+
+gboolean
+app_harness_idle (gpointer data)
+{
+  TernWindow *w = data;
+
+  return !w->busy && !w->opening && w->model_pending == 0 && w->reply == NULL &&
+         !tern_service_get_generating (w->service);
+}
+
+gboolean
+app_harness_has_reply (gpointer data)
+{
+  TernWindow *w = data;
+
+  return w->reply != NULL && tern_message_item_get_content (w->reply)[0] != '\0';
+}
+
+void
+app_harness_send (TernWindow *window, const char *text)
+{
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (window->composer), text, -1);
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "send"));
+  g_action_group_activate_action (G_ACTION_GROUP (window), "send", NULL);
+}
+
+TernMessageItem *
+app_harness_message (TernWindow *window, guint i)
+{
+  return g_list_model_get_item (G_LIST_MODEL (window->messages), i);
+}
+
+guint
+app_harness_n_messages (TernWindow *window)
+{
+  return g_list_model_get_n_items (G_LIST_MODEL (window->messages));
+}

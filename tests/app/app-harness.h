@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* Running the real application in a test or a benchmark: a TernApplication
+ * on a data folder of its own, its window, and the main loop driven until
+ * a condition holds. Needs a display (Xvfb), a session bus
+ * (dbus-run-session) and GSETTINGS_SCHEMA_DIR at the compiled schema. */
+
+#include "tern-window-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *dir;              /* TERN_DATA_DIR */
+  TernApplication *app;
+  TernWindow *window;
+} AppHarness;
+
+/* Points TERN_DATA_DIR at @dir (made when NULL; removed by clear only
+ * then), hides the demo model, and sets the settings tests rely on:
+ * @n_threads engine threads, a context of @n_ctx tokens. */
+void app_harness_init (AppHarness *h, const char *dir, guint n_threads, gint n_ctx);
+/* Runs the application as `tern` does (g_application_run) and, once its
+ * window is up and has read the library and the conversations, calls
+ * @body (@h, @data), which drives it; then quits it as the user would
+ * (app.quit) and frees it, checking the window was freed. */
+typedef void (*AppHarnessBody) (AppHarness *h, gpointer data);
+void app_harness_run (AppHarness *h, AppHarnessBody body, gpointer data);
+void app_harness_clear (AppHarness *h);
+
+/* Runs the main loop until @done (@data) is TRUE; fails the test after
+ * @timeout_s seconds, naming @what. */
+void app_harness_wait (const char *what, gboolean (*done) (gpointer data), gpointer data, guint timeout_s);
+
+/* Waits until the engine ran every request made so far and their results
+ * reached the window. */
+void app_harness_sync (TernWindow *window);
+
+/* Common conditions on the window. */
+gboolean app_harness_model_ready (gpointer window);   /* a model is loaded, nothing pending */
+gboolean app_harness_idle (gpointer window);          /* no reply, no open, no load in flight */
+gboolean app_harness_has_reply (gpointer window);     /* a reply is streaming with some text */
+
+/* Types @text into the composer and sends it, as Enter does. */
+void app_harness_send (TernWindow *window, const char *text);
+/* Message @i of the chat view (a new reference). */
+TernMessageItem *app_harness_message (TernWindow *window, guint i);
+guint app_harness_n_messages (TernWindow *window);
+
+G_END_DECLS

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* make-screenshots OUTDIR [MODEL]: PNG screenshots of the real window
+ * (light and dark, wide and narrow), the model library and Preferences,
+ * with a short conversation in it, for reviewers and the AppStream
+ * metainfo. Run by data/screenshots/make-screenshots.sh under Xvfb. */
+#include <adwaita.h>
+#include <stdio.h>
+
+#include "app-harness.h"
+#include "tern-preferences-window.h"
+
+static gboolean
+shown (gpointer data)
+{
+  return gtk_widget_get_mapped (data) && gtk_widget_get_width (data) > 0;
+}
+
+/* Lets the window lay out and draw at its new size. */
+static void
+settle (void)
+{
+  int n = 40;
+
+  while (n-- > 0)
+    {
+      g_usleep (10000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+}
+
+static void
+save (GtkWidget *window, const char *dir, const char *name)
+{
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (window);
+  int width = gtk_widget_get_width (window), height = gtk_widget_get_height (window);
+  g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  app_harness_wait ("the window to show", shown, window, 30);
+  settle ();
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  g_assert_nonnull (node);
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (window));
+  g_autoptr (GdkTexture) texture =
+      gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  if (!gdk_texture_save_to_png (texture, path))
+    g_error ("could not write %s", path);
+  printf ("%s (%d x %d)\n", path, width, height);
+}
+
+static gboolean
+settled (gpointer data)
+{
+  return app_harness_idle (data) && app_harness_n_messages (data) >= 2;
+}
+
+static void
+resize (GtkWindow *window, int width, int height)
+{
+  gtk_window_set_default_size (window, width, height);
+  settle ();
+}
+
+typedef struct {
+  const char *dir;
+  const char *model;
+} Shots;
+
+static void
+shots_body (AppHarness *hp, gpointer data)
+{
+  AppHarness h = *hp;
+  const char *dir = ((Shots *) data)->dir;
+  g_autoptr (GFile) file = g_file_new_for_path (((Shots *) data)->model);
+  GtkWindow *window = GTK_WINDOW (h.window);
+  resize (window, 1100, 720);
+  tern_window_open_model_file (h.window, file);
+  app_harness_wait ("the model", app_harness_model_ready, h.window, 120);
+  app_harness_send (h.window, "Hello! Who are you?");
+  app_harness_wait ("the reply", settled, h.window, 300);
+  app_harness_send (h.window, "Tell me a proverb.");
+  app_harness_wait ("the reply", settled, h.window, 300);
+  settle ();
+
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+  save (GTK_WIDGET (window), dir, "main-window-light.png");
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+  save (GTK_WIDGET (window), dir, "main-window-dark.png");
+  resize (window, 360, 720);
+  save (GTK_WIDGET (window), dir, "main-window-narrow-dark.png");
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
+  save (GTK_WIDGET (window), dir, "main-window-narrow-light.png");
+  resize (window, 1100, 720);
+  g_action_group_change_action_state (G_ACTION_GROUP (window), "show-library", g_variant_new_boolean (TRUE));
+  save (GTK_WIDGET (window), dir, "library.png");
+  g_action_group_change_action_state (G_ACTION_GROUP (window), "show-library", g_variant_new_boolean (FALSE));
+
+  const char *backends[] = { "cpu", NULL };
+  GtkWidget *prefs = tern_preferences_window_new (window, h.window->settings,
+                                                  tern_application_get_data_dir (h.app), backends);
+  gtk_window_present (GTK_WINDOW (prefs));
+  save (prefs, dir, "preferences.png");
+  gtk_window_destroy (GTK_WINDOW (prefs));
+}
+
+int
+main (int argc, char *argv[])
+{
+  AppHarness h;
+
+  if (argc < 2 || argc > 3)
+    {
+      fprintf (stderr, "usage: make-screenshots OUTDIR [MODEL]\n");
+      return 1;
+    }
+  gtk_init ();
+  adw_init ();
+  g_autofree char *default_model = g_build_filename (TERN_SOURCE_DIR, "data", "demo-model", "tern-demo.gguf", NULL);
+  Shots shots = { argv[1], argc == 3 ? argv[2] : default_model };
+
+  app_harness_init (&h, NULL, 0, 1024);
+  app_harness_run (&h, shots_body, &shots);
+  app_harness_clear (&h);
+  return 0;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The window never stalls: the main loop's longest pause while a reply
+ * streams and while a long transcript is evaluated again stays under
+ * 50 ms. bench-ui-latency prints the same measures with more detail. */
+#include "latency-scenario.h"
+
+#include <adwaita.h>
+
+#define MAX_STALL_MS 50.0
+
+static void
+test_latency (void)
+{
+  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "data", "models", "kjv-tiny-q4_k_m.gguf", NULL);
+  MainLoopProbe streaming = { 0 }, ingest = { 0 };
+
+  latency_scenario_run (model, 2048, 200, 40, &streaming, &ingest);
+  main_loop_probe_report (&streaming, "reply streaming", FALSE);
+  main_loop_probe_report (&ingest, "transcript re-ingest", FALSE);
+  g_assert_cmpuint (streaming.gaps_us->len, >, 10);
+  g_assert_cmpuint (ingest.gaps_us->len, >, 10);
+  g_assert_cmpfloat (main_loop_probe_quantile_ms (&streaming, 1.0), <, MAX_STALL_MS);
+  g_assert_cmpfloat (main_loop_probe_quantile_ms (&ingest, 1.0), <, MAX_STALL_MS);
+  main_loop_probe_clear (&streaming);
+  main_loop_probe_clear (&ingest);
+}
+
+int
+main (int argc, char *argv[])
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add_func ("/app/main-loop-latency", test_latency);
+  return g_test_run ();
+}

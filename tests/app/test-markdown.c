@@ -1,0 +1,976 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* tern_markdown_parse (every kind of block, escaping, hostile input) and
+ * TernMarkdownView (children, reuse while streaming, copy, keyboard). The
+ * view's tests need a display (Xvfb) and are skipped without one. */
+#include <adwaita.h>
+#include <string.h>
+
+#include "tern-markdown-view.h"
+#include "tern-markdown.h"
+
+#define TIMEOUT_S 30
+
+/* ---- Helpers ---- */
+
+/* Asserts that @markup is what a GtkLabel accepts: Pango markup plus the
+ * <a href title> links GtkLabel handles itself (turned into spans here). */
+static void
+assert_markup_valid (const char *markup)
+{
+  static GRegex *link_open;
+  g_autofree char *spans = NULL;
+  g_autofree char *plain = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) parts = NULL;
+
+  if (link_open == NULL)
+    link_open = g_regex_new ("<a href=\"[^\"<>]*\"( title=\"[^\"<>]*\")?>", G_REGEX_OPTIMIZE, 0, NULL);
+
+  spans = g_regex_replace_literal (link_open, markup, -1, 0, "<span>", 0, &error);
+  g_assert_no_error (error);
+  parts = g_strsplit (spans, "</a>", -1);
+  plain = g_strjoinv ("</span>", parts);
+  if (!pango_parse_markup (plain, -1, 0, NULL, NULL, NULL, &error))
+    g_error ("invalid markup (%s): %.200s", error->message, markup);
+}
+
+static void
+assert_blocks_valid (GPtrArray *blocks)
+{
+  for (guint i = 0; i < blocks->len; i++)
+    {
+      TernMarkdownBlock *block = g_ptr_array_index (blocks, i);
+
+      switch (block->kind)
+        {
+        case TERN_MARKDOWN_BLOCK_TEXT:
+          g_assert_nonnull (block->text);
+          g_assert_cmpstr (block->text, !=, "");
+          g_assert_null (block->language);
+          assert_markup_valid (block->text);
+          break;
+        case TERN_MARKDOWN_BLOCK_CODE:
+          g_assert_nonnull (block->text);
+          g_assert_true (g_utf8_validate (block->text, -1, NULL));
+          break;
+        case TERN_MARKDOWN_BLOCK_RULE:
+          g_assert_null (block->text);
+          g_assert_null (block->language);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+}
+
+/* Parses @text, checks every block, and returns the blocks. */
+static GPtrArray *
+parse (const char *text)
+{
+  GPtrArray *blocks = tern_markdown_parse (text);
+
+  assert_blocks_valid (blocks);
+  return blocks;
+}
+
+static TernMarkdownBlock *
+block_at (GPtrArray *blocks, guint i)
+{
+  g_assert_cmpuint (i, <, blocks->len);
+  return g_ptr_array_index (blocks, i);
+}
+
+/* The markup of @text, which must be a single TEXT block. */
+static char *
+parse_single_text (const char *text)
+{
+  g_autoptr (GPtrArray) blocks = parse (text);
+
+  g_assert_cmpuint (blocks->len, ==, 1);
+  g_assert_cmpint (block_at (blocks, 0)->kind, ==, TERN_MARKDOWN_BLOCK_TEXT);
+  return g_strdup (block_at (blocks, 0)->text);
+}
+
+/* ---- Converter ---- */
+
+static void
+test_parse_empty (void)
+{
+  const char *texts[] = { "", "   ", "\n\n\n", " \t\n  \n" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr (GPtrArray) blocks = parse (texts[i]);
+
+      g_assert_cmpuint (blocks->len, ==, 0);
+    }
+
+  {
+    g_autoptr (GPtrArray) blocks = tern_markdown_parse (NULL);
+
+    g_assert_cmpuint (blocks->len, ==, 0);
+  }
+}
+
+static void
+test_parse_inline (void)
+{
+  g_autofree char *markup = parse_single_text ("Hello *world*, **bold** _and_ __strong__, `a < b`.");
+
+  g_assert_cmpstr (markup, ==, "Hello <i>world</i>, <b>bold</b> <i>and</i> <b>strong</b>, <tt>a &lt; b</tt>.");
+}
+
+static void
+test_parse_escape (void)
+{
+  g_autofree char *markup = parse_single_text ("a < b && c > d 'q' \"dq\" &amp; &lt;");
+
+  /* Entities in Markdown are decoded by cmark, then escaped again. */
+  g_assert_cmpstr (markup, ==, "a &lt; b &amp;&amp; c &gt; d &apos;q&apos; &quot;dq&quot; &amp; &lt;");
+}
+
+static void
+test_parse_raw_html (void)
+{
+  g_autofree char *inline_html = parse_single_text ("Some <b>not bold</b> and <script>alert(1)</script>");
+  g_autofree char *block_html = parse_single_text ("<div class=\"x\">\n<i>block</i>\n</div>");
+
+  g_assert_cmpstr (inline_html, ==, "Some &lt;b&gt;not bold&lt;/b&gt; and &lt;script&gt;alert(1)&lt;/script&gt;");
+  g_assert_cmpstr (block_html, ==, "&lt;div class=&quot;x&quot;&gt;\n&lt;i&gt;block&lt;/i&gt;\n&lt;/div&gt;");
+}
+
+static void
+test_parse_paragraphs (void)
+{
+  g_autofree char *markup = parse_single_text ("One\ntwo\\\nthree\n\nFour");
+
+  /* Soft and hard line breaks both keep the line; paragraphs get a blank line. */
+  g_assert_cmpstr (markup, ==, "One\ntwo\nthree\n\nFour");
+}
+
+static void
+test_parse_headings (void)
+{
+  g_autofree char *markup = parse_single_text ("# Title\n\n## Sub <x>\n\n### Small\n\nText\n\nSetext\n===");
+
+  g_assert_cmpstr (markup, ==,
+                   "<span size=\"x-large\" weight=\"bold\">Title</span>\n\n"
+                   "<span size=\"large\" weight=\"bold\">Sub &lt;x&gt;</span>\n\n"
+                   "<span weight=\"bold\">Small</span>\n\n"
+                   "Text\n\n"
+                   "<span size=\"x-large\" weight=\"bold\">Setext</span>");
+}
+
+static void
+test_parse_links (void)
+{
+  g_autofree char *link = parse_single_text ("See [the *site*](https://example.org/?a=1&b=2 \"A <title>\").");
+  g_autofree char *autolink = parse_single_text ("<https://example.org> and <someone@example.org>");
+  g_autofree char *quoted = parse_single_text ("[q](<https://example.org/a\"b>)");
+  g_autofree char *unsafe = parse_single_text ("[js](javascript:alert(1)) [file](file:///etc/passwd) [rel](docs/a.md)");
+  g_autofree char *image = parse_single_text ("![a cat](https://example.org/cat.png) ![](https://example.org/x.png)");
+  g_autofree char *nested = parse_single_text ("[![logo](https://example.org/l.png)](https://example.org)");
+
+  g_assert_cmpstr (link, ==,
+                   "See <a href=\"https://example.org/?a=1&amp;b=2\" title=\"A &lt;title&gt;\">the <i>site</i></a>.");
+  g_assert_cmpstr (autolink, ==,
+                   "<a href=\"https://example.org\">https://example.org</a> and "
+                   "<a href=\"mailto:someone@example.org\">someone@example.org</a>");
+  g_assert_cmpstr (quoted, ==, "<a href=\"https://example.org/a&quot;b\">q</a>");
+  /* Only web and mail addresses become links. */
+  g_assert_cmpstr (unsafe, ==, "js file rel");
+  g_assert_cmpstr (image, ==,
+                   "<a href=\"https://example.org/cat.png\">a cat</a> "
+                   "<a href=\"https://example.org/x.png\">https://example.org/x.png</a>");
+  /* Links never nest. */
+  g_assert_cmpstr (nested, ==, "<a href=\"https://example.org\">logo</a>");
+}
+
+static void
+test_parse_lists (void)
+{
+  g_autofree char *tight = parse_single_text ("- a\n- b\n  - c\n    - d\n- e");
+  g_autofree char *ordered = parse_single_text ("3. three\n4. four\n\n1) one\n2) two");
+  g_autofree char *loose = parse_single_text ("- a\n\n- b\n\n  more b\n\nAfter");
+  g_autofree char *empty_item = parse_single_text ("- \n- x");
+
+  /* Bullets change with depth; nested items are indented with spaces. */
+  g_assert_cmpstr (tight, ==, "• a\n• b\n   ◦ c\n      ▪ d\n• e");
+  /* Numbers follow the list's start and delimiter. */
+  g_assert_cmpstr (ordered, ==, "3. three\n4. four\n\n1) one\n2) two");
+  g_assert_cmpstr (loose, ==, "• a\n\n• b\n\n   more b\n\nAfter");
+  g_assert_cmpstr (empty_item, ==, "• \n• x");
+}
+
+#define BAR "<span alpha=\"50%\">▎</span>"
+#define QUOTED "<span style=\"italic\" alpha=\"75%\">"
+
+static void
+test_parse_quote (void)
+{
+  g_autofree char *markup = parse_single_text ("> quoted *text*\n> more\n\nafter");
+  g_autofree char *blocks = parse_single_text ("> a\n>\n> > b\n>\n> - x\n>   - y");
+
+  g_assert_cmpstr (markup, ==, BAR " " QUOTED "quoted <i>text</i>\n" BAR " more</span>\n\nafter");
+  /* The bar goes on through the blank lines of one quote. */
+  g_assert_cmpstr (blocks, ==,
+                   BAR " " QUOTED "a</span>\n" BAR "\n"
+                   BAR " " BAR " " QUOTED "b</span>\n" BAR "\n"
+                   BAR " • " QUOTED "x</span>\n"
+                   BAR "    ◦ " QUOTED "y</span>");
+}
+
+static void
+test_parse_code (void)
+{
+  g_autoptr (GPtrArray) blocks =
+    parse ("Intro\n\n```python extra words\nprint('<hi>' & \"x\")\n\n  indented\n```\n\nOutro");
+
+  g_assert_cmpuint (blocks->len, ==, 3);
+  g_assert_cmpint (block_at (blocks, 0)->kind, ==, TERN_MARKDOWN_BLOCK_TEXT);
+  g_assert_cmpstr (block_at (blocks, 0)->text, ==, "Intro");
+  g_assert_cmpint (block_at (blocks, 1)->kind, ==, TERN_MARKDOWN_BLOCK_CODE);
+  g_assert_cmpstr (block_at (blocks, 1)->text, ==, "print('<hi>' & \"x\")\n\n  indented");
+  g_assert_cmpstr (block_at (blocks, 1)->language, ==, "python");
+  g_assert_cmpint (block_at (blocks, 2)->kind, ==, TERN_MARKDOWN_BLOCK_TEXT);
+  g_assert_cmpstr (block_at (blocks, 2)->text, ==, "Outro");
+}
+
+static void
+test_parse_code_variants (void)
+{
+  g_autoptr (GPtrArray) indented = parse ("    x = 1\n    y = 2\n");
+  g_autoptr (GPtrArray) tilde = parse ("~~~\n```\n~~~");
+  g_autoptr (GPtrArray) empty = parse ("```c\n```");
+  g_autoptr (GPtrArray) adjacent = parse ("```a\n1\n```\n```b\n2\n```");
+
+  g_assert_cmpuint (indented->len, ==, 1);
+  g_assert_cmpint (block_at (indented, 0)->kind, ==, TERN_MARKDOWN_BLOCK_CODE);
+  g_assert_cmpstr (block_at (indented, 0)->text, ==, "x = 1\ny = 2");
+  g_assert_null (block_at (indented, 0)->language);
+
+  g_assert_cmpuint (tilde->len, ==, 1);
+  g_assert_cmpstr (block_at (tilde, 0)->text, ==, "```");
+
+  g_assert_cmpuint (empty->len, ==, 1);
+  g_assert_cmpstr (block_at (empty, 0)->text, ==, "");
+  g_assert_cmpstr (block_at (empty, 0)->language, ==, "c");
+
+  g_assert_cmpuint (adjacent->len, ==, 2);
+  g_assert_cmpstr (block_at (adjacent, 0)->language, ==, "a");
+  g_assert_cmpstr (block_at (adjacent, 1)->language, ==, "b");
+}
+
+static void
+test_parse_code_unterminated (void)
+{
+  g_autoptr (GPtrArray) blocks = parse ("Here:\n\n```js\nlet a = 1;\nlet b");
+
+  g_assert_cmpuint (blocks->len, ==, 2);
+  g_assert_cmpint (block_at (blocks, 1)->kind, ==, TERN_MARKDOWN_BLOCK_CODE);
+  g_assert_cmpstr (block_at (blocks, 1)->text, ==, "let a = 1;\nlet b");
+  g_assert_cmpstr (block_at (blocks, 1)->language, ==, "js");
+}
+
+static void
+test_parse_code_in_list (void)
+{
+  g_autoptr (GPtrArray) blocks = parse ("- item\n\n  ```sh\n  ls -l\n  ```\n- next");
+
+  g_assert_cmpuint (blocks->len, ==, 3);
+  g_assert_cmpstr (block_at (blocks, 0)->text, ==, "• item");
+  g_assert_cmpstr (block_at (blocks, 1)->text, ==, "ls -l");
+  g_assert_cmpstr (block_at (blocks, 1)->language, ==, "sh");
+  g_assert_cmpstr (block_at (blocks, 2)->text, ==, "• next");
+}
+
+static void
+test_parse_rule (void)
+{
+  g_autoptr (GPtrArray) blocks = parse ("a\n\n---\n\nb\n\n***\n* * *");
+
+  g_assert_cmpuint (blocks->len, ==, 5);
+  g_assert_cmpint (block_at (blocks, 0)->kind, ==, TERN_MARKDOWN_BLOCK_TEXT);
+  g_assert_cmpint (block_at (blocks, 1)->kind, ==, TERN_MARKDOWN_BLOCK_RULE);
+  g_assert_cmpint (block_at (blocks, 2)->kind, ==, TERN_MARKDOWN_BLOCK_TEXT);
+  g_assert_cmpstr (block_at (blocks, 2)->text, ==, "b");
+  g_assert_cmpint (block_at (blocks, 3)->kind, ==, TERN_MARKDOWN_BLOCK_RULE);
+  g_assert_cmpint (block_at (blocks, 4)->kind, ==, TERN_MARKDOWN_BLOCK_RULE);
+}
+
+static void
+test_parse_equal (void)
+{
+  TernMarkdownBlock a = { TERN_MARKDOWN_BLOCK_CODE, (char *) "x", (char *) "c" };
+  TernMarkdownBlock b = { TERN_MARKDOWN_BLOCK_CODE, (char *) "x", (char *) "c" };
+  TernMarkdownBlock c = { TERN_MARKDOWN_BLOCK_CODE, (char *) "x", NULL };
+  TernMarkdownBlock d = { TERN_MARKDOWN_BLOCK_TEXT, (char *) "x", NULL };
+  TernMarkdownBlock r1 = { TERN_MARKDOWN_BLOCK_RULE, NULL, NULL };
+  TernMarkdownBlock r2 = { TERN_MARKDOWN_BLOCK_RULE, NULL, NULL };
+
+  g_assert_true (tern_markdown_block_equal (&a, &b));
+  g_assert_false (tern_markdown_block_equal (&a, &c));
+  g_assert_false (tern_markdown_block_equal (&c, &d));
+  g_assert_true (tern_markdown_block_equal (&r1, &r2));
+  tern_markdown_block_free (NULL);
+}
+
+static void
+test_parse_control_characters (void)
+{
+  g_autofree char *markup = parse_single_text ("a\x01" "b\x1f" "c\x7f" "d\xc2\x85" "e\xef\xbf\xbf" "f");
+
+  /* Control characters become character references that Pango accepts. */
+  g_assert_cmpstr (markup, ==, "a&#x1;b&#x1f;c&#x7f;d\xc2\x85" "e\xef\xbf\xbf" "f");
+}
+
+/* Each prefix of a reply, as streaming shows it. */
+static const char sample[] =
+  "# Plan\n\nHere is **the plan**, with `code` and a [link](https://example.org \"t\").\n\n"
+  "1. First *step*\n2. Second step\n   - nested a\n   - nested b\n\n"
+  "> A quote with <html> & stuff\n> > nested quote\n\n"
+  "```c\nint main (void)\n{\n  return 0; /* <done> */\n}\n```\n\n"
+  "---\n\nSetext\n------\n\n<div>raw</div>\n\n    indented code\n\nLast line  \nhard break ![img](https://x.y/i.png)";
+
+static void
+test_parse_prefixes (void)
+{
+  const char *end = sample + strlen (sample);
+
+  for (const char *p = sample; p <= end; p = p < end ? g_utf8_next_char (p) : end + 1)
+    {
+      g_autofree char *prefix = g_strndup (sample, p - sample);
+      g_autoptr (GPtrArray) blocks = parse (prefix);
+
+      (void) blocks;
+    }
+}
+
+static void
+test_parse_random (void)
+{
+  static const char *const pieces[] = {
+    "*", "**", "_", "`", "```", "~~~", "[", "]", "(", ")", "<", ">", "&", "#", "# ", "- ", "+ ", "1. ", "2) ", "\n",
+    "\n\n", " ", "  ", "    ", "\t", "a", "word", "é", "日本", "\\", "!", "\"", "'", "|", "---", "***", "=", "<a>",
+    "</b>", "&amp;", "&#0;", "&#x1F600;", "http://x.y", "https://e.org", "[x](https://e.org)", "<https://e.org>",
+    "> ", ">", "<!--", "-->", "<div>", "\x01", "\x7f",
+  };
+  GRand *rand = g_rand_new_with_seed (20240601);
+
+  for (guint round = 0; round < 3000; round++)
+    {
+      g_autoptr (GString) text = g_string_new (NULL);
+      guint n = g_rand_int_range (rand, 0, 120);
+      g_autoptr (GPtrArray) blocks = NULL;
+
+      for (guint i = 0; i < n; i++)
+        g_string_append (text, pieces[g_rand_int_range (rand, 0, G_N_ELEMENTS (pieces))]);
+      blocks = parse (text->str);
+    }
+  g_rand_free (rand);
+}
+
+static void
+test_parse_deep_nesting (void)
+{
+  const guint depth = 100000;
+  g_autoptr (GString) quotes = g_string_new (NULL);
+  g_autoptr (GString) lists = g_string_new (NULL);
+  g_autoptr (GString) emphasis = g_string_new (NULL);
+  g_autoptr (GString) brackets = g_string_new (NULL);
+  g_autoptr (GString) mixed = g_string_new (NULL);
+  GString *texts[] = { quotes, lists, emphasis, brackets, mixed };
+
+  for (guint i = 0; i < depth; i++)
+    {
+      g_string_append_c (quotes, '>');
+      g_string_append (lists, "- ");
+      g_string_append (emphasis, i % 2 ? "*" : "_");
+      g_string_append_c (brackets, '[');
+      g_string_append (mixed, i % 3 == 0 ? "> " : i % 3 == 1 ? "1. " : "* ");
+    }
+  g_string_append (quotes, " deep\\\nline two\\\nline *three*");
+  g_string_append (lists, "deep\n\n  more");
+  g_string_append (emphasis, "x");
+  for (guint i = 0; i < depth; i++)
+    g_string_append (emphasis, (depth - 1 - i) % 2 ? "*" : "_");
+  g_string_append (brackets, "x");
+  for (guint i = 0; i < depth; i++)
+    g_string_append (brackets, "](https://e.org)");
+  g_string_append (mixed, "end\n\n```\ncode\n```");
+
+  for (guint t = 0; t < G_N_ELEMENTS (texts); t++)
+    {
+      g_autoptr (GPtrArray) blocks = parse (texts[t]->str);
+
+      g_assert_cmpuint (blocks->len, >, 0);
+      /* The markup stays proportional to the text, not to its depth squared. */
+      for (guint i = 0; i < blocks->len; i++)
+        {
+          TernMarkdownBlock *block = block_at (blocks, i);
+
+          if (block->text != NULL)
+            g_assert_cmpuint (strlen (block->text), <, 40 * texts[t]->len);
+        }
+    }
+}
+
+static void
+test_parse_large (void)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GPtrArray) blocks = NULL;
+  guint n_text = 0, n_code = 0;
+
+  while (text->len < 1024 * 1024)
+    {
+      g_string_append (text, "## Section\n\nSome *emphasis* and **strong** text with `code` & <tags>, "
+                             "and a [link](https://example.org/page).\n\n"
+                             "- item one\n- item two\n  1. sub\n\n> a quote\n\n"
+                             "```python\nfor i in range(10):\n    print(i < 5)\n```\n\n");
+    }
+  blocks = parse (text->str);
+
+  for (guint i = 0; i < blocks->len; i++)
+    {
+      TernMarkdownBlock *block = block_at (blocks, i);
+
+      if (block->kind == TERN_MARKDOWN_BLOCK_TEXT)
+        n_text++;
+      else if (block->kind == TERN_MARKDOWN_BLOCK_CODE)
+        {
+          g_assert_cmpstr (block->text, ==, "for i in range(10):\n    print(i < 5)");
+          n_code++;
+        }
+    }
+  g_assert_cmpuint (n_code, >, 1000);
+  g_assert_cmpuint (n_text, ==, n_code);
+
+  {
+    /* One long run of text is cut into TEXT blocks of bounded size. */
+    g_autoptr (GString) prose = g_string_new (NULL);
+    g_autoptr (GPtrArray) prose_blocks = NULL;
+
+    while (prose->len < 1024 * 1024)
+      g_string_append (prose, "A paragraph of *prose* that goes on for a while, and then some more.\n\n");
+    prose_blocks = parse (prose->str);
+    g_assert_cmpuint (prose_blocks->len, >, 100);
+    for (guint i = 0; i < prose_blocks->len; i++)
+      g_assert_cmpuint (strlen (block_at (prose_blocks, i)->text), <, 8192);
+  }
+}
+
+/* ---- View ---- */
+
+static gboolean have_display;
+
+static gboolean
+on_timeout (gpointer data)
+{
+  g_error ("the test took longer than %d s", TIMEOUT_S);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+require_display (void)
+{
+  if (!have_display)
+    g_test_skip ("no display");
+  return have_display;
+}
+
+static GtkWidget *
+nth_child (GtkWidget *widget, guint n)
+{
+  GtkWidget *child = gtk_widget_get_first_child (widget);
+
+  while (child != NULL && n-- > 0)
+    child = gtk_widget_get_next_sibling (child);
+  g_assert_nonnull (child);
+  return child;
+}
+
+static guint
+n_children (GtkWidget *widget)
+{
+  guint n = 0;
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    n++;
+  return n;
+}
+
+static void
+collect_of_type (GtkWidget *widget, GType type, GPtrArray *found)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    g_ptr_array_add (found, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_of_type (child, type, found);
+}
+
+/* The only descendant of @widget of @type. */
+static GtkWidget *
+find_one (GtkWidget *widget, GType type)
+{
+  g_autoptr (GPtrArray) found = g_ptr_array_new ();
+
+  collect_of_type (widget, type, found);
+  g_assert_cmpuint (found->len, ==, 1);
+  return g_ptr_array_index (found, 0);
+}
+
+/* The code label of a code block: the selectable label with the monospace class. */
+static GtkWidget *
+code_label (GtkWidget *frame)
+{
+  g_autoptr (GPtrArray) labels = g_ptr_array_new ();
+
+  collect_of_type (frame, GTK_TYPE_LABEL, labels);
+  for (guint i = 0; i < labels->len; i++)
+    {
+      GtkWidget *label = g_ptr_array_index (labels, i);
+
+      if (gtk_widget_has_css_class (label, "monospace"))
+        return label;
+    }
+  g_assert_not_reached ();
+}
+
+static GtkWidget *
+new_view (void)
+{
+  return g_object_ref_sink (tern_markdown_view_new ());
+}
+
+static void
+test_view_children (void)
+{
+  g_autoptr (GtkWidget) view = NULL;
+  GtkWidget *label, *frame, *code;
+
+  if (!require_display ())
+    return;
+  view = new_view ();
+  g_assert_cmpuint (n_children (view), ==, 0);
+
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view),
+                               "Some *text* & <b>html</b>\n\n```rust\nfn main() {}\n```\n\n---\n\nEnd.");
+  g_assert_cmpuint (n_children (view), ==, 4);
+
+  label = nth_child (view, 0);
+  g_assert_true (GTK_IS_LABEL (label));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (label)), ==, "Some text & <b>html</b>");
+  g_assert_true (gtk_label_get_wrap (GTK_LABEL (label)));
+  g_assert_cmpint (gtk_label_get_wrap_mode (GTK_LABEL (label)), ==, PANGO_WRAP_WORD_CHAR);
+  g_assert_true (gtk_label_get_selectable (GTK_LABEL (label)));
+  g_assert_true (gtk_label_get_use_markup (GTK_LABEL (label)));
+  g_assert_cmpfloat (gtk_label_get_xalign (GTK_LABEL (label)), ==, 0.0);
+
+  frame = nth_child (view, 1);
+  g_assert_true (GTK_IS_FRAME (frame));
+  g_assert_true (gtk_widget_has_css_class (frame, "code-block"));
+  code = code_label (frame);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (code)), ==, "fn main() {}");
+  g_assert_true (gtk_label_get_selectable (GTK_LABEL (code)));
+  g_assert_false (gtk_label_get_wrap (GTK_LABEL (code)));
+  {
+    GtkWidget *scrolled = find_one (frame, GTK_TYPE_SCROLLED_WINDOW);
+    GtkPolicyType h, v;
+
+    gtk_scrolled_window_get_policy (GTK_SCROLLED_WINDOW (scrolled), &h, &v);
+    g_assert_cmpint (h, ==, GTK_POLICY_AUTOMATIC);
+    g_assert_cmpint (v, ==, GTK_POLICY_NEVER);
+  }
+  {
+    /* The header shows the language. */
+    g_autoptr (GPtrArray) labels = g_ptr_array_new ();
+    gboolean shown = FALSE;
+
+    collect_of_type (frame, GTK_TYPE_LABEL, labels);
+    for (guint i = 0; i < labels->len; i++)
+      shown |= g_strcmp0 (gtk_label_get_text (g_ptr_array_index (labels, i)), "rust") == 0;
+    g_assert_true (shown);
+  }
+
+  g_assert_true (GTK_IS_SEPARATOR (nth_child (view, 2)));
+  g_assert_true (GTK_IS_LABEL (nth_child (view, 3)));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (nth_child (view, 3))), ==, "End.");
+
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "");
+  g_assert_cmpuint (n_children (view), ==, 0);
+}
+
+static void
+on_notify (GObject *object, GParamSpec *pspec, guint *count)
+{
+  (*count)++;
+}
+
+static void
+test_view_streaming (void)
+{
+  g_autoptr (GtkWidget) view = NULL;
+  g_autoptr (GString) text = g_string_new ("First paragraph with **bold**.\n\n```c\nint x;\n```\n\nSecond");
+  GtkWidget *first, *frame, *last;
+  guint notified = 0;
+
+  if (!require_display ())
+    return;
+  view = new_view ();
+  g_signal_connect (view, "notify::text", G_CALLBACK (on_notify), &notified);
+
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), text->str);
+  g_assert_cmpuint (notified, ==, 1);
+  g_assert_cmpuint (n_children (view), ==, 3);
+  first = nth_child (view, 0);
+  frame = nth_child (view, 1);
+  last = nth_child (view, 2);
+
+  /* The same text again changes nothing. */
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), text->str);
+  g_assert_cmpuint (notified, ==, 1);
+
+  /* Token by token: the same widgets, the last one updated. */
+  for (guint i = 0; i < 50; i++)
+    {
+      g_string_append (text, i % 7 == 6 ? "\n" : " word");
+      tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), text->str);
+      g_assert_cmpuint (n_children (view), ==, 3);
+      g_assert_true (nth_child (view, 0) == first);
+      g_assert_true (nth_child (view, 1) == frame);
+      g_assert_true (nth_child (view, 2) == last);
+    }
+  g_assert_cmpuint (notified, ==, 51);
+  g_assert_true (g_str_has_prefix (gtk_label_get_text (GTK_LABEL (last)), "Second word word"));
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (first)), ==, "First paragraph with bold.");
+
+  /* A code block opened and growing: the earlier widgets stay. */
+  g_string_append (text, "\n\n```py\nprint(1)");
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), text->str);
+  g_assert_cmpuint (n_children (view), ==, 4);
+  {
+    GtkWidget *growing = nth_child (view, 3);
+
+    g_assert_true (GTK_IS_FRAME (growing));
+    g_string_append (text, "\nprint(2)");
+    tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), text->str);
+    g_assert_true (nth_child (view, 3) == growing);
+    g_assert_true (nth_child (view, 0) == first);
+    g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (code_label (growing))), ==, "print(1)\nprint(2)");
+
+    /* The fence closes and text follows. */
+    g_string_append (text, "\n```\n\nDone.");
+    tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), text->str);
+    g_assert_cmpuint (n_children (view), ==, 5);
+    g_assert_true (nth_child (view, 3) == growing);
+    g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (nth_child (view, 4))), ==, "Done.");
+  }
+
+  /* Shorter again (a regenerated reply): extra widgets go. */
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "First paragraph with **bold**.");
+  g_assert_cmpuint (n_children (view), ==, 1);
+  g_assert_true (nth_child (view, 0) == first);
+}
+
+static void
+test_view_long_stream (void)
+{
+  g_autoptr (GtkWidget) view = NULL;
+  g_autoptr (GString) text = g_string_new (NULL);
+  GtkWidget *first = NULL;
+
+  if (!require_display ())
+    return;
+  view = new_view ();
+
+  /* Past the TEXT block soft limit, the first label stops changing. */
+  for (guint i = 0; i < 400; i++)
+    {
+      g_string_append (text, i % 10 == 9 ? "\n\n" : "streamed words ");
+      tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), text->str);
+      if (first == NULL)
+        first = nth_child (view, 0);
+      g_assert_true (nth_child (view, 0) == first);
+    }
+  g_assert_cmpuint (n_children (view), >, 1);
+}
+
+static void
+test_view_kind_change (void)
+{
+  g_autoptr (GtkWidget) view = NULL;
+
+  if (!require_display ())
+    return;
+  view = new_view ();
+
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "a\n\nb");
+  g_assert_true (GTK_IS_LABEL (nth_child (view, 0)));
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "```\na\n\nb");
+  g_assert_cmpuint (n_children (view), ==, 1);
+  g_assert_true (GTK_IS_FRAME (nth_child (view, 0)));
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "---\n\nx\n\n---");
+  g_assert_cmpuint (n_children (view), ==, 3);
+  g_assert_true (GTK_IS_SEPARATOR (nth_child (view, 0)));
+  g_assert_true (GTK_IS_LABEL (nth_child (view, 1)));
+  g_assert_true (GTK_IS_SEPARATOR (nth_child (view, 2)));
+}
+
+static void
+test_view_property (void)
+{
+  g_autoptr (GtkWidget) view = NULL;
+  g_autofree char *text = NULL;
+
+  if (!require_display ())
+    return;
+  view = new_view ();
+
+  g_assert_cmpstr (tern_markdown_view_get_text (TERN_MARKDOWN_VIEW (view)), ==, "");
+  g_object_set (view, "text", "*hi*", NULL);
+  g_object_get (view, "text", &text, NULL);
+  g_assert_cmpstr (text, ==, "*hi*");
+  g_assert_cmpuint (n_children (view), ==, 1);
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), NULL);
+  g_assert_cmpstr (tern_markdown_view_get_text (TERN_MARKDOWN_VIEW (view)), ==, "");
+  g_assert_cmpuint (n_children (view), ==, 0);
+}
+
+static void
+on_text_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  char **text = data;
+  g_autoptr (GError) error = NULL;
+
+  *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (*text);
+}
+
+static gboolean
+on_wait_done (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_view_copy (void)
+{
+  static const char code[] = "print('<hi>' & \"x\")\n\tindented\n\nünïcödé";
+  g_autoptr (GtkWidget) view = NULL;
+  g_autoptr (GtkWidget) other = NULL;
+  g_autofree char *markdown = g_strdup_printf ("Text\n\n```python\n%s\n```\n", code);
+  g_autofree char *read = NULL;
+  GtkWidget *button;
+  GdkClipboard *clipboard;
+  gboolean waited = FALSE;
+  guint guard;
+
+  if (!require_display ())
+    return;
+  guard = g_timeout_add_seconds (TIMEOUT_S, on_timeout, NULL);
+  view = new_view ();
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), markdown);
+
+  button = find_one (view, GTK_TYPE_BUTTON);
+  g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (button)), ==, "edit-copy-symbolic");
+  g_signal_emit_by_name (button, "clicked");
+  g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (button)), ==, "object-select-symbolic");
+
+  clipboard = gtk_widget_get_clipboard (button);
+  gdk_clipboard_read_text_async (clipboard, NULL, on_text_read, &read);
+  while (read == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (read, ==, code);
+
+  /* A view destroyed while its button shows "copied" leaves nothing behind
+   * that fires later. */
+  other = new_view ();
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (other), "```\nx\n```");
+  g_signal_emit_by_name (find_one (other, GTK_TYPE_BUTTON), "clicked");
+  g_assert_finalize_object (g_steal_pointer (&other));
+
+  g_timeout_add (1700, on_wait_done, &waited);
+  while (!waited)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (gtk_button_get_icon_name (GTK_BUTTON (button)), ==, "edit-copy-symbolic");
+  g_source_remove (guard);
+}
+
+static void
+test_view_accessible (void)
+{
+  g_autoptr (GtkWidget) view = NULL;
+  g_autoptr (GPtrArray) buttons = g_ptr_array_new ();
+
+  if (!require_display ())
+    return;
+  view = new_view ();
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "a\n\n```\n1\n```\n\n```sh\n2\n```\n\nb\n\n    3\n");
+
+  collect_of_type (view, GTK_TYPE_BUTTON, buttons);
+  g_assert_cmpuint (buttons->len, ==, 3);
+  for (guint i = 0; i < buttons->len; i++)
+    {
+      GtkWidget *button = g_ptr_array_index (buttons, i);
+
+      g_assert_cmpstr (gtk_widget_get_tooltip_text (button), ==, "Copy code");
+      g_assert_true (gtk_widget_get_focusable (button));
+    }
+}
+
+static void
+test_view_focus (void)
+{
+  GtkWidget *window;
+  GtkWidget *view;
+  GtkWidget *button;
+  GtkWidget *link_label;
+
+  if (!require_display ())
+    return;
+  window = gtk_window_new ();
+  view = tern_markdown_view_new ();
+  gtk_window_set_child (GTK_WINDOW (window), view);
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view),
+                               "Plain text.\n\n```c\ncode\n```\n\nMore plain.\n\n---\n\n"
+                               "See [this](https://example.org).");
+  button = find_one (view, GTK_TYPE_BUTTON);
+  link_label = nth_child (view, 4);
+  gtk_window_present (GTK_WINDOW (window));
+  gtk_window_set_focus (GTK_WINDOW (window), NULL);
+
+  /* Tab goes to the copy button, then to the link, then out. */
+  g_assert_true (gtk_widget_child_focus (view, GTK_DIR_TAB_FORWARD));
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window)) == button);
+  g_assert_true (gtk_widget_child_focus (view, GTK_DIR_TAB_FORWARD));
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window)) == link_label);
+  g_assert_false (gtk_widget_child_focus (view, GTK_DIR_TAB_FORWARD));
+
+  /* And back. */
+  gtk_window_set_focus (GTK_WINDOW (window), NULL);
+  g_assert_true (gtk_widget_child_focus (view, GTK_DIR_TAB_BACKWARD));
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window)) == link_label);
+  g_assert_true (gtk_widget_child_focus (view, GTK_DIR_TAB_BACKWARD));
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window)) == button);
+
+  /* Updating the text while a label has focus leaves focus alone. */
+  gtk_widget_grab_focus (nth_child (view, 2));
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view),
+                               "Plain text.\n\n```c\ncode\n```\n\nMore plain, longer.\n\n---\n\n"
+                               "See [this](https://example.org). Yes");
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window)) == nth_child (view, 2));
+  /* From a clicked label, Tab goes on to the next stop. */
+  g_assert_true (gtk_widget_child_focus (view, GTK_DIR_TAB_FORWARD));
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window)) == nth_child (view, 4));
+
+  /* A clicked code label: Shift+Tab goes to its copy button, Tab past it. */
+  gtk_widget_grab_focus (code_label (nth_child (view, 1)));
+  g_assert_true (gtk_widget_child_focus (view, GTK_DIR_TAB_BACKWARD));
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window)) == button);
+  gtk_widget_grab_focus (code_label (nth_child (view, 1)));
+  g_assert_true (gtk_widget_child_focus (view, GTK_DIR_TAB_FORWARD));
+  g_assert_true (gtk_window_get_focus (GTK_WINDOW (window)) == nth_child (view, 4));
+
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+static void
+test_view_lifecycle (void)
+{
+  if (!require_display ())
+    return;
+
+  for (guint i = 0; i < 300; i++)
+    {
+      GtkWidget *view = new_view ();
+      GtkWidget *label;
+
+      tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view),
+                                   "# Hi\n\ntext [l](https://e.org)\n\n```c\nx\n```\n\n---\n\n- a\n- b");
+      tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "# Hi\n\ntext\n\n```c\nx\ny\n```\n\n---");
+      label = nth_child (view, 0);
+      g_object_add_weak_pointer (G_OBJECT (label), (gpointer *) &label);
+      g_assert_finalize_object (view);
+      g_assert_null (label);
+    }
+}
+
+static void
+on_css_error (GtkCssProvider *provider, GtkCssSection *section, GError *error, guint *count)
+{
+  g_test_message ("style.css: %s", error->message);
+  (*count)++;
+}
+
+/* The code block rules load in the application's stylesheet. */
+static void
+test_view_css (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "ui", "style.css", NULL);
+  g_autofree char *css = NULL;
+  g_autoptr (GtkCssProvider) provider = NULL;
+  guint errors = 0;
+
+  if (!require_display ())
+    return;
+  if (!g_file_get_contents (path, &css, NULL, NULL))
+    {
+      g_test_skip ("ui/style.css not found");
+      return;
+    }
+  g_assert_nonnull (strstr (css, ".code-block"));
+  provider = gtk_css_provider_new ();
+  g_signal_connect (provider, "parsing-error", G_CALLBACK (on_css_error), &errors);
+  gtk_css_provider_load_from_data (provider, css, -1);
+  g_assert_cmpuint (errors, ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/app/markdown/parse/empty", test_parse_empty);
+  g_test_add_func ("/app/markdown/parse/inline", test_parse_inline);
+  g_test_add_func ("/app/markdown/parse/escape", test_parse_escape);
+  g_test_add_func ("/app/markdown/parse/raw-html", test_parse_raw_html);
+  g_test_add_func ("/app/markdown/parse/paragraphs", test_parse_paragraphs);
+  g_test_add_func ("/app/markdown/parse/headings", test_parse_headings);
+  g_test_add_func ("/app/markdown/parse/links", test_parse_links);
+  g_test_add_func ("/app/markdown/parse/lists", test_parse_lists);
+  g_test_add_func ("/app/markdown/parse/quote", test_parse_quote);
+  g_test_add_func ("/app/markdown/parse/code", test_parse_code);
+  g_test_add_func ("/app/markdown/parse/code-variants", test_parse_code_variants);
+  g_test_add_func ("/app/markdown/parse/code-unterminated", test_parse_code_unterminated);
+  g_test_add_func ("/app/markdown/parse/code-in-list", test_parse_code_in_list);
+  g_test_add_func ("/app/markdown/parse/rule", test_parse_rule);
+  g_test_add_func ("/app/markdown/parse/equal", test_parse_equal);
+  g_test_add_func ("/app/markdown/parse/control-characters", test_parse_control_characters);
+  g_test_add_func ("/app/markdown/parse/prefixes", test_parse_prefixes);
+  g_test_add_func ("/app/markdown/parse/random", test_parse_random);
+  g_test_add_func ("/app/markdown/parse/deep-nesting", test_parse_deep_nesting);
+  g_test_add_func ("/app/markdown/parse/large", test_parse_large);
+
+  g_test_add_func ("/app/markdown/view/children", test_view_children);
+  g_test_add_func ("/app/markdown/view/streaming", test_view_streaming);
+  g_test_add_func ("/app/markdown/view/long-stream", test_view_long_stream);
+  g_test_add_func ("/app/markdown/view/kind-change", test_view_kind_change);
+  g_test_add_func ("/app/markdown/view/property", test_view_property);
+  g_test_add_func ("/app/markdown/view/copy", test_view_copy);
+  g_test_add_func ("/app/markdown/view/accessible", test_view_accessible);
+  g_test_add_func ("/app/markdown/view/focus", test_view_focus);
+  g_test_add_func ("/app/markdown/view/lifecycle", test_view_lifecycle);
+  g_test_add_func ("/app/markdown/view/css", test_view_css);
+
+  /* Only the view needs a display; the converter's tests run anywhere. */
+  have_display = gtk_init_check ();
+  if (have_display)
+    adw_init ();
+
+  return g_test_run ();
+}

@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* The real window with the real engine on a small fixture model: chat,
+ * stop, branches, search, delete and undo, restart and resume, and the
+ * banner for a model file that went missing or changed. */
+#include "app-harness.h"
+
+#include <glib/gstdio.h>
+#include <tern/chat-resume.h>
+
+#define MODEL "kjv-tiny-q4_k_m.gguf"
+#define QUESTION "Who created the heaven and the earth?"
+
+/* A copy of the fixture model in @dir, which tests may delete or spoil. */
+static char *
+copy_model (const char *dir)
+{
+  g_autofree char *src = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
+  g_autofree char *contents = NULL;
+  char *dest = g_build_filename (dir, "model.gguf", NULL);
+  gsize len;
+
+  g_assert_true (g_file_get_contents (src, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (dest, contents, len, NULL));
+  return dest;
+}
+
+static void
+start_chat (AppHarness *h, const char *model)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (model);
+
+  tern_window_open_model_file (h->window, file);
+  app_harness_wait ("the model to load", app_harness_model_ready, h->window, 60);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (h->window->main_stack), ==, "chat");
+}
+
+static gboolean
+settled (gpointer data)
+{
+  TernWindow *w = data;
+
+  return app_harness_idle (w) && app_harness_n_messages (w) >= 2;
+}
+
+static void
+wait_reply (TernWindow *w)
+{
+  app_harness_wait ("the reply", settled, w, 120);
+  app_harness_sync (w);
+}
+
+static char *
+message_text (TernWindow *w, guint i)
+{
+  g_autoptr (TernMessageItem) item = app_harness_message (w, i);
+
+  return g_strdup (tern_message_item_get_content (item));
+}
+
+static gint64
+message_id (TernWindow *w, guint i)
+{
+  g_autoptr (TernMessageItem) item = app_harness_message (w, i);
+
+  return tern_message_item_get_id (item);
+}
+
+static gint
+message_branches (TernWindow *w, guint i, gint *index)
+{
+  g_autoptr (TernMessageItem) item = app_harness_message (w, i);
+
+  *index = tern_message_item_get_branch_index (item);
+  return tern_message_item_get_n_branches (item);
+}
+
+static GtkEventController *
+composer_keys (TernWindow *w)
+{
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (w->composer));
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr (GtkEventController) c = g_list_model_get_item (controllers, i);
+      if (GTK_IS_EVENT_CONTROLLER_KEY (c) && gtk_event_controller_get_propagation_phase (c) == GTK_PHASE_CAPTURE)
+        return c;
+    }
+  g_assert_not_reached ();
+}
+
+static gboolean
+press (TernWindow *w, guint keyval, GdkModifierType state)
+{
+  gboolean handled = FALSE;
+
+  g_signal_emit_by_name (composer_keys (w), "key-pressed", keyval, 0, state, &handled);
+  return handled;
+}
+
+typedef struct {
+  TernWindow *window;
+  gboolean streamed;    /* a delta showed in a reply still streaming */
+  gboolean stop_button; /* the send button was Stop meanwhile */
+} Streaming;
+
+static void
+on_delta_seen (TernService *service, const char *text, Streaming *seen)
+{
+  TernWindow *w = seen->window;
+
+  if (w->reply && tern_message_item_get_streaming (w->reply) && tern_message_item_get_content (w->reply)[0])
+    seen->streamed = TRUE;
+  if (g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (w->send_button)), "win.stop") == 0)
+    seen->stop_button = TRUE;
+}
+
+static void
+chat_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+
+  /* First start: nothing in the library, the welcome page. */
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (h.window->main_stack), ==, "welcome");
+  start_chat (&h, model);
+  g_assert_nonnull (strstr (gtk_label_get_label (h.window->status_label), "tokens"));
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (h.window->sidebar_stack), ==, "empty");
+
+  /* Shift+Enter is a new line; Enter sends. */
+  Streaming seen = { h.window, FALSE, FALSE };
+  gulong handler = g_signal_connect_after (h.window->service, "reply-delta", G_CALLBACK (on_delta_seen), &seen);
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (h.window->composer), QUESTION, -1);
+  g_assert_false (press (h.window, GDK_KEY_Return, GDK_SHIFT_MASK));
+  g_assert_true (press (h.window, GDK_KEY_Return, 0));
+  wait_reply (h.window);
+  g_signal_handler_disconnect (h.window->service, handler);
+  /* The reply showed as it came, and meanwhile the send button stopped. */
+  g_assert_true (seen.streamed);
+  g_assert_true (seen.stop_button);
+
+  g_assert_cmpuint (app_harness_n_messages (h.window), ==, 2);
+  g_autofree char *user = message_text (h.window, 0);
+  g_autofree char *reply = message_text (h.window, 1);
+  g_assert_cmpstr (user, ==, QUESTION);
+  g_assert_cmpstr (reply, !=, "");
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (h.window->send_button)), ==, "win.send");
+  g_assert_nonnull (strstr (gtk_label_get_label (h.window->status_label), "tokens/s"));
+  /* The new conversation is in the sidebar, named after the question. */
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (h.window->conversations)), ==, 1);
+  g_autoptr (TernConversationItem) c = g_list_model_get_item (G_LIST_MODEL (h.window->conversations), 0);
+  g_assert_cmpstr (tern_conversation_item_get_title (c), ==, QUESTION);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (h.window->sidebar_stack), ==, "list");
+}
+
+/* Runs @body on a fresh data folder holding a copy of the fixture model. */
+static void
+run_with_model (AppHarnessBody body)
+{
+  AppHarness h;
+
+  app_harness_init (&h, NULL, 1, 256);
+  g_autofree char *model = copy_model (h.dir);
+  app_harness_run (&h, body, model);
+  app_harness_clear (&h);
+}
+
+static void
+test_chat (void)
+{
+  run_with_model (chat_body);
+}
+
+/* Stops at the first piece of the reply, noting how many tokens it had. */
+static void
+on_delta_stop (TernService *service, const char *text, guint *n_at_stop)
+{
+  TernWindow *w = g_object_get_data (G_OBJECT (service), "test-window");
+
+  if (*n_at_stop > 0)
+    return;
+  *n_at_stop = MAX (tern_service_get_reply_n_tokens (service), 1);
+  g_action_group_activate_action (G_ACTION_GROUP (w), "stop", NULL);
+}
+
+static void
+stop_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+  guint n_at_stop = 0;
+
+  /* Long enough that the stop comes well before the end. */
+  g_settings_set_int (settings, "max-tokens", 3000);
+  start_chat (&h, model);
+  g_object_set_data (G_OBJECT (h.window->service), "test-window", h.window);
+  gulong handler = g_signal_connect (h.window->service, "reply-delta", G_CALLBACK (on_delta_stop), &n_at_stop);
+  app_harness_send (h.window, "Tell me of the flood, and of the ark, and of all that was in it.");
+  wait_reply (h.window);
+  g_signal_handler_disconnect (h.window->service, handler);
+  /* Within one token of the request. */
+  guint n = tern_service_get_reply_n_tokens (h.window->service);
+  g_test_message ("stop requested at %u tokens; the reply has %u", n_at_stop, n);
+  g_assert_cmpuint (n, >=, n_at_stop);
+  g_assert_cmpuint (n, <=, n_at_stop + 1);
+  g_assert_cmpuint (n, <, 3000);
+  g_assert_cmpuint (app_harness_n_messages (h.window), ==, 2);
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (h.window), "regenerate"));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (h.window), "stop"));
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (h.window->send_button)), ==, "win.send");
+}
+
+static void
+test_stop (void)
+{
+  AppHarness h;
+
+  app_harness_init (&h, NULL, 1, 4096);
+  g_autofree char *model = copy_model (h.dir);
+  app_harness_run (&h, stop_body, model);
+  app_harness_clear (&h);
+}
+
+static gboolean
+not_opening (gpointer data)
+{
+  TernWindow *w = data;
+
+  return !w->opening && !w->busy;
+}
+
+static void
+branches_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+  gint index;
+
+  /* Sampled, so a regenerated reply can differ. */
+  g_settings_set_double (settings, "temperature", 1.0);
+  start_chat (&h, model);
+  app_harness_send (h.window, QUESTION);
+  wait_reply (h.window);
+  gint64 question = message_id (h.window, 0);
+  gint64 first_reply = message_id (h.window, 1);
+
+  /* Regenerate: a second reply beside the first. */
+  g_action_group_activate_action (G_ACTION_GROUP (h.window), "regenerate", NULL);
+  wait_reply (h.window);
+  g_assert_cmpuint (app_harness_n_messages (h.window), ==, 2);
+  g_assert_cmpint (message_id (h.window, 1), !=, first_reply);
+  g_assert_cmpint (message_branches (h.window, 1, &index), ==, 2);
+  g_assert_cmpint (index, ==, 1);
+
+  /* Edit and resend: the question is put in the composer, and sending
+   * makes a branch beside it. */
+  g_action_group_activate_action (G_ACTION_GROUP (h.window), "edit-message", g_variant_new_int64 (question));
+  g_assert_true (gtk_revealer_get_reveal_child (h.window->edit_bar));
+  app_harness_send (h.window, "And what of the waters?");
+  wait_reply (h.window);
+  g_autofree char *edited = message_text (h.window, 0);
+  g_assert_cmpstr (edited, ==, "And what of the waters?");
+  g_assert_cmpint (message_branches (h.window, 0, &index), ==, 2);
+  g_assert_cmpint (index, ==, 1);
+  g_assert_false (gtk_revealer_get_reveal_child (h.window->edit_bar));
+
+  /* Back to the first question: its newest reply shows again. */
+  g_action_group_activate_action (G_ACTION_GROUP (h.window), "previous-branch",
+                                  g_variant_new_int64 (message_id (h.window, 0)));
+  app_harness_wait ("the other branch", not_opening, h.window, 60);
+  app_harness_sync (h.window);
+  g_assert_cmpint (message_id (h.window, 0), ==, question);
+  g_assert_cmpint (message_branches (h.window, 0, &index), ==, 2);
+  g_assert_cmpint (index, ==, 0);
+  g_assert_cmpint (message_branches (h.window, 1, &index), ==, 2);
+  g_assert_cmpint (index, ==, 1);
+}
+
+static void
+test_branches (void)
+{
+  run_with_model (branches_body);
+}
+
+static gboolean
+search_done (gpointer data)
+{
+  TernWindow *w = data;
+  const char *page = gtk_stack_get_visible_child_name (w->sidebar_stack);
+
+  return g_str_equal (page, "results") || g_str_equal (page, "no-results");
+}
+
+static void
+search (TernWindow *w, const char *text)
+{
+  gtk_editable_set_text (GTK_EDITABLE (w->search_entry), text);
+  /* The entry waits a moment before it reports a change; ask now. */
+  g_signal_emit_by_name (w->search_entry, "search-changed");
+  app_harness_sync (w);
+  app_harness_wait ("search results", search_done, w, 30);
+}
+
+static void
+search_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+
+  start_chat (&h, model);
+  app_harness_send (h.window, QUESTION);
+  wait_reply (h.window);
+  g_action_group_activate_action (G_ACTION_GROUP (h.window), "new-conversation", NULL);
+  g_assert_cmpuint (app_harness_n_messages (h.window), ==, 0);
+  app_harness_send (h.window, "Speak of the firmament");
+  wait_reply (h.window);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (h.window->conversations)), ==, 2);
+
+  search (h.window, "firmament");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (h.window->sidebar_stack), ==, "results");
+  g_autoptr (TernConversationItem) hit = g_list_model_get_item (G_LIST_MODEL (h.window->results), 0);
+  g_assert_cmpstr (tern_conversation_item_get_title (hit), ==, "Speak of the firmament");
+  g_assert_nonnull (strstr (tern_conversation_item_get_snippet (hit), TERN_SNIPPET_OPEN "firmament"));
+  gint64 id = tern_conversation_item_get_id (hit);
+
+  /* Delete: gone from the list and from search... */
+  g_action_group_activate_action (G_ACTION_GROUP (h.window), "delete-conversation", g_variant_new_int64 (id));
+  app_harness_sync (h.window);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (h.window->conversations)), ==, 1);
+  g_assert_null (tern_window_find_conversation (h.window, id));
+  search (h.window, "firmament");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (h.window->sidebar_stack), ==, "no-results");
+
+  /* ...and back with Undo. */
+  g_action_group_activate_action (G_ACTION_GROUP (h.window), "undo-delete", g_variant_new_int64 (id));
+  app_harness_sync (h.window);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (h.window->conversations)), ==, 2);
+  g_assert_nonnull (tern_window_find_conversation (h.window, id));
+  search (h.window, "firmament");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (h.window->sidebar_stack), ==, "results");
+  gtk_editable_set_text (GTK_EDITABLE (h.window->search_entry), "");
+  g_signal_emit_by_name (h.window->search_entry, "search-changed");
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (h.window->sidebar_stack), ==, "list");
+}
+
+static void
+test_search_delete_undo (void)
+{
+  run_with_model (search_body);
+}
+
+/* ---- Restart: each phase is a process of its own on one data folder ---- */
+
+static const char *
+phase_dir (void)
+{
+  const char *dir = g_getenv ("TERN_TEST_PHASE_DIR");
+
+  g_assert_nonnull (dir);
+  return dir;
+}
+
+/* The phases run only as subprocesses of /app/window/restart. */
+static gboolean
+in_phase (void)
+{
+  if (g_test_subprocess ())
+    return TRUE;
+  g_test_skip ("a phase of /app/window/restart");
+  return FALSE;
+}
+
+static void
+phase_chat_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+
+  start_chat (&h, model);
+  app_harness_send (h.window, QUESTION);
+  wait_reply (h.window);
+  g_autofree char *reply = message_text (h.window, 1);
+  g_autofree char *saved = g_build_filename (h.dir, "reply.txt", NULL);
+  g_assert_true (g_file_set_contents (saved, reply, -1, NULL));
+}
+
+static void
+phase_chat (void)
+{
+  AppHarness h;
+
+  if (!in_phase ())
+    return;
+  app_harness_init (&h, phase_dir (), 1, 256);
+  g_autofree char *model = copy_model (h.dir);
+  app_harness_run (&h, phase_chat_body, model);
+  app_harness_clear (&h);
+}
+
+static void
+open_first_conversation (AppHarness *h)
+{
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (h->window->conversations)), ==, 1);
+  g_signal_emit_by_name (h->window->conversation_list, "activate", 0);
+  app_harness_wait ("the conversation to open", not_opening, h->window, 60);
+  app_harness_wait ("the model", app_harness_idle, h->window, 60);
+  app_harness_sync (h->window);
+}
+
+static void
+phase_resume_body (AppHarness *hp, gpointer data)
+{
+  AppHarness h = *hp;
+  g_autofree char *saved = g_build_filename (phase_dir (), "reply.txt", NULL);
+  g_autofree char *expected = NULL;
+
+  g_assert_true (g_file_get_contents (saved, &expected, NULL, NULL));
+  /* The model used last is loaded on start. */
+  app_harness_wait ("the model to load", app_harness_model_ready, h.window, 60);
+  open_first_conversation (&h);
+  g_assert_cmpuint (app_harness_n_messages (h.window), ==, 2);
+  g_autofree char *reply = message_text (h.window, 1);
+  g_assert_cmpstr (reply, ==, expected);
+  g_assert_nonnull (h.window->resume_note);
+  g_assert_nonnull (strstr (gtk_label_get_label (h.window->status_label), "snapshot"));
+  g_assert_false (gtk_revealer_get_reveal_child (h.window->banner));
+  /* And it goes on. */
+  app_harness_send (h.window, "And then?");
+  wait_reply (h.window);
+  g_assert_cmpuint (app_harness_n_messages (h.window), ==, 4);
+}
+
+static void
+phase_resume (void)
+{
+  AppHarness h;
+
+  if (!in_phase ())
+    return;
+  app_harness_init (&h, phase_dir (), 1, 256);
+  app_harness_run (&h, phase_resume_body, NULL);
+  app_harness_clear (&h);
+}
+
+static gboolean
+banner_shown (gpointer data)
+{
+  TernWindow *w = data;
+
+  return gtk_revealer_get_reveal_child (w->banner);
+}
+
+static void
+banner_body (AppHarness *hp, gpointer word)
+{
+  AppHarness h = *hp;
+
+  open_first_conversation (&h);
+  app_harness_wait ("the banner", banner_shown, h.window, 60);
+  g_test_message ("banner: %s", gtk_label_get_label (h.window->banner_label));
+  g_assert_nonnull (strstr (gtk_label_get_label (h.window->banner_label), word));
+  /* The transcript (two exchanges by now) still shows; nothing can be
+   * sent without a model. */
+  g_assert_cmpuint (app_harness_n_messages (h.window), ==, 4);
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (h.window), "send"));
+  g_assert_false (tern_service_get_model_loaded (h.window->service));
+}
+
+static void
+check_banner (const char *word)
+{
+  AppHarness h;
+
+  app_harness_init (&h, phase_dir (), 1, 256);
+  app_harness_run (&h, banner_body, (gpointer) word);
+  app_harness_clear (&h);
+}
+
+static void
+phase_missing (void)
+{
+  if (!in_phase ())
+    return;
+  g_autofree char *model = g_build_filename (phase_dir (), "model.gguf", NULL);
+
+  g_assert_cmpint (g_remove (model), ==, 0);
+  check_banner ("missing");
+}
+
+static void
+phase_changed (void)
+{
+  if (!in_phase ())
+    return;
+  g_autofree char *model = g_build_filename (phase_dir (), "model.gguf", NULL);
+
+  g_assert_true (g_file_set_contents (model, "GGUF but not a model at all", -1, NULL));
+  check_banner ("changed");
+}
+
+static void
+run_phase (const char *path)
+{
+  g_test_trap_subprocess (path, 300 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_restart (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("tern-restart-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  g_setenv ("TERN_TEST_PHASE_DIR", dir, TRUE);
+  run_phase ("/app/window/restart/chat");
+  run_phase ("/app/window/restart/resume");
+  run_phase ("/app/window/restart/missing");
+  run_phase ("/app/window/restart/changed");
+}
+
+int
+main (int argc, char *argv[])
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add_func ("/app/window/chat", test_chat);
+  g_test_add_func ("/app/window/stop", test_stop);
+  g_test_add_func ("/app/window/branches", test_branches);
+  g_test_add_func ("/app/window/search-delete-undo", test_search_delete_undo);
+  g_test_add_func ("/app/window/restart", test_restart);
+  g_test_add_func ("/app/window/restart/chat", phase_chat);
+  g_test_add_func ("/app/window/restart/resume", phase_resume);
+  g_test_add_func ("/app/window/restart/missing", phase_missing);
+  g_test_add_func ("/app/window/restart/changed", phase_changed);
+  return g_test_run ();
+}
