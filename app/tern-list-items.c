@@ -21,6 +21,7 @@ enum {
   MESSAGE_PROP_0,
   MESSAGE_PROP_CONTENT,
   MESSAGE_PROP_STREAMING,
+  MESSAGE_PROP_N_BRANCHES,
   MESSAGE_N_PROPS,
 };
 
@@ -48,6 +49,9 @@ tern_message_item_get_property (GObject *object, guint prop_id, GValue *value, G
     case MESSAGE_PROP_STREAMING:
       g_value_set_boolean (value, self->streaming);
       break;
+    case MESSAGE_PROP_N_BRANCHES:
+      g_value_set_int (value, self->n_branches);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -63,6 +67,8 @@ tern_message_item_class_init (TernMessageItemClass *klass)
   object_class->get_property = tern_message_item_get_property;
   message_properties[MESSAGE_PROP_CONTENT] = g_param_spec_string ("content", NULL, NULL, "", ro);
   message_properties[MESSAGE_PROP_STREAMING] = g_param_spec_boolean ("streaming", NULL, NULL, FALSE, ro);
+  /* Also notified when the place among the branches or completeness changes. */
+  message_properties[MESSAGE_PROP_N_BRANCHES] = g_param_spec_int ("n-branches", NULL, NULL, 1, G_MAXINT, 1, ro);
   g_object_class_install_properties (object_class, MESSAGE_N_PROPS, message_properties);
 }
 
@@ -87,6 +93,27 @@ tern_message_item_new (const TernMessage *message)
   self->n_branches = MAX (message->n_branches, 1);
   self->branch_index = message->branch_index;
   return self;
+}
+
+gboolean
+tern_message_item_update (TernMessageItem *self, const TernMessage *message)
+{
+  if (message->id != self->id)
+    return FALSE;
+  if (!g_str_equal (self->content->str, message->content))
+    {
+      g_string_assign (self->content, message->content);
+      g_object_notify_by_pspec (G_OBJECT (self), message_properties[MESSAGE_PROP_CONTENT]);
+    }
+  if (self->n_branches != MAX (message->n_branches, 1) || self->branch_index != message->branch_index ||
+      self->complete != message->complete)
+    {
+      self->n_branches = MAX (message->n_branches, 1);
+      self->branch_index = message->branch_index;
+      self->complete = message->complete;
+      g_object_notify_by_pspec (G_OBJECT (self), message_properties[MESSAGE_PROP_N_BRANCHES]);
+    }
+  return TRUE;
 }
 
 TernMessageItem *

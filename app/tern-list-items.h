@@ -15,6 +15,9 @@ G_DECLARE_FINAL_TYPE (TernMessageItem, tern_message_item, TERN, MESSAGE_ITEM, GO
 
 /* A copy of @message's fields (not its engine caches). */
 TernMessageItem *tern_message_item_new (const TernMessage *message);
+/* Takes the stored state of the same message (content, branches,
+ * completeness), notifying what changed; FALSE for another message. */
+gboolean tern_message_item_update (TernMessageItem *self, const TernMessage *message);
 /* An empty assistant reply, as "reply-started" announces it. */
 TernMessageItem *tern_message_item_new_reply (gint64 id, gint64 parent_id);
 gint64 tern_message_item_get_id (TernMessageItem *self);

@@ -25,6 +25,7 @@ struct _TernMessageRow {
   GListModel *list;       /* the messages the item is in */
   gulong content_handler;
   gulong streaming_handler;
+  gulong branches_handler;
   gulong list_handler;
 };
 
@@ -81,6 +82,7 @@ on_content (TernMessageItem *item, GParamSpec *pspec, TernMessageRow *self)
   update_content (self);
 }
 
+/* Streaming ended, or the branches or completeness changed. */
 static void
 on_streaming (TernMessageItem *item, GParamSpec *pspec, TernMessageRow *self)
 {
@@ -106,6 +108,7 @@ tern_message_row_bind (TernMessageRow *self, TernMessageItem *item, GListModel *
   self->list_handler = g_signal_connect (list, "items-changed", G_CALLBACK (on_list_changed), self);
   self->content_handler = g_signal_connect (item, "notify::content", G_CALLBACK (on_content), self);
   self->streaming_handler = g_signal_connect (item, "notify::streaming", G_CALLBACK (on_streaming), self);
+  self->branches_handler = g_signal_connect (item, "notify::n-branches", G_CALLBACK (on_streaming), self);
 
   gboolean user = tern_message_item_get_role (item) == TERN_ROLE_USER;
   gtk_label_set_label (self->role_label, user ? _("You") : _("Assistant"));
@@ -138,6 +141,7 @@ tern_message_row_unbind (TernMessageRow *self)
     return;
   g_clear_signal_handler (&self->content_handler, self->item);
   g_clear_signal_handler (&self->streaming_handler, self->item);
+  g_clear_signal_handler (&self->branches_handler, self->item);
   g_clear_signal_handler (&self->list_handler, self->list);
   g_clear_object (&self->item);
   g_clear_object (&self->list);
@@ -151,7 +155,6 @@ tern_message_row_dispose (GObject *object)
   GtkWidget *child;
 
   tern_message_row_unbind (self);
-  gtk_widget_dispose_template (GTK_WIDGET (self), TERN_TYPE_MESSAGE_ROW);
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
     gtk_widget_unparent (child);
   G_OBJECT_CLASS (tern_message_row_parent_class)->dispose (object);
@@ -164,27 +167,69 @@ tern_message_row_class_init (TernMessageRowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = tern_message_row_dispose;
-  gtk_widget_class_set_template_from_resource (widget_class, "/io/github/ternapp/Tern/ui/tern-message-row.ui");
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, role_label);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, note_label);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, bubble);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, actions);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, copy_button);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, edit_button);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, regenerate_button);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, branch_box);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, previous_button);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, branch_label);
-  gtk_widget_class_bind_template_child (widget_class, TernMessageRow, next_button);
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BOX_LAYOUT);
   gtk_widget_class_set_accessible_role (widget_class, GTK_ACCESSIBLE_ROLE_GROUP);
 }
 
+static GtkWidget *
+action_button (GtkWidget *box, const char *icon, const char *tooltip)
+{
+  GtkWidget *button = gtk_button_new_from_icon_name (icon);
+
+  gtk_widget_set_tooltip_text (button, tooltip);
+  gtk_widget_add_css_class (button, "flat");
+  gtk_box_append (GTK_BOX (box), button);
+  return button;
+}
+
+/* Built in code, not from a template: a long conversation makes a row
+ * per message at once, and parsing a template for each costs more than
+ * the rest of the row. */
 static void
 tern_message_row_init (TernMessageRow *self)
 {
-  gtk_widget_init_template (GTK_WIDGET (self));
+  GtkWidget *widget = GTK_WIDGET (self);
+  GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+
+  gtk_orientable_set_orientation (GTK_ORIENTABLE (gtk_widget_get_layout_manager (widget)), GTK_ORIENTATION_VERTICAL);
+  gtk_box_layout_set_spacing (GTK_BOX_LAYOUT (gtk_widget_get_layout_manager (widget)), 4);
+  gtk_widget_set_margin_start (widget, 12);
+  gtk_widget_set_margin_end (widget, 12);
+  gtk_widget_set_margin_top (widget, 6);
+  gtk_widget_set_margin_bottom (widget, 6);
+
+  self->role_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->role_label, 0);
+  gtk_widget_add_css_class (GTK_WIDGET (self->role_label), "heading");
+  gtk_box_append (GTK_BOX (header), GTK_WIDGET (self->role_label));
+  self->note_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_label_set_xalign (self->note_label, 0);
+  gtk_widget_set_visible (GTK_WIDGET (self->note_label), FALSE);
+  gtk_widget_add_css_class (GTK_WIDGET (self->note_label), "dim-label");
+  gtk_widget_add_css_class (GTK_WIDGET (self->note_label), "caption");
+  gtk_box_append (GTK_BOX (header), GTK_WIDGET (self->note_label));
+  gtk_widget_set_parent (header, widget);
+
+  self->bubble = GTK_BOX (gtk_box_new (GTK_ORIENTATION_VERTICAL, 0));
+  gtk_widget_add_css_class (GTK_WIDGET (self->bubble), "message-bubble");
   self->markdown = tern_markdown_view_new ();
   gtk_box_append (self->bubble, self->markdown);
+  gtk_widget_set_parent (GTK_WIDGET (self->bubble), widget);
+
+  self->actions = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 2);
+  self->copy_button = action_button (self->actions, "edit-copy-symbolic", _("Copy Message"));
+  self->edit_button = action_button (self->actions, "document-edit-symbolic", _("Edit and Resend"));
+  self->regenerate_button = action_button (self->actions, "view-refresh-symbolic", _("Regenerate Reply"));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->regenerate_button), "win.regenerate");
+  self->branch_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 2);
+  self->previous_button = action_button (self->branch_box, "go-previous-symbolic", _("Previous Branch"));
+  self->branch_label = GTK_LABEL (gtk_label_new (NULL));
+  gtk_widget_add_css_class (GTK_WIDGET (self->branch_label), "dim-label");
+  gtk_widget_add_css_class (GTK_WIDGET (self->branch_label), "numeric");
+  gtk_box_append (GTK_BOX (self->branch_box), GTK_WIDGET (self->branch_label));
+  self->next_button = action_button (self->branch_box, "go-next-symbolic", _("Next Branch"));
+  gtk_box_append (GTK_BOX (self->actions), self->branch_box);
+  gtk_widget_set_parent (self->actions, widget);
 }
 
 GtkWidget *

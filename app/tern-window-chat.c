@@ -95,14 +95,53 @@ on_messages_changed (GListModel *model, guint position, guint removed, guint add
   gtk_widget_set_visible (self->chat_empty, n == 0);
 }
 
+/* Rows are made a few at a time, the newest first, so that opening a long
+ * conversation never holds the main loop for long: a row costs a few
+ * milliseconds to make, and the list view makes up to 200 at once. */
+#define FILL_BATCH 4
+
+static void
+fill_stop (TernWindow *self)
+{
+  g_clear_handle_id (&self->fill_source, g_source_remove);
+  g_clear_pointer (&self->fill, g_ptr_array_unref);
+}
+
+/* Puts the last FILL_BATCH items still waiting before those shown. */
+static gboolean
+fill_step (gpointer data)
+{
+  TernWindow *self = data;
+  guint n = MIN (self->fill->len, FILL_BATCH);
+  guint from = self->fill->len - n;
+
+  g_list_store_splice (self->messages, 0, 0, self->fill->pdata + from, n);
+  g_ptr_array_set_size (self->fill, from);
+  if (from > 0)
+    return G_SOURCE_CONTINUE;
+  self->fill_source = 0;
+  g_clear_pointer (&self->fill, g_ptr_array_unref);
+  return G_SOURCE_REMOVE;
+}
+
+/* Shows every message still waiting at once (when a reply needs them). */
+static void
+fill_flush (TernWindow *self)
+{
+  if (self->fill == NULL)
+    return;
+  g_list_store_splice (self->messages, 0, 0, self->fill->pdata, self->fill->len);
+  fill_stop (self);
+}
+
 static void
 got_messages (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) list = tern_service_list_messages_finish (TERN_SERVICE (source), result, &error);
-  TernWindow *self = data;
+  g_autoptr (TernWindow) self = data;
 
-  if (tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
   if (list == NULL)
     {
@@ -112,16 +151,31 @@ got_messages (GObject *source, GAsyncResult *result, gpointer data)
   /* A reply started since: its rows are already right. */
   if (self->reply != NULL)
     return;
-  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+  /* The same messages (after a reply, typically): their rows stay, and
+   * take what changed. */
+  if (self->fill == NULL && list->len == g_list_model_get_n_items (G_LIST_MODEL (self->messages)))
+    {
+      guint same = 0;
+      for (guint i = 0; i < list->len; i++)
+        {
+          g_autoptr (TernMessageItem) item = message_at (self, i);
+          same += tern_message_item_update (item, list->pdata[i]);
+        }
+      if (same == list->len)
+        return;
+    }
+  fill_stop (self);
+  self->fill = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < list->len; i++)
     {
       const TernMessage *m = list->pdata[i];
       if (m->conversation_id == self->conversation_id)
-        g_ptr_array_add (items, tern_message_item_new (m));
+        g_ptr_array_add (self->fill, tern_message_item_new (m));
     }
   self->follow = TRUE;
-  g_list_store_splice (self->messages, 0, g_list_model_get_n_items (G_LIST_MODEL (self->messages)), items->pdata,
-                       items->len);
+  g_list_store_remove_all (self->messages);
+  if (fill_step (self) == G_SOURCE_CONTINUE)
+    self->fill_source = g_idle_add (fill_step, self);
 }
 
 void
@@ -129,10 +183,12 @@ tern_window_chat_reload (TernWindow *self)
 {
   if (self->conversation_id == 0)
     {
+      fill_stop (self);
       g_list_store_remove_all (self->messages);
       return;
     }
-  tern_service_list_messages (self->service, self->conversation_id, self->cancellable, got_messages, self);
+  tern_service_list_messages (self->service, self->conversation_id, self->cancellable, got_messages,
+                              g_object_ref (self));
 }
 
 /* ---- Streaming ---- */
@@ -140,8 +196,10 @@ tern_window_chat_reload (TernWindow *self)
 static void
 on_reply_started (TernService *service, gint64 reply_id, gint64 parent_id, TernWindow *self)
 {
-  gint at = find_message (self, parent_id);
+  gint at;
 
+  fill_flush (self);
+  at = find_message (self, parent_id);
   if (at >= 0)
     {
       /* Regenerated: the new reply replaces what followed its question. */
@@ -256,7 +314,7 @@ got_reply (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   TernService *service = TERN_SERVICE (source);
-  TernWindow *self = data;
+  g_autoptr (TernWindow) self = data;
   GTask *task = G_TASK (result);
   gpointer tag = g_task_get_source_tag (task);
   gint64 id;
@@ -267,7 +325,7 @@ got_reply (GObject *source, GAsyncResult *result, gpointer data)
     id = tern_service_edit_message_finish (service, result, &error);
   else
     id = tern_service_regenerate_finish (service, result, &error);
-  if (tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
   self->busy = FALSE;
   g_clear_pointer (&self->pending_text, g_free);
@@ -301,10 +359,11 @@ send_text (TernWindow *self, const char *text)
     {
       self->pending_edit_id = self->editing_id;
       tern_service_edit_message (self->service, self->editing_id, text, max_tokens (self), self->cancellable,
-                                 got_reply, self);
+                                 got_reply, g_object_ref (self));
     }
   else
-    tern_service_send_message (self->service, text, max_tokens (self), self->cancellable, got_reply, self);
+    tern_service_send_message (self->service, text, max_tokens (self), self->cancellable, got_reply,
+                               g_object_ref (self));
   self->editing_id = 0;
   gtk_revealer_set_reveal_child (self->edit_bar, FALSE);
   tern_window_chat_update_actions (self);
@@ -326,62 +385,62 @@ title_for (const char *text)
 }
 
 typedef struct {
-  TernWindow *window;
+  TernWindow *window; /* a reference */
   char *text;
 } NewChat;
 
 static void
 new_chat_free (NewChat *chat)
 {
+  g_object_unref (chat->window);
   g_free (chat->text);
   g_free (chat);
 }
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NewChat, new_chat_free)
 
 static void
 new_chat_opened (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  NewChat *chat = data;
+  g_autoptr (NewChat) chat = data;
   TernWindow *self = chat->window;
   int kind = tern_service_open_conversation_finish (TERN_SERVICE (source), result, &error);
 
-  if (!tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
+    return;
+  self->opening = FALSE;
+  if (kind < 0)
     {
-      self->opening = FALSE;
-      if (kind < 0)
-        tern_window_toast_error (self, _("Could not start the conversation"), error);
-      else
-        send_text (self, chat->text);
+      tern_window_toast_error (self, _("Could not start the conversation"), error);
+      tern_window_chat_update_actions (self);
+      return;
     }
-  new_chat_free (chat);
+  send_text (self, chat->text);
 }
 
 static void
 new_chat_created (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  NewChat *chat = data;
+  g_autoptr (NewChat) chat = data;
   TernWindow *self = chat->window;
   gint64 id = tern_service_new_conversation_finish (TERN_SERVICE (source), result, &error);
 
-  if (tern_window_cancelled (error))
-    {
-      new_chat_free (chat);
-      return;
-    }
+  if (tern_window_cancelled (error) || tern_window_gone (self))
+    return;
   if (id == 0)
     {
       self->opening = FALSE;
       tern_window_toast_error (self, _("Could not start the conversation"), error);
       tern_window_chat_update_actions (self);
-      new_chat_free (chat);
       return;
     }
   self->conversation_id = id;
   tern_service_set_max_tokens (self->service, id, g_settings_get_int (self->settings, "max-tokens"), NULL, NULL,
                                NULL);
   tern_window_reload_conversations (self);
-  tern_service_open_conversation (self->service, id, self->cancellable, new_chat_opened, chat);
+  tern_service_open_conversation (self->service, id, self->cancellable, new_chat_opened, g_steal_pointer (&chat));
 }
 
 static void
@@ -409,7 +468,7 @@ send_activated (GSimpleAction *action, GVariant *param, gpointer data)
   gint limit;
 
   tern_settings_get_sampling (self->settings, &params, &limit);
-  chat->window = self;
+  chat->window = g_object_ref (self);
   chat->text = g_strdup (text);
   self->opening = TRUE;
   tern_window_chat_update_actions (self);
@@ -431,7 +490,7 @@ regenerate_activated (GSimpleAction *action, GVariant *param, gpointer data)
   TernWindow *self = data;
 
   self->busy = TRUE;
-  tern_service_regenerate (self->service, max_tokens (self), self->cancellable, got_reply, self);
+  tern_service_regenerate (self->service, max_tokens (self), self->cancellable, got_reply, g_object_ref (self));
   tern_window_chat_update_actions (self);
 }
 
@@ -478,9 +537,9 @@ got_branch (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   int kind = tern_service_switch_branch_finish (TERN_SERVICE (source), result, &error);
-  TernWindow *self = data;
+  g_autoptr (TernWindow) self = data;
 
-  if (tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
   self->opening = FALSE;
   if (kind < 0)
@@ -495,7 +554,7 @@ switch_branch (TernWindow *self, GVariant *param, gint offset)
   self->opening = TRUE;
   tern_window_chat_update_actions (self);
   tern_service_switch_branch (self->service, g_variant_get_int64 (param), offset, self->cancellable, got_branch,
-                              self);
+                              g_object_ref (self));
 }
 
 static void
@@ -591,6 +650,7 @@ tern_window_chat_init (TernWindow *self)
 void
 tern_window_chat_dispose (TernWindow *self)
 {
+  fill_stop (self);
   g_clear_object (&self->reply);
   g_clear_pointer (&self->pending_text, g_free);
   if (self->messages)

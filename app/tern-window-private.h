@@ -49,6 +49,8 @@ struct _TernWindow {
   GListStore *conversations;     /* TernConversationItem, newest first */
   GListStore *results;           /* TernConversationItem, search hits */
   GListStore *messages;          /* TernMessageItem, the branch shown */
+  GPtrArray *fill;               /* TernMessageItem still to show, oldest first */
+  guint fill_source;
   GListStore *models;            /* TernModelItem */
   GtkSingleSelection *conversation_selection;
 
@@ -79,8 +81,11 @@ TernConversationItem *tern_window_find_conversation (TernWindow *self, gint64 id
  * another is loaded. */
 void tern_window_open_conversation (TernWindow *self, gint64 id);
 void tern_window_update_status (TernWindow *self);
-/* TRUE when @error is a cancellation: the request's window may be gone. */
+/* TRUE when @error is a cancellation. */
 gboolean tern_window_cancelled (const GError *error);
+/* TRUE once the window is being destroyed: answers that arrive then (the
+ * requests hold a reference on it) are dropped. */
+gboolean tern_window_gone (TernWindow *self);
 
 /* tern-window-chat.c */
 void tern_window_chat_init (TernWindow *self);

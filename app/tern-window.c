@@ -15,6 +15,12 @@ G_DEFINE_FINAL_TYPE (TernWindow, tern_window, ADW_TYPE_APPLICATION_WINDOW)
 #define SEARCH_LIMIT 50
 
 gboolean
+tern_window_gone (TernWindow *self)
+{
+  return g_cancellable_is_cancelled (self->cancellable);
+}
+
+gboolean
 tern_window_cancelled (const GError *error)
 {
   return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
@@ -141,19 +147,28 @@ sync_model_menu (TernWindow *self)
 static void load_model (TernWindow *self, const char *path);
 
 typedef struct {
-  TernWindow *window;
-  gboolean first; /* the list read when the window opens */
+  TernWindow *window; /* a reference */
+  gboolean first;     /* the list read when the window opens */
 } ModelsRequest;
+
+static void
+models_request_free (ModelsRequest *request)
+{
+  g_object_unref (request->window);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ModelsRequest, models_request_free)
 
 static void
 got_models (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) list = tern_service_list_models_finish (TERN_SERVICE (source), result, &error);
-  g_autofree ModelsRequest *request = data;
+  g_autoptr (ModelsRequest) request = data;
   TernWindow *self = request->window;
 
-  if (tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
   if (list == NULL)
     {
@@ -185,7 +200,7 @@ reload_models (TernWindow *self, gboolean first)
 {
   ModelsRequest *request = g_new0 (ModelsRequest, 1);
 
-  request->window = self;
+  request->window = g_object_ref (self);
   request->first = first;
   tern_service_list_models (self->service, self->cancellable, got_models, request);
 }
@@ -195,9 +210,9 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 id = tern_service_load_model_finish (TERN_SERVICE (source), result, &error);
-  TernWindow *self = data;
+  g_autoptr (TernWindow) self = data;
 
-  if (tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
   self->model_pending = 0;
   hide_progress (self);
@@ -234,7 +249,7 @@ load_model (TernWindow *self, const char *path)
   g_clear_pointer (&self->resume_note, g_free);
   tern_window_update_status (self);
   tern_window_chat_update_actions (self);
-  tern_service_load_model (self->service, path, self->cancellable, got_model, self);
+  tern_service_load_model (self->service, path, self->cancellable, got_model, g_object_ref (self));
 }
 
 static void
@@ -398,9 +413,9 @@ got_conversations (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) list = tern_service_list_conversations_finish (TERN_SERVICE (source), result, &error);
-  TernWindow *self = data;
+  g_autoptr (TernWindow) self = data;
 
-  if (tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
   if (list == NULL)
     {
@@ -421,9 +436,12 @@ got_conversations (GObject *source, GAsyncResult *result, gpointer data)
 void
 tern_window_reload_conversations (TernWindow *self)
 {
-  tern_service_list_conversations (self->service, FALSE, 0, -1, self->cancellable, got_conversations, self);
+  tern_service_list_conversations (self->service, FALSE, 0, -1, self->cancellable, got_conversations,
+                                   g_object_ref (self));
 }
 
+/* A request's window (a reference: it lives until the answer) and what
+ * the request was about. */
 typedef struct {
   TernWindow *window;
   gint64 id;
@@ -434,20 +452,29 @@ request_new (TernWindow *self, gint64 id)
 {
   Request *request = g_new (Request, 1);
 
-  request->window = self;
+  request->window = g_object_ref (self);
   request->id = id;
   return request;
 }
 
 static void
+request_free (Request *request)
+{
+  g_object_unref (request->window);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Request, request_free)
+
+static void
 got_open (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree Request *request = data;
+  g_autoptr (Request) request = data;
   int kind = tern_service_open_conversation_finish (TERN_SERVICE (source), result, &error);
   TernWindow *self = request->window;
 
-  if (tern_window_cancelled (error) || request->id != self->conversation_id)
+  if (tern_window_cancelled (error) || tern_window_gone (self) || request->id != self->conversation_id)
     return;
   self->opening = FALSE;
   hide_progress (self);
@@ -466,11 +493,11 @@ static void
 got_model_check (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree Request *request = data;
+  g_autoptr (Request) request = data;
   int status = tern_service_check_model_finish (TERN_SERVICE (source), result, &error);
   TernWindow *self = request->window;
 
-  if (tern_window_cancelled (error) || self->conversation_id != request->id)
+  if (tern_window_cancelled (error) || tern_window_gone (self) || self->conversation_id != request->id)
     return;
   TernConversationItem *item = tern_window_find_conversation (self, request->id);
   const TernConversation *c = item ? tern_conversation_item_get_conversation (item) : NULL;
@@ -584,15 +611,15 @@ got_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GTask) task = g_object_ref (G_TASK (result));
-  TernWindow *self = data;
+  g_autoptr (TernWindow) self = data;
 
-  if (!g_task_propagate_boolean (task, &error) && !tern_window_cancelled (error))
-    {
-      if (error)
-        tern_window_toast_error (self, _("Could not save the change"), error);
-    }
-  if (!tern_window_cancelled (error))
-    tern_window_reload_conversations (self);
+  gboolean ok = g_task_propagate_boolean (task, &error);
+
+  if (tern_window_cancelled (error) || tern_window_gone (self))
+    return;
+  if (!ok)
+    tern_window_toast_error (self, _("Could not save the change"), error);
+  tern_window_reload_conversations (self);
 }
 
 static void
@@ -607,7 +634,7 @@ rename_response (AdwMessageDialog *dialog, const char *response, TernWindow *sel
   TernConversationItem *item = tern_window_find_conversation (self, id);
   if (item)
     tern_conversation_item_set_title (item, title);
-  tern_service_rename_conversation (self->service, id, title, self->cancellable, got_done, self);
+  tern_service_rename_conversation (self->service, id, title, self->cancellable, got_done, g_object_ref (self));
 }
 
 static void
@@ -639,9 +666,9 @@ got_duplicate (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 id = tern_service_duplicate_conversation_finish (TERN_SERVICE (source), result, &error);
-  TernWindow *self = data;
+  g_autoptr (TernWindow) self = data;
 
-  if (tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
   if (id == 0)
     tern_window_toast_error (self, _("Could not duplicate the conversation"), error);
@@ -654,18 +681,18 @@ duplicate_activated (GSimpleAction *action, GVariant *param, gpointer data)
   TernWindow *self = data;
 
   tern_service_duplicate_conversation (self->service, g_variant_get_int64 (param), self->cancellable, got_duplicate,
-                                       self);
+                                       g_object_ref (self));
 }
 
 static void
 got_delete (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree Request *request = data;
+  g_autoptr (Request) request = data;
   gboolean ok = tern_service_delete_conversation_finish (TERN_SERVICE (source), result, &error);
   TernWindow *self = request->window;
 
-  if (tern_window_cancelled (error))
+  if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
   if (!ok)
     {
@@ -702,7 +729,8 @@ undo_delete_activated (GSimpleAction *action, GVariant *param, gpointer data)
 {
   TernWindow *self = data;
 
-  tern_service_restore_conversation (self->service, g_variant_get_int64 (param), self->cancellable, got_done, self);
+  tern_service_restore_conversation (self->service, g_variant_get_int64 (param), self->cancellable, got_done,
+                                     g_object_ref (self));
 }
 
 /* ---- Conversation settings ---- */
@@ -722,9 +750,10 @@ on_settings_changed (TernConversationSettings *dialog, TernWindow *self)
       tern_window_toast_error (self, _("Invalid settings"), error);
       return;
     }
-  tern_service_set_system_prompt (self->service, id, system_prompt, self->cancellable, got_done, self);
-  tern_service_set_sampling (self->service, id, &params, self->cancellable, got_done, self);
-  tern_service_set_max_tokens (self->service, id, max, self->cancellable, got_done, self);
+  tern_service_set_system_prompt (self->service, id, system_prompt, self->cancellable, got_done,
+                                  g_object_ref (self));
+  tern_service_set_sampling (self->service, id, &params, self->cancellable, got_done, g_object_ref (self));
+  tern_service_set_max_tokens (self->service, id, max, self->cancellable, got_done, g_object_ref (self));
 }
 
 static void
@@ -756,10 +785,10 @@ got_search (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) hits = tern_service_search_finish (TERN_SERVICE (source), result, &error);
-  g_autofree Request *request = data;
+  g_autoptr (Request) request = data;
   TernWindow *self = request->window;
 
-  if (tern_window_cancelled (error) || request->id != self->search_serial)
+  if (tern_window_cancelled (error) || tern_window_gone (self) || request->id != self->search_serial)
     return;
   if (hits == NULL)
     {

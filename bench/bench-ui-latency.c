@@ -14,7 +14,7 @@
 int
 main (int argc, char *argv[])
 {
-  int n_ctx = 2048, reply = 400, exchanges = 60;
+  int n_ctx = 8192, reply = 400, exchanges = 100;
   g_autofree char *model = NULL;
   g_autofree char *default_model = g_build_filename (TERN_SOURCE_DIR, "tests", "data", "models",
                                                      "kjv-tiny-q4_k_m.gguf", NULL);

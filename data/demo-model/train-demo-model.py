@@ -21,6 +21,7 @@ of threads, so a rerun with the same packages gives the same file.
 import argparse
 import ctypes
 import io
+import itertools
 import math
 import os
 import random
@@ -42,7 +43,7 @@ THREADS = 2                 # the result depends on it: change it and the number
 
 VOCAB = 3072                # SentencePiece BPE pieces, bytes and special tokens included
 DIM = 256
-N_LAYERS = 5
+N_LAYERS = 4
 N_HEADS = 4                 # head size 64: fewer, wider heads train much faster on a CPU
 N_KV_HEADS = 2              # grouped-query attention: two query heads share a key/value head
 FFN = 704                   # 2.75 x DIM, a multiple of 32 so every llama.cpp quant type fits
@@ -52,8 +53,8 @@ NORM_EPS = 1e-5
 
 # Most steps see rows of CTX / 2 tokens (attention costs less); the last ones whole rows, so that the
 # model learns every position of its context. Both phases take 4096 tokens a step.
-STEPS_SHORT = 540
-STEPS_LONG = 100
+STEPS_SHORT = 560
+STEPS_LONG = 80
 BATCH_SHORT = 16
 BATCH_LONG = 8
 LR = 2e-3
@@ -63,7 +64,27 @@ WEIGHT_DECAY = 0.1
 
 N_TRAIN_CONVERSATIONS = 46000
 N_HELDOUT_CONVERSATIONS = 140
-HELDOUT_EVERY = 40          # one lemma in HELDOUT_EVERY (by CRC-32) is never shown in training
+HELDOUT_EVERY = 40          # one lemma in HELDOUT_EVERY (by CRC-32, outside the core) is never shown in training
+CORE_WORDS = 1500
+# Everyday words a person trying the demo is likely to ask about: always in the core, and the ones the
+# model suggests.
+EVERYDAY = ("cat dog bird fish horse cow sheep pig chicken mouse rabbit lion tiger bear wolf snake bee apple banana "
+            "orange bread cheese milk coffee tea water rice egg cake sugar salt soup book letter pen paper computer "
+            "phone car bus train bicycle boat plane house door window table chair bed kitchen garden tree flower "
+            "grass sun moon star sky cloud rain snow wind fire stone river lake sea ocean mountain island forest "
+            "city town village road bridge school teacher student doctor friend family mother father child baby "
+            "music song dance game ball happy sad angry afraid tired hungry big small hot cold warm new old fast "
+            "slow good bad beautiful strong weak rich poor young early late red blue green yellow black white "
+            "love hope fear time day night morning week year money work job run walk eat drink sleep read write "
+            "sing swim fly think learn teach help laugh smile").split()
+CORE_SHARE = 0.75
+STOP_WORDS = {"the", "and", "but", "not", "any", "all", "one", "two", "some", "more", "most", "other", "such", "only",
+              "very", "being", "used", "between", "out", "when", "over", "through", "like", "many", "much", "also",
+              "then", "now", "even", "just", "still", "often", "usually", "especially", "which", "who", "what",
+              "there", "here", "who", "whose", "about", "after", "before", "under", "into", "from", "with", "without",
+              "for", "than", "that", "this", "these", "those", "can", "may", "might", "must", "will", "would",
+              "should", "could", "genus", "family", "united", "north", "south", "east", "west", "american",
+              "america", "someone", "something", "anything", "everything", "nothing", "either", "neither", "same"}
 
 WORDNET = "/usr/share/wordnet"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
@@ -106,8 +127,10 @@ def parse_gloss(gloss):
 
 
 def load_wordnet():
-    """Returns (synsets by (pos, offset), senses by lemma: [(pos, [offsets in sense order])], frequency by lemma)."""
+    """Returns synsets by (pos, offset), senses by lemma [(pos, [offsets in sense order])], the tagged-sense
+    counts of each lemma by part of speech, and how often each word occurs in the glosses."""
     synsets = {}
+    in_glosses = {}
     for fname, pos in (("noun", "n"), ("verb", "v"), ("adj", "a"), ("adv", "r")):
         with open(os.path.join(WORDNET, "data." + fname), encoding="latin-1") as f:
             for line in f:
@@ -129,6 +152,8 @@ def load_wordnet():
                     elif sym == "!":
                         s.antonyms.append((int(st[:2], 16), ppos, int(off), int(st[2:], 16)))
                 s.definition, s.examples = parse_gloss(gloss)
+                for w in re.findall(r"[a-z]+", gloss.lower()):
+                    in_glosses[w] = in_glosses.get(w, 0) + 1
                 synsets[(pos, int(fields[0]))] = s
     senses = {}
     for fname, pos in (("noun", "n"), ("verb", "v"), ("adj", "a"), ("adv", "r")):
@@ -149,14 +174,18 @@ def load_wordnet():
             pos = SS_TYPE[rest[0]]
             freq.setdefault(lemma, {}).setdefault("a" if pos == "s" else pos, 0)
             freq[lemma]["a" if pos == "s" else pos] += int(count)
-    return synsets, senses, freq
+    return synsets, senses, freq, in_glosses
 
 
 class Lexicon:
-    """The words the conversations talk about, with what WordNet says of them."""
+    """The words the conversations talk about, with what WordNet says of them.
+
+    Most questions are about CORE_WORDS everyday words, so that a model this small learns them well; the
+    rest are spread over all other words. Held-out words come from outside the core, and none of their
+    senses appear in training."""
 
     def __init__(self):
-        self.synsets, senses, freq = load_wordnet()
+        self.synsets, senses, freq, in_glosses = load_wordnet()
         self.entries = {}                             # lemma -> [(pos, [Synset…])], most used part of speech first
         for lemma, by_pos in senses.items():
             display = lemma.replace("_", " ")
@@ -171,24 +200,45 @@ class Lexicon:
                     entry.append((pos, syns))
             if entry:
                 self.entries[lemma] = entry
-        self.freq = {lemma: sum(freq[lemma].values()) for lemma in self.entries}
-        # The held-out lemmas, and every synset they use, stay out of training.
-        self.heldout = sorted(l for l in self.entries if zlib.crc32(l.encode()) % HELDOUT_EVERY == 0)
+        # How common a word is: its tagged senses in SemCor plus its uses in WordNet's own glosses.
+        self.freq = {lemma: sum(freq[lemma].values()) + in_glosses.get(lemma, 0) for lemma in self.entries}
+        by_freq = sorted(self.entries, key=lambda l: (-self.freq[l], l))
+        everyday = [l for l in EVERYDAY if l in self.entries]
+        self.core = everyday + [l for l in by_freq if l not in STOP_WORDS and len(l) > 2 and "_" not in l
+                                and l not in everyday][:CORE_WORDS - len(everyday)]
+        core = set(self.core)
+        self.heldout = sorted(l for l in self.entries
+                              if l not in core and zlib.crc32(l.encode()) % HELDOUT_EVERY == 0)
+        heldout = set(self.heldout)
         banned = {id(s) for l in self.heldout for _, syns in self.entries[l] for s in syns}
-        self.train = []
+        self.rest = []
         for lemma in sorted(self.entries):
-            if lemma in self.heldout:
+            if lemma in heldout:
                 continue
             entry = [(pos, [s for s in syns if id(s) not in banned]) for pos, syns in self.entries[lemma]]
             entry = [(pos, syns) for pos, syns in entry if syns]
-            if entry:
-                self.entries[lemma] = entry
-                self.train.append(lemma)
-        self.train_weights = [math.sqrt(self.freq[l]) for l in self.train]
+            if not entry:
+                core.discard(lemma)
+                continue
+            self.entries[lemma] = entry
+            if lemma not in core:
+                self.rest.append(lemma)
+        self.core = [l for l in self.core if l in core]
+        self.everyday = [l for l in everyday if l in core]
+        # Lemmas are lower case; show proper nouns as WordNet writes them in their first synset.
+        self.display = {}
+        for lemma, entry in self.entries.items():
+            w = lemma.replace("_", " ")
+            self.display[lemma] = next((x for x in entry[0][1][0].words if x.lower() == w), w)
+        # Sampling weights: CORE_SHARE of the questions for the core, evenly; the rest by sqrt(frequency).
+        rest_w = [math.sqrt(self.freq[l]) for l in self.rest]
+        scale = (1 - CORE_SHARE) / sum(rest_w)
+        self.train = self.core + self.rest
+        self.train_weights = [CORE_SHARE / len(self.core)] * len(self.core) + [w * scale for w in rest_w]
         self.heldout_weights = [math.sqrt(self.freq[l]) for l in self.heldout]
 
     def word(self, lemma):
-        return lemma.replace("_", " ")
+        return self.display[lemma]
 
     def examples(self, lemma, synset):
         """The synset's examples that use the word itself (they may show another word of the synset)."""
@@ -282,7 +332,8 @@ OUT_OF_SCOPE_REPLIES = [
 ]
 
 DEFINE_Q = ["What does {w} mean?", "What does \"{w}\" mean?", "What is the meaning of {w}?", "Define {w}.",
-            "define {w}", "Tell me what {w} means.", "{w}?", "{w}", "Meaning of {w}?", "Can you explain the word \"{w}\"?", "What does the word {w} mean?",
+            "define {w}", "Tell me what {w} means.", "{w}?", "{w}", "Meaning of {w}?",
+            "Can you explain the word \"{w}\"?", "What does the word {w} mean?",
             "Do you know what {w} means?", "I don't know the word {w}. What does it mean?", "{W}"]
 NOUN_Q = ["What is {art} {w}?", "What's {art} {w}?"]
 EXAMPLE_Q = ["Use {w} in a sentence.", "Give me an example with {w}.", "Can you use \"{w}\" in a sentence?",
@@ -307,8 +358,9 @@ def article(word):
     return "an" if word[0].lower() in "aeiou" else "a"
 
 
-def quote(word):
-    return "\"" + word[0].upper() + word[1:] + "\"" if word[0].islower() else "\"" + word + "\""
+def the_word(word):
+    """'the word cat', 'the phrase ice cream': the word unquoted, so that it is the same token as in the question."""
+    return ("the phrase " if " " in word else "the word ") + word
 
 
 def sentence(text):
@@ -321,22 +373,14 @@ class Talk:
 
     def __init__(self, lex, words, weights, rng):
         self.lex, self.words, self.weights, self.rng = lex, words, weights, rng
-        self.cum = list(np.cumsum(weights))
+        self.cum = list(itertools.accumulate(weights))
 
     def pick(self):
-        r = self.rng.random() * self.cum[-1]
-        lo, hi = 0, len(self.cum) - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if self.cum[mid] < r:
-                lo = mid + 1
-            else:
-                hi = mid
-        return self.words[lo]
+        return self.rng.choices(self.words, cum_weights=self.cum)[0]
 
     def fill(self, text):
-        w = self.lex.word(self.pick())
-        cands = [self.pick() for _ in range(8)]
+        w = self.lex.word(self.rng.choice(self.lex.everyday))
+        cands = [self.rng.choice(self.lex.everyday) for _ in range(8)]
         a = self.lex.word(next((c for c in cands if self.lex.entries[c][0][0] == "a"), cands[0]))
         return text.replace("{w}", w).replace("{a}", a)
 
@@ -345,7 +389,7 @@ class Talk:
         w = self.lex.word(lemma)
         pos, syns = entry[0]
         s = syns[0]
-        out = f"{quote(w)} is {POS_NAME[pos]}: {s.definition}."
+        out = f"{sentence(the_word(w))} is {POS_NAME[pos]}: {s.definition}."
         examples = self.lex.examples(lemma, s)
         if examples and rng.random() < 0.6:
             out += f" For example: \"{rng.choice(examples)}\"."
@@ -368,27 +412,26 @@ class Talk:
         examples = [x for _, syns in self.lex.entries[lemma] for t in syns for x in self.lex.examples(lemma, t)]
         if examples:
             return f"Here is an example: \"{sentence(self.rng.choice(examples[:2]))}\"."
-        return f"I have no example for \"{self.lex.word(lemma)}\", but it means: {s.definition}."
+        return f"I have no example for {the_word(self.lex.word(lemma))}, but it means: {s.definition}."
 
     def synonym(self, lemma):
         w = self.lex.word(lemma)
         syns = [x for _, ss in self.lex.entries[lemma] for s in ss[:1] for x in self.lex.synonyms(lemma, s)]
         syns = list(dict.fromkeys(syns))[:3]
         if not syns:
-            return f"I do not know another word for \"{w}\". It means: {self.lex.entries[lemma][0][1][0].definition}."
+            return f"I do not know another word for {w}. It means: {self.lex.entries[lemma][0][1][0].definition}."
         if len(syns) == 1:
-            return f"Another word for \"{w}\" is \"{syns[0]}\"."
-        listed = ", ".join(f"\"{x}\"" for x in syns[:-1]) + f" and \"{syns[-1]}\""
-        return f"Other words for \"{w}\" are {listed}."
+            return f"Another word for {w} is {syns[0]}."
+        return f"Other words for {w} are {', '.join(syns[:-1])} and {syns[-1]}."
 
     def antonym(self, lemma):
         w = self.lex.word(lemma)
         ants = [x for _, ss in self.lex.entries[lemma] for s in ss for x in self.lex.antonyms(lemma, s)][:2]
         if not ants:
-            return f"I do not know an opposite of \"{w}\"."
+            return f"I do not know an opposite of {w}."
         if len(ants) == 1:
-            return f"The opposite of \"{w}\" is \"{ants[0]}\"."
-        return f"The opposite of \"{w}\" is \"{ants[0]}\" or \"{ants[1]}\"."
+            return f"The opposite of {w} is {ants[0]}."
+        return f"The opposite of {w} is {ants[0]} or {ants[1]}."
 
     def kind(self, lemma):
         w = self.lex.word(lemma)
@@ -425,7 +468,7 @@ class Talk:
                 if len(syns) > 1:
                     return rng.choice(FOLLOW_MORE), f"It can also mean: {syns[1].definition}.", last
                 return (rng.choice(FOLLOW_MORE),
-                        f"As {POS_NAME[entry[1][0]]}, {quote(self.lex.word(last))} means: "
+                        f"As {POS_NAME[entry[1][0]]}, {the_word(self.lex.word(last))} means: "
                         f"{entry[1][1][0].definition}.", last)
             return rng.choice(FOLLOW_MORE), "That is the only meaning I know.", last
         lemma = self.pick()

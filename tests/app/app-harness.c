@@ -130,12 +130,16 @@ flag_set (gpointer data)
 void
 app_harness_sync (TernWindow *window)
 {
-  gboolean done = FALSE;
-
-  tern_service_list_models (window->service, NULL, on_synced, &done);
-  app_harness_wait ("the engine to catch up", flag_set, &done, 120);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
+  /* Twice: an answer may make a request of its own (a change, then the
+   * list read again). */
+  for (int i = 0; i < 2; i++)
+    {
+      gboolean done = FALSE;
+      tern_service_list_models (window->service, NULL, on_synced, &done);
+      app_harness_wait ("the engine to catch up", flag_set, &done, 120);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
 }
 
 gboolean
@@ -151,7 +155,7 @@ app_harness_idle (gpointer data)
 {
   TernWindow *w = data;
 
-  return !w->busy && !w->opening && w->model_pending == 0 && w->reply == NULL &&
+  return !w->busy && !w->opening && w->model_pending == 0 && w->reply == NULL && w->fill == NULL &&
          !tern_service_get_generating (w->service);
 }
 

@@ -32,8 +32,8 @@ void app_harness_clear (AppHarness *h);
  * @timeout_s seconds, naming @what. */
 void app_harness_wait (const char *what, gboolean (*done) (gpointer data), gpointer data, guint timeout_s);
 
-/* Waits until the engine ran every request made so far and their results
- * reached the window. */
+/* Waits until the engine ran every request made so far, and those their
+ * answers made, and their results reached the window. */
 void app_harness_sync (TernWindow *window);
 
 /* Common conditions on the window. */

@@ -43,7 +43,7 @@ opened (gpointer data)
 {
   TernWindow *w = data;
 
-  return !w->opening && w->model_pending == 0 && w->resume_note != NULL;
+  return !w->opening && w->model_pending == 0 && w->resume_note != NULL && w->fill == NULL;
 }
 
 static gboolean
