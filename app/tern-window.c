@@ -278,6 +278,7 @@ tern_window_open_model_file (TernWindow *self, GFile *file)
   tern_window_chat_reload (self);
   gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->conversation_selection));
   gtk_stack_set_visible_child_name (self->main_stack, "chat");
+  adw_leaflet_set_visible_child (self->leaflet, self->content);
   load_model (self, path);
 }
 

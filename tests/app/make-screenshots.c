@@ -33,14 +33,23 @@ static void
 save (GtkWidget *window, const char *dir, const char *name)
 {
   g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (window);
-  int width = gtk_widget_get_width (window), height = gtk_widget_get_height (window);
-  g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
+  int width, height;
   g_autofree char *path = g_build_filename (dir, name, NULL);
 
+  GskRenderNode *drawn = NULL;
+
   app_harness_wait ("the window to show", shown, window, 30);
-  settle ();
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  /* A window just shown has nothing to draw until its first frame. */
+  for (int tries = 0; drawn == NULL && tries < 20; tries++)
+    {
+      settle ();
+      width = gtk_widget_get_width (window);
+      height = gtk_widget_get_height (window);
+      GtkSnapshot *snapshot = gtk_snapshot_new ();
+      gdk_paintable_snapshot (paintable, snapshot, width, height);
+      drawn = gtk_snapshot_free_to_node (snapshot);
+    }
+  g_autoptr (GskRenderNode) node = drawn;
   g_assert_nonnull (node);
   GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (window));
   g_autoptr (GdkTexture) texture =
@@ -90,9 +99,12 @@ shots_body (AppHarness *hp, gpointer data)
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
   save (GTK_WIDGET (window), dir, "main-window-dark.png");
   resize (window, 360, 720);
+  adw_leaflet_set_visible_child (h.window->leaflet, h.window->content);
   save (GTK_WIDGET (window), dir, "main-window-narrow-dark.png");
   adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_LIGHT);
   save (GTK_WIDGET (window), dir, "main-window-narrow-light.png");
+  adw_leaflet_set_visible_child (h.window->leaflet, h.window->sidebar);
+  save (GTK_WIDGET (window), dir, "main-window-narrow-sidebar.png");
   resize (window, 1100, 720);
   g_action_group_change_action_state (G_ACTION_GROUP (window), "show-library", g_variant_new_boolean (TRUE));
   save (GTK_WIDGET (window), dir, "library.png");
@@ -122,6 +134,8 @@ main (int argc, char *argv[])
   Shots shots = { argv[1], argc == 3 ? argv[2] : default_model };
 
   app_harness_init (&h, NULL, 0, 1024);
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+  g_settings_set_int (settings, "max-tokens", 200);
   app_harness_run (&h, shots_body, &shots);
   app_harness_clear (&h);
   return 0;
