@@ -297,6 +297,8 @@ tern_window_chat_update_actions (TernWindow *self)
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->send_button), generating ? "win.stop" : "win.send");
   gtk_button_set_icon_name (self->send_button, generating ? "media-playback-stop-symbolic" : "go-up-symbolic");
   gtk_widget_set_tooltip_text (GTK_WIDGET (self->send_button), generating ? _("Stop") : _("Send"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->send_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  generating ? _("Stop") : _("Send"), -1);
   if (generating)
     {
       gtk_widget_remove_css_class (GTK_WIDGET (self->send_button), "suggested-action");

@@ -895,6 +895,8 @@ setup_conversation_row (GtkSignalListItemFactory *factory, GtkListItem *list_ite
 
   gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (menu_button), "view-more-symbolic");
   gtk_widget_set_tooltip_text (menu_button, _("Conversation Menu"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (menu_button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Conversation Menu"), -1);
   gtk_widget_add_css_class (menu_button, "flat");
   gtk_widget_set_valign (menu_button, GTK_ALIGN_CENTER);
   gtk_box_append (GTK_BOX (box), menu_button);

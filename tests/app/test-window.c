@@ -346,6 +346,61 @@ test_search_delete_undo (void)
   run_with_model (search_body);
 }
 
+/* Every control a keyboard reaches has a name for screen readers: its own
+ * label text, or an accessible label. Returns how many were checked. */
+static guint
+check_names (GtkWidget *widget)
+{
+  guint n = 0;
+
+  if (!gtk_widget_get_mapped (widget))
+    return 0;
+  if (GTK_IS_BUTTON (widget) || GTK_IS_MENU_BUTTON (widget) || GTK_IS_DROP_DOWN (widget) ||
+      GTK_IS_SEARCH_ENTRY (widget) || GTK_IS_TEXT_VIEW (widget))
+    {
+      gboolean named = gtk_test_accessible_has_property (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_PROPERTY_LABEL) ||
+                       gtk_test_accessible_has_relation (GTK_ACCESSIBLE (widget), GTK_ACCESSIBLE_RELATION_LABELLED_BY);
+      if (!named && GTK_IS_BUTTON (widget) && gtk_button_get_label (GTK_BUTTON (widget)) &&
+          !gtk_button_get_icon_name (GTK_BUTTON (widget)))
+        named = TRUE;
+      /* The button inside a menu button or drop-down is named by its owner. */
+      if (!named && GTK_IS_BUTTON (widget) &&
+          (GTK_IS_MENU_BUTTON (gtk_widget_get_parent (widget)) || GTK_IS_DROP_DOWN (gtk_widget_get_parent (widget))))
+        named = TRUE;
+      if (!named)
+        g_error ("%s %s has no accessible name", G_OBJECT_TYPE_NAME (widget),
+                 gtk_widget_get_tooltip_text (widget) ? gtk_widget_get_tooltip_text (widget) : "");
+      n++;
+    }
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    n += check_names (child);
+  return n;
+}
+
+static void
+accessible_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+
+  start_chat (&h, model);
+  app_harness_send (h.window, QUESTION);
+  wait_reply (h.window);
+  guint n = check_names (GTK_WIDGET (h.window));
+  g_test_message ("%u controls named", n);
+  g_assert_cmpuint (n, >, 10);
+  g_action_group_change_action_state (G_ACTION_GROUP (h.window), "show-library", g_variant_new_boolean (TRUE));
+  app_harness_sync (h.window);
+  guint in_library = check_names (GTK_WIDGET (h.window));
+  g_test_message ("%u controls named with the library shown", in_library);
+  g_assert_cmpuint (in_library, >, 8);
+}
+
+static void
+test_accessible (void)
+{
+  run_with_model (accessible_body);
+}
+
 /* ---- Restart: each phase is a process of its own on one data folder ---- */
 
 static const char *
@@ -525,6 +580,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/app/window/stop", test_stop);
   g_test_add_func ("/app/window/branches", test_branches);
   g_test_add_func ("/app/window/search-delete-undo", test_search_delete_undo);
+  g_test_add_func ("/app/window/accessible", test_accessible);
   g_test_add_func ("/app/window/restart", test_restart);
   g_test_add_func ("/app/window/restart/chat", phase_chat);
   g_test_add_func ("/app/window/restart/resume", phase_resume);

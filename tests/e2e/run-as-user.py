@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Uses the installed Tern as a person would, through the accessibility tree
+and synthesized input: opens a model from the command line, chats, quits,
+starts again and resumes the conversation, keeping a screenshot of each
+step. Run by run-as-user.sh, which installs Tern and provides the display,
+the session bus and a fresh home.
+
+    run-as-user.py TERN MODEL.gguf SCREENSHOT_DIR
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+import gi
+
+gi.require_version("Atspi", "2.0")
+from gi.repository import Atspi  # noqa: E402
+
+TIMEOUT = 120
+QUESTION = "Who created the heaven and the earth?"
+XK_RETURN = 0xFF0D
+
+
+def nodes(root):
+    """Every accessible under root, breadth first."""
+    queue = [root]
+    while queue:
+        node = queue.pop(0)
+        yield node
+        try:
+            queue.extend(node.get_child_at_index(i) for i in range(node.get_child_count()))
+        except gi.repository.GLib.Error:
+            pass
+
+
+def app():
+    desktop = Atspi.get_desktop(0)
+    for i in range(desktop.get_child_count()):
+        child = desktop.get_child_at_index(i)
+        if child is not None and child.get_name() == "tern":
+            return child
+    return None
+
+
+def wait_for(what, predicate):
+    """The first accessible of the app that satisfies predicate, waiting for it."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        root = app()
+        if root is not None:
+            for node in nodes(root):
+                try:
+                    if predicate(node):
+                        return node
+                except gi.repository.GLib.Error:
+                    pass
+        time.sleep(0.3)
+    sys.exit(f"timed out waiting for {what}")
+
+
+def named(role, test):
+    return lambda n: n.get_role_name() == role and test(n.get_name() or "")
+
+
+def shot(outdir, name):
+    subprocess.run(["import", "-window", "root", os.path.join(outdir, name)], check=True)
+    print(f"screenshot {name}")
+
+
+def press(keysym):
+    Atspi.generate_keyboard_event(keysym, None, Atspi.KeySynthType.PRESSRELEASE | Atspi.KeySynthType.SYM)
+
+
+def click(node):
+    box = node.get_extents(Atspi.CoordType.SCREEN)
+    Atspi.generate_mouse_event(box.x + box.width // 2, box.y + box.height // 2, "b1c")
+
+
+def quit_app(proc):
+    """Closes the window with its close button, as most people do."""
+    click(wait_for("the close button", named("push button", lambda s: s == "Close")))
+    try:
+        proc.wait(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        sys.exit("Tern did not quit when its window closed")
+    if proc.returncode != 0:
+        sys.exit(f"Tern exited with status {proc.returncode}")
+
+
+def status_says(text):
+    return named("label", lambda s: text in s and "tokens" in s)
+
+
+def main():
+    tern, model, outdir = sys.argv[1:4]
+    os.makedirs(outdir, exist_ok=True)
+
+    # 1. `tern MODEL.gguf`: the model goes into the library and a new chat opens.
+    proc = subprocess.Popen([tern, model])
+    wait_for("the window", named("frame", lambda s: s == "Tern"))
+    wait_for("the model to load", status_says("tokens"))
+    shot(outdir, "1-model-opened.png")
+
+    # 2. Chat: into the message box, type, Enter.
+    click(wait_for("the message box", named("text", lambda s: s == "Message")))
+    time.sleep(0.5)
+    Atspi.generate_keyboard_event(0, QUESTION, Atspi.KeySynthType.STRING)
+    time.sleep(0.5)
+    shot(outdir, "2-typed.png")
+    press(XK_RETURN)
+    wait_for("the conversation in the sidebar", lambda n: n.get_name() == QUESTION and n.get_role_name() != "label")
+    wait_for("the reply", status_says("tokens/s"))
+    wait_for("the reply's text", named("label", lambda s: s == "Assistant"))
+    shot(outdir, "3-replied.png")
+    quit_app(proc)
+
+    # 3. Start again: the conversation is there and resumes from its snapshot.
+    proc = subprocess.Popen([tern])
+    row = wait_for("the stored conversation", lambda n: n.get_name() == QUESTION and n.get_role_name() != "label")
+    wait_for("the model to load", status_says("tokens"))
+    shot(outdir, "4-restarted.png")
+    click(row)
+    wait_for("the resumed conversation", status_says("snapshot"))
+    wait_for("the stored reply", named("label", lambda s: s == "Assistant"))
+    shot(outdir, "5-resumed.png")
+    quit_app(proc)
+    print("ok: chatted, quit, started again and resumed from the snapshot")
+
+
+if __name__ == "__main__":
+    main()

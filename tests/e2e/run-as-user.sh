@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-3.0-or-later
+# The end-to-end test as a user: installs Tern from BUILD_DIR into a
+# temporary root, then runs it under its own Xvfb display and session bus
+# with a fresh home, driven by run-as-user.py through the accessibility
+# tree. Screenshots of each step go to OUT_DIR.
+#   tests/e2e/run-as-user.sh BUILD_DIR MODEL.gguf OUT_DIR
+set -eu
+build="$(cd "$1" && pwd)"
+model="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+out="$(mkdir -p "$3" && cd "$3" && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+DESTDIR="$tmp/root" meson install -C "$build" --no-rebuild --quiet
+prefix="$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
+  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "prefix"))')"
+share="$tmp/root$prefix/share"
+glib-compile-schemas "$share/glib-2.0/schemas"
+
+mkdir "$tmp/home"
+# A fresh home; the installed files found where they were installed.
+exec env -i PATH="$PATH" HOME="$tmp/home" XDG_DATA_DIRS="$share:/usr/share" \
+  GSETTINGS_SCHEMA_DIR="$share/glib-2.0/schemas" TERN_DEMO_MODEL="$share/tern/tern-demo.gguf" \
+  GDK_BACKEND=x11 GSK_RENDERER=cairo \
+  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \
+  /usr/bin/python3 "$here/run-as-user.py" "$tmp/root$prefix/bin/tern" "$model" "$out"
