@@ -22,8 +22,13 @@ test_latency (void)
   main_loop_probe_report (&ingest, "transcript re-ingest", FALSE);
   g_assert_cmpuint (main_loop_probe_n_samples (&streaming), >, 10);
   g_assert_cmpuint (main_loop_probe_n_samples (&ingest), >, 10);
+#ifdef __SANITIZE_ADDRESS__
+  /* Instrumented code runs a few times slower: its timings say nothing. */
+  g_test_skip ("timings are not checked under AddressSanitizer");
+#else
   g_assert_cmpfloat (main_loop_probe_quantile_ms (&streaming, PROBE_CPU, 1.0), <, MAX_STALL_MS);
   g_assert_cmpfloat (main_loop_probe_quantile_ms (&ingest, PROBE_CPU, 1.0), <, MAX_STALL_MS);
+#endif
   main_loop_probe_clear (&streaming);
   main_loop_probe_clear (&ingest);
 }
