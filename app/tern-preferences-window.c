@@ -176,23 +176,6 @@ open_folder_clicked_cb (TernPreferencesWindow *self)
 
 /* ---- Object ---- */
 
-/* Names @widget after the title of the row it sits in, and describes it
- * with the row's subtitle, so a screen reader does not announce a bare
- * number. */
-static void
-label_from_row (GtkWidget *widget)
-{
-  GtkWidget *row = gtk_widget_get_ancestor (widget, ADW_TYPE_ACTION_ROW);
-
-  g_return_if_fail (row != NULL);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (widget),
-                                  GTK_ACCESSIBLE_PROPERTY_LABEL,
-                                  adw_preferences_row_get_title (ADW_PREFERENCES_ROW (row)),
-                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
-                                  adw_action_row_get_subtitle (ADW_ACTION_ROW (row)),
-                                  -1);
-}
-
 static void
 tern_preferences_window_constructed (GObject *object)
 {
@@ -211,9 +194,9 @@ tern_preferences_window_constructed (GObject *object)
                                                 n_processors),
                                       n_processors);
   adw_action_row_set_subtitle (self->threads_row, threads_subtitle);
-  label_from_row (GTK_WIDGET (self->threads_spin));
-  label_from_row (GTK_WIDGET (self->context_size_spin));
-  label_from_row (GTK_WIDGET (self->snapshot_limit_spin));
+  tern_label_from_row (GTK_WIDGET (self->threads_spin));
+  tern_label_from_row (GTK_WIDGET (self->context_size_spin));
+  tern_label_from_row (GTK_WIDGET (self->snapshot_limit_spin));
 
   adw_action_row_set_subtitle (self->data_folder_row, self->data_dir != NULL ? self->data_dir : "");
   gtk_widget_set_sensitive (GTK_WIDGET (self->open_folder_button), self->data_dir != NULL);

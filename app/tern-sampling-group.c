@@ -120,11 +120,8 @@ set_seed (TernSamplingGroup *self, gint64 seed)
   gtk_switch_set_active (self->random_seed_switch, FALSE);
 }
 
-/* Names @widget after the title of the row it sits in, and describes it
- * with the row's subtitle, so that a screen reader announces a spin button
- * as "Temperature" rather than as a bare number. */
-static void
-label_from_row (GtkWidget *widget)
+void
+tern_label_from_row (GtkWidget *widget)
 {
   GtkWidget *row = gtk_widget_get_ancestor (widget, ADW_TYPE_ACTION_ROW);
 
@@ -245,7 +242,7 @@ tern_sampling_group_init (TernSamplingGroup *self)
   self->seed = shown_seed (self);
 
   for (guint i = 0; i < G_N_ELEMENTS (labelled_ids); i++)
-    label_from_row (GTK_WIDGET (gtk_widget_get_template_child (widget, TERN_TYPE_SAMPLING_GROUP, labelled_ids[i])));
+    tern_label_from_row (GTK_WIDGET (gtk_widget_get_template_child (widget, TERN_TYPE_SAMPLING_GROUP, labelled_ids[i])));
 }
 
 GtkWidget *

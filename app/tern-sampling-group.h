@@ -57,4 +57,9 @@ void tern_sampling_group_get_params (TernSamplingGroup *self, TernSamplerParams 
  * A seed of -1 becomes TERN_SAMPLER_SEED_RANDOM. @max_tokens may be NULL. */
 void tern_settings_get_sampling (GSettings *settings, TernSamplerParams *out, gint *max_tokens);
 
+/* Names @widget (a spin button, a switch) after the title of the
+ * AdwActionRow it sits in, and describes it with the row's subtitle, so
+ * that a screen reader announces "Temperature" rather than a bare number. */
+void tern_label_from_row (GtkWidget *widget);
+
 G_END_DECLS
