@@ -219,6 +219,50 @@ test_stop (void)
   app_harness_clear (&h);
 }
 
+/* Quitting while a reply streams: the app stops it, stores it as it
+ * stands, and ends (the harness checks the window was freed; ASan that
+ * nothing leaked). */
+static void
+quit_streaming_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+
+  g_settings_set_int (settings, "max-tokens", 3000);
+  start_chat (&h, model);
+  app_harness_send (h.window, QUESTION);
+  app_harness_wait ("the reply to stream", app_harness_has_reply, h.window, 120);
+  /* Returning quits, as app.quit does, with the reply still streaming. */
+}
+
+static void
+test_quit_while_streaming (void)
+{
+  AppHarness h;
+  g_autoptr (GError) error = NULL;
+
+  app_harness_init (&h, NULL, 1, 4096);
+  g_autofree char *model = copy_model (h.dir);
+  app_harness_run (&h, quit_streaming_body, model);
+
+  g_autofree char *db = g_build_filename (h.dir, "tern.db", NULL);
+  g_autoptr (TernStore) store = tern_store_open (db, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) list = tern_store_conversation_list (store, FALSE, 0, -1, &error);
+  g_assert_cmpuint (list->len, ==, 1);
+  g_autoptr (GPtrArray) messages =
+      tern_store_conversation_messages (store, ((TernConversation *) list->pdata[0])->id, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 2);
+  const TernMessage *reply = messages->pdata[1];
+  g_test_message ("the reply was stored with %d tokens", reply->n_tokens);
+  g_assert_cmpint (reply->role, ==, TERN_ROLE_ASSISTANT);
+  g_assert_cmpstr (reply->content, !=, "");
+  g_assert_cmpint (reply->n_tokens, <, 3000);
+  g_clear_pointer (&store, tern_store_free);
+  app_harness_clear (&h);
+}
+
 static gboolean
 not_opening (gpointer data)
 {
@@ -578,6 +622,7 @@ main (int argc, char *argv[])
 
   g_test_add_func ("/app/window/chat", test_chat);
   g_test_add_func ("/app/window/stop", test_stop);
+  g_test_add_func ("/app/window/quit-while-streaming", test_quit_while_streaming);
   g_test_add_func ("/app/window/branches", test_branches);
   g_test_add_func ("/app/window/search-delete-undo", test_search_delete_undo);
   g_test_add_func ("/app/window/accessible", test_accessible);
