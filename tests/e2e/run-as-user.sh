@@ -21,8 +21,10 @@ glib-compile-schemas "$share/glib-2.0/schemas"
 
 mkdir "$tmp/home"
 # A fresh home; the installed files found where they were installed.
-exec env -i PATH="$PATH" HOME="$tmp/home" XDG_DATA_DIRS="$share:/usr/share" \
+# -noreset: Xvfb resets when its last client leaves (at-spi-bus-launcher
+# does, early) and hangs up on a client connecting during the reset.
+env -i PATH="$PATH" HOME="$tmp/home" XDG_DATA_DIRS="$share:/usr/share" \
   GSETTINGS_SCHEMA_DIR="$share/glib-2.0/schemas" TERN_DEMO_MODEL="$share/tern/tern-demo.gguf" \
   GDK_BACKEND=x11 GSK_RENDERER=cairo \
-  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- \
+  xvfb-run -a -e "$out/xvfb.log" -s "-screen 0 1280x800x24 -noreset" dbus-run-session -- \
   /usr/bin/python3 "$here/run-as-user.py" "$tmp/root$prefix/bin/tern" "$model" "$out"
