@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "app-harness.h"
 
-#include <glib/gstdio.h>
+#include "test-data.h"
 
 static gboolean remove_dir;
 
@@ -63,29 +63,11 @@ app_harness_run (AppHarness *h, AppHarnessBody body, gpointer data)
   g_weak_ref_clear (&run.window);
 }
 
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  if (dir)
-    {
-      while ((name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-      g_dir_close (dir);
-    }
-  g_remove (path);
-}
-
 void
 app_harness_clear (AppHarness *h)
 {
   if (remove_dir)
-    remove_tree (h->dir);
+    test_remove_tree (h->dir);
   g_clear_pointer (&h->dir, g_free);
 }
 

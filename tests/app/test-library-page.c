@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <tern/model-identity.h>
 
+#include "test-data.h"
+
 #define TIMEOUT_S 60
 #define FIXTURE_MODEL "kjv-tiny-q4_k_m.gguf"
 #define OTHER_MODEL "kjv-tiny-q8_0.gguf"
@@ -282,23 +284,6 @@ copy_model (Fixture *f, const char *name, const char *as)
   return path;
 }
 
-static void
-remove_tree (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-    {
-      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-      const char *name;
-
-      while (dir && (name = g_dir_read_name (dir)))
-        {
-          g_autofree char *child = g_build_filename (path, name, NULL);
-          remove_tree (child);
-        }
-    }
-  g_remove (path);
-}
-
 /* ---- The fixture ---- */
 
 static void
@@ -365,7 +350,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_object_unref (f->service);
   wait_until ("the service to be freed", is_null, &service);
 
-  remove_tree (f->dir);
+  test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->error);
   g_free (f->activated_path);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <tern/service.h>
 
+#include "test-data.h"
+
 #define MODEL "kjv-tiny-q4_k_m.gguf"
 #define N_CTX 256
 #define TIMEOUT_S 120
@@ -59,25 +61,11 @@ fixture_init (Fixture *f)
 }
 
 static void
-remove_tree (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (d && (name = g_dir_read_name (d)))
-    {
-      g_autofree char *p = g_build_filename (dir, name, NULL);
-      g_unlink (p);
-    }
-  g_rmdir (dir);
-}
-
-static void
 fixture_clear (Fixture *f)
 {
   g_source_remove (f->timeout);
   g_main_loop_unref (f->loop);
-  remove_tree (f->dir);
+  test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->db);
   g_free (f->model);

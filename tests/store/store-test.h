@@ -12,29 +12,13 @@
 #include <tern/error.h>
 #include <tern/sampler.h>
 
+#include "test-data.h"
+
 static inline char *
 store_test_model_path (const char *name)
 {
   g_autofree char *file = g_strconcat (name, ".gguf", NULL);
   return g_test_build_filename (G_TEST_DIST, "data", "models", file, NULL);
-}
-
-/* Deletes the folder @dir and everything in it. */
-static inline void
-store_test_remove_tree (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (d && (name = g_dir_read_name (d)))
-    {
-      g_autofree char *p = g_build_filename (dir, name, NULL);
-      if (g_file_test (p, G_FILE_TEST_IS_DIR) && !g_file_test (p, G_FILE_TEST_IS_SYMLINK))
-        store_test_remove_tree (p);
-      else
-        g_unlink (p);
-    }
-  g_rmdir (dir);
 }
 
 /* The prompt every generation starts from. */

@@ -117,7 +117,7 @@ test_chat (void)
   g_assert_cmpint (bad.status, ==, 2);
   g_assert_nonnull (strstr (bad.err, "no conversation with id 99"));
 
-  store_test_remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 int

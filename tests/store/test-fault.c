@@ -435,7 +435,7 @@ main (int argc, char **argv)
   tern_sampler_free (sampler);
   tern_context_free (ctx);
   tern_model_free (model);
-  store_test_remove_tree (dir);
+  test_remove_tree (dir);
   g_free (dir);
   return status;
 }

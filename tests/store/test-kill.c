@@ -104,7 +104,7 @@ test_kill (void)
   g_test_message ("%d kills: %u messages committed, %u interrupted replies, %u snapshots saved", ROUNDS,
                   committed->len, n_interrupted, n_snapshots);
   g_assert_cmpuint (committed->len, >, 0);
-  store_test_remove_tree (dir);
+  test_remove_tree (dir);
 }
 
 int

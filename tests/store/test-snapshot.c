@@ -393,7 +393,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/snapshot/mismatch", test_mismatch);
   g_test_add_func ("/store/snapshot/branches-and-limit", test_branches_and_limit);
   int status = g_test_run ();
-  store_test_remove_tree (tmp_dir);
+  test_remove_tree (tmp_dir);
   g_free (tmp_dir);
   return status;
 }

@@ -28,7 +28,7 @@ static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
   tern_store_free (f->store);
-  store_test_remove_tree (f->dir);
+  test_remove_tree (f->dir);
   g_free (f->dir);
   g_free (f->path);
 }

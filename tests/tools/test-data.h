@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 /* Test data lives in tests/data/ (G_TEST_SRCDIR is tests/). */
@@ -30,4 +31,23 @@ test_data_list (const char *dir, const char *suffix, gboolean strip_suffix)
   g_ptr_array_sort (names, test_data_compare_names);
   g_assert_cmpuint (names->len, >, 0);
   return names;
+}
+
+/* Deletes @path and, for a folder, everything in it (links are removed,
+ * not followed). */
+static inline void
+test_remove_tree (const char *path)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+      const char *name;
+
+      while (dir && (name = g_dir_read_name (dir)))
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+          test_remove_tree (child);
+        }
+    }
+  g_remove (path);
 }
