@@ -28,7 +28,8 @@ for f in \
   usr/share/icons/hicolor/symbolic/apps/io.github.ternapp.Tern-symbolic.svg \
   usr/share/glib-2.0/schemas/io.github.ternapp.Tern.gschema.xml \
   usr/share/mime/packages/io.github.ternapp.Tern.xml \
-  usr/share/tern/tern-demo.gguf
+  usr/share/tern/tern-demo.gguf \
+  usr/share/tern/README.md
 do
   if [ -f "$dest/$f" ]; then echo "ok   /$f"; else echo "MISSING /$f"; status=1; fi
 done
