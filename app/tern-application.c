@@ -19,7 +19,8 @@ G_DEFINE_FINAL_TYPE (TernApplication, tern_application, ADW_TYPE_APPLICATION)
 
 /* Where the demo model is: installed with Tern, or, when Tern runs from
  * its build folder, in the source tree. TERN_DEMO_MODEL overrides both
- * (tests, and an empty value hides the demo). */
+ * (tests, and an empty value hides the demo). Canonical, as the library
+ * stores paths, so the two can be compared. */
 static char *
 find_demo_model (void)
 {
@@ -27,10 +28,10 @@ find_demo_model (void)
   const char *candidates[] = { TERN_DEMO_MODEL_INSTALLED, TERN_DEMO_MODEL_SOURCE };
 
   if (env)
-    return env[0] && g_file_test (env, G_FILE_TEST_IS_REGULAR) ? g_strdup (env) : NULL;
+    return env[0] && g_file_test (env, G_FILE_TEST_IS_REGULAR) ? g_canonicalize_filename (env, NULL) : NULL;
   for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
     if (g_file_test (candidates[i], G_FILE_TEST_IS_REGULAR))
-      return g_strdup (candidates[i]);
+      return g_canonicalize_filename (candidates[i], NULL);
   return NULL;
 }
 

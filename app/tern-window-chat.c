@@ -50,18 +50,118 @@ at_end (TernWindow *self)
   return gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) >= gtk_adjustment_get_upper (adj) - 24;
 }
 
+static gboolean
+scroll_to_end_now (GtkWidget *list, GdkFrameClock *clock, gpointer data)
+{
+  TernWindow *self = data;
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (self->message_scroller);
+
+  self->scroll_tick = 0;
+  if (self->follow)
+    gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  return G_SOURCE_REMOVE;
+}
+
+/* At the next frame: GTK 4.8's list view keeps its own place when the
+ * value is set while it lays itself out, where the upper bound changes. */
+static void
+scroll_to_end (TernWindow *self)
+{
+  if (self->scroll_tick == 0)
+    self->scroll_tick = gtk_widget_add_tick_callback (GTK_WIDGET (self->message_list), scroll_to_end_now, self, NULL);
+}
+
+/* Only the user stops the following (the handlers below); reaching the
+ * end again resumes it. A moved view is not taken as the user's doing:
+ * GTK 4.8's list view moves it itself when rows change height, to the
+ * top at times. */
 static void
 on_scrolled (GtkAdjustment *adj, TernWindow *self)
 {
-  self->follow = at_end (self);
+  if (at_end (self))
+    self->follow = TRUE;
+  else if (self->follow)
+    scroll_to_end (self);
 }
 
-/* The list grew (a delta, a new row): scroll along if the user was at the end. */
+/* The list grew (a delta, a new row): scroll along. */
 static void
 on_upper_changed (GtkAdjustment *adj, GParamSpec *pspec, TernWindow *self)
 {
   if (self->follow)
-    gtk_adjustment_set_value (adj, gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+    scroll_to_end (self);
+}
+
+static gboolean
+on_user_scroll (GtkEventControllerScroll *controller, double dx, double dy, TernWindow *self)
+{
+  if (dy < 0)
+    self->follow = FALSE;
+  return FALSE;
+}
+
+static void
+on_user_drag (GtkGestureDrag *gesture, double dx, double dy, TernWindow *self)
+{
+  /* A finger moving down pulls earlier messages into view. */
+  if (dy > 0)
+    self->follow = FALSE;
+}
+
+static void
+on_scrollbar_pressed (GtkGestureClick *gesture, int n_press, double x, double y, TernWindow *self)
+{
+  self->follow = FALSE;
+}
+
+static gboolean
+on_list_key (GtkEventControllerKey *controller, guint keyval, guint keycode, GdkModifierType state,
+             TernWindow *self)
+{
+  switch (keyval)
+    {
+    case GDK_KEY_Up:
+    case GDK_KEY_KP_Up:
+    case GDK_KEY_Page_Up:
+    case GDK_KEY_KP_Page_Up:
+    case GDK_KEY_Home:
+    case GDK_KEY_KP_Home:
+      self->follow = FALSE;
+      break;
+    default:
+      break;
+    }
+  return FALSE;
+}
+
+/* What the user does to look back: wheel or touchpad, a finger, the
+ * scrollbar, the keyboard. Each watches in the capture phase and lets the
+ * scrolled window do the scrolling. */
+static void
+watch_user_scrolling (TernWindow *self)
+{
+  GtkEventController *scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+  GtkGesture *drag = gtk_gesture_drag_new ();
+  GtkGesture *press = gtk_gesture_click_new ();
+  GtkEventController *keys = gtk_event_controller_key_new ();
+
+  gtk_event_controller_set_propagation_phase (scroll, GTK_PHASE_CAPTURE);
+  g_signal_connect (scroll, "scroll", G_CALLBACK (on_user_scroll), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->message_scroller), scroll);
+
+  gtk_gesture_single_set_touch_only (GTK_GESTURE_SINGLE (drag), TRUE);
+  gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (drag), GTK_PHASE_CAPTURE);
+  g_signal_connect (drag, "drag-update", G_CALLBACK (on_user_drag), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->message_scroller), GTK_EVENT_CONTROLLER (drag));
+
+  gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (press), GTK_PHASE_CAPTURE);
+  g_signal_connect (press, "pressed", G_CALLBACK (on_scrollbar_pressed), self);
+  gtk_widget_add_controller (gtk_scrolled_window_get_vscrollbar (self->message_scroller),
+                             GTK_EVENT_CONTROLLER (press));
+
+  gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (on_list_key), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->message_list), keys);
 }
 
 /* ---- The list ---- */
@@ -87,12 +187,47 @@ unbind_row (GtkSignalListItemFactory *factory, GtkListItem *list_item, TernWindo
   tern_message_row_unbind (TERN_MESSAGE_ROW (gtk_list_item_get_child (list_item)));
 }
 
-static void
-on_messages_changed (GListModel *model, guint position, guint removed, guint added, TernWindow *self)
+static gboolean
+demo_model_loaded (TernWindow *self)
 {
-  guint n = g_list_model_get_n_items (model);
+  TernApplication *app = TERN_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  const char *demo = app ? tern_application_get_demo_model (app) : NULL;
+  gint64 id = tern_service_get_model_id (self->service);
 
-  gtk_widget_set_visible (self->chat_empty, n == 0);
+  if (demo == NULL || !tern_service_get_model_loaded (self->service))
+    return FALSE;
+  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->models)); i++)
+    {
+      g_autoptr (TernModelItem) model = g_list_model_get_item (G_LIST_MODEL (self->models), i);
+      if (tern_model_item_get_id (model) == id)
+        return g_strcmp0 (tern_model_item_get_path (model), demo) == 0;
+    }
+  return FALSE;
+}
+
+void
+tern_window_chat_update_empty (TernWindow *self)
+{
+  gboolean first = g_list_model_get_n_items (G_LIST_MODEL (self->conversations)) == 0;
+  gboolean demo = demo_model_loaded (self);
+  const char *description = _("Write a message below. The model runs on this computer: nothing leaves it.");
+
+  if (demo)
+    description = _("This is Tern’s demo model, a toy that only knows English words: ask it what a word means, "
+                    "for another word or the opposite of one. For real conversations add a model you "
+                    "downloaded, a file in the GGUF format: model hubs such as Hugging Face publish them "
+                    "(search for “GGUF”). Every model runs on this computer; nothing leaves it.");
+  adw_status_page_set_title (self->chat_empty, first ? _("Welcome to Tern") : _("New Chat"));
+  adw_status_page_set_description (self->chat_empty, description);
+  gtk_widget_set_visible (self->demo_hints, demo);
+  gtk_widget_set_visible (GTK_WIDGET (self->chat_empty), g_list_model_get_n_items (G_LIST_MODEL (self->messages)) == 0);
+}
+
+/* The messages, the conversations or the models changed. */
+static void
+on_list_changed (GListModel *model, guint position, guint removed, guint added, TernWindow *self)
+{
+  tern_window_chat_update_empty (self);
 }
 
 /* Rows are made a few at a time, the newest first, so that opening a long
@@ -600,8 +735,21 @@ on_composer_changed (GtkTextBuffer *buffer, TernWindow *self)
   tern_window_chat_update_actions (self);
 }
 
+/* The demo's suggestion, sent as if typed. */
+static void
+ask_example_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer),
+                            gtk_button_get_label (self->example_button), -1);
+  gtk_widget_grab_focus (GTK_WIDGET (self->composer));
+  g_action_group_activate_action (G_ACTION_GROUP (self), "send", NULL);
+}
+
 static const GActionEntry chat_actions[] = {
   { "send", send_activated },
+  { "ask-example", ask_example_activated },
   { "stop", stop_activated },
   { "regenerate", regenerate_activated },
   { "copy-message", copy_activated, "x" },
@@ -622,7 +770,7 @@ tern_window_chat_init (TernWindow *self)
   g_action_map_add_action_entries (G_ACTION_MAP (self), chat_actions, G_N_ELEMENTS (chat_actions), self);
 
   self->messages = g_list_store_new (TERN_TYPE_MESSAGE_ITEM);
-  g_signal_connect (self->messages, "items-changed", G_CALLBACK (on_messages_changed), self);
+  g_signal_connect (self->messages, "items-changed", G_CALLBACK (on_list_changed), self);
   g_signal_connect (factory, "setup", G_CALLBACK (setup_row), self);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_row), self);
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row), self);
@@ -634,6 +782,7 @@ tern_window_chat_init (TernWindow *self)
   self->follow = TRUE;
   g_signal_connect (adj, "value-changed", G_CALLBACK (on_scrolled), self);
   g_signal_connect (adj, "notify::upper", G_CALLBACK (on_upper_changed), self);
+  watch_user_scrolling (self);
 
   /* Before the text view's own handling of Enter. */
   gtk_event_controller_set_propagation_phase (keys, GTK_PHASE_CAPTURE);
@@ -645,7 +794,9 @@ tern_window_chat_init (TernWindow *self)
   g_signal_connect_object (self->service, "reply-delta", G_CALLBACK (on_reply_delta), self, 0);
   g_signal_connect_object (self->service, "reply-finished", G_CALLBACK (on_reply_finished), self, 0);
   g_signal_connect_object (self->service, "notify::generating", G_CALLBACK (on_generating), self, 0);
-  gtk_widget_set_visible (self->chat_empty, TRUE);
+  g_signal_connect (self->conversations, "items-changed", G_CALLBACK (on_list_changed), self);
+  g_signal_connect (self->models, "items-changed", G_CALLBACK (on_list_changed), self);
+  tern_window_chat_update_empty (self);
   tern_window_chat_update_actions (self);
 }
 

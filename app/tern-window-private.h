@@ -34,7 +34,9 @@ struct _TernWindow {
   GtkLabel *progress_label;
   GtkProgressBar *progress_bar;
   GtkStack *main_stack;
-  GtkWidget *chat_empty;
+  AdwStatusPage *chat_empty;
+  GtkWidget *demo_hints;
+  GtkButton *example_button;
   GtkScrolledWindow *message_scroller;
   GtkListView *message_list;
   GtkRevealer *edit_bar;
@@ -62,6 +64,7 @@ struct _TernWindow {
   gint64 pending_edit_id;        /* the message it replaces, for an edit */
   TernMessageItem *reply;        /* the reply streaming, or NULL */
   gboolean follow;               /* keep the end of the chat in view */
+  guint scroll_tick;             /* a scroll to the end queued for the next frame */
   double tokens_per_second;      /* of the last reply; 0: none yet */
   char *resume_note;             /* how the conversation was opened */
   gboolean syncing_models;       /* the model menu is being set from code */
@@ -94,5 +97,8 @@ void tern_window_chat_dispose (TernWindow *self);
 void tern_window_chat_reload (TernWindow *self);
 /* Whether a message can be sent now; updates the send button and actions. */
 void tern_window_chat_update_actions (TernWindow *self);
+/* Shows what an empty chat says: a welcome on first start, and what the
+ * demo model can do while it is the one loaded. */
+void tern_window_chat_update_empty (TernWindow *self);
 
 G_END_DECLS

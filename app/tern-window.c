@@ -83,6 +83,7 @@ on_state_changed (TernService *service, GParamSpec *pspec, TernWindow *self)
 {
   tern_window_update_status (self);
   tern_window_chat_update_actions (self);
+  tern_window_chat_update_empty (self);
 }
 
 static void
@@ -1124,6 +1125,8 @@ tern_window_class_init (TernWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TernWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, chat_empty);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, demo_hints);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, example_button);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, message_scroller);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, message_list);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, edit_bar);

@@ -2,7 +2,8 @@
 /* make-screenshots OUTDIR [MODEL]: PNG screenshots of the real window
  * (light and dark, wide and narrow), the model library and Preferences,
  * with a short conversation in it, for reviewers and the AppStream
- * metainfo. Run by data/screenshots/make-screenshots.sh under Xvfb. */
+ * metainfo. Without MODEL, a first start with the demo model, whose
+ * welcome is shot too. Run by data/screenshots/make-screenshots.sh under Xvfb. */
 #include <adwaita.h>
 #include <stdio.h>
 
@@ -74,7 +75,7 @@ resize (GtkWindow *window, int width, int height)
 
 typedef struct {
   const char *dir;
-  const char *model;
+  const char *model; /* NULL: the demo model, as on first start */
 } Shots;
 
 static void
@@ -82,14 +83,23 @@ shots_body (AppHarness *hp, gpointer data)
 {
   AppHarness h = *hp;
   const char *dir = ((Shots *) data)->dir;
-  g_autoptr (GFile) file = g_file_new_for_path (((Shots *) data)->model);
+  const char *model = ((Shots *) data)->model;
   GtkWindow *window = GTK_WINDOW (h.window);
   resize (window, 1100, 720);
-  tern_window_open_model_file (h.window, file);
+  if (model)
+    {
+      g_autoptr (GFile) file = g_file_new_for_path (model);
+      tern_window_open_model_file (h.window, file);
+    }
   app_harness_wait ("the model", app_harness_model_ready, h.window, 120);
+  if (model == NULL)
+    save (GTK_WIDGET (window), dir, "welcome.png");
+  /* What the demo model knows: English words. */
   app_harness_send (h.window, "Hello! Who are you?");
   app_harness_wait ("the reply", settled, h.window, 300);
-  app_harness_send (h.window, "Tell me a proverb.");
+  app_harness_send (h.window, "What does tree mean?");
+  app_harness_wait ("the reply", settled, h.window, 300);
+  app_harness_send (h.window, "What is the opposite of happy?");
   app_harness_wait ("the reply", settled, h.window, 300);
   settle ();
 
@@ -130,12 +140,18 @@ main (int argc, char *argv[])
     }
   gtk_init ();
   adw_init ();
-  g_autofree char *default_model = g_build_filename (TERN_SOURCE_DIR, "data", "demo-model", "tern-demo.gguf", NULL);
-  Shots shots = { argv[1], argc == 3 ? argv[2] : default_model };
+  Shots shots = { argv[1], argc == 3 ? argv[2] : NULL };
 
-  app_harness_init (&h, NULL, 0, 1024);
+  /* The settings a new user has: the default context size. */
+  app_harness_init (&h, NULL, 0, 4096);
   g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
   g_settings_set_int (settings, "max-tokens", 200);
+  if (shots.model == NULL)
+    {
+      g_autofree char *demo = g_build_filename (TERN_SOURCE_DIR, "data", "demo-model", "tern-demo.gguf", NULL);
+      g_setenv ("TERN_DEMO_MODEL", demo, TRUE);
+      g_settings_set_boolean (settings, "demo-model-added", FALSE);
+    }
   app_harness_run (&h, shots_body, &shots);
   app_harness_clear (&h);
   return 0;

@@ -7,6 +7,8 @@
 #include <glib/gstdio.h>
 #include <tern/chat-resume.h>
 
+#include "test-data.h"
+
 #define MODEL "kjv-tiny-q4_k_m.gguf"
 #define QUESTION "Who created the heaven and the earth?"
 
@@ -151,6 +153,54 @@ chat_body (AppHarness *hp, gpointer model)
   g_assert_cmpstr (gtk_stack_get_visible_child_name (h.window->sidebar_stack), ==, "list");
 }
 
+/* First start with the demo model installed: it is in the library and
+ * loaded, and the empty chat welcomes the user, says what the demo can do
+ * and where real models come from, and offers a question to ask it. */
+static void
+first_start_body (AppHarness *hp, gpointer data)
+{
+  AppHarness h = *hp;
+  TernWindow *w = h.window;
+
+  app_harness_wait ("the demo model to load", app_harness_model_ready, w, 60);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (w->models)), ==, 1);
+  g_assert_cmpstr (gtk_stack_get_visible_child_name (w->main_stack), ==, "chat");
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (w->chat_empty)));
+  g_assert_cmpstr (adw_status_page_get_title (w->chat_empty), ==, "Welcome to Tern");
+  g_assert_nonnull (strstr (adw_status_page_get_description (w->chat_empty), "demo model"));
+  g_assert_nonnull (strstr (adw_status_page_get_description (w->chat_empty), "GGUF"));
+  g_assert_true (gtk_widget_get_visible (w->demo_hints));
+
+  gtk_widget_activate (GTK_WIDGET (w->example_button));
+  wait_reply (w);
+  g_autofree char *question = message_text (w, 0);
+  g_autofree char *reply = message_text (w, 1);
+  g_assert_cmpstr (question, ==, "What does smile mean?");
+  g_assert_nonnull (strstr (reply, "smile"));
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (w->chat_empty)));
+
+  /* A new chat is no longer the first; the demo's hints stay. */
+  g_action_group_activate_action (G_ACTION_GROUP (w), "new-conversation", NULL);
+  app_harness_sync (w);
+  g_assert_cmpuint (app_harness_n_messages (w), ==, 0);
+  g_assert_cmpstr (adw_status_page_get_title (w->chat_empty), ==, "New Chat");
+  g_assert_true (gtk_widget_get_visible (w->demo_hints));
+}
+
+static void
+test_first_start (void)
+{
+  AppHarness h;
+  g_autofree char *demo = g_test_build_filename (G_TEST_DIST, "..", "data", "demo-model", "tern-demo.gguf", NULL);
+
+  app_harness_init (&h, NULL, 1, 512);
+  g_setenv ("TERN_DEMO_MODEL", demo, TRUE);
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+  g_settings_set_boolean (settings, "demo-model-added", FALSE);
+  app_harness_run (&h, first_start_body, NULL);
+  app_harness_clear (&h);
+}
+
 /* Runs @body on a fresh data folder holding a copy of the fixture model. */
 static void
 run_with_model (AppHarnessBody body)
@@ -216,6 +266,76 @@ test_stop (void)
   app_harness_init (&h, NULL, 1, 4096);
   g_autofree char *model = copy_model (h.dir);
   app_harness_run (&h, stop_body, model);
+  app_harness_clear (&h);
+}
+
+/* The chat keeps its end in view while replies stream and their rows
+ * grow, until the user scrolls up. */
+static gboolean
+end_in_view (gpointer data)
+{
+  TernWindow *w = data;
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (w->message_scroller);
+  GtkWidget *last = gtk_widget_get_last_child (GTK_WIDGET (w->message_list));
+  graphene_rect_t bounds;
+
+  if (gtk_adjustment_get_value (adj) + gtk_adjustment_get_page_size (adj) < gtk_adjustment_get_upper (adj) - 1)
+    return FALSE;
+  /* Where the last row is drawn, which the adjustment alone does not
+   * tell: GTK 4.8's list view can disagree with it. */
+  if (last == NULL || !gtk_widget_compute_bounds (last, GTK_WIDGET (w->message_scroller), &bounds))
+    return FALSE;
+  return bounds.origin.y + bounds.size.height <= gtk_widget_get_height (GTK_WIDGET (w->message_scroller)) + 1;
+}
+
+static void
+follow_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+  GtkAdjustment *adj = gtk_scrolled_window_get_vadjustment (h.window->message_scroller);
+
+  g_settings_set_int (settings, "max-tokens", 200);
+  start_chat (&h, model);
+  /* Enough exchanges to fill the view several times over. */
+  static const char *const questions[] = { "Hello! Who are you?", "What does tree mean?", "What is the opposite of happy?", "What does cat mean?", "Use it in a sentence.", "Thanks!" };
+  gtk_window_set_default_size (GTK_WINDOW (h.window), 1100, 720);
+  for (int i = 0; i < 6; i++)
+    {
+      app_harness_send (h.window, questions[i]);
+      wait_reply (h.window);
+      app_harness_wait ("the end of the chat in view", end_in_view, h.window, 10);
+    }
+  g_assert_cmpfloat (gtk_adjustment_get_upper (adj), >, 2 * gtk_adjustment_get_page_size (adj));
+
+  /* Scrolled up with the wheel while a reply streams, the view stays
+   * where the user put it. */
+  app_harness_send (h.window, QUESTION);
+  app_harness_wait ("the reply to stream", app_harness_has_reply, h.window, 120);
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (h.window->message_scroller));
+  GtkEventController *wheel = NULL;
+  for (guint i = 0; wheel == NULL && i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr (GtkEventController) c = g_list_model_get_item (controllers, i);
+      if (GTK_IS_EVENT_CONTROLLER_SCROLL (c) && gtk_event_controller_get_propagation_phase (c) == GTK_PHASE_CAPTURE)
+        wheel = c;
+    }
+  g_assert_nonnull (wheel);
+  gboolean handled;
+  g_signal_emit_by_name (wheel, "scroll", 0.0, -1.0, &handled);
+  gtk_adjustment_set_value (adj, 0);
+  wait_reply (h.window);
+  g_assert_cmpfloat (gtk_adjustment_get_value (adj), ==, 0);
+}
+
+static void
+test_follow (void)
+{
+  AppHarness h;
+
+  app_harness_init (&h, NULL, 1, 4096);
+  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "..", "data", "demo-model", "tern-demo.gguf", NULL);
+  app_harness_run (&h, follow_body, model);
   app_harness_clear (&h);
 }
 
@@ -612,6 +732,7 @@ test_restart (void)
   run_phase ("/app/window/restart/resume");
   run_phase ("/app/window/restart/missing");
   run_phase ("/app/window/restart/changed");
+  test_remove_tree (dir);
 }
 
 int
@@ -621,7 +742,9 @@ main (int argc, char *argv[])
   adw_init ();
 
   g_test_add_func ("/app/window/chat", test_chat);
+  g_test_add_func ("/app/window/first-start", test_first_start);
   g_test_add_func ("/app/window/stop", test_stop);
+  g_test_add_func ("/app/window/follow", test_follow);
   g_test_add_func ("/app/window/quit-while-streaming", test_quit_while_streaming);
   g_test_add_func ("/app/window/branches", test_branches);
   g_test_add_func ("/app/window/search-delete-undo", test_search_delete_undo);

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Uses the installed Tern as a person would, through the accessibility tree
-and synthesized input: opens a model from the command line, chats, quits,
-starts again and resumes the conversation, keeping a screenshot of each
-step. Run by run-as-user.sh, which installs Tern and provides the display,
+and synthesized input: starts it for the first time (the demo model is
+there, and the chat welcomes), opens a model from the command line, chats,
+quits, starts again and resumes the conversation, keeping a screenshot of
+each step. Run by run-as-user.sh, which installs Tern and provides the display,
 the session bus and a fresh home.
 
     run-as-user.py TERN MODEL.gguf SCREENSHOT_DIR
@@ -99,6 +100,13 @@ def main():
     tern, model, outdir = sys.argv[1:4]
     os.makedirs(outdir, exist_ok=True)
 
+    # 0. First start: the installed demo model is in the library and loaded.
+    proc = subprocess.Popen([tern])
+    wait_for("the welcome", named("label", lambda s: s == "Welcome to Tern"))
+    wait_for("the demo model to load", status_says("tokens"))
+    shot(outdir, "0-first-start.png")
+    quit_app(proc)
+
     # 1. `tern MODEL.gguf`: the model goes into the library and a new chat opens.
     proc = subprocess.Popen([tern, model])
     wait_for("the window", named("frame", lambda s: s == "Tern"))
@@ -128,7 +136,7 @@ def main():
     wait_for("the stored reply", named("label", lambda s: s == "Assistant"))
     shot(outdir, "5-resumed.png")
     quit_app(proc)
-    print("ok: chatted, quit, started again and resumed from the snapshot")
+    print("ok: welcomed, chatted, quit, started again and resumed from the snapshot")
 
 
 if __name__ == "__main__":
