@@ -732,6 +732,7 @@ on_composer_key (GtkEventControllerKey *controller, guint keyval, guint keycode,
 static void
 on_composer_changed (GtkTextBuffer *buffer, TernWindow *self)
 {
+  gtk_widget_set_visible (self->composer_placeholder, gtk_text_buffer_get_char_count (buffer) == 0);
   tern_window_chat_update_actions (self);
 }
 

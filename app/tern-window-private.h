@@ -41,6 +41,7 @@ struct _TernWindow {
   GtkListView *message_list;
   GtkRevealer *edit_bar;
   GtkTextView *composer;
+  GtkWidget *composer_placeholder;
   GtkButton *send_button;
   GtkWidget *demo_button;
   GtkWidget *library_page;

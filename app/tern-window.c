@@ -1125,6 +1125,7 @@ tern_window_class_init (TernWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TernWindow, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, chat_empty);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, composer_placeholder);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, demo_hints);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, example_button);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, message_scroller);

@@ -130,7 +130,10 @@ chat_body (AppHarness *hp, gpointer model)
   /* Shift+Enter is a new line; Enter sends. */
   Streaming seen = { h.window, FALSE, FALSE };
   gulong handler = g_signal_connect_after (h.window->service, "reply-delta", G_CALLBACK (on_delta_seen), &seen);
+  /* The empty composer shows its placeholder; typing hides it. */
+  g_assert_true (gtk_widget_get_visible (h.window->composer_placeholder));
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (h.window->composer), QUESTION, -1);
+  g_assert_false (gtk_widget_get_visible (h.window->composer_placeholder));
   g_assert_false (press (h.window, GDK_KEY_Return, GDK_SHIFT_MASK));
   g_assert_true (press (h.window, GDK_KEY_Return, 0));
   wait_reply (h.window);
@@ -140,6 +143,7 @@ chat_body (AppHarness *hp, gpointer model)
   g_assert_true (seen.stop_button);
 
   g_assert_cmpuint (app_harness_n_messages (h.window), ==, 2);
+  g_assert_true (gtk_widget_get_visible (h.window->composer_placeholder));
   g_autofree char *user = message_text (h.window, 0);
   g_autofree char *reply = message_text (h.window, 1);
   g_assert_cmpstr (user, ==, QUESTION);
@@ -288,6 +292,25 @@ end_in_view (gpointer data)
   return bounds.origin.y + bounds.size.height <= gtk_widget_get_height (GTK_WIDGET (w->message_scroller)) + 1;
 }
 
+typedef struct {
+  TernWindow *window;
+  GtkEventController *wheel;
+  gboolean scrolled;
+} LookBack;
+
+/* At the first piece of the reply, the user turns the wheel to the top. */
+static void
+on_delta_look_back (TernService *service, const char *text, LookBack *look)
+{
+  gboolean handled;
+
+  if (look->scrolled)
+    return;
+  look->scrolled = TRUE;
+  g_signal_emit_by_name (look->wheel, "scroll", 0.0, -1.0, &handled);
+  gtk_adjustment_set_value (gtk_scrolled_window_get_vadjustment (look->window->message_scroller), 0);
+}
+
 static void
 follow_body (AppHarness *hp, gpointer model)
 {
@@ -310,21 +333,20 @@ follow_body (AppHarness *hp, gpointer model)
 
   /* Scrolled up with the wheel while a reply streams, the view stays
    * where the user put it. */
-  app_harness_send (h.window, QUESTION);
-  app_harness_wait ("the reply to stream", app_harness_has_reply, h.window, 120);
   g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (h.window->message_scroller));
-  GtkEventController *wheel = NULL;
-  for (guint i = 0; wheel == NULL && i < g_list_model_get_n_items (controllers); i++)
+  LookBack look = { h.window, NULL, FALSE };
+  for (guint i = 0; look.wheel == NULL && i < g_list_model_get_n_items (controllers); i++)
     {
       g_autoptr (GtkEventController) c = g_list_model_get_item (controllers, i);
       if (GTK_IS_EVENT_CONTROLLER_SCROLL (c) && gtk_event_controller_get_propagation_phase (c) == GTK_PHASE_CAPTURE)
-        wheel = c;
+        look.wheel = c;
     }
-  g_assert_nonnull (wheel);
-  gboolean handled;
-  g_signal_emit_by_name (wheel, "scroll", 0.0, -1.0, &handled);
-  gtk_adjustment_set_value (adj, 0);
+  g_assert_nonnull (look.wheel);
+  gulong handler = g_signal_connect_after (h.window->service, "reply-delta", G_CALLBACK (on_delta_look_back), &look);
+  app_harness_send (h.window, QUESTION);
   wait_reply (h.window);
+  g_signal_handler_disconnect (h.window->service, handler);
+  g_assert_true (look.scrolled);
   g_assert_cmpfloat (gtk_adjustment_get_value (adj), ==, 0);
 }
 
