@@ -15,7 +15,8 @@ libopenblas0-pthread wordnet-base. Run with Debian's interpreter:
 
 It writes tern-demo.gguf and heldout.txt beside itself (see README.md there).
 Everything is seeded and training runs a fixed number of steps on a fixed number
-of threads, so a rerun with the same packages gives the same file.
+of threads, so a rerun with the same packages on the same kind of CPU gives the
+same file (OpenBLAS picks its kernels by CPU, and they round differently).
 """
 
 import argparse
