@@ -37,6 +37,10 @@ main (int argc, char *argv[])
   model = g_strdup (argc == 2 ? argv[1] : default_model);
   /* The app's settings stay in memory, not in the user's. */
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  /* Under Xvfb, GL would be Mesa's software rasterizer, whose frames (about
+   * 30 ms each on two busy cores) measure Mesa, not the app. Cairo draws
+   * the same; GSK_RENDERER set by hand still wins. */
+  g_setenv ("GSK_RENDERER", "cairo", FALSE);
   gtk_init ();
   adw_init ();
 
