@@ -5,6 +5,9 @@
 # ./packaging/test-deb.sh [DEB]
 set -eu
 root="$(cd "$(dirname "$0")/.." && pwd)"
+out=""
+dest="$(mktemp -d)"
+trap 'rm -rf "$dest" ${out:+"$out"}' EXIT
 if [ $# -ge 1 ]; then
   deb="$1"
 else
@@ -12,8 +15,6 @@ else
   "$root/packaging/build-deb.sh" "$out" > "$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }
   deb="$(ls "$out"/tern_*.deb)"
 fi
-dest="$(mktemp -d)"
-trap 'rm -rf "$dest"' EXIT
 
 echo "$deb:"
 dpkg-deb -c "$deb"
