@@ -192,17 +192,12 @@ demo_model_loaded (TernWindow *self)
 {
   TernApplication *app = TERN_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
   const char *demo = app ? tern_application_get_demo_model (app) : NULL;
-  gint64 id = tern_service_get_model_id (self->service);
+  TernModelItem *model;
 
   if (demo == NULL || !tern_service_get_model_loaded (self->service))
     return FALSE;
-  for (guint i = 0; i < g_list_model_get_n_items (G_LIST_MODEL (self->models)); i++)
-    {
-      g_autoptr (TernModelItem) model = g_list_model_get_item (G_LIST_MODEL (self->models), i);
-      if (tern_model_item_get_id (model) == id)
-        return g_strcmp0 (tern_model_item_get_path (model), demo) == 0;
-    }
-  return FALSE;
+  model = tern_window_find_model (self, tern_service_get_model_id (self->service), NULL);
+  return model && g_strcmp0 (tern_model_item_get_path (model), demo) == 0;
 }
 
 void
@@ -226,6 +221,13 @@ tern_window_chat_update_empty (TernWindow *self)
 /* The messages, the conversations or the models changed. */
 static void
 on_list_changed (GListModel *model, guint position, guint removed, guint added, TernWindow *self)
+{
+  tern_window_chat_update_empty (self);
+}
+
+/* Another model was loaded (not on every token, as the status is). */
+static void
+on_model_changed (TernService *service, GParamSpec *pspec, TernWindow *self)
 {
   tern_window_chat_update_empty (self);
 }
@@ -797,6 +799,8 @@ tern_window_chat_init (TernWindow *self)
   g_signal_connect_object (self->service, "notify::generating", G_CALLBACK (on_generating), self, 0);
   g_signal_connect (self->conversations, "items-changed", G_CALLBACK (on_list_changed), self);
   g_signal_connect (self->models, "items-changed", G_CALLBACK (on_list_changed), self);
+  g_signal_connect_object (self->service, "notify::model-loaded", G_CALLBACK (on_model_changed), self, 0);
+  g_signal_connect_object (self->service, "notify::model-id", G_CALLBACK (on_model_changed), self, 0);
   tern_window_chat_update_empty (self);
   tern_window_chat_update_actions (self);
 }

@@ -81,6 +81,10 @@ void tern_window_toast (TernWindow *self, const char *text);
 void tern_window_reload_conversations (TernWindow *self);
 /* The sidebar item of conversation @id, or NULL (not a new reference). */
 TernConversationItem *tern_window_find_conversation (TernWindow *self, gint64 id);
+/* The library item of model @id and, when @position is not NULL, its
+ * place in the model menu; NULL when not in the library (not a new
+ * reference). */
+TernModelItem *tern_window_find_model (TernWindow *self, gint64 id, guint *position);
 /* Opens conversation @id in the chat view, loading its model first when
  * another is loaded. */
 void tern_window_open_conversation (TernWindow *self, gint64 id);

@@ -83,7 +83,6 @@ on_state_changed (TernService *service, GParamSpec *pspec, TernWindow *self)
 {
   tern_window_update_status (self);
   tern_window_chat_update_actions (self);
-  tern_window_chat_update_empty (self);
 }
 
 static void
@@ -114,8 +113,8 @@ on_service_error (TernService *service, const GError *error, TernWindow *self)
 
 /* ---- Models ---- */
 
-static TernModelItem *
-find_model (TernWindow *self, gint64 id, guint *position)
+TernModelItem *
+tern_window_find_model (TernWindow *self, gint64 id, guint *position)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->models));
 
@@ -138,7 +137,7 @@ sync_model_menu (TernWindow *self)
   guint position;
 
   self->syncing_models = TRUE;
-  if (find_model (self, tern_service_get_model_id (self->service), &position))
+  if (tern_window_find_model (self, tern_service_get_model_id (self->service), &position))
     gtk_drop_down_set_selected (self->model_dropdown, position);
   else
     gtk_drop_down_set_selected (self->model_dropdown, GTK_INVALID_LIST_POSITION);
@@ -503,7 +502,7 @@ got_model_check (GObject *source, GAsyncResult *result, gpointer data)
     return;
   TernConversationItem *item = tern_window_find_conversation (self, request->id);
   const TernConversation *c = item ? tern_conversation_item_get_conversation (item) : NULL;
-  TernModelItem *model = c ? find_model (self, c->model_id, NULL) : NULL;
+  TernModelItem *model = c ? tern_window_find_model (self, c->model_id, NULL) : NULL;
   if (model == NULL)
     return;
   if (status == TERN_MODEL_OK)
@@ -549,7 +548,8 @@ tern_window_open_conversation (TernWindow *self, gint64 id)
   self->opening = TRUE;
   tern_window_chat_update_actions (self);
 
-  if (c && c->model_id != 0 && c->model_id != loaded && find_model (self, c->model_id, NULL) && self->model_pending == 0)
+  if (c && c->model_id != 0 && c->model_id != loaded && tern_window_find_model (self, c->model_id, NULL)
+      && self->model_pending == 0)
     {
       /* Its own model first, when the file is still the one it used. */
       tern_service_check_model (self->service, c->model_id, self->cancellable, got_model_check, request_new (self, id));
