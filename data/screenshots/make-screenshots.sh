@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Screenshots of the app (the welcome on first start, main window
 # light/dark, wide/narrow, the model library, Preferences) chatting with
-# the demo model (or MODEL), made under Xvfb into this folder: ./data/screenshots/make-screenshots.sh [BUILD_DIR] [MODEL]
+# the demo model (or MODEL), made under Xvfb into this folder:
+#   ./data/screenshots/make-screenshots.sh [BUILD_DIR] [MODEL]
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../../build}"

@@ -3,7 +3,8 @@
  * (light and dark, wide and narrow), the model library and Preferences,
  * with a short conversation in it, for reviewers and the AppStream
  * metainfo. Without MODEL, a first start with the demo model, whose
- * welcome is shot too. Run by data/screenshots/make-screenshots.sh under Xvfb. */
+ * welcome is shot too. Run by data/screenshots/make-screenshots.sh under
+ * Xvfb. */
 #include <adwaita.h>
 #include <stdio.h>
 

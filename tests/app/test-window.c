@@ -76,18 +76,32 @@ message_branches (TernWindow *w, guint i, gint *index)
   return tern_message_item_get_n_branches (item);
 }
 
+/* The window's own controller of @type on @widget, which watches in the
+ * capture phase (not a new reference). */
 static GtkEventController *
-composer_keys (TernWindow *w)
+capture_controller (GtkWidget *widget, GType type)
 {
-  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (w->composer));
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (widget);
 
   for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
     {
       g_autoptr (GtkEventController) c = g_list_model_get_item (controllers, i);
-      if (GTK_IS_EVENT_CONTROLLER_KEY (c) && gtk_event_controller_get_propagation_phase (c) == GTK_PHASE_CAPTURE)
+      if (G_TYPE_CHECK_INSTANCE_TYPE (c, type) && gtk_event_controller_get_propagation_phase (c) == GTK_PHASE_CAPTURE)
         return c;
     }
   g_assert_not_reached ();
+}
+
+static GtkEventController *
+composer_keys (TernWindow *w)
+{
+  return capture_controller (GTK_WIDGET (w->composer), GTK_TYPE_EVENT_CONTROLLER_KEY);
+}
+
+static char *
+demo_model_path (void)
+{
+  return g_test_build_filename (G_TEST_DIST, "..", "data", "demo-model", "tern-demo.gguf", NULL);
 }
 
 static gboolean
@@ -195,7 +209,7 @@ static void
 test_first_start (void)
 {
   AppHarness h;
-  g_autofree char *demo = g_test_build_filename (G_TEST_DIST, "..", "data", "demo-model", "tern-demo.gguf", NULL);
+  g_autofree char *demo = demo_model_path ();
 
   app_harness_init (&h, NULL, 1, 512);
   g_setenv ("TERN_DEMO_MODEL", demo, TRUE);
@@ -321,9 +335,12 @@ follow_body (AppHarness *hp, gpointer model)
   g_settings_set_int (settings, "max-tokens", 200);
   start_chat (&h, model);
   /* Enough exchanges to fill the view several times over. */
-  static const char *const questions[] = { "Hello! Who are you?", "What does tree mean?", "What is the opposite of happy?", "What does cat mean?", "Use it in a sentence.", "Thanks!" };
+  static const char *const questions[] = {
+    "Hello! Who are you?", "What does tree mean?", "What is the opposite of happy?",
+    "What does cat mean?", "Use it in a sentence.", "Thanks!",
+  };
   gtk_window_set_default_size (GTK_WINDOW (h.window), 1100, 720);
-  for (int i = 0; i < 6; i++)
+  for (guint i = 0; i < G_N_ELEMENTS (questions); i++)
     {
       app_harness_send (h.window, questions[i]);
       wait_reply (h.window);
@@ -333,15 +350,9 @@ follow_body (AppHarness *hp, gpointer model)
 
   /* Scrolled up with the wheel while a reply streams, the view stays
    * where the user put it. */
-  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (h.window->message_scroller));
-  LookBack look = { h.window, NULL, FALSE };
-  for (guint i = 0; look.wheel == NULL && i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr (GtkEventController) c = g_list_model_get_item (controllers, i);
-      if (GTK_IS_EVENT_CONTROLLER_SCROLL (c) && gtk_event_controller_get_propagation_phase (c) == GTK_PHASE_CAPTURE)
-        look.wheel = c;
-    }
-  g_assert_nonnull (look.wheel);
+  LookBack look = {
+    h.window, capture_controller (GTK_WIDGET (h.window->message_scroller), GTK_TYPE_EVENT_CONTROLLER_SCROLL), FALSE
+  };
   gulong handler = g_signal_connect_after (h.window->service, "reply-delta", G_CALLBACK (on_delta_look_back), &look);
   app_harness_send (h.window, QUESTION);
   wait_reply (h.window);
@@ -356,7 +367,7 @@ test_follow (void)
   AppHarness h;
 
   app_harness_init (&h, NULL, 1, 4096);
-  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "..", "data", "demo-model", "tern-demo.gguf", NULL);
+  g_autofree char *model = demo_model_path ();
   app_harness_run (&h, follow_body, model);
   app_harness_clear (&h);
 }

@@ -4,8 +4,8 @@
 and synthesized input: starts it for the first time (the demo model is
 there, and the chat welcomes), opens a model from the command line, chats,
 quits, starts again and resumes the conversation, keeping a screenshot of
-each step. Run by run-as-user.sh, which installs Tern and provides the display,
-the session bus and a fresh home.
+each step. Run by run-as-user.sh, which installs Tern and provides the
+display, the session bus and a fresh home.
 
     run-as-user.py TERN MODEL.gguf SCREENSHOT_DIR
 """
