@@ -445,7 +445,7 @@ add_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
 static gboolean
 on_drop (GtkDropTarget *target, const GValue *value, double x, double y, TernLibraryPage *self)
 {
-  GSList *files = g_value_get_boxed (value);
+  g_autoptr (GSList) files = gdk_file_list_get_files (g_value_get_boxed (value));
 
   for (GSList *l = files; l != NULL; l = l->next)
     tern_library_page_add_file (self, l->data);

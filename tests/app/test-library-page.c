@@ -368,15 +368,37 @@ has_error (gpointer f)
   return ((Fixture *) f)->n_errors > 0;
 }
 
-/* Adds the file at @path as a drop would, and waits for its row; returns
+/* Drops the file at @path on the page, as a file manager would. */
+static void
+drop_file (Fixture *f, const char *path)
+{
+  g_autoptr (GListModel) controllers = gtk_widget_observe_controllers (GTK_WIDGET (f->page));
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GSList) files = g_slist_prepend (NULL, file);
+  g_auto (GValue) value = G_VALUE_INIT;
+  GtkDropTarget *target = NULL;
+  gboolean accepted = FALSE;
+
+  for (guint i = 0; target == NULL && i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr (GObject) controller = g_list_model_get_item (controllers, i);
+      if (GTK_IS_DROP_TARGET (controller))
+        target = GTK_DROP_TARGET (controller);
+    }
+  g_assert_nonnull (target);
+  g_value_init (&value, GDK_TYPE_FILE_LIST);
+  g_value_take_boxed (&value, gdk_file_list_new_from_list (files));
+  g_signal_emit_by_name (target, "drop", &value, 10.0, 10.0, &accepted);
+  g_assert_true (accepted);
+}
+
+/* Adds the file at @path by dropping it, and waits for its row; returns
  * the model as the library has it (free with tern_store_model_free). */
 static TernStoreModel *
 add_model (Fixture *f, const char *path)
 {
-  g_autoptr (GFile) file = g_file_new_for_path (path);
-
   f->n_added = 0;
-  tern_library_page_add_file (f->page, file);
+  drop_file (f, path);
   wait_until ("model-added", has_added, f);
   g_assert_cmpuint (f->n_errors, ==, 0);
 
