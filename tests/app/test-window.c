@@ -598,6 +598,75 @@ test_accessible (void)
   run_with_model (accessible_body);
 }
 
+/* The shortcuts window lists every accelerator the application sets, and
+ * each action it names exists. */
+static void
+collect_shortcuts (GtkWidget *widget, GPtrArray *found)
+{
+  if (GTK_IS_SHORTCUTS_SHORTCUT (widget))
+    g_ptr_array_add (found, widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child; child = gtk_widget_get_next_sibling (child))
+    collect_shortcuts (child, found);
+}
+
+static gboolean
+action_exists (TernWindow *w, const char *detailed)
+{
+  GActionMap *map = g_str_has_prefix (detailed, "app.") ? G_ACTION_MAP (gtk_window_get_application (GTK_WINDOW (w)))
+                                                        : G_ACTION_MAP (w);
+
+  return g_action_map_lookup_action (map, strchr (detailed, '.') + 1) != NULL;
+}
+
+static void
+shortcuts_body (AppHarness *hp, gpointer data)
+{
+  AppHarness h = *hp;
+  GtkApplication *app = GTK_APPLICATION (h.app);
+  GtkShortcutsWindow *overlay = gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (h.window));
+  g_autoptr (GPtrArray) shortcuts = g_ptr_array_new ();
+  g_autoptr (GHashTable) listed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  g_assert_nonnull (overlay);
+  collect_shortcuts (GTK_WIDGET (overlay), shortcuts);
+  g_assert_cmpuint (shortcuts->len, >, 0);
+  for (guint i = 0; i < shortcuts->len; i++)
+    {
+      g_autofree char *action = NULL;
+      g_autofree char *accelerator = NULL;
+
+      g_object_get (shortcuts->pdata[i], "action-name", &action, "accelerator", &accelerator, NULL);
+      g_assert_true (action != NULL || accelerator != NULL);
+      if (action)
+        {
+          g_assert_true (action_exists (h.window, action));
+          g_hash_table_add (listed, g_steal_pointer (&action));
+        }
+    }
+
+  g_auto (GStrv) described = gtk_application_list_action_descriptions (app);
+  for (guint i = 0; described[i]; i++)
+    {
+      g_auto (GStrv) accels = gtk_application_get_accels_for_action (app, described[i]);
+      if (accels[0] == NULL)
+        continue;
+      g_test_message ("%s: %s", described[i], accels[0]);
+      g_assert_true (g_hash_table_contains (listed, described[i]));
+    }
+  /* The window's own shortcut for this window. */
+  g_assert_true (g_hash_table_contains (listed, "win.show-help-overlay"));
+}
+
+static void
+test_shortcuts (void)
+{
+  AppHarness h;
+
+  app_harness_init (&h, NULL, 1, 256);
+  app_harness_run (&h, shortcuts_body, NULL);
+  app_harness_clear (&h);
+}
+
 /* ---- Restart: each phase is a process of its own on one data folder ---- */
 
 static const char *
@@ -782,6 +851,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/app/window/branches", test_branches);
   g_test_add_func ("/app/window/search-delete-undo", test_search_delete_undo);
   g_test_add_func ("/app/window/accessible", test_accessible);
+  g_test_add_func ("/app/window/shortcuts", test_shortcuts);
   g_test_add_func ("/app/window/restart", test_restart);
   g_test_add_func ("/app/window/restart/chat", phase_chat);
   g_test_add_func ("/app/window/restart/resume", phase_resume);
