@@ -403,6 +403,10 @@ stream (Engine *e, Command *cmd, TernReply *reply, GString *text, GArray *tokens
       if (!tern_reply_update (reply, text->str, (TernToken *) tokens->data, (gint32) tokens->len, error))
         return FALSE;
       publish (e);
+#ifdef TERN_SERVICE_TESTING
+      if (self->token_hook != NULL)
+        self->token_hook (self, tokens->len, self->token_hook_data);
+#endif
     }
   before = text->len;
   tern_detokenizer_flush (detok, text);

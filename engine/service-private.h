@@ -7,6 +7,9 @@
 
 #include <tern/chat-template.h>
 #include <tern/service.h>
+#ifdef TERN_SERVICE_TESTING
+#include <tern/service-testing.h>
+#endif
 
 G_BEGIN_DECLS
 
@@ -105,6 +108,11 @@ struct _TernService {
   gint shutting_down;    /* atomic */
   guint reply_n_tokens;  /* atomic */
   gboolean shut_down;    /* owner thread: shutdown is over */
+
+#ifdef TERN_SERVICE_TESTING
+  TernServiceTokenHook token_hook; /* set while the engine thread is idle */
+  gpointer token_hook_data;
+#endif
 
   GMutex lock;           /* guards what follows */
   Command *current;      /* the command the engine thread runs */

@@ -405,6 +405,19 @@ tern_service_get_reply_n_tokens (TernService *self)
   return g_atomic_int_get (&self->reply_n_tokens);
 }
 
+#ifdef TERN_SERVICE_TESTING
+void
+tern_service_testing_set_token_hook (TernService *self, TernServiceTokenHook hook, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  /* The engine thread reads these only while it runs a request, which it
+   * took from the queue after this returned. */
+  self->token_hook = hook;
+  self->token_hook_data = user_data;
+}
+#endif
+
 void
 tern_service_shutdown (TernService *self)
 {

@@ -8,6 +8,7 @@
 #include <tern/chat-resume.h>
 
 #include "test-data.h"
+#include "token-gate.h"
 
 #define MODEL "kjv-tiny-q4_k_m.gguf"
 #define QUESTION "Who created the heaven and the earth?"
@@ -237,40 +238,36 @@ test_chat (void)
   run_with_model (chat_body);
 }
 
-/* Stops at the first piece of the reply, noting how many tokens it had. */
-static void
-on_delta_stop (TernService *service, const char *text, guint *n_at_stop)
-{
-  TernWindow *w = g_object_get_data (G_OBJECT (service), "test-window");
-
-  if (*n_at_stop > 0)
-    return;
-  *n_at_stop = MAX (tern_service_get_reply_n_tokens (service), 1);
-  g_action_group_activate_action (G_ACTION_GROUP (w), "stop", NULL);
-}
-
+/* Stop, pressed when the reply shows its third token, leaves exactly three:
+ * the engine thread is held at that token (the service's test hook) while
+ * the user presses Stop. */
 static void
 stop_body (AppHarness *hp, gpointer model)
 {
   AppHarness h = *hp;
   g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
-  guint n_at_stop = 0;
+  const guint stop_at = 3;
+  TokenGate gate;
 
   /* Long enough that the stop comes well before the end. */
   g_settings_set_int (settings, "max-tokens", 3000);
   start_chat (&h, model);
-  g_object_set_data (G_OBJECT (h.window->service), "test-window", h.window);
-  gulong handler = g_signal_connect (h.window->service, "reply-delta", G_CALLBACK (on_delta_stop), &n_at_stop);
+  token_gate_install (&gate, h.window->service, stop_at);
   app_harness_send (h.window, "Tell me of the flood, and of the ark, and of all that was in it.");
+  token_gate_wait (&gate, 60);
+  g_autofree char *shown = message_text (h.window, 1);
+  g_assert_cmpstr (shown, !=, "");
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (h.window), "stop"));
+  g_action_group_activate_action (G_ACTION_GROUP (h.window), "stop", NULL);
+  token_gate_release (&gate);
   wait_reply (h.window);
-  g_signal_handler_disconnect (h.window->service, handler);
-  /* Within one token of the request. */
-  guint n = tern_service_get_reply_n_tokens (h.window->service);
-  g_test_message ("stop requested at %u tokens; the reply has %u", n_at_stop, n);
-  g_assert_cmpuint (n, >=, n_at_stop);
-  g_assert_cmpuint (n, <=, n_at_stop + 1);
-  g_assert_cmpuint (n, <, 3000);
+  token_gate_remove (&gate, h.window->service);
+
+  g_assert_cmpuint (tern_service_get_reply_n_tokens (h.window->service), ==, stop_at);
   g_assert_cmpuint (app_harness_n_messages (h.window), ==, 2);
+  g_autoptr (TernMessageItem) reply = app_harness_message (h.window, 1);
+  /* No text came after the one shown when Stop was pressed. */
+  g_assert_cmpstr (tern_message_item_get_content (reply), ==, shown);
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (h.window), "regenerate"));
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (h.window), "stop"));
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (h.window->send_button)), ==, "win.send");

@@ -6,6 +6,7 @@
 #include <tern/service.h>
 
 #include "test-data.h"
+#include "token-gate.h"
 
 #define MODEL "kjv-tiny-q4_k_m.gguf"
 #define N_CTX 256
@@ -34,9 +35,8 @@ typedef struct {
   GError *error;
   guint n_notify_generating;
 
-  /* On the first delta: stop, or shut down. */
-  gboolean stop_on_delta, shutdown_on_delta;
-  guint n_at_stop;
+  /* On the first delta: shut down. */
+  gboolean shutdown_on_delta;
 } Fixture;
 
 static gboolean
@@ -124,12 +124,6 @@ on_reply_delta (TernService *service, const char *text, Fixture *f)
   g_string_append (f->deltas, text);
   if (f->n_deltas++ > 0)
     return;
-  if (f->stop_on_delta)
-    {
-      tern_service_stop (service);
-      /* Read after the request: tokens past this one started after it. */
-      f->n_at_stop = tern_service_get_reply_n_tokens (service);
-    }
   if (f->shutdown_on_delta)
     tern_service_shutdown (service);
 }
@@ -527,28 +521,47 @@ test_branches (void)
   g_assert_finalize_object (service);
 }
 
+/* A stop requested after token k of a reply leaves exactly k tokens: the
+ * engine thread is held at that token (the service's test hook) while the
+ * stop is requested, as when the user presses Stop having seen it. */
 static void
 test_stop (void)
 {
   g_auto (Fixture) f = { 0 };
+  const guint stop_at[] = { 1, 5, 12 };
+  g_autoptr (GError) error = NULL;
 
   fixture_init (&f);
   TernService *service = service_new (&f, f.db);
   load (&f, service);
-  gint64 conversation = new_conversation (&f, service);
-  open_conversation (&f, service, conversation);
 
-  f.stop_on_delta = TRUE;
-  send (&f, service, "Tell me of the flood.", 180);
-  f.stop_on_delta = FALSE;
-  g_assert_true (f.finished_incomplete);
-  g_autoptr (TernMessage) m = last_message (&f, service, conversation);
-  g_test_message ("stop after %u tokens; the reply has %d", f.n_at_stop, m->n_tokens);
-  /* Within one token of the request. */
-  g_assert_cmpint (m->n_tokens, >=, f.n_at_stop);
-  g_assert_cmpint (m->n_tokens, <=, f.n_at_stop + 1);
-  g_assert_cmpint (m->n_tokens, <, 180);
-  g_assert_cmpstr (m->content, ==, f.deltas->str);
+  /* Each in a conversation of its own: the same greedy reply, longer than
+   * any of the stops. */
+  gint64 conversation = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (stop_at); i++)
+    {
+      TokenGate gate;
+
+      conversation = new_conversation (&f, service);
+      open_conversation (&f, service, conversation);
+
+      token_gate_install (&gate, service, stop_at[i]);
+      tern_service_send_message (service, "Tell me of the flood.", 180, NULL, got_result, &f);
+      token_gate_wait (&gate, TIMEOUT_S);
+      tern_service_stop (service);
+      token_gate_release (&gate);
+      gint64 id = tern_service_send_message_finish (service, await (&f), &error);
+      g_assert_no_error (error);
+      token_gate_remove (&gate, service);
+
+      g_assert_cmpint (id, ==, f.finished_id);
+      g_assert_true (f.finished_incomplete);
+      g_autoptr (TernMessage) m = last_message (&f, service, conversation);
+      g_assert_cmpint (m->id, ==, id);
+      g_assert_cmpint (m->n_tokens, ==, stop_at[i]);
+      g_assert_cmpuint (tern_service_get_reply_n_tokens (service), ==, stop_at[i]);
+      g_assert_cmpstr (m->content, ==, f.deltas->str);
+    }
 
   /* A stop does not reach replies requested after it. */
   send (&f, service, "And then?", 6);
