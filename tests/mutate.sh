@@ -90,6 +90,7 @@ for patch in "$@"; do
   needs=$(header Needs "$patch")
   repeat=$(header Repeat "$patch")
   repeat=${repeat:-1}
+  failed=
   start=$(date +%s)
 
   if [ -z "$what" ] || [ -z "$tests" ]; then
