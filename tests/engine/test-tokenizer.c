@@ -865,47 +865,6 @@ test_threads (void)
   }
 }
 
-/* ---- Speed, reported ---- */
-
-static void
-test_timing (void)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "vocab",
-                                                 "ggml-vocab-deepseek-llm.gguf", NULL);
-  g_autofree char *inp_path = g_strconcat (path, ".inp", NULL);
-  g_autofree char *inp = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (TernGguf) gguf = tern_gguf_open (path, &error);
-  g_autoptr (GString) text = g_string_new (NULL);
-  const char *names[] = { "deepseek-llm", "llama-spm" };
-  gint64 t0, t1;
-
-  g_assert_no_error (error);
-  t0 = g_get_monotonic_time ();
-  {
-    g_autoptr (TernTokenizer) tok = tern_tokenizer_new (gguf, &error);
-
-    g_assert_no_error (error);
-    t1 = g_get_monotonic_time ();
-    g_test_message ("building the %d-token deepseek-llm tokenizer: %.1f ms",
-                    tern_tokenizer_n_vocab (tok), (t1 - t0) / 1000.0);
-  }
-
-  g_assert_true (g_file_get_contents (inp_path, &inp, NULL, &error));
-  while (text->len < 16384)
-    g_string_append (text, inp);
-  for (gsize i = 0; i < G_N_ELEMENTS (names); i++) {
-    g_autoptr (TernTokenizer) tok = load_vocab (names[i]);
-    g_autoptr (GArray) out = NULL;
-
-    t0 = g_get_monotonic_time ();
-    out = encode (tok, text->str, (gssize) text->len, TERN_TOKENIZE_NONE);
-    t1 = g_get_monotonic_time ();
-    g_test_message ("%s: %" G_GSIZE_FORMAT " bytes -> %u tokens in %.2f ms", names[i], text->len,
-                    out->len, (t1 - t0) / 1000.0);
-  }
-}
-
 int
 main (int argc, char **argv)
 {
@@ -940,6 +899,5 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/tokenizer/unsupported", test_unsupported);
   g_test_add_func ("/engine/tokenizer/malformed", test_malformed);
   g_test_add_func ("/engine/tokenizer/threads", test_threads);
-  g_test_add_func ("/engine/tokenizer/timing", test_timing);
   return g_test_run ();
 }
