@@ -346,6 +346,40 @@ test_parse_prefixes (void)
     }
 }
 
+/* The letters of @text, in order. */
+static void
+append_letters (GString *out, const char *text)
+{
+  for (const char *p = text; *p; p = g_utf8_next_char (p))
+    if (g_unichar_isalpha (g_utf8_get_char (p)))
+      g_string_append_unichar (out, g_utf8_get_char (p));
+}
+
+/* The letters a reader sees in @blocks: the text of the markup and the
+ * code, in order. */
+static char *
+shown_letters (GPtrArray *blocks)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < blocks->len; i++)
+    {
+      TernMarkdownBlock *block = g_ptr_array_index (blocks, i);
+      g_autofree char *plain = NULL;
+
+      if (block->kind == TERN_MARKDOWN_BLOCK_TEXT)
+        {
+          g_assert_true (pango_parse_markup (block->text, -1, 0, NULL, &plain, NULL, NULL));
+          append_letters (out, plain);
+        }
+      else if (block->kind == TERN_MARKDOWN_BLOCK_CODE)
+        append_letters (out, block->text);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* Random mixes of every kind of syntax, hostile pieces among them: each
+ * block is valid (parse checks it), and parsing is repeatable. */
 static void
 test_parse_random (void)
 {
@@ -356,16 +390,56 @@ test_parse_random (void)
     "> ", ">", "<!--", "-->", "<div>", "\x01", "\x7f",
   };
   GRand *rand = g_rand_new_with_seed (20240601);
+  guint n_blocks = 0;
 
   for (guint round = 0; round < 3000; round++)
     {
       g_autoptr (GString) text = g_string_new (NULL);
       guint n = g_rand_int_range (rand, 0, 120);
-      g_autoptr (GPtrArray) blocks = NULL;
 
       for (guint i = 0; i < n; i++)
         g_string_append (text, pieces[g_rand_int_range (rand, 0, G_N_ELEMENTS (pieces))]);
-      blocks = parse (text->str);
+      g_autoptr (GPtrArray) blocks = parse (text->str);
+      g_autoptr (GPtrArray) again = tern_markdown_parse (text->str);
+      g_assert_cmpuint (again->len, ==, blocks->len);
+      for (guint i = 0; i < blocks->len; i++)
+        g_assert_true (tern_markdown_block_equal (g_ptr_array_index (blocks, i), g_ptr_array_index (again, i)));
+      n_blocks += blocks->len;
+    }
+  g_assert_cmpuint (n_blocks, >, 3000);
+  g_rand_free (rand);
+}
+
+/* Random mixes of the syntax that only styles or arranges text (emphasis,
+ * code, headings, lists, quotes, rules, breaks, escapes): the reader sees
+ * every letter of the input, in order, and no other. (Links, images, HTML
+ * and entities, which hide or turn letters into others, are left out; so
+ * are backticks that could join into a fence followed by a word, which
+ * becomes its language.) */
+static void
+test_parse_random_keeps_text (void)
+{
+  static const char *const pieces[] = {
+    "*", "**", "_", "__", "`code`", "`x`", "\n```\n", "\n~~~\n", "[", "]", "# ", "## ", "- ", "+ ", "* ", "1. ", "2) ",
+    "\n", "\n\n", " ", "  ", "    ", "\t", "> ", "\\", "!", "\"", "'", "|", "---", "***", "===", "a", "word", "é",
+    "日本", "Ωmega", "x", "zz",
+  };
+  GRand *rand = g_rand_new_with_seed (20261206);
+
+  for (guint round = 0; round < 3000; round++)
+    {
+      g_autoptr (GString) text = g_string_new (NULL);
+      g_autoptr (GString) letters = g_string_new (NULL);
+      guint n = g_rand_int_range (rand, 1, 120);
+
+      for (guint i = 0; i < n; i++)
+        g_string_append (text, pieces[g_rand_int_range (rand, 0, G_N_ELEMENTS (pieces))]);
+      append_letters (letters, text->str);
+      g_autoptr (GPtrArray) blocks = parse (text->str);
+      g_autofree char *shown = shown_letters (blocks);
+      if (g_strcmp0 (shown, letters->str) != 0)
+        g_error ("round %u: the input's letters \"%s\" show as \"%s\"; input:\n%s", round, letters->str, shown,
+                 text->str);
     }
   g_rand_free (rand);
 }
@@ -953,6 +1027,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/markdown/parse/control-characters", test_parse_control_characters);
   g_test_add_func ("/app/markdown/parse/prefixes", test_parse_prefixes);
   g_test_add_func ("/app/markdown/parse/random", test_parse_random);
+  g_test_add_func ("/app/markdown/parse/random-keeps-text", test_parse_random_keeps_text);
   g_test_add_func ("/app/markdown/parse/deep-nesting", test_parse_deep_nesting);
   g_test_add_func ("/app/markdown/parse/large", test_parse_large);
 
