@@ -137,8 +137,9 @@ typedef struct {
   TernContext *ctx;
   TernSampler *sampler;
   const TernTokenizer *tok;
-  gint32 n_keep; /* tokens a context shift keeps: the BOS at the start */
-  gint32 last;   /* index of the logits of the last decode's last token */
+  gint32 n_keep;    /* tokens a context shift keeps: the BOS at the start */
+  gint32 last;      /* index of the logits of the last decode's last token */
+  gboolean verbose; /* say on stderr when the context shifts */
 } Session;
 
 static void
@@ -189,8 +190,16 @@ session_feed (Session *s, const TernToken *tokens, gint32 n, const char *what, G
   /* A shift drops half of the tokens after the kept ones; when too few
    * are left to halve, all of them go. */
   while (tern_context_n_past (s->ctx) + n > n_ctx)
-    if (tern_context_shift (s->ctx, s->n_keep) == 0)
-      tern_context_truncate (s->ctx, s->n_keep);
+    {
+      gint32 dropped = tern_context_shift (s->ctx, s->n_keep);
+      if (dropped == 0)
+        {
+          dropped = tern_context_n_past (s->ctx) - s->n_keep;
+          tern_context_truncate (s->ctx, s->n_keep);
+        }
+      if (s->verbose)
+        g_printerr ("context full: dropped %d tokens after the first %d\n", dropped, s->n_keep);
+    }
   if (!tern_context_decode (s->ctx, tokens, n, FALSE, NULL, NULL, NULL, error))
     return FALSE;
   for (gint32 i = 0; i < n; i++)
@@ -237,7 +246,8 @@ cli_generate (int argc, char **argv)
       "The prompt is a user's message: format it with the model's chat template", NULL },
     GEN_OPTION_ENTRIES (o),
     { "ids", 0, 0, G_OPTION_ARG_NONE, &ids, "Print the generated token ids rather than text", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print timings to stderr at the end", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print each context shift, and timings at the end, to stderr",
+      NULL },
     { NULL },
   };
   g_autoptr (GError) error = NULL;
@@ -274,7 +284,7 @@ cli_generate (int argc, char **argv)
         return cli_fail (CLI_EXIT_MODEL, error);
     }
 
-  g_auto (Session) s = { 0 };
+  g_auto (Session) s = { .verbose = verbose };
   if (!session_open (&s, argv[1], &o, &sampling, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 
@@ -490,7 +500,7 @@ cli_chat (int argc, char **argv)
   if (!gen_options_finish ("chat", &o, &sampling))
     return CLI_EXIT_USAGE;
 
-  g_auto (Session) s = { 0 };
+  g_auto (Session) s = { .verbose = verbose };
   if (!session_open (&s, argv[1], &o, &sampling, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
   g_autoptr (TernChatTemplate) tmpl = chat_template_open (&s, argv[1], &error);

@@ -9,7 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <tern/context.h>
+#include <tern/model.h>
+#include <tern/tokenizer.h>
+
 #include "cli-run.h"
+#include "model-variant.h"
 #include "test-data.h"
 
 
@@ -164,22 +169,99 @@ test_generate_seed (void)
 }
 
 /* Generation goes on past a full context by shifting it. */
+/* Checks @ids, the greedy tokens tern-cli generate printed for @prompt
+ * with a context of @n_ctx, without a context shift: each must be the
+ * argmax of a fresh evaluation of what the context holds by then (BOS, the
+ * prompt and the tokens before it, less what the oldest-half drops took).
+ * That is exact for a one-layer model, whose keys and values depend only on
+ * each token and its position. Steps whose top two logits are close enough
+ * for the F16 cache's rounding (different for moved keys) to swap them are
+ * not checked. Returns how many were, and in @shifts the number of tokens
+ * each shift should drop. */
+static guint
+check_shifted_tokens (const char *model_file, const char *prompt, gint32 n_ctx, GArray *ids, GArray *shifts)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernModel) model = tern_model_load (model_file, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  const TernTokenizer *tok = tern_model_tokenizer (model);
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab;
+  g_autoptr (GArray) window = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  TernContextParams params;
+  const gint32 n_keep = 1; /* the BOS */
+  guint n_checked = 0;
+
+  g_assert_true (tern_tokenizer_encode (tok, prompt, -1, TERN_TOKENIZE_ADD_SPECIAL, window, &error));
+  g_assert_cmpint (g_array_index (window, TernToken, 0), ==, tern_tokenizer_bos (tok));
+  tern_context_params_init (&params);
+  params.n_ctx = n_ctx;
+  params.n_threads = 1;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
+      g_assert_no_error (error);
+      g_assert_true (tern_context_decode (ctx, (TernToken *) window->data, (gint32) window->len, FALSE, NULL, NULL,
+                                          NULL, &error));
+      const float *logits = tern_context_last_logits (ctx);
+      TernToken best = 0;
+      for (TernToken j = 1; j < n_vocab; j++)
+        if (logits[j] > logits[best])
+          best = j;
+      float second = -G_MAXFLOAT;
+      for (TernToken j = 0; j < n_vocab; j++)
+        if (j != best)
+          second = MAX (second, logits[j]);
+
+      TernToken got = (TernToken) g_array_index (ids, gint64, i);
+      if (logits[best] - second > 0.05f)
+        {
+          if (got != best)
+            g_error ("token %u: tern-cli printed %d, expected %d (window of %u tokens)", i, got, best, window->len);
+          n_checked++;
+        }
+      /* The last token is never evaluated. */
+      if ((gint32) window->len == n_ctx && i + 1 < ids->len)
+        {
+          gint32 dropped = (window->len - n_keep) / 2;
+          g_array_remove_range (window, n_keep, dropped);
+          g_array_append_val (shifts, dropped);
+        }
+      g_array_append_val (window, got);
+    }
+  return n_checked;
+}
+
+/* Generation goes on past a full context: the oldest half after BOS is
+ * dropped and the rest moved back, and the tokens are those of a context
+ * that never shifted. */
 static void
 test_generate_context_shift (void)
 {
-  g_autofree char *model = model_path ("kjv-tiny-f32");
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-XXXXXX", NULL);
+  g_autofree char *full = model_path ("kjv-tiny-f32");
+  g_autofree char *model = model_variant_write (dir, full, NULL, NULL, 1);
+  const char *prompt = "And God said";
   g_auto (RunResult) r = { 0 };
-  g_auto (RunResult) verbose = { 0 };
+  g_autoptr (GArray) shifts = g_array_new (FALSE, FALSE, sizeof (gint32));
+  g_autoptr (GString) said = g_string_new (NULL);
 
-  run_cli (&r, "generate", model, "--prompt", "And God said", "--ctx", "32", "--seed", "7", "--top-k", "1",
-           "-n", "100", "--ids", NULL);
+  run_cli (&r, "generate", model, "--prompt", prompt, "--ctx", "32", "--temp", "0", "-n", "100", "--ids", "-t", "1",
+           "--verbose", NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_autoptr (GArray) ids = parse_ids (r.out);
-  g_assert_cmpuint (ids->len, >, 32);
+  g_assert_cmpuint (ids->len, ==, 100);
+  guint n_checked = check_shifted_tokens (model, prompt, 32, ids, shifts);
+  g_test_message ("%u of %u tokens checked, %u shifts", n_checked, ids->len, shifts->len);
+  g_assert_cmpuint (n_checked, >=, 60);
 
-  run_cli (&verbose, "generate", model, "--prompt", "And God said", "-n", "4", "--verbose", NULL);
-  g_assert_cmpint (verbose.status, ==, 0);
-  g_assert_nonnull (strstr (verbose.err, "tokens/s"));
+  /* Each shift, as --verbose reports it. */
+  g_assert_cmpuint (shifts->len, >=, 5);
+  for (guint i = 0; i < shifts->len; i++)
+    g_string_append_printf (said, "context full: dropped %d tokens after the first 1\n",
+                            g_array_index (shifts, gint32, i));
+  g_assert_true (g_str_has_prefix (r.err, said->str));
+  g_assert_nonnull (strstr (r.err, "tokens/s"));
+  test_remove_tree (dir);
 }
 
 /* Unusable prompts are clean errors: status 2 and a message. */

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "model-variant.h"
+
+#include <stdio.h>
+#include <tern/gguf.h>
+
+char *
+model_variant_write (const char *dir, const char *src, const char *drop, const char *arch, gint32 n_layers)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernGguf) gguf = tern_gguf_open (src, &error);
+  g_assert_no_error (error);
+  char *path = g_build_filename (dir, "variant.gguf", NULL);
+  g_autoptr (TernGgufWriter) w = tern_gguf_writer_new (path, &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) kept = g_ptr_array_new ();
+
+  for (gsize i = 0; i < tern_gguf_n_kv (gguf); i++)
+    {
+      const char *key = tern_gguf_kv_key (gguf, i);
+      if (arch && g_str_equal (key, "general.architecture"))
+        tern_gguf_writer_add_string (w, key, arch);
+      else if (n_layers > 0 && g_str_has_suffix (key, ".block_count"))
+        tern_gguf_writer_add_uint32 (w, key, n_layers);
+      else
+        tern_gguf_writer_add_value (w, key, tern_gguf_kv_value (gguf, i));
+    }
+  for (gsize i = 0; i < tern_gguf_n_tensors (gguf); i++)
+    {
+      const TernGgufTensor *t = tern_gguf_tensor (gguf, i);
+      int layer;
+      if (g_strcmp0 (t->name, drop) == 0)
+        continue;
+      if (n_layers > 0 && sscanf (t->name, "blk.%d.", &layer) == 1 && layer >= n_layers)
+        continue;
+      tern_gguf_writer_add_tensor (w, t->name, t->type, t->n_dims, t->ne);
+      g_ptr_array_add (kept, (gpointer) t);
+    }
+  g_assert_true (tern_gguf_writer_begin_data (w, &error));
+  for (guint i = 0; i < kept->len; i++)
+    {
+      const TernGgufTensor *t = kept->pdata[i];
+      g_assert_true (tern_gguf_writer_write (w, t->data, t->n_bytes, &error));
+    }
+  g_assert_true (tern_gguf_writer_finish (w, &error));
+  g_assert_no_error (error);
+  return path;
+}
