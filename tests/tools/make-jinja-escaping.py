@@ -8,12 +8,16 @@ quote kinds, '/', HTML's special characters, every C0 control character,
 DEL, C1 controls, U+2028 and U+2029, other characters Python's repr escapes
 (format characters, odd spaces, private use, noncharacters), characters
 beyond the BMP (emoji, U+1D11E, ZWJ sequences) and lone combining marks.
-Each input reaches the template three ways: as a message's content (as
-tern_chat_template_render passes it), as a string literal spelled with
-escapes (Python's repr, which jinja2's lexer reads back) and as a literal
-holding the character itself. Each way is printed as Python prints it
-(str, repr inside lists and dicts, '%r', |string, |escape) and as JSON
-(tojson with and without ensure_ascii, with indent and separators).
+Each input, as a message's content (as tern_chat_template_render passes
+it), is printed every way a template can: str, repr inside lists, tuples
+and dicts, '%r', |string, |escape, |trim, and tojson with and without
+ensure_ascii, with indent (a number or a string) and separators. It also
+reaches the template as a string literal spelled with escapes (Python's
+repr, which jinja2's lexer reads back) and as a literal holding the
+characters themselves; those print as a list's repr and as ASCII JSON,
+which show every character. Then: messages printed whole, the escapes
+jinja2's lexer reads in literals, raw CR and U+2028 in the source,
+markupsafe's Markup inside lists, and errors ("Kind: message").
 
 The environment is the one Hugging Face transformers compiles chat
 templates in (transformers.utils.chat_template_utils._compile_jinja_template):
@@ -22,8 +26,9 @@ loopcontrols extension and a {% generation %} tag that renders its body;
 tojson replaced by json.dumps (ensure_ascii=False by default, indent,
 separators, sort_keys: the same keywords in the same order), which does not
 escape < > & ' as jinja2's own tojson does; globals raise_exception and
-strftime_now. This tojson is the one Tern implements, so the cases hold
-'<', '>', '&' and "'" and expect them unescaped.
+strftime_now. This tojson is the one Tern implements (jinja2's own, which
+sorts keys and writes < > & ' as \u003c..., it does not), so the cases
+hold '<', '>', '&' and "'" and expect them as they are.
 
 Messages are given as {"role", "content"} dicts, bos_token "<s>",
 eos_token "</s>", add_generation_prompt true, the variables Tern's chat
@@ -65,12 +70,16 @@ class Generation(jinja2.ext.Extension):
         return caller()
 
 
+# transformers' tojson. Defined here rather than in make_environment (as
+# transformers does) only so that its errors name it plainly: "tojson() got
+# an unexpected keyword argument", not "make_environment.<locals>.tojson()".
+def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
 def make_environment():
     def raise_exception(message):
         raise jinja2.exceptions.TemplateError(message)
-
-    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
     def strftime_now(format):
         return datetime.datetime(2024, 7, 26, 12, 0).strftime(format)
@@ -287,6 +296,8 @@ def error_cases():
         case("error/bad-long-escape", "{{ '\\U00110000' }}"),
         case("error/tojson-undefined", "{{ messages[0].nope|tojson }}", ("x",)),
         case("error/tojson-tuple-key", "{{ {(1, 2): 'x'}|tojson }}"),
+        case("error/tojson-unknown-keyword", "{{ 'x'|tojson(allow_nan=false) }}"),
+        case("error/tojson-too-many-arguments", "{{ 'x'|tojson(false, none, none, false, 1) }}"),
     ]
 
 
