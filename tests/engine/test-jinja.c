@@ -479,6 +479,8 @@ test_escaping (gconstpointer data)
 
   /* jinja2's "TypeError: message": Tern fails, compiling or rendering,
    * with a FORMAT error whose message holds the same text. */
+  if (prompt)
+    g_test_message ("jinja2: %s; Tern rendered: %s", c->error, tern_chat_prompt_text (prompt, NULL));
   g_assert_null (prompt);
   g_assert_nonnull (error);
   g_test_message ("jinja2: %s; Tern: %s", c->error, error->message);
