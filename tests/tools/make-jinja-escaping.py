@@ -189,7 +189,7 @@ def render(template, messages):
     except Exception as e:
         return {"error": "%s: %s" % (type(e).__name__, e)}
     out.encode("utf-8")  # fails on a lone surrogate: such a case has no place here
-    assert "\0" not in out, "a test reads the output as a C string"
+    assert "\0" not in out, "a test reads it as a C string"
     return {"expected": out}
 
 
@@ -204,6 +204,7 @@ def raw_literal(s):
 
 
 def case(name, template, messages=()):
+    assert "\0" not in template + "".join(messages), "a test reads them as C strings"
     c = {"name": name, "template": template, "messages": [{"role": "user", "content": m} for m in messages]}
     c.update(render(template, c["messages"]))
     return c
