@@ -502,10 +502,23 @@ indent_filter (JState *st, gint32 line, JVal v, const JArgs *a)
 static JVal
 tojson_filter (JState *st, gint32 line, JVal v, const JArgs *a)
 {
+  static const char *const params[] = { "ensure_ascii", "indent", "separators", "sort_keys", NULL };
   JJsonOptions o = { 0 };
   JVal indent = j_arg_or (a, 1, "indent", j_none);
   JVal separators = j_arg_or (a, 2, "separators", j_none);
   JBuf buf;
+
+  /* transformers' tojson takes these and fails on anything else, rather
+   * than rendering without it. */
+  gsize n_params = G_N_ELEMENTS (params) - 1;
+  if (a->n_pos > n_params)
+    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, /* Python counts the value too */
+            "tojson() takes from 1 to %" G_GSIZE_FORMAT " positional arguments but %" G_GSIZE_FORMAT " were given",
+            n_params + 1, a->n_pos + 1);
+  for (gsize k = 0; k < a->n_kw; k++)
+    if (!g_strv_contains (params, a->kw_names[k]))
+      j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "tojson() got an unexpected keyword argument '%s'",
+              a->kw_names[k]);
 
   o.ensure_ascii = j_truthy (j_arg_or (a, 0, "ensure_ascii", j_bool (FALSE)));
   o.sort_keys = j_truthy (j_arg_or (a, 3, "sort_keys", j_bool (FALSE)));

@@ -144,10 +144,13 @@ lex_string (Lexer *lx)
             for (guint k = 0; k < digits; k++, i++)
               {
                 if (i >= end || hex_value (lx->src[i]) < 0)
-                  j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "truncated \\%c escape in a string", c);
+                  j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "truncated \\%c%.*s escape", c, (int) digits,
+                          "XXXXXXXX");
                 u = u * 16 + (gunichar) hex_value (lx->src[i]);
               }
-            if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff))
+            if (u > 0x10ffff)
+              j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "illegal Unicode character");
+            if (u >= 0xd800 && u <= 0xdfff)
               j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "invalid character escape U+%04X in a string", u);
             n += (gsize) g_unichar_to_utf8 (u, out + n);
             break;

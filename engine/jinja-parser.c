@@ -430,6 +430,22 @@ literal (Parser *p, gint32 line, JVal v)
   return n;
 }
 
+/* g_utf8_validate_len, except that U+0000 (which "\x00" makes) is valid. */
+static gboolean
+utf8_valid_with_nul (const char *s, gsize len)
+{
+  const char *end;
+
+  while (!g_utf8_validate_len (s, len, &end))
+    {
+      if (*end != '\0')
+        return FALSE;
+      len -= (gsize) (end - s) + 1;
+      s = end + 1;
+    }
+  return TRUE;
+}
+
 static JNode *
 parse_primary (Parser *p)
 {
@@ -467,7 +483,7 @@ parse_primary (Parser *p)
             memcpy (s + len, cur (p)->p, cur (p)->len);
             len += cur (p)->len;
           }
-        if (!g_utf8_validate_len (s, len, NULL))
+        if (!utf8_valid_with_nul (s, len))
           j_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "a string is not valid UTF-8");
         n = literal (p, line, j_cstr (""));
         n->lit.s.p = s;

@@ -738,10 +738,17 @@ append_value (JState *st, JBuf *buf, JVal v, gboolean as_repr, guint depth)
       j_buf_append (st, buf, num, strlen (num));
       break;
     case JV_STRING:
-      if (as_repr)
-        repr_string (st, buf, v);
-      else
+      if (!as_repr)
         j_buf_append_str (st, buf, v);
+      else if (v.markup)
+        {
+          /* markupsafe's Markup.__repr__. */
+          j_buf_append (st, buf, "Markup(", 7);
+          repr_string (st, buf, v);
+          j_buf_append (st, buf, ")", 1);
+        }
+      else
+        repr_string (st, buf, v);
       break;
     case JV_LIST:
       j_buf_append (st, buf, v.list->tuple ? "(" : "[", 1);
@@ -847,7 +854,8 @@ json_string (JState *st, JBuf *buf, JVal v, const JsonStyle *style)
         case '\b': esc = "\\b"; break;
         case '\f': esc = "\\f"; break;
         default:
-          if (c < 0x20)
+          /* ensure_ascii escapes all but printable ASCII: DEL too. */
+          if (c < 0x20 || (c == 0x7f && style->o.ensure_ascii))
             {
               g_snprintf (hex, sizeof hex, "\\u%04x", c);
               esc = hex;

@@ -3,10 +3,14 @@
  * values printed as Python prints them, operators, filters, tests, loop
  * variables, whitespace control, undefined values, errors with their line,
  * and the caps that stop runaway templates. The expected outputs are
- * jinja2's (3.1, with Hugging Face's settings) for the same templates. */
+ * jinja2's (3.1, with Hugging Face's settings) for the same templates;
+ * those of tests/data/jinja-escaping.json (how strings are escaped by
+ * repr, tojson, escape and |string) were rendered by jinja2 itself, with
+ * tests/tools/make-jinja-escaping.py. */
 #include <tern/chat-template.h>
 #include <tern/error.h>
 
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 typedef struct {
@@ -415,6 +419,123 @@ test_segments (void)
     }
 }
 
+/* ---- tests/data/jinja-escaping.json ---- */
+
+typedef struct {
+  char *path;
+  char *source;
+  GPtrArray *roles, *contents; /* the messages */
+  char *expected;              /* NULL when jinja2 fails */
+  char *error;                 /* jinja2's error, "Kind: message" */
+} EscapingCase;
+
+/* The variables every case sees. */
+static struct {
+  char *bos_token, *eos_token;
+  gboolean add_generation_prompt;
+} escaping_variables;
+
+static void
+escaping_case_free (gpointer data)
+{
+  EscapingCase *c = data;
+  g_free (c->path);
+  g_free (c->source);
+  g_ptr_array_unref (c->roles);
+  g_ptr_array_unref (c->contents);
+  g_free (c->expected);
+  g_free (c->error);
+  g_free (c);
+}
+
+static void
+test_escaping (gconstpointer data)
+{
+  const EscapingCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernChatTemplate) tmpl =
+    tern_chat_template_new (c->source, -1, escaping_variables.bos_token, escaping_variables.eos_token, &error);
+  g_autofree TernChatMessage *msgs = g_new0 (TernChatMessage, MAX (c->roles->len, 1));
+  g_autoptr (TernChatPrompt) prompt = NULL;
+  TernChatRenderOptions options;
+
+  for (guint k = 0; k < c->roles->len; k++)
+    msgs[k] = (TernChatMessage) { c->roles->pdata[k], c->contents->pdata[k] };
+  tern_chat_render_options_init (&options);
+  options.add_generation_prompt = escaping_variables.add_generation_prompt;
+  if (tmpl)
+    prompt = tern_chat_template_render (tmpl, msgs, c->roles->len, &options, &error);
+
+  if (c->expected)
+    {
+      gsize len;
+      g_assert_no_error (error);
+      /* The log shows both with their control characters escaped; a NUL
+       * byte shows in the length. */
+      g_assert_cmpstr (tern_chat_prompt_text (prompt, &len), ==, c->expected);
+      g_assert_cmpuint (len, ==, strlen (c->expected));
+      return;
+    }
+
+  /* jinja2's "TypeError: message": Tern fails, compiling or rendering,
+   * with a FORMAT error whose message holds the same text. */
+  if (prompt)
+    g_test_message ("jinja2: %s; Tern rendered: %s", c->error, tern_chat_prompt_text (prompt, NULL));
+  g_assert_null (prompt);
+  g_assert_nonnull (error);
+  g_test_message ("jinja2: %s; Tern: %s", c->error, error->message);
+  const char *colon = strstr (c->error, ": ");
+  g_assert_nonnull (colon);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
+  g_assert_true (g_str_has_prefix (error->message, "chat template line "));
+  g_assert_nonnull (strstr (error->message, colon + 2));
+}
+
+/* Registers one test per case of the file. */
+static GPtrArray *
+add_escaping_tests (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "jinja-escaping.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  GPtrArray *cases = g_ptr_array_new_with_free_func (escaping_case_free);
+
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  JsonObject *root = json_node_get_object (json_parser_get_root (parser));
+  JsonObject *vars = json_object_get_object_member (root, "variables");
+  escaping_variables.bos_token = g_strdup (json_object_get_string_member (vars, "bos_token"));
+  escaping_variables.eos_token = g_strdup (json_object_get_string_member (vars, "eos_token"));
+  escaping_variables.add_generation_prompt = json_object_get_boolean_member (vars, "add_generation_prompt");
+
+  JsonArray *list = json_object_get_array_member (root, "cases");
+  g_assert_cmpuint (json_array_get_length (list), >, 0);
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      JsonObject *o = json_array_get_object_element (list, i);
+      JsonArray *msgs = json_object_get_array_member (o, "messages");
+      EscapingCase *c = g_new0 (EscapingCase, 1);
+
+      c->path = g_strconcat ("/engine/jinja/escaping/", json_object_get_string_member (o, "name"), NULL);
+      c->source = g_strdup (json_object_get_string_member (o, "template"));
+      c->roles = g_ptr_array_new_with_free_func (g_free);
+      c->contents = g_ptr_array_new_with_free_func (g_free);
+      for (guint k = 0; k < json_array_get_length (msgs); k++)
+        {
+          JsonObject *m = json_array_get_object_element (msgs, k);
+          g_ptr_array_add (c->roles, g_strdup (json_object_get_string_member (m, "role")));
+          g_ptr_array_add (c->contents, g_strdup (json_object_get_string_member (m, "content")));
+        }
+      if (json_object_has_member (o, "expected"))
+        c->expected = g_strdup (json_object_get_string_member (o, "expected"));
+      else
+        c->error = g_strdup (json_object_get_string_member (o, "error"));
+      g_test_add_data_func (c->path, c, test_escaping);
+      g_ptr_array_add (cases, c);
+    }
+  return cases;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -436,5 +557,9 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/jinja/encoding", test_encoding);
   g_test_add_func ("/engine/jinja/clock", test_clock);
   g_test_add_func ("/engine/jinja/segments", test_segments);
-  return g_test_run ();
+  g_autoptr (GPtrArray) escaping_cases = add_escaping_tests ();
+  int status = g_test_run ();
+  g_free (escaping_variables.bos_token);
+  g_free (escaping_variables.eos_token);
+  return status;
 }
