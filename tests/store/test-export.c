@@ -15,7 +15,9 @@
  *
  * (/store/export/golden then reports itself skipped) and read the diff
  * (git diff tests/data/export) by hand before committing it: a golden
- * file that records a bug hides it. */
+ * file that records a bug hides it. tests/tools/check-export-golden.py
+ * (meson test export-golden) checks the files against a description of
+ * these conversations of its own, in Python: it must pass too. */
 #include <tern/store.h>
 
 #include "golden.h"
