@@ -205,7 +205,7 @@ gint64
 tern_store_conversation_new (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
                              const TernSamplerParams *sampling, GError **error)
 {
-  gint64 now = g_get_real_time ();
+  gint64 now = store_now (store);
   StoreTxn txn;
 
   if (!check_text ("title", title, error) || (system_prompt && !check_text ("system prompt", system_prompt, error)) ||
@@ -237,7 +237,7 @@ tern_store_conversation_rename (TernStore *store, gint64 id, const char *title, 
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_text (stmt, 2, title, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 3, store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
@@ -251,7 +251,7 @@ tern_store_conversation_set_system_prompt (TernStore *store, gint64 id, const ch
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_text (stmt, 2, system_prompt, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 3, store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
@@ -269,7 +269,7 @@ tern_store_conversation_set_sampling (TernStore *store, gint64 id, const TernSam
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   bind_sampling (stmt, 2, sampling);
-  sqlite3_bind_int64 (stmt, 11, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 11, store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
@@ -289,7 +289,7 @@ tern_store_conversation_set_max_tokens (TernStore *store, gint64 id, gint32 max_
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_int (stmt, 2, max_tokens);
-  sqlite3_bind_int64 (stmt, 3, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 3, store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
@@ -321,7 +321,7 @@ tern_store_conversation_set_model (TernStore *store, gint64 id, gint64 model_id,
   sqlite3_bind_int64 (set, 1, id);
   if (model_id > 0)
     sqlite3_bind_int64 (set, 2, model_id);
-  sqlite3_bind_int64 (set, 3, g_get_real_time ());
+  sqlite3_bind_int64 (set, 3, store_now (store));
   sqlite3_bind_int64 (caches, 1, id);
   sqlite3_bind_int64 (snaps, 1, id);
   if (!same && (!store_step_done (store, set, "changing the model", error) ||
@@ -383,7 +383,7 @@ tern_store_conversation_trash (TernStore *store, gint64 id, GError **error)
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
-  sqlite3_bind_int64 (stmt, 2, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 2, store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
@@ -460,7 +460,7 @@ static gint64
 append (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role, const char *content,
         gint32 n_tokens, gboolean complete, const TernToken *tokens, GBytes *sampler_state, GError **error)
 {
-  gint64 now = g_get_real_time ();
+  gint64 now = store_now (store);
 
   if (parent_id == TERN_STORE_HEAD)
     {
@@ -648,7 +648,7 @@ tern_store_conversation_duplicate (TernStore *store, gint64 id, GError **error)
 {
   g_autoptr (StoreStmt) set_head =
       store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1", error);
-  gint64 now = g_get_real_time (), copy, head;
+  gint64 now = store_now (store), copy, head;
   StoreTxn txn;
 
   if (set_head == NULL || !store_txn_begin (store, &txn, error))
@@ -782,7 +782,7 @@ save_reply (TernReply *reply, const char *content, const TernToken *tokens, gint
                          SQLITE_TRANSIENT);
   sqlite3_bind_int (stmt, 6, complete);
   sqlite3_bind_int64 (touch, 1, reply->conversation_id);
-  sqlite3_bind_int64 (touch, 2, g_get_real_time ());
+  sqlite3_bind_int64 (touch, 2, store_now (store));
   /* One statement, so no explicit transaction unless the caller has one:
    * a checkpoint is atomic on its own. The touch only matters at the end. */
   if (complete)

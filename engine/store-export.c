@@ -249,8 +249,16 @@ tern_store_export (TernStore *store, const gint64 *ids, gsize n_ids, TernExportF
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   json_generator_set_pretty (gen, TRUE);
   json_generator_set_root (gen, root);
-  g_autofree char *text = json_generator_to_data (gen, NULL);
-  return g_strconcat (text, "\n", NULL);
+  g_autofree char *generated = json_generator_to_data (gen, NULL);
+  g_autoptr (GString) text = g_string_new (generated);
+  /* json-glib (1.6 at least) writes U+001F raw, which JSON does not allow
+   * in a string (RFC 8259, 7), so strict readers refuse the file: escape
+   * it. Every other control character comes escaped, the text between
+   * values is spaces and newlines, and UTF-8 has no 0x1f byte inside a
+   * character, so each 0x1f byte is that character in a string. */
+  g_string_replace (text, "\x1f", "\\u001f", 0);
+  g_string_append_c (text, '\n');
+  return g_string_free (g_steal_pointer (&text), FALSE);
 }
 
 /* Import. */

@@ -116,7 +116,7 @@ tern_store_model_add (TernStore *store, const char *path, GError **error)
   sqlite3_bind_int64 (stmt, 7, (gint64) id.size);
   sqlite3_bind_int64 (stmt, 8, id.mtime_us);
   sqlite3_bind_blob (stmt, 9, id.sha256, sizeof id.sha256, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 10, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 10, store_now (store));
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
       store_fail (store, "adding a model", error);
@@ -238,7 +238,7 @@ tern_store_model_load (TernStore *store, gint64 id, TernProgressFn progress, gpo
   if (stmt == NULL || !store_txn_begin (store, &txn, error))
     return NULL;
   sqlite3_bind_int64 (stmt, 1, id);
-  sqlite3_bind_int64 (stmt, 2, g_get_real_time ());
+  sqlite3_bind_int64 (stmt, 2, store_now (store));
   if (!store_step_done (store, stmt, "marking a model used", error) || !store_txn_commit (store, &txn, error))
     {
       store_txn_rollback (store, &txn);

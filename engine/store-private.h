@@ -13,11 +13,21 @@ struct TernStore {
   sqlite3 *db;
   char *path;
   GHashTable *stmts; /* SQL text -> prepared statement, kept for the store's life */
+  gint64 clock_next;  /* store_set_clock: the next stamp; clock_step 0: the real time */
+  gint64 clock_step;
 };
 
 /* Opens @path and upgrades its schema to @version only (tests build
  * databases of earlier versions with it). */
 TernStore *tern_store_open_at_version (const char *path, int version, GError **error);
+
+/* The time the store records (a conversation's or message's creation, a
+ * change, the trash, a model's or snapshot's use), in microseconds since
+ * the epoch: the real time, or after store_set_clock @start_us and then
+ * @step_us (> 0) more at each reading, so that a test's stamps are the
+ * same in every run (golden exports). */
+gint64 store_now (TernStore *store);
+void store_set_clock (TernStore *store, gint64 start_us, gint64 step_us);
 
 /* Sets @error from the connection's last error: IO, FORMAT, NOMEM or
  * INVALID by SQLite's code, with its message after @what. Returns FALSE. */

@@ -180,7 +180,7 @@ insert_snapshot (TernStore *store, gint64 conversation_id, gint64 message_id, gi
   if (message_id > 0)
     sqlite3_bind_int64 (add, 2, message_id);
   sqlite3_bind_int (add, 3, n_tokens);
-  sqlite3_bind_int64 (add, 4, g_get_real_time ());
+  sqlite3_bind_int64 (add, 4, store_now (store));
   if (!store_step_done (store, drop, "saving a snapshot", error) ||
       !store_step_done (store, add, "saving a snapshot", error))
     return 0;
@@ -363,7 +363,7 @@ tern_store_snapshot_restore (TernStore *store, gint64 id, TernContext *ctx, cons
   /* Recently used snapshots are the last to be evicted. */
   StoreTxn txn;
   sqlite3_bind_int64 (used, 1, id);
-  sqlite3_bind_int64 (used, 2, g_get_real_time ());
+  sqlite3_bind_int64 (used, 2, store_now (store));
   if (!store_txn_begin (store, &txn, error))
     goto fail;
   if (!store_step_done (store, used, "marking a snapshot used", error) || !store_txn_commit (store, &txn, error))

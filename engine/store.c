@@ -285,6 +285,24 @@ store_bind_tokens (StoreStmt *stmt, int col, const TernToken *tokens, gint32 n)
     sqlite3_bind_null (stmt, col);
 }
 
+gint64
+store_now (TernStore *store)
+{
+  if (store->clock_step == 0)
+    return g_get_real_time ();
+  gint64 now = store->clock_next;
+  store->clock_next += store->clock_step;
+  return now;
+}
+
+void
+store_set_clock (TernStore *store, gint64 start_us, gint64 step_us)
+{
+  g_return_if_fail (step_us > 0);
+  store->clock_next = start_us;
+  store->clock_step = step_us;
+}
+
 char *
 tern_store_default_path (void)
 {

@@ -2,9 +2,11 @@
 /* tern-cli chat --db and tern-cli history, as scripts drive them: a chat
  * resumed in a new process (from its snapshot, or evaluated again) goes on
  * exactly as one process would have; history lists, shows, searches,
- * exports, imports and deletes. */
+ * exports, imports and deletes, and its exports match the golden files of
+ * test-export.c. */
 #include <tern/store.h>
 
+#include "golden.h"
 #include "store-test.h"
 
 typedef struct {
@@ -39,6 +41,30 @@ run (Run *r, const char *input, const char *const *args)
   g_assert_true (g_subprocess_communicate_utf8 (p, input, NULL, &r->out, &r->err, &error));
   g_assert_no_error (error);
   r->status = g_subprocess_get_exit_status (p);
+}
+
+/* What history show prints for the chat of test_chat, written from what
+ * was said (@replies: the straight run's) and the store's record of when
+ * and with which model, rather than by the export code: the conversation
+ * shown in Markdown, every turn in order. */
+static char *
+expected_show (const char *db, char **replies)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernStore) store = tern_store_open (db, &error);
+  g_assert_no_error (error);
+  g_autoptr (TernConversation) c = tern_store_conversation_get (store, 1, &error);
+  g_assert_no_error (error);
+  g_autoptr (TernStoreModel) model = tern_store_model_get (store, c->model_id, &error);
+  g_assert_no_error (error);
+  g_autoptr (GDateTime) created = g_date_time_new_from_unix_utc (c->created_at / G_USEC_PER_SEC);
+  g_autofree char *when = g_date_time_format (created, "%Y-%m-%d %H:%M");
+
+  return g_strdup_printf ("# Genesis\n\n- Created: %s UTC\n- Model: %s (%s)\n\n"
+                          "## User\n\nIn the beginning\n\n## Assistant\n\n%s\n\n"
+                          "## User\n\nAnd then?\n\n## Assistant\n\n%s\n\n"
+                          "## User\n\nWhat next?\n\n## Assistant\n\n%s\n\n",
+                          when, model->name, model->path, replies[0], replies[1], replies[2]);
 }
 
 static void
@@ -90,8 +116,9 @@ test_chat (void)
   g_assert_nonnull (strstr (list.out, "6 messages\tGenesis"));
   const char *show_args[] = { "history", "--db", db, "show", "1", NULL };
   run (&show, NULL, show_args);
-  g_assert_nonnull (strstr (show.out, "# Genesis"));
-  g_assert_nonnull (strstr (show.out, "## User\n\nWhat next?"));
+  g_assert_cmpint (show.status, ==, 0);
+  g_autofree char *want_show = expected_show (db, replies);
+  g_assert_cmpstr (show.out, ==, want_show);
   const char *search_args[] = { "history", "--db", db, "search", "beginn", NULL };
   run (&search, NULL, search_args);
   g_assert_cmpstr (search.out, ==, "1\tGenesis\tuser: In the [beginning]\n");
@@ -120,10 +147,45 @@ test_chat (void)
   test_remove_tree (dir);
 }
 
+/* tern-cli history import and export, against the golden files of
+ * test-export.c: the golden JSON imported, then exported again as JSON and
+ * Markdown, gives the golden bytes; show prints the first conversation's
+ * part of the golden Markdown. */
+static void
+test_export_golden (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-store-XXXXXX", NULL);
+  g_autofree char *db = g_build_filename (dir, "tern.db", NULL);
+  g_autofree char *json_path = golden_path ("conversations.json");
+  g_autofree char *golden_md = golden_read ("conversations.md");
+  g_auto (Run) import = { 0 }, json = { 0 }, md = { 0 }, show = { 0 };
+
+  const char *import_args[] = { "history", "--db", db, "import", json_path, NULL };
+  run (&import, NULL, import_args);
+  g_assert_cmpint (import.status, ==, 0);
+  g_assert_cmpstr (import.out, ==, "1\n2\n3\n");
+  const char *json_args[] = { "history", "--db", db, "export", "--all", "--format", "json", NULL };
+  run (&json, NULL, json_args);
+  g_assert_cmpint (json.status, ==, 0);
+  golden_compare ("conversations.json", "history export --format json", json.out);
+  const char *md_args[] = { "history", "--db", db, "export", "--all", "--format", "md", NULL };
+  run (&md, NULL, md_args);
+  g_assert_cmpint (md.status, ==, 0);
+  golden_compare ("conversations.md", "history export --format md", md.out);
+  const char *show_args[] = { "history", "--db", db, "show", "1", NULL };
+  run (&show, NULL, show_args);
+  g_assert_cmpint (show.status, ==, 0);
+  g_auto (GStrv) parts = g_strsplit (golden_md, "---\n\n", 2);
+  g_assert_cmpstr (show.out, ==, parts[0]);
+
+  test_remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/store/cli/chat-and-history", test_chat);
+  g_test_add_func ("/store/cli/export-golden", test_export_golden);
   return g_test_run ();
 }
