@@ -9,8 +9,9 @@
  *     restores the snapshot at the conversation's head and generates M
  *     more tokens; prints them.
  *   store-helper stream DB MODEL
- *     streams replies into the database until killed, printing "M id" once
- *     message id is committed complete and "S id" once snapshot id is.
+ *     streams replies into the database until killed, printing "R" once it
+ *     has opened the database and the model, then "M id" once message id
+ *     is committed complete and "S id" once snapshot id is.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,6 +143,8 @@ stream (const char *db, const char *model)
   gint64 c = tern_store_conversation_new (store, "stream", 0, NULL, NULL, &error);
   if (c == 0)
     return fail (error);
+  printf ("R\n");
+  fflush (stdout);
 
   for (guint turn = 0;; turn++)
     {

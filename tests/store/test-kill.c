@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Kill test: a process streaming replies (and saving snapshots) into the
- * database is killed with SIGKILL at a random moment, 100 times. Every
+ * database is killed with SIGKILL at a random moment of its work, 100
+ * times (timed from when it is ready, so a slow start, under a sanitizer
+ * or on a busy machine, does not leave it nothing to commit). Every
  * time the database opens, passes integrity_check, holds every message the
  * process reported committed (complete), and every snapshot's chunks add
  * up to its recorded size. */
@@ -24,6 +26,23 @@ read_all (int fd)
   while ((n = read (fd, buf, sizeof buf)) > 0)
     g_string_append_len (out, buf, n);
   return g_string_free (out, FALSE);
+}
+
+/* Reads the helper's "R" line: it has opened the database and the model. */
+static void
+wait_ready (int fd)
+{
+  char line[2];
+  gsize got = 0;
+
+  while (got < sizeof line)
+    {
+      ssize_t n = read (fd, line + got, sizeof line - got);
+      if (n <= 0)
+        g_error ("the store helper ended before it was ready");
+      got += n;
+    }
+  g_assert_true (line[0] == 'R' && line[1] == '\n');
 }
 
 static void
@@ -74,7 +93,8 @@ test_kill (void)
       g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
                                                &pid, NULL, &out_fd, NULL, &error));
       g_assert_no_error (error);
-      g_usleep (g_test_rand_int_range (5000, 150000));
+      wait_ready (out_fd);
+      g_usleep (g_test_rand_int_range (0, 150000));
       g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
       g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
       g_assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
