@@ -3,7 +3,24 @@
 /* Tensor type kernels (engine/quant*.c) against llama.cpp: dequantization
  * of every fixture tensor bit for bit, quantizers against llama-quantize's
  * output for the same F32 model, activation quantizers on hand-computed
- * inputs, and every SIMD dot product against the scalar one. */
+ * inputs, every dot product against the dot of the dequantized rows, and
+ * every tile kernel against its level's dot product.
+ *
+ * Each kernel level's own kernels are cases of their own, such as
+ * /engine/quant/vec-dot/q4_K/avx512: registered from the level's kernel
+ * table whatever the CPU, each running exactly that level's function. A
+ * level without a kernel of its own for a type uses the one of the level
+ * below (AVX-512 has no Q4_1 dot product): that pair has no case, and the
+ * case of the kernel it uses says so. A level this CPU cannot run makes
+ * its cases skip, naming the missing CPU features; they never pass.
+ *
+ *   TERN_TEST_REQUIRE_KERNELS=avx2,avx512 (or "all") makes those cases fail
+ *     instead: for CI machines known to have the levels.
+ *   TERN_KERNEL=avx2 (the engine's own switch) makes the levels above it
+ *     count as missing: how to see the skips on a larger CPU.
+ *
+ * The kernel cases report every mismatch (the first 20 in full) before
+ * failing, so one run shows the whole picture. */
 
 #include <tern/gguf.h>
 #include <tern/quant.h>
@@ -11,6 +28,12 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+#include "../../engine/quant-private.h"
 
 static const TernType all_types[] = {
   TERN_TYPE_F32, TERN_TYPE_F16, TERN_TYPE_BF16, TERN_TYPE_Q4_0, TERN_TYPE_Q4_1,
@@ -24,6 +47,226 @@ static const char *const fixture_models[] = {
   "kjv-tiny-q4_k_m", "kjv-tiny-q5_k_m", "kjv-tiny-q6_k", "kjv-tiny-tq1_0", "kjv-tiny-tq2_0",
   "kjv-ternary-f32", "kjv-ternary-tq1_0", "kjv-ternary-tq2_0",
 };
+
+/* ---- Kernel levels ---- */
+
+/* The kernel table of @level as built into the engine, or NULL where the
+ * build has none (the x86 levels elsewhere). */
+static const TernKernelTable *
+level_table (TernKernelLevel level)
+{
+  switch (level)
+    {
+    case TERN_KERNEL_SCALAR:
+      return &tern_kernels_scalar;
+#if defined(__x86_64__)
+    case TERN_KERNEL_AVX2:
+      return &tern_kernels_avx2;
+    case TERN_KERNEL_AVX512:
+      return &tern_kernels_avx512;
+#endif
+    default:
+      return NULL;
+    }
+}
+
+/* Kernels a level may have of its own for a type. */
+typedef enum { KERNEL_DEQUANT, KERNEL_VEC_DOT } KernelKind;
+
+static gboolean
+has_own (KernelKind kind, TernType type, TernKernelLevel level)
+{
+  const TernKernelTable *table = level_table (level);
+  if (table == NULL)
+    return FALSE;
+  return kind == KERNEL_DEQUANT ? table->dequant[type] != NULL : table->vec_dot[type] != NULL;
+}
+
+/* The level whose @kind kernel @type uses at @level: @level itself or the
+ * nearest one below with a kernel of its own. Tiles follow dot products. */
+static TernKernelLevel
+source_level (KernelKind kind, TernType type, TernKernelLevel level)
+{
+  while (level > TERN_KERNEL_SCALAR && !has_own (kind, type, level))
+    level--;
+  return level;
+}
+
+/* Says which levels above @level use its @kind kernel for @type. */
+static void
+report_users (KernelKind kind, TernType type, TernKernelLevel level)
+{
+  g_autoptr (GString) users = g_string_new (NULL);
+  guint n_users = 0;
+  for (TernKernelLevel l = level + 1; l < TERN_KERNEL_BEST; l++)
+    if (level_table (l) != NULL && source_level (kind, type, l) == level)
+      g_string_append_printf (users, "%s%s", n_users++ ? " and " : "", tern_kernel_level_name (l));
+  if (n_users > 0)
+    g_test_message ("%s %s no %s %s of %s own and use%s this %s one", users->str, n_users > 1 ? "have" : "has",
+                    tern_type_name (type), kind == KERNEL_DEQUANT ? "dequantizer" : "dot product or tile kernel",
+                    n_users > 1 ? "their" : "its", n_users > 1 ? "" : "s", tern_kernel_level_name (level));
+}
+
+/* The CPU features the engine needs for @level that this CPU lacks, found
+ * here with the compiler's and CPUID's own checks, as "avx512f, avx512vnni";
+ * NULL when none is missing. */
+static char *
+missing_features (TernKernelLevel level)
+{
+  g_autoptr (GString) missing = g_string_new (NULL);
+#if defined(__x86_64__)
+  unsigned int eax, ebx, ecx = 0, edx;
+  __builtin_cpu_init ();
+  /* clang's __builtin_cpu_supports lacks "f16c". */
+  gboolean f16c = __get_cpuid (1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+  const struct { TernKernelLevel level; const char *name; gboolean present; } features[] = {
+    { TERN_KERNEL_AVX2, "avx2", __builtin_cpu_supports ("avx2") },
+    { TERN_KERNEL_AVX2, "fma", __builtin_cpu_supports ("fma") },
+    { TERN_KERNEL_AVX2, "f16c", f16c },
+    { TERN_KERNEL_AVX512, "avx512f", __builtin_cpu_supports ("avx512f") },
+    { TERN_KERNEL_AVX512, "avx512bw", __builtin_cpu_supports ("avx512bw") },
+    { TERN_KERNEL_AVX512, "avx512vl", __builtin_cpu_supports ("avx512vl") },
+    { TERN_KERNEL_AVX512, "avx512dq", __builtin_cpu_supports ("avx512dq") },
+    { TERN_KERNEL_AVX512, "avx512vnni", __builtin_cpu_supports ("avx512vnni") },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (features); i++)
+    if (features[i].level <= level && !features[i].present)
+      g_string_append_printf (missing, "%s%s", missing->len ? ", " : "", features[i].name);
+#else
+  if (level > TERN_KERNEL_SCALAR)
+    g_string_append (missing, "x86-64 (this build is for another architecture)");
+#endif
+  return missing->len ? g_string_free (g_steal_pointer (&missing), FALSE) : NULL;
+}
+
+/* The level TERN_KERNEL limits the engine to, read as the engine reads it;
+ * TERN_KERNEL_BEST when it sets no limit. */
+static TernKernelLevel
+env_kernel_limit (void)
+{
+  const char *env = g_getenv ("TERN_KERNEL");
+  for (TernKernelLevel l = TERN_KERNEL_SCALAR; env && l < TERN_KERNEL_BEST; l++)
+    if (g_ascii_strcasecmp (env, tern_kernel_level_name (l)) == 0)
+      return l;
+  return TERN_KERNEL_BEST;
+}
+
+/* Whether TERN_TEST_REQUIRE_KERNELS names @level (or "all"). */
+static gboolean
+level_required (TernKernelLevel level)
+{
+  g_auto (GStrv) names = g_strsplit (g_getenv ("TERN_TEST_REQUIRE_KERNELS") ?: "", ",", -1);
+  for (gsize i = 0; names[i]; i++)
+    {
+      const char *name = g_strstrip (names[i]);
+      if (g_ascii_strcasecmp (name, "all") == 0 || g_ascii_strcasecmp (name, tern_kernel_level_name (level)) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Aborts on a name in TERN_TEST_REQUIRE_KERNELS that is no level: a typo
+ * there would quietly require nothing. */
+static void
+check_required_names (void)
+{
+  g_auto (GStrv) names = g_strsplit (g_getenv ("TERN_TEST_REQUIRE_KERNELS") ?: "", ",", -1);
+  for (gsize i = 0; names[i]; i++)
+    {
+      const char *name = g_strstrip (names[i]);
+      gboolean known = *name == '\0' || g_ascii_strcasecmp (name, "all") == 0;
+      for (TernKernelLevel l = TERN_KERNEL_SCALAR; l < TERN_KERNEL_BEST; l++)
+        known = known || g_ascii_strcasecmp (name, tern_kernel_level_name (l)) == 0;
+      if (!known)
+        g_error ("TERN_TEST_REQUIRE_KERNELS names \"%s\", not a kernel level (scalar, avx2, avx512 or all)", name);
+    }
+}
+
+/* Whether this test case can run @level's kernels. When it cannot, skips
+ * the case saying why, or fails it where TERN_TEST_REQUIRE_KERNELS requires
+ * the level; and fails it where the engine's view of the CPU disagrees
+ * with this file's (the engine would then skip a level the CPU has, or
+ * run one it lacks). */
+static gboolean
+level_runs (TernKernelLevel level)
+{
+  g_autofree char *missing = missing_features (level);
+  TernKernelLevel limit = env_kernel_limit ();
+  gboolean expected = missing == NULL && level <= limit;
+  gboolean supported = tern_cpu_supports_kernel (level);
+  const char *name = tern_kernel_level_name (level);
+
+  if (supported != expected)
+    {
+      g_autofree char *reason = supported ? (missing ? g_strdup_printf ("this CPU lacks %s", missing)
+                                                     : g_strdup_printf ("TERN_KERNEL=%s turns them off",
+                                                                        g_getenv ("TERN_KERNEL")))
+                                          : g_strdup ("this CPU has their features and TERN_KERNEL allows them");
+      g_test_fail_printf ("the engine says %s kernels %s, but %s", name, supported ? "run" : "do not run", reason);
+      return FALSE;
+    }
+  if (supported)
+    return TRUE;
+
+  g_autofree char *why = missing ? g_strdup_printf ("this CPU lacks %s", missing)
+                                 : g_strdup_printf ("TERN_KERNEL=%s turns them off", g_getenv ("TERN_KERNEL"));
+  if (level_required (level))
+    g_test_fail_printf ("%s kernels cannot run (%s), and TERN_TEST_REQUIRE_KERNELS=%s requires them", name, why,
+                        g_getenv ("TERN_TEST_REQUIRE_KERNELS"));
+  else
+    g_test_skip_printf ("%s kernels not tested: %s", name, why);
+  return FALSE;
+}
+
+/* A test case's type and level, packed into its data pointer. */
+static gconstpointer
+case_data (TernType type, TernKernelLevel level)
+{
+  return GINT_TO_POINTER (type * 16 + level);
+}
+
+static TernType
+case_type (gconstpointer data)
+{
+  return GPOINTER_TO_INT (data) / 16;
+}
+
+static TernKernelLevel
+case_level (gconstpointer data)
+{
+  return GPOINTER_TO_INT (data) % 16;
+}
+
+/* ---- Mismatch reports ---- */
+
+#define MAX_REPORTED 20
+
+/* Counts a test case's mismatches, showing the first MAX_REPORTED, so that
+ * the case fails once with the whole picture rather than at the first. */
+typedef struct {
+  guint count;
+} Mismatches;
+
+G_GNUC_PRINTF (2, 3) static void
+mismatch (Mismatches *m, const char *format, ...)
+{
+  if (++m->count > MAX_REPORTED)
+    return;
+  va_list args;
+  va_start (args, format);
+  g_autofree char *text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_test_message ("mismatch %u: %s", m->count, text);
+}
+
+/* Fails the test case when there were mismatches. */
+static void
+mismatches_done (const Mismatches *m, const char *what)
+{
+  if (m->count > 0)
+    g_test_fail_printf ("%u mismatches in %s%s", m->count, what,
+                        m->count > MAX_REPORTED ? " (the first " G_STRINGIFY (MAX_REPORTED) " are shown)" : "");
+}
 
 /* ---- Fixtures, opened once ---- */
 
@@ -106,13 +349,32 @@ dequant_tensor (TernDequantRowFn fn, const TernGgufTensor *t, float *out)
     fn ((const guint8 *) t->data + r * row_bytes, out + r * t->ne[0], t->ne[0]);
 }
 
+/* Equal as bits, so that NaNs with the same payload match too. */
+static gboolean
+same_float (float a, float b)
+{
+  return memcmp (&a, &b, sizeof a) == 0;
+}
+
 /* ---- Dequantization against llama.cpp ---- */
 
+/* One level's own dequantizer of a type, on every fixture tensor of the
+ * type: the SHA-256 of its output and its first values are llama.cpp's. */
 static void
 test_dequant (gconstpointer data)
 {
-  TernType type = GPOINTER_TO_INT (data);
+  TernType type = case_type (data);
+  TernKernelLevel level = case_level (data);
+  const char *level_name = tern_kernel_level_name (level);
+  Mismatches mismatches = { 0 };
   guint n_checked = 0;
+
+  report_users (KERNEL_DEQUANT, type, level);
+  if (!level_runs (level))
+    return;
+  TernDequantRowFn fn = tern_quant_dequant_row_at (type, level);
+  g_assert_true (fn == level_table (level)->dequant[type]);
+  TernDequantRowFn scalar = tern_quant_dequant_row_at (type, TERN_KERNEL_SCALAR);
 
   for (gsize k = 0; k < G_N_ELEMENTS (fixture_models); k++)
     {
@@ -129,39 +391,66 @@ test_dequant (gconstpointer data)
           g_assert_cmpint (json_object_get_int_member (ref, "n_elements"), ==, n);
 
           g_autofree float *out = g_new (float, n);
-          for (TernKernelLevel level = TERN_KERNEL_SCALAR; level < TERN_KERNEL_BEST; level++)
-            {
-              TernDequantRowFn fn = tern_quant_dequant_row_at (type, level);
-              if (fn == NULL)
-                continue;
-              memset (out, 0xff, n * sizeof (float));
-              dequant_tensor (fn, t, out);
-              g_autofree char *sha = sha256_floats (out, n);
-              if (g_strcmp0 (sha, json_object_get_string_member (ref, "sha256_f32")) != 0)
-                g_error ("%s %s (%s, %s kernel): dequantization differs from llama.cpp's",
-                         fixture_models[k], t->name, tern_type_name (type),
-                         tern_kernel_level_name (level));
-              JsonArray *first = json_object_get_array_member (ref, "first");
-              for (guint j = 0; j < json_array_get_length (first) && j < n; j++)
-                g_assert_cmpfloat (out[j], ==, (float) json_array_get_double_element (first, j));
-            }
-          g_assert_true (tern_quant_dequant_row (type) != NULL);
+          memset (out, 0xff, n * sizeof (float));
+          dequant_tensor (fn, t, out);
           n_checked++;
+
+          JsonArray *first = json_object_get_array_member (ref, "first");
+          for (guint j = 0; j < json_array_get_length (first) && j < n; j++)
+            {
+              float expect = (float) json_array_get_double_element (first, j);
+              /* JSON keeps neither the sign of zero nor NaN payloads:
+               * the SHA-256 checks those. */
+              if (out[j] != expect && !(isnan (out[j]) && isnan (expect)))
+                mismatch (&mismatches, "%s %s (%s, %s): element %u is %.9g, llama.cpp's %.9g", fixture_models[k],
+                          t->name, tern_type_name (type), level_name, j, out[j], expect);
+            }
+
+          g_autofree char *sha = sha256_floats (out, n);
+          const char *expect_sha = json_object_get_string_member (ref, "sha256_f32");
+          if (g_strcmp0 (sha, expect_sha) == 0)
+            continue;
+          if (level == TERN_KERNEL_SCALAR)
+            {
+              mismatch (&mismatches, "%s %s (%s, %s): SHA-256 of the %" G_GINT64_FORMAT " values %s, llama.cpp's %s",
+                        fixture_models[k], t->name, tern_type_name (type), level_name, n, sha, expect_sha);
+              continue;
+            }
+          /* Where the scalar dequantizer matches llama.cpp (its own case
+           * checks that), it shows which elements are wrong. */
+          g_autofree float *expect = g_new (float, n);
+          dequant_tensor (scalar, t, expect);
+          gint64 n_wrong = 0, first_wrong = -1;
+          for (gint64 j = 0; j < n; j++)
+            if (!same_float (out[j], expect[j]) && n_wrong++ == 0)
+              first_wrong = j;
+          if (first_wrong < 0)
+            mismatch (&mismatches, "%s %s (%s, %s): SHA-256 %s, llama.cpp's %s, the same as the scalar output",
+                      fixture_models[k], t->name, tern_type_name (type), level_name, sha, expect_sha);
+          else
+            mismatch (&mismatches, "%s %s (%s, %s): SHA-256 differs from llama.cpp's; %" G_GINT64_FORMAT " of %"
+                      G_GINT64_FORMAT " values differ from the scalar output, the first at %" G_GINT64_FORMAT
+                      " (row %" G_GINT64_FORMAT "): %.9g, scalar %.9g",
+                      fixture_models[k], t->name, tern_type_name (type), level_name, n_wrong, n, first_wrong,
+                      first_wrong / t->ne[0], out[first_wrong], expect[first_wrong]);
         }
     }
   /* Every type must be covered by some fixture. */
   g_assert_cmpuint (n_checked, >, 0);
-  g_test_message ("%u %s tensors match llama.cpp", n_checked, tern_type_name (type));
+  mismatches_done (&mismatches, "dequantized tensors");
+  g_test_message ("%u %s tensors checked against llama.cpp with the %s dequantizer", n_checked,
+                  tern_type_name (type), level_name);
 }
 
 /* ---- Quantizers against llama-quantize ---- */
 
-/* Sum of squared differences between @type row data (dequantized) and @x. */
+/* Sum of squared differences between @type row data (dequantized by the
+ * scalar kernel, which matches llama.cpp's) and @x. */
 static double
 sq_error (TernType type, const void *q, const float *x, gint64 n, gint64 ne0)
 {
   g_autofree float *y = g_new (float, n);
-  TernDequantRowFn dq = tern_quant_dequant_row (type);
+  TernDequantRowFn dq = tern_quant_dequant_row_at (type, TERN_KERNEL_SCALAR);
   gsize row_bytes = tern_type_row_bytes (type, ne0);
   for (gint64 r = 0; r < n / ne0; r++)
     dq ((const guint8 *) q + r * row_bytes, y + r * ne0, ne0);
@@ -173,12 +462,15 @@ sq_error (TernType type, const void *q, const float *x, gint64 n, gint64 ne0)
 
 /* Tern's weight quantizers port llama.cpp's reference ones (K-quants
  * included, scale searches and all), so they must give llama-quantize's
- * very bytes; and, the property that matters, no more round-trip error. */
+ * very bytes; and, the property that matters, no more round-trip error.
+ * Quantizers are scalar code, one level for every CPU. */
 static void
 test_quantize_vs_llama (gconstpointer data)
 {
   TernType type = GPOINTER_TO_INT (data);
   TernQuantizeRowFn quantize = tern_quant_quantize_row (type);
+  const TernTypeInfo *info = tern_type_info (type);
+  Mismatches mismatches = { 0 };
   guint n_checked = 0;
   g_assert_nonnull (quantize);
 
@@ -211,19 +503,34 @@ test_quantize_vs_llama (gconstpointer data)
           const float *x = src->data;
           for (gint64 r = 0; r < n / ne0; r++)
             quantize (x + r * ne0, mine + r * row_bytes, ne0);
+          n_checked++;
 
-          if (memcmp (mine, t->data, t->n_bytes) != 0)
-            g_error ("%s %s: quantized bytes differ from llama.cpp's", name, t->name);
+          /* One report per differing block. */
+          const guint8 *theirs = t->data;
+          for (gsize b = 0; b < t->n_bytes / info->block_bytes; b++)
+            {
+              gsize at = b * info->block_bytes;
+              if (memcmp (mine + at, theirs + at, info->block_bytes) == 0)
+                continue;
+              gsize j = 0;
+              while (mine[at + j] == theirs[at + j])
+                j++;
+              mismatch (&mismatches, "%s %s (%s): block %" G_GSIZE_FORMAT " (row %" G_GSIZE_FORMAT "), byte %"
+                        G_GSIZE_FORMAT ": 0x%02x, llama-quantize's 0x%02x", name, t->name, tern_type_name (type),
+                        b, at / row_bytes, j, mine[at + j], theirs[at + j]);
+            }
 
           double e_mine = sq_error (type, mine, x, n, ne0);
           double e_llama = sq_error (type, t->data, x, n, ne0);
           g_test_message ("%s %s %s: squared error %.9g (llama.cpp %.9g)", name, t->name,
                           tern_type_name (type), e_mine, e_llama);
-          g_assert_cmpfloat (e_mine, <=, e_llama * (1 + 1e-6));
-          n_checked++;
+          if (!(e_mine <= e_llama * (1 + 1e-6)))
+            mismatch (&mismatches, "%s %s (%s): squared error %.9g, above llama-quantize's %.9g", name, t->name,
+                      tern_type_name (type), e_mine, e_llama);
         }
     }
   g_assert_cmpuint (n_checked, >, 0);
+  mismatches_done (&mismatches, "quantized tensors");
 }
 
 /* ---- Activation quantizers, by hand ---- */
@@ -394,6 +701,8 @@ test_quantize_bf16 (void)
 
 typedef enum { DATA_RANDOM, DATA_MAX, DATA_MIN, DATA_ZERO } DataKind;
 
+static const char *const data_kind_names[] = { "random", "max", "min", "zero" };
+
 /* A weight row of @type: from random floats where Tern can quantize to
  * @type, else random bytes with sane f16 scales. */
 static void
@@ -444,15 +753,16 @@ make_weights (TernType type, gint64 n, DataKind kind, GRand *rand, guint8 *out)
     }
 }
 
-/* dot(dequant(w), dequant(a)) and the same with absolute values, in double. */
+/* dot(dequant(w), dequant(a)) and the same with absolute values, in double,
+ * from the scalar dequantizers (which match llama.cpp's). */
 static void
 dot_dequantized (TernType type, TernType atype, gint64 n, const void *w, const void *a,
                  double *dot, double *absdot)
 {
   g_autofree float *x = g_new (float, n);
   g_autofree float *y = g_new (float, n);
-  tern_quant_dequant_row (type) (w, x, n);
-  tern_quant_dequant_row (atype) (a, y, n);
+  tern_quant_dequant_row_at (type, TERN_KERNEL_SCALAR) (w, x, n);
+  tern_quant_dequant_row_at (atype, TERN_KERNEL_SCALAR) (a, y, n);
   *dot = *absdot = 0;
   for (gint64 i = 0; i < n; i++)
     {
@@ -480,19 +790,30 @@ q8_1_sum_error (TernType type, TernType atype, gint64 n, const guint8 *w, const 
   return e;
 }
 
+/* One level's own dot product of a type, on rows of several lengths (odd
+ * block counts and tails included) and contents: within float rounding of
+ * the dot of the dequantized rows, and for SIMD levels of the scalar
+ * kernel's result too. */
 static void
 test_vec_dot (gconstpointer data)
 {
-  TernType type = GPOINTER_TO_INT (data);
+  TernType type = case_type (data);
+  TernKernelLevel level = case_level (data);
   TernType atype = tern_quant_vec_dot_type (type);
   const TernTypeInfo *info = tern_type_info (type);
   g_autoptr (GRand) rand = g_rand_new_with_seed (1234 + type);
   const gint64 block_counts[] = { 1, 2, 3, 5, 16, 17 };
   const gint64 float_lengths[] = { 1, 7, 33, 100, 1000, 4099 };
   gboolean is_float = info->block_elems == 1;
-  guint n_simd = 0;
+  Mismatches mismatches = { 0 };
+  guint n_checked = 0;
 
+  report_users (KERNEL_VEC_DOT, type, level);
+  if (!level_runs (level))
+    return;
   g_assert_cmpint (atype, !=, TERN_TYPE_COUNT);
+  TernVecDotFn fn = tern_quant_vec_dot (type, level);
+  g_assert_true (fn == level_table (level)->vec_dot[type]);
   TernVecDotFn scalar = tern_quant_vec_dot (type, TERN_KERNEL_SCALAR);
   g_assert_nonnull (scalar);
 
@@ -513,102 +834,104 @@ test_vec_dot (gconstpointer data)
 
         double expect, absdot;
         dot_dequantized (type, atype, n, w, a, &expect, &absdot);
-        float ref = scalar (n, w, a);
-        if (fabs (ref - expect) > 1e-5 * absdot + q8_1_sum_error (type, atype, n, w, a) + 1e-30)
-          g_error ("%s n=%" G_GINT64_FORMAT " kind %d: scalar dot %.9g, dequantized dot %.9g",
-                   tern_type_name (type), n, kind, ref, expect);
-
-        for (TernKernelLevel level = TERN_KERNEL_AVX2; level < TERN_KERNEL_BEST; level++)
-          {
-            TernVecDotFn fn = tern_quant_vec_dot (type, level);
-            if (fn == NULL)
-              continue;
-            float got = fn (n, w, a);
-            if (fabs (got - ref) > 1e-5 * absdot + 1e-30)
-              g_error ("%s n=%" G_GINT64_FORMAT " kind %d: %s dot %.9g, scalar %.9g",
-                       tern_type_name (type), n, kind, tern_kernel_level_name (level), got, ref);
-            n_simd++;
-          }
+        double tolerance = 1e-5 * absdot + q8_1_sum_error (type, atype, n, w, a) + 1e-30;
+        float got = fn (n, w, a);
+        float ref = level == TERN_KERNEL_SCALAR ? got : scalar (n, w, a);
+        n_checked++;
+        if (fabs (got - expect) > tolerance || fabs (got - ref) > 1e-5 * absdot + 1e-30)
+          mismatch (&mismatches, "%s %s n=%" G_GINT64_FORMAT " (%s data): %.9g, dequantized rows' dot %.9g, "
+                    "scalar kernel %.9g (tolerance %.3g)", tern_type_name (type), tern_kernel_level_name (level), n,
+                    data_kind_names[kind], got, expect, ref, tolerance);
       }
-  if (n_simd == 0)
-    g_test_message ("no SIMD kernels on this CPU");
+  mismatches_done (&mismatches, "dot products");
+  g_test_message ("%u %s dot products of the %s kernel checked", n_checked, tern_type_name (type),
+                  tern_kernel_level_name (level));
 }
 
 /* ---- Tile dot products against vec_dot ---- */
 
-/* Every tile shape (ragged ones too) of every level's tile kernel gives
- * that level's vec_dot results, up to float summation order; entries
- * outside the tile stay untouched. */
+/* Every tile shape (ragged ones too) of one level's tile kernel gives that
+ * level's vec_dot results, up to float summation order, and the dot of the
+ * dequantized rows as closely as vec_dot must; entries outside the tile
+ * stay untouched. */
 static void
 test_dot_tile (gconstpointer data)
 {
-  TernType type = GPOINTER_TO_INT (data);
+  TernType type = case_type (data);
+  TernKernelLevel level = case_level (data);
   TernType atype = tern_quant_vec_dot_type (type);
   const TernTypeInfo *info = tern_type_info (type);
+  const char *level_name = tern_kernel_level_name (level);
   g_autoptr (GRand) rand = g_rand_new_with_seed (4321 + type);
   const gint64 block_counts[] = { 1, 2, 3, 8, 9 };
   const gint64 float_lengths[] = { 1, 15, 16, 33, 2048 };
   gboolean is_float = info->block_elems == 1;
   const gsize pad = 8; /* strides longer than a row */
   const gsize out_stride = TERN_DOT_TILE_ROWS + 3;
+  Mismatches mismatches = { 0 };
 
-  for (TernKernelLevel level = TERN_KERNEL_SCALAR; level < TERN_KERNEL_BEST; level++)
+  report_users (KERNEL_VEC_DOT, type, level);
+  if (!level_runs (level))
+    return;
+  TernVecDotFn dot = tern_quant_vec_dot (type, level);
+  TernDotTileFn tile = tern_quant_dot_tile (type, level);
+  g_assert_true (dot == level_table (level)->vec_dot[type]);
+  g_assert_true (tile == level_table (level)->dot_tile[type]);
+  g_assert_nonnull (tile);
+
+  for (gsize li = 0; li < G_N_ELEMENTS (block_counts); li++)
     {
-      TernVecDotFn dot = tern_quant_vec_dot (type, level);
-      TernDotTileFn tile = tern_quant_dot_tile (type, level);
-      g_assert_true ((dot == NULL) == (tile == NULL));
-      if (tile == NULL)
-        continue;
-      for (gsize li = 0; li < G_N_ELEMENTS (block_counts); li++)
+      gint64 n = is_float ? float_lengths[li] : block_counts[li] * info->block_elems;
+      gsize ws = tern_type_row_bytes (type, n) + pad, as = tern_type_row_bytes (atype, n) + pad;
+      g_autofree guint8 *w = g_malloc0 (ws * TERN_DOT_TILE_ROWS);
+      g_autofree guint8 *a = g_malloc0 (as * TERN_DOT_TILE_COLS);
+      g_autofree float *x = g_new (float, n);
+      float expect[TERN_DOT_TILE_COLS][TERN_DOT_TILE_ROWS];
+      double dequantized[TERN_DOT_TILE_COLS][TERN_DOT_TILE_ROWS], scale[TERN_DOT_TILE_COLS][TERN_DOT_TILE_ROWS];
+      double sum_error[TERN_DOT_TILE_COLS][TERN_DOT_TILE_ROWS];
+
+      for (int r = 0; r < TERN_DOT_TILE_ROWS; r++)
+        make_weights (type, n, DATA_RANDOM, rand, w + r * ws);
+      for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
         {
-          gint64 n = is_float ? float_lengths[li] : block_counts[li] * info->block_elems;
-          gsize ws = tern_type_row_bytes (type, n) + pad, as = tern_type_row_bytes (atype, n) + pad;
-          g_autofree guint8 *w = g_malloc0 (ws * TERN_DOT_TILE_ROWS);
-          g_autofree guint8 *a = g_malloc0 (as * TERN_DOT_TILE_COLS);
-          g_autofree float *x = g_new (float, n);
-          float expect[TERN_DOT_TILE_COLS][TERN_DOT_TILE_ROWS], scale[TERN_DOT_TILE_COLS][TERN_DOT_TILE_ROWS];
-
-          for (int r = 0; r < TERN_DOT_TILE_ROWS; r++)
-            make_weights (type, n, DATA_RANDOM, rand, w + r * ws);
-          for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
-            {
-              for (gint64 i = 0; i < n; i++)
-                x[i] = (float) g_rand_double_range (rand, -3, 3);
-              tern_quant_quantize_activations (atype) (x, a + c * as, n);
-            }
-          for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
-            for (int r = 0; r < TERN_DOT_TILE_ROWS; r++)
-              {
-                double d, absdot;
-                dot_dequantized (type, atype, n, w + r * ws, a + c * as, &d, &absdot);
-                expect[c][r] = dot (n, w + r * ws, a + c * as);
-                scale[c][r] = absdot;
-              }
-
-          for (int nr = 1; nr <= TERN_DOT_TILE_ROWS; nr++)
-            for (int nc = 1; nc <= TERN_DOT_TILE_COLS; nc++)
-              {
-                float out[TERN_DOT_TILE_COLS * (TERN_DOT_TILE_ROWS + 3)];
-                for (gsize k = 0; k < G_N_ELEMENTS (out); k++)
-                  out[k] = 12345.0f;
-                tile (n, w, ws, nr, a, as, nc, out, out_stride);
-                for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
-                  for (gsize r = 0; r < out_stride; r++)
-                    {
-                      float got = out[c * out_stride + r];
-                      if (c >= nc || (int) r >= nr)
-                        {
-                          g_assert_cmpfloat (got, ==, 12345.0f);
-                          continue;
-                        }
-                      if (fabs (got - expect[c][r]) > 1e-5 * scale[c][r] + 1e-30)
-                        g_error ("%s %s n=%" G_GINT64_FORMAT " tile %dx%d (%d, %d): %.9g, vec_dot %.9g",
-                                 tern_type_name (type), tern_kernel_level_name (level), n, nr, nc, (int) r, c, got,
-                                 expect[c][r]);
-                    }
-              }
+          for (gint64 i = 0; i < n; i++)
+            x[i] = (float) g_rand_double_range (rand, -3, 3);
+          tern_quant_quantize_activations (atype) (x, a + c * as, n);
         }
+      for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
+        for (int r = 0; r < TERN_DOT_TILE_ROWS; r++)
+          {
+            dot_dequantized (type, atype, n, w + r * ws, a + c * as, &dequantized[c][r], &scale[c][r]);
+            sum_error[c][r] = q8_1_sum_error (type, atype, n, w + r * ws, a + c * as);
+            expect[c][r] = dot (n, w + r * ws, a + c * as);
+          }
+
+      for (int nr = 1; nr <= TERN_DOT_TILE_ROWS; nr++)
+        for (int nc = 1; nc <= TERN_DOT_TILE_COLS; nc++)
+          {
+            float out[TERN_DOT_TILE_COLS * (TERN_DOT_TILE_ROWS + 3)];
+            for (gsize k = 0; k < G_N_ELEMENTS (out); k++)
+              out[k] = 12345.0f;
+            tile (n, w, ws, nr, a, as, nc, out, out_stride);
+            for (int c = 0; c < TERN_DOT_TILE_COLS; c++)
+              for (gsize r = 0; r < out_stride; r++)
+                {
+                  float got = out[c * out_stride + r];
+                  if (c >= nc || (int) r >= nr)
+                    {
+                      if (got != 12345.0f)
+                        mismatch (&mismatches, "%s %s n=%" G_GINT64_FORMAT " tile %dx%d: wrote %.9g at (%d, %d), "
+                                  "outside the tile", tern_type_name (type), level_name, n, nr, nc, got, (int) r, c);
+                    }
+                  else if (fabs (got - expect[c][r]) > 1e-5 * scale[c][r] + 1e-30
+                           || fabs (got - dequantized[c][r]) > 1e-5 * scale[c][r] + sum_error[c][r] + 1e-30)
+                    mismatch (&mismatches, "%s %s n=%" G_GINT64_FORMAT " tile %dx%d (%d, %d): %.9g, vec_dot %.9g, "
+                              "dequantized rows' dot %.9g", tern_type_name (type), level_name, n, nr, nc, (int) r, c,
+                              got, expect[c][r], dequantized[c][r]);
+                }
+          }
     }
+  mismatches_done (&mismatches, "tile entries");
 }
 
 /* ---- Activation quantizers as llama.cpp's x86 builds ---- */
@@ -671,6 +994,7 @@ test_dispatch (void)
   g_assert_cmpint (best, <, TERN_KERNEL_BEST);
   g_assert_true (tern_cpu_supports_kernel (TERN_KERNEL_SCALAR));
   g_assert_true (tern_cpu_supports_kernel (best));
+  g_assert_false (best < TERN_KERNEL_AVX512 && tern_cpu_supports_kernel (best + 1));
   g_test_message ("best kernel level: %s", tern_kernel_level_name (best));
 
   for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
@@ -711,29 +1035,78 @@ test_dispatch (void)
   g_assert_cmpstr (tern_kernel_level_name (TERN_KERNEL_AVX512), ==, "avx512");
 }
 
+/* What the dispatch gives at one level: the level's own kernels where it
+ * has them, the nearest lower level's elsewhere. Lists both, so that the
+ * log says what a level's cases cover. */
+static void
+test_level (gconstpointer data)
+{
+  TernKernelLevel level = GPOINTER_TO_INT (data);
+  g_autoptr (GString) own_dots = g_string_new (NULL);
+  g_autoptr (GString) borrowed_dots = g_string_new (NULL);
+  g_autoptr (GString) own_dequant = g_string_new (NULL);
+
+  if (!level_runs (level))
+    return;
+  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+    {
+      TernType t = all_types[i];
+      TernKernelLevel dot_level = source_level (KERNEL_VEC_DOT, t, level);
+      TernKernelLevel dequant_level = source_level (KERNEL_DEQUANT, t, level);
+      g_assert_true (tern_quant_vec_dot (t, level) == level_table (dot_level)->vec_dot[t]);
+      g_assert_true (tern_quant_dot_tile (t, level) == level_table (dot_level)->dot_tile[t]);
+      g_assert_true (tern_quant_dequant_row_at (t, level) == level_table (level)->dequant[t]);
+      if (level == tern_cpu_best_kernel ())
+        g_assert_true (tern_quant_dequant_row (t) == level_table (dequant_level)->dequant[t]);
+      if (dot_level == level)
+        g_string_append_printf (own_dots, " %s", tern_type_name (t));
+      else
+        g_string_append_printf (borrowed_dots, " %s (%s)", tern_type_name (t), tern_kernel_level_name (dot_level));
+      if (dequant_level == level)
+        g_string_append_printf (own_dequant, " %s", tern_type_name (t));
+    }
+  g_test_message ("%s: own dot products and tiles:%s", tern_kernel_level_name (level), own_dots->str);
+  g_test_message ("%s: those of a lower level:%s", tern_kernel_level_name (level),
+                  borrowed_dots->len ? borrowed_dots->str : " none");
+  g_test_message ("%s: own dequantizers:%s", tern_kernel_level_name (level), own_dequant->str);
+}
+
+static void
+add_level_cases (const char *kind, GTestDataFunc func, KernelKind own)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+    for (TernKernelLevel l = TERN_KERNEL_SCALAR; l < TERN_KERNEL_BEST; l++)
+      if (has_own (own, all_types[i], l))
+        {
+          g_autofree char *path = g_strdup_printf ("/engine/quant/%s/%s/%s", kind, tern_type_name (all_types[i]),
+                                                   tern_kernel_level_name (l));
+          g_test_add_data_func (path, case_data (all_types[i], l), func);
+        }
+}
+
 int
 main (int argc, char **argv)
 {
+  /* A failing case must not hide the cases after it. */
+  g_autofree char **args = g_new0 (char *, argc + 2);
+  args[0] = argv[0];
+  args[1] = (char *) "--keep-going";
+  memcpy (args + 2, argv + 1, (argc - 1) * sizeof (char *));
+  argc++;
+  argv = args;
   g_test_init (&argc, &argv, NULL);
+  check_required_names ();
   models = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, model_free);
 
   g_test_add_func ("/engine/quant/dispatch", test_dispatch);
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
+  for (TernKernelLevel l = TERN_KERNEL_SCALAR; l < TERN_KERNEL_BEST; l++)
     {
-      g_autofree char *path = g_strdup_printf ("/engine/quant/dequant/%s", tern_type_name (all_types[i]));
-      g_test_add_data_func (path, GINT_TO_POINTER (all_types[i]), test_dequant);
+      g_autofree char *path = g_strdup_printf ("/engine/quant/level/%s", tern_kernel_level_name (l));
+      g_test_add_data_func (path, GINT_TO_POINTER (l), test_level);
     }
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/engine/quant/vec-dot/%s", tern_type_name (all_types[i]));
-      g_test_add_data_func (path, GINT_TO_POINTER (all_types[i]), test_vec_dot);
-    }
-
-  for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/engine/quant/dot-tile/%s", tern_type_name (all_types[i]));
-      g_test_add_data_func (path, GINT_TO_POINTER (all_types[i]), test_dot_tile);
-    }
+  add_level_cases ("dequant", test_dequant, KERNEL_DEQUANT);
+  add_level_cases ("vec-dot", test_vec_dot, KERNEL_VEC_DOT);
+  add_level_cases ("dot-tile", test_dot_tile, KERNEL_VEC_DOT);
 
   static const TernType quantized_types[] = {
     TERN_TYPE_Q8_0, TERN_TYPE_Q4_0, TERN_TYPE_Q4_K, TERN_TYPE_Q6_K, TERN_TYPE_TQ1_0, TERN_TYPE_TQ2_0,

@@ -196,12 +196,13 @@ malformed_gguf_valid (void)
 }
 
 static void
-add (GPtrArray *corpus, const char *name, GBytes *bytes, int code)
+add (GPtrArray *corpus, const char *name, GBytes *bytes, int code, const char *message)
 {
   MalformedGguf *m = g_new (MalformedGguf, 1);
   m->name = g_strdup (name);
   m->bytes = bytes;
   m->error_code = code;
+  m->message = g_strdup (message);
   g_ptr_array_add (corpus, m);
 }
 
@@ -210,17 +211,18 @@ malformed_free (gpointer p)
 {
   MalformedGguf *m = p;
   g_free (m->name);
+  g_free (m->message);
   g_bytes_unref (m->bytes);
   g_free (m);
 }
 
 /* Adds the valid file with one tensor field changed. */
-#define TENSOR_CASE(label, idx, field, value)        \
-  G_STMT_START {                                     \
-    Spec s_;                                         \
-    spec_init (&s_);                                 \
-    s_.tensors[idx].field = value;                   \
-    add (corpus, label, spec_build (&s_, TRUE), FORMAT); \
+#define TENSOR_CASE(label, idx, field, value, message)            \
+  G_STMT_START {                                                  \
+    Spec s_;                                                      \
+    spec_init (&s_);                                              \
+    s_.tensors[idx].field = value;                                \
+    add (corpus, label, spec_build (&s_, TRUE), FORMAT, message); \
   } G_STMT_END
 
 GPtrArray *
@@ -231,92 +233,93 @@ malformed_gguf_corpus (void)
   Spec s;
 
   /* Header. */
-  add (corpus, "empty", g_bytes_new ("", 0), FORMAT);
-  add (corpus, "bad-magic", g_bytes_new ("GGML\3\0\0\0", 8), FORMAT);
+  add (corpus, "empty", g_bytes_new ("", 0), FORMAT, "no GGUF magic");
+  add (corpus, "bad-magic", g_bytes_new ("GGML\3\0\0\0", 8), FORMAT, "no GGUF magic");
   spec_init (&s);
   s.version = 1;
-  add (corpus, "version-1", spec_build (&s, TRUE), TERN_ENGINE_ERROR_UNSUPPORTED);
+  add (corpus, "version-1", spec_build (&s, TRUE), TERN_ENGINE_ERROR_UNSUPPORTED, "version 1");
   spec_init (&s);
   s.version = 99;
-  add (corpus, "version-99", spec_build (&s, TRUE), TERN_ENGINE_ERROR_UNSUPPORTED);
+  add (corpus, "version-99", spec_build (&s, TRUE), TERN_ENGINE_ERROR_UNSUPPORTED, "version 99");
   spec_init (&s);
   s.huge_n_kv = TRUE;
-  add (corpus, "n-kv-huge", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "n-kv-huge", spec_build (&s, TRUE), FORMAT, "metadata pairs");
   spec_init (&s);
   s.huge_n_tensors = TRUE;
-  add (corpus, "n-tensors-huge", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "n-tensors-huge", spec_build (&s, TRUE), FORMAT, "tensors, more than");
 
   /* Tensor shapes and types. */
-  TENSOR_CASE ("dim-zero", 0, ne[1], 0);
-  TENSOR_CASE ("dim-negative", 0, ne[1], -4);
+  TENSOR_CASE ("dim-zero", 0, ne[1], 0, "tensor a:");
+  TENSOR_CASE ("dim-negative", 0, ne[1], -4, "tensor a:");
   spec_init (&s);
   s.tensors[0].n_dims = 4;
   s.tensors[0].ne[1] = 1ll << 32;
   s.tensors[0].ne[2] = 1ll << 32;
   s.tensors[0].ne[3] = 1;
-  add (corpus, "element-count-overflow", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "element-count-overflow", spec_build (&s, TRUE), FORMAT, "tensor a:");
   spec_init (&s);
   s.tensors[1].ne[1] = 1ll << 60;
-  add (corpus, "byte-size-overflow", spec_build (&s, TRUE), FORMAT);
-  TENSOR_CASE ("dims-zero", 0, n_dims, 0);
+  add (corpus, "byte-size-overflow", spec_build (&s, TRUE), FORMAT, "tensor b:");
+  TENSOR_CASE ("dims-zero", 0, n_dims, 0, "tensor a ");
   spec_init (&s);
   s.tensors[0].n_dims = 5;
   s.tensors[0].ne[2] = s.tensors[0].ne[3] = s.tensors[0].ne[4] = 1;
-  add (corpus, "dims-five", spec_build (&s, TRUE), FORMAT);
-  TENSOR_CASE ("type-unknown", 0, type, 99);
-  TENSOR_CASE ("type-retired-4", 0, type, 4);
-  TENSOR_CASE ("type-retired-31", 0, type, 31);
-  TENSOR_CASE ("type-huge", 0, type, 0xffffffffu);
-  TENSOR_CASE ("row-not-block-multiple", 1, ne[0], 48);
-  TENSOR_CASE ("name-64-bytes", 0, name, "0123456789012345678901234567890123456789012345678901234567890123");
-  TENSOR_CASE ("name-empty", 0, name, "");
-  TENSOR_CASE ("name-invalid-utf8", 0, name, "bad\xff");
-  TENSOR_CASE ("name-duplicate", 1, name, "a");
+  add (corpus, "dims-five", spec_build (&s, TRUE), FORMAT, "tensor a ");
+  TENSOR_CASE ("type-unknown", 0, type, 99, "tensor a ");
+  TENSOR_CASE ("type-retired-4", 0, type, 4, "tensor a ");
+  TENSOR_CASE ("type-retired-31", 0, type, 31, "tensor a ");
+  TENSOR_CASE ("type-huge", 0, type, 0xffffffffu, "tensor a ");
+  TENSOR_CASE ("row-not-block-multiple", 1, ne[0], 48, "tensor b:");
+  TENSOR_CASE ("name-64-bytes", 0, name, "0123456789012345678901234567890123456789012345678901234567890123",
+               "tensor name 0123456789");
+  TENSOR_CASE ("name-empty", 0, name, "", "empty name");
+  TENSOR_CASE ("name-invalid-utf8", 0, name, "bad\xff", "tensor name is not valid UTF-8");
+  TENSOR_CASE ("name-duplicate", 1, name, "a", "tensor a appears twice");
 
   /* Placement. */
-  TENSOR_CASE ("offset-misaligned", 1, offset, 72);
-  TENSOR_CASE ("offset-past-end", 1, offset, 1 << 20);
-  TENSOR_CASE ("offset-huge", 1, offset, G_MAXUINT64 - 31);
-  TENSOR_CASE ("overlap", 1, offset, 32);
+  TENSOR_CASE ("offset-misaligned", 1, offset, 72, "tensor b:");
+  TENSOR_CASE ("offset-past-end", 1, offset, 1 << 20, "tensor b ");
+  TENSOR_CASE ("offset-huge", 1, offset, G_MAXUINT64 - 31, "tensor b ");
+  TENSOR_CASE ("overlap", 1, offset, 32, "tensors a and b");
   spec_init (&s);
   s.data_bytes -= 1;
-  add (corpus, "data-short", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "data-short", spec_build (&s, TRUE), FORMAT, "tensor b ");
 
   /* Metadata. */
   spec_init (&s);
   kv_u32 (&s, "test.u32", 1);
-  add (corpus, "key-duplicate", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "key-duplicate", spec_build (&s, TRUE), FORMAT, "key test.u32");
   spec_init (&s);
   kv_u32 (&s, "bad\xc3\x28key", 1);
-  add (corpus, "key-invalid-utf8", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "key-invalid-utf8", spec_build (&s, TRUE), FORMAT, "metadata pair 14");
   spec_init (&s);
   kv_u32 (&s, "", 1);
-  add (corpus, "key-empty", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "key-empty", spec_build (&s, TRUE), FORMAT, "metadata pair 14");
   spec_init (&s);
   put_u64 (s.kv, (1ull << 63) - 1);
   s.n_kv++;
-  add (corpus, "key-length-huge", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "key-length-huge", spec_build (&s, TRUE), FORMAT, "metadata pair 14");
   spec_init (&s);
   kv_begin (&s, "test.str", TERN_GGUF_STRING);
   put_u64 (s.kv, 1ull << 63);
-  add (corpus, "string-length-huge", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "string-length-huge", spec_build (&s, TRUE), FORMAT, "test.str");
   spec_init (&s);
   kv_begin (&s, "test.arr", TERN_GGUF_ARRAY);
   put_u32 (s.kv, TERN_GGUF_UINT8);
   put_u64 (s.kv, (1ull << 63) - 1);
-  add (corpus, "array-length-huge", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "array-length-huge", spec_build (&s, TRUE), FORMAT, "array test.arr");
   spec_init (&s);
   kv_begin (&s, "test.arr", TERN_GGUF_ARRAY);
   put_u32 (s.kv, TERN_GGUF_STRING);
   put_u64 (s.kv, G_MAXUINT64);
-  add (corpus, "string-array-length-huge", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "string-array-length-huge", spec_build (&s, TRUE), FORMAT, "array test.arr");
   spec_init (&s);
   kv_begin (&s, "test.arr", TERN_GGUF_ARRAY);
   put_u32 (s.kv, TERN_GGUF_STRING);
   put_u64 (s.kv, 2);
   put_str (s.kv, "ok");
   put_u64 (s.kv, 1ull << 62);
-  add (corpus, "string-array-element-huge", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "string-array-element-huge", spec_build (&s, TRUE), FORMAT, "array test.arr, element 1");
   spec_init (&s);
   kv_begin (&s, "test.nested", TERN_GGUF_ARRAY);
   put_u32 (s.kv, TERN_GGUF_ARRAY);
@@ -324,37 +327,37 @@ malformed_gguf_corpus (void)
   put_u32 (s.kv, TERN_GGUF_UINT8);
   put_u64 (s.kv, 1);
   put (s.kv, "\0", 1);
-  add (corpus, "array-nested", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "array-nested", spec_build (&s, TRUE), FORMAT, "key test.nested");
   spec_init (&s);
   kv_begin (&s, "test.type", 13);
   put_u32 (s.kv, 0);
-  add (corpus, "value-type-unknown", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "value-type-unknown", spec_build (&s, TRUE), FORMAT, "key test.type");
   spec_init (&s);
   kv_begin (&s, "test.arr", TERN_GGUF_ARRAY);
   put_u32 (s.kv, 77);
   put_u64 (s.kv, 0);
-  add (corpus, "array-type-unknown", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "array-type-unknown", spec_build (&s, TRUE), FORMAT, "key test.arr");
   spec_init (&s);
   kv_begin (&s, "test.b", TERN_GGUF_BOOL);
   put (s.kv, "\2", 1);
-  add (corpus, "bool-not-0-or-1", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "bool-not-0-or-1", spec_build (&s, TRUE), FORMAT, "key test.b:");
 
   /* general.alignment. */
   spec_init (&s);
   kv_begin (&s, "general.alignment", TERN_GGUF_UINT64);
   put_u64 (s.kv, 32);
-  add (corpus, "alignment-u64", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "alignment-u64", spec_build (&s, TRUE), FORMAT, "general.alignment");
   spec_init (&s);
   kv_string (&s, "general.alignment", "32");
-  add (corpus, "alignment-string", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "alignment-string", spec_build (&s, TRUE), FORMAT, "general.alignment");
   spec_init (&s);
   kv_u32 (&s, "general.alignment", 0);
-  add (corpus, "alignment-zero", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "alignment-zero", spec_build (&s, TRUE), FORMAT, "general.alignment");
   spec_init (&s);
   kv_u32 (&s, "general.alignment", 48);
   s.alignment = 48;
   s.tensors[1].offset = 96;
-  add (corpus, "alignment-not-power-of-two", spec_build (&s, TRUE), FORMAT);
+  add (corpus, "alignment-not-power-of-two", spec_build (&s, TRUE), FORMAT, "general.alignment");
 
   return corpus;
 }
@@ -456,7 +459,27 @@ GPtrArray *
 malformed_gguf_tokenizer_seeds (void)
 {
   GPtrArray *seeds = g_ptr_array_new_with_free_func (malformed_free);
-  add (seeds, "vocab-spm", spm_seed (), -1);
-  add (seeds, "vocab-bpe", bpe_seed (), -1);
+  add (seeds, "vocab-spm", spm_seed (), -1, NULL);
+  add (seeds, "vocab-bpe", bpe_seed (), -1, NULL);
   return seeds;
+}
+
+GPtrArray *
+malformed_gguf_valid_files (void)
+{
+  GPtrArray *files = g_ptr_array_new_with_free_func (malformed_free);
+  Spec s;
+
+  add (files, "valid", malformed_gguf_valid (), -1, NULL);
+  /* A longer tensor name: the tensor infos end 3 bytes past a multiple of
+   * the alignment, and padding follows them. */
+  spec_init (&s);
+  s.tensors[0].name = "aaaa";
+  add (files, "valid-padded", spec_build (&s, TRUE), -1, NULL);
+  spec_init (&s);
+  kv_u32 (&s, "general.alignment", 64);
+  s.alignment = 64;
+  add (files, "valid-aligned-64", spec_build (&s, TRUE), -1, NULL);
+  g_ptr_array_extend_and_steal (files, malformed_gguf_tokenizer_seeds ());
+  return files;
 }

@@ -67,10 +67,12 @@ typedef enum {
 
 /* The best level this CPU supports, detected once. The environment variable
  * TERN_KERNEL=scalar|avx2|avx512 lowers it (for debugging and comparison;
- * a level the CPU lacks is ignored). Never returns TERN_KERNEL_BEST. */
+ * a level the CPU lacks is ignored): the process then behaves as on a CPU
+ * without the levels above. Never returns TERN_KERNEL_BEST. */
 TernKernelLevel tern_cpu_best_kernel (void);
 
-/* Whether this CPU can run kernels of @level (TRUE for SCALAR and BEST). */
+/* Whether kernels of @level can run: the CPU has the level and TERN_KERNEL
+ * does not lower the best level below it (TRUE for SCALAR and BEST). */
 gboolean tern_cpu_supports_kernel (TernKernelLevel level);
 
 /* "scalar", "avx2", "avx512" or "best". */
