@@ -66,6 +66,7 @@ has_cpu_feature() {
 
 header() { sed -n "s/^$1: *//p;/^diff --git /q" "$2" | head -n 1; }
 
+started=$(date +%s)
 echo "Copying the tree to $tree"
 mkdir -p "$tree"
 (cd "$src" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -xf - -C "$tree"
@@ -139,5 +140,5 @@ for patch in "$@"; do
   applied=
 done
 
-echo "mutations: $caught caught, $survived survived, $skipped skipped (CPU), $broken broken"
+echo "mutations: $caught caught, $survived survived, $skipped skipped (CPU), $broken broken ($(($(date +%s) - started)) s)"
 [ "$survived" -eq 0 ] && [ "$broken" -eq 0 ]
