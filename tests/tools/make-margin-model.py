@@ -56,6 +56,8 @@ MIN_MARGIN = 0.1  # of the largest |logit| of the sequence
 SINK_SCORE = 600.0
 RESIDUAL_RMS = 0.006  # a mean square 3.6 times RMSNorm's epsilon (1e-5)
 BIGRAM_NOISE = 1.0
+# bigram: the weight of each token's successor in the output; gain: the
+# size of the layers' outputs against the residual stream.
 SMALL = {"n_embd": 32, "n_head": 2, "n_head_kv": 1, "n_ff": 96, "bigram": 3.0, "gain": 0.5}
 WIDE = {"n_embd": 256, "n_head": 8, "n_head_kv": 2, "n_ff": 32, "bigram": 1.0, "gain": 1.0}
 QK_K = 256
@@ -644,9 +646,8 @@ def search(shape, prompt):
 def main():
     os.makedirs("data/margin", exist_ok=True)
     ref = {"about": "Margin models made by tools/make-margin-model.py: the prompt, and for each weight type "
-                    "the float64 greedy continuation, its top-two margins, the largest |logit| and the largest "
-                    "attention scores of the sink head (layer 0, head 0: the smallest with BOS, the largest with "
-                    "another key)",
+                    "the float64 greedy continuation, its top-two margins, the largest |logit|, and two attention "
+                    "scores of the sink head (layer 0, head 0): the smallest with BOS, the largest with another key",
            "n_vocab": N_VOCAB, "prompt": PROMPT, "seeds": {}, "types": {}}
     for name, shape in (("small", SMALL), ("wide", WIDE)):
         seed, found = search(shape, PROMPT)
