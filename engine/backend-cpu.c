@@ -24,6 +24,7 @@ typedef struct {
   const TernModel *model;
   const TernHParams *hp;
   TernThreadPool *pool;
+  TernKernelLevel kernel; /* never TERN_KERNEL_BEST */
   char *name;
 
   gint32 n_ctx;
@@ -117,9 +118,12 @@ static void
 cpu_embed (TernBackend *b, const TernToken *tokens, gint32 n, TernBuf *out)
 {
   const TernGgufTensor *t = tern_model_weight (CPU (b)->model, -1, TERN_WEIGHT_TOKEN_EMBD);
-  TernDequantRowFn dequant = tern_quant_dequant_row (t->type);
+  TernDequantRowFn dequant = NULL;
   gsize row_bytes = tern_type_row_bytes (t->type, t->ne[0]);
 
+  /* The backend's level, or the best below it with a dequantizer of its own. */
+  for (int l = CPU (b)->kernel; dequant == NULL; l--)
+    dequant = tern_quant_dequant_row_at (t->type, l);
   for (gint32 i = 0; i < n; i++)
     dequant ((const guint8 *) t->data + (gsize) tokens[i] * row_bytes, out->data + i * out->cols, t->ne[0]);
   touch (out);
@@ -245,7 +249,7 @@ cpu_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeight
   guint n_threads = tern_thread_pool_n_threads (cpu->pool);
 
   g_assert (x->cols == w->ne[0] && out->cols >= w->ne[1]);
-  job.tile = tern_quant_dot_tile (w->type, TERN_KERNEL_BEST);
+  job.tile = tern_quant_dot_tile (w->type, cpu->kernel);
   job.w = w->data;
   job.w_row_bytes = tern_type_row_bytes (w->type, w->ne[0]);
   job.n_in = w->ne[0];
@@ -571,7 +575,8 @@ static const TernBackendOps cpu_ops = {
 };
 
 TernBackend *
-tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, guint n_threads, GError **error)
+tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, TernKernelLevel kernel,
+                      guint n_threads, GError **error)
 {
   const TernHParams *hp = tern_model_hparams (model);
   const TernGgufTensor *freqs = tern_model_weight (model, -1, TERN_WEIGHT_ROPE_FREQS);
@@ -580,6 +585,9 @@ tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, gu
   gsize cache_bytes = (gsize) hp->n_layer * n_ctx * kv_dim * kv_elem;
 
   g_assert (kv_type == TERN_TYPE_F16 || kv_type == TERN_TYPE_F32);
+  g_assert (tern_cpu_supports_kernel (kernel));
+  if (kernel == TERN_KERNEL_BEST)
+    kernel = tern_cpu_best_kernel ();
   guint8 *k_cache = g_try_malloc0 (cache_bytes);
   guint8 *v_cache = g_try_malloc0 (cache_bytes);
   if (k_cache == NULL || v_cache == NULL)
@@ -597,7 +605,8 @@ tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, gu
   cpu->model = model;
   cpu->hp = hp;
   cpu->pool = tern_thread_pool_new (n_threads);
-  cpu->name = g_strdup_printf ("cpu (%s, %u thread%s)", tern_kernel_level_name (tern_cpu_best_kernel ()),
+  cpu->kernel = kernel;
+  cpu->name = g_strdup_printf ("cpu (%s, %u thread%s)", tern_kernel_level_name (kernel),
                                n_threads, n_threads == 1 ? "" : "s");
   cpu->n_ctx = n_ctx;
   cpu->kv_type = kv_type;
@@ -605,7 +614,7 @@ tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, gu
   cpu->kv_dim = kv_dim;
   cpu->k_cache = k_cache;
   cpu->v_cache = v_cache;
-  cpu->kv_dot = tern_quant_vec_dot (kv_type, TERN_KERNEL_BEST);
+  cpu->kv_dot = tern_quant_vec_dot (kv_type, kernel);
   cpu->rope_freqs = freqs ? freqs->data : NULL;
   cpu->scratch_per_thread = (sizeof (float) + kv_elem) * n_ctx + kv_elem * hp->head_dim;
   cpu->scratch_per_thread = (cpu->scratch_per_thread + 63) / 64 * 64;

@@ -63,7 +63,8 @@ struct TernBackend {
   const TernBackendOps *ops;
 };
 
-/* The CPU backend for @model: @n_ctx cache positions of @kv_type, a pool
- * of @n_threads. NOMEM when the cache does not fit. */
-TernBackend *tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, guint n_threads,
-                                   GError **error);
+/* The CPU backend for @model: @n_ctx cache positions of @kv_type, kernels
+ * of @kernel (a level the CPU supports), a pool of @n_threads. NOMEM when
+ * the cache does not fit. */
+TernBackend *tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, TernKernelLevel kernel,
+                                   guint n_threads, GError **error);

@@ -31,6 +31,7 @@ tern_context_params_init (TernContextParams *params)
   memset (params, 0, sizeof *params);
   params->n_batch = 512;
   params->kv_type = TERN_TYPE_F16;
+  params->kernel = TERN_KERNEL_BEST;
 }
 
 TernContext *
@@ -47,6 +48,12 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
                    params->n_ctx_max, params->n_batch, tern_type_name (params->kv_type), params->n_threads);
       return NULL;
     }
+  if (!tern_cpu_supports_kernel (params->kernel))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED, "this CPU cannot run %s kernels",
+                   tern_kernel_level_name (params->kernel));
+      return NULL;
+    }
   if (params->n_ctx_max > 0)
     n_ctx = MIN (n_ctx, params->n_ctx_max);
 
@@ -57,7 +64,7 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
   ctx->n_batch = MIN (params->n_batch, n_ctx);
   ctx->n_threads = params->n_threads > 0 ? params->n_threads : tern_physical_cores ();
   ctx->kv_type = params->kv_type;
-  ctx->backend = tern_backend_cpu_new (model, n_ctx, params->kv_type, ctx->n_threads, error);
+  ctx->backend = tern_backend_cpu_new (model, n_ctx, params->kv_type, params->kernel, ctx->n_threads, error);
   if (ctx->backend == NULL)
     {
       g_free (ctx);

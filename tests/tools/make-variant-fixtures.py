@@ -181,4 +181,5 @@ def main():
     json.dump(toks, open("data/models-variant/tokens.json", "w"))
 
 
-main()
+if __name__ == "__main__":
+    main()

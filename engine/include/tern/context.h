@@ -2,6 +2,7 @@
 #pragma once
 
 #include <tern/model.h>
+#include <tern/quant.h>
 
 G_BEGIN_DECLS
 
@@ -16,14 +17,16 @@ typedef struct {
   gint32 n_batch;    /* most tokens evaluated in one forward pass */
   guint n_threads;   /* 0: one per physical core */
   TernType kv_type;  /* TERN_TYPE_F16 (default) or TERN_TYPE_F32 */
+  TernKernelLevel kernel; /* the dot products' level; TERN_KERNEL_BEST (default):
+                           * tern_cpu_best_kernel (). Tests run each level. */
 } TernContextParams;
 
 void tern_context_params_init (TernContextParams *params);
 
 typedef struct TernContext TernContext;
 
-/* Creates a context. INVALID for bad parameters, NOMEM when the KV cache
- * cannot be allocated. */
+/* Creates a context. INVALID for bad parameters, UNSUPPORTED for a kernel
+ * level the CPU lacks, NOMEM when the KV cache cannot be allocated. */
 TernContext *tern_context_new (TernModel *model, const TernContextParams *params, GError **error);
 void tern_context_free (TernContext *ctx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernContext, tern_context_free)
