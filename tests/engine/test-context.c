@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "kernel-levels.h"
+#include "model-variant.h"
 #include "test-data.h"
 
 /* How far logits are from a reference, or may be: the measures that
@@ -152,17 +154,6 @@ new_context (TernModel *model, gint32 n_batch, guint n_threads)
   return new_context_at (model, n_batch, n_threads, TERN_KERNEL_BEST);
 }
 
-/* Skips the test (visibly) where the CPU lacks @level. */
-static gboolean
-skip_level (TernKernelLevel level)
-{
-  if (tern_cpu_supports_kernel (level))
-    return FALSE;
-  g_autofree char *why = g_strdup_printf ("this CPU has no %s kernels", tern_kernel_level_name (level));
-  g_test_skip (why);
-  return TRUE;
-}
-
 static gint32
 argmax (const float *x, gint32 n)
 {
@@ -224,7 +215,7 @@ test_reference (gconstpointer data)
 {
   const LevelTest *t = data;
   Reference r = { 0 };
-  if (skip_level (t->level))
+  if (!kernel_level_runs (t->level))
     return;
   /* The scalar kernels take ten times as long as the SIMD ones. */
   if (t->level == TERN_KERNEL_SCALAR && tern_cpu_best_kernel () != TERN_KERNEL_SCALAR && !g_test_slow ())
@@ -294,7 +285,7 @@ static void
 test_margin (gconstpointer data)
 {
   const LevelTest *t = data;
-  if (skip_level (t->level))
+  if (!kernel_level_runs (t->level))
     return;
   g_autofree char *file = g_strconcat ("margin-", t->name, ".gguf", NULL);
   g_autofree char *path = data_path ("margin", file);
@@ -573,50 +564,15 @@ test_state (void)
   reference_clear (&r);
 }
 
-/* Writes a variant of fixture model @model to @dir: without tensor @drop,
- * with general.architecture set to @arch, or with only the first
- * @n_layers layers (0: all). */
+
+/* A variant of fixture model @model in @dir (see model_variant_write). */
 static char *
 write_variant (const char *dir, const char *model, const char *drop, const char *arch, gint32 n_layers)
 {
   g_autofree char *file = g_strconcat (model, ".gguf", NULL);
   g_autofree char *src = data_path ("models", file);
-  g_autoptr (TernGguf) gguf = tern_gguf_open (src, NULL);
-  char *path = g_build_filename (dir, "variant.gguf", NULL);
-  g_autoptr (GError) error = NULL;
-  TernGgufWriter *w = tern_gguf_writer_new (path, &error);
-  g_autoptr (GPtrArray) kept = g_ptr_array_new ();
 
-  for (gsize i = 0; i < tern_gguf_n_kv (gguf); i++)
-    {
-      const char *key = tern_gguf_kv_key (gguf, i);
-      if (arch && g_str_equal (key, "general.architecture"))
-        tern_gguf_writer_add_string (w, key, arch);
-      else if (n_layers > 0 && g_str_equal (key, "llama.block_count"))
-        tern_gguf_writer_add_uint32 (w, key, n_layers);
-      else
-        tern_gguf_writer_add_value (w, key, tern_gguf_kv_value (gguf, i));
-    }
-  for (gsize i = 0; i < tern_gguf_n_tensors (gguf); i++)
-    {
-      const TernGgufTensor *t = tern_gguf_tensor (gguf, i);
-      int layer;
-      if (g_strcmp0 (t->name, drop) == 0)
-        continue;
-      if (n_layers > 0 && sscanf (t->name, "blk.%d.", &layer) == 1 && layer >= n_layers)
-        continue;
-      tern_gguf_writer_add_tensor (w, t->name, t->type, t->n_dims, t->ne);
-      g_ptr_array_add (kept, (gpointer) t);
-    }
-  g_assert_true (tern_gguf_writer_begin_data (w, &error));
-  for (guint i = 0; i < kept->len; i++)
-    {
-      const TernGgufTensor *t = kept->pdata[i];
-      g_assert_true (tern_gguf_writer_write (w, t->data, t->n_bytes, &error));
-    }
-  g_assert_true (tern_gguf_writer_finish (w, &error));
-  tern_gguf_writer_free (w);
-  return path;
+  return model_variant_write (dir, src, drop, arch, n_layers);
 }
 
 /* A context shift keeps the first tokens, drops half of the rest and
@@ -746,6 +702,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  kernel_levels_check_required ();
   add_level_tests ("reference", "models", "", test_reference);
   add_level_tests ("margin", "margin", "margin-", test_margin);
   g_test_add_data_func ("/engine/context/variant/qwen2-tiny", "qwen2-tiny", test_variant);

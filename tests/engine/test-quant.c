@@ -12,12 +12,8 @@
  * level without a kernel of its own for a type uses the one of the level
  * below (AVX-512 has no Q4_1 dot product): that pair has no case, and the
  * case of the kernel it uses says so. A level this CPU cannot run makes
- * its cases skip, naming the missing CPU features; they never pass.
- *
- *   TERN_TEST_REQUIRE_KERNELS=avx2,avx512 (or "all") makes those cases fail
- *     instead: for CI machines known to have the levels.
- *   TERN_KERNEL=avx2 (the engine's own switch) makes the levels above it
- *     count as missing: how to see the skips on a larger CPU.
+ * its cases skip (tests/tools/kernel-levels.h), naming the missing CPU
+ * features; they never pass.
  *
  * The kernel cases report every mismatch (the first 20 in full) before
  * failing, so one run shows the whole picture. */
@@ -29,11 +25,8 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
-
 #include "../../engine/quant-private.h"
+#include "kernel-levels.h"
 
 static const TernType all_types[] = {
   TERN_TYPE_F32, TERN_TYPE_F16, TERN_TYPE_BF16, TERN_TYPE_Q4_0, TERN_TYPE_Q4_1,
@@ -105,117 +98,6 @@ report_users (KernelKind kind, TernType type, TernKernelLevel level)
     g_test_message ("%s %s no %s %s of %s own and use%s this %s one", users->str, n_users > 1 ? "have" : "has",
                     tern_type_name (type), kind == KERNEL_DEQUANT ? "dequantizer" : "dot product or tile kernel",
                     n_users > 1 ? "their" : "its", n_users > 1 ? "" : "s", tern_kernel_level_name (level));
-}
-
-/* The CPU features the engine needs for @level that this CPU lacks, found
- * here with the compiler's and CPUID's own checks, as "avx512f, avx512vnni";
- * NULL when none is missing. */
-static char *
-missing_features (TernKernelLevel level)
-{
-  g_autoptr (GString) missing = g_string_new (NULL);
-#if defined(__x86_64__)
-  unsigned int eax, ebx, ecx = 0, edx;
-  __builtin_cpu_init ();
-  /* clang's __builtin_cpu_supports lacks "f16c". */
-  gboolean f16c = __get_cpuid (1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
-  const struct { TernKernelLevel level; const char *name; gboolean present; } features[] = {
-    { TERN_KERNEL_AVX2, "avx2", __builtin_cpu_supports ("avx2") },
-    { TERN_KERNEL_AVX2, "fma", __builtin_cpu_supports ("fma") },
-    { TERN_KERNEL_AVX2, "f16c", f16c },
-    { TERN_KERNEL_AVX512, "avx512f", __builtin_cpu_supports ("avx512f") },
-    { TERN_KERNEL_AVX512, "avx512bw", __builtin_cpu_supports ("avx512bw") },
-    { TERN_KERNEL_AVX512, "avx512vl", __builtin_cpu_supports ("avx512vl") },
-    { TERN_KERNEL_AVX512, "avx512dq", __builtin_cpu_supports ("avx512dq") },
-    { TERN_KERNEL_AVX512, "avx512vnni", __builtin_cpu_supports ("avx512vnni") },
-  };
-  for (gsize i = 0; i < G_N_ELEMENTS (features); i++)
-    if (features[i].level <= level && !features[i].present)
-      g_string_append_printf (missing, "%s%s", missing->len ? ", " : "", features[i].name);
-#else
-  if (level > TERN_KERNEL_SCALAR)
-    g_string_append (missing, "x86-64 (this build is for another architecture)");
-#endif
-  return missing->len ? g_string_free (g_steal_pointer (&missing), FALSE) : NULL;
-}
-
-/* The level TERN_KERNEL limits the engine to, read as the engine reads it;
- * TERN_KERNEL_BEST when it sets no limit. */
-static TernKernelLevel
-env_kernel_limit (void)
-{
-  const char *env = g_getenv ("TERN_KERNEL");
-  for (TernKernelLevel l = TERN_KERNEL_SCALAR; env && l < TERN_KERNEL_BEST; l++)
-    if (g_ascii_strcasecmp (env, tern_kernel_level_name (l)) == 0)
-      return l;
-  return TERN_KERNEL_BEST;
-}
-
-/* Whether TERN_TEST_REQUIRE_KERNELS names @level (or "all"). */
-static gboolean
-level_required (TernKernelLevel level)
-{
-  g_auto (GStrv) names = g_strsplit (g_getenv ("TERN_TEST_REQUIRE_KERNELS") ?: "", ",", -1);
-  for (gsize i = 0; names[i]; i++)
-    {
-      const char *name = g_strstrip (names[i]);
-      if (g_ascii_strcasecmp (name, "all") == 0 || g_ascii_strcasecmp (name, tern_kernel_level_name (level)) == 0)
-        return TRUE;
-    }
-  return FALSE;
-}
-
-/* Aborts on a name in TERN_TEST_REQUIRE_KERNELS that is no level: a typo
- * there would quietly require nothing. */
-static void
-check_required_names (void)
-{
-  g_auto (GStrv) names = g_strsplit (g_getenv ("TERN_TEST_REQUIRE_KERNELS") ?: "", ",", -1);
-  for (gsize i = 0; names[i]; i++)
-    {
-      const char *name = g_strstrip (names[i]);
-      gboolean known = *name == '\0' || g_ascii_strcasecmp (name, "all") == 0;
-      for (TernKernelLevel l = TERN_KERNEL_SCALAR; l < TERN_KERNEL_BEST; l++)
-        known = known || g_ascii_strcasecmp (name, tern_kernel_level_name (l)) == 0;
-      if (!known)
-        g_error ("TERN_TEST_REQUIRE_KERNELS names \"%s\", not a kernel level (scalar, avx2, avx512 or all)", name);
-    }
-}
-
-/* Whether this test case can run @level's kernels. When it cannot, skips
- * the case saying why, or fails it where TERN_TEST_REQUIRE_KERNELS requires
- * the level; and fails it where the engine's view of the CPU disagrees
- * with this file's (the engine would then skip a level the CPU has, or
- * run one it lacks). */
-static gboolean
-level_runs (TernKernelLevel level)
-{
-  g_autofree char *missing = missing_features (level);
-  TernKernelLevel limit = env_kernel_limit ();
-  gboolean expected = missing == NULL && level <= limit;
-  gboolean supported = tern_cpu_supports_kernel (level);
-  const char *name = tern_kernel_level_name (level);
-
-  if (supported != expected)
-    {
-      g_autofree char *reason = supported ? (missing ? g_strdup_printf ("this CPU lacks %s", missing)
-                                                     : g_strdup_printf ("TERN_KERNEL=%s turns them off",
-                                                                        g_getenv ("TERN_KERNEL")))
-                                          : g_strdup ("this CPU has their features and TERN_KERNEL allows them");
-      g_test_fail_printf ("the engine says %s kernels %s, but %s", name, supported ? "run" : "do not run", reason);
-      return FALSE;
-    }
-  if (supported)
-    return TRUE;
-
-  g_autofree char *why = missing ? g_strdup_printf ("this CPU lacks %s", missing)
-                                 : g_strdup_printf ("TERN_KERNEL=%s turns them off", g_getenv ("TERN_KERNEL"));
-  if (level_required (level))
-    g_test_fail_printf ("%s kernels cannot run (%s), and TERN_TEST_REQUIRE_KERNELS=%s requires them", name, why,
-                        g_getenv ("TERN_TEST_REQUIRE_KERNELS"));
-  else
-    g_test_skip_printf ("%s kernels not tested: %s", name, why);
-  return FALSE;
 }
 
 /* A test case's type and level, packed into its data pointer. */
@@ -370,7 +252,7 @@ test_dequant (gconstpointer data)
   guint n_checked = 0;
 
   report_users (KERNEL_DEQUANT, type, level);
-  if (!level_runs (level))
+  if (!kernel_level_runs (level))
     return;
   TernDequantRowFn fn = tern_quant_dequant_row_at (type, level);
   g_assert_true (fn == level_table (level)->dequant[type]);
@@ -809,7 +691,7 @@ test_vec_dot (gconstpointer data)
   guint n_checked = 0;
 
   report_users (KERNEL_VEC_DOT, type, level);
-  if (!level_runs (level))
+  if (!kernel_level_runs (level))
     return;
   g_assert_cmpint (atype, !=, TERN_TYPE_COUNT);
   TernVecDotFn fn = tern_quant_vec_dot (type, level);
@@ -871,7 +753,7 @@ test_dot_tile (gconstpointer data)
   Mismatches mismatches = { 0 };
 
   report_users (KERNEL_VEC_DOT, type, level);
-  if (!level_runs (level))
+  if (!kernel_level_runs (level))
     return;
   TernVecDotFn dot = tern_quant_vec_dot (type, level);
   TernDotTileFn tile = tern_quant_dot_tile (type, level);
@@ -1046,7 +928,7 @@ test_level (gconstpointer data)
   g_autoptr (GString) borrowed_dots = g_string_new (NULL);
   g_autoptr (GString) own_dequant = g_string_new (NULL);
 
-  if (!level_runs (level))
+  if (!kernel_level_runs (level))
     return;
   for (gsize i = 0; i < G_N_ELEMENTS (all_types); i++)
     {
@@ -1095,7 +977,7 @@ main (int argc, char **argv)
   argc++;
   argv = args;
   g_test_init (&argc, &argv, NULL);
-  check_required_names ();
+  kernel_levels_check_required ();
   models = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, model_free);
 
   g_test_add_func ("/engine/quant/dispatch", test_dispatch);

@@ -21,6 +21,12 @@ variants that round differently (four were tried: reordered products in
 RMSNorm, SwiGLU and softmax, cos in double) stayed within 1.7 times the
 measured maximum and 1.4 times the measured mean KL.
 
+Perplexity (llama.cpp's convention, context 128, on text/kjv_eval.txt):
+tern-cli perplexity at every level, 2 threads; perplexity_rel is the
+largest relative difference from llama.cpp's perplexity_ctx128, and its
+tolerance FACTOR times that (at least PERPLEXITY_FLOOR, the rounding of
+the four decimals both print).
+
 Greedy tokens: llama.cpp's greedy continuation is fed to the engine token
 by token, and at every step whose top-two margin (greedy_margins) is at
 least greedy_min_margin, GREEDY_MARGIN_FACTOR times the largest |logit
@@ -51,6 +57,7 @@ LEVELS = ("scalar", "avx2", "avx512")
 THREADS = (1, 2)
 FACTOR = 2.0
 GREEDY_MARGIN_FACTOR = 3.0
+PERPLEXITY_FLOOR = 1e-5
 # Tolerances never below float32 rounding of logits of this size.
 FLOORS = {"max_abs_logit_diff": 1e-4, "rms_logit_diff": 1e-5, "mean_kl": 1e-10}
 
@@ -107,6 +114,25 @@ def measure(build, model, ref_logits, tokens, greedy_prompt, greedy_ref):
     return runs, worst, tolerance
 
 
+def perplexity(build, model, level):
+    args = [os.path.join(build, "app", "tern-cli"), "perplexity", model, "--file", "data/text/kjv_eval.txt",
+            "--ctx", "128", "--threads", "2"]
+    run = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, TERN_KERNEL=level))
+    if run.returncode:
+        sys.exit("%s at %s: %s" % (model, level, run.stderr.strip()))
+    last = run.stdout.strip().splitlines()[-1]
+    assert last.startswith("PPL = "), last
+    return float(last[len("PPL = "):])
+
+
+def perplexity_rel(build, model, expected):
+    """The largest relative difference from @expected over the levels."""
+    worst = 0.0
+    for level in LEVELS:
+        worst = max(worst, abs(perplexity(build, model, level) - expected) / expected)
+    return float("%.4g" % worst)
+
+
 def fixture_models(build):
     index = json.load(open("data/reference/index.json"))
     out = {"about": "Tern's measured difference from llama.cpp on each fixture model and the tolerances the "
@@ -127,11 +153,13 @@ def fixture_models(build):
             if wrong:
                 sys.exit("%s %s: greedy token %d differs from llama.cpp's, margin %.3g" %
                          (name, run, wrong[0], margins[wrong[0]]))
+        worst["perplexity_rel"] = perplexity_rel(build, "data/models/%s.gguf" % name, entry["perplexity_ctx128"])
+        tolerance["perplexity_rel"] = round_up(max(FACTOR * worst["perplexity_rel"], PERPLEXITY_FLOOR))
         out["models"][name] = {"measured": worst, "tolerance": tolerance, "greedy_min_margin": min_margin,
                                "greedy_steps_checked": len(checked), "runs": runs}
-        print("%-20s max %.4f rms %.4f kl %.3g  greedy steps checked %d of %d" %
-              (name, worst["max_abs_logit_diff"], worst["rms_logit_diff"], worst["mean_kl"], len(checked),
-               len(margins)))
+        print("%-20s max %.4f rms %.4f kl %.3g  perplexity %.2g  greedy steps checked %d of %d" %
+              (name, worst["max_abs_logit_diff"], worst["rms_logit_diff"], worst["mean_kl"], worst["perplexity_rel"],
+               len(checked), len(margins)))
     return out
 
 
