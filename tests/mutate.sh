@@ -53,7 +53,12 @@ else
   run_tests() { "$@"; }
 fi
 
+# Whether the tests can run kernels of level $1 here: the CPU has it and
+# TERN_KERNEL (the engine's switch, which the tests follow) allows it.
 has_cpu_feature() {
+  case ${TERN_KERNEL:-}:$1 in
+    scalar:avx2 | scalar:avx512 | avx2:avx512) return 1 ;;
+  esac
   case $1 in
     avx2) flags="avx2 fma f16c" ;;
     avx512) flags="avx2 fma f16c avx512f avx512bw avx512vl avx512dq avx512_vnni" ;;
@@ -100,7 +105,7 @@ for patch in "$@"; do
     continue
   fi
   if [ -n "$needs" ] && ! has_cpu_feature "$needs"; then
-    echo "SKIPPED   $name: this CPU lacks $needs ($what)"
+    echo "SKIPPED   $name: this CPU lacks $needs, or TERN_KERNEL turns it off ($what)"
     skipped=$((skipped + 1))
     continue
   fi
