@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include <tern/chat-resume.h>
+#include <tern/snapshot.h>
 #include <tern/store.h>
 
 struct CliChatStore {
@@ -43,7 +44,7 @@ open_store (const CliChatStoreOptions *o, const char *model_path, const TernMode
   g_autoptr (CliChatStore) cs = g_new0 (CliChatStore, 1);
 
   cs->store = tern_store_open (o->db, error);
-  if (cs->store == NULL || !tern_model_identity_of_model (model, model_path, &cs->identity, error))
+  if (cs->store == NULL || !tern_model_identity_of_gguf (tern_model_gguf (model), model_path, &cs->identity, error))
     return NULL;
   gint64 model_id = tern_store_model_add (cs->store, model_path, error);
   if (model_id == 0)
@@ -207,5 +208,5 @@ cli_chat_store_reply_finish (CliChatStore *cs, const TernContext *ctx, const Ter
   if (!ok)
     return FALSE;
   /* The snapshot after the reply: the next start resumes from it. */
-  return tern_store_snapshot_save (cs->store, cs->conversation_id, id, ctx, sampler, &cs->identity, error) >= 0;
+  return tern_snapshot_save_to_store (cs->store, cs->conversation_id, id, ctx, sampler, &cs->identity, error) >= 0;
 }

@@ -218,7 +218,7 @@ session_sample (Session *s)
 static TernChatTemplate *
 chat_template_open (Session *s, const char *path, GError **error)
 {
-  TernChatTemplate *tmpl = tern_chat_template_new_for_model (s->model, error);
+  TernChatTemplate *tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (s->model), tern_model_tokenizer (s->model), error);
 
   if (tmpl && tern_chat_template_is_fallback (tmpl))
     g_printerr ("tern-cli: %s has no chat template; using ChatML\n", path);

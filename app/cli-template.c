@@ -59,7 +59,7 @@ load_template (const char *model_path, const char *file, const char *bos, const 
 
       if (model == NULL)
         return NULL;
-      tmpl = tern_chat_template_new_for_model (model, error);
+      tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (model), tern_model_tokenizer (model), error);
       if (tmpl && tern_chat_template_is_fallback (tmpl))
         g_printerr ("tern-cli: %s has no chat template; using ChatML\n", model_path);
       return tmpl;

@@ -51,7 +51,7 @@ bench_snapshots (const char *dir, const char *model_path, gint32 n_tokens, guint
 
   g_autoptr (TernModel) model = tern_model_load (model_path, NULL, NULL, NULL, &error);
   check (model != NULL, error);
-  check (tern_model_identity_of_model (model, model_path, &identity, &error), error);
+  check (tern_model_identity_of_gguf (tern_model_gguf (model), model_path, &identity, &error), error);
   const TernHParams *hp = tern_model_hparams (model);
   tern_context_params_init (&params);
   params.n_ctx = MAX (n_tokens, 64);
@@ -88,7 +88,7 @@ bench_snapshots (const char *dir, const char *model_path, gint32 n_tokens, guint
   for (int r = 0; r < REPEATS; r++)
     {
       t = now_s ();
-      gint64 id = tern_store_snapshot_save (store, c, 0, ctx, sampler, &identity, &error);
+      gint64 id = tern_snapshot_save_to_store (store, c, 0, ctx, sampler, &identity, &error);
       check (id > 0, error);
       best_save = MIN (best_save, now_s () - t);
       g_autoptr (GPtrArray) list = tern_store_snapshot_list (store, c, &error);
@@ -96,7 +96,7 @@ bench_snapshots (const char *dir, const char *model_path, gint32 n_tokens, guint
 
       g_autoptr (TernContext) fresh = tern_context_new (model, &params, &error);
       t = now_s ();
-      g_autoptr (TernSampler) s = tern_store_snapshot_restore (store, id, fresh, &identity, &error);
+      g_autoptr (TernSampler) s = tern_snapshot_restore_from_store (store, id, fresh, &identity, &error);
       check (s != NULL, error);
       best_restore = MIN (best_restore, now_s () - t);
     }

@@ -4,6 +4,7 @@
  * the prompt's tokens never turn user text into special tokens; models
  * without a template get ChatML. */
 #include <tern/chat-template.h>
+#include <tern/model.h>
 #include <tern/error.h>
 #include <tern/gguf.h>
 #include <tern/tokenizer.h>
@@ -296,7 +297,7 @@ test_model_template (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
-  g_autoptr (TernChatTemplate) tmpl = tern_chat_template_new_for_model (model, &error);
+  g_autoptr (TernChatTemplate) tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (model), tern_model_tokenizer (model), &error);
   const TernChatMessage messages[] = { { "user", "Hi" }, { "assistant", "Hello" }, { "user", "Bye" } };
 
   g_assert_no_error (error);
@@ -349,7 +350,7 @@ test_model_fallback (void)
   copy_without_template (path, copy);
   g_autoptr (TernModel) model = tern_model_load (copy, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
-  g_autoptr (TernChatTemplate) tmpl = tern_chat_template_new_for_model (model, &error);
+  g_autoptr (TernChatTemplate) tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (model), tern_model_tokenizer (model), &error);
   g_assert_no_error (error);
   g_assert_true (tern_chat_template_is_fallback (tmpl));
   g_autoptr (TernChatPrompt) prompt = tern_chat_template_render (tmpl, &message, 1, NULL, &error);

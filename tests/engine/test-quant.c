@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../engine/quant-private.h"
+#include "quant/quant-private.h"
 #include "kernel-levels.h"
 
 static const TernType all_types[] = {

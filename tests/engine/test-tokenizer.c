@@ -6,7 +6,7 @@
 #include <tern/gguf.h>
 #include <tern/tokenizer.h>
 
-#include "../../engine/tokenizer-private.h"
+#include "text/tokenizer-private.h"
 
 /* ---- Helpers ---- */
 

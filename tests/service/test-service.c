@@ -274,7 +274,7 @@ reference_reply (const char *model_path, const char *text, gint max)
   params.n_threads = 2;
   g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
   g_assert_no_error (error);
-  g_autoptr (TernChatTemplate) tmpl = tern_chat_template_new_for_model (model, &error);
+  g_autoptr (TernChatTemplate) tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (model), tern_model_tokenizer (model), &error);
   g_assert_no_error (error);
   g_autoptr (TernChatPrompt) prompt = tern_chat_template_render (tmpl, &message, 1, NULL, &error);
   g_assert_no_error (error);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <tern/snapshot.h>
 #include <tern/store.h>
 
 #include "store-test.h"
@@ -55,7 +56,7 @@ engine_open (Engine *e, const char *path, gint32 n_ctx, GError **error)
   TernContextParams params;
 
   e->model = tern_model_load (path, NULL, NULL, NULL, error);
-  if (e->model == NULL || !tern_model_identity_of_model (e->model, path, &e->identity, error))
+  if (e->model == NULL || !tern_model_identity_of_gguf (tern_model_gguf (e->model), path, &e->identity, error))
     return FALSE;
   tern_context_params_init (&params);
   params.n_ctx = n_ctx;
@@ -90,7 +91,7 @@ save (const char *db, const char *model, gint32 n_ctx, gboolean greedy, gint32 n
                : 0;
   gint64 r = q ? tern_store_message_add (store, c, q, TERN_ROLE_ASSISTANT, "(tokens)", out, n, sampler_state, &error)
                : 0;
-  if (r == 0 || tern_store_snapshot_save (store, c, r, e.ctx, sampler, &e.identity, &error) <= 0)
+  if (r == 0 || tern_snapshot_save_to_store (store, c, r, e.ctx, sampler, &e.identity, &error) <= 0)
     return fail (error);
   printf ("%" G_GINT64_FORMAT "\n", c);
   print_tokens (out, n);
@@ -116,7 +117,7 @@ resume (const char *db, const char *model, gint32 n_ctx, gint64 c, gint32 m)
       fprintf (stderr, "store-helper: no snapshot\n");
       return 1;
     }
-  g_autoptr (TernSampler) sampler = tern_store_snapshot_restore (store, snap, e.ctx, &e.identity, &error);
+  g_autoptr (TernSampler) sampler = tern_snapshot_restore_from_store (store, snap, e.ctx, &e.identity, &error);
   if (sampler == NULL || !store_test_generate (e.ctx, sampler, m, out, &error))
     return fail (error);
   print_tokens (out, m);
@@ -175,7 +176,7 @@ stream (const char *db, const char *model)
 
       if (turn % 3 == 0)
         {
-          gint64 s = tern_store_snapshot_save (store, c, tern_reply_id (reply), e.ctx, sampler, &e.identity, &error);
+          gint64 s = tern_snapshot_save_to_store (store, c, tern_reply_id (reply), e.ctx, sampler, &e.identity, &error);
           if (s < 0)
             return fail (error);
           printf ("S %" G_GINT64_FORMAT "\n", s);

@@ -21,7 +21,7 @@
 #include <tern/store.h>
 
 #include "golden.h"
-#include "store-private.h"
+#include "store/store-private.h"
 #include "store-test.h"
 
 /* 2024-02-29 23:58:57.123456 UTC, then a step of no whole number of

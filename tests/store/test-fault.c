@@ -5,9 +5,10 @@
  * trash, a schema migration). Each must fail cleanly with an IO error,
  * leave what was committed before intact, and the store must go on
  * working once the disk does. */
+#include <tern/snapshot.h>
 #include <tern/store.h>
 
-#include "store-private.h"
+#include "store/store-private.h"
 #include "store-test.h"
 
 /* The fault VFS: the default one, with xWrite failing on the Nth call
@@ -227,7 +228,7 @@ save_finish (TernStore *store, GError **error)
 static gboolean
 save_snapshot (TernStore *store, GError **error)
 {
-  return tern_store_snapshot_save (store, 1, 0, ctx, sampler, &identity, error) > 0;
+  return tern_snapshot_save_to_store (store, 1, 0, ctx, sampler, &identity, error) > 0;
 }
 
 static gboolean
@@ -283,7 +284,7 @@ make_database (const char *name)
   gint64 c = tern_store_conversation_new (store, "committed before", 0, "system", NULL, &error);
   gint64 q = tern_store_message_add (store, c, TERN_STORE_HEAD, TERN_ROLE_USER, "first", NULL, 1, NULL, &error);
   tern_store_message_add (store, c, q, TERN_ROLE_ASSISTANT, "second", NULL, 1, NULL, &error);
-  g_assert_cmpint (tern_store_snapshot_save (store, c, q, ctx, sampler, &identity, &error), >, 0);
+  g_assert_cmpint (tern_snapshot_save_to_store (store, c, q, ctx, sampler, &identity, &error), >, 0);
   g_assert_no_error (error);
   g_assert_cmpint (c, ==, 1);
   return path;
@@ -413,7 +414,7 @@ main (int argc, char **argv)
   path = store_test_model_path ("kjv-tiny-q4_k_m");
   model = tern_model_load (path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (tern_model_identity_of_model (model, path, &identity, &error));
+  g_assert_true (tern_model_identity_of_gguf (tern_model_gguf (model), path, &identity, &error));
   tern_context_params_init (&params);
   params.n_ctx = 256;
   params.n_threads = 1;

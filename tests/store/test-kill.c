@@ -11,7 +11,7 @@
 #include <tern/store.h>
 #include <unistd.h>
 
-#include "store-private.h"
+#include "store/store-private.h"
 #include "store-test.h"
 
 #define ROUNDS 100

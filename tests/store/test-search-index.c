@@ -10,7 +10,7 @@
  * that the log lists every one. */
 #include <tern/store.h>
 
-#include "store-private.h"
+#include "store/store-private.h"
 #include "store-test.h"
 
 typedef struct {

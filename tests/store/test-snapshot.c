@@ -6,7 +6,7 @@
 #include <tern/snapshot.h>
 #include <tern/store.h>
 
-#include "store-private.h"
+#include "store/store-private.h"
 #include "store-test.h"
 
 #define N_CTX 64
@@ -34,7 +34,7 @@ load (const char *path, TernModelIdentity *identity)
   g_autoptr (GError) error = NULL;
   TernModel *model = tern_model_load (path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
-  g_assert_true (tern_model_identity_of_model (model, path, identity, &error));
+  g_assert_true (tern_model_identity_of_gguf (tern_model_gguf (model), path, identity, &error));
   return model;
 }
 
@@ -225,7 +225,7 @@ test_mismatch (void)
   gint64 q = tern_store_message_add (store, c, TERN_STORE_HEAD, TERN_ROLE_USER, STORE_TEST_PROMPT,
                                      (TernToken *) prompt->data, (gint32) prompt->len, NULL, &error);
   gint64 r = tern_store_message_add (store, c, q, TERN_ROLE_ASSISTANT, "reply", out, 20, sampler_state, &error);
-  gint64 snap = tern_store_snapshot_save (store, c, r, ctx, sampler, &identity, &error);
+  gint64 snap = tern_snapshot_save_to_store (store, c, r, ctx, sampler, &identity, &error);
   g_assert_no_error (error);
   g_assert_cmpint (snap, >, 0);
   g_autoptr (GByteArray) want_state = context_state (ctx);
@@ -247,7 +247,7 @@ test_mismatch (void)
       TernModelIdentity other_id;
       g_autoptr (TernModel) other = load (others[i], &other_id);
       g_autoptr (TernContext) other_ctx = new_context (other, N_CTX);
-      g_assert_null (tern_store_snapshot_restore (store, snap, other_ctx, &other_id, &error));
+      g_assert_null (tern_snapshot_restore_from_store (store, snap, other_ctx, &other_id, &error));
       g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH);
       g_clear_error (&error);
       g_assert_cmpint (tern_context_n_past (other_ctx), ==, 0);
@@ -255,7 +255,7 @@ test_mismatch (void)
 
   /* Another context size. */
   g_autoptr (TernContext) big = new_context (model, 2 * N_CTX);
-  g_assert_null (tern_store_snapshot_restore (store, snap, big, &identity, &error));
+  g_assert_null (tern_snapshot_restore_from_store (store, snap, big, &identity, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH);
   g_clear_error (&error);
 
@@ -269,7 +269,7 @@ test_mismatch (void)
       gint64 offset = k < 40 ? k * size / 40 : size - 1 - (k - 40) * 7;
       g_autoptr (TernContext) fresh = new_context (model, N_CTX);
       flip_byte (store, snap, offset);
-      g_assert_null (tern_store_snapshot_restore (store, snap, fresh, &identity, &error));
+      g_assert_null (tern_snapshot_restore_from_store (store, snap, fresh, &identity, &error));
       g_assert_nonnull (error);
       g_assert_true (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT) ||
                      g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH));
@@ -289,7 +289,7 @@ test_mismatch (void)
 
   /* Unharmed, it restores to the same state. */
   g_autoptr (TernContext) fresh = new_context (model, N_CTX);
-  g_autoptr (TernSampler) s = tern_store_snapshot_restore (store, snap, fresh, &identity, &error);
+  g_autoptr (TernSampler) s = tern_snapshot_restore_from_store (store, snap, fresh, &identity, &error);
   g_assert_no_error (error);
   g_autoptr (GByteArray) state = context_state (fresh);
   g_assert_cmpmem (state->data, state->len, want_state->data, want_state->len);
@@ -298,16 +298,16 @@ test_mismatch (void)
 
   /* Cut short or made longer: refused. */
   g_assert_cmpint (sqlite3_exec (store->db, "UPDATE snapshots SET size = size - 1", NULL, NULL, NULL), ==, SQLITE_OK);
-  g_assert_null (tern_store_snapshot_restore (store, snap, fresh, &identity, &error));
+  g_assert_null (tern_snapshot_restore_from_store (store, snap, fresh, &identity, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
   g_clear_error (&error);
   g_assert_cmpint (sqlite3_exec (store->db, "UPDATE snapshots SET size = size + 2", NULL, NULL, NULL), ==, SQLITE_OK);
-  g_assert_null (tern_store_snapshot_restore (store, snap, fresh, &identity, &error));
+  g_assert_null (tern_snapshot_restore_from_store (store, snap, fresh, &identity, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
   g_clear_error (&error);
   g_assert_cmpint (sqlite3_exec (store->db, "DELETE FROM snapshot_chunks WHERE seq = 0", NULL, NULL, NULL), ==,
                    SQLITE_OK);
-  g_assert_null (tern_store_snapshot_restore (store, snap, fresh, &identity, &error));
+  g_assert_null (tern_snapshot_restore_from_store (store, snap, fresh, &identity, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
 }
 
@@ -341,24 +341,24 @@ test_branches_and_limit (void)
   g_assert_true (store_test_prompt (ctx, sampler, prompt, &error));
 
   gint64 c = tern_store_conversation_new (store, "branches", 0, NULL, NULL, &error);
-  gint64 s0 = tern_store_snapshot_save (store, c, 0, ctx, sampler, &identity, &error);
+  gint64 s0 = tern_snapshot_save_to_store (store, c, 0, ctx, sampler, &identity, &error);
   gint64 m1 = tern_store_message_add (store, c, TERN_STORE_HEAD, TERN_ROLE_USER, "one", NULL, 0, NULL, &error);
   gint64 m2 = tern_store_message_add (store, c, m1, TERN_ROLE_ASSISTANT, "two", NULL, 0, NULL, &error);
   gint64 m2b = tern_store_message_add (store, c, m1, TERN_ROLE_ASSISTANT, "two again", NULL, 0, NULL, &error);
-  gint64 s1 = tern_store_snapshot_save (store, c, m1, ctx, sampler, &identity, &error);
+  gint64 s1 = tern_snapshot_save_to_store (store, c, m1, ctx, sampler, &identity, &error);
   g_assert_no_error (error);
   /* The later snapshot of the branch replaced the one before any message. */
   g_assert_cmpint (tern_store_snapshot_find (store, c, 0, &error), ==, 0);
   g_assert_cmpint (tern_store_snapshot_find (store, c, m1, &error), ==, s1);
-  gint64 s2 = tern_store_snapshot_save (store, c, m2, ctx, sampler, &identity, &error);
-  gint64 s2b = tern_store_snapshot_save (store, c, m2b, ctx, sampler, &identity, &error);
+  gint64 s2 = tern_snapshot_save_to_store (store, c, m2, ctx, sampler, &identity, &error);
+  gint64 s2b = tern_snapshot_save_to_store (store, c, m2b, ctx, sampler, &identity, &error);
   /* Both branches keep their latest; their common ancestor's went. */
   g_assert_cmpint (tern_store_snapshot_find (store, c, m1, &error), ==, 0);
   g_assert_cmpint (tern_store_snapshot_find (store, c, m2, &error), ==, s2);
   g_assert_cmpint (tern_store_snapshot_find (store, c, m2b, &error), ==, s2b);
   g_assert_cmpint (s0, >, 0);
   /* Saving at the same message again replaces it. */
-  gint64 s2c = tern_store_snapshot_save (store, c, m2, ctx, sampler, &identity, &error);
+  gint64 s2c = tern_snapshot_save_to_store (store, c, m2, ctx, sampler, &identity, &error);
   g_assert_cmpint (tern_store_snapshot_find (store, c, m2, &error), ==, s2c);
   g_autoptr (GPtrArray) all = tern_store_snapshot_list (store, 0, &error);
   g_assert_cmpuint (all->len, ==, 2);
@@ -366,9 +366,9 @@ test_branches_and_limit (void)
 
   /* The limit: least recently used go first; a restore counts as a use. */
   gint64 c2 = tern_store_conversation_new (store, "other", 0, NULL, NULL, &error);
-  gint64 s3 = tern_store_snapshot_save (store, c2, 0, ctx, sampler, &identity, &error);
+  gint64 s3 = tern_snapshot_save_to_store (store, c2, 0, ctx, sampler, &identity, &error);
   g_autoptr (TernContext) scratch = new_context (model, N_CTX);
-  g_autoptr (TernSampler) restored = tern_store_snapshot_restore (store, s2b, scratch, &identity, &error);
+  g_autoptr (TernSampler) restored = tern_snapshot_restore_from_store (store, s2b, scratch, &identity, &error);
   g_assert_no_error (error);
   g_assert_true (tern_store_set_snapshot_limit (store, 2 * one + one / 2, &error));
   g_assert_cmpint (tern_store_get_snapshot_limit (store), ==, 2 * one + one / 2);
@@ -379,7 +379,7 @@ test_branches_and_limit (void)
   /* A snapshot larger than the limit alone is not kept. */
   g_assert_true (tern_store_set_snapshot_limit (store, one / 2, &error));
   g_assert_cmpint (tern_store_snapshot_total_size (store, &error), ==, 0);
-  g_assert_cmpint (tern_store_snapshot_save (store, c, m2, ctx, sampler, &identity, &error), ==, 0);
+  g_assert_cmpint (tern_snapshot_save_to_store (store, c, m2, ctx, sampler, &identity, &error), ==, 0);
   g_assert_no_error (error);
   g_assert_cmpint (pragma_count_chunks (store), ==, 0);
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The store: opening and migrations, the model library, conversations,
  * branches, the trash, replies, search, export and import. */
+#include <tern/model-library.h>
 #include <tern/store.h>
 
-#include "store-private.h"
+#include "store/store-private.h"
 #include "store-test.h"
 
 typedef struct {
@@ -225,7 +226,7 @@ test_models (Fixture *f, gconstpointer data)
 
   g_assert_true (tern_store_model_check (f->store, id, &status, &error));
   g_assert_cmpint (status, ==, TERN_MODEL_OK);
-  g_autoptr (TernModel) model = tern_store_model_load (f->store, id, NULL, NULL, NULL, &error);
+  g_autoptr (TernModel) model = tern_model_library_load (f->store, id, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   g_autoptr (TernStoreModel) used = tern_store_model_get (f->store, id, &error);
   g_assert_cmpint (used->last_used_at, >, 0);
@@ -236,7 +237,7 @@ test_models (Fixture *f, gconstpointer data)
   g_assert_true (g_file_set_contents (path, contents, len, NULL));
   g_assert_true (tern_store_model_check (f->store, id, &status, &error));
   g_assert_cmpint (status, ==, TERN_MODEL_CHANGED);
-  g_assert_null (tern_store_model_load (f->store, id, NULL, NULL, NULL, &error));
+  g_assert_null (tern_model_library_load (f->store, id, NULL, NULL, NULL, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH);
   g_clear_error (&error);
 
@@ -245,7 +246,7 @@ test_models (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_rename (path, moved), ==, 0);
   g_assert_true (tern_store_model_check (f->store, id, &status, &error));
   g_assert_cmpint (status, ==, TERN_MODEL_MISSING);
-  g_assert_null (tern_store_model_load (f->store, id, NULL, NULL, NULL, &error));
+  g_assert_null (tern_model_library_load (f->store, id, NULL, NULL, NULL, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
   g_clear_error (&error);
 

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <tern/chat-template.h>
+#include <tern/context.h>
+#include <tern/sampler.h>
 #include <tern/store.h>
 
 G_BEGIN_DECLS

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <tern/model.h>
+#include <tern/gguf.h>
+#include <tern/tokenizer.h>
 
 G_BEGIN_DECLS
 
@@ -63,12 +64,13 @@ typedef struct {
 TernChatTemplate *tern_chat_template_new (const char *source, gssize len, const char *bos_token,
                                           const char *eos_token, GError **error);
 
-/* The template of @model (tokenizer.chat_template), with bos_token and
- * eos_token the texts of its tokenizer's BOS and EOS tokens (empty when it
- * has none). A model without a template gets TERN_CHAT_TEMPLATE_CHATML,
- * and tern_chat_template_is_fallback() says so; a template that does not
- * compile is an error. */
-TernChatTemplate *tern_chat_template_new_for_model (const TernModel *model, GError **error);
+/* The template of the model file @gguf (tokenizer.chat_template), with
+ * bos_token and eos_token the texts of the BOS and EOS tokens of its
+ * tokenizer @tokenizer (empty when it has none). A model without a template
+ * gets TERN_CHAT_TEMPLATE_CHATML, and tern_chat_template_is_fallback() says
+ * so; a template that does not compile is an error. */
+TernChatTemplate *tern_chat_template_new_from_gguf (const TernGguf *gguf, const TernTokenizer *tokenizer,
+                                                    GError **error);
 void tern_chat_template_free (TernChatTemplate *tmpl);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernChatTemplate, tern_chat_template_free)
 

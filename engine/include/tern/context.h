@@ -3,6 +3,7 @@
 
 #include <tern/model.h>
 #include <tern/quant.h>
+#include <tern/stream.h>
 
 G_BEGIN_DECLS
 
@@ -73,9 +74,6 @@ gint32 tern_context_shift (TernContext *ctx, gint32 n_keep);
  * little-endian; it carries no checksum or model identity (the snapshot
  * format around it does). Data passes through the callbacks in pieces of
  * at most one layer's cache, never the whole state at once. */
-typedef gboolean (*TernStreamWriteFn) (const void *data, gsize len, gpointer user_data, GError **error);
-typedef gboolean (*TernStreamReadFn) (void *data, gsize len, gpointer user_data, GError **error);
-
 /* Bytes tern_context_save_state writes for the current state. */
 gsize tern_context_state_size (const TernContext *ctx);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <tern/model.h>
+#include <tern/gguf.h>
 
 G_BEGIN_DECLS
 
@@ -21,11 +21,12 @@ typedef struct {
  * tern_gguf_open does). Errors: IO, FORMAT, UNSUPPORTED. */
 gboolean tern_model_identity_compute (const char *path, TernModelIdentity *out, GError **error);
 
-/* The identity of @model, loaded from @path: the hash of its mapped
- * header, and the size and mtime of the file at @path now. Call it right
- * after loading. IO when the file is gone. */
-gboolean tern_model_identity_of_model (const TernModel *model, const char *path, TernModelIdentity *out,
-                                       GError **error);
+/* The identity of the model file @gguf, opened from @path: the hash of its
+ * mapped header, and the size and mtime of the file at @path now. Call it
+ * right after opening (tern_model_gguf of a model just loaded). IO when the
+ * file is gone. */
+gboolean tern_model_identity_of_gguf (const TernGguf *gguf, const char *path, TernModelIdentity *out,
+                                      GError **error);
 
 gboolean tern_model_identity_equal (const TernModelIdentity *a, const TernModelIdentity *b);
 

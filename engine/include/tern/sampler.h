@@ -3,6 +3,7 @@
 
 #include <glib.h>
 #include <tern/error.h>
+#include <tern/sampler-params.h>
 
 G_BEGIN_DECLS
 
@@ -43,26 +44,8 @@ G_BEGIN_DECLS
  * tern_sampler_save() and tern_sampler_restore().
  *
  * Threads: a TernSampler is not thread-safe; one thread at a time uses it
- * (the engine thread). The TernSamplerParams functions are pure and may be
- * called from any thread, e.g. to check settings in the UI. */
-
-/* Pass as the seed to get a random one, chosen when the sampler is made. */
-#define TERN_SAMPLER_SEED_RANDOM G_MAXUINT64
-
-/* The longest penalty window accepted. */
-#define TERN_SAMPLER_MAX_LAST_N 1048576
-
-typedef struct {
-  float temperature;       /* <= 0: greedy; must be finite. Default 0.8 */
-  gint32 top_k;            /* >= 0; 0 or >= n_vocab keeps all. Default 40 */
-  float top_p;             /* in [0, 1]; 1 is off. Default 0.95 */
-  float min_p;             /* in [0, 1]; 0 is off. Default 0.05 */
-  float repeat_penalty;    /* > 0, finite; 1 is off. Default 1.0 */
-  gint32 repeat_last_n;    /* window length, 0..TERN_SAMPLER_MAX_LAST_N; 0 is off. Default 64 */
-  float frequency_penalty; /* finite; 0 is off. Default 0 */
-  float presence_penalty;  /* finite; 0 is off. Default 0 */
-  guint64 seed;            /* default TERN_SAMPLER_SEED_RANDOM */
-} TernSamplerParams;
+ * (the engine thread). Its settings, TernSamplerParams, are in
+ * tern/sampler-params.h. */
 
 /* One token left after truncation, as tern_sampler_get_candidates() sees it. */
 typedef struct {
@@ -72,13 +55,6 @@ typedef struct {
 } TernSamplerCandidate;
 
 typedef struct TernSampler TernSampler;
-
-/* Fills @params with the defaults above. */
-void tern_sampler_params_init (TernSamplerParams *params);
-
-/* Returns TRUE when @params are usable; otherwise FALSE with an INVALID
- * error naming the first parameter out of range. */
-gboolean tern_sampler_params_validate (const TernSamplerParams *params, GError **error);
 
 /* A sampler over a vocabulary of @n_vocab tokens with a copy of @params,
  * which must validate and @n_vocab > 0 (programmer errors: critical

@@ -4,6 +4,7 @@
 #include <tern/context.h>
 #include <tern/model-identity.h>
 #include <tern/sampler.h>
+#include <tern/store.h>
 
 G_BEGIN_DECLS
 
@@ -32,7 +33,7 @@ G_BEGIN_DECLS
 #define TERN_SNAPSHOT_FORMAT_VERSION 1
 
 /* Writes a snapshot of @ctx and @sampler, whose model has identity @model
- * (tern_model_identity_of_model), through @write, in pieces; sets *@size
+ * (tern_model_identity_of_gguf), through @write, in pieces; sets *@size
  * to the bytes written. Errors: whatever @write reports, NOMEM when the
  * compressor cannot start. */
 gboolean tern_snapshot_save (const TernContext *ctx, const TernSampler *sampler, const TernModelIdentity *model,
@@ -48,5 +49,18 @@ gboolean tern_snapshot_save (const TernContext *ctx, const TernSampler *sampler,
  * ready for the transcript to be evaluated again. */
 TernSampler *tern_snapshot_load (TernContext *ctx, const TernModelIdentity *model, guint64 size,
                                  TernStreamReadFn read, gpointer user_data, GError **error);
+
+/* Saves a snapshot of @ctx and @sampler (@model: the identity of the
+ * context's model) in @store as the snapshot of the conversation's branch
+ * at @message_id: tern_store_snapshot_save says what it keeps and returns. */
+gint64 tern_snapshot_save_to_store (TernStore *store, gint64 conversation_id, gint64 message_id,
+                                    const TernContext *ctx, const TernSampler *sampler,
+                                    const TernModelIdentity *model, GError **error);
+
+/* Restores snapshot @id of @store into @ctx and returns its sampler, with
+ * tern_snapshot_load's checks. MISMATCH or FORMAT: evaluate the transcript
+ * again instead; @ctx is left empty for it. */
+TernSampler *tern_snapshot_restore_from_store (TernStore *store, gint64 id, TernContext *ctx,
+                                               const TernModelIdentity *model, GError **error);
 
 G_END_DECLS

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <tern/context.h>
 #include <tern/model-identity.h>
-#include <tern/sampler.h>
+#include <tern/sampler-params.h>
+#include <tern/stream.h>
 
 G_BEGIN_DECLS
 
@@ -25,7 +25,11 @@ G_BEGIN_DECLS
  * (with SQLite's message), FORMAT for a file that is not a Tern database or
  * is corrupt, MISMATCH for a database of a newer schema than this Tern
  * knows (refused, never changed), INVALID for an unknown id or a bad
- * argument; snapshots add their own (tern/snapshot.h).
+ * argument.
+ *
+ * The store keeps bytes and identities: it never loads a model or a
+ * context. Loading a library model and saving or restoring a context's
+ * snapshot are the session's (tern/model-library.h, tern/snapshot.h). 
  *
  * Threads: a TernStore is owned by one thread, the engine thread, which
  * makes every call on it and frees it; objects it returns are plain copies
@@ -97,11 +101,8 @@ gboolean tern_store_model_remove (TernStore *store, gint64 id, GError **error);
 /* Compares the file at the model's path with the identity recorded when it
  * was added. FALSE only for an unknown id or a database error. */
 gboolean tern_store_model_check (TernStore *store, gint64 id, TernModelStatus *status, GError **error);
-/* Loads a library model, refusing a file that is missing (IO) or changed
- * (MISMATCH) since it was added: a model is never silently loaded from
- * another file. Marks it used. */
-TernModel *tern_store_model_load (TernStore *store, gint64 id, TernProgressFn progress, gpointer user_data,
-                                  GCancellable *cancellable, GError **error);
+/* Records that the model was just loaded (its last_used_at). */
+gboolean tern_store_model_mark_used (TernStore *store, gint64 id, GError **error);
 
 /* ---- Conversations and messages ---- */
 
@@ -284,26 +285,34 @@ typedef struct {
   gint64 used_at;      /* the last save or restore */
 } TernSnapshotEntry;
 
-/* Saves the state of @ctx and @sampler (@model: the identity of the
- * context's model, see tern_model_identity_of_model) as the snapshot of the
- * conversation's branch at @message_id (0: before any message), replacing
- * the older snapshots of that branch, then evicts the least recently used
- * snapshots until the total fits the limit. Returns the snapshot's id, or
- * 0 with no error when it alone is over the limit and was not kept; -1 on
- * error (nothing changed then). Memory: one chunk, whatever the size. */
-gint64 tern_store_snapshot_save (TernStore *store, gint64 conversation_id, gint64 message_id,
-                                 const TernContext *ctx, const TernSampler *sampler,
-                                 const TernModelIdentity *model, GError **error);
+/* Writes a snapshot's bytes through @write (given @write_data) and sets
+ * *@size to how many it wrote; FALSE with @error when it cannot. */
+typedef gboolean (*TernSnapshotWriteFn) (TernStreamWriteFn write, gpointer write_data, guint64 *size,
+                                         gpointer user_data, GError **error);
+/* Reads a snapshot's @size bytes through @read (given @read_data), all of
+ * them; FALSE with @error when they are not what it expects. */
+typedef gboolean (*TernSnapshotReadFn) (TernStreamReadFn read, gpointer read_data, guint64 size,
+                                        gpointer user_data, GError **error);
+
+/* Stores the bytes @produce writes (the state after @n_tokens tokens) as the
+ * snapshot of the conversation's branch at @message_id (0: before any
+ * message), replacing the older snapshots of that branch, then evicts the
+ * least recently used snapshots until the total fits the limit. Returns the
+ * snapshot's id, or 0 with no error when it alone is over the limit and was
+ * not kept; -1 on error (nothing changed then). Memory: one chunk,
+ * whatever the size. */
+gint64 tern_store_snapshot_save (TernStore *store, gint64 conversation_id, gint64 message_id, gint32 n_tokens,
+                                 TernSnapshotWriteFn produce, gpointer user_data, GError **error);
 
 /* The id of the snapshot at @message_id of the conversation, 0 when there
  * is none; -1 on error. */
 gint64 tern_store_snapshot_find (TernStore *store, gint64 conversation_id, gint64 message_id, GError **error);
 
-/* Restores snapshot @id into @ctx and returns its sampler (see
- * tern_snapshot_load for the checks). MISMATCH or FORMAT: evaluate the
- * transcript again instead; @ctx is left empty for it. */
-TernSampler *tern_store_snapshot_restore (TernStore *store, gint64 id, TernContext *ctx,
-                                          const TernModelIdentity *model, GError **error);
+/* Hands snapshot @id's bytes to @consume, in one read transaction, and
+ * marks it used when @consume took them all. FORMAT when the stored bytes
+ * are longer than it read. */
+gboolean tern_store_snapshot_read (TernStore *store, gint64 id, TernSnapshotReadFn consume, gpointer user_data,
+                                   GError **error);
 
 gboolean tern_store_snapshot_delete (TernStore *store, gint64 id, GError **error);
 /* Snapshots of a conversation (0: all), most recently used first. */

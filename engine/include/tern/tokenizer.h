@@ -12,8 +12,6 @@ G_BEGIN_DECLS
 
 typedef struct TernTokenizer TernTokenizer;
 
-typedef gint32 TernToken;
-
 typedef enum {
   TERN_TOKEN_ATTR_NORMAL = 1,
   TERN_TOKEN_ATTR_UNKNOWN = 2,

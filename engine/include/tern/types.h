@@ -5,6 +5,9 @@
 
 G_BEGIN_DECLS
 
+/* A token id of a vocabulary. */
+typedef gint32 TernToken;
+
 /* Tensor element types, with llama.cpp's (ggml's) numeric ids: these ids are
  * what GGUF files store. Q8_1 and Q8_K are activation formats only: no GGUF
  * tensor of Tern's may use them. */

@@ -2,6 +2,7 @@
 /* Resuming a stored conversation: from its snapshot, or by evaluating its
  * transcript again. */
 #include <tern/chat-resume.h>
+#include <tern/snapshot.h>
 
 gboolean
 tern_chat_transcript_tokens (const TernChatTemplate *tmpl, const TernTokenizer *tokenizer, const char *system_prompt,
@@ -92,7 +93,7 @@ tern_chat_resume (TernStore *store, const TernConversation *conversation, GPtrAr
     return NULL;
   if (snapshot > 0)
     {
-      TernSampler *sampler = tern_store_snapshot_restore (store, snapshot, ctx, identity, &refused);
+      TernSampler *sampler = tern_snapshot_restore_from_store (store, snapshot, ctx, identity, &refused);
       if (sampler)
         {
           *kind = TERN_RESUME_SNAPSHOT;

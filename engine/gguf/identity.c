@@ -47,10 +47,8 @@ tern_model_identity_compute (const char *path, TernModelIdentity *out, GError **
 }
 
 gboolean
-tern_model_identity_of_model (const TernModel *model, const char *path, TernModelIdentity *out, GError **error)
+tern_model_identity_of_gguf (const TernGguf *gguf, const char *path, TernModelIdentity *out, GError **error)
 {
-  const TernGguf *gguf = tern_model_gguf (model);
-
   memset (out, 0, sizeof *out);
   if (!stat_file (path, out, error))
     return FALSE;

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-/* The weights of one layer, by role (global roles unused). */
+/* The weights of one layer, by role (global roles unused), while loading. */
 typedef struct {
   const TernGgufTensor *w[TERN_WEIGHT_N_KINDS];
 } LayerWeights;
@@ -16,6 +16,8 @@ struct TernModel {
   char *arch_name;
   TernHParams hp;
   gint64 n_params;
+  TernWeights *weights;
+  /* Bound and checked while loading, then handed to the weight source. */
   const TernGgufTensor *global[TERN_WEIGHT_FIRST_LAYER_KIND];
   LayerWeights *layers;
 };
@@ -318,6 +320,14 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
                    tern_gguf_name (model->gguf));
       return FALSE;
     }
+
+  model->weights = tern_weights_new_mapped (hp);
+  for (int k = 0; k < TERN_WEIGHT_FIRST_LAYER_KIND; k++)
+    tern_weights_bind (model->weights, -1, k, model->global[k]);
+  for (gint32 l = 0; l < hp->n_layer; l++)
+    for (int k = TERN_WEIGHT_FIRST_LAYER_KIND; k < TERN_WEIGHT_N_KINDS; k++)
+      tern_weights_bind (model->weights, l, k, model->layers[l].w[k]);
+  g_clear_pointer (&model->layers, g_free);
   return TRUE;
 }
 
@@ -354,6 +364,7 @@ tern_model_free (TernModel *model)
   if (model == NULL)
     return;
   g_free (model->layers);
+  tern_weights_free (model->weights);
   tern_tokenizer_free (model->tokenizer);
   tern_gguf_free (model->gguf);
   g_free (model->arch_name);
@@ -366,14 +377,20 @@ const TernGguf *tern_model_gguf (const TernModel *model) { return model->gguf; }
 const char *tern_model_arch_name (const TernModel *model) { return model->arch_name; }
 gint64 tern_model_n_params (const TernModel *model) { return model->n_params; }
 
+TernWeights *
+tern_model_weights (const TernModel *model)
+{
+  return model->weights;
+}
+
 const TernGgufTensor *
 tern_model_weight (const TernModel *model, gint32 layer, TernWeightKind kind)
 {
-  if (layer < 0)
-    {
-      g_assert (kind < TERN_WEIGHT_FIRST_LAYER_KIND);
-      return model->global[kind];
-    }
-  g_assert (layer < model->hp.n_layer && kind >= TERN_WEIGHT_FIRST_LAYER_KIND && kind < TERN_WEIGHT_N_KINDS);
-  return model->layers[layer].w[kind];
+  const TernGgufTensor *t;
+
+  /* Always available in the mapping: acquired just for the look. */
+  tern_weights_acquire (model->weights, layer, NULL);
+  t = tern_weights_get (model->weights, layer, kind);
+  tern_weights_release (model->weights, layer);
+  return t;
 }

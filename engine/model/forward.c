@@ -32,17 +32,29 @@ tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b)
       }
 }
 
-void
-tern_forward (TernBackend *b, const TernHParams *hp, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
-              gint32 pos, gint32 n_logits)
+gboolean
+tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
+              gint32 pos, gint32 n_logits, GError **error)
 {
   const TernBackendOps *ops = b->ops;
+  const TernHParams *hp = tern_weights_hparams (w);
   gboolean biases = hp->arch == TERN_ARCH_QWEN2;
   const TernWeightKind none = TERN_WEIGHT_N_KINDS;
 
+  /* The global weights (embedding, output) for the whole pass. */
+  tern_weights_announce (w, -1);
+  if (!tern_weights_acquire (w, -1, error))
+    return FALSE;
   ops->embed (b, tokens, n, bufs->x);
   for (gint32 l = 0; l < hp->n_layer; l++)
     {
+      tern_weights_announce (w, l);
+      if (!tern_weights_acquire (w, l, error))
+        {
+          tern_weights_release (w, -1);
+          return FALSE;
+        }
+
       /* Attention block. */
       ops->rms_norm (b, bufs->x, n, l, TERN_WEIGHT_ATTN_NORM, bufs->xn);
       ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_Q, biases ? TERN_WEIGHT_Q_BIAS : none, bufs->q);
@@ -62,11 +74,15 @@ tern_forward (TernBackend *b, const TernHParams *hp, TernForwardBuffers *bufs, c
       ops->swiglu (b, bufs->gate, bufs->up, n);
       ops->matmul (b, bufs->gate, n, l, TERN_WEIGHT_DOWN, none, bufs->xn);
       ops->add (b, bufs->x, bufs->xn, n);
+      tern_weights_release (w, l);
     }
 
-  if (n_logits == 0)
-    return;
-  ops->copy_rows (b, bufs->x, n - n_logits, n_logits, bufs->last, 0);
-  ops->rms_norm (b, bufs->last, n_logits, -1, TERN_WEIGHT_OUTPUT_NORM, bufs->xn);
-  ops->matmul (b, bufs->xn, n_logits, -1, TERN_WEIGHT_OUTPUT, none, bufs->logits);
+  if (n_logits > 0)
+    {
+      ops->copy_rows (b, bufs->x, n - n_logits, n_logits, bufs->last, 0);
+      ops->rms_norm (b, bufs->last, n_logits, -1, TERN_WEIGHT_OUTPUT_NORM, bufs->xn);
+      ops->matmul (b, bufs->xn, n_logits, -1, TERN_WEIGHT_OUTPUT, none, bufs->logits);
+    }
+  tern_weights_release (w, -1);
+  return TRUE;
 }

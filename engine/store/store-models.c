@@ -204,45 +204,25 @@ tern_store_model_check (TernStore *store, gint64 id, TernModelStatus *status, GE
   return TRUE;
 }
 
-TernModel *
-tern_store_model_load (TernStore *store, gint64 id, TernProgressFn progress, gpointer user_data,
-                       GCancellable *cancellable, GError **error)
+gboolean
+tern_store_model_mark_used (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (TernStoreModel) entry = tern_store_model_get (store, id, error);
-  TernModelIdentity now;
-
-  if (entry == NULL)
-    return NULL;
-  if (!g_file_test (entry->path, G_FILE_TEST_IS_REGULAR))
-    {
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO,
-                   "the model “%s” is no longer at %s: it was moved or deleted", entry->name, entry->path);
-      return NULL;
-    }
-  g_autoptr (TernModel) model = tern_model_load (entry->path, progress, user_data, cancellable, error);
-  if (model == NULL)
-    return NULL;
-  /* Compared after loading: what was checked is what is mapped. */
-  if (!tern_model_identity_of_model (model, entry->path, &now, error))
-    return NULL;
-  if (!tern_model_identity_equal (&now, &entry->identity))
-    {
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH,
-                   "the file %s changed since the model “%s” was added; add it again to use it", entry->path,
-                   entry->name);
-      return NULL;
-    }
-
   g_autoptr (StoreStmt) stmt = store_prepare (store, "UPDATE models SET last_used_at = ?2 WHERE id = ?1", error);
   StoreTxn txn;
+
   if (stmt == NULL || !store_txn_begin (store, &txn, error))
-    return NULL;
+    return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_int64 (stmt, 2, store_now (store));
-  if (!store_step_done (store, stmt, "marking a model used", error) || !store_txn_commit (store, &txn, error))
+  if (!store_step_done (store, stmt, "marking a model used", error))
     {
       store_txn_rollback (store, &txn);
-      return NULL;
+      return FALSE;
     }
-  return g_steal_pointer (&model);
+  if (sqlite3_changes (store->db) == 0)
+    {
+      store_txn_rollback (store, &txn);
+      return store_no_such ("model", id, error);
+    }
+  return store_txn_commit (store, &txn, error);
 }

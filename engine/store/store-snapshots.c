@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* State snapshots in the store: the bytes of tern_snapshot_save, split in
- * chunks of CHUNK_BYTES, each a row written and read with SQLite's
- * incremental blob I/O, so memory stays at one chunk whatever the
- * snapshot's size. */
+/* State snapshots in the store: bytes that the session makes of a context
+ * (tern/snapshot.h), split in chunks of CHUNK_BYTES, each a row written and
+ * read with SQLite's incremental blob I/O, so memory stays at one chunk
+ * whatever the snapshot's size. */
 #include "store-private.h"
 
 #include <string.h>
-#include <tern/snapshot.h>
 
 #define CHUNK_BYTES (1 << 20)
 #define LIMIT_KEY "snapshot_limit_bytes"
@@ -188,23 +187,20 @@ insert_snapshot (TernStore *store, gint64 conversation_id, gint64 message_id, gi
 }
 
 gint64
-tern_store_snapshot_save (TernStore *store, gint64 conversation_id, gint64 message_id, const TernContext *ctx,
-                          const TernSampler *sampler, const TernModelIdentity *model, GError **error)
+tern_store_snapshot_save (TernStore *store, gint64 conversation_id, gint64 message_id, gint32 n_tokens,
+                          TernSnapshotWriteFn produce, gpointer user_data, GError **error)
 {
   g_autoptr (StoreStmt) size_stmt = store_prepare (store, "UPDATE snapshots SET size = ?2 WHERE id = ?1", error);
   g_autoptr (StoreStmt) kept = store_prepare (store, "SELECT 1 FROM snapshots WHERE id = ?1", error);
   ChunkWriter w = { store };
   guint64 size;
-  gint32 n_tokens;
   StoreTxn txn;
 
   if (size_stmt == NULL || kept == NULL || !store_txn_begin (store, &txn, error))
     return -1;
-  tern_context_tokens (ctx, &n_tokens);
   w.buf = g_malloc (CHUNK_BYTES);
   w.snapshot_id = insert_snapshot (store, conversation_id, message_id, n_tokens, error);
-  gboolean ok = w.snapshot_id > 0 && tern_snapshot_save (ctx, sampler, model, write_chunks, &w, &size, error) &&
-                flush_chunk (&w, error);
+  gboolean ok = w.snapshot_id > 0 && produce (write_chunks, &w, &size, user_data, error) && flush_chunk (&w, error);
   g_free (w.buf);
   if (ok)
     {
@@ -317,21 +313,20 @@ read_chunks (void *data, gsize len, gpointer user_data, GError **error)
   return TRUE;
 }
 
-TernSampler *
-tern_store_snapshot_restore (TernStore *store, gint64 id, TernContext *ctx, const TernModelIdentity *model,
-                             GError **error)
+gboolean
+tern_store_snapshot_read (TernStore *store, gint64 id, TernSnapshotReadFn consume, gpointer user_data,
+                          GError **error)
 {
   g_autoptr (StoreStmt) get = store_prepare (store, "SELECT size FROM snapshots WHERE id = ?1", error);
   g_autoptr (StoreStmt) used = store_prepare (store, "UPDATE snapshots SET used_at = ?2 WHERE id = ?1", error);
   ChunkReader r = { store, id };
-  g_autoptr (TernSampler) sampler = NULL;
-  gboolean more = FALSE;
+  gboolean ok = FALSE, more = FALSE;
 
   if (get == NULL || used == NULL)
-    goto fail;
+    return FALSE;
   /* One read transaction: the chunks cannot change under the reader. */
   if (!store_exec (store, "SAVEPOINT tern_restore", error))
-    goto fail;
+    return FALSE;
   sqlite3_bind_int64 (get, 1, id);
   int rc = sqlite3_step (get);
   if (rc != SQLITE_ROW)
@@ -343,39 +338,35 @@ tern_store_snapshot_restore (TernStore *store, gint64 id, TernContext *ctx, cons
     }
   else
     {
-      sampler = tern_snapshot_load (ctx, model, (guint64) sqlite3_column_int64 (get, 0), read_chunks, &r, error);
+      ok = consume (read_chunks, &r, (guint64) sqlite3_column_int64 (get, 0), user_data, error);
       /* Every stored byte must have been part of it. */
-      if (sampler && (r.pos != r.blob_len || !next_chunk (&r, &more, error) || more))
+      if (ok && (r.pos != r.blob_len || !next_chunk (&r, &more, error) || more))
         {
           if (error && *error == NULL)
             g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
                          "the snapshot is corrupt: it is longer than recorded");
-          g_clear_pointer (&sampler, tern_sampler_free);
+          ok = FALSE;
         }
     }
   if (r.blob)
     sqlite3_blob_close (r.blob);
   sqlite3_reset (get);
   sqlite3_exec (store->db, "RELEASE tern_restore", NULL, NULL, NULL);
-  if (sampler == NULL)
-    goto fail;
+  if (!ok)
+    return FALSE;
 
   /* Recently used snapshots are the last to be evicted. */
   StoreTxn txn;
   sqlite3_bind_int64 (used, 1, id);
   sqlite3_bind_int64 (used, 2, store_now (store));
   if (!store_txn_begin (store, &txn, error))
-    goto fail;
+    return FALSE;
   if (!store_step_done (store, used, "marking a snapshot used", error) || !store_txn_commit (store, &txn, error))
     {
       store_txn_rollback (store, &txn);
-      goto fail;
+      return FALSE;
     }
-  return g_steal_pointer (&sampler);
-
-fail:
-  tern_context_truncate (ctx, 0);
-  return NULL;
+  return TRUE;
 }
 
 gboolean

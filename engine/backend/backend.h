@@ -5,15 +5,17 @@
  * (forward.c) is written once against these operations; each backend (the
  * CPU now, Vulkan and the layer-prefetching residency manager next) keeps
  * the activations, the KV cache and the weights where it computes, and
- * finds a layer's weights by (layer, role) through the model, never by
- * pointers held in the model code.
+ * takes a layer's weights by (layer, role) from the model's weight source
+ * (tern/weights.h), never from the file mapping.
  *
  * Activations are TernBuf matrices of f32 rows, one row per token of the
  * batch; operations take @n, the number of rows in use. Positions are
  * those of the batch's first token (@pos) and onwards, consecutive. A
  * backend is used by one thread at a time. */
 
-#include <tern/context.h>
+#include <tern/quant.h>
+#include <tern/tokenizer.h>
+#include <tern/weights.h>
 
 typedef struct TernBackend TernBackend;
 typedef struct TernBuf TernBuf;
@@ -63,8 +65,9 @@ struct TernBackend {
   const TernBackendOps *ops;
 };
 
-/* The CPU backend for @model: @n_ctx cache positions of @kv_type, kernels
- * of @kernel (a level the CPU supports), a pool of @n_threads. NOMEM when
- * the cache does not fit. */
-TernBackend *tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, TernKernelLevel kernel,
+/* The CPU backend for the model whose weights @weights hands out (it must
+ * outlive the backend): @n_ctx cache positions of @kv_type, kernels of
+ * @kernel (a level the CPU supports), a pool of @n_threads. NOMEM when the
+ * cache does not fit. */
+TernBackend *tern_backend_cpu_new (TernWeights *weights, gint32 n_ctx, TernType kv_type, TernKernelLevel kernel,
                                    guint n_threads, GError **error);

@@ -122,9 +122,9 @@ run_load (Engine *e, Command *cmd, GError **error)
   publish (e);
 
   g_autoptr (TernModel) model = tern_model_load (cmd->text, on_progress, &progress, cmd->cancellable, error);
-  if (model == NULL || !tern_model_identity_of_model (model, cmd->text, &identity, error))
+  if (model == NULL || !tern_model_identity_of_gguf (tern_model_gguf (model), cmd->text, &identity, error))
     return FALSE;
-  g_autoptr (TernChatTemplate) tmpl = tern_chat_template_new_for_model (model, error);
+  g_autoptr (TernChatTemplate) tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (model), tern_model_tokenizer (model), error);
   if (tmpl == NULL)
     return FALSE;
   tern_context_params_init (&params);
@@ -450,7 +450,7 @@ generate (Engine *e, Command *cmd, gint64 parent_id, gint64 *reply_id, GError **
     return FALSE;
   /* The state after the reply, so the conversation resumes at once; the
    * reply itself is safe without it. */
-  if (tern_store_snapshot_save (e->store, e->conversation_id, *reply_id, e->ctx, e->sampler, &e->identity,
+  if (tern_snapshot_save_to_store (e->store, e->conversation_id, *reply_id, e->ctx, e->sampler, &e->identity,
                                 &snapshot_error) < 0)
     service_emit_error (self, snapshot_error);
   service_emit_finished (self, *reply_id, !ended, elapsed > 0 ? tokens->len * 1e6 / elapsed : 0.0);
@@ -549,7 +549,7 @@ run_snapshot (Engine *e, Command *cmd, GError **error)
   g_autoptr (TernConversation) c = tern_store_conversation_get (e->store, e->conversation_id, error);
   if (c == NULL)
     return FALSE;
-  gint64 id = tern_store_snapshot_save (e->store, c->id, c->head_id, e->ctx, e->sampler, &e->identity, error);
+  gint64 id = tern_snapshot_save_to_store (e->store, c->id, c->head_id, e->ctx, e->sampler, &e->identity, error);
   if (id < 0)
     return FALSE;
   set_result_int64 (cmd, id);

@@ -6,6 +6,8 @@
  * service-engine.c (the engine thread and the commands it runs). */
 
 #include <tern/chat-template.h>
+#include <tern/model-library.h>
+#include <tern/snapshot.h>
 #include <tern/service.h>
 #ifdef TERN_SERVICE_TESTING
 #include <tern/service-testing.h>

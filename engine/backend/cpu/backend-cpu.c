@@ -4,7 +4,7 @@
  * CPU backend: activations are quantized to each weight type's vec_dot
  * type, queries and attention weights are rounded to the cache type before
  * their dot products, and RMSNorm sums squares in double. */
-#include "backend.h"
+#include "backend/backend.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -21,7 +21,7 @@ struct TernBuf {
 
 typedef struct {
   TernBackend base;
-  const TernModel *model;
+  TernWeights *weights;
   const TernHParams *hp;
   TernThreadPool *pool;
   TernKernelLevel kernel; /* never TERN_KERNEL_BEST */
@@ -35,7 +35,7 @@ typedef struct {
   guint8 *v_cache;      /* [layer][kv_dim][n_ctx]: transposed, so a head's
                          * values for one dimension are one dot product */
   TernVecDotFn kv_dot;
-  const float *rope_freqs; /* [n_rot/2] divisors, or NULL */
+  float *rope_freqs;       /* [n_rot/2] divisors, or NULL */
 
   /* The activation matrix last quantized for a matmul, reused while the
    * same buffer is multiplied by several weights (Q, K, V; gate, up). */
@@ -95,6 +95,7 @@ cpu_free (TernBackend *b)
   g_free (cpu->act);
   g_free (cpu->scratch);
   g_free (cpu->name);
+  g_free (cpu->rope_freqs);
   g_free (cpu);
 }
 
@@ -117,7 +118,7 @@ next_chunk (ChunkQueue *q, gint64 *chunk)
 static void
 cpu_embed (TernBackend *b, const TernToken *tokens, gint32 n, TernBuf *out)
 {
-  const TernGgufTensor *t = tern_model_weight (CPU (b)->model, -1, TERN_WEIGHT_TOKEN_EMBD);
+  const TernGgufTensor *t = tern_weights_get (CPU (b)->weights, -1, TERN_WEIGHT_TOKEN_EMBD);
   TernDequantRowFn dequant = NULL;
   gsize row_bytes = tern_type_row_bytes (t->type, t->ne[0]);
 
@@ -134,7 +135,7 @@ cpu_embed (TernBackend *b, const TernToken *tokens, gint32 n, TernBuf *out)
 static void
 cpu_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightKind weight, TernBuf *out)
 {
-  const float *w = tern_model_weight (CPU (b)->model, layer, weight)->data;
+  const float *w = tern_weights_get (CPU (b)->weights, layer, weight)->data;
   gint64 d = x->cols;
   float eps = CPU (b)->hp->rms_eps;
 
@@ -243,7 +244,7 @@ cpu_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeight
             TernBuf *out)
 {
   CpuBackend *cpu = CPU (b);
-  const TernGgufTensor *w = tern_model_weight (cpu->model, layer, weight);
+  const TernGgufTensor *w = tern_weights_get (cpu->weights, layer, weight);
   TernType act_type = tern_quant_vec_dot_type (w->type);
   MatmulJob job = { 0 };
   guint n_threads = tern_thread_pool_n_threads (cpu->pool);
@@ -260,7 +261,7 @@ cpu_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeight
   job.token_block = MAX (job.token_block / TERN_DOT_TILE_COLS, 1) * TERN_DOT_TILE_COLS;
   job.out = out->data;
   job.out_stride = out->cols;
-  job.bias = bias != TERN_WEIGHT_N_KINDS ? tern_model_weight (cpu->model, layer, bias)->data : NULL;
+  job.bias = bias != TERN_WEIGHT_N_KINDS ? tern_weights_get (cpu->weights, layer, bias)->data : NULL;
   /* Several chunks per thread, whole tiles each. */
   job.chunk_rows = CLAMP (job.n_out / (n_threads * 16), 4, 64) / TERN_DOT_TILE_ROWS * TERN_DOT_TILE_ROWS;
   job.queue.n_chunks = (job.n_out + job.chunk_rows - 1) / job.chunk_rows;
@@ -575,11 +576,10 @@ static const TernBackendOps cpu_ops = {
 };
 
 TernBackend *
-tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, TernKernelLevel kernel,
+tern_backend_cpu_new (TernWeights *weights, gint32 n_ctx, TernType kv_type, TernKernelLevel kernel,
                       guint n_threads, GError **error)
 {
-  const TernHParams *hp = tern_model_hparams (model);
-  const TernGgufTensor *freqs = tern_model_weight (model, -1, TERN_WEIGHT_ROPE_FREQS);
+  const TernHParams *hp = tern_weights_hparams (weights);
   gsize kv_elem = kv_type == TERN_TYPE_F16 ? 2 : 4;
   gint64 kv_dim = (gint64) hp->n_head_kv * hp->head_dim;
   gsize cache_bytes = (gsize) hp->n_layer * n_ctx * kv_dim * kv_elem;
@@ -602,7 +602,7 @@ tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, Te
 
   CpuBackend *cpu = g_new0 (CpuBackend, 1);
   cpu->base.ops = &cpu_ops;
-  cpu->model = model;
+  cpu->weights = weights;
   cpu->hp = hp;
   cpu->pool = tern_thread_pool_new (n_threads);
   cpu->kernel = kernel;
@@ -615,7 +615,15 @@ tern_backend_cpu_new (const TernModel *model, gint32 n_ctx, TernType kv_type, Te
   cpu->k_cache = k_cache;
   cpu->v_cache = v_cache;
   cpu->kv_dot = tern_quant_vec_dot (kv_type, kernel);
-  cpu->rope_freqs = freqs ? freqs->data : NULL;
+  /* A few floats, kept here: RoPE needs them outside any layer. */
+  if (!tern_weights_acquire (weights, -1, error))
+    {
+      cpu_free (&cpu->base);
+      return NULL;
+    }
+  const TernGgufTensor *freqs = tern_weights_get (weights, -1, TERN_WEIGHT_ROPE_FREQS);
+  cpu->rope_freqs = freqs ? g_memdup2 (freqs->data, freqs->n_bytes) : NULL;
+  tern_weights_release (weights, -1);
   cpu->scratch_per_thread = (sizeof (float) + kv_elem) * n_ctx + kv_elem * hp->head_dim;
   cpu->scratch_per_thread = (cpu->scratch_per_thread + 63) / 64 * 64;
   cpu->scratch = g_malloc (cpu->scratch_per_thread * n_threads);

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "jinja-private.h"
+#include "jinja/jinja-private.h"
 #include "tokenizer-private.h"
 
 #define KEY_CHAT_TEMPLATE "tokenizer.chat_template"
@@ -47,10 +47,8 @@ tern_chat_template_new (const char *source, gssize len, const char *bos_token, c
 }
 
 TernChatTemplate *
-tern_chat_template_new_for_model (const TernModel *model, GError **error)
+tern_chat_template_new_from_gguf (const TernGguf *gguf, const TernTokenizer *tok, GError **error)
 {
-  const TernTokenizer *tok = tern_model_tokenizer (model);
-  const TernGguf *gguf = tern_model_gguf (model);
   TernToken bos = tern_tokenizer_bos (tok), eos = tern_tokenizer_eos (tok);
   const char *bos_text = bos >= 0 ? tern_tokenizer_token_text (tok, bos) : "";
   const char *eos_text = eos >= 0 ? tern_tokenizer_token_text (tok, eos) : "";

@@ -511,3 +511,54 @@ tern_snapshot_load (TernContext *ctx, const TernModelIdentity *model, guint64 si
   g_free (l.in_buf);
   return sampler;
 }
+
+/* ---- In the store ---- */
+
+typedef struct {
+  const TernContext *ctx;
+  const TernSampler *sampler;
+  const TernModelIdentity *model;
+  TernSampler *restored;
+} StoreJob;
+
+static gboolean
+produce (TernStreamWriteFn write, gpointer write_data, guint64 *size, gpointer user_data, GError **error)
+{
+  StoreJob *job = user_data;
+
+  return tern_snapshot_save (job->ctx, job->sampler, job->model, write, write_data, size, error);
+}
+
+static gboolean
+consume (TernStreamReadFn read, gpointer read_data, guint64 size, gpointer user_data, GError **error)
+{
+  StoreJob *job = user_data;
+
+  job->restored = tern_snapshot_load ((TernContext *) job->ctx, job->model, size, read, read_data, error);
+  return job->restored != NULL;
+}
+
+gint64
+tern_snapshot_save_to_store (TernStore *store, gint64 conversation_id, gint64 message_id, const TernContext *ctx,
+                             const TernSampler *sampler, const TernModelIdentity *model, GError **error)
+{
+  StoreJob job = { ctx, sampler, model, NULL };
+
+  return tern_store_snapshot_save (store, conversation_id, message_id, tern_context_n_past (ctx), produce, &job,
+                                   error);
+}
+
+TernSampler *
+tern_snapshot_restore_from_store (TernStore *store, gint64 id, TernContext *ctx, const TernModelIdentity *model,
+                                  GError **error)
+{
+  StoreJob job = { ctx, NULL, model, NULL };
+
+  if (!tern_store_snapshot_read (store, id, consume, &job, error))
+    {
+      g_clear_pointer (&job.restored, tern_sampler_free);
+      tern_context_truncate (ctx, 0);
+      return NULL;
+    }
+  return job.restored;
+}

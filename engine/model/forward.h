@@ -4,7 +4,7 @@
 /* The forward pass of the llama family, written once against the backend
  * interface. Private to the engine. */
 
-#include "backend.h"
+#include "backend/backend.h"
 
 typedef struct {
   TernBuf *x;      /* [n_batch][n_embd]: the residual stream */
@@ -24,6 +24,8 @@ void tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b);
 
 /* Evaluates @n tokens at positions @pos.., storing their keys and values in
  * the cache, and computes the logits of the last @n_logits of them into
- * bufs->logits rows 0..n_logits-1. */
-void tern_forward (TernBackend *b, const TernHParams *hp, TernForwardBuffers *bufs, const TernToken *tokens,
-                   gint32 n, gint32 pos, gint32 n_logits);
+ * bufs->logits rows 0..n_logits-1. Each layer's weights come from @w,
+ * announced and acquired before the layer is computed. Fails (IO) only
+ * where the weight source cannot provide a layer. */
+gboolean tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
+                       gint32 pos, gint32 n_logits, GError **error);

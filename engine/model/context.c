@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "forward.h"
 
 struct TernContext {
@@ -64,7 +64,8 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
   ctx->n_batch = MIN (params->n_batch, n_ctx);
   ctx->n_threads = params->n_threads > 0 ? params->n_threads : tern_physical_cores ();
   ctx->kv_type = params->kv_type;
-  ctx->backend = tern_backend_cpu_new (model, n_ctx, params->kv_type, params->kernel, ctx->n_threads, error);
+  ctx->backend = tern_backend_cpu_new (tern_model_weights (model), n_ctx, params->kv_type, params->kernel,
+                                       ctx->n_threads, error);
   if (ctx->backend == NULL)
     {
       g_free (ctx);
@@ -167,7 +168,9 @@ tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens,
           g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "evaluation cancelled");
           return FALSE;
         }
-      tern_forward (ctx->backend, ctx->hp, &ctx->bufs, tokens + done, n, (gint32) ctx->tokens->len, n_logits);
+      if (!tern_forward (ctx->backend, tern_model_weights (ctx->model), &ctx->bufs, tokens + done, n,
+                         (gint32) ctx->tokens->len, n_logits, error))
+        return FALSE;
       if (n_logits > 0)
         {
           ops->read (ctx->backend, ctx->bufs.logits, 0, n_logits, ctx->logits + (gsize) ctx->n_logit_rows * n_vocab);
