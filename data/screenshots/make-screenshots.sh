@@ -7,7 +7,7 @@
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-$here/../../build}"
-ninja -C "$build" tests/app/make-screenshots data/gschemas.compiled
+ninja -C "$build" tests/app/gui/make-screenshots data/gschemas.compiled
 GSETTINGS_SCHEMA_DIR="$build/data" GSETTINGS_BACKEND=memory GDK_BACKEND=x11 NO_AT_BRIDGE=1 \
   xvfb-run -a -s "-screen 0 1280x800x24 -noreset" dbus-run-session -- \
-  "$build/tests/app/make-screenshots" "$here" ${2:+"$2"}
+  "$build/tests/app/gui/make-screenshots" "$here" ${2:+"$2"}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Checks the golden exports in tests/data/export against a description of
-the conversations that tests/store/test-export.c builds, written here
+the conversations that tests/engine/store/test-export.c builds, written here
 independently of Tern's export code.
 
 conversations.md is rebuilt here from that description and compared byte
