@@ -7,7 +7,6 @@
  * its public function, and what it runs on the engine thread), and
  * service-engine.c (the engine thread, and the work that computes). */
 
-#include <tern/model-library.h>
 #include <tern/service.h>
 #include <tern/session.h>
 #ifdef TERN_SERVICE_TESTING
