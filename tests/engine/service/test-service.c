@@ -658,6 +658,43 @@ test_resume (void)
   g_assert_finalize_object (service);
 }
 
+/* A conversation whose roles do not alternate (a reply lost to a crash
+ * left two user messages in a row) and whose last reply is too long to
+ * keep is still answered: trimming goes by whole turns. */
+static void
+test_unanswered (void)
+{
+  g_auto (Fixture) f = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) long_reply = g_string_new (NULL);
+
+  fixture_init (&f);
+  TernService *service = service_new (&f, f.db);
+  load (&f, service);
+  gint64 conversation = new_conversation (&f, service);
+  for (guint i = 0; i < 40; i++)
+    g_string_append (long_reply, "In the beginning God created the heaven and the earth. ");
+  {
+    g_autoptr (TernStore) store = tern_store_open (f.db, &error);
+    g_assert_no_error (error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_USER, "Hello", NULL, 0, NULL, &error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_USER, "Are you there?", NULL, 0, NULL,
+                            &error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_ASSISTANT, long_reply->str, NULL, 0,
+                            NULL, &error);
+    g_assert_no_error (error);
+  }
+  open_conversation (&f, service, conversation);
+
+  gint64 reply = send (&f, service, "And then?", 4);
+  g_autoptr (TernMessage) m = last_message (&f, service, conversation);
+  g_assert_cmpint (m->id, ==, reply);
+  g_assert_cmpint (m->n_tokens, >, 0);
+  g_assert_null (f.error);
+  release (&f);
+  g_assert_finalize_object (service);
+}
+
 static void
 test_store_errors (void)
 {
@@ -780,6 +817,7 @@ main (int argc, char **argv)
   g_test_add_func ("/service/stop", test_stop);
   g_test_add_func ("/service/shutdown", test_shutdown);
   g_test_add_func ("/service/resume", test_resume);
+  g_test_add_func ("/service/unanswered", test_unanswered);
   g_test_add_func ("/service/store-errors", test_store_errors);
   g_test_add_func ("/service/store", test_store);
   return g_test_run ();
