@@ -6,8 +6,7 @@
  * again when there is none or it does not fit. */
 #include "cli.h"
 
-#include <tern/chat-resume.h>
-#include <tern/snapshot.h>
+#include <tern/session.h>
 #include <tern/store.h>
 
 struct CliChatStore {
@@ -16,8 +15,6 @@ struct CliChatStore {
   gboolean untitled;   /* named after its first message */
   TernModelIdentity identity;
   TernReply *reply;
-  gint32 reply_start;  /* context position of the reply's first token */
-  gboolean reply_lost; /* a context shift moved the reply's tokens */
 };
 
 void
@@ -94,8 +91,7 @@ cli_chat_store_open (const CliChatStoreOptions *o, const char *model_path, const
 }
 
 gboolean
-cli_chat_store_resume (CliChatStore *cs, TernContext *ctx, TernSampler **sampler, const TernChatTemplate *tmpl,
-                       GArray *chat, GError **error)
+cli_chat_store_resume (CliChatStore *cs, TernSession *session, GArray *chat, GError **error)
 {
   TernResumeKind kind;
   g_autofree char *why = NULL;
@@ -117,18 +113,15 @@ cli_chat_store_resume (CliChatStore *cs, TernContext *ctx, TernSampler **sampler
       g_array_append_val (chat, cm);
     }
 
-  TernSampler *resumed =
-      tern_chat_resume (cs->store, c, messages, ctx, &cs->identity, tmpl, NULL, NULL, NULL, &kind, &why, error);
-  if (resumed == NULL)
+  if (!tern_session_resume (session, cs->store, c, messages, &cs->identity, NULL, NULL, NULL, &kind, &why, error))
     return FALSE;
-  g_clear_pointer (sampler, tern_sampler_free);
-  *sampler = resumed;
+  gint32 n_past = tern_context_n_past (tern_session_get_context (session));
   if (kind == TERN_RESUME_SNAPSHOT)
     g_printerr ("tern-cli chat: restored conversation %" G_GINT64_FORMAT " from its snapshot (%d tokens)\n", c->id,
-                tern_context_n_past (ctx));
+                n_past);
   else
     g_printerr ("tern-cli chat: re-ingested conversation %" G_GINT64_FORMAT " (%u messages, %d tokens): %s\n", c->id,
-                messages->len, tern_context_n_past (ctx), why);
+                messages->len, n_past, why);
   return TRUE;
 }
 
@@ -154,59 +147,28 @@ cli_chat_store_user (CliChatStore *cs, const char *text, GError **error)
 }
 
 gboolean
-cli_chat_store_reply_begin (CliChatStore *cs, const TernContext *ctx, GError **error)
+cli_chat_store_reply_begin (CliChatStore *cs, TernReply **reply, GError **error)
 {
+  *reply = NULL;
   if (cs == NULL)
     return TRUE;
   g_clear_pointer (&cs->reply, tern_reply_free);
   cs->reply = tern_store_reply_begin (cs->store, cs->conversation_id, TERN_STORE_HEAD, error);
-  cs->reply_start = tern_context_n_past (ctx);
-  cs->reply_lost = FALSE;
+  *reply = cs->reply;
   return cs->reply != NULL;
 }
 
-/* The reply's tokens so far: those after reply_start in the context; NULL
- * once a context shift moved them. */
-static const TernToken *
-reply_tokens (CliChatStore *cs, const TernContext *ctx, gint32 *n)
-{
-  gint32 n_past;
-  const TernToken *all = tern_context_tokens (ctx, &n_past);
-
-  if (n_past < cs->reply_start)
-    cs->reply_lost = TRUE;
-  *n = cs->reply_lost ? 0 : n_past - cs->reply_start;
-  return cs->reply_lost ? NULL : all + cs->reply_start;
-}
-
 gboolean
-cli_chat_store_reply_progress (CliChatStore *cs, const TernContext *ctx, const char *text, GError **error)
-{
-  gint32 n;
-
-  if (cs == NULL || cs->reply == NULL)
-    return TRUE;
-  const TernToken *tokens = reply_tokens (cs, ctx, &n);
-  return tern_reply_update (cs->reply, text, tokens, n, error);
-}
-
-gboolean
-cli_chat_store_reply_finish (CliChatStore *cs, const TernContext *ctx, const TernSampler *sampler, const char *text,
+cli_chat_store_reply_finish (CliChatStore *cs, TernSession *session, const char *text, GArray *tokens,
                              GError **error)
 {
-  gint32 n;
-
   if (cs == NULL || cs->reply == NULL)
     return TRUE;
-  const TernToken *tokens = reply_tokens (cs, ctx, &n);
-  g_autoptr (GByteArray) state = g_byte_array_new ();
-  tern_sampler_save (sampler, state);
-  g_autoptr (GBytes) sampler_state = g_byte_array_free_to_bytes (g_steal_pointer (&state));
   gint64 id = tern_reply_id (cs->reply);
-  gboolean ok = tern_reply_finish (cs->reply, text, tokens, n, cs->reply_lost ? NULL : sampler_state, error);
+  gboolean ok = tern_session_finish_reply (session, cs->reply, text, tokens, error);
   g_clear_pointer (&cs->reply, tern_reply_free);
   if (!ok)
     return FALSE;
   /* The snapshot after the reply: the next start resumes from it. */
-  return tern_snapshot_save_to_store (cs->store, cs->conversation_id, id, ctx, sampler, &cs->identity, error) >= 0;
+  return tern_session_save_snapshot (session, cs->store, cs->conversation_id, id, &cs->identity, error) >= 0;
 }

@@ -7,10 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <tern/chat-template.h>
-#include <tern/context.h>
 #include <tern/error.h>
-#include <tern/sampler.h>
+#include <tern/session.h>
 
 gboolean
 cli_check_text (const char *name, const char *text, gsize len, GError **error)
@@ -131,98 +129,60 @@ gen_options_finish (const char *command, const GenOptions *o, TernSamplerParams 
   return TRUE;
 }
 
-/* A model, a context on it and a sampler: one conversation. */
+/* A model, a context on it and the chat session it carries. */
 typedef struct {
   TernModel *model;
   TernContext *ctx;
-  TernSampler *sampler;
-  const TernTokenizer *tok;
-  gint32 n_keep;    /* tokens a context shift keeps: the BOS at the start */
-  gint32 last;      /* index of the logits of the last decode's last token */
-  gboolean verbose; /* say on stderr when the context shifts */
-} Session;
+  TernChatTemplate *tmpl; /* chats: the model's template, or ChatML */
+  TernSession *session;
+} Loaded;
 
 static void
-session_clear (Session *s)
+loaded_clear (Loaded *l)
 {
-  g_clear_pointer (&s->sampler, tern_sampler_free);
-  g_clear_pointer (&s->ctx, tern_context_free);
-  g_clear_pointer (&s->model, tern_model_free);
+  g_clear_pointer (&l->session, tern_session_free);
+  g_clear_pointer (&l->tmpl, tern_chat_template_free);
+  g_clear_pointer (&l->ctx, tern_context_free);
+  g_clear_pointer (&l->model, tern_model_free);
 }
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Session, session_clear)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Loaded, loaded_clear)
 
+static void
+print_shift (gint32 n_dropped, gint32 n_keep, gpointer user_data)
+{
+  g_printerr ("context full: dropped %d tokens after the first %d\n", n_dropped, n_keep);
+}
+
+/* Loads the model at @path with a context and a session on it; for a
+ * @chat, with the model's chat template (or ChatML, saying so on stderr).
+ * With @verbose, each context shift is told on stderr. */
 static gboolean
-session_open (Session *s, const char *path, const GenOptions *o, const TernSamplerParams *sampling,
-              GError **error)
+loaded_open (Loaded *l, const char *path, const GenOptions *o, const TernSamplerParams *sampling, gboolean chat,
+             gboolean verbose, GError **error)
 {
   TernContextParams params;
 
-  s->model = tern_model_load (path, NULL, NULL, NULL, error);
-  if (s->model == NULL)
+  l->model = tern_model_load (path, NULL, NULL, NULL, error);
+  if (l->model == NULL)
     return FALSE;
   tern_context_params_init (&params);
   params.n_ctx = o->n_ctx;
   params.n_threads = o->n_threads;
-  s->ctx = tern_context_new (s->model, &params, error);
-  if (s->ctx == NULL)
+  l->ctx = tern_context_new (l->model, &params, error);
+  if (l->ctx == NULL)
     return FALSE;
-  s->tok = tern_model_tokenizer (s->model);
-  s->sampler = tern_sampler_new (sampling, tern_model_hparams (s->model)->n_vocab);
-  s->n_keep = tern_tokenizer_add_bos (s->tok) && tern_tokenizer_bos (s->tok) >= 0 ? 1 : 0;
-  return TRUE;
-}
-
-/* Evaluates @n tokens after those in the cache, first shifting old tokens
- * out when they would not fit; @what names them in errors. The tokens go
- * into the sampler's penalty window. */
-static gboolean
-session_feed (Session *s, const TernToken *tokens, gint32 n, const char *what, GError **error)
-{
-  gint32 n_ctx = tern_context_n_ctx (s->ctx);
-  gint32 room = tern_context_n_past (s->ctx) == 0 ? n_ctx : n_ctx - s->n_keep;
-
-  if (n > room)
+  if (chat)
     {
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
-                   "%s is %d tokens, longer than the context (%d tokens)", what, n, n_ctx);
-      return FALSE;
+      l->tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (l->model), tern_model_tokenizer (l->model), error);
+      if (l->tmpl == NULL)
+        return FALSE;
+      if (tern_chat_template_is_fallback (l->tmpl))
+        g_printerr ("tern-cli: %s has no chat template; using ChatML\n", path);
     }
-  /* A shift drops half of the tokens after the kept ones; when too few
-   * are left to halve, all of them go. */
-  while (tern_context_n_past (s->ctx) + n > n_ctx)
-    {
-      gint32 dropped = tern_context_shift (s->ctx, s->n_keep);
-      if (dropped == 0)
-        {
-          dropped = tern_context_n_past (s->ctx) - s->n_keep;
-          tern_context_truncate (s->ctx, s->n_keep);
-        }
-      if (s->verbose)
-        g_printerr ("context full: dropped %d tokens after the first %d\n", dropped, s->n_keep);
-    }
-  if (!tern_context_decode (s->ctx, tokens, n, FALSE, NULL, NULL, NULL, error))
-    return FALSE;
-  for (gint32 i = 0; i < n; i++)
-    tern_sampler_accept (s->sampler, tokens[i]);
-  s->last = n - 1;
+  l->session = tern_session_new (l->ctx, l->tmpl, sampling);
+  if (verbose)
+    tern_session_set_shift_func (l->session, print_shift, NULL);
   return TRUE;
-}
-
-static TernToken
-session_sample (Session *s)
-{
-  return tern_sampler_sample (s->sampler, tern_context_logits (s->ctx, s->last));
-}
-
-/* The model's chat template, or ChatML (saying so on stderr). */
-static TernChatTemplate *
-chat_template_open (Session *s, const char *path, GError **error)
-{
-  TernChatTemplate *tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (s->model), tern_model_tokenizer (s->model), error);
-
-  if (tmpl && tern_chat_template_is_fallback (tmpl))
-    g_printerr ("tern-cli: %s has no chat template; using ChatML\n", path);
-  return tmpl;
 }
 
 static void
@@ -284,32 +244,30 @@ cli_generate (int argc, char **argv)
         return cli_fail (CLI_EXIT_MODEL, error);
     }
 
-  g_auto (Session) s = { .verbose = verbose };
-  if (!session_open (&s, argv[1], &o, &sampling, &error))
+  g_auto (Loaded) l = { 0 };
+  if (!loaded_open (&l, argv[1], &o, &sampling, chat, verbose, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 
+  const TernTokenizer *tok = tern_model_tokenizer (l.model);
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   if (chat)
     {
       TernChatMessage message = { "user", text };
-      g_autoptr (TernChatTemplate) tmpl = chat_template_open (&s, argv[1], &error);
-      g_autoptr (TernChatPrompt) formatted = NULL;
-      if (tmpl)
-        formatted = tern_chat_template_render (tmpl, &message, 1, NULL, &error);
-      if (formatted == NULL || !tern_chat_prompt_tokenize (formatted, s.tok, TRUE, tokens, &error))
+      if (!tern_session_render (l.session, NULL, &message, 1, TRUE, tokens, &error))
         return cli_fail (CLI_EXIT_MODEL, error);
     }
-  else if (!tern_tokenizer_encode (s.tok, text, (gssize) len, TERN_TOKENIZE_ADD_SPECIAL, tokens, &error))
+  else if (!tern_tokenizer_encode (tok, text, (gssize) len, TERN_TOKENIZE_ADD_SPECIAL, tokens, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 
   gint64 t_start = g_get_monotonic_time ();
-  if (!session_feed (&s, (TernToken *) tokens->data, (gint32) tokens->len, "the prompt", &error))
+  if (!tern_session_feed_prompt (l.session, (TernToken *) tokens->data, (gint32) tokens->len, NULL, NULL, NULL, NULL,
+                                 &error))
     return cli_fail (CLI_EXIT_MODEL, error);
   gint64 t_prompt = g_get_monotonic_time ();
 
   /* A continuation follows the prompt's text, so its first piece keeps
    * its leading space; a chat reply starts afresh. */
-  g_autoptr (TernDetokenizer) detok = tern_detokenizer_new (s.tok, FALSE);
+  g_autoptr (TernDetokenizer) detok = tern_detokenizer_new (tok, FALSE);
   if (!chat)
     tern_detokenizer_keep_leading_space (detok);
   g_autoptr (GString) piece = g_string_new (NULL);
@@ -317,8 +275,8 @@ cli_generate (int argc, char **argv)
 
   for (gint i = 0; i < o.n_predict; i++)
     {
-      TernToken t = session_sample (&s);
-      if (tern_tokenizer_is_eog (s.tok, t))
+      TernToken t = tern_session_sample (l.session);
+      if (tern_tokenizer_is_eog (tok, t))
         break;
       n_generated++;
       g_string_truncate (piece, 0);
@@ -328,7 +286,7 @@ cli_generate (int argc, char **argv)
         return cli_fail (CLI_EXIT_MODEL, error);
       emit (piece->str, piece->len);
       /* The last token needs no evaluation: nothing samples after it. */
-      if (i + 1 < o.n_predict && !session_feed (&s, &t, 1, "the text", &error))
+      if (i + 1 < o.n_predict && !tern_session_feed (l.session, &t, 1, &error))
         return cli_fail (CLI_EXIT_MODEL, error);
     }
   g_string_truncate (piece, 0);
@@ -346,8 +304,8 @@ cli_generate (int argc, char **argv)
                   prompt_s > 0 ? tokens->len / prompt_s : 0.0);
       g_printerr ("generation: %d tokens in %.3f s, %.2f tokens/s\n", n_generated, gen_s,
                   gen_s > 0 ? n_generated / gen_s : 0.0);
-      g_printerr ("backend:    %s, seed %" G_GUINT64_FORMAT "\n", tern_context_backend_name (s.ctx),
-                  tern_sampler_get_params (s.sampler)->seed);
+      g_printerr ("backend:    %s, seed %" G_GUINT64_FORMAT "\n", tern_context_backend_name (l.ctx),
+                  tern_sampler_get_params (tern_session_get_sampler (l.session))->seed);
     }
   return CLI_EXIT_OK;
 }
@@ -355,7 +313,7 @@ cli_generate (int argc, char **argv)
 /* A conversation: its messages, oldest first. */
 typedef struct {
   GArray *messages; /* TernChatMessage; contents owned */
-  guint first;      /* messages before it no longer fit in the context */
+  gsize first;      /* messages before it no longer fit in the context */
 } Conversation;
 
 static void
@@ -381,82 +339,44 @@ conversation_drop_last (Conversation *c)
   g_array_set_size (c->messages, c->messages->len - 1);
 }
 
-/* The tokens of the conversation (from c->first) with the start of the
- * assistant's reply. When they do not fit in the context with room for a
- * reply, the oldest exchanges are left out; when the last message alone
- * does not fit, an INVALID error. */
+/* Brings the context to the prompt for a reply to the conversation,
+ * fitted to it; with @verbose, says how many of its tokens were there. */
 static gboolean
-conversation_tokens (Conversation *c, Session *s, const TernChatTemplate *tmpl, GArray *tokens, GError **error)
+conversation_prompt (Conversation *c, TernSession *session, gboolean verbose, GArray *tokens, GError **error)
 {
-  gint32 n_ctx = tern_context_n_ctx (s->ctx);
+  gint32 reused;
 
-  for (;;)
-    {
-      g_autoptr (TernChatPrompt) prompt =
-        tern_chat_template_render (tmpl, &g_array_index (c->messages, TernChatMessage, c->first),
-                                   c->messages->len - c->first, NULL, error);
-      g_array_set_size (tokens, 0);
-      if (prompt == NULL || !tern_chat_prompt_tokenize (prompt, s->tok, TRUE, tokens, error))
-        return FALSE;
-      /* Leave at least a quarter of the context for the reply. */
-      if ((gint32) tokens->len <= n_ctx - n_ctx / 4)
-        return TRUE;
-      if (c->first + 2 >= c->messages->len)
-        {
-          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
-                       "the message is %u tokens with the template, too long for the context (%d tokens)",
-                       tokens->len, n_ctx);
-          return FALSE;
-        }
-      /* Drop a user message and its reply, so the rest still alternates. */
-      c->first += 2;
-    }
-}
-
-/* Evaluates what the context lacks of @tokens: the tokens after the
- * longest prefix it already holds; with @verbose, says how many. */
-static gboolean
-feed_new_tokens (Session *s, GArray *tokens, gboolean verbose, GError **error)
-{
-  gint32 n_cached, common = 0;
-  const TernToken *cached = tern_context_tokens (s->ctx, &n_cached);
-  const TernToken *want = (const TernToken *) tokens->data;
-
-  while (common < n_cached && common < (gint32) tokens->len && cached[common] == want[common])
-    common++;
-  /* The last token is evaluated again when all are there: its logits are
-   * what the reply starts from. */
-  if (common == (gint32) tokens->len)
-    common--;
+  if (!tern_session_fit (session, NULL, (TernChatMessage *) c->messages->data, c->messages->len, &c->first, tokens,
+                         error) ||
+      !tern_session_feed_prompt (session, (TernToken *) tokens->data, (gint32) tokens->len, NULL, NULL, NULL,
+                                 &reused, error))
+    return FALSE;
   if (verbose)
-    g_printerr ("prompt: %u tokens, %d already in the context\n", tokens->len, common);
-  tern_context_truncate (s->ctx, common);
-  return session_feed (s, want + common, (gint32) tokens->len - common, "the conversation", error);
+    g_printerr ("prompt: %u tokens, %d already in the context\n", tokens->len, reused);
+  return TRUE;
 }
 
-/* Generates and prints one reply, leaving it in the context and its text
- * in @reply. */
-static gboolean
-chat_reply (Session *s, gint n_predict, GString *reply, CliChatStore *cs, GError **error)
+static void
+print_text (const char *text, gsize len, guint n_tokens, gpointer user_data)
 {
-  g_autoptr (TernDetokenizer) detok = tern_detokenizer_new (s->tok, FALSE);
-  gsize printed = 0;
+  emit (text, len);
+}
+
+/* Generates and prints one reply, leaving it in the context, its text in
+ * @reply and its tokens in @tokens; checkpoints it in @checkpoint (NULL:
+ * none). */
+static gboolean
+chat_reply (TernSession *session, gint n_predict, TernReply *checkpoint, GString *reply, GArray *tokens,
+            GError **error)
+{
+  TernSessionStream stream = { .max_tokens = n_predict, .reply = checkpoint, .text = print_text };
+  gboolean ended;
 
   g_string_truncate (reply, 0);
-  for (gint i = 0; i < n_predict; i++)
-    {
-      TernToken t = session_sample (s);
-      if (tern_tokenizer_is_eog (s->tok, t))
-        break;
-      if (!session_feed (s, &t, 1, "the reply", error) || !tern_detokenizer_push (detok, t, reply, error))
-        return FALSE;
-      emit (reply->str + printed, reply->len - printed);
-      printed = reply->len;
-      if (!cli_chat_store_reply_progress (cs, s->ctx, reply->str, error)) /* --db: checkpoint */
-        return FALSE;
-    }
-  tern_detokenizer_flush (detok, reply);
-  emit (reply->str + printed, reply->len - printed);
+  g_array_set_size (tokens, 0);
+  /* -n 0 asks for no token, where the stream's 0 is no limit. */
+  if (n_predict > 0 && !tern_session_stream (session, &stream, reply, tokens, &ended, error))
+    return FALSE;
   emit ("\n", 1);
   return TRUE;
 }
@@ -484,7 +404,7 @@ cli_chat (int argc, char **argv)
                   "is formatted with the model's chat template (ChatML when it has none, noted on\n"
                   "stderr) and stays in the context: each turn formats it whole and evaluates only\n"
                   "the tokens the context does not already hold. When it outgrows the context,\n"
-                  "the oldest exchanges are left out. A reply ends at an end-of-generation token\n"
+                  "the oldest turns are left out. A reply ends at an end-of-generation token\n"
                   "or after N tokens. A line \"/quit\" or the end of the input ends the chat.\n"
                   "With --db every message is stored as it goes (see tern-cli history), and\n"
                   "--conversation ID resumes a stored chat from its snapshot, or by evaluating it\n"
@@ -500,11 +420,8 @@ cli_chat (int argc, char **argv)
   if (!gen_options_finish ("chat", &o, &sampling))
     return CLI_EXIT_USAGE;
 
-  g_auto (Session) s = { .verbose = verbose };
-  if (!session_open (&s, argv[1], &o, &sampling, &error))
-    return cli_fail (CLI_EXIT_MODEL, error);
-  g_autoptr (TernChatTemplate) tmpl = chat_template_open (&s, argv[1], &error);
-  if (tmpl == NULL)
+  g_auto (Loaded) l = { 0 };
+  if (!loaded_open (&l, argv[1], &o, &sampling, TRUE, verbose, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 
   gboolean interactive = isatty (STDIN_FILENO);
@@ -512,11 +429,12 @@ cli_chat (int argc, char **argv)
   size_t line_size = 0;
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   g_autoptr (GString) reply = g_string_new (NULL);
+  g_autoptr (GArray) reply_tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   g_auto (Conversation) conv = { g_array_new (FALSE, FALSE, sizeof (TernChatMessage)), 0 };
   /* --db: the chat kept in the store (cli-chat-store.c). */
   g_autoptr (CliChatStore) cs = NULL;
-  if (!cli_chat_store_open (&store_options, argv[1], s.model, &sampling, &cs, &error) ||
-      !cli_chat_store_resume (cs, s.ctx, &s.sampler, tmpl, conv.messages, &error))
+  if (!cli_chat_store_open (&store_options, argv[1], l.model, &sampling, &cs, &error) ||
+      !cli_chat_store_resume (cs, l.session, conv.messages, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 
   for (;;)
@@ -538,8 +456,7 @@ cli_chat (int argc, char **argv)
         }
 
       conversation_add (&conv, "user", line);
-      if (!conversation_tokens (&conv, &s, tmpl, tokens, &error)
-          || !feed_new_tokens (&s, tokens, verbose, &error))
+      if (!conversation_prompt (&conv, l.session, verbose, tokens, &error))
         {
           /* A message too long for the context is dropped; the chat goes on. */
           if (!g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID))
@@ -549,9 +466,10 @@ cli_chat (int argc, char **argv)
           conversation_drop_last (&conv);
           continue;
         }
-      if (!cli_chat_store_user (cs, line, &error) || !cli_chat_store_reply_begin (cs, s.ctx, &error) ||
-          !chat_reply (&s, o.n_predict, reply, cs, &error) ||
-          !cli_chat_store_reply_finish (cs, s.ctx, s.sampler, reply->str, &error))
+      TernReply *checkpoint;
+      if (!cli_chat_store_user (cs, line, &error) || !cli_chat_store_reply_begin (cs, &checkpoint, &error) ||
+          !chat_reply (l.session, o.n_predict, checkpoint, reply, reply_tokens, &error) ||
+          !cli_chat_store_reply_finish (cs, l.session, reply->str, reply_tokens, &error))
         return cli_fail (CLI_EXIT_MODEL, error);
       if (!interactive)
         emit ("\n", 1);

@@ -5,6 +5,7 @@
 #include <tern/chat-template.h>
 #include <tern/context.h>
 #include <tern/sampler.h>
+#include <tern/session.h>
 
 /* tern-cli subcommands. Each takes the arguments after its name (argv[0]
  * is the subcommand) and returns the process exit status. */
@@ -72,17 +73,14 @@ gboolean cli_chat_store_open (const CliChatStoreOptions *o, const char *model_pa
 void cli_chat_store_free (CliChatStore *cs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliChatStore, cli_chat_store_free)
 /* Appends the stored messages to @chat (TernChatMessage, contents
- * g_strdup'ed) and brings @ctx and *@sampler to where the conversation
- * stood: from its snapshot, or by evaluating it again (says which on
- * stderr). */
-gboolean cli_chat_store_resume (CliChatStore *cs, TernContext *ctx, TernSampler **sampler,
-                                const TernChatTemplate *tmpl, GArray *chat, GError **error);
+ * g_strdup'ed) and brings @session to where the conversation stood: from
+ * its snapshot, or by evaluating it again (says which on stderr). */
+gboolean cli_chat_store_resume (CliChatStore *cs, TernSession *session, GArray *chat, GError **error);
 /* Commits a user message. */
 gboolean cli_chat_store_user (CliChatStore *cs, const char *text, GError **error);
-/* A reply: begin before its first token, progress after each (a
- * checkpoint when due), finish after the last (then a snapshot). */
-gboolean cli_chat_store_reply_begin (CliChatStore *cs, const TernContext *ctx, GError **error);
-gboolean cli_chat_store_reply_progress (CliChatStore *cs, const TernContext *ctx, const char *text,
-                                        GError **error);
-gboolean cli_chat_store_reply_finish (CliChatStore *cs, const TernContext *ctx, const TernSampler *sampler,
-                                      const char *text, GError **error);
+/* A reply: begin before its first token (*@reply is what the stream
+ * checkpoints, owned by @cs; NULL without --db), finish after the last
+ * (then a snapshot). */
+gboolean cli_chat_store_reply_begin (CliChatStore *cs, TernReply **reply, GError **error);
+gboolean cli_chat_store_reply_finish (CliChatStore *cs, TernSession *session, const char *text, GArray *tokens,
+                                      GError **error);

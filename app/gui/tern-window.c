@@ -6,8 +6,8 @@
 #include "tern-library-page.h"
 #include "tern-window-private.h"
 
-#include <tern/chat-resume.h>
 #include <tern/error.h>
+#include <tern/session.h>
 
 G_DEFINE_FINAL_TYPE (TernWindow, tern_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -86,13 +86,13 @@ on_state_changed (TernService *service, GParamSpec *pspec, TernWindow *self)
 }
 
 static void
-on_progress (TernService *service, const char *operation, double fraction, TernWindow *self)
+on_progress (TernService *service, TernServicePhase phase, double fraction, TernWindow *self)
 {
   const char *label = _("Reading your message…");
 
-  if (g_str_equal (operation, "load"))
+  if (phase == TERN_SERVICE_PHASE_LOAD)
     label = _("Loading the model…");
-  else if (g_str_equal (operation, "ingest"))
+  else if (phase == TERN_SERVICE_PHASE_INGEST)
     label = _("Reading the conversation again (no snapshot matches)…");
   gtk_label_set_label (self->progress_label, label);
   gtk_progress_bar_set_fraction (self->progress_bar, fraction);

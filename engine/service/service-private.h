@@ -1,64 +1,57 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* What the two halves of TernService share: service.c (the object, its
- * API and the delivery of events on the owner context) and
- * service-engine.c (the engine thread and the commands it runs). */
+/* What the parts of TernService share: service.c (the object, its state
+ * and the delivery of events and results on the owner context),
+ * service-requests.c and service-store.c (each request: its arguments,
+ * its public function, and what it runs on the engine thread), and
+ * service-engine.c (the engine thread, and the work that computes). */
 
-#include <tern/chat-template.h>
-#include <tern/model-library.h>
-#include <tern/snapshot.h>
 #include <tern/service.h>
+#include <tern/session.h>
 #ifdef TERN_SERVICE_TESTING
 #include <tern/service-testing.h>
 #endif
 
 G_BEGIN_DECLS
 
-typedef enum {
-  COMMAND_QUIT, /* ends the engine thread; no task */
-  COMMAND_LOAD,
-  COMMAND_UNLOAD,
-  COMMAND_OPEN,
-  COMMAND_SEND,
-  COMMAND_REGENERATE,
-  COMMAND_EDIT,
-  COMMAND_SWITCH_BRANCH,
-  COMMAND_SNAPSHOT,
-  COMMAND_CONFIGURE,
-  COMMAND_STORE, /* a store query or update: runs store_fn */
-} CommandKind;
-
 typedef struct Engine Engine;
-typedef struct Command Command;
+typedef struct Job Job;
 
-/* A store command's work, on the engine thread: sets cmd->result. */
-typedef gboolean (*StoreFn) (Engine *engine, Command *cmd, GError **error);
+/* What a request needs before it runs; each includes the ones before. */
+typedef enum {
+  NEEDS_NOTHING,
+  NEEDS_STORE,
+  NEEDS_MODEL,
+  NEEDS_CONVERSATION, /* an open conversation */
+} Needs;
 
-/* One request. Made on the owner thread, run on the engine thread, then
- * handed back to the owner thread, which completes its task and frees it:
- * the engine thread reads the arguments and writes the result, and never
- * touches the task. */
-struct Command {
-  CommandKind kind;
-  GTask *task;
+/* A kind of request. */
+typedef struct {
+  Needs needs;
+  /* Work that computes (a load, an evaluation): not started once
+   * shutdown began. */
+  gboolean computes;
+  /* A reply: numbered, so that tern_service_stop reaches it. */
+  gboolean generates;
+  /* Runs on the engine thread with @data, the request's own arguments
+   * (its task's data): sets the job's result (job_set_*) and returns
+   * TRUE, or fails with @error. */
+  gboolean (*run) (Engine *engine, Job *job, gpointer data, GError **error);
+} RequestType;
+
+/* One request in flight. Made on the owner thread, run on the engine
+ * thread, then handed back to the owner thread, which completes its task
+ * and frees it: the engine thread reads the arguments and writes the
+ * result, and never touches the task. */
+struct Job {
+  const RequestType *type;        /* NULL: the engine thread ends */
+  GTask *task;                    /* its task data: the request's arguments */
+  gpointer data;                  /* the same, for the engine thread */
   GCancellable *cancellable;      /* always set: cancelled by the caller's or by shutdown */
   GCancellable *user_cancellable; /* the caller's, linked to cancellable */
   gulong user_handler;
-
-  /* Arguments. */
-  char *text;     /* a path, a message, a title, search text */
-  char *text2;    /* a system prompt, the search markers */
-  char *text3;
-  gint64 id;      /* a conversation or a model */
-  gint64 offset;
-  gint64 limit;
-  gboolean flag;  /* list: the trash */
-  gint max_tokens;
-  gint serial;    /* generations: for tern_service_stop */
-  TernSamplerParams sampling;
-  gboolean has_sampling;
-  StoreFn store_fn;
+  gint serial;                    /* replies: for tern_service_stop; 0 otherwise */
 
   /* Result: a value, or an error. */
   GValue result;
@@ -80,6 +73,9 @@ typedef struct {
 struct Engine {
   TernService *service;
   char *db_path;
+  /* Settings for the contexts of the models loaded from now on: made
+   * into TernContextParams in one place, context_params in
+   * service-engine.c. */
   guint n_threads;
   gint32 n_ctx;
   TernStore *store;
@@ -90,8 +86,7 @@ struct Engine {
   TernModelIdentity identity;
   TernChatTemplate *tmpl;
   TernContext *ctx;
-  TernSampler *sampler;
-  gint32 n_keep;         /* tokens a context shift keeps: the BOS */
+  TernSession *session;  /* the chat on ctx */
   gint64 conversation_id;
 
   ServiceState state;
@@ -102,11 +97,11 @@ struct _TernService {
 
   GMainContext *context; /* the owner context */
   GThread *thread;
-  GAsyncQueue *inbox;    /* Command */
+  GAsyncQueue *inbox;    /* Job */
   Engine engine;         /* the engine thread's */
 
-  gint last_serial;      /* atomic: the serial of the last generation requested */
-  gint stop_serial;      /* atomic: generations up to this serial stop */
+  gint last_serial;      /* atomic: the serial of the last reply requested */
+  gint stop_serial;      /* atomic: replies up to this serial stop */
   gint shutting_down;    /* atomic */
   guint reply_n_tokens;  /* atomic */
   gboolean shut_down;    /* owner thread: shutdown is over */
@@ -117,7 +112,7 @@ struct _TernService {
 #endif
 
   GMutex lock;           /* guards what follows */
-  Command *current;      /* the command the engine thread runs */
+  Job *current;          /* the job the engine thread runs */
   GQueue events;         /* Event, oldest first */
   ServiceState pending;  /* the last state published */
   gboolean state_changed;
@@ -126,44 +121,71 @@ struct _TernService {
   ServiceState state;    /* what the properties show: owner thread */
 };
 
-/* service-engine.c: the engine thread's body. */
-gpointer service_engine_main (gpointer data);
-/* Frees what the engine thread owns, on that thread at its end. */
-void service_engine_clear (Engine *engine);
+/* ---- service.c ---- */
 
-/* service-engine.c: the store commands' work (StoreFn). */
-gboolean service_store_list_conversations (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_search (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_list_messages (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_new_conversation (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_rename (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_set_sampling (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_set_system_prompt (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_set_max_tokens (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_set_snapshot_limit (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_trash (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_untrash (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_duplicate (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_add_model (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_list_models (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_remove_model (Engine *engine, Command *cmd, GError **error);
-gboolean service_store_check_model (Engine *engine, Command *cmd, GError **error);
+/* Sends a request of @type with @data (the request's arguments, freed by
+ * @data_free with its task) to the engine thread; its task has
+ * @source_tag. Owner thread. */
+void service_submit (TernService *self, const RequestType *type, gpointer source_tag, gpointer data,
+                     GDestroyNotify data_free, GCancellable *cancellable, GAsyncReadyCallback callback,
+                     gpointer user_data);
 
-/* service.c: events from the engine thread, delivered on the owner
- * context in the order they are queued. */
+/* The result of a job, set by its run function on the engine thread. */
+void job_set_int64 (Job *job, gint64 value);
+void job_set_int (Job *job, int value);
+void job_set_boolean (Job *job);
+void job_set_array (Job *job, GPtrArray *array); /* takes @array */
+
+/* The result of a request whose task has @source_tag: its value in
+ * @value (unset), or FALSE with @error. The others read it as their type,
+ * @failed on error. Owner thread. */
+gboolean service_finish_value (TernService *self, GAsyncResult *result, gpointer source_tag, GValue *value,
+                               GError **error);
+gboolean service_finish_boolean (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error);
+gint64 service_finish_int64 (TernService *self, GAsyncResult *result, gpointer source_tag, gint64 failed,
+                             GError **error);
+int service_finish_int (TernService *self, GAsyncResult *result, gpointer source_tag, int failed, GError **error);
+GPtrArray *service_finish_array (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error);
+
+/* Events from the engine thread, delivered on the owner context in the
+ * order they are queued. */
 void service_emit_reply_started (TernService *self, gint64 reply_id, gint64 parent_id);
 void service_emit_delta (TernService *self, const char *text, gsize len);
 void service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, double tokens_per_second);
-void service_emit_progress (TernService *self, const char *operation, double fraction);
+void service_emit_progress (TernService *self, TernServicePhase phase, double fraction);
 void service_emit_error (TernService *self, const GError *error);
 /* Publishes @state for the properties. */
 void service_publish_state (TernService *self, const ServiceState *state);
-/* Hands @cmd back, run: its task completes on the owner context. */
-void service_complete (TernService *self, Command *cmd);
-/* Marks @cmd as the one running (NULL: none), for shutdown to cancel. */
-void service_set_current (TernService *self, Command *cmd);
+/* Hands @job back, run: its task completes on the owner context. */
+void service_complete (TernService *self, Job *job);
+/* Marks @job as the one running (NULL: none), for stop and shutdown to
+ * cancel. */
+void service_set_current (TernService *self, Job *job);
 
 void service_state_clear (ServiceState *state);
 void service_state_copy (ServiceState *dest, const ServiceState *src);
+
+/* ---- service-engine.c: the engine thread ---- */
+
+/* The engine thread's body. */
+gpointer service_engine_main (gpointer data);
+
+/* The work of the requests that use the model, the context or the chat
+ * session; each returns its result (0 or -1 on error, as the request's
+ * _finish does). Engine thread. */
+gint64 service_engine_load (Engine *engine, const char *path, GCancellable *cancellable, GError **error);
+void service_engine_unload (Engine *engine);
+int service_engine_open (Engine *engine, gint64 conversation_id, GCancellable *cancellable, GError **error);
+int service_engine_switch_branch (Engine *engine, gint64 message_id, gint offset, GCancellable *cancellable,
+                                  GError **error);
+/* A user message @text after the head of the open conversation's branch,
+ * or beside user message @edited_id (0: none), and its reply. */
+gint64 service_engine_send (Engine *engine, Job *job, gint64 edited_id, const char *text, gint max_tokens,
+                            GError **error);
+/* Another reply to the last user message of the open conversation. */
+gint64 service_engine_regenerate (Engine *engine, Job *job, gint max_tokens, GError **error);
+gint64 service_engine_save_snapshot (Engine *engine, GError **error);
+/* Closes the open conversation when it is @conversation_id. */
+void service_engine_forget_conversation (Engine *engine, gint64 conversation_id);
 
 G_END_DECLS

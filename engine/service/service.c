@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* TernService: the object, its asynchronous API, and the delivery of the
- * engine thread's events and results on the owner context. The commands
- * themselves run in service-engine.c. */
+/* TernService: the object, the requests' way to the engine thread and
+ * back, and the delivery of the engine thread's events and results on the
+ * owner context. The requests themselves are in service-requests.c and
+ * service-store.c, the engine thread in service-engine.c. */
 #include "service-private.h"
 
 #include <tern/error.h>
@@ -12,7 +13,7 @@ typedef enum {
   EVENT_FINISHED,
   EVENT_PROGRESS,
   EVENT_ERROR,
-  EVENT_DONE, /* a command ran: complete its task */
+  EVENT_DONE, /* a job ran: complete its task */
 } EventKind;
 
 typedef struct {
@@ -20,10 +21,11 @@ typedef struct {
   gint64 id;         /* reply id */
   gint64 parent_id;  /* REPLY_STARTED */
   gboolean incomplete;
+  TernServicePhase phase; /* PROGRESS */
   double value;      /* progress fraction, tokens per second */
-  GString *text;     /* delta text, progress operation */
+  GString *text;     /* delta text */
   GError *error;
-  Command *command;
+  Job *job;          /* DONE */
 } Event;
 
 enum {
@@ -54,6 +56,11 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (TernService, tern_service, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (TernServicePhase, tern_service_phase,
+                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_LOAD, "load"),
+                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_INGEST, "ingest"),
+                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_PROMPT, "prompt"))
 
 /* ---- State ---- */
 
@@ -103,7 +110,7 @@ apply_state (TernService *self, const ServiceState *next)
   g_object_thaw_notify (G_OBJECT (self));
 }
 
-/* ---- Commands ---- */
+/* ---- Requests ---- */
 
 static void
 cancel_linked (GCancellable *cancellable, gpointer linked)
@@ -111,66 +118,130 @@ cancel_linked (GCancellable *cancellable, gpointer linked)
   g_cancellable_cancel (linked);
 }
 
-static Command *
-command_new (TernService *self, CommandKind kind, gpointer source_tag, GCancellable *cancellable,
-             GAsyncReadyCallback callback, gpointer user_data)
+static void
+job_free (Job *job)
 {
-  Command *cmd = g_new0 (Command, 1);
+  if (job->user_handler)
+    g_cancellable_disconnect (job->user_cancellable, job->user_handler);
+  g_clear_object (&job->user_cancellable);
+  g_clear_object (&job->cancellable);
+  g_clear_object (&job->task);
+  if (G_IS_VALUE (&job->result))
+    g_value_unset (&job->result);
+  g_clear_error (&job->error);
+  g_free (job);
+}
 
-  cmd->kind = kind;
-  cmd->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (cmd->task, source_tag);
+/* Completes @job's task with its result and frees it. Owner thread. */
+static void
+job_return (Job *job)
+{
+  if (job->error)
+    g_task_return_error (job->task, g_steal_pointer (&job->error));
+  else
+    g_task_return_value (job->task, &job->result);
+  job_free (job);
+}
+
+void
+service_submit (TernService *self, const RequestType *type, gpointer source_tag, gpointer data,
+                GDestroyNotify data_free, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->type = type;
+  job->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (job->task, source_tag);
+  g_task_set_task_data (job->task, data, data_free);
   /* Results carry TERN_ENGINE_ERROR_CANCELLED, not GIO's own error. */
-  g_task_set_check_cancellable (cmd->task, FALSE);
+  g_task_set_check_cancellable (job->task, FALSE);
+  job->data = data;
   /* The engine's own cancellable, so shutdown can cancel without touching
    * the caller's. */
-  cmd->cancellable = g_cancellable_new ();
+  job->cancellable = g_cancellable_new ();
   if (cancellable)
     {
-      cmd->user_cancellable = g_object_ref (cancellable);
-      cmd->user_handler = g_cancellable_connect (cancellable, G_CALLBACK (cancel_linked), cmd->cancellable, NULL);
+      job->user_cancellable = g_object_ref (cancellable);
+      job->user_handler = g_cancellable_connect (cancellable, G_CALLBACK (cancel_linked), job->cancellable, NULL);
     }
-  return cmd;
-}
+  if (type->generates)
+    job->serial = g_atomic_int_add (&self->last_serial, 1) + 1;
 
-static void
-command_free (Command *cmd)
-{
-  if (cmd->user_handler)
-    g_cancellable_disconnect (cmd->user_cancellable, cmd->user_handler);
-  g_clear_object (&cmd->user_cancellable);
-  g_clear_object (&cmd->cancellable);
-  g_clear_object (&cmd->task);
-  g_free (cmd->text);
-  g_free (cmd->text2);
-  g_free (cmd->text3);
-  if (G_IS_VALUE (&cmd->result))
-    g_value_unset (&cmd->result);
-  g_clear_error (&cmd->error);
-  g_free (cmd);
-}
-
-/* Completes @cmd's task with its result and frees it. Owner thread. */
-static void
-command_return (Command *cmd)
-{
-  if (cmd->error)
-    g_task_return_error (cmd->task, g_steal_pointer (&cmd->error));
-  else
-    g_task_return_value (cmd->task, &cmd->result);
-  command_free (cmd);
-}
-
-static void
-submit (TernService *self, Command *cmd)
-{
   if (self->shut_down)
     {
-      g_set_error (&cmd->error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "The engine has shut down");
-      command_return (cmd);
+      g_set_error (&job->error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "The engine has shut down");
+      job_return (job);
       return;
     }
-  g_async_queue_push (self->inbox, cmd);
+  g_async_queue_push (self->inbox, job);
+}
+
+void
+job_set_int64 (Job *job, gint64 value)
+{
+  g_value_init (&job->result, G_TYPE_INT64);
+  g_value_set_int64 (&job->result, value);
+}
+
+void
+job_set_int (Job *job, int value)
+{
+  g_value_init (&job->result, G_TYPE_INT);
+  g_value_set_int (&job->result, value);
+}
+
+void
+job_set_boolean (Job *job)
+{
+  g_value_init (&job->result, G_TYPE_BOOLEAN);
+  g_value_set_boolean (&job->result, TRUE);
+}
+
+void
+job_set_array (Job *job, GPtrArray *array)
+{
+  g_value_init (&job->result, G_TYPE_PTR_ARRAY);
+  g_value_take_boxed (&job->result, array);
+}
+
+gboolean
+service_finish_value (TernService *self, GAsyncResult *result, gpointer source_tag, GValue *value, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
+  return g_task_propagate_value (G_TASK (result), value, error);
+}
+
+gboolean
+service_finish_boolean (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return service_finish_value (self, result, source_tag, &value, error) && g_value_get_boolean (&value);
+}
+
+gint64
+service_finish_int64 (TernService *self, GAsyncResult *result, gpointer source_tag, gint64 failed, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return service_finish_value (self, result, source_tag, &value, error) ? g_value_get_int64 (&value) : failed;
+}
+
+int
+service_finish_int (TernService *self, GAsyncResult *result, gpointer source_tag, int failed, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return service_finish_value (self, result, source_tag, &value, error) ? g_value_get_int (&value) : failed;
+}
+
+GPtrArray *
+service_finish_array (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
+{
+  g_auto (GValue) value = G_VALUE_INIT;
+
+  return service_finish_value (self, result, source_tag, &value, error) ? g_value_dup_boxed (&value) : NULL;
 }
 
 /* ---- Events ---- */
@@ -224,13 +295,13 @@ deliver (TernService *self)
           g_signal_emit (self, signals[SIGNAL_REPLY_FINISHED], 0, ev->id, ev->incomplete, ev->value);
           break;
         case EVENT_PROGRESS:
-          g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, ev->text->str, ev->value);
+          g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, ev->phase, ev->value);
           break;
         case EVENT_ERROR:
           g_signal_emit (self, signals[SIGNAL_ERROR], 0, ev->error);
           break;
         case EVENT_DONE:
-          command_return (g_steal_pointer (&ev->command));
+          job_return (g_steal_pointer (&ev->job));
           break;
         }
       event_free (ev);
@@ -267,7 +338,7 @@ schedule_locked (TernService *self)
 }
 
 /* Queues @ev, merging it into the last event when both are text of the
- * same reply or progress of the same operation. Engine thread. */
+ * same reply or progress of the same phase. Engine thread. */
 static void
 queue_event (TernService *self, Event *ev)
 {
@@ -278,8 +349,7 @@ queue_event (TernService *self, Event *ev)
       g_string_append_len (tail->text, ev->text->str, ev->text->len);
       event_free (ev);
     }
-  else if (tail && tail->kind == EVENT_PROGRESS && ev->kind == EVENT_PROGRESS &&
-           g_str_equal (tail->text->str, ev->text->str))
+  else if (tail && tail->kind == EVENT_PROGRESS && ev->kind == EVENT_PROGRESS && tail->phase == ev->phase)
     {
       tail->value = ev->value;
       event_free (ev);
@@ -331,11 +401,11 @@ service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, 
 }
 
 void
-service_emit_progress (TernService *self, const char *operation, double fraction)
+service_emit_progress (TernService *self, TernServicePhase phase, double fraction)
 {
   Event *ev = event_new (EVENT_PROGRESS);
 
-  ev->text = g_string_new (operation);
+  ev->phase = phase;
   ev->value = fraction;
   queue_event (self, ev);
 }
@@ -350,11 +420,11 @@ service_emit_error (TernService *self, const GError *error)
 }
 
 void
-service_complete (TernService *self, Command *cmd)
+service_complete (TernService *self, Job *job)
 {
   Event *ev = event_new (EVENT_DONE);
 
-  ev->command = cmd;
+  ev->job = job;
   queue_event (self, ev);
 }
 
@@ -369,10 +439,10 @@ service_publish_state (TernService *self, const ServiceState *state)
 }
 
 void
-service_set_current (TernService *self, Command *cmd)
+service_set_current (TernService *self, Job *job)
 {
   g_mutex_lock (&self->lock);
-  self->current = cmd;
+  self->current = job;
   g_mutex_unlock (&self->lock);
 }
 
@@ -440,11 +510,9 @@ tern_service_shutdown (TernService *self)
       g_object_unref (running);
     }
 
-  Command *quit = g_new0 (Command, 1);
-  quit->kind = COMMAND_QUIT;
-  g_async_queue_push (self->inbox, quit);
+  Job quit = { .type = NULL };
+  g_async_queue_push (self->inbox, &quit);
   g_thread_join (g_steal_pointer (&self->thread));
-  g_free (quit);
 
   g_mutex_lock (&self->lock);
   if (self->dispatch)
@@ -585,7 +653,7 @@ tern_service_class_init (TernServiceClass *klass)
                     3, G_TYPE_INT64, G_TYPE_BOOLEAN, G_TYPE_DOUBLE);
   signals[SIGNAL_PROGRESS] =
       g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
-                    G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_DOUBLE);
+                    TERN_TYPE_SERVICE_PHASE, G_TYPE_DOUBLE);
   signals[SIGNAL_ERROR] = g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                         G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
@@ -655,530 +723,4 @@ tern_service_get_backend (TernService *self)
 {
   g_return_val_if_fail (TERN_IS_SERVICE (self), NULL);
   return self->state.backend;
-}
-
-/* ---- Finishing ---- */
-
-static gboolean
-finish_value (TernService *self, GAsyncResult *result, gpointer source_tag, GValue *value, GError **error)
-{
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
-  return g_task_propagate_value (G_TASK (result), value, error);
-}
-
-static gboolean
-finish_boolean (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
-{
-  g_auto (GValue) value = G_VALUE_INIT;
-
-  return finish_value (self, result, source_tag, &value, error) && g_value_get_boolean (&value);
-}
-
-static gint64
-finish_int64 (TernService *self, GAsyncResult *result, gpointer source_tag, gint64 failed, GError **error)
-{
-  g_auto (GValue) value = G_VALUE_INIT;
-
-  return finish_value (self, result, source_tag, &value, error) ? g_value_get_int64 (&value) : failed;
-}
-
-static GPtrArray *
-finish_array (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
-{
-  g_auto (GValue) value = G_VALUE_INIT;
-
-  return finish_value (self, result, source_tag, &value, error) ? g_value_dup_boxed (&value) : NULL;
-}
-
-/* ---- Models ---- */
-
-void
-tern_service_load_model (TernService *self, const char *path, GCancellable *cancellable,
-                         GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (path != NULL);
-
-  Command *cmd = command_new (self, COMMAND_LOAD, tern_service_load_model, cancellable, callback, user_data);
-  cmd->text = g_strdup (path);
-  submit (self, cmd);
-}
-
-gint64
-tern_service_load_model_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_int64 (self, result, tern_service_load_model, 0, error);
-}
-
-void
-tern_service_unload_model (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
-                           gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  submit (self, command_new (self, COMMAND_UNLOAD, tern_service_unload_model, cancellable, callback, user_data));
-}
-
-gboolean
-tern_service_unload_model_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_unload_model, error);
-}
-
-/* ---- The open conversation ---- */
-
-void
-tern_service_open_conversation (TernService *self, gint64 id, GCancellable *cancellable,
-                                GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd = command_new (self, COMMAND_OPEN, tern_service_open_conversation, cancellable, callback, user_data);
-  cmd->id = id;
-  submit (self, cmd);
-}
-
-int
-tern_service_open_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  g_auto (GValue) value = G_VALUE_INIT;
-
-  return finish_value (self, result, tern_service_open_conversation, &value, error) ? g_value_get_int (&value) : -1;
-}
-
-static Command *
-generation_new (TernService *self, CommandKind kind, gpointer source_tag, gint max_tokens, GCancellable *cancellable,
-                GAsyncReadyCallback callback, gpointer user_data)
-{
-  Command *cmd = command_new (self, kind, source_tag, cancellable, callback, user_data);
-
-  cmd->max_tokens = MAX (max_tokens, 0);
-  cmd->serial = g_atomic_int_add (&self->last_serial, 1) + 1;
-  return cmd;
-}
-
-void
-tern_service_send_message (TernService *self, const char *text, gint max_tokens, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (text != NULL);
-
-  Command *cmd =
-      generation_new (self, COMMAND_SEND, tern_service_send_message, max_tokens, cancellable, callback, user_data);
-  cmd->text = g_strdup (text);
-  submit (self, cmd);
-}
-
-gint64
-tern_service_send_message_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_int64 (self, result, tern_service_send_message, 0, error);
-}
-
-void
-tern_service_regenerate (TernService *self, gint max_tokens, GCancellable *cancellable, GAsyncReadyCallback callback,
-                         gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  submit (self, generation_new (self, COMMAND_REGENERATE, tern_service_regenerate, max_tokens, cancellable, callback,
-                                user_data));
-}
-
-gint64
-tern_service_regenerate_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_int64 (self, result, tern_service_regenerate, 0, error);
-}
-
-void
-tern_service_edit_message (TernService *self, gint64 message_id, const char *text, gint max_tokens,
-                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (text != NULL);
-
-  Command *cmd =
-      generation_new (self, COMMAND_EDIT, tern_service_edit_message, max_tokens, cancellable, callback, user_data);
-  cmd->id = message_id;
-  cmd->text = g_strdup (text);
-  submit (self, cmd);
-}
-
-gint64
-tern_service_edit_message_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_int64 (self, result, tern_service_edit_message, 0, error);
-}
-
-void
-tern_service_switch_branch (TernService *self, gint64 message_id, gint offset, GCancellable *cancellable,
-                            GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd =
-      command_new (self, COMMAND_SWITCH_BRANCH, tern_service_switch_branch, cancellable, callback, user_data);
-  cmd->id = message_id;
-  cmd->offset = offset;
-  submit (self, cmd);
-}
-
-int
-tern_service_switch_branch_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  g_auto (GValue) value = G_VALUE_INIT;
-
-  return finish_value (self, result, tern_service_switch_branch, &value, error) ? g_value_get_int (&value) : -1;
-}
-
-void
-tern_service_save_snapshot (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
-                            gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  submit (self, command_new (self, COMMAND_SNAPSHOT, tern_service_save_snapshot, cancellable, callback, user_data));
-}
-
-gint64
-tern_service_save_snapshot_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_int64 (self, result, tern_service_save_snapshot, -1, error);
-}
-
-void
-tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, GCancellable *cancellable,
-                        GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (n_ctx >= 0);
-
-  Command *cmd = command_new (self, COMMAND_CONFIGURE, tern_service_configure, cancellable, callback, user_data);
-  cmd->offset = n_threads;
-  cmd->limit = n_ctx;
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_configure_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_configure, error);
-}
-
-/* ---- Store queries and updates: the work is in service-engine.c ---- */
-
-static Command *
-store_command (TernService *self, StoreFn fn, gpointer source_tag, GCancellable *cancellable,
-               GAsyncReadyCallback callback, gpointer user_data)
-{
-  Command *cmd = command_new (self, COMMAND_STORE, source_tag, cancellable, callback, user_data);
-
-  cmd->store_fn = fn;
-  return cmd;
-}
-
-void
-tern_service_list_conversations (TernService *self, gboolean trashed, gint64 offset, gint64 limit,
-                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd = store_command (self, service_store_list_conversations, tern_service_list_conversations, cancellable,
-                                callback, user_data);
-  cmd->flag = trashed;
-  cmd->offset = offset;
-  cmd->limit = limit;
-  submit (self, cmd);
-}
-
-GPtrArray *
-tern_service_list_conversations_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_array (self, result, tern_service_list_conversations, error);
-}
-
-void
-tern_service_search (TernService *self, const char *text, const char *open, const char *close, gint64 limit,
-                     GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (text != NULL && open != NULL && close != NULL);
-
-  Command *cmd = store_command (self, service_store_search, tern_service_search, cancellable, callback, user_data);
-  cmd->text = g_strdup (text);
-  cmd->text2 = g_strdup (open);
-  cmd->text3 = g_strdup (close);
-  cmd->limit = limit;
-  submit (self, cmd);
-}
-
-GPtrArray *
-tern_service_search_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_array (self, result, tern_service_search, error);
-}
-
-void
-tern_service_list_messages (TernService *self, gint64 id, GCancellable *cancellable, GAsyncReadyCallback callback,
-                            gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd =
-      store_command (self, service_store_list_messages, tern_service_list_messages, cancellable, callback, user_data);
-  cmd->id = id;
-  submit (self, cmd);
-}
-
-GPtrArray *
-tern_service_list_messages_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_array (self, result, tern_service_list_messages, error);
-}
-
-void
-tern_service_new_conversation (TernService *self, const char *title, const char *system_prompt,
-                               const TernSamplerParams *sampling, GCancellable *cancellable,
-                               GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (title != NULL);
-
-  Command *cmd = store_command (self, service_store_new_conversation, tern_service_new_conversation, cancellable,
-                                callback, user_data);
-  cmd->text = g_strdup (title);
-  cmd->text2 = g_strdup (system_prompt);
-  cmd->has_sampling = sampling != NULL;
-  if (sampling)
-    cmd->sampling = *sampling;
-  submit (self, cmd);
-}
-
-gint64
-tern_service_new_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_int64 (self, result, tern_service_new_conversation, 0, error);
-}
-
-void
-tern_service_rename_conversation (TernService *self, gint64 id, const char *title, GCancellable *cancellable,
-                                  GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (title != NULL);
-
-  Command *cmd = store_command (self, service_store_rename, tern_service_rename_conversation, cancellable, callback,
-                                user_data);
-  cmd->id = id;
-  cmd->text = g_strdup (title);
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_rename_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_rename_conversation, error);
-}
-
-void
-tern_service_set_sampling (TernService *self, gint64 id, const TernSamplerParams *sampling,
-                           GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (sampling != NULL);
-
-  Command *cmd =
-      store_command (self, service_store_set_sampling, tern_service_set_sampling, cancellable, callback, user_data);
-  cmd->id = id;
-  cmd->sampling = *sampling;
-  cmd->has_sampling = TRUE;
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_set_sampling_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_set_sampling, error);
-}
-
-void
-tern_service_set_system_prompt (TernService *self, gint64 id, const char *system_prompt, GCancellable *cancellable,
-                                GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd = store_command (self, service_store_set_system_prompt, tern_service_set_system_prompt, cancellable,
-                                callback, user_data);
-  cmd->id = id;
-  cmd->text = g_strdup (system_prompt ? system_prompt : "");
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_set_system_prompt_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_set_system_prompt, error);
-}
-
-void
-tern_service_set_max_tokens (TernService *self, gint64 id, gint max_tokens, GCancellable *cancellable,
-                             GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd = store_command (self, service_store_set_max_tokens, tern_service_set_max_tokens, cancellable, callback,
-                                user_data);
-  cmd->id = id;
-  cmd->max_tokens = max_tokens;
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_set_max_tokens_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_set_max_tokens, error);
-}
-
-void
-tern_service_set_snapshot_limit (TernService *self, gint64 bytes, GCancellable *cancellable,
-                                 GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd = store_command (self, service_store_set_snapshot_limit, tern_service_set_snapshot_limit, cancellable,
-                                callback, user_data);
-  cmd->offset = bytes;
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_set_snapshot_limit_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_set_snapshot_limit, error);
-}
-
-void
-tern_service_delete_conversation (TernService *self, gint64 id, GCancellable *cancellable,
-                                  GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd = store_command (self, service_store_trash, tern_service_delete_conversation, cancellable, callback,
-                                user_data);
-  cmd->id = id;
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_delete_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_delete_conversation, error);
-}
-
-void
-tern_service_restore_conversation (TernService *self, gint64 id, GCancellable *cancellable,
-                                   GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd = store_command (self, service_store_untrash, tern_service_restore_conversation, cancellable, callback,
-                                user_data);
-  cmd->id = id;
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_restore_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_restore_conversation, error);
-}
-
-void
-tern_service_duplicate_conversation (TernService *self, gint64 id, GCancellable *cancellable,
-                                     GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd = store_command (self, service_store_duplicate, tern_service_duplicate_conversation, cancellable,
-                                callback, user_data);
-  cmd->id = id;
-  submit (self, cmd);
-}
-
-gint64
-tern_service_duplicate_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_int64 (self, result, tern_service_duplicate_conversation, 0, error);
-}
-
-void
-tern_service_add_model (TernService *self, const char *path, GCancellable *cancellable, GAsyncReadyCallback callback,
-                        gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  g_return_if_fail (path != NULL);
-
-  Command *cmd =
-      store_command (self, service_store_add_model, tern_service_add_model, cancellable, callback, user_data);
-  cmd->text = g_strdup (path);
-  submit (self, cmd);
-}
-
-gint64
-tern_service_add_model_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_int64 (self, result, tern_service_add_model, 0, error);
-}
-
-void
-tern_service_list_models (TernService *self, GCancellable *cancellable, GAsyncReadyCallback callback,
-                          gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-  submit (self, store_command (self, service_store_list_models, tern_service_list_models, cancellable, callback,
-                               user_data));
-}
-
-GPtrArray *
-tern_service_list_models_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_array (self, result, tern_service_list_models, error);
-}
-
-void
-tern_service_remove_model (TernService *self, gint64 id, GCancellable *cancellable, GAsyncReadyCallback callback,
-                           gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd =
-      store_command (self, service_store_remove_model, tern_service_remove_model, cancellable, callback, user_data);
-  cmd->id = id;
-  submit (self, cmd);
-}
-
-gboolean
-tern_service_remove_model_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  return finish_boolean (self, result, tern_service_remove_model, error);
-}
-
-void
-tern_service_check_model (TernService *self, gint64 id, GCancellable *cancellable, GAsyncReadyCallback callback,
-                          gpointer user_data)
-{
-  g_return_if_fail (TERN_IS_SERVICE (self));
-
-  Command *cmd =
-      store_command (self, service_store_check_model, tern_service_check_model, cancellable, callback, user_data);
-  cmd->id = id;
-  submit (self, cmd);
-}
-
-int
-tern_service_check_model_finish (TernService *self, GAsyncResult *result, GError **error)
-{
-  g_auto (GValue) value = G_VALUE_INIT;
-
-  return finish_value (self, result, tern_service_check_model, &value, error) ? g_value_get_int (&value) : -1;
 }

@@ -2,7 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
-#include <tern/chat-resume.h>
+#include <tern/session.h>
 #include <tern/store.h>
 
 G_BEGIN_DECLS
@@ -10,10 +10,10 @@ G_BEGIN_DECLS
 /* TernService: the engine behind a thread, for an application's main loop.
  *
  * The service starts one engine thread that owns the store (the SQLite
- * database), the model, the context, the chat template and the sampler;
- * no other thread touches them. Requests are typed commands sent to that
- * thread over a GAsyncQueue and run one after another, in the order they
- * were made. Each request is an asynchronous call in the GIO style: its
+ * database), the model, its context and the chat session on it
+ * (tern/session.h); no other thread touches them. Requests, each with its
+ * own typed arguments, go to that thread over a GAsyncQueue and run one
+ * after another, in the order they were made. Each request is an asynchronous call in the GIO style: its
  * callback runs on the main context that was the thread-default when the
  * service was made (the "owner" context), and its _finish function gives
  * the result or a GError in TERN_ENGINE_ERROR. Events (signals) and
@@ -43,11 +43,9 @@ G_BEGIN_DECLS
  *   double tokens_per_second): the reply is stored. @incomplete is TRUE
  *   when it did not end with an end-of-generation token (stopped, cut at
  *   the token limit, or the service shut down).
- * - "progress" (const char *operation, double fraction): a long operation
- *   advanced; @operation is "load" (a model), "ingest" (a transcript being
- *   evaluated again when a conversation opens) or "prompt" (a message
- *   being evaluated before its reply). Fractions of one operation only
- *   grow; consecutive ones may be merged.
+ * - "progress" (TernServicePhase phase, double fraction): a long operation
+ *   advanced (see TernServicePhase). Fractions of one phase only grow;
+ *   consecutive ones may be merged.
  * - "error" (GError *error): a failure no request reports: the store
  *   could not be opened (every request that needs it then fails with the
  *   same error), or a snapshot after a stored reply could not be saved.
@@ -57,6 +55,16 @@ G_BEGIN_DECLS
  * "conversation-id" (the open conversation, 0: none), "generating",
  * "context-used" and "context-size" (tokens), "backend" (e.g. "cpu
  * (avx512, 2 threads)"; NULL without a model). */
+
+/* What a "progress" signal reports on. */
+typedef enum {
+  TERN_SERVICE_PHASE_LOAD,   /* a model being loaded */
+  TERN_SERVICE_PHASE_INGEST, /* a transcript evaluated again as a conversation opens */
+  TERN_SERVICE_PHASE_PROMPT, /* a message evaluated before its reply */
+} TernServicePhase;
+
+#define TERN_TYPE_SERVICE_PHASE (tern_service_phase_get_type ())
+GType tern_service_phase_get_type (void);
 
 #define TERN_TYPE_SERVICE (tern_service_get_type ())
 G_DECLARE_FINAL_TYPE (TernService, tern_service, TERN, SERVICE, GObject)
@@ -107,9 +115,9 @@ gboolean tern_service_configure_finish (TernService *self, GAsyncResult *result,
 
 /* Loads the GGUF model at @path, in place of the one loaded (which is
  * unloaded first, closing the open conversation), adds it to the library
- * when new, and makes a context for it. Progress: "load". Errors: IO (a
- * missing file), FORMAT, UNSUPPORTED, NOMEM, CANCELLED, and store errors.
- * _finish returns the model's library id, 0 on error. */
+ * when new, and makes a context for it (progress: TERN_SERVICE_PHASE_LOAD).
+ * Errors: IO (a missing file), FORMAT, UNSUPPORTED, NOMEM, CANCELLED, and
+ * store errors. _finish returns the model's library id, 0 on error. */
 void tern_service_load_model (TernService *self, const char *path, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
 gint64 tern_service_load_model_finish (TernService *self, GAsyncResult *result, GError **error);
@@ -124,8 +132,9 @@ gboolean tern_service_unload_model_finish (TernService *self, GAsyncResult *resu
 /* Opens conversation @id for chatting with the loaded model (which
  * becomes the conversation's model): its snapshot is restored when it
  * matches, otherwise its transcript is evaluated again (progress:
- * "ingest"); _finish says which (TernResumeKind), or -1 with an error:
- * INVALID without a model or for an unknown id, CANCELLED, store errors. */
+ * TERN_SERVICE_PHASE_INGEST); _finish says which (TernResumeKind), or -1
+ * with an error: INVALID without a model or for an unknown id, CANCELLED,
+ * store errors. */
 void tern_service_open_conversation (TernService *self, gint64 id, GCancellable *cancellable,
                                      GAsyncReadyCallback callback, gpointer user_data);
 int tern_service_open_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
@@ -133,9 +142,11 @@ int tern_service_open_conversation_finish (TernService *self, GAsyncResult *resu
 /* Adds the user message @text (valid UTF-8) to the open conversation and
  * generates the reply with the conversation's sampling settings, at most
  * @max_tokens tokens (0: until the context is full), streaming it through
- * "reply-started", "reply-delta" and "reply-finished". When the
- * conversation is too long for the context, its oldest exchanges are left
- * out of the prompt. @cancellable cancels the prompt's evaluation
+ * "reply-started", "reply-delta" and "reply-finished"; the prompt's
+ * evaluation reports progress (TERN_SERVICE_PHASE_PROMPT). When the
+ * conversation is too long for the context, or the chat template refuses
+ * it, its oldest turns are left out of the prompt (tern_session_fit).
+ * @cancellable cancels the prompt's evaluation
  * (CANCELLED; the user message stays stored) and, once the reply streams,
  * stops it as tern_service_stop does. _finish returns the reply's message
  * id, 0 on error: INVALID without a model or an open conversation or for
@@ -166,7 +177,7 @@ gint64 tern_service_edit_message_finish (TernService *self, GAsyncResult *result
  * parent (-1: the one before, 1: the one after, 0: its own), continued
  * by its newest messages (see tern_store_branch_leaf), becomes the one
  * shown, and the context is brought to its end as opening does
- * (progress: "ingest"). _finish gives the TernResumeKind, or -1 with an
+ * (progress: TERN_SERVICE_PHASE_INGEST). _finish gives the TernResumeKind, or -1 with an
  * error (INVALID for a message not in the conversation or an offset past
  * the branches). */
 void tern_service_switch_branch (TernService *self, gint64 message_id, gint offset, GCancellable *cancellable,

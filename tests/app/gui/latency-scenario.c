@@ -3,7 +3,7 @@
 
 #include "app-harness.h"
 
-#include <tern/chat-resume.h>
+#include <tern/session.h>
 
 static const char *const lines[] = {
   "In the beginning God created the heaven and the earth.",

@@ -5,7 +5,7 @@
 #include "app-harness.h"
 
 #include <glib/gstdio.h>
-#include <tern/chat-resume.h>
+#include <tern/session.h>
 
 #include "test-data.h"
 #include "token-gate.h"

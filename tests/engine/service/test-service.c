@@ -31,7 +31,7 @@ typedef struct {
   gboolean finished_incomplete;
   double last_fraction;
   guint n_progress;
-  char *progress_operation;
+  int progress_phase; /* TernServicePhase; -1: none yet */
   GError *error;
   guint n_notify_generating;
 
@@ -58,6 +58,7 @@ fixture_init (Fixture *f)
   f->loop = g_main_loop_new (NULL, FALSE);
   f->timeout = g_timeout_add_seconds (TIMEOUT_S, on_timeout, NULL);
   f->deltas = g_string_new (NULL);
+  f->progress_phase = -1;
 }
 
 static void
@@ -70,7 +71,6 @@ fixture_clear (Fixture *f)
   g_free (f->db);
   g_free (f->model);
   g_string_free (f->deltas, TRUE);
-  g_free (f->progress_operation);
   g_clear_error (&f->error);
   g_assert_null (f->result);
 }
@@ -140,14 +140,13 @@ on_reply_finished (TernService *service, gint64 id, gboolean incomplete, double 
 }
 
 static void
-on_progress (TernService *service, const char *operation, double fraction, Fixture *f)
+on_progress (TernService *service, TernServicePhase phase, double fraction, Fixture *f)
 {
   g_assert_cmpfloat (fraction, >=, 0);
   g_assert_cmpfloat (fraction, <=, 1);
-  if (g_strcmp0 (operation, f->progress_operation) == 0)
+  if ((int) phase == f->progress_phase)
     g_assert_cmpfloat (fraction, >=, f->last_fraction);
-  g_free (f->progress_operation);
-  f->progress_operation = g_strdup (operation);
+  f->progress_phase = phase;
   f->last_fraction = fraction;
   f->n_progress++;
 }
@@ -320,7 +319,7 @@ test_load (void)
 
   load (&f, service);
   g_assert_cmpuint (f.n_progress, >, 0);
-  g_assert_cmpstr (f.progress_operation, ==, "load");
+  g_assert_cmpint (f.progress_phase, ==, TERN_SERVICE_PHASE_LOAD);
   g_assert_true (tern_service_get_model_loaded (service));
   g_assert_cmpint (tern_service_get_context_size (service), ==, N_CTX);
   g_assert_cmpint (tern_service_get_context_used (service), ==, 0);
@@ -647,13 +646,50 @@ test_resume (void)
   f.n_progress = 0;
   g_assert_cmpint (open_conversation (&f, service, b), ==, TERN_RESUME_REINGEST);
   g_assert_cmpuint (f.n_progress, >, 0);
-  g_assert_cmpstr (f.progress_operation, ==, "ingest");
+  g_assert_cmpint (f.progress_phase, ==, TERN_SERVICE_PHASE_INGEST);
   g_assert_cmpint (tern_service_get_context_used (service), ==, used_a);
   send (&f, service, "And God said", 16);
   g_autoptr (TernMessage) next_b = last_message (&f, service, b);
   assert_tokens_equal (next_a->tokens, next_b->tokens);
   g_assert_cmpstr (next_a->content, ==, next_b->content);
 
+  g_assert_null (f.error);
+  release (&f);
+  g_assert_finalize_object (service);
+}
+
+/* A conversation whose roles do not alternate (a reply lost to a crash
+ * left two user messages in a row) and whose last reply is too long to
+ * keep is still answered: trimming goes by whole turns. */
+static void
+test_unanswered (void)
+{
+  g_auto (Fixture) f = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) long_reply = g_string_new (NULL);
+
+  fixture_init (&f);
+  TernService *service = service_new (&f, f.db);
+  load (&f, service);
+  gint64 conversation = new_conversation (&f, service);
+  for (guint i = 0; i < 40; i++)
+    g_string_append (long_reply, "In the beginning God created the heaven and the earth. ");
+  {
+    g_autoptr (TernStore) store = tern_store_open (f.db, &error);
+    g_assert_no_error (error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_USER, "Hello", NULL, 0, NULL, &error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_USER, "Are you there?", NULL, 0, NULL,
+                            &error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_ASSISTANT, long_reply->str, NULL, 0,
+                            NULL, &error);
+    g_assert_no_error (error);
+  }
+  open_conversation (&f, service, conversation);
+
+  gint64 reply = send (&f, service, "And then?", 4);
+  g_autoptr (TernMessage) m = last_message (&f, service, conversation);
+  g_assert_cmpint (m->id, ==, reply);
+  g_assert_cmpint (m->n_tokens, >, 0);
   g_assert_null (f.error);
   release (&f);
   g_assert_finalize_object (service);
@@ -781,6 +817,7 @@ main (int argc, char **argv)
   g_test_add_func ("/service/stop", test_stop);
   g_test_add_func ("/service/shutdown", test_shutdown);
   g_test_add_func ("/service/resume", test_resume);
+  g_test_add_func ("/service/unanswered", test_unanswered);
   g_test_add_func ("/service/store-errors", test_store_errors);
   g_test_add_func ("/service/store", test_store);
   return g_test_run ();

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* A chat session: the transcript made a prompt and fitted to the context,
+ * prefix reuse, context shifts, replies streamed with stop and
+ * checkpoints, snapshots, and resuming a stored conversation. */
+#include <tern/session.h>
+#include <tern/snapshot.h>
+
+struct TernSession {
+  TernContext *ctx;             /* borrowed */
+  const TernChatTemplate *tmpl; /* borrowed; NULL: plain text */
+  const TernTokenizer *tok;
+  TernSampler *sampler;
+  gint32 n_keep;                /* tokens a context shift keeps: the BOS the model asks for */
+  TernSessionShiftFn shift_func;
+  gpointer shift_data;
+};
+
+TernSession *
+tern_session_new (TernContext *ctx, const TernChatTemplate *tmpl, const TernSamplerParams *sampling)
+{
+  g_return_val_if_fail (ctx != NULL && sampling != NULL, NULL);
+
+  TernSession *s = g_new0 (TernSession, 1);
+  s->ctx = ctx;
+  s->tmpl = tmpl;
+  s->tok = tern_model_tokenizer (tern_context_model (ctx));
+  s->sampler = tern_sampler_new (sampling, tern_tokenizer_n_vocab (s->tok));
+  s->n_keep = tern_tokenizer_add_bos (s->tok) && tern_tokenizer_bos (s->tok) >= 0 ? 1 : 0;
+  return s;
+}
+
+void
+tern_session_free (TernSession *s)
+{
+  if (s == NULL)
+    return;
+  tern_sampler_free (s->sampler);
+  g_free (s);
+}
+
+TernContext *
+tern_session_get_context (TernSession *s)
+{
+  return s->ctx;
+}
+
+TernSampler *
+tern_session_get_sampler (TernSession *s)
+{
+  return s->sampler;
+}
+
+void
+tern_session_set_shift_func (TernSession *s, TernSessionShiftFn func, gpointer user_data)
+{
+  s->shift_func = func;
+  s->shift_data = user_data;
+}
+
+static gboolean
+same_sampling (const TernSamplerParams *a, const TernSamplerParams *b)
+{
+  /* A random seed was resolved when the sampler was made. */
+  gboolean same_seed = b->seed == TERN_SAMPLER_SEED_RANDOM || a->seed == b->seed;
+
+  return same_seed && a->temperature == b->temperature && a->top_k == b->top_k && a->top_p == b->top_p &&
+         a->min_p == b->min_p && a->repeat_penalty == b->repeat_penalty && a->repeat_last_n == b->repeat_last_n &&
+         a->frequency_penalty == b->frequency_penalty && a->presence_penalty == b->presence_penalty;
+}
+
+/* A new sampler of @sampling that has seen the context's tokens. */
+static void
+replace_sampler (TernSession *s, const TernSamplerParams *sampling)
+{
+  gint32 n;
+  const TernToken *tokens = tern_context_tokens (s->ctx, &n);
+
+  tern_sampler_free (s->sampler);
+  s->sampler = tern_sampler_new (sampling, tern_tokenizer_n_vocab (s->tok));
+  for (gint32 i = 0; i < n; i++)
+    tern_sampler_accept (s->sampler, tokens[i]);
+}
+
+void
+tern_session_set_sampling (TernSession *s, const TernSamplerParams *sampling)
+{
+  if (!same_sampling (tern_sampler_get_params (s->sampler), sampling))
+    replace_sampler (s, sampling);
+}
+
+/* ---- The prompt ---- */
+
+/* Appends the prompt for the system prompt, the @n_head messages of @head
+ * and the @n_messages of @messages to @tokens. */
+static gboolean
+render (TernSession *s, const char *system_prompt, const TernChatMessage *head, gsize n_head,
+        const TernChatMessage *messages, gsize n_messages, gboolean add_generation_prompt, GArray *tokens,
+        GError **error)
+{
+  g_autoptr (GArray) chat = g_array_sized_new (FALSE, FALSE, sizeof (TernChatMessage), n_head + n_messages + 1);
+  TernChatRenderOptions options;
+
+  g_return_val_if_fail (s->tmpl != NULL, FALSE);
+  if (system_prompt != NULL && system_prompt[0] != '\0')
+    {
+      TernChatMessage system = { "system", system_prompt };
+      g_array_append_val (chat, system);
+    }
+  g_array_append_vals (chat, head, n_head);
+  g_array_append_vals (chat, messages, n_messages);
+  tern_chat_render_options_init (&options);
+  options.add_generation_prompt = add_generation_prompt;
+  g_autoptr (TernChatPrompt) prompt =
+      tern_chat_template_render (s->tmpl, (TernChatMessage *) chat->data, chat->len, &options, error);
+  return prompt != NULL && tern_chat_prompt_tokenize (prompt, s->tok, TRUE, tokens, error);
+}
+
+gboolean
+tern_session_render (TernSession *s, const char *system_prompt, const TernChatMessage *messages, gsize n_messages,
+                     gboolean add_generation_prompt, GArray *tokens, GError **error)
+{
+  return render (s, system_prompt, NULL, 0, messages, n_messages, add_generation_prompt, tokens, error);
+}
+
+gboolean
+tern_session_fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages, gsize n_messages,
+                  gsize *first, GArray *tokens, GError **error)
+{
+  gint32 n_ctx = tern_context_n_ctx (s->ctx);
+  gsize n_head = 0;
+  g_autoptr (GError) failed = NULL;
+
+  /* The system messages that open the transcript stay, as the system
+   * prompt does. */
+  while (n_head < n_messages && g_str_equal (messages[n_head].role, "system"))
+    n_head++;
+  for (gsize start = MAX (*first, n_head);;)
+    {
+      g_clear_error (&failed);
+      g_array_set_size (tokens, 0);
+      if (render (s, system_prompt, messages, n_head, messages + start, n_messages - start, TRUE, tokens, &failed))
+        {
+          /* A quarter of the context is left for the reply. */
+          if ((gint32) tokens->len <= n_ctx - n_ctx / 4)
+            {
+              *first = start;
+              return TRUE;
+            }
+          g_set_error (&failed, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                       "The message is %u tokens with the chat template, too long for the context (%d tokens)",
+                       tokens->len, n_ctx);
+        }
+      else if (!g_error_matches (failed, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED))
+        break;
+      /* Leave out the oldest turn: up to the next user message, so that
+       * what is left starts as a conversation does, whatever the roles
+       * before. */
+      do
+        start++;
+      while (start < n_messages && !g_str_equal (messages[start].role, "user"));
+      if (start >= n_messages)
+        break;
+    }
+  g_array_set_size (tokens, 0);
+  g_propagate_error (error, g_steal_pointer (&failed));
+  return FALSE;
+}
+
+/* ---- Evaluation ---- */
+
+/* tern_session_feed, with @what naming the tokens in errors. */
+static gboolean
+feed (TernSession *s, const TernToken *tokens, gint32 n, const char *what, TernProgressFn progress,
+      gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  gint32 n_ctx = tern_context_n_ctx (s->ctx);
+  gint32 room = tern_context_n_past (s->ctx) == 0 ? n_ctx : n_ctx - s->n_keep;
+
+  if (n > room)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                   "%s is %d tokens, longer than the context (%d tokens)", what, n, n_ctx);
+      return FALSE;
+    }
+  /* A shift drops half of the tokens after the kept ones; when too few
+   * are left to halve, all of them go. */
+  while (tern_context_n_past (s->ctx) + n > n_ctx)
+    {
+      gint32 dropped = tern_context_shift (s->ctx, s->n_keep);
+      if (dropped == 0)
+        {
+          dropped = tern_context_n_past (s->ctx) - s->n_keep;
+          tern_context_truncate (s->ctx, s->n_keep);
+        }
+      if (s->shift_func)
+        s->shift_func (dropped, s->n_keep, s->shift_data);
+    }
+  if (!tern_context_decode (s->ctx, tokens, n, FALSE, progress, user_data, cancellable, error))
+    return FALSE;
+  for (gint32 i = 0; i < n; i++)
+    tern_sampler_accept (s->sampler, tokens[i]);
+  return TRUE;
+}
+
+gboolean
+tern_session_feed (TernSession *s, const TernToken *tokens, gint32 n_tokens, GError **error)
+{
+  return feed (s, tokens, n_tokens, "the text", NULL, NULL, NULL, error);
+}
+
+gboolean
+tern_session_feed_prompt (TernSession *s, const TernToken *tokens, gint32 n_tokens, TernProgressFn progress,
+                          gpointer user_data, GCancellable *cancellable, gint32 *n_reused, GError **error)
+{
+  gint32 n_cached, common = 0;
+  const TernToken *cached = tern_context_tokens (s->ctx, &n_cached);
+
+  if (n_tokens == 0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "The prompt has no tokens");
+      return FALSE;
+    }
+  while (common < n_cached && common < n_tokens && cached[common] == tokens[common])
+    common++;
+  /* The last token is evaluated again when all are there: its logits are
+   * what the reply starts from. */
+  if (common == n_tokens)
+    common--;
+  if (n_reused)
+    *n_reused = common;
+  tern_context_truncate (s->ctx, common);
+  return feed (s, tokens + common, n_tokens - common, "the prompt", progress, user_data, cancellable, error);
+}
+
+TernToken
+tern_session_sample (TernSession *s)
+{
+  return tern_sampler_sample (s->sampler, tern_context_last_logits (s->ctx));
+}
+
+/* ---- Replies ---- */
+
+gboolean
+tern_session_stream (TernSession *s, const TernSessionStream *stream, GString *text, GArray *tokens,
+                     gboolean *ended, GError **error)
+{
+  gint max_tokens = stream->max_tokens > 0 ? stream->max_tokens : tern_context_n_ctx (s->ctx);
+  g_autoptr (TernDetokenizer) detok = tern_detokenizer_new (s->tok, FALSE);
+  gsize before;
+
+  *ended = FALSE;
+  while ((gint) tokens->len < max_tokens && !(stream->stopped && stream->stopped (stream->user_data)))
+    {
+      TernToken t = tern_session_sample (s);
+      if (tern_tokenizer_is_eog (s->tok, t))
+        {
+          *ended = TRUE;
+          break;
+        }
+      before = text->len;
+      if (!feed (s, &t, 1, "the reply", NULL, NULL, NULL, error) || !tern_detokenizer_push (detok, t, text, error))
+        return FALSE;
+      g_array_append_val (tokens, t);
+      if (stream->text)
+        stream->text (text->str + before, text->len - before, tokens->len, stream->user_data);
+      if (stream->reply &&
+          !tern_reply_update (stream->reply, text->str, (TernToken *) tokens->data, (gint32) tokens->len, error))
+        return FALSE;
+      if (stream->token)
+        stream->token (tokens->len, stream->user_data);
+    }
+  before = text->len;
+  tern_detokenizer_flush (detok, text);
+  if (stream->text)
+    stream->text (text->str + before, text->len - before, tokens->len, stream->user_data);
+  return TRUE;
+}
+
+gboolean
+tern_session_finish_reply (TernSession *s, TernReply *reply, const char *text, GArray *tokens, GError **error)
+{
+  g_autoptr (GByteArray) state = g_byte_array_new ();
+
+  tern_sampler_save (s->sampler, state);
+  g_autoptr (GBytes) sampler_state = g_byte_array_free_to_bytes (g_steal_pointer (&state));
+  return tern_reply_finish (reply, text, (TernToken *) tokens->data, (gint32) tokens->len, sampler_state, error);
+}
+
+/* ---- Snapshots and resuming ---- */
+
+gint64
+tern_session_save_snapshot (TernSession *s, TernStore *store, gint64 conversation_id, gint64 message_id,
+                            const TernModelIdentity *identity, GError **error)
+{
+  return tern_snapshot_save_to_store (store, conversation_id, message_id, s->ctx, s->sampler, identity, error);
+}
+
+/* Appends to @out the tokens a live chat had in its context at the end of
+ * @messages (TernMessage, at least one): see tern_session_resume. */
+static gboolean
+transcript_tokens (TernSession *s, const char *system_prompt, GPtrArray *messages, GArray *out, GError **error)
+{
+  const TernMessage *last = messages->pdata[messages->len - 1];
+  gboolean kept = last->role == TERN_ROLE_ASSISTANT && last->tokens != NULL;
+  guint n = messages->len - (kept ? 1 : 0);
+  g_autoptr (GArray) chat = g_array_sized_new (FALSE, FALSE, sizeof (TernChatMessage), n);
+
+  for (guint i = 0; i < n; i++)
+    {
+      const TernMessage *m = messages->pdata[i];
+      TernChatMessage cm = { tern_role_name (m->role), m->content };
+      g_array_append_val (chat, cm);
+    }
+  if (!render (s, system_prompt, NULL, 0, (TernChatMessage *) chat->data, chat->len,
+               kept || last->role == TERN_ROLE_USER, out, error))
+    return FALSE;
+  if (kept)
+    g_array_append_vals (out, last->tokens->data, last->tokens->len);
+  return TRUE;
+}
+
+/* Evaluates the transcript again and returns the sampler to go on with. */
+static TernSampler *
+reingest (TernSession *s, const TernConversation *conversation, GPtrArray *messages, TernProgressFn progress,
+          gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  gint32 n_ctx = tern_context_n_ctx (s->ctx);
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  const TernMessage *last = messages->pdata[messages->len - 1];
+  g_autoptr (GError) refused = NULL;
+
+  tern_context_truncate (s->ctx, 0);
+  if (!transcript_tokens (s, conversation->system_prompt, messages, tokens, &refused))
+    {
+      /* A transcript the template refuses as it stands (roles that do not
+       * alternate, say) is left for the next turn to fit. */
+      if (!g_error_matches (refused, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED))
+        {
+          g_propagate_error (error, g_steal_pointer (&refused));
+          return NULL;
+        }
+    }
+  /* Too long for the context: the next turn fits what it can. */
+  else if ((gint32) tokens->len <= n_ctx - n_ctx / 4 &&
+           !tern_context_decode (s->ctx, (TernToken *) tokens->data, (gint32) tokens->len, FALSE, progress,
+                                 user_data, cancellable, error))
+    return NULL;
+
+  GBytes *state = last->sampler_state;
+  gint32 n_vocab = tern_tokenizer_n_vocab (s->tok);
+  TernSampler *sampler =
+      state ? tern_sampler_restore (g_bytes_get_data (state, NULL), g_bytes_get_size (state), n_vocab, NULL) : NULL;
+  if (sampler == NULL)
+    {
+      sampler = tern_sampler_new (&conversation->sampling, n_vocab);
+      for (guint i = 0; i < tokens->len; i++)
+        tern_sampler_accept (sampler, g_array_index (tokens, TernToken, i));
+    }
+  return sampler;
+}
+
+/* tern_session_resume, leaving the context as it is on error. */
+static TernSampler *
+resume (TernSession *s, TernStore *store, const TernConversation *conversation, GPtrArray *messages,
+        const TernModelIdentity *identity, TernProgressFn progress, gpointer user_data, GCancellable *cancellable,
+        TernResumeKind *kind, char **why, GError **error)
+{
+  g_autoptr (GError) refused = NULL;
+
+  if (messages->len == 0)
+    {
+      tern_context_truncate (s->ctx, 0);
+      *kind = TERN_RESUME_EMPTY;
+      return tern_sampler_new (&conversation->sampling, tern_tokenizer_n_vocab (s->tok));
+    }
+
+  gint64 snapshot = tern_store_snapshot_find (store, conversation->id, conversation->head_id, error);
+  if (snapshot < 0)
+    return NULL;
+  if (snapshot > 0)
+    {
+      TernSampler *sampler = tern_snapshot_restore_from_store (store, snapshot, s->ctx, identity, &refused);
+      if (sampler)
+        {
+          *kind = TERN_RESUME_SNAPSHOT;
+          return sampler;
+        }
+      /* Only a snapshot that does not fit falls back to the transcript; a
+       * database error is the caller's to see. */
+      if (!g_error_matches (refused, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH) &&
+          !g_error_matches (refused, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT))
+        {
+          g_propagate_error (error, g_steal_pointer (&refused));
+          return NULL;
+        }
+    }
+  TernSampler *sampler = reingest (s, conversation, messages, progress, user_data, cancellable, error);
+  if (sampler == NULL)
+    return NULL;
+  *kind = TERN_RESUME_REINGEST;
+  if (why)
+    *why = g_strdup (refused ? refused->message : "it has no snapshot");
+  return sampler;
+}
+
+gboolean
+tern_session_resume (TernSession *s, TernStore *store, const TernConversation *conversation, GPtrArray *messages,
+                     const TernModelIdentity *identity, TernProgressFn progress, gpointer user_data,
+                     GCancellable *cancellable, TernResumeKind *kind, char **why, GError **error)
+{
+  if (why)
+    *why = NULL;
+  TernSampler *sampler =
+      resume (s, store, conversation, messages, identity, progress, user_data, cancellable, kind, why, error);
+  if (sampler == NULL)
+    {
+      tern_context_truncate (s->ctx, 0);
+      return FALSE;
+    }
+  tern_sampler_free (s->sampler);
+  s->sampler = sampler;
+  return TRUE;
+}
