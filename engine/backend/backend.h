@@ -18,14 +18,15 @@
  * runs the whole pass when it is submitted, with no round trip to the host
  * in between; the CPU backend runs each operation as it is recorded. The
  * host waits only where it reads (read, kv_save), which comes after the
- * pass that wrote what it reads has been submitted. Buffers are made and
- * freed, and the cache is read and written (kv_save, kv_load), outside a
- * pass. Breaking these rules is a programmer error.
+ * pass that wrote what it reads has been submitted. Buffers are made,
+ * freed and written from the host (write), and the cache is read and
+ * written (kv_save, kv_load), outside a pass. Breaking these rules is a
+ * programmer error.
  *
  * Failures. buf_new fails with NOMEM. A recorded operation reports no
  * failure of its own: a GPU learns that its device is lost, or that its
- * memory ran out, only when it runs the work. submit, read, kv_save and
- * kv_load report it instead (DEVICE for a device lost), and a failure is
+ * memory ran out, only when it runs the work. submit, read, write, kv_save
+ * and kv_load report it instead (DEVICE for a device lost), and a failure is
  * for good: once one of them has failed, each later one fails the same way
  * and the caches hold unspecified values; the backend is only good for
  * freeing. The CPU backend never fails an operation. */
@@ -79,6 +80,10 @@ typedef struct {
   /* Waits for the submitted passes and reads rows @row.. (@count rows) back
    * to host memory. */
   gboolean (*read) (TernBackend *b, const TernBuf *buf, gint32 row, gint32 count, float *dst, GError **error);
+  /* Copies @count rows from host memory to rows @row.. of @buf, for the
+   * passes submitted after it (the forward pass starts from tokens; tests
+   * set an operation's inputs). */
+  gboolean (*write) (TernBackend *b, TernBuf *buf, gint32 row, gint32 count, const float *src, GError **error);
   /* Copies cache positions [0, @n) of layer @layer out to / in from host
    * memory, keys and values each as [n][n_head_kv * head_dim] elements of
    * the cache type (whatever the backend's own layout); kv_save waits for

@@ -630,6 +630,15 @@ cpu_read (TernBackend *b, const TernBuf *buf, gint32 row, gint32 count, float *d
   return TRUE;
 }
 
+static gboolean
+cpu_write (TernBackend *b, TernBuf *buf, gint32 row, gint32 count, const float *src, GError **error)
+{
+  g_assert (!CPU (b)->recording && row + count <= buf->rows);
+  memcpy (buf->data + row * buf->cols, src, sizeof (float) * count * buf->cols);
+  touch (buf);
+  return TRUE;
+}
+
 static const TernBackendOps cpu_ops = {
   .free = cpu_free,
   .name = cpu_name,
@@ -648,6 +657,7 @@ static const TernBackendOps cpu_ops = {
   .copy_rows = cpu_copy_rows,
   .kv_move = cpu_kv_move,
   .read = cpu_read,
+  .write = cpu_write,
   .kv_save = cpu_kv_save,
   .kv_load = cpu_kv_load,
 };
