@@ -76,15 +76,14 @@ static TernBuf *
 cpu_buf_new (TernBackend *b, gint64 rows, gint64 cols, GError **error)
 {
   CpuBackend *cpu = CPU (b);
-  gsize n, act_need = 0;
+  gsize n = 0;
   float *data = NULL;
 
   g_assert (!cpu->recording && rows > 0 && cols > 0);
-  /* The quantized copy a matmul makes of this buffer fits in cpu->act. */
-  if (cols <= cpu->max_matmul_cols)
-    act_need = (gsize) rows * cols * ACT_MAX_ELEM_BYTES;
   if (g_size_checked_mul (&n, rows, cols))
     data = g_try_malloc0_n (n, sizeof (float));
+  /* The quantized copy a matmul makes of this buffer fits in cpu->act. */
+  gsize act_need = cols <= cpu->max_matmul_cols ? n * ACT_MAX_ELEM_BYTES : 0;
   if (data != NULL && act_need > cpu->act_size)
     {
       guint8 *act = g_try_malloc (act_need);
