@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tern-cli bench MODEL [-p 512] [-n 128] [-r 3] [--threads N] [--json]
+/* tern-cli bench MODEL [-p 512] [-n 128] [-r 3] [--threads N] [--backend NAME] [--json]
  *
  * Measures as llama.cpp's llama-bench does, so the figures compare: pp is
  * the evaluation of a prompt of random tokens from an empty cache, tg the
@@ -171,12 +171,14 @@ cli_bench (int argc, char **argv)
 {
   gint n_prompt = 512, n_gen = 128, reps = 3, n_threads = 0;
   gboolean json = FALSE;
+  g_autofree char *backend = NULL;
   const GOptionEntry entries[] = {
     { "n-prompt", 'p', 0, G_OPTION_ARG_INT, &n_prompt, "Prompt tokens to evaluate; 0 skips the test (default 512)",
       "N" },
     { "n-gen", 'n', 0, G_OPTION_ARG_INT, &n_gen, "Tokens to generate; 0 skips the test (default 128)", "N" },
     { "repetitions", 'r', 0, G_OPTION_ARG_INT, &reps, "Timed runs of each test (default 3)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Compute threads (default: one per core)", "N" },
+    CLI_BACKEND_ENTRY (backend),
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
     { NULL },
   };
@@ -199,6 +201,8 @@ cli_bench (int argc, char **argv)
       g_printerr ("tern-cli bench: -p and -n take a number >= 0, -r a number >= 1\n");
       return CLI_EXIT_USAGE;
     }
+  if (!cli_check_backend ("bench", backend))
+    return CLI_EXIT_USAGE;
 
   g_autoptr (TernModel) model = tern_model_load (argv[1], NULL, NULL, NULL, &error);
   if (model == NULL)
@@ -209,6 +213,7 @@ cli_bench (int argc, char **argv)
   params.n_ctx = MAX (MAX (n_prompt, n_gen), 1);
   params.n_batch = BENCH_BATCH;
   params.n_threads = n_threads;
+  params.backend = backend;
   g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
   if (ctx == NULL)
     return cli_fail (CLI_EXIT_MODEL, error);

@@ -51,6 +51,7 @@ typedef struct {
   double temp, top_p, min_p;
   gint top_k;
   char *seed;
+  char *backend;
   /* Option descriptions that show the sampler's defaults. */
   char *n_predict_help, *temp_help, *top_k_help, *top_p_help, *min_p_help;
 } GenOptions;
@@ -81,6 +82,7 @@ static void
 gen_options_clear (GenOptions *o)
 {
   g_free (o->seed);
+  g_free (o->backend);
   g_free (o->n_predict_help);
   g_free (o->temp_help);
   g_free (o->top_k_help);
@@ -97,7 +99,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (GenOptions, gen_options_clear)
   { "min-p", 0, 0, G_OPTION_ARG_DOUBLE, &(o).min_p, (o).min_p_help, "P" },                                   \
   { "seed", 0, 0, G_OPTION_ARG_STRING, &(o).seed, "Random seed, 0 to 2^64-2 (default: a random one)", "S" }, \
   { "threads", 't', 0, G_OPTION_ARG_INT, &(o).n_threads, "Compute threads (default: one per core)", "N" },   \
-  { "ctx", 'c', 0, G_OPTION_ARG_INT, &(o).n_ctx, "Context size in tokens (default: the model's)", "N" }
+  { "ctx", 'c', 0, G_OPTION_ARG_INT, &(o).n_ctx, "Context size in tokens (default: the model's)", "N" },        \
+  CLI_BACKEND_ENTRY ((o).backend)
 
 /* Checks the options and turns them into sampler parameters; prints the
  * problem and returns FALSE on a bad one. */
@@ -111,6 +114,8 @@ gen_options_finish (const char *command, const GenOptions *o, TernSamplerParams 
       g_printerr ("tern-cli %s: -n, --threads and --ctx take a number >= 0\n", command);
       return FALSE;
     }
+  if (!cli_check_backend (command, o->backend))
+    return FALSE;
   tern_sampler_params_init (params);
   params->temperature = (float) o->temp;
   params->top_k = o->top_k;
@@ -168,6 +173,7 @@ loaded_open (Loaded *l, const char *path, const GenOptions *o, const TernSampler
   tern_context_params_init (&params);
   params.n_ctx = o->n_ctx;
   params.n_threads = o->n_threads;
+  params.backend = o->backend;
   l->ctx = tern_context_new (l->model, &params, error);
   if (l->ctx == NULL)
     return FALSE;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tern-cli logits MODEL --file F --out OUT.f32 [--threads N] */
+/* tern-cli logits MODEL --file F --out OUT.f32 [--threads N] [--backend NAME] */
 #include "cli.h"
 
 #include <string.h>
@@ -30,12 +30,13 @@ write_logits (const char *path, const TernContext *ctx, gint32 n_rows, gint32 n_
 int
 cli_logits (int argc, char **argv)
 {
-  g_autofree char *file = NULL, *out = NULL;
+  g_autofree char *file = NULL, *out = NULL, *backend = NULL;
   gint n_threads = 0;
   const GOptionEntry entries[] = {
     { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file, "The text to evaluate", "F" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The file to write the logits to", "OUT" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Compute threads (default: one per core)", "N" },
+    CLI_BACKEND_ENTRY (backend),
     { NULL },
   };
   g_autoptr (GError) error = NULL;
@@ -53,6 +54,8 @@ cli_logits (int argc, char **argv)
       g_printerr ("tern-cli logits: expected MODEL, --file and --out (see --help)\n");
       return CLI_EXIT_USAGE;
     }
+  if (!cli_check_backend ("logits", backend))
+    return CLI_EXIT_USAGE;
   if (!cli_read_text (file, &text, &len, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 
@@ -77,6 +80,7 @@ cli_logits (int argc, char **argv)
   params.n_ctx = (gint32) tokens->len;
   params.n_batch = (gint32) tokens->len;
   params.n_threads = n_threads;
+  params.backend = backend;
   g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
   if (ctx == NULL)
     return cli_fail (CLI_EXIT_MODEL, error);

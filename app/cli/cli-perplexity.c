@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tern-cli perplexity MODEL --file F [--ctx N] [--threads N] */
+/* tern-cli perplexity MODEL --file F [--ctx N] [--threads N] [--backend NAME] */
 #include "cli.h"
 
 #include <stdio.h>
@@ -18,13 +18,14 @@ print_chunk (gint32 chunk, gint32 n_chunks, double ppl, gpointer user_data)
 int
 cli_perplexity (int argc, char **argv)
 {
-  g_autofree char *file = NULL;
+  g_autofree char *file = NULL, *backend = NULL;
   gint n_chunk = 0, n_threads = 0;
   const GOptionEntry entries[] = {
     { "file", 'f', 0, G_OPTION_ARG_FILENAME, &file, "The text to score", "F" },
     { "ctx", 'c', 0, G_OPTION_ARG_INT, &n_chunk,
       "Tokens per chunk (default 512, or the model's context when smaller)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Compute threads (default: one per core)", "N" },
+    CLI_BACKEND_ENTRY (backend),
     { NULL },
   };
   g_autoptr (GError) error = NULL;
@@ -46,6 +47,8 @@ cli_perplexity (int argc, char **argv)
       g_printerr ("tern-cli perplexity: expected MODEL and --file (see --help)\n");
       return CLI_EXIT_USAGE;
     }
+  if (!cli_check_backend ("perplexity", backend))
+    return CLI_EXIT_USAGE;
   if (!cli_read_text (file, &text, &len, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 
@@ -64,6 +67,7 @@ cli_perplexity (int argc, char **argv)
   params.n_ctx = n_chunk;
   params.n_batch = n_chunk;
   params.n_threads = n_threads;
+  params.backend = backend;
   g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
   if (ctx == NULL)
     return cli_fail (CLI_EXIT_MODEL, error);

@@ -26,6 +26,7 @@ int cli_perplexity (int argc, char **argv);
 int cli_bench (int argc, char **argv);
 int cli_make_model (int argc, char **argv);
 int cli_template (int argc, char **argv);
+int cli_devices (int argc, char **argv);
 
 /* Parses @argv with @entries; on failure prints the error and the usage
  * line to stderr. Positional arguments stay in @argv. */
@@ -34,6 +35,14 @@ gboolean cli_parse (int *argc, char ***argv, const char *params, const char *sum
 
 /* Prints "tern-cli: MESSAGE" to stderr and returns @status. */
 int cli_fail (int status, const GError *error);
+
+/* --backend NAME of the commands that compute, in cli-devices.c. */
+#define CLI_BACKEND_ENTRY(name)                                                                 \
+  { "backend", 0, 0, G_OPTION_ARG_STRING, &(name), "Compute on this device (default cpu; see " \
+    "tern-cli devices)", "NAME" }
+/* TRUE when @name is NULL or a device's name; otherwise prints that it is
+ * none, naming those there are. */
+gboolean cli_check_backend (const char *command, const char *name);
 
 /* Helpers of the inference commands, in cli-generate.c. */
 

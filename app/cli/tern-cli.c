@@ -24,6 +24,7 @@ static const Command commands[] = {
   { "perplexity", cli_perplexity, "measure perplexity on a text, as llama.cpp does" },
   { "bench", cli_bench, "measure prompt and generation speed, as llama-bench does" },
   { "make-model", cli_make_model, "write a model with random weights" },
+  { "devices", cli_devices, "list the devices Tern can compute on" },
 };
 
 static void

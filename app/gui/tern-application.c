@@ -88,9 +88,8 @@ static void
 preferences_activated (GSimpleAction *action, GVariant *param, gpointer data)
 {
   TernApplication *self = data;
-  const char *backends[] = { "cpu", NULL };
   GtkWidget *window = tern_preferences_window_new (gtk_application_get_active_window (GTK_APPLICATION (self)),
-                                                   self->settings, self->data_dir, backends);
+                                                   self->settings, self->data_dir, NULL);
 
   gtk_window_present (GTK_WINDOW (window));
 }

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 #include <string.h>
+#include <tern/backend.h>
 
 enum {
   PROP_0,
@@ -25,7 +26,7 @@ struct _TernPreferencesWindow
 
   GSettings *settings;
   char *data_dir;
-  char **backends;         /* as given at construction */
+  char **backends;         /* as given at construction; NULL: the registry's */
   GPtrArray *backend_ids;  /* (char *) one per entry of backend_names, in order */
   GtkStringList *backend_names;
   gboolean syncing_prompt; /* the text view is being set from the key */
@@ -204,8 +205,19 @@ tern_preferences_window_constructed (GObject *object)
                                   GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, self->data_dir != NULL ? self->data_dir : "",
                                   -1);
 
-  for (guint i = 0; self->backends != NULL && self->backends[i] != NULL; i++)
-    add_backend (self, self->backends[i], TRUE);
+  if (self->backends != NULL)
+    {
+      for (guint i = 0; self->backends[i] != NULL; i++)
+        add_backend (self, self->backends[i], TRUE);
+    }
+  else
+    {
+      guint n_devices;
+      const TernDevice *const *devices = tern_devices (&n_devices);
+
+      for (guint i = 0; i < n_devices; i++)
+        add_backend (self, devices[i]->name, TRUE);
+    }
 
   g_settings_bind (self->settings, "threads", self->threads_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "context-size", self->context_size_spin, "value", G_SETTINGS_BIND_DEFAULT);

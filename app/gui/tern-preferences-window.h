@@ -36,6 +36,7 @@ G_DECLARE_FINAL_TYPE (TernPreferencesWindow, tern_preferences_window, TERN, PREF
  *   the data folder row; copied.
  * @backends: NULL-terminated identifiers of the compute backends that can
  *   be chosen, as the "backend" key holds them ("cpu", "vulkan:0"…); copied.
+ *   NULL: the devices of this computer (tern_devices ()).
  *   The combo row shows "CPU" for "cpu", "Vulkan GPU N" for "vulkan:N" and
  *   other identifiers as they are. A key naming a backend not in the list
  *   is shown as an extra, unavailable entry rather than changed.

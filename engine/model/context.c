@@ -64,15 +64,21 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
   ctx->n_batch = MIN (params->n_batch, n_ctx);
   ctx->n_threads = params->n_threads > 0 ? params->n_threads : tern_physical_cores ();
   ctx->kv_type = params->kv_type;
-  ctx->backend = tern_backend_cpu_new (tern_model_weights (model), n_ctx, params->kv_type, params->kernel,
-                                       ctx->n_threads, error);
-  if (ctx->backend == NULL)
+  ctx->tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+
+  TernBackendParams backend_params = {
+    .weights = tern_model_weights (model),
+    .n_ctx = n_ctx,
+    .kv_type = params->kv_type,
+    .kernel = params->kernel,
+    .n_threads = ctx->n_threads,
+  };
+  ctx->backend = tern_backend_new (params->backend, &backend_params, error);
+  if (ctx->backend == NULL || !tern_forward_buffers_init (&ctx->bufs, ctx->backend, hp, ctx->n_batch, error))
     {
-      g_free (ctx);
+      tern_context_free (ctx);
       return NULL;
     }
-  tern_forward_buffers_init (&ctx->bufs, ctx->backend, hp, ctx->n_batch);
-  ctx->tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   return ctx;
 }
 
@@ -81,8 +87,11 @@ tern_context_free (TernContext *ctx)
 {
   if (ctx == NULL)
     return;
-  tern_forward_buffers_clear (&ctx->bufs, ctx->backend);
-  ctx->backend->ops->free (ctx->backend);
+  if (ctx->backend != NULL)
+    {
+      tern_forward_buffers_clear (&ctx->bufs, ctx->backend);
+      ctx->backend->ops->free (ctx->backend);
+    }
   g_array_unref (ctx->tokens);
   g_free (ctx->logits);
   g_free (ctx);
@@ -171,9 +180,12 @@ tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens,
       if (!tern_forward (ctx->backend, tern_model_weights (ctx->model), &ctx->bufs, tokens + done, n,
                          (gint32) ctx->tokens->len, n_logits, error))
         return FALSE;
+      /* The host waits for the device only here, where it reads. */
       if (n_logits > 0)
         {
-          ops->read (ctx->backend, ctx->bufs.logits, 0, n_logits, ctx->logits + (gsize) ctx->n_logit_rows * n_vocab);
+          if (!ops->read (ctx->backend, ctx->bufs.logits, 0, n_logits,
+                          ctx->logits + (gsize) ctx->n_logit_rows * n_vocab, error))
+            return FALSE;
           ctx->n_logit_rows += n_logits;
         }
       g_array_append_vals (ctx->tokens, tokens + done, n);
@@ -221,7 +233,14 @@ tern_context_shift (TernContext *ctx, gint32 n_keep)
     return 0;
   gint32 n_move = n_past - n_keep - n_discard;
   if (n_move > 0)
-    ctx->backend->ops->kv_move (ctx->backend, n_keep + n_discard, n_keep, n_move);
+    {
+      TernBackend *b = ctx->backend;
+      b->ops->begin (b);
+      b->ops->kv_move (b, n_keep + n_discard, n_keep, n_move);
+      /* A backend that fails here fails every later pass and read too
+       * (backend.h): the next decode or save reports it. */
+      b->ops->submit (b, NULL);
+    }
   g_array_remove_range (ctx->tokens, n_keep, n_discard);
   return n_discard;
 }
@@ -254,6 +273,24 @@ kv_layer_bytes (const TernContext *ctx, gint32 n)
   return (gsize) n * ctx->hp->n_head_kv * ctx->hp->head_dim * elem;
 }
 
+/* The host copies of one layer's keys and values, on their way to or from
+ * the stream. */
+static gboolean
+alloc_layer_buffers (gsize layer_bytes, guint8 **k, guint8 **v, GError **error)
+{
+  *k = g_try_malloc (MAX (layer_bytes, 1));
+  *v = g_try_malloc (MAX (layer_bytes, 1));
+  if (*k == NULL || *v == NULL)
+    {
+      g_clear_pointer (k, g_free);
+      g_clear_pointer (v, g_free);
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory to copy a layer's cache (%" G_GSIZE_FORMAT " MiB)", 2 * layer_bytes >> 20);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gsize
 tern_context_state_size (const TernContext *ctx)
 {
@@ -273,19 +310,18 @@ tern_context_save_state (const TernContext *ctx, TernStreamWriteFn write, gpoint
   StateHeader h = { STATE_MAGIC, STATE_VERSION, ctx->n_ctx, ctx->kv_type, ctx->hp->n_layer,
                     ctx->hp->n_head_kv * ctx->hp->head_dim, ctx->hp->n_vocab, n, ctx->n_logit_rows > 0, 0 };
   gsize layer_bytes = kv_layer_bytes (ctx, n);
-  g_autofree guint8 *k = g_malloc (MAX (layer_bytes, 1));
-  g_autofree guint8 *v = g_malloc (MAX (layer_bytes, 1));
+  g_autofree guint8 *k = NULL, *v = NULL;
 
+  if (!alloc_layer_buffers (layer_bytes, &k, &v, error))
+    return FALSE;
   if (!write (&h, sizeof h, user_data, error) || !write (ctx->tokens->data, sizeof (guint32) * n, user_data, error))
     return FALSE;
   if (h.has_logits && !write (tern_context_last_logits (ctx), sizeof (float) * ctx->hp->n_vocab, user_data, error))
     return FALSE;
   for (gint32 l = 0; l < ctx->hp->n_layer; l++)
-    {
-      ctx->backend->ops->kv_save (ctx->backend, l, n, k, v);
-      if (!write (k, layer_bytes, user_data, error) || !write (v, layer_bytes, user_data, error))
-        return FALSE;
-    }
+    if (!ctx->backend->ops->kv_save (ctx->backend, l, n, k, v, error) || !write (k, layer_bytes, user_data, error)
+        || !write (v, layer_bytes, user_data, error))
+      return FALSE;
   return TRUE;
 }
 
@@ -342,14 +378,13 @@ read_state (TernContext *ctx, TernStreamReadFn read, gpointer user_data, GError 
     }
 
   gsize layer_bytes = kv_layer_bytes (ctx, n);
-  g_autofree guint8 *k = g_malloc (MAX (layer_bytes, 1));
-  g_autofree guint8 *v = g_malloc (MAX (layer_bytes, 1));
+  g_autofree guint8 *k = NULL, *v = NULL;
+  if (!alloc_layer_buffers (layer_bytes, &k, &v, error))
+    return FALSE;
   for (gint32 l = 0; l < ctx->hp->n_layer; l++)
-    {
-      if (!read (k, layer_bytes, user_data, error) || !read (v, layer_bytes, user_data, error))
-        return FALSE;
-      ctx->backend->ops->kv_load (ctx->backend, l, n, k, v);
-    }
+    if (!read (k, layer_bytes, user_data, error) || !read (v, layer_bytes, user_data, error)
+        || !ctx->backend->ops->kv_load (ctx->backend, l, n, k, v, error))
+      return FALSE;
   return TRUE;
 }
 

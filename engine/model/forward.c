@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "forward.h"
 
-void
-tern_forward_buffers_init (TernForwardBuffers *bufs, TernBackend *b, const TernHParams *hp, gint32 n_batch)
+gboolean
+tern_forward_buffers_init (TernForwardBuffers *bufs, TernBackend *b, const TernHParams *hp, gint32 n_batch,
+                           GError **error)
 {
-  const TernBackendOps *ops = b->ops;
   gint64 q_dim = (gint64) hp->n_head * hp->head_dim, kv_dim = (gint64) hp->n_head_kv * hp->head_dim;
+  struct { TernBuf **buf; gint64 cols; } shapes[] = {
+    { &bufs->x, hp->n_embd }, { &bufs->xn, hp->n_embd }, { &bufs->q, q_dim },     { &bufs->k, kv_dim },
+    { &bufs->v, kv_dim },     { &bufs->att, q_dim },     { &bufs->gate, hp->n_ff }, { &bufs->up, hp->n_ff },
+    { &bufs->last, hp->n_embd }, { &bufs->logits, hp->n_vocab },
+  };
 
-  bufs->x = ops->buf_new (b, n_batch, hp->n_embd);
-  bufs->xn = ops->buf_new (b, n_batch, hp->n_embd);
-  bufs->q = ops->buf_new (b, n_batch, q_dim);
-  bufs->k = ops->buf_new (b, n_batch, kv_dim);
-  bufs->v = ops->buf_new (b, n_batch, kv_dim);
-  bufs->att = ops->buf_new (b, n_batch, q_dim);
-  bufs->gate = ops->buf_new (b, n_batch, hp->n_ff);
-  bufs->up = ops->buf_new (b, n_batch, hp->n_ff);
-  bufs->last = ops->buf_new (b, n_batch, hp->n_embd);
-  bufs->logits = ops->buf_new (b, n_batch, hp->n_vocab);
+  *bufs = (TernForwardBuffers) { 0 };
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      *shapes[i].buf = b->ops->buf_new (b, n_batch, shapes[i].cols, error);
+      if (*shapes[i].buf == NULL)
+        {
+          tern_forward_buffers_clear (bufs, b);
+          return FALSE;
+        }
+    }
+  return TRUE;
 }
 
 void
@@ -32,9 +38,10 @@ tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b)
       }
 }
 
-gboolean
-tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
-              gint32 pos, gint32 n_logits, GError **error)
+/* Records the pass. */
+static gboolean
+record (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n, gint32 pos,
+        gint32 n_logits, GError **error)
 {
   const TernBackendOps *ops = b->ops;
   const TernHParams *hp = tern_weights_hparams (w);
@@ -85,4 +92,19 @@ tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const Te
     }
   tern_weights_release (w, -1);
   return TRUE;
+}
+
+gboolean
+tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
+              gint32 pos, gint32 n_logits, GError **error)
+{
+  b->ops->begin (b);
+  if (!record (b, w, bufs, tokens, n, pos, n_logits, error))
+    {
+      /* A pass always ends; what it computed is not used. A failure of
+       * the backend's own shows again where the context next uses it. */
+      b->ops->submit (b, NULL);
+      return FALSE;
+    }
+  return b->ops->submit (b, error);
 }

@@ -19,13 +19,20 @@ typedef struct {
   TernBuf *logits; /* [n_batch][n_vocab] */
 } TernForwardBuffers;
 
-void tern_forward_buffers_init (TernForwardBuffers *bufs, TernBackend *b, const TernHParams *hp, gint32 n_batch);
+/* Makes the buffers of passes of up to @n_batch tokens; NOMEM (with none
+ * made) when one cannot be. */
+gboolean tern_forward_buffers_init (TernForwardBuffers *bufs, TernBackend *b, const TernHParams *hp, gint32 n_batch,
+                                    GError **error);
+/* Frees those made; does nothing for the others (NULL). */
 void tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b);
 
 /* Evaluates @n tokens at positions @pos.., storing their keys and values in
  * the cache, and computes the logits of the last @n_logits of them into
- * bufs->logits rows 0..n_logits-1. Each layer's weights come from @w,
- * announced and acquired before the layer is computed. Fails (IO) only
- * where the weight source cannot provide a layer. */
+ * bufs->logits rows 0..n_logits-1, as one pass (backend.h): submitted, not
+ * waited for; reading the logits waits. Each layer's weights come from @w,
+ * announced and acquired before the layer is recorded. Fails with IO where
+ * the weight source cannot provide a layer (the pass is then submitted
+ * unfinished, and the cache positions it wrote hold unspecified values),
+ * and with the backend's error where submitting fails. */
 gboolean tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
                        gint32 pos, gint32 n_logits, GError **error);

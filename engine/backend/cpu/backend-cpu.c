@@ -3,7 +3,11 @@
  * in host memory, and a persistent thread pool. Numerics follow llama.cpp's
  * CPU backend: activations are quantized to each weight type's vec_dot
  * type, queries and attention weights are rounded to the cache type before
- * their dot products, and RMSNorm sums squares in double. */
+ * their dot products, and RMSNorm sums squares in double.
+ *
+ * Operations run as they are recorded, so a pass is done when it is
+ * submitted; nothing here fails once the backend and its buffers exist
+ * (every allocation an operation needs is made with them). */
 #include "backend/backend.h"
 
 #include <math.h>
@@ -26,6 +30,7 @@ typedef struct {
   TernThreadPool *pool;
   TernKernelLevel kernel; /* never TERN_KERNEL_BEST */
   char *name;
+  gboolean recording;     /* between begin and submit */
 
   gint32 n_ctx;
   TernType kv_type;
@@ -35,12 +40,15 @@ typedef struct {
   guint8 *v_cache;      /* [layer][kv_dim][n_ctx]: transposed, so a head's
                          * values for one dimension are one dot product */
   TernVecDotFn kv_dot;
+  float *kv_row;           /* [kv_dim]: a key being moved */
   float *rope_freqs;       /* [n_rot/2] divisors, or NULL */
 
   /* The activation matrix last quantized for a matmul, reused while the
-   * same buffer is multiplied by several weights (Q, K, V; gate, up). */
+   * same buffer is multiplied by several weights (Q, K, V; gate, up).
+   * Grown by buf_new to hold any buffer that can be a matmul's input. */
   guint8 *act;
   gsize act_size;
+  gint64 max_matmul_cols; /* the widest matmul input of the model */
   const TernBuf *act_src;
   guint64 act_version;
   TernType act_type;
@@ -60,19 +68,54 @@ touch (TernBuf *buf)
   buf->version++;
 }
 
+/* No activation type takes more than 2 bytes an element (F16 and BF16;
+ * the 8-bit ones take about 1.1). */
+#define ACT_MAX_ELEM_BYTES 2
+
 static TernBuf *
-cpu_buf_new (TernBackend *b, gint64 rows, gint64 cols)
+cpu_buf_new (TernBackend *b, gint64 rows, gint64 cols, GError **error)
 {
+  CpuBackend *cpu = CPU (b);
+  gsize n = 0;
+  float *data = NULL;
+
+  g_assert (!cpu->recording && rows > 0 && cols > 0);
+  if (g_size_checked_mul (&n, rows, cols))
+    data = g_try_malloc0_n (n, sizeof (float));
+  /* The quantized copy a matmul makes of this buffer fits in cpu->act. */
+  gsize act_need = cols <= cpu->max_matmul_cols ? n * ACT_MAX_ELEM_BYTES : 0;
+  if (data != NULL && act_need > cpu->act_size)
+    {
+      guint8 *act = g_try_malloc (act_need);
+      if (act == NULL)
+        g_clear_pointer (&data, g_free);
+      else
+        {
+          g_free (cpu->act);
+          cpu->act = act;
+          cpu->act_size = act_need;
+          cpu->act_src = NULL;
+        }
+    }
+  if (data == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory for %" G_GINT64_FORMAT " activations of %" G_GINT64_FORMAT " values",
+                   rows, cols);
+      return NULL;
+    }
+
   TernBuf *buf = g_new0 (TernBuf, 1);
   buf->rows = rows;
   buf->cols = cols;
-  buf->data = g_malloc0_n (rows * cols, sizeof (float));
+  buf->data = data;
   return buf;
 }
 
 static void
 cpu_buf_free (TernBackend *b, TernBuf *buf)
 {
+  g_assert (!CPU (b)->recording);
   if (CPU (b)->act_src == buf)
     CPU (b)->act_src = NULL;
   g_free (buf->data);
@@ -86,14 +129,33 @@ cpu_name (TernBackend *b)
 }
 
 static void
+cpu_begin (TernBackend *b)
+{
+  g_assert (!CPU (b)->recording);
+  CPU (b)->recording = TRUE;
+}
+
+static gboolean
+cpu_submit (TernBackend *b, GError **error)
+{
+  g_assert (CPU (b)->recording);
+  CPU (b)->recording = FALSE;
+  return TRUE;
+}
+
+/* Operations are recorded in a pass. */
+#define RECORDING(b) g_assert (CPU (b)->recording)
+
+static void
 cpu_free (TernBackend *b)
 {
   CpuBackend *cpu = CPU (b);
-  tern_thread_pool_free (cpu->pool);
+  g_clear_pointer (&cpu->pool, tern_thread_pool_free);
   g_free (cpu->k_cache);
   g_free (cpu->v_cache);
   g_free (cpu->act);
   g_free (cpu->scratch);
+  g_free (cpu->kv_row);
   g_free (cpu->name);
   g_free (cpu->rope_freqs);
   g_free (cpu);
@@ -122,6 +184,7 @@ cpu_embed (TernBackend *b, const TernToken *tokens, gint32 n, TernBuf *out)
   TernDequantRowFn dequant = NULL;
   gsize row_bytes = tern_type_row_bytes (t->type, t->ne[0]);
 
+  RECORDING (b);
   /* The backend's level, or the best below it with a dequantizer of its own. */
   for (int l = CPU (b)->kernel; dequant == NULL; l--)
     dequant = tern_quant_dequant_row_at (t->type, l);
@@ -139,6 +202,7 @@ cpu_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeig
   gint64 d = x->cols;
   float eps = CPU (b)->hp->rms_eps;
 
+  RECORDING (b);
   for (gint32 i = 0; i < n; i++)
     {
       const float *xi = x->data + i * d;
@@ -221,13 +285,7 @@ activations (CpuBackend *cpu, const TernBuf *x, gint32 n, TernType type, gsize *
   if (cpu->act_src == x && cpu->act_version == x->version && cpu->act_type == type && cpu->act_n >= n)
     return cpu->act;
 
-  gsize need = *row_bytes * n;
-  if (need > cpu->act_size)
-    {
-      g_free (cpu->act);
-      cpu->act = g_malloc (need);
-      cpu->act_size = need;
-    }
+  g_assert (*row_bytes * n <= cpu->act_size);
   /* As llama.cpp's x86 builds, whose results Tern's are compared with. */
   TernQuantizeRowFn quantize = tern_quant_quantize_activations (type);
   for (gint32 i = 0; i < n; i++)
@@ -249,6 +307,7 @@ cpu_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeight
   MatmulJob job = { 0 };
   guint n_threads = tern_thread_pool_n_threads (cpu->pool);
 
+  RECORDING (b);
   g_assert (x->cols == w->ne[0] && out->cols >= w->ne[1]);
   job.tile = tern_quant_dot_tile (w->type, cpu->kernel);
   job.w = w->data;
@@ -313,6 +372,7 @@ rope_row (const CpuBackend *cpu, float *x, gint32 n_heads, float pos)
 static void
 cpu_rope (TernBackend *b, TernBuf *x, gint32 n, gint32 n_heads, gint32 pos)
 {
+  RECORDING (b);
   for (gint32 i = 0; i < n; i++)
     rope_row (CPU (b), x->data + i * x->cols, n_heads, (float) (pos + i));
   touch (x);
@@ -364,6 +424,7 @@ cpu_kv_store (TernBackend *b, gint32 layer, const TernBuf *k, const TernBuf *v, 
 {
   CpuBackend *cpu = CPU (b);
 
+  RECORDING (b);
   g_assert (pos + n <= cpu->n_ctx);
   for (gint32 i = 0; i < n; i++)
     {
@@ -382,8 +443,9 @@ cpu_kv_move (TernBackend *b, gint32 from, gint32 to, gint32 count)
 {
   CpuBackend *cpu = CPU (b);
   gint32 n_head_kv = cpu->hp->n_head_kv;
-  g_autofree float *row = g_new (float, cpu->kv_dim);
+  float *row = cpu->kv_row;
 
+  RECORDING (b);
   g_assert (to < from && from + count <= cpu->n_ctx);
   for (gint32 l = 0; l < cpu->hp->n_layer; l++)
     {
@@ -407,12 +469,13 @@ cpu_kv_move (TernBackend *b, gint32 from, gint32 to, gint32 count)
     }
 }
 
-static void
-cpu_kv_save (TernBackend *b, gint32 layer, gint32 n, guint8 *k, guint8 *v)
+static gboolean
+cpu_kv_save (TernBackend *b, gint32 layer, gint32 n, guint8 *k, guint8 *v, GError **error)
 {
   CpuBackend *cpu = CPU (b);
   gsize row = cpu->kv_dim * cpu->kv_elem;
 
+  g_assert (!cpu->recording);
   memcpy (k, k_at (cpu, layer, 0), n * row);
   for (gint64 j = 0; j < cpu->kv_dim; j++)
     {
@@ -420,14 +483,16 @@ cpu_kv_save (TernBackend *b, gint32 layer, gint32 n, guint8 *k, guint8 *v)
       for (gint32 i = 0; i < n; i++)
         memcpy (v + i * row + j * cpu->kv_elem, vt + (gsize) i * cpu->kv_elem, cpu->kv_elem);
     }
+  return TRUE;
 }
 
-static void
-cpu_kv_load (TernBackend *b, gint32 layer, gint32 n, const guint8 *k, const guint8 *v)
+static gboolean
+cpu_kv_load (TernBackend *b, gint32 layer, gint32 n, const guint8 *k, const guint8 *v, GError **error)
 {
   CpuBackend *cpu = CPU (b);
   gsize row = cpu->kv_dim * cpu->kv_elem;
 
+  g_assert (!cpu->recording);
   memcpy (k_at (cpu, layer, 0), k, n * row);
   for (gint64 j = 0; j < cpu->kv_dim; j++)
     {
@@ -435,6 +500,7 @@ cpu_kv_load (TernBackend *b, gint32 layer, gint32 n, const guint8 *k, const guin
       for (gint32 i = 0; i < n; i++)
         memcpy (vt + (gsize) i * cpu->kv_elem, v + i * row + j * cpu->kv_elem, cpu->kv_elem);
     }
+  return TRUE;
 }
 
 /* Attention. */
@@ -495,6 +561,8 @@ static void
 cpu_attend (TernBackend *b, gint32 layer, const TernBuf *q, gint32 n, gint32 pos, TernBuf *out)
 {
   AttendJob job = { CPU (b), layer, q, n, pos, out, { 0 } };
+
+  RECORDING (b);
   job.queue.n_chunks = (gint64) n * CPU (b)->hp->n_head;
   tern_thread_pool_run (CPU (b)->pool, attend_worker, &job);
   touch (out);
@@ -528,6 +596,8 @@ static void
 cpu_swiglu (TernBackend *b, TernBuf *gate, const TernBuf *up, gint32 n)
 {
   SwigluJob job = { gate, up, n };
+
+  RECORDING (b);
   tern_thread_pool_run (CPU (b)->pool, swiglu_worker, &job);
   touch (gate);
 }
@@ -535,6 +605,7 @@ cpu_swiglu (TernBackend *b, TernBuf *gate, const TernBuf *up, gint32 n)
 static void
 cpu_add (TernBackend *b, TernBuf *x, const TernBuf *y, gint32 n)
 {
+  RECORDING (b);
   for (gint32 i = 0; i < n; i++)
     for (gint64 j = 0; j < x->cols; j++)
       x->data[i * x->cols + j] += y->data[i * y->cols + j];
@@ -544,15 +615,27 @@ cpu_add (TernBackend *b, TernBuf *x, const TernBuf *y, gint32 n)
 static void
 cpu_copy_rows (TernBackend *b, const TernBuf *src, gint32 row, gint32 count, TernBuf *dst, gint32 dst_row)
 {
+  RECORDING (b);
   g_assert (src->cols == dst->cols);
   memcpy (dst->data + dst_row * dst->cols, src->data + row * src->cols, sizeof (float) * count * src->cols);
   touch (dst);
 }
 
-static void
-cpu_read (TernBackend *b, const TernBuf *buf, gint32 row, gint32 count, float *dst)
+static gboolean
+cpu_read (TernBackend *b, const TernBuf *buf, gint32 row, gint32 count, float *dst, GError **error)
 {
+  g_assert (!CPU (b)->recording && row + count <= buf->rows);
   memcpy (dst, buf->data + row * buf->cols, sizeof (float) * count * buf->cols);
+  return TRUE;
+}
+
+static gboolean
+cpu_write (TernBackend *b, TernBuf *buf, gint32 row, gint32 count, const float *src, GError **error)
+{
+  g_assert (!CPU (b)->recording && row + count <= buf->rows);
+  memcpy (buf->data + row * buf->cols, src, sizeof (float) * count * buf->cols);
+  touch (buf);
+  return TRUE;
 }
 
 static const TernBackendOps cpu_ops = {
@@ -560,6 +643,8 @@ static const TernBackendOps cpu_ops = {
   .name = cpu_name,
   .buf_new = cpu_buf_new,
   .buf_free = cpu_buf_free,
+  .begin = cpu_begin,
+  .submit = cpu_submit,
   .embed = cpu_embed,
   .rms_norm = cpu_rms_norm,
   .matmul = cpu_matmul,
@@ -569,63 +654,81 @@ static const TernBackendOps cpu_ops = {
   .swiglu = cpu_swiglu,
   .add = cpu_add,
   .copy_rows = cpu_copy_rows,
-  .read = cpu_read,
   .kv_move = cpu_kv_move,
+  .read = cpu_read,
+  .write = cpu_write,
   .kv_save = cpu_kv_save,
   .kv_load = cpu_kv_load,
 };
 
 TernBackend *
-tern_backend_cpu_new (TernWeights *weights, gint32 n_ctx, TernType kv_type, TernKernelLevel kernel,
-                      guint n_threads, GError **error)
+tern_backend_cpu_open (const TernDevice *device, const TernBackendParams *params, GError **error)
 {
-  const TernHParams *hp = tern_weights_hparams (weights);
+  const TernHParams *hp = tern_weights_hparams (params->weights);
+  TernType kv_type = params->kv_type;
+  gint32 n_ctx = params->n_ctx;
+  guint n_threads = params->n_threads;
   gsize kv_elem = kv_type == TERN_TYPE_F16 ? 2 : 4;
   gint64 kv_dim = (gint64) hp->n_head_kv * hp->head_dim;
   gsize cache_bytes = (gsize) hp->n_layer * n_ctx * kv_dim * kv_elem;
+  TernKernelLevel kernel = params->kernel;
 
   g_assert (kv_type == TERN_TYPE_F16 || kv_type == TERN_TYPE_F32);
-  g_assert (tern_cpu_supports_kernel (kernel));
+  g_assert (tern_cpu_supports_kernel (kernel) && n_threads >= 1 && n_ctx >= 1);
   if (kernel == TERN_KERNEL_BEST)
     kernel = tern_cpu_best_kernel ();
-  guint8 *k_cache = g_try_malloc0 (cache_bytes);
-  guint8 *v_cache = g_try_malloc0 (cache_bytes);
-  if (k_cache == NULL || v_cache == NULL)
-    {
-      g_free (k_cache);
-      g_free (v_cache);
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
-                   "not enough memory for a KV cache of %d tokens (%" G_GSIZE_FORMAT " MiB)", n_ctx,
-                   2 * cache_bytes >> 20);
-      return NULL;
-    }
 
   CpuBackend *cpu = g_new0 (CpuBackend, 1);
   cpu->base.ops = &cpu_ops;
-  cpu->weights = weights;
+  cpu->weights = params->weights;
   cpu->hp = hp;
-  cpu->pool = tern_thread_pool_new (n_threads);
   cpu->kernel = kernel;
-  cpu->name = g_strdup_printf ("cpu (%s, %u thread%s)", tern_kernel_level_name (kernel),
-                               n_threads, n_threads == 1 ? "" : "s");
   cpu->n_ctx = n_ctx;
   cpu->kv_type = kv_type;
   cpu->kv_elem = kv_elem;
   cpu->kv_dim = kv_dim;
-  cpu->k_cache = k_cache;
-  cpu->v_cache = v_cache;
   cpu->kv_dot = tern_quant_vec_dot (kv_type, kernel);
+  cpu->max_matmul_cols = MAX (MAX (hp->n_embd, (gint64) hp->n_head * hp->head_dim), hp->n_ff);
+  cpu->k_cache = g_try_malloc0 (cache_bytes);
+  cpu->v_cache = g_try_malloc0 (cache_bytes);
+  if (cpu->k_cache == NULL || cpu->v_cache == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory for a KV cache of %d tokens (%" G_GSIZE_FORMAT " MiB)", n_ctx,
+                   2 * cache_bytes >> 20);
+      cpu_free (&cpu->base);
+      return NULL;
+    }
+  /* Per thread: the scores of a query over every position (f32), then
+   * the same as weights and the query, both in the cache type. */
+  cpu->scratch_per_thread = (sizeof (float) + kv_elem) * n_ctx + kv_elem * hp->head_dim;
+  cpu->scratch_per_thread = (cpu->scratch_per_thread + 63) / 64 * 64;
+  cpu->scratch = g_try_malloc (cpu->scratch_per_thread * n_threads);
+  if (cpu->scratch == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory for attention over %d tokens on %u threads", n_ctx, n_threads);
+      cpu_free (&cpu->base);
+      return NULL;
+    }
+  cpu->kv_row = g_new (float, kv_dim);
   /* A few floats, kept here: RoPE needs them outside any layer. */
-  if (!tern_weights_acquire (weights, -1, error))
+  if (!tern_weights_acquire (params->weights, -1, error))
     {
       cpu_free (&cpu->base);
       return NULL;
     }
-  const TernGgufTensor *freqs = tern_weights_get (weights, -1, TERN_WEIGHT_ROPE_FREQS);
+  const TernGgufTensor *freqs = tern_weights_get (params->weights, -1, TERN_WEIGHT_ROPE_FREQS);
   cpu->rope_freqs = freqs ? g_memdup2 (freqs->data, freqs->n_bytes) : NULL;
-  tern_weights_release (weights, -1);
-  cpu->scratch_per_thread = (sizeof (float) + kv_elem) * n_ctx + kv_elem * hp->head_dim;
-  cpu->scratch_per_thread = (cpu->scratch_per_thread + 63) / 64 * 64;
-  cpu->scratch = g_malloc (cpu->scratch_per_thread * n_threads);
+  tern_weights_release (params->weights, -1);
+  cpu->pool = tern_thread_pool_new (n_threads);
+  cpu->name = g_strdup_printf ("cpu (%s, %u thread%s)", tern_kernel_level_name (kernel),
+                               n_threads, n_threads == 1 ? "" : "s");
   return &cpu->base;
 }
+
+const TernBackendClass tern_backend_cpu_class = {
+  .name = "cpu",
+  .enumerate = tern_backend_cpu_enumerate,
+  .open = tern_backend_cpu_open,
+};

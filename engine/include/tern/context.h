@@ -9,8 +9,9 @@ G_BEGIN_DECLS
 
 /* A context: one conversation's state on a model — the KV cache of the
  * tokens evaluated so far, and the logits of the last evaluation. It runs
- * on a compute backend (the CPU for now) with its own thread pool. A
- * context is used by one thread at a time; the model must outlive it. */
+ * on a compute device chosen by name (tern/backend.h) with its own thread
+ * pool. A context is used by one thread at a time; the model must outlive
+ * it. */
 
 typedef struct {
   gint32 n_ctx;      /* tokens the cache holds; 0: the model's training length */
@@ -20,14 +21,19 @@ typedef struct {
   TernType kv_type;  /* TERN_TYPE_F16 (default) or TERN_TYPE_F32 */
   TernKernelLevel kernel; /* the dot products' level; TERN_KERNEL_BEST (default):
                            * tern_cpu_best_kernel (). Tests run each level. */
+  const char *backend;    /* the device to compute on, by name (tern_devices ()):
+                           * "cpu", "vulkan:0"; NULL (default): "cpu". Not kept. */
 } TernContextParams;
 
 void tern_context_params_init (TernContextParams *params);
 
 typedef struct TernContext TernContext;
 
-/* Creates a context. INVALID for bad parameters, UNSUPPORTED for a kernel
- * level the CPU lacks, NOMEM when the KV cache cannot be allocated. */
+/* Creates a context. INVALID for bad parameters or a backend that is no
+ * device's name (the message lists those there are), UNSUPPORTED for a
+ * kernel level the CPU lacks, NOMEM when the KV cache or the buffers of a
+ * batch (n_batch × n_vocab logits the largest) cannot be allocated, DEVICE
+ * when the device cannot be used. */
 TernContext *tern_context_new (TernModel *model, const TernContextParams *params, GError **error);
 void tern_context_free (TernContext *ctx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernContext, tern_context_free)
@@ -46,8 +52,11 @@ const char *tern_context_backend_name (const TernContext *ctx);
  * kept (tern_context_logits (ctx, i) for i < n_tokens); otherwise only
  * those of the last token. Errors: INVALID (no tokens, an id outside the
  * vocabulary, more tokens than the context has room for — nothing is
- * evaluated then), CANCELLED (between passes: the tokens evaluated so far
- * stay in the cache). */
+ * evaluated then), NOMEM (no room for the logits kept: nothing is
+ * evaluated), CANCELLED (between passes: the tokens evaluated so far stay
+ * in the cache), IO (the model's weights could not be read), DEVICE (the
+ * device failed: it is lost for good, and so is the context, whose every
+ * later decode, save and load fails too; free it). */
 gboolean tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
                               TernProgressFn progress, gpointer user_data, GCancellable *cancellable,
                               GError **error);
@@ -65,7 +74,9 @@ void tern_context_truncate (TernContext *ctx, gint32 n_keep);
 
 /* Makes room when the cache is full: keeps the first @n_keep tokens, drops
  * the oldest half of the rest and moves the remaining ones back, rotating
- * their keys to their new positions. Returns how many were dropped. */
+ * their keys to their new positions. Returns how many were dropped. The
+ * move runs on the device without waiting for it: should the device fail
+ * meanwhile, the next decode or save says so. */
 gint32 tern_context_shift (TernContext *ctx, gint32 n_keep);
 
 /* The context's state as a byte stream: the tokens in the cache, their KV
@@ -77,14 +88,17 @@ gint32 tern_context_shift (TernContext *ctx, gint32 n_keep);
 /* Bytes tern_context_save_state writes for the current state. */
 gsize tern_context_state_size (const TernContext *ctx);
 
-/* Writes the state through @write; fails only when @write does. */
+/* Writes the state through @write; fails when @write does, NOMEM without
+ * room for one layer's cache in host memory, DEVICE when the device
+ * fails. */
 gboolean tern_context_save_state (const TernContext *ctx, TernStreamWriteFn write, gpointer user_data,
                                   GError **error);
 
 /* Replaces the context's state by one read through @read. A state from
  * another format version, context size, cache type or model shape is a
- * MISMATCH error, a malformed one FORMAT; on any error the context is left
- * empty, ready to re-ingest the transcript. */
+ * MISMATCH error, a malformed one FORMAT; NOMEM and DEVICE as for saving.
+ * On any error the context is left empty, ready to re-ingest the
+ * transcript (after DEVICE, it is lost). */
 gboolean tern_context_load_state (TernContext *ctx, TernStreamReadFn read, gpointer user_data, GError **error);
 
 G_END_DECLS

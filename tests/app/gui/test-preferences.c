@@ -13,6 +13,8 @@
 #include "tern-preferences-window.h"
 #include "tern-sampling-group.h"
 
+#include <tern/backend.h>
+
 /* For g_memory_settings_backend_new. */
 #define G_SETTINGS_ENABLE_BACKEND
 #include <gio/gsettingsbackend.h>
@@ -322,6 +324,37 @@ test_preferences_backend_unavailable (void)
   g_assert_cmpuint (adw_combo_row_get_selected (row), ==, 1);
   backend = g_settings_get_string (settings, "backend");
   g_assert_cmpstr (backend, ==, "vulkan:3");
+
+  destroy_window (window);
+}
+
+/* Without a list of its own, the window offers this computer's devices,
+ * the CPU first. */
+static void
+test_preferences_devices (void)
+{
+  g_autoptr (GSettings) settings = new_settings ();
+  GtkWidget *window;
+  AdwComboRow *row;
+  guint n_devices;
+  const TernDevice *const *devices = tern_devices (&n_devices);
+
+  g_settings_set_string (settings, "backend", "vulkan:7");
+  window = new_preferences (settings, NULL);
+  row = ADW_COMBO_ROW (find_row (window, "Backend"));
+  /* The devices, then the key's missing one. */
+  g_assert_cmpuint (g_list_model_get_n_items (adw_combo_row_get_model (row)), ==, n_devices + 1);
+  g_assert_cmpstr (devices[0]->name, ==, "cpu");
+  g_assert_cmpstr (combo_item (row, 0), ==, "CPU");
+  g_assert_cmpstr (combo_item (row, n_devices), ==, "Vulkan GPU 7 (unavailable)");
+  g_assert_cmpuint (adw_combo_row_get_selected (row), ==, n_devices);
+
+  adw_combo_row_set_selected (row, 0);
+  {
+    g_autofree char *backend = g_settings_get_string (settings, "backend");
+
+    g_assert_cmpstr (backend, ==, "cpu");
+  }
 
   destroy_window (window);
 }
@@ -709,6 +742,7 @@ main (int argc, char **argv)
   g_test_add_func ("/app/preferences/threads-subtitle", test_preferences_threads_subtitle);
   g_test_add_func ("/app/preferences/backends", test_preferences_backends);
   g_test_add_func ("/app/preferences/backend-unavailable", test_preferences_backend_unavailable);
+  g_test_add_func ("/app/preferences/devices", test_preferences_devices);
   g_test_add_func ("/app/preferences/escape", test_preferences_escape);
   g_test_add_func ("/app/sampling-group/round-trip", test_sampling_round_trip);
   g_test_add_func ("/app/sampling-group/properties", test_sampling_properties);
