@@ -140,8 +140,9 @@ tern_application_startup (GApplication *app)
   self->data_dir = g_path_get_dirname (db);
   self->demo_model = find_demo_model ();
   self->settings = g_settings_new (TERN_APPLICATION_ID);
+  g_autofree char *backend = g_settings_get_string (self->settings, "backend");
   self->service = tern_service_new (NULL, g_settings_get_uint (self->settings, "threads"),
-                                    g_settings_get_int (self->settings, "context-size"));
+                                    g_settings_get_int (self->settings, "context-size"), backend);
   tern_service_set_snapshot_limit (self->service,
                                    (gint64) g_settings_get_uint (self->settings, "snapshot-limit-mb") << 20, NULL,
                                    NULL, NULL);

@@ -970,9 +970,12 @@ conversation_factory (TernWindow *self)
 static void
 on_settings_applied (GSettings *settings, const char *key, TernWindow *self)
 {
-  if (g_str_equal (key, "threads") || g_str_equal (key, "context-size"))
-    tern_service_configure (self->service, g_settings_get_uint (settings, "threads"),
-                            g_settings_get_int (settings, "context-size"), NULL, NULL, NULL);
+  if (g_str_equal (key, "threads") || g_str_equal (key, "context-size") || g_str_equal (key, "backend"))
+    {
+      g_autofree char *backend = g_settings_get_string (settings, "backend");
+      tern_service_configure (self->service, g_settings_get_uint (settings, "threads"),
+                              g_settings_get_int (settings, "context-size"), backend, NULL, NULL, NULL);
+    }
   else if (g_str_equal (key, "snapshot-limit-mb"))
     tern_service_set_snapshot_limit (self->service, (gint64) g_settings_get_uint (settings, "snapshot-limit-mb") << 20,
                                      NULL, NULL, NULL);

@@ -62,6 +62,7 @@ context_params (Engine *e, TernContextParams *params)
   tern_context_params_init (params);
   params->n_ctx = e->n_ctx;
   params->n_threads = e->n_threads;
+  params->backend = e->backend;
 }
 
 void

@@ -78,6 +78,7 @@ struct Engine {
    * service-engine.c. */
   guint n_threads;
   gint32 n_ctx;
+  char *backend;         /* NULL: the CPU */
   TernStore *store;
   GError *store_error;   /* why the store could not be opened */
 

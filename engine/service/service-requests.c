@@ -12,7 +12,15 @@
 typedef struct {
   guint n_threads;
   gint32 n_ctx;
+  char *backend;
 } Configure;
+
+static void
+configure_free (Configure *configure)
+{
+  g_free (configure->backend);
+  g_free (configure);
+}
 
 static gboolean
 run_configure (Engine *e, Job *job, gpointer data, GError **error)
@@ -22,6 +30,8 @@ run_configure (Engine *e, Job *job, gpointer data, GError **error)
   /* For the models loaded from now on. */
   e->n_threads = configure->n_threads;
   e->n_ctx = configure->n_ctx;
+  g_free (e->backend);
+  e->backend = g_steal_pointer (&configure->backend);
   job_set_boolean (job);
   return TRUE;
 }
@@ -29,8 +39,8 @@ run_configure (Engine *e, Job *job, gpointer data, GError **error)
 static const RequestType configure_type = { .needs = NEEDS_NOTHING, .run = run_configure };
 
 void
-tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, GCancellable *cancellable,
-                        GAsyncReadyCallback callback, gpointer user_data)
+tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, const char *backend,
+                        GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (TERN_IS_SERVICE (self));
   g_return_if_fail (n_ctx >= 0);
@@ -38,8 +48,9 @@ tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, GCance
   Configure *configure = g_new0 (Configure, 1);
   configure->n_threads = n_threads;
   configure->n_ctx = n_ctx;
-  service_submit (self, &configure_type, tern_service_configure, configure, g_free, cancellable, callback,
-                  user_data);
+  configure->backend = g_strdup (backend);
+  service_submit (self, &configure_type, tern_service_configure, configure, (GDestroyNotify) configure_free,
+                  cancellable, callback, user_data);
 }
 
 gboolean

@@ -33,6 +33,7 @@ enum {
   PROP_DB_PATH,
   PROP_N_THREADS,
   PROP_N_CTX,
+  PROP_REQUESTED_BACKEND,
   PROP_MODEL_LOADED,
   PROP_MODEL_ID,
   PROP_CONVERSATION_ID,
@@ -548,6 +549,7 @@ tern_service_finalize (GObject *object)
 
   g_async_queue_unref (self->inbox);
   g_free (self->engine.db_path);
+  g_free (self->engine.backend);
   service_state_clear (&self->pending);
   service_state_clear (&self->state);
   g_mutex_clear (&self->lock);
@@ -564,12 +566,6 @@ tern_service_get_property (GObject *object, guint prop_id, GValue *value, GParam
     {
     case PROP_DB_PATH:
       g_value_set_string (value, self->engine.db_path);
-      break;
-    case PROP_N_THREADS:
-      g_value_set_uint (value, self->engine.n_threads);
-      break;
-    case PROP_N_CTX:
-      g_value_set_int (value, self->engine.n_ctx);
       break;
     case PROP_MODEL_LOADED:
       g_value_set_boolean (value, self->state.model_loaded);
@@ -614,6 +610,9 @@ tern_service_set_property (GObject *object, guint prop_id, const GValue *value, 
     case PROP_N_CTX:
       self->engine.n_ctx = g_value_get_int (value);
       break;
+    case PROP_REQUESTED_BACKEND:
+      self->engine.backend = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -625,6 +624,7 @@ tern_service_class_init (TernServiceClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
   GParamFlags co = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+  GParamFlags settings = G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
 
   object_class->constructed = tern_service_constructed;
   object_class->dispose = tern_service_dispose;
@@ -633,8 +633,12 @@ tern_service_class_init (TernServiceClass *klass)
   object_class->set_property = tern_service_set_property;
 
   properties[PROP_DB_PATH] = g_param_spec_string ("db-path", NULL, NULL, NULL, co);
-  properties[PROP_N_THREADS] = g_param_spec_uint ("n-threads", NULL, NULL, 0, 4096, 0, co);
-  properties[PROP_N_CTX] = g_param_spec_int ("n-ctx", NULL, NULL, 0, G_MAXINT32, 0, co);
+  /* Write-only: the engine thread owns the settings once it runs, and
+   * tern_service_configure changes them there. "requested-backend" is the
+   * device asked for; "backend" the one the loaded model runs on. */
+  properties[PROP_N_THREADS] = g_param_spec_uint ("n-threads", NULL, NULL, 0, 4096, 0, settings);
+  properties[PROP_N_CTX] = g_param_spec_int ("n-ctx", NULL, NULL, 0, G_MAXINT32, 0, settings);
+  properties[PROP_REQUESTED_BACKEND] = g_param_spec_string ("requested-backend", NULL, NULL, NULL, settings);
   properties[PROP_MODEL_LOADED] = g_param_spec_boolean ("model-loaded", NULL, NULL, FALSE, ro);
   properties[PROP_MODEL_ID] = g_param_spec_int64 ("model-id", NULL, NULL, 0, G_MAXINT64, 0, ro);
   properties[PROP_CONVERSATION_ID] = g_param_spec_int64 ("conversation-id", NULL, NULL, 0, G_MAXINT64, 0, ro);
@@ -668,10 +672,11 @@ tern_service_init (TernService *self)
 }
 
 TernService *
-tern_service_new (const char *db_path, guint n_threads, gint32 n_ctx)
+tern_service_new (const char *db_path, guint n_threads, gint32 n_ctx, const char *backend)
 {
   g_return_val_if_fail (n_ctx >= 0, NULL);
-  return g_object_new (TERN_TYPE_SERVICE, "db-path", db_path, "n-threads", n_threads, "n-ctx", n_ctx, NULL);
+  return g_object_new (TERN_TYPE_SERVICE, "db-path", db_path, "n-threads", n_threads, "n-ctx", n_ctx,
+                       "requested-backend", backend, NULL);
 }
 
 /* ---- Property getters ---- */

@@ -71,10 +71,13 @@ G_DECLARE_FINAL_TYPE (TernService, tern_service, TERN, SERVICE, GObject)
 
 /* Starts the engine thread, which opens the store at @db_path (NULL: the
  * default path, see tern/store.h). Models get contexts of @n_ctx tokens
- * (0: the model's training length) computed by @n_threads threads (0: one
- * per physical core). Never fails: a store that cannot be opened is
- * reported through the "error" signal and the requests that need it. */
-TernService *tern_service_new (const char *db_path, guint n_threads, gint32 n_ctx);
+ * (0: the model's training length) computed on the device named @backend
+ * (tern/backend.h; NULL: the CPU) by @n_threads threads (0: one per
+ * physical core). Never fails: a store that cannot be opened is reported
+ * through the "error" signal and the requests that need it; a backend
+ * that is not there makes loading a model fail with INVALID, naming the
+ * devices there are. */
+TernService *tern_service_new (const char *db_path, guint n_threads, gint32 n_ctx, const char *backend);
 
 /* Ends the engine thread cleanly and waits for it: a reply being generated
  * stops within one token and is stored (with its snapshot), a model load
@@ -105,10 +108,11 @@ gint tern_service_get_context_used (TernService *self);
 gint tern_service_get_context_size (TernService *self);
 const char *tern_service_get_backend (TernService *self);
 
-/* Threads and context size for the models loaded from now on (the one
- * loaded keeps its own until loaded again); as in tern_service_new. */
-void tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, GCancellable *cancellable,
-                             GAsyncReadyCallback callback, gpointer user_data);
+/* Threads, context size and backend for the models loaded from now on
+ * (the one loaded keeps its own until loaded again); as in
+ * tern_service_new. */
+void tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, const char *backend,
+                             GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean tern_service_configure_finish (TernService *self, GAsyncResult *result, GError **error);
 
 /* ---- Models ---- */

@@ -20,6 +20,7 @@ app_harness_init (AppHarness *h, const char *dir, guint n_threads, gint n_ctx)
   g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
   g_settings_set_uint (settings, "threads", n_threads);
   g_settings_set_int (settings, "context-size", n_ctx);
+  g_settings_set_string (settings, "backend", "cpu");
   g_settings_set_double (settings, "temperature", 0.0);
   g_settings_set_int (settings, "max-tokens", 24);
 }

@@ -321,7 +321,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_setenv ("TERN_DATA_DIR", f->dir, TRUE);
 
   g_autofree char *db = g_build_filename (f->dir, "tern.db", NULL);
-  f->service = tern_service_new (db, 1, 256);
+  f->service = tern_service_new (db, 1, 256, NULL);
   f->window = GTK_WINDOW (gtk_window_new ());
   gtk_window_set_default_size (f->window, 900, 700);
   f->page = g_object_ref_sink (TERN_LIBRARY_PAGE (tern_library_page_new (f->service)));

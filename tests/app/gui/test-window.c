@@ -238,6 +238,38 @@ test_chat (void)
   run_with_model (chat_body);
 }
 
+/* The backend setting is the service's, at start and when changed: a
+ * device that is not there keeps the model from loading, and choosing the
+ * CPU in Preferences lets it load. */
+static void
+backend_body (AppHarness *h, gpointer model)
+{
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+  g_autoptr (GFile) file = g_file_new_for_path (model);
+
+  tern_window_open_model_file (h->window, file);
+  app_harness_sync (h->window);
+  app_harness_wait ("the load to fail", app_harness_idle, h->window, 60);
+  g_assert_false (tern_service_get_model_loaded (h->window->service));
+
+  g_settings_set_string (settings, "backend", "cpu");
+  start_chat (h, model);
+  g_assert_true (g_str_has_prefix (tern_service_get_backend (h->window->service), "cpu "));
+}
+
+static void
+test_backend_setting (void)
+{
+  AppHarness h;
+
+  app_harness_init (&h, NULL, 1, 256);
+  g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
+  g_settings_set_string (settings, "backend", "vulkan:9");
+  g_autofree char *model = copy_model (h.dir);
+  app_harness_run (&h, backend_body, model);
+  app_harness_clear (&h);
+}
+
 /* Stop, pressed when the reply shows its third token, leaves exactly three:
  * the engine thread is held at that token (the service's test hook) while
  * the user presses Stop. */
@@ -843,6 +875,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/app/window/chat", test_chat);
   g_test_add_func ("/app/window/first-start", test_first_start);
   g_test_add_func ("/app/window/stop", test_stop);
+  g_test_add_func ("/app/window/backend-setting", test_backend_setting);
   g_test_add_func ("/app/window/follow", test_follow);
   g_test_add_func ("/app/window/quit-while-streaming", test_quit_while_streaming);
   g_test_add_func ("/app/window/branches", test_branches);

@@ -167,7 +167,7 @@ on_notify_generating (TernService *service, GParamSpec *pspec, Fixture *f)
 static TernService *
 service_new (Fixture *f, const char *db)
 {
-  TernService *service = tern_service_new (db, 2, 0);
+  TernService *service = tern_service_new (db, 2, 0, NULL);
 
   g_signal_connect (service, "reply-started", G_CALLBACK (on_reply_started), f);
   g_signal_connect (service, "reply-delta", G_CALLBACK (on_reply_delta), f);
@@ -384,6 +384,38 @@ test_bad_model (void)
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
 
   g_assert_false (tern_service_get_model_loaded (service));
+  release (&f);
+  g_assert_finalize_object (service);
+}
+
+/* The backend setting reaches the context: a device that is not there
+ * makes a load fail, naming the ones there are, and the CPU loads. */
+static void
+test_backend (void)
+{
+  g_auto (Fixture) f = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  fixture_init (&f);
+  TernService *service = service_new (&f, f.db);
+
+  tern_service_configure (service, 2, 0, "vulkan:9", NULL, got_result, &f);
+  g_assert_true (tern_service_configure_finish (service, await (&f), &error));
+  g_assert_no_error (error);
+  tern_service_load_model (service, f.model, NULL, got_result, &f);
+  g_assert_cmpint (tern_service_load_model_finish (service, await (&f), &error), ==, 0);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "vulkan:9"));
+  g_assert_nonnull (strstr (error->message, "cpu"));
+  g_clear_error (&error);
+  g_assert_false (tern_service_get_model_loaded (service));
+  f.last_fraction = 0; /* the next load's progress starts again */
+
+  tern_service_configure (service, 2, 0, "cpu", NULL, got_result, &f);
+  g_assert_true (tern_service_configure_finish (service, await (&f), &error));
+  g_assert_no_error (error);
+  load (&f, service);
+  g_assert_true (g_str_has_prefix (tern_service_get_backend (service), "cpu "));
   release (&f);
   g_assert_finalize_object (service);
 }
@@ -812,6 +844,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/service/load", test_load);
   g_test_add_func ("/service/bad-model", test_bad_model);
+  g_test_add_func ("/service/backend", test_backend);
   g_test_add_func ("/service/generate", test_generate);
   g_test_add_func ("/service/branches", test_branches);
   g_test_add_func ("/service/stop", test_stop);
