@@ -192,7 +192,7 @@ extern const TernKernelTable tern_kernels_avx2;
 extern const TernKernelTable tern_kernels_avx512;
 #endif
 
-/* Scalar quantizers, in quant-ref.c. */
+/* Scalar quantizers, in quantize.c. */
 void tern_quantize_row_q4_0 (const float *x, void *y, gint64 n);
 void tern_quantize_row_q8_0 (const float *x, void *y, gint64 n);
 void tern_quantize_row_q8_1 (const float *x, void *y, gint64 n);

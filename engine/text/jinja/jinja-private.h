@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* The Jinja interpreter behind chat-template.c, in four parts:
- *   jinja-lexer.c    source -> tokens, with jinja2's whitespace control
- *   jinja-parser.c   tokens -> syntax tree
- *   jinja-value.c    values, Python's str()/repr()/json.dumps(), arenas
- *   jinja-eval.c     statements and expressions
- *   jinja-builtins.c methods, attributes, items and globals
- *   jinja-filters.c  filters and tests
+/* The Jinja interpreter behind chat-template.c, in these parts:
+ *   lexer.c         source -> tokens, with jinja2's whitespace control
+ *   parser.c        tokens -> syntax tree: statements (parser-private.h)
+ *   parser-expr.c   the expressions of the syntax tree
+ *   value.c         values, arenas, Python's truth, == and <
+ *   value-format.c  Python's str()/repr()/json.dumps() of values
+ *   eval.c          statements and expressions
+ *   builtins.c      methods, attributes, items and globals
+ *   filters.c       filters and tests
  *
  * Memory: a compiled template lives in one arena, each render in another,
  * freed whole at the end. Values are immutable (the sandbox forbids
@@ -40,6 +42,10 @@ void j_arena_clear (JArena *arena);
 void *j_arena_alloc (JArena *arena, gsize size);
 
 /* ---- Values ---- */
+
+/* Values nested deeper than this (a list in a list in...) are refused by
+ * repr, tojson and ordering rather than overflowing the C stack. */
+#define J_MAX_VALUE_DEPTH 500
 
 typedef enum {
   JV_UNDEFINED,
