@@ -65,7 +65,7 @@ parse_call_args (Parser *p, JNode *n)
             break;
         }
       if (is_op (p, "*") || is_op (p, "**"))
-        j_fail (p->env, cur (p)->line, TERN_ENGINE_ERROR_UNSUPPORTED, "*args and **kwargs are not supported");
+        tern_jinja_fail (p->env, cur (p)->line, TERN_ENGINE_ERROR_UNSUPPORTED, "*args and **kwargs are not supported");
       if (cur (p)->kind == JT_NAME && tok_is (peek (p, 1), JT_OP, "="))
         {
           const char *name = expect_identifier (p);
@@ -73,7 +73,7 @@ parse_call_args (Parser *p, JNode *n)
           if (kwargs.n == cap_kw)
             {
               cap_kw = MAX (4, cap_kw * 2);
-              const char **grown = j_alloc (p->env, cap_kw * sizeof (char *));
+              const char **grown = tern_jinja_alloc (p->env, cap_kw * sizeof (char *));
               if (kwargs.n)
                 memcpy (grown, kwnames, kwargs.n * sizeof (char *));
               kwnames = grown;
@@ -84,7 +84,8 @@ parse_call_args (Parser *p, JNode *n)
       else
         {
           if (kwargs.n)
-            j_fail (p->env, cur (p)->line, TERN_ENGINE_ERROR_FORMAT, "positional argument after keyword argument");
+            tern_jinja_fail (p->env, cur (p)->line, TERN_ENGINE_ERROR_FORMAT,
+                             "positional argument after keyword argument");
           vec_push (p, &args, tern_jinja_parse_expression (p, TRUE));
         }
     }
@@ -125,7 +126,7 @@ parse_test (Parser *p, JNode *input)
     {
       /* One argument without parentheses: "is divisibleby 3". */
       if (tok_is (t, JT_NAME, "is"))
-        j_fail (p->env, t->line, TERN_ENGINE_ERROR_FORMAT, "you cannot chain multiple tests with is");
+        tern_jinja_fail (p->env, t->line, TERN_ENGINE_ERROR_FORMAT, "you cannot chain multiple tests with is");
       NodeVec args = { 0 };
       vec_push (p, &args, parse_postfix (p, parse_primary (p)));
       n->args = vec_list (&args);
@@ -167,7 +168,7 @@ parse_subscript (Parser *p, JNode *node)
           JNode *n = new_node (p, JN_ITEM, line);
           n->a = node;
           n->b = new_node (p, JN_LITERAL, line);
-          n->b->lit = j_int (t->i);
+          n->b->lit = tern_jinja_int (t->i);
           next (p);
           return n;
         }
@@ -255,11 +256,11 @@ parse_primary (Parser *p)
     {
     case JT_NAME:
       if (tok_is (t, JT_NAME, "true") || tok_is (t, JT_NAME, "True"))
-        n = literal (p, line, j_bool (TRUE));
+        n = literal (p, line, tern_jinja_bool (TRUE));
       else if (tok_is (t, JT_NAME, "false") || tok_is (t, JT_NAME, "False"))
-        n = literal (p, line, j_bool (FALSE));
+        n = literal (p, line, tern_jinja_bool (FALSE));
       else if (tok_is (t, JT_NAME, "none") || tok_is (t, JT_NAME, "None"))
-        n = literal (p, line, j_none);
+        n = literal (p, line, tern_jinja_none);
       else
         {
           n = new_node (p, JN_NAME, line);
@@ -273,7 +274,7 @@ parse_primary (Parser *p)
         gsize len = 0, k = p->pos;
         for (; p->toks[k].kind == JT_STRING; k++)
           len += p->toks[k].len;
-        char *s = j_alloc (p->env, len + 1);
+        char *s = tern_jinja_alloc (p->env, len + 1);
         len = 0;
         for (; cur (p)->kind == JT_STRING; next (p))
           {
@@ -281,18 +282,18 @@ parse_primary (Parser *p)
             len += cur (p)->len;
           }
         if (!utf8_valid_with_nul (s, len))
-          j_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "a string is not valid UTF-8");
-        n = literal (p, line, j_cstr (""));
+          tern_jinja_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "a string is not valid UTF-8");
+        n = literal (p, line, tern_jinja_cstr (""));
         n->lit.s.p = s;
         n->lit.s.len = len;
         break;
       }
     case JT_INT:
-      n = literal (p, line, j_int (t->i));
+      n = literal (p, line, tern_jinja_int (t->i));
       next (p);
       break;
     case JT_FLOAT:
-      n = literal (p, line, j_float (t->f));
+      n = literal (p, line, tern_jinja_float (t->f));
       next (p);
       break;
     default:

@@ -31,7 +31,7 @@ vec_push (Parser *p, NodeVec *v, JNode *node)
   if (v->n == v->cap)
     {
       gsize cap = MAX (4, v->cap * 2);
-      JNode **items = j_alloc (p->env, cap * sizeof (JNode *));
+      JNode **items = tern_jinja_alloc (p->env, cap * sizeof (JNode *));
       if (v->n)
         memcpy (items, v->items, v->n * sizeof (JNode *));
       v->items = items;
@@ -118,7 +118,7 @@ describe (Parser *p, const JTok *t)
     case JT_FLOAT: return "number";
     default:
       {
-        char *s = j_alloc (p->env, MIN (t->len, 40) + 3);
+        char *s = tern_jinja_alloc (p->env, MIN (t->len, 40) + 3);
         s[0] = '\'';
         memcpy (s + 1, t->p, MIN (t->len, 40));
         s[MIN (t->len, 40) + 1] = '\'';
@@ -133,8 +133,8 @@ fail_unexpected (Parser *p, const char *expected)
 {
   const JTok *t = cur (p);
   if (expected)
-    j_fail (p->env, t->line, TERN_ENGINE_ERROR_FORMAT, "expected %s, got %s", expected, describe (p, t));
-  j_fail (p->env, t->line, TERN_ENGINE_ERROR_FORMAT, "unexpected %s", describe (p, t));
+    tern_jinja_fail (p->env, t->line, TERN_ENGINE_ERROR_FORMAT, "expected %s, got %s", expected, describe (p, t));
+  tern_jinja_fail (p->env, t->line, TERN_ENGINE_ERROR_FORMAT, "unexpected %s", describe (p, t));
 }
 
 static inline void
@@ -165,7 +165,7 @@ expect_block_end (Parser *p)
 static inline const char *
 intern (Parser *p, const char *s, gsize len)
 {
-  char *key = j_memdup (p->env, s, len);
+  char *key = tern_jinja_memdup (p->env, s, len);
   const char *found = g_hash_table_lookup (p->tmpl->names, key);
 
   if (found)
@@ -187,7 +187,7 @@ expect_identifier (Parser *p)
 static inline JNode *
 new_node (Parser *p, JNodeKind kind, gint32 line)
 {
-  JNode *n = j_alloc0 (p->env, sizeof (JNode));
+  JNode *n = tern_jinja_alloc0 (p->env, sizeof (JNode));
   n->kind = kind;
   n->line = line;
   return n;
@@ -197,8 +197,8 @@ static inline void
 enter (Parser *p)
 {
   if (++p->nesting > TERN_CHAT_TEMPLATE_MAX_NESTING)
-    j_fail (p->env, cur (p)->line, TERN_ENGINE_ERROR_UNSUPPORTED,
-            "the template nests more than %d levels deep", TERN_CHAT_TEMPLATE_MAX_NESTING);
+    tern_jinja_fail (p->env, cur (p)->line, TERN_ENGINE_ERROR_UNSUPPORTED,
+                     "the template nests more than %d levels deep", TERN_CHAT_TEMPLATE_MAX_NESTING);
 }
 
 static inline void

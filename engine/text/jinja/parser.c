@@ -14,14 +14,14 @@ parse_names (Parser *p, JNode *n)
 {
   gboolean parens = skip_op (p, "(");
   gsize cap = 4;
-  const char **names = j_alloc (p->env, cap * sizeof (char *));
+  const char **names = tern_jinja_alloc (p->env, cap * sizeof (char *));
 
   n->n_names = 0;
   do
     {
       if (n->n_names == cap)
         {
-          const char **grown = j_alloc (p->env, 2 * cap * sizeof (char *));
+          const char **grown = tern_jinja_alloc (p->env, 2 * cap * sizeof (char *));
           memcpy (grown, names, cap * sizeof (char *));
           names = grown;
           cap *= 2;
@@ -40,7 +40,7 @@ parse_params (Parser *p, JNode *n)
 {
   NodeVec defaults = { 0 };
   gsize cap = 4;
-  const char **names = j_alloc (p->env, cap * sizeof (char *));
+  const char **names = tern_jinja_alloc (p->env, cap * sizeof (char *));
 
   expect_op (p, "(");
   while (!is_op (p, ")"))
@@ -49,7 +49,7 @@ parse_params (Parser *p, JNode *n)
         expect_op (p, ",");
       if (n->n_names == cap)
         {
-          const char **grown = j_alloc (p->env, 2 * cap * sizeof (char *));
+          const char **grown = tern_jinja_alloc (p->env, 2 * cap * sizeof (char *));
           memcpy (grown, names, cap * sizeof (char *));
           names = grown;
           cap *= 2;
@@ -113,7 +113,7 @@ parse_for (Parser *p, gint32 line)
   if (skip_name (p, "if"))
     n->b = tern_jinja_parse_expression (p, TRUE);
   if (is_name (p, "recursive"))
-    j_fail (p->env, cur (p)->line, TERN_ENGINE_ERROR_UNSUPPORTED, "recursive loops are not supported");
+    tern_jinja_fail (p->env, cur (p)->line, TERN_ENGINE_ERROR_UNSUPPORTED, "recursive loops are not supported");
   expect_block_end (p);
   p->loop_depth++;
   n->body = parse_body (p, ends);
@@ -201,7 +201,7 @@ parse_call_block (Parser *p, gint32 line)
     parse_params (p, n);
   n->a = tern_jinja_parse_expression (p, TRUE);
   if (n->a->kind != JN_CALL)
-    j_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "expected a call");
+    tern_jinja_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "expected a call");
   expect_block_end (p);
   p->loop_depth = 0;
   n->body = parse_body (p, endcall);
@@ -258,17 +258,17 @@ parse_statement (Parser *p)
   if (tok_is (t, JT_NAME, "break") || tok_is (t, JT_NAME, "continue"))
     {
       if (p->loop_depth == 0)
-        j_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "'%s' outside of a loop",
-                tok_is (t, JT_NAME, "break") ? "break" : "continue");
+        tern_jinja_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "'%s' outside of a loop",
+                         tok_is (t, JT_NAME, "break") ? "break" : "continue");
       n = new_node (p, tok_is (t, JT_NAME, "break") ? JN_BREAK : JN_CONTINUE, line);
       expect_block_end (p);
       return n;
     }
   for (guint k = 0; unsupported[k]; k++)
     if (tok_is (t, JT_NAME, unsupported[k]))
-      j_fail (p->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "the '%s' tag is not supported", unsupported[k]);
+      tern_jinja_fail (p->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "the '%s' tag is not supported", unsupported[k]);
   p->pos--;
-  j_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "unknown tag %s", describe (p, t));
+  tern_jinja_fail (p->env, line, TERN_ENGINE_ERROR_FORMAT, "unknown tag %s", describe (p, t));
 }
 
 /* Statements up to a tag named in @ends (left as the current token, after
@@ -285,8 +285,8 @@ parse_body (Parser *p, const char *const *ends)
       if (t->kind == JT_EOF)
         {
           if (ends)
-            j_fail (p->env, t->line, TERN_ENGINE_ERROR_FORMAT, "unexpected end of template, expected '%s'",
-                    ends[g_strv_length ((char **) ends) - 1]);
+            tern_jinja_fail (p->env, t->line, TERN_ENGINE_ERROR_FORMAT, "unexpected end of template, expected '%s'",
+                             ends[g_strv_length ((char **) ends) - 1]);
           break;
         }
       if (t->kind == JT_TEXT)
@@ -332,41 +332,41 @@ compile (JTemplate *tmpl, JEnv *env, const char *source, gsize len)
   if (setjmp (env->jmp))
     return FALSE;
   if (!g_utf8_validate_len (source, len, NULL))
-    j_fail (env, 0, TERN_ENGINE_ERROR_FORMAT, "the template is not valid UTF-8");
-  p.toks = j_lex (env, source, len, &p.n_toks);
+    tern_jinja_fail (env, 0, TERN_ENGINE_ERROR_FORMAT, "the template is not valid UTF-8");
+  p.toks = tern_jinja_lex (env, source, len, &p.n_toks);
   tmpl->body = parse_body (&p, NULL);
   return TRUE;
 }
 
 JTemplate *
-j_template_compile (const char *source, gsize len, GError **error)
+tern_jinja_template_compile (const char *source, gsize len, GError **error)
 {
   JTemplate *tmpl = g_new0 (JTemplate, 1);
   JEnv env = { .arena = &tmpl->arena };
 
-  j_arena_init (&tmpl->arena, TERN_CHAT_TEMPLATE_MAX_MEMORY);
+  tern_jinja_arena_init (&tmpl->arena, TERN_CHAT_TEMPLATE_MAX_MEMORY);
   tmpl->names = g_hash_table_new (g_str_hash, g_str_equal);
   if (!compile (tmpl, &env, source, len))
     {
       g_propagate_error (error, env.error);
-      j_template_free (tmpl);
+      tern_jinja_template_free (tmpl);
       return NULL;
     }
   return tmpl;
 }
 
 void
-j_template_free (JTemplate *tmpl)
+tern_jinja_template_free (JTemplate *tmpl)
 {
   if (tmpl == NULL)
     return;
   g_hash_table_unref (tmpl->names);
-  j_arena_clear (&tmpl->arena);
+  tern_jinja_arena_clear (&tmpl->arena);
   g_free (tmpl);
 }
 
 const char *
-j_template_intern (const JTemplate *tmpl, const char *name)
+tern_jinja_template_intern (const JTemplate *tmpl, const char *name)
 {
   return g_hash_table_lookup (tmpl->names, name);
 }

@@ -11,7 +11,7 @@
 /* ---- Output buffers ---- */
 
 void
-j_buf_init (JBuf *buf)
+tern_jinja_buf_init (JBuf *buf)
 {
   *buf = (JBuf) { 0 };
 }
@@ -20,12 +20,12 @@ static void
 buf_reserve (JState *st, JBuf *buf, gsize more)
 {
   if (more > TERN_CHAT_TEMPLATE_MAX_OUTPUT - buf->len)
-    j_fail (&st->env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "the template's output passes %d MiB",
-            TERN_CHAT_TEMPLATE_MAX_OUTPUT >> 20);
+    tern_jinja_fail (&st->env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "the template's output passes %d MiB",
+                     TERN_CHAT_TEMPLATE_MAX_OUTPUT >> 20);
   if (buf->len + more <= buf->cap)
     return;
   gsize cap = MAX (MAX (256, buf->cap * 2), buf->len + more);
-  char *p = j_alloc (&st->env, cap);
+  char *p = tern_jinja_alloc (&st->env, cap);
   if (buf->len)
     memcpy (p, buf->p, buf->len);
   buf->p = p;
@@ -33,7 +33,7 @@ buf_reserve (JState *st, JBuf *buf, gsize more)
 }
 
 void
-j_buf_append (JState *st, JBuf *buf, const char *p, gsize len)
+tern_jinja_buf_append (JState *st, JBuf *buf, const char *p, gsize len)
 {
   if (len == 0)
     return;
@@ -57,7 +57,7 @@ buf_taint (JState *st, JBuf *buf, gsize start, gsize end)
   if (buf->n_taint == buf->cap_taint)
     {
       gsize cap = MAX (8, buf->cap_taint * 2);
-      JRange *r = j_alloc (&st->env, cap * sizeof (JRange));
+      JRange *r = tern_jinja_alloc (&st->env, cap * sizeof (JRange));
       if (buf->n_taint)
         memcpy (r, buf->taint, buf->n_taint * sizeof (JRange));
       buf->taint = r;
@@ -67,25 +67,25 @@ buf_taint (JState *st, JBuf *buf, gsize start, gsize end)
 }
 
 void
-j_buf_append_str (JState *st, JBuf *buf, JVal v)
+tern_jinja_buf_append_str (JState *st, JBuf *buf, JVal v)
 {
   gsize at = buf->len;
 
-  j_buf_append (st, buf, v.s.p, v.s.len);
+  tern_jinja_buf_append (st, buf, v.s.p, v.s.len);
   if (v.s.taint)
     for (gsize k = 0; k < v.s.taint->n; k++)
       buf_taint (st, buf, at + v.s.taint->r[k].start, at + v.s.taint->r[k].start + v.s.taint->r[k].len);
 }
 
 JVal
-j_buf_value (JState *st, JBuf *buf)
+tern_jinja_buf_value (JState *st, JBuf *buf)
 {
   JVal v = { .type = JV_STRING };
   v.s.p = buf->p ? buf->p : "";
   v.s.len = buf->len;
   if (buf->n_taint)
     {
-      JTaint *t = j_alloc (&st->env, sizeof (JTaint) + buf->n_taint * sizeof (JRange));
+      JTaint *t = tern_jinja_alloc (&st->env, sizeof (JTaint) + buf->n_taint * sizeof (JRange));
       t->n = buf->n_taint;
       memcpy (t->r, buf->taint, buf->n_taint * sizeof (JRange));
       v.s.taint = t;
@@ -105,11 +105,11 @@ buf_printf (JState *st, JBuf *buf, const char *format, ...)
   va_start (args, format);
   gint n = g_vsnprintf (tmp, sizeof tmp, format, args);
   va_end (args);
-  j_buf_append (st, buf, tmp, (gsize) MIN (n, (gint) sizeof tmp - 1));
+  tern_jinja_buf_append (st, buf, tmp, (gsize) MIN (n, (gint) sizeof tmp - 1));
 }
 
 void
-j_format_float (double f, char *out, gsize size)
+tern_jinja_format_float (double f, char *out, gsize size)
 {
   char buf[40];
   int prec;
@@ -210,27 +210,27 @@ repr_string (JState *st, JBuf *buf, JVal v)
   char quote = has_single && !has_double ? '"' : '\'';
   gsize at = buf->len;
 
-  j_buf_append (st, buf, &quote, 1);
+  tern_jinja_buf_append (st, buf, &quote, 1);
   for (const char *p = v.s.p, *end = v.s.p + v.s.len; p < end; p = g_utf8_next_char (p))
     {
       gunichar u = g_utf8_get_char (p);
       if (u == '\\' || u == (gunichar) quote)
         {
           char esc[2] = { '\\', (char) u };
-          j_buf_append (st, buf, esc, 2);
+          tern_jinja_buf_append (st, buf, esc, 2);
         }
       else if (u == '\n')
-        j_buf_append (st, buf, "\\n", 2);
+        tern_jinja_buf_append (st, buf, "\\n", 2);
       else if (u == '\r')
-        j_buf_append (st, buf, "\\r", 2);
+        tern_jinja_buf_append (st, buf, "\\r", 2);
       else if (u == '\t')
-        j_buf_append (st, buf, "\\t", 2);
+        tern_jinja_buf_append (st, buf, "\\t", 2);
       else if (u < 0x20 || u == 0x7f || (u >= 0x80 && !py_printable (u)))
         buf_printf (st, buf, u < 0x100 ? "\\x%02x" : u < 0x10000 ? "\\u%04x" : "\\U%08x", u);
       else
-        j_buf_append (st, buf, p, (gsize) (g_utf8_next_char (p) - p));
+        tern_jinja_buf_append (st, buf, p, (gsize) (g_utf8_next_char (p) - p));
     }
-  j_buf_append (st, buf, &quote, 1);
+  tern_jinja_buf_append (st, buf, &quote, 1);
   if (v.s.taint)
     buf_taint (st, buf, at, buf->len);
 }
@@ -241,22 +241,22 @@ static void
 check_depth (JState *st, guint depth)
 {
   if (depth > J_MAX_VALUE_DEPTH)
-    j_fail (&st->env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "values nested more than %d deep", J_MAX_VALUE_DEPTH);
+    tern_jinja_fail (&st->env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "values nested more than %d deep", J_MAX_VALUE_DEPTH);
 }
 
 static void
 append_dict_repr (JState *st, JBuf *buf, const JDict *d, guint depth)
 {
-  j_buf_append (st, buf, "{", 1);
+  tern_jinja_buf_append (st, buf, "{", 1);
   for (gsize k = 0; k < d->n; k++)
     {
       if (k)
-        j_buf_append (st, buf, ", ", 2);
+        tern_jinja_buf_append (st, buf, ", ", 2);
       append_repr (st, buf, d->keys[k], depth + 1);
-      j_buf_append (st, buf, ": ", 2);
+      tern_jinja_buf_append (st, buf, ": ", 2);
       append_repr (st, buf, d->vals[k], depth + 1);
     }
-  j_buf_append (st, buf, "}", 1);
+  tern_jinja_buf_append (st, buf, "}", 1);
 }
 
 /* str() when @as_repr is FALSE: strings as they are. */
@@ -270,58 +270,58 @@ append_value (JState *st, JBuf *buf, JVal v, gboolean as_repr, guint depth)
     {
     case JV_UNDEFINED:
       if (as_repr)
-        j_buf_append (st, buf, "Undefined", 9);
+        tern_jinja_buf_append (st, buf, "Undefined", 9);
       break;
-    case JV_NONE: j_buf_append (st, buf, "None", 4); break;
-    case JV_BOOL: v.b ? j_buf_append (st, buf, "True", 4) : j_buf_append (st, buf, "False", 5); break;
+    case JV_NONE: tern_jinja_buf_append (st, buf, "None", 4); break;
+    case JV_BOOL: v.b ? tern_jinja_buf_append (st, buf, "True", 4) : tern_jinja_buf_append (st, buf, "False", 5); break;
     case JV_INT: buf_printf (st, buf, "%" G_GINT64_FORMAT, v.i); break;
     case JV_FLOAT:
-      j_format_float (v.f, num, sizeof num);
-      j_buf_append (st, buf, num, strlen (num));
+      tern_jinja_format_float (v.f, num, sizeof num);
+      tern_jinja_buf_append (st, buf, num, strlen (num));
       break;
     case JV_STRING:
       if (!as_repr)
-        j_buf_append_str (st, buf, v);
+        tern_jinja_buf_append_str (st, buf, v);
       else if (v.markup)
         {
           /* markupsafe's Markup.__repr__. */
-          j_buf_append (st, buf, "Markup(", 7);
+          tern_jinja_buf_append (st, buf, "Markup(", 7);
           repr_string (st, buf, v);
-          j_buf_append (st, buf, ")", 1);
+          tern_jinja_buf_append (st, buf, ")", 1);
         }
       else
         repr_string (st, buf, v);
       break;
     case JV_LIST:
-      j_buf_append (st, buf, v.list->tuple ? "(" : "[", 1);
+      tern_jinja_buf_append (st, buf, v.list->tuple ? "(" : "[", 1);
       for (gsize k = 0; k < v.list->n; k++)
         {
           if (k)
-            j_buf_append (st, buf, ", ", 2);
+            tern_jinja_buf_append (st, buf, ", ", 2);
           append_repr (st, buf, v.list->items[k], depth + 1);
         }
       if (v.list->tuple && v.list->n == 1)
-        j_buf_append (st, buf, ",", 1);
-      j_buf_append (st, buf, v.list->tuple ? ")" : "]", 1);
+        tern_jinja_buf_append (st, buf, ",", 1);
+      tern_jinja_buf_append (st, buf, v.list->tuple ? ")" : "]", 1);
       break;
     case JV_DICT: append_dict_repr (st, buf, v.dict, depth); break;
     case JV_NAMESPACE:
-      j_buf_append (st, buf, "<Namespace ", 11);
+      tern_jinja_buf_append (st, buf, "<Namespace ", 11);
       append_dict_repr (st, buf, v.dict, depth);
-      j_buf_append (st, buf, ">", 1);
+      tern_jinja_buf_append (st, buf, ">", 1);
       break;
     case JV_FUNC:
       if (v.fn->kind == JF_MACRO || v.fn->kind == JF_CALLER)
         {
-          j_buf_append (st, buf, "<Macro '", 8);
-          j_buf_append (st, buf, v.fn->name, strlen (v.fn->name));
-          j_buf_append (st, buf, "'>", 2);
+          tern_jinja_buf_append (st, buf, "<Macro '", 8);
+          tern_jinja_buf_append (st, buf, v.fn->name, strlen (v.fn->name));
+          tern_jinja_buf_append (st, buf, "'>", 2);
         }
       else
         {
-          j_buf_append (st, buf, "<built-in method ", 17);
-          j_buf_append (st, buf, v.fn->name, strlen (v.fn->name));
-          j_buf_append (st, buf, ">", 1);
+          tern_jinja_buf_append (st, buf, "<built-in method ", 17);
+          tern_jinja_buf_append (st, buf, v.fn->name, strlen (v.fn->name));
+          tern_jinja_buf_append (st, buf, ">", 1);
         }
       break;
     case JV_LOOP:
@@ -338,19 +338,19 @@ append_repr (JState *st, JBuf *buf, JVal v, guint depth)
 }
 
 void
-j_buf_append_val (JState *st, JBuf *buf, JVal v)
+tern_jinja_buf_append_val (JState *st, JBuf *buf, JVal v)
 {
   append_value (st, buf, v, FALSE, 0);
 }
 
 void
-j_buf_append_repr (JState *st, JBuf *buf, JVal v)
+tern_jinja_buf_append_repr (JState *st, JBuf *buf, JVal v)
 {
   append_value (st, buf, v, TRUE, 0);
 }
 
 JVal
-j_to_str (JState *st, JVal v)
+tern_jinja_to_str (JState *st, JVal v)
 {
   JBuf buf;
 
@@ -359,9 +359,9 @@ j_to_str (JState *st, JVal v)
       v.markup = FALSE;
       return v;
     }
-  j_buf_init (&buf);
-  j_buf_append_val (st, &buf, v);
-  return j_buf_value (st, &buf);
+  tern_jinja_buf_init (&buf);
+  tern_jinja_buf_append_val (st, &buf, v);
+  return tern_jinja_buf_value (st, &buf);
 }
 
 /* ---- json.dumps ---- */
@@ -378,7 +378,7 @@ json_string (JState *st, JBuf *buf, JVal v, const JsonStyle *style)
   gsize len = v.s.len, at = buf->len;
   gsize run = 0; /* bytes copied as they are, pending */
 
-  j_buf_append (st, buf, "\"", 1);
+  tern_jinja_buf_append (st, buf, "\"", 1);
   for (gsize i = 0; i < len;)
     {
       guint8 c = (guint8) p[i];
@@ -416,16 +416,16 @@ json_string (JState *st, JBuf *buf, JVal v, const JsonStyle *style)
         }
       if (esc)
         {
-          j_buf_append (st, buf, p + i - run, run);
+          tern_jinja_buf_append (st, buf, p + i - run, run);
           run = 0;
-          j_buf_append (st, buf, esc, strlen (esc));
+          tern_jinja_buf_append (st, buf, esc, strlen (esc));
         }
       else
         run += n;
       i += n;
     }
-  j_buf_append (st, buf, p + len - run, run);
-  j_buf_append (st, buf, "\"", 1);
+  tern_jinja_buf_append (st, buf, p + len - run, run);
+  tern_jinja_buf_append (st, buf, "\"", 1);
   if (v.s.taint)
     buf_taint (st, buf, at, buf->len);
 }
@@ -433,9 +433,9 @@ json_string (JState *st, JBuf *buf, JVal v, const JsonStyle *style)
 static void
 json_newline (JState *st, JBuf *buf, const JsonStyle *style, guint level)
 {
-  j_buf_append (st, buf, "\n", 1);
+  tern_jinja_buf_append (st, buf, "\n", 1);
   for (guint k = 0; k < level; k++)
-    j_buf_append (st, buf, style->o.indent, style->o.indent_len);
+    tern_jinja_buf_append (st, buf, style->o.indent, style->o.indent_len);
 }
 
 static void json_value (JState *st, JBuf *buf, JVal v, const JsonStyle *style, guint level);
@@ -448,55 +448,57 @@ json_key (JState *st, JBuf *buf, JVal key, const JsonStyle *style)
   switch ((JType) key.type)
     {
     case JV_STRING: json_string (st, buf, key, style); return;
-    case JV_NONE: j_buf_append (st, buf, "\"null\"", 6); return;
-    case JV_BOOL: key.b ? j_buf_append (st, buf, "\"true\"", 6) : j_buf_append (st, buf, "\"false\"", 7); return;
+    case JV_NONE: tern_jinja_buf_append (st, buf, "\"null\"", 6); return;
+    case JV_BOOL: key.b ? tern_jinja_buf_append (st, buf, "\"true\"", 6) : tern_jinja_buf_append (st, buf, "\"false\"",
+                                                                                                  7); return;
     case JV_INT: buf_printf (st, buf, "\"%" G_GINT64_FORMAT "\"", key.i); return;
     case JV_FLOAT:
-      j_format_float (key.f, num, sizeof num);
+      tern_jinja_format_float (key.f, num, sizeof num);
       if (!isfinite (key.f))
         g_strlcpy (num, isnan (key.f) ? "NaN" : key.f < 0 ? "-Infinity" : "Infinity", sizeof num);
       buf_printf (st, buf, "\"%s\"", num);
       return;
     default:
-      j_fail (&st->env, style->line, TERN_ENGINE_ERROR_FORMAT, "keys must be str, int, float, bool or None, not %s",
-              j_type_name (key));
+      tern_jinja_fail (&st->env, style->line, TERN_ENGINE_ERROR_FORMAT,
+                       "keys must be str, int, float, bool or None, not %s", tern_jinja_type_name (key));
     }
 }
 
 static void
 json_dict (JState *st, JBuf *buf, const JDict *d, const JsonStyle *style, guint level)
 {
-  gsize *order = j_alloc (&st->env, MAX (d->n, 1) * sizeof (gsize));
+  gsize *order = tern_jinja_alloc (&st->env, MAX (d->n, 1) * sizeof (gsize));
 
   if (d->n == 0)
     {
-      j_buf_append (st, buf, "{}", 2);
+      tern_jinja_buf_append (st, buf, "{}", 2);
       return;
     }
   for (gsize k = 0; k < d->n; k++)
     order[k] = k;
   if (style->o.sort_keys)
     for (gsize k = 1; k < d->n; k++) /* insertion sort: dicts in templates are small */
-      for (gsize m = k; m > 0 && j_compare (st, style->line, d->keys[order[m - 1]], d->keys[order[m]]) > 0; m--)
+      for (gsize m = k; m > 0 &&
+           tern_jinja_compare (st, style->line, d->keys[order[m - 1]], d->keys[order[m]]) > 0; m--)
         {
           gsize t = order[m];
           order[m] = order[m - 1];
           order[m - 1] = t;
         }
-  j_buf_append (st, buf, "{", 1);
+  tern_jinja_buf_append (st, buf, "{", 1);
   for (gsize k = 0; k < d->n; k++)
     {
       if (k)
-        j_buf_append (st, buf, style->o.item_sep, style->o.item_sep_len);
+        tern_jinja_buf_append (st, buf, style->o.item_sep, style->o.item_sep_len);
       if (style->o.indent)
         json_newline (st, buf, style, level + 1);
       json_key (st, buf, d->keys[order[k]], style);
-      j_buf_append (st, buf, style->o.key_sep, style->o.key_sep_len);
+      tern_jinja_buf_append (st, buf, style->o.key_sep, style->o.key_sep_len);
       json_value (st, buf, d->vals[order[k]], style, level + 1);
     }
   if (style->o.indent)
     json_newline (st, buf, style, level);
-  j_buf_append (st, buf, "}", 1);
+  tern_jinja_buf_append (st, buf, "}", 1);
 }
 
 static void
@@ -507,49 +509,50 @@ json_value (JState *st, JBuf *buf, JVal v, const JsonStyle *style, guint level)
   check_depth (st, level);
   switch ((JType) v.type)
     {
-    case JV_NONE: j_buf_append (st, buf, "null", 4); return;
-    case JV_BOOL: v.b ? j_buf_append (st, buf, "true", 4) : j_buf_append (st, buf, "false", 5); return;
+    case JV_NONE: tern_jinja_buf_append (st, buf, "null", 4); return;
+    case JV_BOOL: v.b ? tern_jinja_buf_append (st, buf, "true", 4) : tern_jinja_buf_append (st, buf, "false",
+                                                                                            5); return;
     case JV_INT: buf_printf (st, buf, "%" G_GINT64_FORMAT, v.i); return;
     case JV_FLOAT:
       if (isnan (v.f))
-        j_buf_append (st, buf, "NaN", 3);
+        tern_jinja_buf_append (st, buf, "NaN", 3);
       else if (isinf (v.f))
-        v.f < 0 ? j_buf_append (st, buf, "-Infinity", 9) : j_buf_append (st, buf, "Infinity", 8);
+        v.f < 0 ? tern_jinja_buf_append (st, buf, "-Infinity", 9) : tern_jinja_buf_append (st, buf, "Infinity", 8);
       else
         {
-          j_format_float (v.f, num, sizeof num);
-          j_buf_append (st, buf, num, strlen (num));
+          tern_jinja_format_float (v.f, num, sizeof num);
+          tern_jinja_buf_append (st, buf, num, strlen (num));
         }
       return;
     case JV_STRING: json_string (st, buf, v, style); return;
     case JV_LIST:
       if (v.list->n == 0)
         {
-          j_buf_append (st, buf, "[]", 2);
+          tern_jinja_buf_append (st, buf, "[]", 2);
           return;
         }
-      j_buf_append (st, buf, "[", 1);
+      tern_jinja_buf_append (st, buf, "[", 1);
       for (gsize k = 0; k < v.list->n; k++)
         {
           if (k)
-            j_buf_append (st, buf, style->o.item_sep, style->o.item_sep_len);
+            tern_jinja_buf_append (st, buf, style->o.item_sep, style->o.item_sep_len);
           if (style->o.indent)
             json_newline (st, buf, style, level + 1);
           json_value (st, buf, v.list->items[k], style, level + 1);
         }
       if (style->o.indent)
         json_newline (st, buf, style, level);
-      j_buf_append (st, buf, "]", 1);
+      tern_jinja_buf_append (st, buf, "]", 1);
       return;
     case JV_DICT: json_dict (st, buf, v.dict, style, level); return;
     default:
-      j_fail (&st->env, style->line, TERN_ENGINE_ERROR_FORMAT, "Object of type %s is not JSON serializable",
-              j_type_name (v));
+      tern_jinja_fail (&st->env, style->line, TERN_ENGINE_ERROR_FORMAT, "Object of type %s is not JSON serializable",
+                       tern_jinja_type_name (v));
     }
 }
 
 void
-j_buf_append_json (JState *st, gint32 line, JBuf *buf, JVal v, const JJsonOptions *options)
+tern_jinja_buf_append_json (JState *st, gint32 line, JBuf *buf, JVal v, const JJsonOptions *options)
 {
   JsonStyle style = { .line = line, .o = *options };
 

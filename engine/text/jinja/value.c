@@ -19,13 +19,13 @@ struct JChunk {
 #define CHUNK_SIZE (64 * 1024)
 
 void
-j_arena_init (JArena *arena, gsize budget)
+tern_jinja_arena_init (JArena *arena, gsize budget)
 {
   *arena = (JArena) { .budget = budget };
 }
 
 void
-j_arena_clear (JArena *arena)
+tern_jinja_arena_clear (JArena *arena)
 {
   while (arena->chunks)
     {
@@ -39,7 +39,7 @@ j_arena_clear (JArena *arena)
 }
 
 void *
-j_arena_alloc (JArena *arena, gsize size)
+tern_jinja_arena_alloc (JArena *arena, gsize size)
 {
   const gsize align = sizeof (max_align_t);
 
@@ -69,7 +69,7 @@ j_arena_alloc (JArena *arena, gsize size)
 }
 
 void
-j_fail (JEnv *env, gint32 line, TernEngineError code, const char *format, ...)
+tern_jinja_fail (JEnv *env, gint32 line, TernEngineError code, const char *format, ...)
 {
   va_list args;
 
@@ -84,25 +84,25 @@ j_fail (JEnv *env, gint32 line, TernEngineError code, const char *format, ...)
 }
 
 void *
-j_alloc (JEnv *env, gsize size)
+tern_jinja_alloc (JEnv *env, gsize size)
 {
-  void *p = j_arena_alloc (env->arena, size);
+  void *p = tern_jinja_arena_alloc (env->arena, size);
   if (p == NULL)
-    j_fail (env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "the template needs more than %d MiB of memory",
-            TERN_CHAT_TEMPLATE_MAX_MEMORY >> 20);
+    tern_jinja_fail (env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "the template needs more than %d MiB of memory",
+                     TERN_CHAT_TEMPLATE_MAX_MEMORY >> 20);
   return p;
 }
 
 void *
-j_alloc0 (JEnv *env, gsize size)
+tern_jinja_alloc0 (JEnv *env, gsize size)
 {
-  return memset (j_alloc (env, size), 0, size);
+  return memset (tern_jinja_alloc (env, size), 0, size);
 }
 
 char *
-j_memdup (JEnv *env, const char *p, gsize len)
+tern_jinja_memdup (JEnv *env, const char *p, gsize len)
 {
-  char *s = j_alloc (env, len + 1);
+  char *s = tern_jinja_alloc (env, len + 1);
   if (len)
     memcpy (s, p, len);
   s[len] = '\0';
@@ -111,29 +111,29 @@ j_memdup (JEnv *env, const char *p, gsize len)
 
 /* ---- Constructors ---- */
 
-const JVal j_undefined = { .type = JV_UNDEFINED };
-const JVal j_none = { .type = JV_NONE };
+const JVal tern_jinja_undefined = { .type = JV_UNDEFINED };
+const JVal tern_jinja_none = { .type = JV_NONE };
 
 JVal
-j_bool (gboolean b)
+tern_jinja_bool (gboolean b)
 {
   return (JVal) { .type = JV_BOOL, .b = b != FALSE };
 }
 
 JVal
-j_int (gint64 i)
+tern_jinja_int (gint64 i)
 {
   return (JVal) { .type = JV_INT, .i = i };
 }
 
 JVal
-j_float (double f)
+tern_jinja_float (double f)
 {
   return (JVal) { .type = JV_FLOAT, .f = f };
 }
 
 JVal
-j_undef (JState *st, const char *format, ...)
+tern_jinja_undef (JState *st, const char *format, ...)
 {
   va_list args;
   char msg[256];
@@ -141,11 +141,11 @@ j_undef (JState *st, const char *format, ...)
   va_start (args, format);
   g_vsnprintf (msg, sizeof msg, format, args);
   va_end (args);
-  return (JVal) { .type = JV_UNDEFINED, .undef = j_memdup (&st->env, msg, strlen (msg)) };
+  return (JVal) { .type = JV_UNDEFINED, .undef = tern_jinja_memdup (&st->env, msg, strlen (msg)) };
 }
 
 JVal
-j_cstr (const char *s)
+tern_jinja_cstr (const char *s)
 {
   JVal v = { .type = JV_STRING };
   v.s.p = s;
@@ -160,14 +160,14 @@ taint_all (JState *st, gsize len)
 
   if (len == 0)
     return NULL;
-  t = j_alloc (&st->env, sizeof (JTaint) + sizeof (JRange));
+  t = tern_jinja_alloc (&st->env, sizeof (JTaint) + sizeof (JRange));
   t->n = 1;
   t->r[0] = (JRange) { 0, len };
   return t;
 }
 
 JVal
-j_str (JState *st, const char *p, gsize len, gboolean user)
+tern_jinja_str (JState *st, const char *p, gsize len, gboolean user)
 {
   JVal v = { .type = JV_STRING };
   v.s.p = p;
@@ -177,13 +177,13 @@ j_str (JState *st, const char *p, gsize len, gboolean user)
 }
 
 JVal
-j_str_like (JState *st, const char *p, gsize len, JVal from)
+tern_jinja_str_like (JState *st, const char *p, gsize len, JVal from)
 {
-  return j_str (st, p, len, j_is_str (from) && from.s.taint != NULL);
+  return tern_jinja_str (st, p, len, tern_jinja_is_str (from) && from.s.taint != NULL);
 }
 
 JVal
-j_substr (JState *st, JVal v, gsize start, gsize len)
+tern_jinja_substr (JState *st, JVal v, gsize start, gsize len)
 {
   JVal r = { .type = JV_STRING };
   const JTaint *t = v.s.taint;
@@ -193,7 +193,7 @@ j_substr (JState *st, JVal v, gsize start, gsize len)
   r.s.len = len;
   if (t == NULL || len == 0)
     return r;
-  JTaint *nt = j_alloc (&st->env, sizeof (JTaint) + t->n * sizeof (JRange));
+  JTaint *nt = tern_jinja_alloc (&st->env, sizeof (JTaint) + t->n * sizeof (JRange));
   nt->n = 0;
   for (gsize k = 0; k < t->n; k++)
     {
@@ -206,32 +206,32 @@ j_substr (JState *st, JVal v, gsize start, gsize len)
 }
 
 JVal
-j_list (JState *st, gsize n, gboolean tuple)
+tern_jinja_list (JState *st, gsize n, gboolean tuple)
 {
   JVal v = { .type = JV_LIST };
-  v.list = j_alloc (&st->env, sizeof (JList));
+  v.list = tern_jinja_alloc (&st->env, sizeof (JList));
   v.list->n = n;
   v.list->tuple = tuple;
-  v.list->items = n ? j_alloc (&st->env, n * sizeof (JVal)) : NULL;
+  v.list->items = n ? tern_jinja_alloc (&st->env, n * sizeof (JVal)) : NULL;
   return v;
 }
 
 JVal
-j_dict (JState *st, gsize cap)
+tern_jinja_dict (JState *st, gsize cap)
 {
   JVal v = { .type = JV_DICT };
-  v.dict = j_alloc0 (&st->env, sizeof (JDict));
+  v.dict = tern_jinja_alloc0 (&st->env, sizeof (JDict));
   v.dict->cap = cap;
   if (cap)
     {
-      v.dict->keys = j_alloc (&st->env, cap * sizeof (JVal));
-      v.dict->vals = j_alloc (&st->env, cap * sizeof (JVal));
+      v.dict->keys = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
+      v.dict->vals = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
     }
   return v;
 }
 
 JVal *
-j_dict_get_str (const JDict *dict, const char *key, gsize len)
+tern_jinja_dict_get_str (const JDict *dict, const char *key, gsize len)
 {
   for (gsize k = 0; k < dict->n; k++)
     if (dict->keys[k].type == JV_STRING && dict->keys[k].s.len == len && memcmp (dict->keys[k].s.p, key, len) == 0)
@@ -240,20 +240,20 @@ j_dict_get_str (const JDict *dict, const char *key, gsize len)
 }
 
 JVal *
-j_dict_get (const JDict *dict, JVal key)
+tern_jinja_dict_get (const JDict *dict, JVal key)
 {
   if (key.type == JV_STRING)
-    return j_dict_get_str (dict, key.s.p, key.s.len);
+    return tern_jinja_dict_get_str (dict, key.s.p, key.s.len);
   for (gsize k = 0; k < dict->n; k++)
-    if (j_equal (dict->keys[k], key))
+    if (tern_jinja_equal (dict->keys[k], key))
       return &dict->vals[k];
   return NULL;
 }
 
 void
-j_dict_set (JState *st, JDict *dict, JVal key, JVal val)
+tern_jinja_dict_set (JState *st, JDict *dict, JVal key, JVal val)
 {
-  JVal *slot = j_dict_get (dict, key);
+  JVal *slot = tern_jinja_dict_get (dict, key);
 
   if (slot)
     {
@@ -263,8 +263,8 @@ j_dict_set (JState *st, JDict *dict, JVal key, JVal val)
   if (dict->n == dict->cap)
     {
       gsize cap = MAX (4, dict->cap * 2);
-      JVal *keys = j_alloc (&st->env, cap * sizeof (JVal));
-      JVal *vals = j_alloc (&st->env, cap * sizeof (JVal));
+      JVal *keys = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
+      JVal *vals = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
       if (dict->n)
         {
           memcpy (keys, dict->keys, dict->n * sizeof (JVal));
@@ -282,25 +282,25 @@ j_dict_set (JState *st, JDict *dict, JVal key, JVal val)
 /* ---- Python semantics ---- */
 
 gboolean
-j_is_str (JVal v)
+tern_jinja_is_str (JVal v)
 {
   return v.type == JV_STRING;
 }
 
 gboolean
-j_is_number (JVal v)
+tern_jinja_is_number (JVal v)
 {
   return v.type == JV_INT || v.type == JV_FLOAT || v.type == JV_BOOL;
 }
 
 double
-j_num (JVal v)
+tern_jinja_num (JVal v)
 {
   return v.type == JV_FLOAT ? v.f : v.type == JV_INT ? (double) v.i : (double) v.b;
 }
 
 gboolean
-j_truthy (JVal v)
+tern_jinja_truthy (JVal v)
 {
   switch ((JType) v.type)
     {
@@ -320,7 +320,7 @@ j_truthy (JVal v)
 }
 
 const char *
-j_type_name (JVal v)
+tern_jinja_type_name (JVal v)
 {
   switch ((JType) v.type)
     {
@@ -342,11 +342,11 @@ j_type_name (JVal v)
 static gboolean
 equal_depth (JVal a, JVal b, guint depth)
 {
-  if (j_is_number (a) && j_is_number (b))
+  if (tern_jinja_is_number (a) && tern_jinja_is_number (b))
     {
       if (a.type != JV_FLOAT && b.type != JV_FLOAT)
         return (a.type == JV_INT ? a.i : a.b) == (b.type == JV_INT ? b.i : b.b);
-      return j_num (a) == j_num (b);
+      return tern_jinja_num (a) == tern_jinja_num (b);
     }
   if (a.type != b.type)
     return FALSE;
@@ -372,7 +372,7 @@ equal_depth (JVal a, JVal b, guint depth)
         return FALSE;
       for (gsize k = 0; k < a.dict->n; k++)
         {
-          JVal *other = j_dict_get (b.dict, a.dict->keys[k]);
+          JVal *other = tern_jinja_dict_get (b.dict, a.dict->keys[k]);
           if (other == NULL || !equal_depth (a.dict->vals[k], *other, depth + 1))
             return FALSE;
         }
@@ -385,7 +385,7 @@ equal_depth (JVal a, JVal b, guint depth)
 }
 
 gboolean
-j_equal (JVal a, JVal b)
+tern_jinja_equal (JVal a, JVal b)
 {
   return equal_depth (a, b, 0);
 }
@@ -393,14 +393,14 @@ j_equal (JVal a, JVal b)
 static int
 compare_depth (JState *st, gint32 line, JVal a, JVal b, guint depth)
 {
-  if (j_is_number (a) && j_is_number (b))
+  if (tern_jinja_is_number (a) && tern_jinja_is_number (b))
     {
       if (a.type != JV_FLOAT && b.type != JV_FLOAT)
         {
           gint64 x = a.type == JV_INT ? a.i : a.b, y = b.type == JV_INT ? b.i : b.b;
           return (x > y) - (x < y);
         }
-      double x = j_num (a), y = j_num (b);
+      double x = tern_jinja_num (a), y = tern_jinja_num (b);
       return (x > y) - (x < y);
     }
   if (a.type == JV_STRING && b.type == JV_STRING)
@@ -411,24 +411,24 @@ compare_depth (JState *st, gint32 line, JVal a, JVal b, guint depth)
   if (a.type == JV_LIST && b.type == JV_LIST && a.list->tuple == b.list->tuple)
     {
       if (depth > J_MAX_VALUE_DEPTH)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "values nested too deeply to compare");
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "values nested too deeply to compare");
       for (gsize k = 0; k < a.list->n && k < b.list->n; k++)
-        if (!j_equal (a.list->items[k], b.list->items[k]))
+        if (!tern_jinja_equal (a.list->items[k], b.list->items[k]))
           return compare_depth (st, line, a.list->items[k], b.list->items[k], depth + 1);
       return (a.list->n > b.list->n) - (a.list->n < b.list->n);
     }
-  j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'<' not supported between instances of '%s' and '%s'",
-          j_type_name (a), j_type_name (b));
+  tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'<' not supported between instances of '%s' and '%s'",
+                   tern_jinja_type_name (a), tern_jinja_type_name (b));
 }
 
 int
-j_compare (JState *st, gint32 line, JVal a, JVal b)
+tern_jinja_compare (JState *st, gint32 line, JVal a, JVal b)
 {
   return compare_depth (st, line, a, b, 0);
 }
 
 gsize
-j_utf8_len (JVal v)
+tern_jinja_utf8_len (JVal v)
 {
   gsize n = 0;
   for (gsize i = 0; i < v.s.len; i++)
@@ -437,7 +437,7 @@ j_utf8_len (JVal v)
 }
 
 gsize
-j_utf8_offset (JVal v, gsize index)
+tern_jinja_utf8_offset (JVal v, gsize index)
 {
   gsize i = 0;
   for (; i < v.s.len; i++)
@@ -447,7 +447,7 @@ j_utf8_offset (JVal v, gsize index)
 }
 
 gssize
-j_find (JVal hay, gsize from, const char *needle, gsize len)
+tern_jinja_find (JVal hay, gsize from, const char *needle, gsize len)
 {
   if (len == 0)
     return from <= hay.s.len ? (gssize) from : -1;
