@@ -13,7 +13,7 @@
  * those of the batch's first token (@pos) and onwards, consecutive. A
  * backend is used by one thread at a time. */
 
-#include <tern/quant.h>
+#include "quant/quant.h"
 #include <tern/tokenizer.h>
 #include <tern/weights.h>
 

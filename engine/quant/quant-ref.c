@@ -166,7 +166,7 @@ dequant_f16 (const void *src, float *dst, gint64 n)
 {
   const guint16 *x = src;
   for (gint64 i = 0; i < n; i++)
-    dst[i] = tern_half_to_float (x[i]);
+    dst[i] = tern_fp16_to_fp32 (x[i]);
 }
 
 static void
@@ -174,7 +174,7 @@ dequant_bf16 (const void *src, float *dst, gint64 n)
 {
   const guint16 *x = src;
   for (gint64 i = 0; i < n; i++)
-    dst[i] = tern_bf16_bits_to_float (x[i]);
+    dst[i] = tern_bf16_to_fp32 (x[i]);
 }
 
 static void
@@ -184,7 +184,7 @@ dequant_q4_0 (const void *src, float *dst, gint64 n)
   int q[QK];
   for (gint64 i = 0; i < n / QK; i++, dst += QK)
     {
-      const float d = tern_half_to_float (x[i].d);
+      const float d = tern_fp16_to_fp32 (x[i].d);
       unpack_q4_0 (&x[i], q);
       for (int j = 0; j < QK; j++)
         dst[j] = q[j] * d;
@@ -198,8 +198,8 @@ dequant_q4_1 (const void *src, float *dst, gint64 n)
   int q[QK];
   for (gint64 i = 0; i < n / QK; i++, dst += QK)
     {
-      const float d = tern_half_to_float (x[i].d);
-      const float m = tern_half_to_float (x[i].m);
+      const float d = tern_fp16_to_fp32 (x[i].d);
+      const float m = tern_fp16_to_fp32 (x[i].m);
       unpack_q4_1 (&x[i], q);
       for (int j = 0; j < QK; j++)
         dst[j] = q[j] * d + m;
@@ -213,7 +213,7 @@ dequant_q5_0 (const void *src, float *dst, gint64 n)
   int q[QK];
   for (gint64 i = 0; i < n / QK; i++, dst += QK)
     {
-      const float d = tern_half_to_float (x[i].d);
+      const float d = tern_fp16_to_fp32 (x[i].d);
       unpack_q5 (x[i].qh, x[i].qs, 16, q);
       for (int j = 0; j < QK; j++)
         dst[j] = q[j] * d;
@@ -227,8 +227,8 @@ dequant_q5_1 (const void *src, float *dst, gint64 n)
   int q[QK];
   for (gint64 i = 0; i < n / QK; i++, dst += QK)
     {
-      const float d = tern_half_to_float (x[i].d);
-      const float m = tern_half_to_float (x[i].m);
+      const float d = tern_fp16_to_fp32 (x[i].d);
+      const float m = tern_fp16_to_fp32 (x[i].m);
       unpack_q5 (x[i].qh, x[i].qs, 0, q);
       for (int j = 0; j < QK; j++)
         dst[j] = q[j] * d + m;
@@ -241,7 +241,7 @@ dequant_q8_0 (const void *src, float *dst, gint64 n)
   const TernBlockQ8_0 *x = src;
   for (gint64 i = 0; i < n / QK; i++, dst += QK)
     {
-      const float d = tern_half_to_float (x[i].d);
+      const float d = tern_fp16_to_fp32 (x[i].d);
       for (int j = 0; j < QK; j++)
         dst[j] = x[i].qs[j] * d;
     }
@@ -253,7 +253,7 @@ dequant_q8_1 (const void *src, float *dst, gint64 n)
   const TernBlockQ8_1 *x = src;
   for (gint64 i = 0; i < n / QK; i++, dst += QK)
     {
-      const float d = tern_half_to_float (x[i].d);
+      const float d = tern_fp16_to_fp32 (x[i].d);
       for (int j = 0; j < QK; j++)
         dst[j] = x[i].qs[j] * d;
     }
@@ -266,8 +266,8 @@ dequant_q2_K (const void *src, float *dst, gint64 n)
   int q[256];
   for (gint64 i = 0; i < n / 256; i++, dst += 256)
     {
-      const float d = tern_half_to_float (x[i].d);
-      const float min = tern_half_to_float (x[i].dmin);
+      const float d = tern_fp16_to_fp32 (x[i].d);
+      const float min = tern_fp16_to_fp32 (x[i].dmin);
       unpack_q2_K (&x[i], q);
       for (int k = 0; k < 16; k++)
         {
@@ -287,7 +287,7 @@ dequant_q3_K (const void *src, float *dst, gint64 n)
   gint8 sc[16];
   for (gint64 i = 0; i < n / 256; i++, dst += 256)
     {
-      const float d = tern_half_to_float (x[i].d);
+      const float d = tern_fp16_to_fp32 (x[i].d);
       unpack_q3_K (&x[i], q);
       tern_q3k_scales (x[i].scales, sc);
       for (int k = 0; k < 16; k++)
@@ -306,8 +306,8 @@ dequant_q4_K (const void *src, float *dst, gint64 n)
   int q[256];
   for (gint64 i = 0; i < n / 256; i++, dst += 256)
     {
-      const float d = tern_half_to_float (x[i].d);
-      const float min = tern_half_to_float (x[i].dmin);
+      const float d = tern_fp16_to_fp32 (x[i].d);
+      const float min = tern_fp16_to_fp32 (x[i].dmin);
       unpack_q4_K (&x[i], q);
       for (int j = 0; j < 8; j++)
         {
@@ -328,8 +328,8 @@ dequant_q5_K (const void *src, float *dst, gint64 n)
   int q[256];
   for (gint64 i = 0; i < n / 256; i++, dst += 256)
     {
-      const float d = tern_half_to_float (x[i].d);
-      const float min = tern_half_to_float (x[i].dmin);
+      const float d = tern_fp16_to_fp32 (x[i].d);
+      const float min = tern_fp16_to_fp32 (x[i].dmin);
       unpack_q5_K (&x[i], q);
       for (int j = 0; j < 8; j++)
         {
@@ -350,7 +350,7 @@ dequant_q6_K (const void *src, float *dst, gint64 n)
   int q[256];
   for (gint64 i = 0; i < n / 256; i++, dst += 256)
     {
-      const float d = tern_half_to_float (x[i].d);
+      const float d = tern_fp16_to_fp32 (x[i].d);
       unpack_q6_K (&x[i], q);
       for (int l = 0; l < 256; l++)
         dst[l] = d * x[i].scales[l / 16] * q[l];
@@ -373,7 +373,7 @@ dequant_tq1_0 (const void *src, float *dst, gint64 n)
   int q[256];
   for (gint64 i = 0; i < n / 256; i++, dst += 256)
     {
-      const float d = tern_half_to_float (x[i].d);
+      const float d = tern_fp16_to_fp32 (x[i].d);
       unpack_tq1_0 (&x[i], q);
       for (int l = 0; l < 256; l++)
         dst[l] = (float) q[l] * d;
@@ -387,7 +387,7 @@ dequant_tq2_0 (const void *src, float *dst, gint64 n)
   int q[256];
   for (gint64 i = 0; i < n / 256; i++, dst += 256)
     {
-      const float d = tern_half_to_float (x[i].d);
+      const float d = tern_fp16_to_fp32 (x[i].d);
       unpack_tq2_0 (&x[i], q);
       for (int l = 0; l < 256; l++)
         dst[l] = (float) q[l] * d;
@@ -412,7 +412,7 @@ vec_dot_f16 (gint64 n, const void *vw, const void *va)
   const guint16 *w = vw, *a = va;
   double sum = 0;
   for (gint64 i = 0; i < n; i++)
-    sum += (double) (tern_half_to_float (w[i]) * tern_half_to_float (a[i]));
+    sum += (double) (tern_fp16_to_fp32 (w[i]) * tern_fp16_to_fp32 (a[i]));
   return (float) sum;
 }
 
@@ -422,7 +422,7 @@ vec_dot_bf16 (gint64 n, const void *vw, const void *va)
   const guint16 *w = vw, *a = va;
   double sum = 0;
   for (gint64 i = 0; i < n; i++)
-    sum += (double) (tern_bf16_bits_to_float (w[i]) * tern_bf16_bits_to_float (a[i]));
+    sum += (double) (tern_bf16_to_fp32 (w[i]) * tern_bf16_to_fp32 (a[i]));
   return (float) sum;
 }
 
@@ -446,7 +446,7 @@ vec_dot_q4_0 (gint64 n, const void *vw, const void *va)
     {
       unpack_q4_0 (&w[i], q);
       int sumi = dot_i32 (q, a[i].qs, QK);
-      sum += sumi * (tern_half_to_float (w[i].d) * tern_half_to_float (a[i].d));
+      sum += sumi * (tern_fp16_to_fp32 (w[i].d) * tern_fp16_to_fp32 (a[i].d));
     }
   return sum;
 }
@@ -462,8 +462,8 @@ vec_dot_q4_1 (gint64 n, const void *vw, const void *va)
     {
       unpack_q4_1 (&w[i], q);
       int sumi = dot_i32 (q, a[i].qs, QK);
-      sum += sumi * (tern_half_to_float (w[i].d) * tern_half_to_float (a[i].d))
-             + tern_half_to_float (w[i].m) * tern_half_to_float (a[i].s);
+      sum += sumi * (tern_fp16_to_fp32 (w[i].d) * tern_fp16_to_fp32 (a[i].d))
+             + tern_fp16_to_fp32 (w[i].m) * tern_fp16_to_fp32 (a[i].s);
     }
   return sum;
 }
@@ -479,7 +479,7 @@ vec_dot_q5_0 (gint64 n, const void *vw, const void *va)
     {
       unpack_q5 (w[i].qh, w[i].qs, 16, q);
       int sumi = dot_i32 (q, a[i].qs, QK);
-      sum += sumi * (tern_half_to_float (w[i].d) * tern_half_to_float (a[i].d));
+      sum += sumi * (tern_fp16_to_fp32 (w[i].d) * tern_fp16_to_fp32 (a[i].d));
     }
   return sum;
 }
@@ -495,8 +495,8 @@ vec_dot_q5_1 (gint64 n, const void *vw, const void *va)
     {
       unpack_q5 (w[i].qh, w[i].qs, 0, q);
       int sumi = dot_i32 (q, a[i].qs, QK);
-      sum += sumi * (tern_half_to_float (w[i].d) * tern_half_to_float (a[i].d))
-             + tern_half_to_float (w[i].m) * tern_half_to_float (a[i].s);
+      sum += sumi * (tern_fp16_to_fp32 (w[i].d) * tern_fp16_to_fp32 (a[i].d))
+             + tern_fp16_to_fp32 (w[i].m) * tern_fp16_to_fp32 (a[i].s);
     }
   return sum;
 }
@@ -512,7 +512,7 @@ vec_dot_q8_0 (gint64 n, const void *vw, const void *va)
       int sumi = 0;
       for (int j = 0; j < QK; j++)
         sumi += w[i].qs[j] * a[i].qs[j];
-      sum += sumi * (tern_half_to_float (w[i].d) * tern_half_to_float (a[i].d));
+      sum += sumi * (tern_fp16_to_fp32 (w[i].d) * tern_fp16_to_fp32 (a[i].d));
     }
   return sum;
 }
@@ -533,8 +533,8 @@ vec_dot_q2_K (gint64 n, const void *vw, const void *va)
           isum += (w[i].scales[k] & 15) * dot_i32 (q + 16 * k, a[i].qs + 16 * k, 16);
           summs += (w[i].scales[k] >> 4) * a[i].bsums[k];
         }
-      const float dall = a[i].d * tern_half_to_float (w[i].d);
-      const float dmin = a[i].d * tern_half_to_float (w[i].dmin);
+      const float dall = a[i].d * tern_fp16_to_fp32 (w[i].d);
+      const float dmin = a[i].d * tern_fp16_to_fp32 (w[i].dmin);
       sum += dall * isum - dmin * summs;
     }
   return sum;
@@ -555,7 +555,7 @@ vec_dot_q3_K (gint64 n, const void *vw, const void *va)
       int isum = 0;
       for (int k = 0; k < 16; k++)
         isum += sc[k] * dot_i32 (q + 16 * k, a[i].qs + 16 * k, 16);
-      sum += a[i].d * tern_half_to_float (w[i].d) * isum;
+      sum += a[i].d * tern_fp16_to_fp32 (w[i].d) * isum;
     }
   return sum;
 }
@@ -586,8 +586,8 @@ vec_dot_q4_K (gint64 n, const void *vw, const void *va)
   for (gint64 i = 0; i < n / 256; i++)
     {
       unpack_q4_K (&w[i], q);
-      sum += dot_k4_block (q, w[i].scales, tern_half_to_float (w[i].d),
-                           tern_half_to_float (w[i].dmin), &a[i]);
+      sum += dot_k4_block (q, w[i].scales, tern_fp16_to_fp32 (w[i].d),
+                           tern_fp16_to_fp32 (w[i].dmin), &a[i]);
     }
   return sum;
 }
@@ -602,8 +602,8 @@ vec_dot_q5_K (gint64 n, const void *vw, const void *va)
   for (gint64 i = 0; i < n / 256; i++)
     {
       unpack_q5_K (&w[i], q);
-      sum += dot_k4_block (q, w[i].scales, tern_half_to_float (w[i].d),
-                           tern_half_to_float (w[i].dmin), &a[i]);
+      sum += dot_k4_block (q, w[i].scales, tern_fp16_to_fp32 (w[i].d),
+                           tern_fp16_to_fp32 (w[i].dmin), &a[i]);
     }
   return sum;
 }
@@ -621,7 +621,7 @@ vec_dot_q6_K (gint64 n, const void *vw, const void *va)
       int isum = 0;
       for (int k = 0; k < 16; k++)
         isum += w[i].scales[k] * dot_i32 (q + 16 * k, a[i].qs + 16 * k, 16);
-      sum += a[i].d * tern_half_to_float (w[i].d) * isum;
+      sum += a[i].d * tern_fp16_to_fp32 (w[i].d) * isum;
     }
   return sum;
 }
@@ -636,7 +636,7 @@ vec_dot_tq1_0 (gint64 n, const void *vw, const void *va)
   for (gint64 i = 0; i < n / 256; i++)
     {
       unpack_tq1_0 (&w[i], q);
-      sum += dot_i32 (q, a[i].qs, 256) * (tern_half_to_float (w[i].d) * a[i].d);
+      sum += dot_i32 (q, a[i].qs, 256) * (tern_fp16_to_fp32 (w[i].d) * a[i].d);
     }
   return sum;
 }
@@ -651,7 +651,7 @@ vec_dot_tq2_0 (gint64 n, const void *vw, const void *va)
   for (gint64 i = 0; i < n / 256; i++)
     {
       unpack_tq2_0 (&w[i], q);
-      sum += dot_i32 (q, a[i].qs, 256) * (tern_half_to_float (w[i].d) * a[i].d);
+      sum += dot_i32 (q, a[i].qs, 256) * (tern_fp16_to_fp32 (w[i].d) * a[i].d);
     }
   return sum;
 }
@@ -673,7 +673,7 @@ TERN_DEFINE_VEC_DOT_TILE (dot_tile_q6_K, vec_dot_q6_K)
 TERN_DEFINE_VEC_DOT_TILE (dot_tile_tq1_0, vec_dot_tq1_0)
 TERN_DEFINE_VEC_DOT_TILE (dot_tile_tq2_0, vec_dot_tq2_0)
 
-const TernKernelTable tern_kernels_scalar = {
+const TernKernelTable tern_quant_kernels_scalar = {
   .vec_dot = {
     [TERN_TYPE_F32] = vec_dot_f32,
     [TERN_TYPE_F16] = vec_dot_f16,

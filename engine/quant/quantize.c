@@ -185,29 +185,29 @@ make_qkx2_quants (int n, int nmax, const float *x, const float *weights, guint8 
 /* ---- Quantizers ---- */
 
 void
-tern_quantize_row_f32 (const float *x, void *y, gint64 n)
+tern_quant_quantize_row_f32 (const float *x, void *y, gint64 n)
 {
   memcpy (y, x, (gsize) n * sizeof (float));
 }
 
 void
-tern_quantize_row_f16 (const float *x, void *y, gint64 n)
+tern_quant_quantize_row_f16 (const float *x, void *y, gint64 n)
 {
   guint16 *out = y;
   for (gint64 i = 0; i < n; i++)
-    out[i] = tern_float_to_half (x[i]);
+    out[i] = tern_fp32_to_fp16 (x[i]);
 }
 
 void
-tern_quantize_row_bf16 (const float *x, void *y, gint64 n)
+tern_quant_quantize_row_bf16 (const float *x, void *y, gint64 n)
 {
   guint16 *out = y;
   for (gint64 i = 0; i < n; i++)
-    out[i] = tern_float_to_bf16_bits (x[i]);
+    out[i] = tern_fp32_to_bf16 (x[i]);
 }
 
 void
-tern_quantize_row_q4_0 (const float *x, void *vy, gint64 n)
+tern_quant_quantize_row_q4_0 (const float *x, void *vy, gint64 n)
 {
   TernBlockQ4_0 *y = vy;
   for (gint64 i = 0; i < n / QK; i++, x += QK)
@@ -223,7 +223,7 @@ tern_quantize_row_q4_0 (const float *x, void *vy, gint64 n)
           }
       const float d = max / -8;
       const float id = d ? 1.0f / d : 0.0f;
-      y[i].d = tern_float_to_half (d);
+      y[i].d = tern_fp32_to_fp16 (d);
       for (int j = 0; j < QK / 2; j++)
         {
           const guint8 xi0 = MIN (15, (gint8) (x[j] * id + 8.5f));
@@ -234,7 +234,7 @@ tern_quantize_row_q4_0 (const float *x, void *vy, gint64 n)
 }
 
 void
-tern_quantize_row_q8_0 (const float *x, void *vy, gint64 n)
+tern_quant_quantize_row_q8_0 (const float *x, void *vy, gint64 n)
 {
   TernBlockQ8_0 *y = vy;
   for (gint64 i = 0; i < n / QK; i++, x += QK)
@@ -244,14 +244,14 @@ tern_quantize_row_q8_0 (const float *x, void *vy, gint64 n)
         amax = MAX (amax, fabsf (x[j]));
       const float d = amax / 127;
       const float id = d ? 1.0f / d : 0.0f;
-      y[i].d = tern_float_to_half (d);
+      y[i].d = tern_fp32_to_fp16 (d);
       for (int j = 0; j < QK; j++)
         y[i].qs[j] = (gint8) roundf (x[j] * id);
     }
 }
 
 void
-tern_quantize_row_q8_1 (const float *x, void *vy, gint64 n)
+tern_quant_quantize_row_q8_1 (const float *x, void *vy, gint64 n)
 {
   TernBlockQ8_1 *y = vy;
   for (gint64 i = 0; i < n / QK; i++, x += QK)
@@ -262,13 +262,13 @@ tern_quantize_row_q8_1 (const float *x, void *vy, gint64 n)
       const float d = amax / 127;
       const float id = d ? 1.0f / d : 0.0f;
       int sum = 0;
-      y[i].d = tern_float_to_half (d);
+      y[i].d = tern_fp32_to_fp16 (d);
       for (int j = 0; j < QK; j++)
         {
           y[i].qs[j] = (gint8) roundf (x[j] * id);
           sum += y[i].qs[j];
         }
-      y[i].s = tern_float_to_half (sum * d);
+      y[i].s = tern_fp32_to_fp16 (sum * d);
     }
 }
 
@@ -293,29 +293,29 @@ act_block_q8 (const float *x, gint8 qs[QK], int *sum)
 }
 
 void
-tern_quantize_act_q8_0 (const float *x, void *vy, gint64 n)
+tern_quant_quantize_act_q8_0 (const float *x, void *vy, gint64 n)
 {
   TernBlockQ8_0 *y = vy;
   int sum;
   for (gint64 i = 0; i < n / QK; i++, x += QK)
-    y[i].d = tern_float_to_half (act_block_q8 (x, y[i].qs, &sum));
+    y[i].d = tern_fp32_to_fp16 (act_block_q8 (x, y[i].qs, &sum));
 }
 
 void
-tern_quantize_act_q8_1 (const float *x, void *vy, gint64 n)
+tern_quant_quantize_act_q8_1 (const float *x, void *vy, gint64 n)
 {
   TernBlockQ8_1 *y = vy;
   int sum;
   for (gint64 i = 0; i < n / QK; i++, x += QK)
     {
       const float d = act_block_q8 (x, y[i].qs, &sum);
-      y[i].d = tern_float_to_half (d);
-      y[i].s = tern_float_to_half (d * sum);
+      y[i].d = tern_fp32_to_fp16 (d);
+      y[i].s = tern_fp32_to_fp16 (d * sum);
     }
 }
 
 void
-tern_quantize_row_q8_K (const float *x, void *vy, gint64 n)
+tern_quant_quantize_row_q8_K (const float *x, void *vy, gint64 n)
 {
   TernBlockQ8_K *y = vy;
   for (gint64 i = 0; i < n / 256; i++, x += 256)
@@ -349,7 +349,7 @@ tern_quantize_row_q8_K (const float *x, void *vy, gint64 n)
 }
 
 void
-tern_quantize_row_q4_K (const float *x, void *vy, gint64 n)
+tern_quant_quantize_row_q4_K (const float *x, void *vy, gint64 n)
 {
   TernBlockQ4_K *y = vy;
   guint8 L[256], Laux[32];
@@ -393,18 +393,18 @@ tern_quantize_row_q4_K (const float *x, void *vy, gint64 n)
               y[i].scales[j] |= (guint8) ((lm >> 4) << 6);
             }
         }
-      y[i].d = tern_float_to_half (max_scale / 63.f);
-      y[i].dmin = tern_float_to_half (max_min / 63.f);
+      y[i].d = tern_fp32_to_fp16 (max_scale / 63.f);
+      y[i].dmin = tern_fp32_to_fp16 (max_min / 63.f);
 
       /* Requantize against the scales as stored. */
       for (int j = 0; j < 8; j++)
         {
           guint8 sc, m;
           tern_k4_scale_min (y[i].scales, j, &sc, &m);
-          const float d = tern_half_to_float (y[i].d) * sc;
+          const float d = tern_fp16_to_fp32 (y[i].d) * sc;
           if (!d)
             continue;
-          const float dm = tern_half_to_float (y[i].dmin) * m;
+          const float dm = tern_fp16_to_fp32 (y[i].dmin) * m;
           for (int l = 0; l < 32; l++)
             {
               int q = nearest_int ((x[32 * j + l] + dm) / d);
@@ -419,7 +419,7 @@ tern_quantize_row_q4_K (const float *x, void *vy, gint64 n)
 }
 
 void
-tern_quantize_row_q6_K (const float *x, void *vy, gint64 n)
+tern_quant_quantize_row_q6_K (const float *x, void *vy, gint64 n)
 {
   TernBlockQ6_K *y = vy;
   gint8 L[256];
@@ -444,14 +444,14 @@ tern_quantize_row_q6_K (const float *x, void *vy, gint64 n)
         }
 
       float iscale = -128.f / max_scale;
-      y[i].d = tern_float_to_half (1 / iscale);
+      y[i].d = tern_fp32_to_fp16 (1 / iscale);
       for (int k = 0; k < 16; k++)
         y[i].scales[k] = (gint8) MIN (127, nearest_int (iscale * scales[k]));
 
       /* Requantize against the scales as stored. */
       for (int k = 0; k < 16; k++)
         {
-          float d = tern_half_to_float (y[i].d) * y[i].scales[k];
+          float d = tern_fp16_to_fp32 (y[i].d) * y[i].scales[k];
           if (!d)
             continue;
           for (int l = 0; l < 16; l++)
@@ -491,14 +491,14 @@ absmax (const float *x, int n)
 }
 
 void
-tern_quantize_row_tq1_0 (const float *x, void *vy, gint64 n)
+tern_quant_quantize_row_tq1_0 (const float *x, void *vy, gint64 n)
 {
   TernBlockTQ1_0 *y = vy;
   for (gint64 i = 0; i < n / 256; i++, x += 256)
     {
       const float d = absmax (x, 256);
       const float id = d ? 1.0f / d : 0.0f;
-      y[i].d = tern_float_to_half (d);
+      y[i].d = tern_fp32_to_fp16 (d);
 
       /* Five trits per byte, first trit most significant, stored as
        * ceil(v * 256 / 243) so that multiplying by 3^n brings trit n to the
@@ -530,14 +530,14 @@ tern_quantize_row_tq1_0 (const float *x, void *vy, gint64 n)
 }
 
 void
-tern_quantize_row_tq2_0 (const float *x, void *vy, gint64 n)
+tern_quant_quantize_row_tq2_0 (const float *x, void *vy, gint64 n)
 {
   TernBlockTQ2_0 *y = vy;
   for (gint64 i = 0; i < n / 256; i++, x += 256)
     {
       const float d = absmax (x, 256);
       const float id = d ? 1.0f / d : 0.0f;
-      y[i].d = tern_float_to_half (d);
+      y[i].d = tern_fp32_to_fp16 (d);
       for (int h = 0; h < 2; h++)
         for (int m = 0; m < 32; m++)
           {

@@ -18,7 +18,6 @@
  * failing, so one run shows the whole picture. */
 
 #include <tern/gguf.h>
-#include <tern/quant.h>
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -44,12 +43,12 @@ level_table (TernKernelLevel level)
   switch (level)
     {
     case TERN_KERNEL_SCALAR:
-      return &tern_kernels_scalar;
+      return &tern_quant_kernels_scalar;
 #if defined(__x86_64__)
     case TERN_KERNEL_AVX2:
-      return &tern_kernels_avx2;
+      return &tern_quant_kernels_avx2;
     case TERN_KERNEL_AVX512:
-      return &tern_kernels_avx512;
+      return &tern_quant_kernels_avx512;
 #endif
     default:
       return NULL;

@@ -5,7 +5,6 @@
  * activation quantizers on hand-computed inputs. */
 
 #include <tern/gguf.h>
-#include <tern/quant.h>
 
 #include <json-glib/json-glib.h>
 #include <math.h>
