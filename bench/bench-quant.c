@@ -7,7 +7,7 @@
  *
  *   bench-quant [--quick] [--json] [--type NAME] */
 
-#include <tern/quant.h>
+#include "quant/quant.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,18 +3,18 @@
  *
  * Writes a llama-architecture model with random weights, for benchmarks and
  * tests: the shape of a preset, the tokenizer of a vocabulary file, weights
- * drawn from a normal distribution and quantized tensor by tensor, streamed
- * to the file in chunks of rows so that memory stays bounded whatever the
- * model's size. */
+ * drawn from a normal distribution. The engine's model writer quantizes
+ * and streams them in bounded memory, with the types its type policy
+ * gives each tensor. */
 #include "cli.h"
 
 #include <math.h>
 #include <string.h>
 #include <tern/error.h>
 #include <tern/gguf.h>
-#include <tern/quant.h>
-#include <tern/threadpool.h>
+#include <tern/model-writer.h>
 #include <tern/tokenizer.h>
+#include <tern/type-policy.h>
 
 typedef struct {
   const char *name;
@@ -31,21 +31,19 @@ static const Preset presets[] = {
 #define WEIGHT_STD 0.02
 #define RMS_EPS 1e-5f
 #define ROPE_BASE 10000.0f
-/* Bytes of quantized rows produced and written at a time. */
-#define CHUNK_BYTES (8 << 20)
 
+/* A tensor of the model, as make-model declares it. */
 typedef struct {
   char name[TERN_GGUF_MAX_NAME + 1];
-  TernType type;
   guint32 n_dims;
   gint64 ne[2];  /* ne[0]: row length; ne[1]: rows */
   gboolean norm; /* an RMSNorm weight: all ones */
 } TensorSpec;
 
 static void
-add_spec (GArray *specs, TernType type, gboolean norm, gint64 ne0, gint64 ne1, const char *fmt, ...)
+add_spec (GArray *specs, gboolean norm, gint64 ne0, gint64 ne1, const char *fmt, ...)
 {
-  TensorSpec t = { .type = norm ? TERN_TYPE_F32 : type, .n_dims = ne1 > 1 ? 2 : 1, .ne = { ne0, ne1 }, .norm = norm };
+  TensorSpec t = { .n_dims = ne1 > 1 ? 2 : 1, .ne = { ne0, ne1 }, .norm = norm };
   va_list args;
 
   va_start (args, fmt);
@@ -54,43 +52,28 @@ add_spec (GArray *specs, TernType type, gboolean norm, gint64 ne0, gint64 ne1, c
   g_array_append_val (specs, t);
 }
 
-/* Like llama-quantize: the output matrix of a quantized model is Q6_K
- * (except Q8_0, which is kept as it is); a ternary model also keeps its
- * token embeddings in Q4_K, as llama.cpp's TQ1_0/TQ2_0 mixes do. */
-static void
-mix_types (TernType type, TernType *embd, TernType *output)
-{
-  gboolean ternary = type == TERN_TYPE_TQ1_0 || type == TERN_TYPE_TQ2_0;
-  gboolean floats = type == TERN_TYPE_F32 || type == TERN_TYPE_F16 || type == TERN_TYPE_BF16;
-
-  *embd = ternary ? TERN_TYPE_Q4_K : type;
-  *output = floats || type == TERN_TYPE_Q8_0 ? type : TERN_TYPE_Q6_K;
-}
-
 /* The tensors of @p in llama.cpp's naming, in the order it writes them. */
 static GArray *
-model_tensors (const Preset *p, gint64 n_vocab, TernType type)
+model_tensors (const Preset *p, gint64 n_vocab)
 {
   GArray *specs = g_array_new (FALSE, FALSE, sizeof (TensorSpec));
   gint64 n_embd_kv = (gint64) p->n_head_kv * (p->n_embd / p->n_head);
-  TernType embd_type, output_type;
 
-  mix_types (type, &embd_type, &output_type);
-  add_spec (specs, embd_type, FALSE, p->n_embd, n_vocab, "token_embd.weight");
+  add_spec (specs, FALSE, p->n_embd, n_vocab, "token_embd.weight");
   for (gint32 l = 0; l < p->n_layer; l++)
     {
-      add_spec (specs, type, TRUE, p->n_embd, 1, "blk.%d.attn_norm.weight", l);
-      add_spec (specs, type, FALSE, p->n_embd, p->n_embd, "blk.%d.attn_q.weight", l);
-      add_spec (specs, type, FALSE, p->n_embd, n_embd_kv, "blk.%d.attn_k.weight", l);
-      add_spec (specs, type, FALSE, p->n_embd, n_embd_kv, "blk.%d.attn_v.weight", l);
-      add_spec (specs, type, FALSE, p->n_embd, p->n_embd, "blk.%d.attn_output.weight", l);
-      add_spec (specs, type, TRUE, p->n_embd, 1, "blk.%d.ffn_norm.weight", l);
-      add_spec (specs, type, FALSE, p->n_embd, p->n_ff, "blk.%d.ffn_gate.weight", l);
-      add_spec (specs, type, FALSE, p->n_embd, p->n_ff, "blk.%d.ffn_up.weight", l);
-      add_spec (specs, type, FALSE, p->n_ff, p->n_embd, "blk.%d.ffn_down.weight", l);
+      add_spec (specs, TRUE, p->n_embd, 1, "blk.%d.attn_norm.weight", l);
+      add_spec (specs, FALSE, p->n_embd, p->n_embd, "blk.%d.attn_q.weight", l);
+      add_spec (specs, FALSE, p->n_embd, n_embd_kv, "blk.%d.attn_k.weight", l);
+      add_spec (specs, FALSE, p->n_embd, n_embd_kv, "blk.%d.attn_v.weight", l);
+      add_spec (specs, FALSE, p->n_embd, p->n_embd, "blk.%d.attn_output.weight", l);
+      add_spec (specs, TRUE, p->n_embd, 1, "blk.%d.ffn_norm.weight", l);
+      add_spec (specs, FALSE, p->n_embd, p->n_ff, "blk.%d.ffn_gate.weight", l);
+      add_spec (specs, FALSE, p->n_embd, p->n_ff, "blk.%d.ffn_up.weight", l);
+      add_spec (specs, FALSE, p->n_ff, p->n_embd, "blk.%d.ffn_down.weight", l);
     }
-  add_spec (specs, type, TRUE, p->n_embd, 1, "output_norm.weight");
-  add_spec (specs, output_type, FALSE, p->n_embd, n_vocab, "output.weight");
+  add_spec (specs, TRUE, p->n_embd, 1, "output_norm.weight");
+  add_spec (specs, FALSE, p->n_embd, n_vocab, "output.weight");
   return specs;
 }
 
@@ -123,90 +106,25 @@ fill_normal (float *row, gint64 n, double std, guint64 seed)
     }
 }
 
-/* A chunk of rows of one tensor, generated and quantized by the pool. */
 typedef struct {
-  const TensorSpec *t;
-  guint64 seed;  /* the tensor's: the model seed mixed with its index */
-  gint64 row0;   /* the chunk's first row */
-  gint64 n_rows;
-  gsize row_bytes;
-  TernQuantizeRowFn quantize;
-  float *scratch; /* one f32 row per thread */
-  guint8 *out;    /* n_rows quantized rows */
-} ChunkJob;
+  const GArray *specs; /* TensorSpec */
+  guint64 seed;
+} RandomWeights;
 
+/* The model writer's row source: norm weights are ones, the rest normal. */
 static void
-chunk_job_run (gpointer data, guint thread, guint n_threads)
+random_row (gsize tensor, gint64 row, float *out, gpointer data)
 {
-  ChunkJob *job = data;
-  gint64 n = job->t->ne[0];
-  float *row = job->scratch + thread * n;
-  gint64 start, end;
+  const RandomWeights *rw = data;
+  const TensorSpec *t = &g_array_index (rw->specs, TensorSpec, tensor);
+  guint64 tensor_state = rw->seed + tensor;
+  guint64 state = splitmix64 (&tensor_state) ^ (guint64) row;
 
-  tern_split_range (job->n_rows, thread, n_threads, &start, &end);
-  for (gint64 r = start; r < end; r++)
-    {
-      guint64 state = job->seed ^ (guint64) (job->row0 + r);
-      if (job->t->norm)
-        for (gint64 i = 0; i < n; i++)
-          row[i] = 1.0f;
-      else
-        fill_normal (row, n, WEIGHT_STD, splitmix64 (&state));
-      job->quantize (row, job->out + r * job->row_bytes, n);
-    }
-}
-
-static gboolean
-write_tensor (TernGgufWriter *writer, TernThreadPool *pool, const TensorSpec *t, guint64 seed, guint index,
-              GError **error)
-{
-  gsize row_bytes = tern_type_row_bytes (t->type, t->ne[0]);
-  gint64 chunk_rows = CLAMP ((gint64) (CHUNK_BYTES / row_bytes), 1, t->ne[1]);
-  g_autofree float *scratch = g_new (float, (gsize) t->ne[0] * tern_thread_pool_n_threads (pool));
-  g_autofree guint8 *out = g_malloc (row_bytes * chunk_rows);
-  guint64 tensor_state = seed + index;
-  ChunkJob job = {
-    .t = t,
-    .seed = splitmix64 (&tensor_state),
-    .row_bytes = row_bytes,
-    .quantize = tern_quant_quantize_row (t->type),
-    .scratch = scratch,
-    .out = out,
-  };
-
-  for (job.row0 = 0; job.row0 < t->ne[1]; job.row0 += job.n_rows)
-    {
-      job.n_rows = MIN (chunk_rows, t->ne[1] - job.row0);
-      tern_thread_pool_run (pool, chunk_job_run, &job);
-      if (!tern_gguf_writer_write (writer, out, row_bytes * job.n_rows, error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* Types a weight may be made in: storage types Tern can quantize into. */
-static gboolean
-type_supported (TernType type)
-{
-  const TernTypeInfo *info = tern_type_info (type);
-  return info && info->storage && tern_quant_quantize_row (type) != NULL;
-}
-
-static gboolean
-check_shapes (GArray *specs, GError **error)
-{
-  for (guint i = 0; i < specs->len; i++)
-    {
-      const TensorSpec *t = &g_array_index (specs, TensorSpec, i);
-      if (!type_supported (t->type) || t->ne[0] % tern_type_info (t->type)->block_elems != 0)
-        {
-          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED,
-                       "%s: rows of %" G_GINT64_FORMAT " elements cannot be stored as %s", t->name, t->ne[0],
-                       tern_type_name (t->type));
-          return FALSE;
-        }
-    }
-  return TRUE;
+  if (t->norm)
+    for (gint64 i = 0; i < t->ne[0]; i++)
+      out[i] = 1.0f;
+  else
+    fill_normal (out, t->ne[0], WEIGHT_STD, splitmix64 (&state));
 }
 
 static void
@@ -244,38 +162,27 @@ make_model (const char *path, const Preset *p, TernType type, const char *vocab_
   if (tok == NULL)
     return FALSE;
   gint64 n_vocab = tern_tokenizer_n_vocab (tok);
+  g_autoptr (GArray) specs = model_tensors (p, n_vocab);
+  RandomWeights weights = { specs, seed };
+  TernTypePolicy policy;
 
-  g_autoptr (GArray) specs = model_tensors (p, n_vocab, type);
-  if (!check_shapes (specs, error))
-    return FALSE;
-
-  g_autoptr (TernGgufWriter) w = tern_gguf_writer_new (path, error);
+  g_autoptr (TernModelWriter) w = tern_model_writer_new (path, n_threads, error);
   if (w == NULL)
     return FALSE;
-  add_metadata (w, p, type, n_vocab, vocab);
+  add_metadata (tern_model_writer_metadata (w), p, type, n_vocab, vocab);
+  tern_type_policy_init (&policy, type);
   for (guint i = 0; i < specs->len; i++)
     {
       const TensorSpec *t = &g_array_index (specs, TensorSpec, i);
-      tern_gguf_writer_add_tensor (w, t->name, t->type, t->n_dims, t->ne);
-    }
-  if (!tern_gguf_writer_begin_data (w, error))
-    return FALSE;
-
-  g_autoptr (TernThreadPool) pool = tern_thread_pool_new (n_threads ? n_threads : tern_physical_cores ());
-  guint64 n_params = 0, n_bytes = 0;
-  for (guint i = 0; i < specs->len; i++)
-    {
-      const TensorSpec *t = &g_array_index (specs, TensorSpec, i);
-      if (!write_tensor (w, pool, t, seed, i, error))
+      TernType t_type = tern_type_policy_choose (&policy, t->name, t->n_dims);
+      if (!tern_model_writer_add_tensor (w, t->name, t_type, t->n_dims, t->ne, error))
         return FALSE;
-      n_params += t->ne[0] * t->ne[1];
-      n_bytes += tern_type_row_bytes (t->type, t->ne[0]) * t->ne[1];
     }
-  if (!tern_gguf_writer_finish (w, error))
+  if (!tern_model_writer_write (w, random_row, &weights, NULL, NULL, NULL, error))
     return FALSE;
 
   g_print ("%s: %s, %s, %" G_GUINT64_FORMAT " parameters, %.2f MiB of weights\n", path, p->name,
-           tern_type_name (type), n_params, n_bytes / (1024.0 * 1024.0));
+           tern_type_name (type), tern_model_writer_n_elements (w), tern_model_writer_n_bytes (w) / (1024.0 * 1024.0));
   return TRUE;
 }
 
@@ -330,7 +237,7 @@ cli_make_model (int argc, char **argv)
       g_printerr ("tern-cli make-model: unknown preset '%s' (bench-1b or tiny)\n", preset_name);
       return CLI_EXIT_USAGE;
     }
-  if (!tern_type_from_name (type_name, &type) || !type_supported (type))
+  if (!tern_type_from_name (type_name, &type) || !tern_model_writer_type_supported (type))
     {
       g_printerr ("tern-cli make-model: cannot make weights of type '%s' (see --help)\n", type_name);
       return CLI_EXIT_USAGE;

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* What the parts of TernWindow share: tern-window.c (the window, the
- * sidebar, models, status and errors) and tern-window-chat.c (the chat:
- * messages, streaming, the composer and the message actions). Tests read
- * the fields too. */
+/* What the parts of TernWindow share: tern-window.c (the window, status
+ * and errors), tern-window-conversations.c (the sidebar: conversations,
+ * search, rename, duplicate, delete), tern-window-models.c (the model menu
+ * and the library) and tern-window-chat.c (the chat: messages, streaming,
+ * the composer and the message actions). Tests read the fields too. */
 
 #include <glib/gi18n.h>
 
@@ -77,23 +78,41 @@ struct _TernWindow {
 /* Shows @error as a toast ("@what: message"). */
 void tern_window_toast_error (TernWindow *self, const char *what, const GError *error);
 void tern_window_toast (TernWindow *self, const char *text);
-/* Reads the conversation list again (after a change). */
-void tern_window_reload_conversations (TernWindow *self);
-/* The sidebar item of conversation @id, or NULL (not a new reference). */
-TernConversationItem *tern_window_find_conversation (TernWindow *self, gint64 id);
-/* The library item of model @id and, when @position is not NULL, its
- * place in the model menu; NULL when not in the library (not a new
- * reference). */
-TernModelItem *tern_window_find_model (TernWindow *self, gint64 id, guint *position);
-/* Opens conversation @id in the chat view, loading its model first when
- * another is loaded. */
-void tern_window_open_conversation (TernWindow *self, gint64 id);
+/* Shows @text in the banner above the chat (NULL: hides it). */
+void tern_window_show_banner (TernWindow *self, const char *text);
+void tern_window_hide_progress (TernWindow *self);
 void tern_window_update_status (TernWindow *self);
 /* TRUE when @error is a cancellation. */
 gboolean tern_window_cancelled (const GError *error);
 /* TRUE once the window is being destroyed: answers that arrive then (the
  * requests hold a reference on it) are dropped. */
 gboolean tern_window_gone (TernWindow *self);
+
+/* tern-window-conversations.c */
+/* Adds the sidebar's actions and sets up its lists. */
+void tern_window_conversations_init (TernWindow *self);
+/* Binds the sidebar's template callbacks. */
+void tern_window_conversations_class_init (GtkWidgetClass *widget_class);
+/* Reads the conversation list again (after a change). */
+void tern_window_reload_conversations (TernWindow *self);
+/* The sidebar item of conversation @id, or NULL (not a new reference). */
+TernConversationItem *tern_window_find_conversation (TernWindow *self, gint64 id);
+/* Opens conversation @id in the chat view, loading its model first when
+ * another is loaded. */
+void tern_window_open_conversation (TernWindow *self, gint64 id);
+
+/* tern-window-models.c */
+/* Adds the model actions, sets up the model menu and the library page. */
+void tern_window_models_init (TernWindow *self);
+/* Reads the model list again; @first: the list read when the window
+ * opens, which loads a model to chat with when none is loaded. */
+void tern_window_reload_models (TernWindow *self, gboolean first);
+/* Loads the model at @path, reporting failures in the window. */
+void tern_window_load_model (TernWindow *self, const char *path);
+/* The library item of model @id and, when @position is not NULL, its
+ * place in the model menu; NULL when not in the library (not a new
+ * reference). */
+TernModelItem *tern_window_find_model (TernWindow *self, gint64 id, guint *position);
 
 /* tern-window-chat.c */
 void tern_window_chat_init (TernWindow *self);

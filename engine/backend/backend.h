@@ -32,7 +32,7 @@
  * freeing. The CPU backend never fails an operation. */
 
 #include <tern/backend.h>
-#include <tern/quant.h>
+#include "quant/quant.h"
 #include <tern/tokenizer.h>
 #include <tern/weights.h>
 

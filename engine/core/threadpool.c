@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#include <tern/threadpool.h>
+#include "threadpool.h"
 
 #include <stdatomic.h>
 #include <string.h>

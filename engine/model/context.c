@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include <tern/context.h>
 #include <tern/error.h>
-#include <tern/threadpool.h>
+#include "core/threadpool.h"
 
 #include <string.h>
 

@@ -133,7 +133,7 @@ vec_dot_bf16 (gint64 n, const void *vw, const void *va)
     acc0 = _mm256_fmadd_ps (load_bf16x8 (w + i), load_bf16x8 (a + i), acc0);
   float sum = hsum_ps256 (_mm256_add_ps (_mm256_add_ps (acc0, acc1), _mm256_add_ps (acc2, acc3)));
   for (; i < n; i++)
-    sum += tern_bf16_bits_to_float (w[i]) * tern_bf16_bits_to_float (a[i]);
+    sum += tern_bf16_to_fp32 (w[i]) * tern_bf16_to_fp32 (a[i]);
   return sum;
 }
 
@@ -570,7 +570,7 @@ dequant_bf16 (const void *src, float *dst, gint64 n)
   for (; i + 8 <= n; i += 8)
     _mm256_storeu_ps (dst + i, load_bf16x8 (x + i));
   for (; i < n; i++)
-    dst[i] = tern_bf16_bits_to_float (x[i]);
+    dst[i] = tern_bf16_to_fp32 (x[i]);
 }
 
 /* 32 signed bytes times @d, to 32 floats. */
@@ -716,7 +716,7 @@ TERN_DEFINE_VEC_DOT_TILE (dot_tile_q6_K, vec_dot_q6_K)
 TERN_DEFINE_VEC_DOT_TILE (dot_tile_tq1_0, vec_dot_tq1_0)
 TERN_DEFINE_VEC_DOT_TILE (dot_tile_tq2_0, vec_dot_tq2_0)
 
-const TernKernelTable tern_kernels_avx2 = {
+const TernKernelTable tern_quant_kernels_avx2 = {
   .vec_dot = {
     [TERN_TYPE_F32] = vec_dot_f32,
     [TERN_TYPE_F16] = vec_dot_f16,

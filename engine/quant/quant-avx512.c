@@ -864,7 +864,7 @@ DEFINE_TILE (dot_tile_tq2_0, tile_tq2_0, TRUE)
 DEFINE_TILE (dot_tile_tq1_0, tile_tq1_0, TRUE)
 TERN_DEFINE_VEC_DOT_TILE (dot_tile_f32, vec_dot_f32)
 
-const TernKernelTable tern_kernels_avx512 = {
+const TernKernelTable tern_quant_kernels_avx512 = {
   .vec_dot = {
     [TERN_TYPE_F32] = vec_dot_f32,
     [TERN_TYPE_F16] = vec_dot_f16,

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* Shared by the tensor type kernels (quant.c, quant-ref.c, quant-avx2.c,
- * quant-avx512.c): llama.cpp's block layouts, half-float conversion, and
- * the kernel tables each instruction-set file fills in. */
+/* Shared by the tensor type kernels (quant.c, quant-ref.c, quantize.c,
+ * quant-avx2.c, quant-avx512.c): llama.cpp's block layouts and the kernel
+ * tables each instruction-set file fills in. */
 
-#include <tern/quant.h>
+#include "quant.h"
 
 #include <assert.h>
 #include <string.h>
@@ -45,91 +45,6 @@ static_assert (sizeof (TernBlockQ6_K) == 210, "q6_K block");
 static_assert (sizeof (TernBlockQ8_K) == 292, "q8_K block");
 static_assert (sizeof (TernBlockTQ1_0) == 54, "tq1_0 block");
 static_assert (sizeof (TernBlockTQ2_0) == 66, "tq2_0 block");
-
-/* IEEE binary16 -> binary32, exact (subnormals, infinities, NaN payloads). */
-static inline float
-tern_half_to_float (guint16 h)
-{
-  guint32 sign = (guint32) (h & 0x8000) << 16;
-  guint32 exp = (h >> 10) & 0x1f;
-  guint32 mant = h & 0x3ff;
-  guint32 bits;
-
-  if (exp == 0x1f)
-    bits = sign | 0x7f800000 | (mant << 13);
-  else if (exp != 0)
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  else if (mant == 0)
-    bits = sign;
-  else
-    {
-      /* Subnormal: normalise the mantissa into an f32 exponent. */
-      exp = 113;
-      while (!(mant & 0x400))
-        {
-          mant <<= 1;
-          exp--;
-        }
-      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-    }
-
-  float f;
-  memcpy (&f, &bits, sizeof f);
-  return f;
-}
-
-/* binary32 -> binary16, round to nearest even; overflow gives infinity and
- * a NaN a quiet NaN keeping the top of its payload (as F16C's vcvtps2ph). */
-static inline guint16
-tern_float_to_half (float f)
-{
-  guint32 u;
-  memcpy (&u, &f, sizeof u);
-  guint16 sign = (u >> 16) & 0x8000;
-  guint32 abs = u & 0x7fffffff;
-
-  if (abs > 0x7f800000)
-    return sign | 0x7e00 | ((abs >> 13) & 0x3ff);
-  if (abs >= 0x477ff000) /* rounds to 65536 or more */
-    return sign | 0x7c00;
-  if (abs >= 0x38800000) /* normal half */
-    {
-      guint32 r = abs + 0xfff + ((abs >> 13) & 1);
-      return sign | (guint16) ((r - 0x38000000) >> 13);
-    }
-  if (abs < 0x33000000) /* below half the smallest subnormal */
-    return sign;
-
-  /* Subnormal half: shift the full mantissa right, rounding to even. */
-  guint32 e = abs >> 23;
-  guint32 mant = (abs & 0x7fffff) | 0x800000;
-  guint32 shift = 126 - e; /* 14..24 */
-  guint32 q = mant >> shift;
-  guint32 rem = mant & ((1u << shift) - 1);
-  guint32 halfway = 1u << (shift - 1);
-  if (rem > halfway || (rem == halfway && (q & 1)))
-    q++;
-  return sign | (guint16) q;
-}
-
-static inline float
-tern_bf16_bits_to_float (guint16 h)
-{
-  guint32 bits = (guint32) h << 16;
-  float f;
-  memcpy (&f, &bits, sizeof f);
-  return f;
-}
-
-static inline guint16
-tern_float_to_bf16_bits (float f)
-{
-  guint32 u;
-  memcpy (&u, &f, sizeof u);
-  if ((u & 0x7fffffff) > 0x7f800000)
-    return (guint16) ((u >> 16) | 0x40);
-  return (guint16) ((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-}
 
 /* The 8 6-bit (scale, min) pairs of a Q4_K / Q5_K block. */
 static inline void
@@ -186,25 +101,25 @@ tern_dot_tile_by_vec_dot (TernVecDotFn dot, gint64 n, const void *w, gsize w_str
     tern_dot_tile_by_vec_dot (dot, n, w, w_stride, n_rows, a, a_stride, n_cols, out, out_stride);        \
   }
 
-extern const TernKernelTable tern_kernels_scalar;
+extern const TernKernelTable tern_quant_kernels_scalar;
 #if defined(__x86_64__)
-extern const TernKernelTable tern_kernels_avx2;
-extern const TernKernelTable tern_kernels_avx512;
+extern const TernKernelTable tern_quant_kernels_avx2;
+extern const TernKernelTable tern_quant_kernels_avx512;
 #endif
 
-/* Scalar quantizers, in quant-ref.c. */
-void tern_quantize_row_q4_0 (const float *x, void *y, gint64 n);
-void tern_quantize_row_q8_0 (const float *x, void *y, gint64 n);
-void tern_quantize_row_q8_1 (const float *x, void *y, gint64 n);
-void tern_quantize_row_q8_K (const float *x, void *y, gint64 n);
-void tern_quantize_act_q8_0 (const float *x, void *y, gint64 n);
-void tern_quantize_act_q8_1 (const float *x, void *y, gint64 n);
-void tern_quantize_row_q4_K (const float *x, void *y, gint64 n);
-void tern_quantize_row_q6_K (const float *x, void *y, gint64 n);
-void tern_quantize_row_tq1_0 (const float *x, void *y, gint64 n);
-void tern_quantize_row_tq2_0 (const float *x, void *y, gint64 n);
-void tern_quantize_row_f32 (const float *x, void *y, gint64 n);
-void tern_quantize_row_f16 (const float *x, void *y, gint64 n);
-void tern_quantize_row_bf16 (const float *x, void *y, gint64 n);
+/* Scalar quantizers, in quantize.c. */
+void tern_quant_quantize_row_q4_0 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_q8_0 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_q8_1 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_q8_K (const float *x, void *y, gint64 n);
+void tern_quant_quantize_act_q8_0 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_act_q8_1 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_q4_K (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_q6_K (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_tq1_0 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_tq2_0 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_f32 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_f16 (const float *x, void *y, gint64 n);
+void tern_quant_quantize_row_bf16 (const float *x, void *y, gint64 n);
 
 G_END_DECLS

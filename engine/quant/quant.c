@@ -28,27 +28,27 @@ static const TernType vec_dot_types[TERN_TYPE_COUNT] = {
 };
 
 static const TernQuantizeRowFn quantizers[TERN_TYPE_COUNT] = {
-  [TERN_TYPE_F32] = tern_quantize_row_f32,
-  [TERN_TYPE_F16] = tern_quantize_row_f16,
-  [TERN_TYPE_BF16] = tern_quantize_row_bf16,
-  [TERN_TYPE_Q4_0] = tern_quantize_row_q4_0,
-  [TERN_TYPE_Q8_0] = tern_quantize_row_q8_0,
-  [TERN_TYPE_Q8_1] = tern_quantize_row_q8_1,
-  [TERN_TYPE_Q8_K] = tern_quantize_row_q8_K,
-  [TERN_TYPE_Q4_K] = tern_quantize_row_q4_K,
-  [TERN_TYPE_Q6_K] = tern_quantize_row_q6_K,
-  [TERN_TYPE_TQ1_0] = tern_quantize_row_tq1_0,
-  [TERN_TYPE_TQ2_0] = tern_quantize_row_tq2_0,
+  [TERN_TYPE_F32] = tern_quant_quantize_row_f32,
+  [TERN_TYPE_F16] = tern_quant_quantize_row_f16,
+  [TERN_TYPE_BF16] = tern_quant_quantize_row_bf16,
+  [TERN_TYPE_Q4_0] = tern_quant_quantize_row_q4_0,
+  [TERN_TYPE_Q8_0] = tern_quant_quantize_row_q8_0,
+  [TERN_TYPE_Q8_1] = tern_quant_quantize_row_q8_1,
+  [TERN_TYPE_Q8_K] = tern_quant_quantize_row_q8_K,
+  [TERN_TYPE_Q4_K] = tern_quant_quantize_row_q4_K,
+  [TERN_TYPE_Q6_K] = tern_quant_quantize_row_q6_K,
+  [TERN_TYPE_TQ1_0] = tern_quant_quantize_row_tq1_0,
+  [TERN_TYPE_TQ2_0] = tern_quant_quantize_row_tq2_0,
 };
 
 /* Where llama.cpp's x86 builds quantize activations differently. */
 static const TernQuantizeRowFn activation_quantizers[TERN_TYPE_COUNT] = {
-  [TERN_TYPE_F32] = tern_quantize_row_f32,
-  [TERN_TYPE_F16] = tern_quantize_row_f16,
-  [TERN_TYPE_BF16] = tern_quantize_row_bf16,
-  [TERN_TYPE_Q8_0] = tern_quantize_act_q8_0,
-  [TERN_TYPE_Q8_1] = tern_quantize_act_q8_1,
-  [TERN_TYPE_Q8_K] = tern_quantize_row_q8_K,
+  [TERN_TYPE_F32] = tern_quant_quantize_row_f32,
+  [TERN_TYPE_F16] = tern_quant_quantize_row_f16,
+  [TERN_TYPE_BF16] = tern_quant_quantize_row_bf16,
+  [TERN_TYPE_Q8_0] = tern_quant_quantize_act_q8_0,
+  [TERN_TYPE_Q8_1] = tern_quant_quantize_act_q8_1,
+  [TERN_TYPE_Q8_K] = tern_quant_quantize_row_q8_K,
 };
 
 static TernKernelLevel
@@ -133,12 +133,12 @@ table_at (TernKernelLevel level)
     {
 #if defined(__x86_64__)
     case TERN_KERNEL_AVX512:
-      return &tern_kernels_avx512;
+      return &tern_quant_kernels_avx512;
     case TERN_KERNEL_AVX2:
-      return &tern_kernels_avx2;
+      return &tern_quant_kernels_avx2;
 #endif
     default:
-      return &tern_kernels_scalar;
+      return &tern_quant_kernels_scalar;
     }
 }
 
@@ -214,28 +214,4 @@ tern_quant_dot_tile (TernType type, TernKernelLevel level)
     if (table_at (l)->vec_dot[type])
       return table_at (l)->dot_tile[type];
   return NULL;
-}
-
-float
-tern_fp16_to_fp32 (guint16 h)
-{
-  return tern_half_to_float (h);
-}
-
-guint16
-tern_fp32_to_fp16 (float f)
-{
-  return tern_float_to_half (f);
-}
-
-float
-tern_bf16_to_fp32 (guint16 h)
-{
-  return tern_bf16_bits_to_float (h);
-}
-
-guint16
-tern_fp32_to_bf16 (float f)
-{
-  return tern_float_to_bf16_bits (f);
 }

@@ -58,14 +58,14 @@ tern_search_hit_free (TernSearchHit *hit)
 }
 
 TernConversation *
-store_read_conversation (StoreStmt *stmt)
+tern_store_read_conversation (StoreStmt *stmt)
 {
   TernConversation *c = g_new0 (TernConversation, 1);
 
   c->id = sqlite3_column_int64 (stmt, 0);
-  c->title = store_column_text (stmt, 1);
+  c->title = tern_store_column_text (stmt, 1);
   c->model_id = sqlite3_column_int64 (stmt, 2);
-  c->system_prompt = store_column_text (stmt, 3);
+  c->system_prompt = tern_store_column_text (stmt, 3);
   c->sampling.temperature = (float) sqlite3_column_double (stmt, 4);
   c->sampling.top_k = sqlite3_column_int (stmt, 5);
   c->sampling.top_p = (float) sqlite3_column_double (stmt, 6);
@@ -85,7 +85,7 @@ store_read_conversation (StoreStmt *stmt)
 }
 
 TernMessage *
-store_read_message (StoreStmt *stmt)
+tern_store_read_message (StoreStmt *stmt)
 {
   TernMessage *m = g_new0 (TernMessage, 1);
 
@@ -93,12 +93,12 @@ store_read_message (StoreStmt *stmt)
   m->conversation_id = sqlite3_column_int64 (stmt, 1);
   m->parent_id = sqlite3_column_int64 (stmt, 2);
   tern_role_from_name ((const char *) sqlite3_column_text (stmt, 3), &m->role);
-  m->content = store_column_text (stmt, 4);
+  m->content = tern_store_column_text (stmt, 4);
   m->created_at = sqlite3_column_int64 (stmt, 5);
   m->n_tokens = sqlite3_column_int (stmt, 6);
   m->complete = sqlite3_column_int (stmt, 7) != 0;
-  m->tokens = store_column_tokens (stmt, 8);
-  m->sampler_state = store_column_bytes (stmt, 9);
+  m->tokens = tern_store_column_tokens (stmt, 8);
+  m->sampler_state = tern_store_column_bytes (stmt, 9);
   /* The branch columns, when the query selected them. */
   m->n_branches = sqlite3_column_count (stmt) > 11 ? sqlite3_column_int (stmt, 10) : 1;
   m->branch_index = sqlite3_column_count (stmt) > 11 ? sqlite3_column_int (stmt, 11) : 0;
@@ -112,19 +112,19 @@ write_one (TernStore *store, StoreStmt *stmt, const char *what, gint64 id, GErro
 {
   StoreTxn txn;
 
-  if (!store_txn_begin (store, &txn, error))
+  if (!tern_store_txn_begin (store, &txn, error))
     return FALSE;
-  if (!store_step_done (store, stmt, "saving a change", error))
+  if (!tern_store_step_done (store, stmt, "saving a change", error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
   if (sqlite3_changes (store->db) == 0)
     {
-      store_txn_rollback (store, &txn);
-      return store_no_such (what, id, error);
+      tern_store_txn_rollback (store, &txn);
+      return tern_store_no_such (what, id, error);
     }
-  return store_txn_commit (store, &txn, error);
+  return tern_store_txn_commit (store, &txn, error);
 }
 
 static gboolean
@@ -160,11 +160,11 @@ check_sampling (const TernSamplerParams *sampling, GError **error)
 
 /* Inserts a conversation row with every field given; returns its id or 0. */
 gint64
-store_conversation_insert (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
-                           const TernSamplerParams *sampling, gint32 max_tokens, gint64 created_at, gint64 updated_at,
-                           GError **error)
+tern_store_conversation_insert (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
+                                const TernSamplerParams *sampling, gint32 max_tokens, gint64 created_at,
+                                gint64 updated_at, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "INSERT INTO conversations (title, model_id, system_prompt, temperature, top_k, top_p, min_p, "
       "repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, seed, created_at, updated_at, max_tokens) "
@@ -190,13 +190,13 @@ store_conversation_insert (TernStore *store, const char *title, gint64 model_id,
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
       if (sqlite3_extended_errcode (store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
-        store_no_such ("model", model_id, error);
+        tern_store_no_such ("model", model_id, error);
       else
-        store_fail (store, "adding a conversation", error);
+        tern_store_fail (store, "adding a conversation", error);
       return 0;
     }
   gint64 id = sqlite3_column_int64 (stmt, 0);
-  if (!store_step_done (store, stmt, "adding a conversation", error))
+  if (!tern_store_step_done (store, stmt, "adding a conversation", error))
     return 0;
   return id;
 }
@@ -205,16 +205,16 @@ gint64
 tern_store_conversation_new (TernStore *store, const char *title, gint64 model_id, const char *system_prompt,
                              const TernSamplerParams *sampling, GError **error)
 {
-  gint64 now = store_now (store);
+  gint64 now = tern_store_now (store);
   StoreTxn txn;
 
   if (!check_text ("title", title, error) || (system_prompt && !check_text ("system prompt", system_prompt, error)) ||
-      !check_sampling (sampling, error) || !store_txn_begin (store, &txn, error))
+      !check_sampling (sampling, error) || !tern_store_txn_begin (store, &txn, error))
     return 0;
-  gint64 id = store_conversation_insert (store, title, model_id, system_prompt, sampling, 0, now, now, error);
-  if (id == 0 || !store_txn_commit (store, &txn, error))
+  gint64 id = tern_store_conversation_insert (store, title, model_id, system_prompt, sampling, 0, now, now, error);
+  if (id == 0 || !tern_store_txn_commit (store, &txn, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return 0;
     }
   return id;
@@ -223,21 +223,21 @@ tern_store_conversation_new (TernStore *store, const char *title, gint64 model_i
 TernConversation *
 tern_store_conversation_get (TernStore *store, gint64 id, GError **error)
 {
-  return store_get_by_id (store, "SELECT " STORE_CONVERSATION_COLUMNS " FROM conversations c WHERE c.id = ?1", id,
-                          "conversation", (StoreReadRowFn) store_read_conversation, error);
+  return tern_store_get_by_id (store, "SELECT " STORE_CONVERSATION_COLUMNS " FROM conversations c WHERE c.id = ?1", id,
+                               "conversation", (StoreReadRowFn) tern_store_read_conversation, error);
 }
 
 gboolean
 tern_store_conversation_rename (TernStore *store, gint64 id, const char *title, GError **error)
 {
   g_autoptr (StoreStmt) stmt =
-      store_prepare (store, "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1", error);
+      tern_store_prepare (store, "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1", error);
 
   if (!check_text ("title", title, error) || stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_text (stmt, 2, title, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 3, store_now (store));
+  sqlite3_bind_int64 (stmt, 3, tern_store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
@@ -245,20 +245,20 @@ gboolean
 tern_store_conversation_set_system_prompt (TernStore *store, gint64 id, const char *system_prompt, GError **error)
 {
   g_autoptr (StoreStmt) stmt =
-      store_prepare (store, "UPDATE conversations SET system_prompt = ?2, updated_at = ?3 WHERE id = ?1", error);
+      tern_store_prepare (store, "UPDATE conversations SET system_prompt = ?2, updated_at = ?3 WHERE id = ?1", error);
 
   if (!check_text ("system prompt", system_prompt, error) || stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_text (stmt, 2, system_prompt, -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64 (stmt, 3, store_now (store));
+  sqlite3_bind_int64 (stmt, 3, tern_store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
 gboolean
 tern_store_conversation_set_sampling (TernStore *store, gint64 id, const TernSamplerParams *sampling, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "UPDATE conversations SET temperature = ?2, top_k = ?3, top_p = ?4, min_p = ?5, repeat_penalty = ?6, "
       "repeat_last_n = ?7, frequency_penalty = ?8, presence_penalty = ?9, seed = ?10, updated_at = ?11 "
@@ -269,7 +269,7 @@ tern_store_conversation_set_sampling (TernStore *store, gint64 id, const TernSam
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   bind_sampling (stmt, 2, sampling);
-  sqlite3_bind_int64 (stmt, 11, store_now (store));
+  sqlite3_bind_int64 (stmt, 11, tern_store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
@@ -277,7 +277,7 @@ gboolean
 tern_store_conversation_set_max_tokens (TernStore *store, gint64 id, gint32 max_tokens, GError **error)
 {
   g_autoptr (StoreStmt) stmt =
-      store_prepare (store, "UPDATE conversations SET max_tokens = ?2, updated_at = ?3 WHERE id = ?1", error);
+      tern_store_prepare (store, "UPDATE conversations SET max_tokens = ?2, updated_at = ?3 WHERE id = ?1", error);
 
   if (max_tokens < 0)
     {
@@ -289,54 +289,54 @@ tern_store_conversation_set_max_tokens (TernStore *store, gint64 id, gint32 max_
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_int (stmt, 2, max_tokens);
-  sqlite3_bind_int64 (stmt, 3, store_now (store));
+  sqlite3_bind_int64 (stmt, 3, tern_store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
 gboolean
 tern_store_conversation_set_model (TernStore *store, gint64 id, gint64 model_id, GError **error)
 {
-  g_autoptr (StoreStmt) get = store_prepare (store, "SELECT model_id FROM conversations WHERE id = ?1", error);
+  g_autoptr (StoreStmt) get = tern_store_prepare (store, "SELECT model_id FROM conversations WHERE id = ?1", error);
   g_autoptr (StoreStmt) set =
-      store_prepare (store, "UPDATE conversations SET model_id = ?2, updated_at = ?3 WHERE id = ?1", error);
+      tern_store_prepare (store, "UPDATE conversations SET model_id = ?2, updated_at = ?3 WHERE id = ?1", error);
   g_autoptr (StoreStmt) caches =
-      store_prepare (store, "UPDATE messages SET tokens = NULL, sampler = NULL WHERE conversation_id = ?1", error);
-  g_autoptr (StoreStmt) snaps = store_prepare (store, "DELETE FROM snapshots WHERE conversation_id = ?1", error);
+      tern_store_prepare (store, "UPDATE messages SET tokens = NULL, sampler = NULL WHERE conversation_id = ?1", error);
+  g_autoptr (StoreStmt) snaps = tern_store_prepare (store, "DELETE FROM snapshots WHERE conversation_id = ?1", error);
   StoreTxn txn;
 
-  if (get == NULL || set == NULL || caches == NULL || snaps == NULL || !store_txn_begin (store, &txn, error))
+  if (get == NULL || set == NULL || caches == NULL || snaps == NULL || !tern_store_txn_begin (store, &txn, error))
     return FALSE;
   sqlite3_bind_int64 (get, 1, id);
   int rc = sqlite3_step (get);
   if (rc != SQLITE_ROW)
     {
       if (rc == SQLITE_DONE)
-        store_no_such ("conversation", id, error);
+        tern_store_no_such ("conversation", id, error);
       else
-        store_fail (store, "reading a conversation", error);
-      store_txn_rollback (store, &txn);
+        tern_store_fail (store, "reading a conversation", error);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
   gboolean same = sqlite3_column_int64 (get, 0) == model_id;
   sqlite3_bind_int64 (set, 1, id);
   if (model_id > 0)
     sqlite3_bind_int64 (set, 2, model_id);
-  sqlite3_bind_int64 (set, 3, store_now (store));
+  sqlite3_bind_int64 (set, 3, tern_store_now (store));
   sqlite3_bind_int64 (caches, 1, id);
   sqlite3_bind_int64 (snaps, 1, id);
-  if (!same && (!store_step_done (store, set, "changing the model", error) ||
-                !store_step_done (store, caches, "changing the model", error) ||
-                !store_step_done (store, snaps, "changing the model", error)))
+  if (!same && (!tern_store_step_done (store, set, "changing the model", error) ||
+                !tern_store_step_done (store, caches, "changing the model", error) ||
+                !tern_store_step_done (store, snaps, "changing the model", error)))
     {
       if (sqlite3_extended_errcode (store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
         {
           g_clear_error (error);
-          store_no_such ("model", model_id, error);
+          tern_store_no_such ("model", model_id, error);
         }
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
-  return store_txn_commit (store, &txn, error);
+  return tern_store_txn_commit (store, &txn, error);
 }
 
 /* Whether message @id belongs to conversation @conversation_id. */
@@ -344,7 +344,7 @@ static gboolean
 check_message (TernStore *store, gint64 conversation_id, gint64 id, GError **error)
 {
   g_autoptr (StoreStmt) stmt =
-      store_prepare (store, "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2", error);
+      tern_store_prepare (store, "SELECT 1 FROM messages WHERE id = ?1 AND conversation_id = ?2", error);
   int rc;
 
   if (stmt == NULL)
@@ -355,7 +355,7 @@ check_message (TernStore *store, gint64 conversation_id, gint64 id, GError **err
   if (rc == SQLITE_ROW)
     return TRUE;
   if (rc != SQLITE_DONE)
-    return store_fail (store, "reading a message", error);
+    return tern_store_fail (store, "reading a message", error);
   g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
                "conversation %" G_GINT64_FORMAT " has no message with id %" G_GINT64_FORMAT, conversation_id, id);
   return FALSE;
@@ -364,7 +364,7 @@ check_message (TernStore *store, gint64 conversation_id, gint64 id, GError **err
 gboolean
 tern_store_conversation_set_head (TernStore *store, gint64 id, gint64 message_id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1", error);
 
   if (stmt == NULL || !check_message (store, id, message_id, error))
     return FALSE;
@@ -376,21 +376,22 @@ tern_store_conversation_set_head (TernStore *store, gint64 id, gint64 message_id
 gboolean
 tern_store_conversation_trash (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store, "UPDATE conversations SET trashed_at = CASE trashed_at WHEN 0 THEN ?2 ELSE trashed_at END WHERE id = ?1",
       error);
 
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
-  sqlite3_bind_int64 (stmt, 2, store_now (store));
+  sqlite3_bind_int64 (stmt, 2, tern_store_now (store));
   return write_one (store, stmt, "conversation", id, error);
 }
 
 gboolean
 tern_store_conversation_untrash (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "UPDATE conversations SET trashed_at = 0 WHERE id = ?1", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "UPDATE conversations SET trashed_at = 0 WHERE id = ?1",
+                                                   error);
 
   if (stmt == NULL)
     return FALSE;
@@ -401,29 +402,29 @@ tern_store_conversation_untrash (TernStore *store, gint64 id, GError **error)
 gint64
 tern_store_empty_trash (TernStore *store, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "DELETE FROM conversations WHERE trashed_at != 0", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "DELETE FROM conversations WHERE trashed_at != 0", error);
   StoreTxn txn;
 
-  if (stmt == NULL || !store_txn_begin (store, &txn, error))
+  if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
     return -1;
-  if (!store_step_done (store, stmt, "emptying the trash", error))
+  if (!tern_store_step_done (store, stmt, "emptying the trash", error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return -1;
     }
   gint64 n = sqlite3_changes64 (store->db);
-  if (!store_txn_commit (store, &txn, error))
+  if (!tern_store_txn_commit (store, &txn, error))
     return -1;
   return n;
 }
 
 /* Inserts a message row with every field given; returns its id or 0. */
 gint64
-store_message_insert (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role, const char *content,
-                      gint64 created_at, gint32 n_tokens, gboolean complete, const TernToken *tokens,
-                      GBytes *sampler_state, GError **error)
+tern_store_message_insert (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role,
+                           const char *content, gint64 created_at, gint32 n_tokens, gboolean complete,
+                           const TernToken *tokens, GBytes *sampler_state, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "INSERT INTO messages (conversation_id, parent_id, role, content, created_at, n_tokens, complete, tokens, "
       "sampler) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
@@ -439,17 +440,17 @@ store_message_insert (TernStore *store, gint64 conversation_id, gint64 parent_id
   sqlite3_bind_int64 (stmt, 5, created_at);
   sqlite3_bind_int (stmt, 6, n_tokens);
   sqlite3_bind_int (stmt, 7, complete);
-  store_bind_tokens (stmt, 8, tokens, n_tokens);
+  tern_store_bind_tokens (stmt, 8, tokens, n_tokens);
   if (sampler_state)
     sqlite3_bind_blob64 (stmt, 9, g_bytes_get_data (sampler_state, NULL), g_bytes_get_size (sampler_state),
                          SQLITE_TRANSIENT);
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      store_fail (store, "adding a message", error);
+      tern_store_fail (store, "adding a message", error);
       return 0;
     }
   gint64 id = sqlite3_column_int64 (stmt, 0);
-  if (!store_step_done (store, stmt, "adding a message", error))
+  if (!tern_store_step_done (store, stmt, "adding a message", error))
     return 0;
   return id;
 }
@@ -460,7 +461,7 @@ static gint64
 append (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role, const char *content,
         gint32 n_tokens, gboolean complete, const TernToken *tokens, GBytes *sampler_state, GError **error)
 {
-  gint64 now = store_now (store);
+  gint64 now = tern_store_now (store);
 
   if (parent_id == TERN_STORE_HEAD)
     {
@@ -473,24 +474,24 @@ append (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole rol
     return 0;
 
   g_autoptr (StoreStmt) head =
-      store_prepare (store, "UPDATE conversations SET head_id = ?2, updated_at = ?3 WHERE id = ?1", error);
+      tern_store_prepare (store, "UPDATE conversations SET head_id = ?2, updated_at = ?3 WHERE id = ?1", error);
   if (head == NULL)
     return 0;
-  gint64 id = store_message_insert (store, conversation_id, parent_id, role, content, now, n_tokens, complete,
-                                    tokens, sampler_state, error);
+  gint64 id = tern_store_message_insert (store, conversation_id, parent_id, role, content, now, n_tokens, complete,
+                                         tokens, sampler_state, error);
   if (id == 0)
     {
       if (sqlite3_extended_errcode (store->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
         {
           g_clear_error (error);
-          store_no_such ("conversation", conversation_id, error);
+          tern_store_no_such ("conversation", conversation_id, error);
         }
       return 0;
     }
   sqlite3_bind_int64 (head, 1, conversation_id);
   sqlite3_bind_int64 (head, 2, id);
   sqlite3_bind_int64 (head, 3, now);
-  if (!store_step_done (store, head, "adding a message", error))
+  if (!tern_store_step_done (store, head, "adding a message", error))
     return 0;
   return id;
 }
@@ -502,12 +503,12 @@ tern_store_message_add (TernStore *store, gint64 conversation_id, gint64 parent_
 {
   StoreTxn txn;
 
-  if (!check_text ("message", content, error) || !store_txn_begin (store, &txn, error))
+  if (!check_text ("message", content, error) || !tern_store_txn_begin (store, &txn, error))
     return 0;
   gint64 id = append (store, conversation_id, parent_id, role, content, n_tokens, TRUE, tokens, sampler_state, error);
-  if (id == 0 || !store_txn_commit (store, &txn, error))
+  if (id == 0 || !tern_store_txn_commit (store, &txn, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return 0;
     }
   return id;
@@ -516,8 +517,8 @@ tern_store_message_add (TernStore *store, gint64 conversation_id, gint64 parent_
 TernMessage *
 tern_store_message_get (TernStore *store, gint64 id, GError **error)
 {
-  return store_get_by_id (store, "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.id = ?1", id, "message",
-                          (StoreReadRowFn) store_read_message, error);
+  return tern_store_get_by_id (store, "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.id = ?1", id, "message",
+                               (StoreReadRowFn) tern_store_read_message, error);
 }
 
 static GPtrArray *
@@ -527,10 +528,10 @@ collect_messages (TernStore *store, StoreStmt *stmt, GError **error)
   int rc;
 
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (messages, store_read_message (stmt));
+    g_ptr_array_add (messages, tern_store_read_message (stmt));
   if (rc != SQLITE_DONE)
     {
-      store_fail (store, "reading messages", error);
+      tern_store_fail (store, "reading messages", error);
       return NULL;
     }
   return g_steal_pointer (&messages);
@@ -539,7 +540,7 @@ collect_messages (TernStore *store, StoreStmt *stmt, GError **error)
 GPtrArray *
 tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint64 leaf_id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "WITH RECURSIVE path (id, depth) AS ("
       "  SELECT ?2, 0"
@@ -570,7 +571,7 @@ tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint
 gint64
 tern_store_branch_leaf (TernStore *store, gint64 conversation_id, gint64 message_id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store, "SELECT max(id) FROM messages WHERE conversation_id = ?1 AND parent_id = ?2", error);
 
   if (stmt == NULL || !check_message (store, conversation_id, message_id, error))
@@ -583,7 +584,7 @@ tern_store_branch_leaf (TernStore *store, gint64 conversation_id, gint64 message
       sqlite3_bind_int64 (stmt, 2, message_id);
       if (sqlite3_step (stmt) != SQLITE_ROW)
         {
-          store_fail (store, "reading messages", error);
+          tern_store_fail (store, "reading messages", error);
           return 0;
         }
       if (sqlite3_column_type (stmt, 0) == SQLITE_NULL)
@@ -595,7 +596,7 @@ tern_store_branch_leaf (TernStore *store, gint64 conversation_id, gint64 message
 GPtrArray *
 tern_store_message_children (TernStore *store, gint64 conversation_id, gint64 parent_id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.conversation_id = ?1 AND m.parent_id IS ?2 "
       "ORDER BY m.id",
@@ -614,7 +615,7 @@ tern_store_message_children (TernStore *store, gint64 conversation_id, gint64 pa
 static gboolean
 copy_messages (TernStore *store, gint64 from, gint64 to, gint64 old_head, gint64 *new_head, GError **error)
 {
-  g_autoptr (StoreStmt) all = store_prepare (
+  g_autoptr (StoreStmt) all = tern_store_prepare (
       store, "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.conversation_id = ?1 ORDER BY m.id", error);
   g_autoptr (GHashTable) ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   g_autoptr (GPtrArray) messages = NULL;
@@ -631,9 +632,9 @@ copy_messages (TernStore *store, gint64 from, gint64 to, gint64 old_head, gint64
     {
       const TernMessage *m = messages->pdata[i];
       gint64 *parent = m->parent_id ? g_hash_table_lookup (ids, &m->parent_id) : NULL;
-      gint64 id = store_message_insert (store, to, parent ? *parent : 0, m->role, m->content, m->created_at,
-                                        m->n_tokens, m->complete, m->tokens ? (TernToken *) m->tokens->data : NULL,
-                                        m->sampler_state, error);
+      gint64 id = tern_store_message_insert (store, to, parent ? *parent : 0, m->role, m->content, m->created_at,
+                                             m->n_tokens, m->complete, m->tokens ? (TernToken *) m->tokens->data : NULL,
+                                             m->sampler_state, error);
       if (id == 0)
         return FALSE;
       g_hash_table_insert (ids, g_memdup2 (&m->id, sizeof m->id), g_memdup2 (&id, sizeof id));
@@ -647,29 +648,29 @@ gint64
 tern_store_conversation_duplicate (TernStore *store, gint64 id, GError **error)
 {
   g_autoptr (StoreStmt) set_head =
-      store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1", error);
-  gint64 now = store_now (store), copy, head;
+      tern_store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1", error);
+  gint64 now = tern_store_now (store), copy, head;
   StoreTxn txn;
 
-  if (set_head == NULL || !store_txn_begin (store, &txn, error))
+  if (set_head == NULL || !tern_store_txn_begin (store, &txn, error))
     return 0;
   g_autoptr (TernConversation) c = tern_store_conversation_get (store, id, error);
   g_autofree char *title = c ? g_strdup_printf ("%s (copy)", c->title) : NULL;
   if (c == NULL ||
-      (copy = store_conversation_insert (store, title, c->model_id, c->system_prompt, &c->sampling, c->max_tokens, now,
-                                             now, error)) == 0 ||
+      (copy = tern_store_conversation_insert (store, title, c->model_id, c->system_prompt, &c->sampling, c->max_tokens,
+                                              now, now, error)) == 0 ||
       !copy_messages (store, id, copy, c->head_id, &head, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return 0;
     }
   sqlite3_bind_int64 (set_head, 1, copy);
   if (head > 0)
     sqlite3_bind_int64 (set_head, 2, head);
-  if (!store_step_done (store, set_head, "duplicating a conversation", error) ||
-      !store_txn_commit (store, &txn, error))
+  if (!tern_store_step_done (store, set_head, "duplicating a conversation", error) ||
+      !tern_store_txn_commit (store, &txn, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return 0;
     }
   return copy;
@@ -679,7 +680,7 @@ GPtrArray *
 tern_store_conversation_list (TernStore *store, gboolean trashed, gint64 offset, gint64 limit, GError **error)
 {
   /* Two queries, so that each walks the (trashed_at, updated_at) index. */
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       trashed ? "SELECT " STORE_CONVERSATION_COLUMNS " FROM conversations c WHERE c.trashed_at != 0 "
                 "ORDER BY c.updated_at DESC, c.id DESC LIMIT ?1 OFFSET ?2"
@@ -694,10 +695,10 @@ tern_store_conversation_list (TernStore *store, gboolean trashed, gint64 offset,
   sqlite3_bind_int64 (stmt, 1, limit);
   sqlite3_bind_int64 (stmt, 2, MAX (offset, 0));
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (list, store_read_conversation (stmt));
+    g_ptr_array_add (list, tern_store_read_conversation (stmt));
   if (rc != SQLITE_DONE)
     {
-      store_fail (store, "listing conversations", error);
+      tern_store_fail (store, "listing conversations", error);
       return NULL;
     }
   return g_steal_pointer (&list);
@@ -706,7 +707,7 @@ tern_store_conversation_list (TernStore *store, gboolean trashed, gint64 offset,
 gint64
 tern_store_conversation_count (TernStore *store, gboolean trashed, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       trashed ? "SELECT count(*) FROM conversations WHERE trashed_at != 0"
               : "SELECT count(*) FROM conversations WHERE trashed_at = 0",
@@ -716,7 +717,7 @@ tern_store_conversation_count (TernStore *store, gboolean trashed, GError **erro
     return -1;
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      store_fail (store, "counting conversations", error);
+      tern_store_fail (store, "counting conversations", error);
       return -1;
     }
   return sqlite3_column_int64 (stmt, 0);
@@ -737,12 +738,12 @@ tern_store_reply_begin (TernStore *store, gint64 conversation_id, gint64 parent_
 {
   StoreTxn txn;
 
-  if (!store_txn_begin (store, &txn, error))
+  if (!tern_store_txn_begin (store, &txn, error))
     return NULL;
   gint64 id = append (store, conversation_id, parent_id, TERN_ROLE_ASSISTANT, "", 0, FALSE, NULL, NULL, error);
-  if (id == 0 || !store_txn_commit (store, &txn, error))
+  if (id == 0 || !tern_store_txn_commit (store, &txn, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return NULL;
     }
   TernReply *reply = g_new0 (TernReply, 1);
@@ -764,40 +765,41 @@ save_reply (TernReply *reply, const char *content, const TernToken *tokens, gint
             gboolean complete, GError **error)
 {
   TernStore *store = reply->store;
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "UPDATE messages SET content = ?2, n_tokens = ?3, tokens = ?4, sampler = ?5, complete = ?6 WHERE id = ?1",
       error);
   g_autoptr (StoreStmt) touch =
-      store_prepare (store, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1", error);
+      tern_store_prepare (store, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1", error);
 
   if (!check_text ("reply", content, error) || stmt == NULL || touch == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, reply->id);
   sqlite3_bind_text (stmt, 2, content, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int (stmt, 3, n_tokens);
-  store_bind_tokens (stmt, 4, tokens, n_tokens);
+  tern_store_bind_tokens (stmt, 4, tokens, n_tokens);
   if (sampler_state)
     sqlite3_bind_blob64 (stmt, 5, g_bytes_get_data (sampler_state, NULL), g_bytes_get_size (sampler_state),
                          SQLITE_TRANSIENT);
   sqlite3_bind_int (stmt, 6, complete);
   sqlite3_bind_int64 (touch, 1, reply->conversation_id);
-  sqlite3_bind_int64 (touch, 2, store_now (store));
+  sqlite3_bind_int64 (touch, 2, tern_store_now (store));
   /* One statement, so no explicit transaction unless the caller has one:
    * a checkpoint is atomic on its own. The touch only matters at the end. */
   if (complete)
     {
       StoreTxn txn;
-      if (!store_txn_begin (store, &txn, error))
+      if (!tern_store_txn_begin (store, &txn, error))
         return FALSE;
-      if (!store_step_done (store, stmt, "saving the reply", error) ||
-          !store_step_done (store, touch, "saving the reply", error) || !store_txn_commit (store, &txn, error))
+      if (!tern_store_step_done (store, stmt, "saving the reply", error) ||
+          !tern_store_step_done (store, touch, "saving the reply", error) ||
+          !tern_store_txn_commit (store, &txn, error))
         {
-          store_txn_rollback (store, &txn);
+          tern_store_txn_rollback (store, &txn);
           return FALSE;
         }
     }
-  else if (!store_step_done (store, stmt, "saving the reply", error))
+  else if (!tern_store_step_done (store, stmt, "saving the reply", error))
     return FALSE;
   reply->saved_at = g_get_monotonic_time ();
   reply->saved_tokens = n_tokens;
@@ -875,7 +877,7 @@ tern_store_search (TernStore *store, const char *text, const char *open, const c
   if (query == NULL)
     return g_steal_pointer (&hits);
 
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "SELECT m.conversation_id, m.id, c.title, m.role, snippet (messages_fts, 0, ?2, ?3, '…', 16), m.created_at "
       "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
@@ -894,15 +896,15 @@ tern_store_search (TernStore *store, const char *text, const char *open, const c
       TernSearchHit *hit = g_new0 (TernSearchHit, 1);
       hit->conversation_id = sqlite3_column_int64 (stmt, 0);
       hit->message_id = sqlite3_column_int64 (stmt, 1);
-      hit->title = store_column_text (stmt, 2);
+      hit->title = tern_store_column_text (stmt, 2);
       tern_role_from_name ((const char *) sqlite3_column_text (stmt, 3), &hit->role);
-      hit->snippet = store_column_text (stmt, 4);
+      hit->snippet = tern_store_column_text (stmt, 4);
       hit->created_at = sqlite3_column_int64 (stmt, 5);
       g_ptr_array_add (hits, hit);
     }
   if (rc != SQLITE_DONE)
     {
-      store_fail (store, "searching", error);
+      tern_store_fail (store, "searching", error);
       return NULL;
     }
   return g_steal_pointer (&hits);

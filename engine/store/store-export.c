@@ -36,7 +36,7 @@ export_ids (TernStore *store, const gint64 *ids, gsize n_ids, GError **error)
       g_array_append_vals (out, ids, n_ids);
       return g_steal_pointer (&out);
     }
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store, "SELECT id FROM conversations WHERE trashed_at = 0 ORDER BY created_at, id", error);
   int rc;
   if (stmt == NULL)
@@ -48,7 +48,7 @@ export_ids (TernStore *store, const gint64 *ids, gsize n_ids, GError **error)
     }
   if (rc != SQLITE_DONE)
     {
-      store_fail (store, "listing conversations", error);
+      tern_store_fail (store, "listing conversations", error);
       return NULL;
     }
   return g_steal_pointer (&out);
@@ -129,7 +129,7 @@ json_one (TernStore *store, gint64 id, JsonBuilder *b, GError **error)
   g_autoptr (TernConversation) c = tern_store_conversation_get (store, id, error);
   if (c == NULL)
     return FALSE;
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store, "SELECT " STORE_MESSAGE_COLUMNS " FROM messages m WHERE m.conversation_id = ?1 ORDER BY m.id", error);
   if (stmt == NULL)
     return FALSE;
@@ -169,7 +169,7 @@ json_one (TernStore *store, gint64 id, JsonBuilder *b, GError **error)
   sqlite3_bind_int64 (stmt, 1, id);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      g_autoptr (TernMessage) m = store_read_message (stmt);
+      g_autoptr (TernMessage) m = tern_store_read_message (stmt);
       gpointer parent = NULL;
       gboolean has_parent = m->parent_id && g_hash_table_lookup_extended (index, &m->parent_id, NULL, &parent);
 
@@ -194,7 +194,7 @@ json_one (TernStore *store, gint64 id, JsonBuilder *b, GError **error)
     }
   json_builder_end_array (b);
   if (rc != SQLITE_DONE)
-    return store_fail (store, "reading messages", error);
+    return tern_store_fail (store, "reading messages", error);
 
   gpointer head;
   json_builder_set_member_name (b, "head");
@@ -211,7 +211,7 @@ tern_store_export (TernStore *store, const gint64 *ids, gsize n_ids, TernExportF
 {
   /* One read transaction: a consistent picture even if another process
    * writes meanwhile. */
-  if (!store_exec (store, "SAVEPOINT tern_export", error))
+  if (!tern_store_exec (store, "SAVEPOINT tern_export", error))
     return NULL;
   g_autoptr (GArray) list = export_ids (store, ids, n_ids, error);
   g_autoptr (GString) md = g_string_new (NULL);
@@ -329,7 +329,7 @@ find_model (TernStore *store, JsonObject *o, GError **error)
   if (model == NULL || JSON_NODE_TYPE (model) != JSON_NODE_OBJECT ||
       (path = member (json_node_get_object (model), "path", G_TYPE_STRING)) == NULL)
     return 0;
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "SELECT id FROM models WHERE path = ?1", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "SELECT id FROM models WHERE path = ?1", error);
   if (stmt == NULL)
     return -1;
   sqlite3_bind_text (stmt, 1, json_node_get_string (path), -1, SQLITE_STATIC);
@@ -338,7 +338,7 @@ find_model (TernStore *store, JsonObject *o, GError **error)
     return sqlite3_column_int64 (stmt, 0);
   if (rc != SQLITE_DONE)
     {
-      store_fail (store, "reading models", error);
+      tern_store_fail (store, "reading models", error);
       return -1;
     }
   return 0;
@@ -365,8 +365,9 @@ import_one (TernStore *store, JsonNode *node, guint k, GArray *ids, GError **err
   gint64 model_id = find_model (store, o, error);
   if (model_id < 0)
     return FALSE;
-  gint64 id = store_conversation_insert (store, json_node_get_string (title), model_id, json_node_get_string (prompt),
-                                         &params, max_tokens, json_node_get_int (created), json_node_get_int (updated), error);
+  gint64 id = tern_store_conversation_insert (store, json_node_get_string (title), model_id,
+                                              json_node_get_string (prompt), &params, max_tokens,
+                                              json_node_get_int (created), json_node_get_int (updated), error);
   if (id == 0)
     return FALSE;
 
@@ -397,9 +398,9 @@ import_one (TernStore *store, JsonNode *node, guint k, GArray *ids, GError **err
             return bad_json (error, "a message's parent is not an earlier message", k);
           parent_id = g_array_index (new_ids, gint64, json_node_get_int (parent));
         }
-      gint64 mid = store_message_insert (store, id, parent_id, r, json_node_get_string (content),
-                                         json_node_get_int (time), (gint32) json_node_get_int (n_tokens),
-                                         json_node_get_boolean (complete), NULL, NULL, error);
+      gint64 mid = tern_store_message_insert (store, id, parent_id, r, json_node_get_string (content),
+                                              json_node_get_int (time), (gint32) json_node_get_int (n_tokens),
+                                              json_node_get_boolean (complete), NULL, NULL, error);
       if (mid == 0)
         return FALSE;
       g_array_append_val (new_ids, mid);
@@ -409,12 +410,13 @@ import_one (TernStore *store, JsonNode *node, guint k, GArray *ids, GError **err
     {
       if (member (o, "head", G_TYPE_INT64) == NULL || json_node_get_int (head) < 0 || json_node_get_int (head) >= n)
         return bad_json (error, "the head is not one of the messages", k);
-      g_autoptr (StoreStmt) stmt = store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1", error);
+      g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "UPDATE conversations SET head_id = ?2 WHERE id = ?1",
+                                                       error);
       if (stmt == NULL)
         return FALSE;
       sqlite3_bind_int64 (stmt, 1, id);
       sqlite3_bind_int64 (stmt, 2, g_array_index (new_ids, gint64, json_node_get_int (head)));
-      if (!store_step_done (store, stmt, "importing", error))
+      if (!tern_store_step_done (store, stmt, "importing", error))
         return FALSE;
     }
   if (ids)
@@ -457,17 +459,17 @@ tern_store_import (TernStore *store, const char *json, gssize len, GArray *ids, 
     }
 
   JsonArray *array = json_node_get_array (list);
-  if (!store_txn_begin (store, &txn, error))
+  if (!tern_store_txn_begin (store, &txn, error))
     return FALSE;
   for (guint i = 0; i < json_array_get_length (array); i++)
     if (!import_one (store, json_array_get_element (array, i), i, ids, error))
       {
-        store_txn_rollback (store, &txn);
+        tern_store_txn_rollback (store, &txn);
         if (ids)
           g_array_set_size (ids, n_before);
         return FALSE;
       }
-  if (!store_txn_commit (store, &txn, error))
+  if (!tern_store_txn_commit (store, &txn, error))
     {
       if (ids)
         g_array_set_size (ids, n_before);

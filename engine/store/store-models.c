@@ -27,11 +27,11 @@ read_model (StoreStmt *stmt)
   const void *hash = sqlite3_column_blob (stmt, 9);
 
   m->id = sqlite3_column_int64 (stmt, 0);
-  m->path = store_column_text (stmt, 1);
-  m->name = store_column_text (stmt, 2);
-  m->arch = store_column_text (stmt, 3);
+  m->path = tern_store_column_text (stmt, 1);
+  m->name = tern_store_column_text (stmt, 2);
+  m->arch = tern_store_column_text (stmt, 3);
   m->n_params = sqlite3_column_int64 (stmt, 4);
-  m->tensor_types = store_column_text (stmt, 5);
+  m->tensor_types = tern_store_column_text (stmt, 5);
   m->n_ctx_train = sqlite3_column_int (stmt, 6);
   m->identity.size = (guint64) sqlite3_column_int64 (stmt, 7);
   m->identity.mtime_us = sqlite3_column_int64 (stmt, 8);
@@ -98,14 +98,14 @@ tern_store_model_add (TernStore *store, const char *path, GError **error)
     n_params += tern_gguf_tensor_n_elems (tern_gguf_tensor (gguf, i));
   g_autofree char *types = describe_types (gguf);
 
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "INSERT INTO models (path, name, arch, n_params, tensor_types, n_ctx_train, size, mtime_us, header_sha256, "
       "added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
       "ON CONFLICT (path) DO UPDATE SET name = ?2, arch = ?3, n_params = ?4, tensor_types = ?5, "
       "n_ctx_train = ?6, size = ?7, mtime_us = ?8, header_sha256 = ?9 RETURNING id",
       error);
-  if (stmt == NULL || !store_txn_begin (store, &txn, error))
+  if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
     return 0;
   sqlite3_bind_text (stmt, 1, abs, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, name, -1, SQLITE_STATIC);
@@ -116,17 +116,17 @@ tern_store_model_add (TernStore *store, const char *path, GError **error)
   sqlite3_bind_int64 (stmt, 7, (gint64) id.size);
   sqlite3_bind_int64 (stmt, 8, id.mtime_us);
   sqlite3_bind_blob (stmt, 9, id.sha256, sizeof id.sha256, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 10, store_now (store));
+  sqlite3_bind_int64 (stmt, 10, tern_store_now (store));
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      store_fail (store, "adding a model", error);
-      store_txn_rollback (store, &txn);
+      tern_store_fail (store, "adding a model", error);
+      tern_store_txn_rollback (store, &txn);
       return 0;
     }
   gint64 model_id = sqlite3_column_int64 (stmt, 0);
-  if (!store_step_done (store, stmt, "adding a model", error) || !store_txn_commit (store, &txn, error))
+  if (!tern_store_step_done (store, stmt, "adding a model", error) || !tern_store_txn_commit (store, &txn, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return 0;
     }
   return model_id;
@@ -135,14 +135,14 @@ tern_store_model_add (TernStore *store, const char *path, GError **error)
 TernStoreModel *
 tern_store_model_get (TernStore *store, gint64 id, GError **error)
 {
-  return store_get_by_id (store, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?1", id, "model",
-                          (StoreReadRowFn) read_model, error);
+  return tern_store_get_by_id (store, "SELECT " MODEL_COLUMNS " FROM models WHERE id = ?1", id, "model",
+                               (StoreReadRowFn) read_model, error);
 }
 
 GPtrArray *
 tern_store_model_list (TernStore *store, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store, "SELECT " MODEL_COLUMNS " FROM models ORDER BY last_used_at DESC, added_at DESC, id DESC", error);
   g_autoptr (GPtrArray) models = g_ptr_array_new_with_free_func ((GDestroyNotify) tern_store_model_free);
   int rc;
@@ -153,7 +153,7 @@ tern_store_model_list (TernStore *store, GError **error)
     g_ptr_array_add (models, read_model (stmt));
   if (rc != SQLITE_DONE)
     {
-      store_fail (store, "listing models", error);
+      tern_store_fail (store, "listing models", error);
       return NULL;
     }
   return g_steal_pointer (&models);
@@ -162,28 +162,28 @@ tern_store_model_list (TernStore *store, GError **error)
 gboolean
 tern_store_model_remove (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (StoreStmt) snaps = store_prepare (
+  g_autoptr (StoreStmt) snaps = tern_store_prepare (
       store, "DELETE FROM snapshots WHERE conversation_id IN (SELECT id FROM conversations WHERE model_id = ?1)",
       error);
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "DELETE FROM models WHERE id = ?1", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "DELETE FROM models WHERE id = ?1", error);
   StoreTxn txn;
 
-  if (snaps == NULL || stmt == NULL || !store_txn_begin (store, &txn, error))
+  if (snaps == NULL || stmt == NULL || !tern_store_txn_begin (store, &txn, error))
     return FALSE;
   sqlite3_bind_int64 (snaps, 1, id);
   sqlite3_bind_int64 (stmt, 1, id);
-  if (!store_step_done (store, snaps, "removing a model", error) ||
-      !store_step_done (store, stmt, "removing a model", error))
+  if (!tern_store_step_done (store, snaps, "removing a model", error) ||
+      !tern_store_step_done (store, stmt, "removing a model", error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
   if (sqlite3_changes (store->db) == 0)
     {
-      store_txn_rollback (store, &txn);
-      return store_no_such ("model", id, error);
+      tern_store_txn_rollback (store, &txn);
+      return tern_store_no_such ("model", id, error);
     }
-  return store_txn_commit (store, &txn, error);
+  return tern_store_txn_commit (store, &txn, error);
 }
 
 gboolean
@@ -207,22 +207,22 @@ tern_store_model_check (TernStore *store, gint64 id, TernModelStatus *status, GE
 gboolean
 tern_store_model_mark_used (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "UPDATE models SET last_used_at = ?2 WHERE id = ?1", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "UPDATE models SET last_used_at = ?2 WHERE id = ?1", error);
   StoreTxn txn;
 
-  if (stmt == NULL || !store_txn_begin (store, &txn, error))
+  if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
-  sqlite3_bind_int64 (stmt, 2, store_now (store));
-  if (!store_step_done (store, stmt, "marking a model used", error))
+  sqlite3_bind_int64 (stmt, 2, tern_store_now (store));
+  if (!tern_store_step_done (store, stmt, "marking a model used", error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
   if (sqlite3_changes (store->db) == 0)
     {
-      store_txn_rollback (store, &txn);
-      return store_no_such ("model", id, error);
+      tern_store_txn_rollback (store, &txn);
+      return tern_store_no_such ("model", id, error);
     }
-  return store_txn_commit (store, &txn, error);
+  return tern_store_txn_commit (store, &txn, error);
 }

@@ -22,7 +22,7 @@ static gboolean
 flush_chunk (ChunkWriter *w, GError **error)
 {
   TernStore *store = w->store;
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store, "INSERT INTO snapshot_chunks (snapshot_id, seq, data) VALUES (?1, ?2, zeroblob (?3))", error);
   sqlite3_blob *blob;
 
@@ -33,19 +33,19 @@ flush_chunk (ChunkWriter *w, GError **error)
   sqlite3_bind_int64 (stmt, 1, w->snapshot_id);
   sqlite3_bind_int64 (stmt, 2, w->seq);
   sqlite3_bind_int (stmt, 3, (int) w->len);
-  if (!store_step_done (store, stmt, "saving a snapshot", error))
+  if (!tern_store_step_done (store, stmt, "saving a snapshot", error))
     return FALSE;
   if (sqlite3_blob_open (store->db, "main", "snapshot_chunks", "data", sqlite3_last_insert_rowid (store->db), 1,
                          &blob) != SQLITE_OK)
-    return store_fail (store, "saving a snapshot", error);
+    return tern_store_fail (store, "saving a snapshot", error);
   if (sqlite3_blob_write (blob, w->buf, (int) w->len, 0) != SQLITE_OK)
     {
-      store_fail (store, "saving a snapshot", error);
+      tern_store_fail (store, "saving a snapshot", error);
       sqlite3_blob_close (blob);
       return FALSE;
     }
   if (sqlite3_blob_close (blob) != SQLITE_OK)
-    return store_fail (store, "saving a snapshot", error);
+    return tern_store_fail (store, "saving a snapshot", error);
   w->seq++;
   w->len = 0;
   return TRUE;
@@ -86,8 +86,8 @@ tern_store_get_snapshot_limit (TernStore *store)
 static gboolean
 evict (TernStore *store, GError **error)
 {
-  g_autoptr (StoreStmt) total = store_prepare (store, "SELECT coalesce (sum (size), 0) FROM snapshots", error);
-  g_autoptr (StoreStmt) oldest = store_prepare (
+  g_autoptr (StoreStmt) total = tern_store_prepare (store, "SELECT coalesce (sum (size), 0) FROM snapshots", error);
+  g_autoptr (StoreStmt) oldest = tern_store_prepare (
       store, "DELETE FROM snapshots WHERE id = (SELECT id FROM snapshots ORDER BY used_at, id LIMIT 1) "
              "RETURNING size",
       error);
@@ -96,14 +96,14 @@ evict (TernStore *store, GError **error)
   if (total == NULL || oldest == NULL)
     return FALSE;
   if (sqlite3_step (total) != SQLITE_ROW)
-    return store_fail (store, "measuring snapshots", error);
+    return tern_store_fail (store, "measuring snapshots", error);
   gint64 size = sqlite3_column_int64 (total, 0);
   while (size > limit)
     {
       if (sqlite3_step (oldest) != SQLITE_ROW)
-        return store_fail (store, "evicting a snapshot", error);
+        return tern_store_fail (store, "evicting a snapshot", error);
       size -= sqlite3_column_int64 (oldest, 0);
-      if (!store_step_done (store, oldest, "evicting a snapshot", error))
+      if (!tern_store_step_done (store, oldest, "evicting a snapshot", error))
         return FALSE;
       sqlite3_reset (oldest);
     }
@@ -121,14 +121,14 @@ tern_store_set_snapshot_limit (TernStore *store, gint64 bytes, GError **error)
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "the snapshot limit cannot be negative");
       return FALSE;
     }
-  if (!store_txn_begin (store, &txn, error))
+  if (!tern_store_txn_begin (store, &txn, error))
     return FALSE;
   if (!tern_store_set_setting (store, LIMIT_KEY, value, error) || !evict (store, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
-  return store_txn_commit (store, &txn, error);
+  return tern_store_txn_commit (store, &txn, error);
 }
 
 /* In the caller's transaction: drops the snapshots of the branch ending at
@@ -137,7 +137,7 @@ tern_store_set_snapshot_limit (TernStore *store, gint64 bytes, GError **error)
 static gint64
 insert_snapshot (TernStore *store, gint64 conversation_id, gint64 message_id, gint32 n_tokens, GError **error)
 {
-  g_autoptr (StoreStmt) drop = store_prepare (
+  g_autoptr (StoreStmt) drop = tern_store_prepare (
       store,
       "WITH RECURSIVE path (id) AS ("
       "  SELECT ?2"
@@ -145,12 +145,12 @@ insert_snapshot (TernStore *store, gint64 conversation_id, gint64 message_id, gi
       "  SELECT m.parent_id FROM messages m JOIN path p ON m.id = p.id WHERE m.parent_id IS NOT NULL"
       ") DELETE FROM snapshots WHERE conversation_id = ?1 AND (message_id IS NULL OR message_id IN path)",
       error);
-  g_autoptr (StoreStmt) add = store_prepare (
+  g_autoptr (StoreStmt) add = tern_store_prepare (
       store,
       "INSERT INTO snapshots (conversation_id, message_id, n_tokens, size, created_at, used_at) "
       "VALUES (?1, ?2, ?3, 0, ?4, ?4)",
       error);
-  g_autoptr (StoreStmt) check = store_prepare (
+  g_autoptr (StoreStmt) check = tern_store_prepare (
       store,
       "SELECT 1 FROM conversations c WHERE c.id = ?1 AND "
       "(?2 = 0 OR EXISTS (SELECT 1 FROM messages m WHERE m.id = ?2 AND m.conversation_id = ?1))",
@@ -170,7 +170,7 @@ insert_snapshot (TernStore *store, gint64 conversation_id, gint64 message_id, gi
     }
   if (rc != SQLITE_ROW)
     {
-      store_fail (store, "saving a snapshot", error);
+      tern_store_fail (store, "saving a snapshot", error);
       return 0;
     }
   sqlite3_bind_int64 (drop, 1, conversation_id);
@@ -179,9 +179,9 @@ insert_snapshot (TernStore *store, gint64 conversation_id, gint64 message_id, gi
   if (message_id > 0)
     sqlite3_bind_int64 (add, 2, message_id);
   sqlite3_bind_int (add, 3, n_tokens);
-  sqlite3_bind_int64 (add, 4, store_now (store));
-  if (!store_step_done (store, drop, "saving a snapshot", error) ||
-      !store_step_done (store, add, "saving a snapshot", error))
+  sqlite3_bind_int64 (add, 4, tern_store_now (store));
+  if (!tern_store_step_done (store, drop, "saving a snapshot", error) ||
+      !tern_store_step_done (store, add, "saving a snapshot", error))
     return 0;
   return sqlite3_last_insert_rowid (store->db);
 }
@@ -190,13 +190,13 @@ gint64
 tern_store_snapshot_save (TernStore *store, gint64 conversation_id, gint64 message_id, gint32 n_tokens,
                           TernSnapshotWriteFn produce, gpointer user_data, GError **error)
 {
-  g_autoptr (StoreStmt) size_stmt = store_prepare (store, "UPDATE snapshots SET size = ?2 WHERE id = ?1", error);
-  g_autoptr (StoreStmt) kept = store_prepare (store, "SELECT 1 FROM snapshots WHERE id = ?1", error);
+  g_autoptr (StoreStmt) size_stmt = tern_store_prepare (store, "UPDATE snapshots SET size = ?2 WHERE id = ?1", error);
+  g_autoptr (StoreStmt) kept = tern_store_prepare (store, "SELECT 1 FROM snapshots WHERE id = ?1", error);
   ChunkWriter w = { store };
   guint64 size;
   StoreTxn txn;
 
-  if (size_stmt == NULL || kept == NULL || !store_txn_begin (store, &txn, error))
+  if (size_stmt == NULL || kept == NULL || !tern_store_txn_begin (store, &txn, error))
     return -1;
   w.buf = g_malloc (CHUNK_BYTES);
   w.snapshot_id = insert_snapshot (store, conversation_id, message_id, n_tokens, error);
@@ -206,19 +206,19 @@ tern_store_snapshot_save (TernStore *store, gint64 conversation_id, gint64 messa
     {
       sqlite3_bind_int64 (size_stmt, 1, w.snapshot_id);
       sqlite3_bind_int64 (size_stmt, 2, (gint64) size);
-      ok = store_step_done (store, size_stmt, "saving a snapshot", error) && evict (store, error);
+      ok = tern_store_step_done (store, size_stmt, "saving a snapshot", error) && evict (store, error);
     }
   if (!ok)
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return -1;
     }
   sqlite3_bind_int64 (kept, 1, w.snapshot_id);
   int rc = sqlite3_step (kept);
-  if ((rc != SQLITE_ROW && rc != SQLITE_DONE && !store_fail (store, "saving a snapshot", error)) ||
-      !store_txn_commit (store, &txn, error))
+  if ((rc != SQLITE_ROW && rc != SQLITE_DONE && !tern_store_fail (store, "saving a snapshot", error)) ||
+      !tern_store_txn_commit (store, &txn, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return -1;
     }
   return rc == SQLITE_ROW ? w.snapshot_id : 0;
@@ -227,7 +227,7 @@ tern_store_snapshot_save (TernStore *store, gint64 conversation_id, gint64 messa
 gint64
 tern_store_snapshot_find (TernStore *store, gint64 conversation_id, gint64 message_id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store, "SELECT id FROM snapshots WHERE conversation_id = ?1 AND coalesce (message_id, 0) = ?2", error);
 
   if (stmt == NULL)
@@ -239,7 +239,7 @@ tern_store_snapshot_find (TernStore *store, gint64 conversation_id, gint64 messa
     return sqlite3_column_int64 (stmt, 0);
   if (rc != SQLITE_DONE)
     {
-      store_fail (store, "finding a snapshot", error);
+      tern_store_fail (store, "finding a snapshot", error);
       return -1;
     }
   return 0;
@@ -259,7 +259,7 @@ next_chunk (ChunkReader *r, gboolean *found, GError **error)
 {
   TernStore *store = r->store;
   g_autoptr (StoreStmt) stmt =
-      store_prepare (store, "SELECT id FROM snapshot_chunks WHERE snapshot_id = ?1 AND seq = ?2", error);
+      tern_store_prepare (store, "SELECT id FROM snapshot_chunks WHERE snapshot_id = ?1 AND seq = ?2", error);
 
   *found = FALSE;
   if (stmt == NULL)
@@ -270,12 +270,12 @@ next_chunk (ChunkReader *r, gboolean *found, GError **error)
   if (rc == SQLITE_DONE)
     return TRUE;
   if (rc != SQLITE_ROW)
-    return store_fail (store, "reading a snapshot", error);
+    return tern_store_fail (store, "reading a snapshot", error);
   gint64 rowid = sqlite3_column_int64 (stmt, 0);
   rc = r->blob ? sqlite3_blob_reopen (r->blob, rowid)
                : sqlite3_blob_open (store->db, "main", "snapshot_chunks", "data", rowid, 0, &r->blob);
   if (rc != SQLITE_OK)
-    return store_fail (store, "reading a snapshot", error);
+    return tern_store_fail (store, "reading a snapshot", error);
   r->blob_len = sqlite3_blob_bytes (r->blob);
   r->pos = 0;
   r->seq++;
@@ -305,7 +305,7 @@ read_chunks (void *data, gsize len, gpointer user_data, GError **error)
         }
       int n = (int) MIN (len, (gsize) (r->blob_len - r->pos));
       if (sqlite3_blob_read (r->blob, p, n, r->pos) != SQLITE_OK)
-        return store_fail (r->store, "reading a snapshot", error);
+        return tern_store_fail (r->store, "reading a snapshot", error);
       r->pos += n;
       p += n;
       len -= n;
@@ -317,24 +317,24 @@ gboolean
 tern_store_snapshot_read (TernStore *store, gint64 id, TernSnapshotReadFn consume, gpointer user_data,
                           GError **error)
 {
-  g_autoptr (StoreStmt) get = store_prepare (store, "SELECT size FROM snapshots WHERE id = ?1", error);
-  g_autoptr (StoreStmt) used = store_prepare (store, "UPDATE snapshots SET used_at = ?2 WHERE id = ?1", error);
+  g_autoptr (StoreStmt) get = tern_store_prepare (store, "SELECT size FROM snapshots WHERE id = ?1", error);
+  g_autoptr (StoreStmt) used = tern_store_prepare (store, "UPDATE snapshots SET used_at = ?2 WHERE id = ?1", error);
   ChunkReader r = { store, id };
   gboolean ok = FALSE, more = FALSE;
 
   if (get == NULL || used == NULL)
     return FALSE;
   /* One read transaction: the chunks cannot change under the reader. */
-  if (!store_exec (store, "SAVEPOINT tern_restore", error))
+  if (!tern_store_exec (store, "SAVEPOINT tern_restore", error))
     return FALSE;
   sqlite3_bind_int64 (get, 1, id);
   int rc = sqlite3_step (get);
   if (rc != SQLITE_ROW)
     {
       if (rc == SQLITE_DONE)
-        store_no_such ("snapshot", id, error);
+        tern_store_no_such ("snapshot", id, error);
       else
-        store_fail (store, "reading a snapshot", error);
+        tern_store_fail (store, "reading a snapshot", error);
     }
   else
     {
@@ -358,12 +358,13 @@ tern_store_snapshot_read (TernStore *store, gint64 id, TernSnapshotReadFn consum
   /* Recently used snapshots are the last to be evicted. */
   StoreTxn txn;
   sqlite3_bind_int64 (used, 1, id);
-  sqlite3_bind_int64 (used, 2, store_now (store));
-  if (!store_txn_begin (store, &txn, error))
+  sqlite3_bind_int64 (used, 2, tern_store_now (store));
+  if (!tern_store_txn_begin (store, &txn, error))
     return FALSE;
-  if (!store_step_done (store, used, "marking a snapshot used", error) || !store_txn_commit (store, &txn, error))
+  if (!tern_store_step_done (store, used, "marking a snapshot used", error) ||
+      !tern_store_txn_commit (store, &txn, error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
   return TRUE;
@@ -372,29 +373,29 @@ tern_store_snapshot_read (TernStore *store, gint64 id, TernSnapshotReadFn consum
 gboolean
 tern_store_snapshot_delete (TernStore *store, gint64 id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "DELETE FROM snapshots WHERE id = ?1", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "DELETE FROM snapshots WHERE id = ?1", error);
   StoreTxn txn;
 
-  if (stmt == NULL || !store_txn_begin (store, &txn, error))
+  if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
-  if (!store_step_done (store, stmt, "deleting a snapshot", error))
+  if (!tern_store_step_done (store, stmt, "deleting a snapshot", error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
   if (sqlite3_changes (store->db) == 0)
     {
-      store_txn_rollback (store, &txn);
-      return store_no_such ("snapshot", id, error);
+      tern_store_txn_rollback (store, &txn);
+      return tern_store_no_such ("snapshot", id, error);
     }
-  return store_txn_commit (store, &txn, error);
+  return tern_store_txn_commit (store, &txn, error);
 }
 
 GPtrArray *
 tern_store_snapshot_list (TernStore *store, gint64 conversation_id, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "SELECT id, conversation_id, coalesce (message_id, 0), n_tokens, size, created_at, used_at FROM snapshots "
       "WHERE ?1 = 0 OR conversation_id = ?1 ORDER BY used_at DESC, id DESC",
@@ -419,7 +420,7 @@ tern_store_snapshot_list (TernStore *store, gint64 conversation_id, GError **err
     }
   if (rc != SQLITE_DONE)
     {
-      store_fail (store, "listing snapshots", error);
+      tern_store_fail (store, "listing snapshots", error);
       return NULL;
     }
   return g_steal_pointer (&list);
@@ -428,13 +429,13 @@ tern_store_snapshot_list (TernStore *store, gint64 conversation_id, GError **err
 gint64
 tern_store_snapshot_total_size (TernStore *store, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "SELECT coalesce (sum (size), 0) FROM snapshots", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "SELECT coalesce (sum (size), 0) FROM snapshots", error);
 
   if (stmt == NULL)
     return -1;
   if (sqlite3_step (stmt) != SQLITE_ROW)
     {
-      store_fail (store, "measuring snapshots", error);
+      tern_store_fail (store, "measuring snapshots", error);
       return -1;
     }
   return sqlite3_column_int64 (stmt, 0);

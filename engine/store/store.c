@@ -115,7 +115,7 @@ static const char *const migrations[] = {
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TERN_STORE_SCHEMA_VERSION);
 
 gboolean
-store_fail (TernStore *store, const char *what, GError **error)
+tern_store_fail (TernStore *store, const char *what, GError **error)
 {
   int code = sqlite3_errcode (store->db);
   TernEngineError kind;
@@ -143,7 +143,7 @@ store_fail (TernStore *store, const char *what, GError **error)
 }
 
 gboolean
-store_no_such (const char *what, gint64 id, GError **error)
+tern_store_no_such (const char *what, gint64 id, GError **error)
 {
   g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "there is no %s with id %" G_GINT64_FORMAT, what,
                id);
@@ -151,10 +151,10 @@ store_no_such (const char *what, gint64 id, GError **error)
 }
 
 gpointer
-store_get_by_id (TernStore *store, const char *sql, gint64 id, const char *what, StoreReadRowFn read_row,
-                 GError **error)
+tern_store_get_by_id (TernStore *store, const char *sql, gint64 id, const char *what, StoreReadRowFn read_row,
+                      GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, sql, error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, sql, error);
   int rc;
 
   if (stmt == NULL)
@@ -164,17 +164,17 @@ store_get_by_id (TernStore *store, const char *sql, gint64 id, const char *what,
   if (rc == SQLITE_ROW)
     return read_row (stmt);
   if (rc == SQLITE_DONE)
-    store_no_such (what, id, error);
+    tern_store_no_such (what, id, error);
   else
     {
       g_autofree char *doing = g_strconcat ("reading a ", what, NULL);
-      store_fail (store, doing, error);
+      tern_store_fail (store, doing, error);
     }
   return NULL;
 }
 
 StoreStmt *
-store_prepare (TernStore *store, const char *sql, GError **error)
+tern_store_prepare (TernStore *store, const char *sql, GError **error)
 {
   sqlite3_stmt *stmt = g_hash_table_lookup (store->stmts, sql);
 
@@ -182,7 +182,7 @@ store_prepare (TernStore *store, const char *sql, GError **error)
     return stmt;
   if (sqlite3_prepare_v3 (store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
     {
-      store_fail (store, "preparing a query", error);
+      tern_store_fail (store, "preparing a query", error);
       return NULL;
     }
   g_hash_table_insert (store->stmts, g_strdup (sql), stmt);
@@ -190,50 +190,50 @@ store_prepare (TernStore *store, const char *sql, GError **error)
 }
 
 void
-store_stmt_release (StoreStmt *stmt)
+tern_store_stmt_release (StoreStmt *stmt)
 {
   sqlite3_reset (stmt);
   sqlite3_clear_bindings (stmt);
 }
 
 gboolean
-store_step_done (TernStore *store, StoreStmt *stmt, const char *what, GError **error)
+tern_store_step_done (TernStore *store, StoreStmt *stmt, const char *what, GError **error)
 {
   int rc;
 
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     ;
-  return rc == SQLITE_DONE || store_fail (store, what, error);
+  return rc == SQLITE_DONE || tern_store_fail (store, what, error);
 }
 
 gboolean
-store_exec (TernStore *store, const char *sql, GError **error)
+tern_store_exec (TernStore *store, const char *sql, GError **error)
 {
   if (sqlite3_exec (store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-    return store_fail (store, "writing", error);
+    return tern_store_fail (store, "writing", error);
   return TRUE;
 }
 
 gboolean
-store_txn_begin (TernStore *store, StoreTxn *txn, GError **error)
+tern_store_txn_begin (TernStore *store, StoreTxn *txn, GError **error)
 {
   /* IMMEDIATE takes the write lock at once, so a busy database makes the
    * call wait its turn rather than fail half-way through. */
   txn->nested = !sqlite3_get_autocommit (store->db);
-  return store_exec (store, txn->nested ? "SAVEPOINT tern_write" : "BEGIN IMMEDIATE", error);
+  return tern_store_exec (store, txn->nested ? "SAVEPOINT tern_write" : "BEGIN IMMEDIATE", error);
 }
 
 gboolean
-store_txn_commit (TernStore *store, StoreTxn *txn, GError **error)
+tern_store_txn_commit (TernStore *store, StoreTxn *txn, GError **error)
 {
-  if (store_exec (store, txn->nested ? "RELEASE tern_write" : "COMMIT", error))
+  if (tern_store_exec (store, txn->nested ? "RELEASE tern_write" : "COMMIT", error))
     return TRUE;
-  store_txn_rollback (store, txn);
+  tern_store_txn_rollback (store, txn);
   return FALSE;
 }
 
 void
-store_txn_rollback (TernStore *store, StoreTxn *txn)
+tern_store_txn_rollback (TernStore *store, StoreTxn *txn)
 {
   /* After an I/O error SQLite may have rolled back the whole transaction
    * itself: then there is nothing left to undo (and the statements below
@@ -247,14 +247,14 @@ store_txn_rollback (TernStore *store, StoreTxn *txn)
 }
 
 char *
-store_column_text (StoreStmt *stmt, int col)
+tern_store_column_text (StoreStmt *stmt, int col)
 {
   const char *text = (const char *) sqlite3_column_text (stmt, col);
   return g_strdup (text ? text : "");
 }
 
 GArray *
-store_column_tokens (StoreStmt *stmt, int col)
+tern_store_column_tokens (StoreStmt *stmt, int col)
 {
   if (sqlite3_column_type (stmt, col) == SQLITE_NULL)
     return NULL;
@@ -266,7 +266,7 @@ store_column_tokens (StoreStmt *stmt, int col)
 }
 
 GBytes *
-store_column_bytes (StoreStmt *stmt, int col)
+tern_store_column_bytes (StoreStmt *stmt, int col)
 {
   if (sqlite3_column_type (stmt, col) == SQLITE_NULL)
     return NULL;
@@ -275,7 +275,7 @@ store_column_bytes (StoreStmt *stmt, int col)
 }
 
 void
-store_bind_tokens (StoreStmt *stmt, int col, const TernToken *tokens, gint32 n)
+tern_store_bind_tokens (StoreStmt *stmt, int col, const TernToken *tokens, gint32 n)
 {
   G_STATIC_ASSERT (G_BYTE_ORDER == G_LITTLE_ENDIAN);
   if (tokens)
@@ -286,7 +286,7 @@ store_bind_tokens (StoreStmt *stmt, int col, const TernToken *tokens, gint32 n)
 }
 
 gint64
-store_now (TernStore *store)
+tern_store_now (TernStore *store)
 {
   if (store->clock_step == 0)
     return g_get_real_time ();
@@ -296,7 +296,7 @@ store_now (TernStore *store)
 }
 
 void
-store_set_clock (TernStore *store, gint64 start_us, gint64 step_us)
+tern_store_set_clock (TernStore *store, gint64 start_us, gint64 step_us)
 {
   g_return_if_fail (step_us > 0);
   store->clock_next = start_us;
@@ -316,12 +316,12 @@ tern_store_default_path (void)
 static gboolean
 read_version (TernStore *store, int *version, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "PRAGMA user_version", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "PRAGMA user_version", error);
 
   if (stmt == NULL)
     return FALSE;
   if (sqlite3_step (stmt) != SQLITE_ROW)
-    return store_fail (store, "reading the schema version", error);
+    return tern_store_fail (store, "reading the schema version", error);
   *version = sqlite3_column_int (stmt, 0);
   return TRUE;
 }
@@ -334,25 +334,25 @@ migrate (TernStore *store, int target, GError **error)
       StoreTxn txn;
       int version;
 
-      if (!store_txn_begin (store, &txn, error))
+      if (!tern_store_txn_begin (store, &txn, error))
         return FALSE;
       /* Read again under the write lock: another process may have
        * upgraded the file meanwhile. */
       if (!read_version (store, &version, error))
         {
-          store_txn_rollback (store, &txn);
+          tern_store_txn_rollback (store, &txn);
           return FALSE;
         }
       if (version >= v)
         {
-          store_txn_rollback (store, &txn);
+          tern_store_txn_rollback (store, &txn);
           continue;
         }
       g_autofree char *set_version = g_strdup_printf ("PRAGMA user_version = %d", v);
-      if (!store_exec (store, migrations[v - 1], error) || !store_exec (store, set_version, error) ||
-          !store_txn_commit (store, &txn, error))
+      if (!tern_store_exec (store, migrations[v - 1], error) || !tern_store_exec (store, set_version, error) ||
+          !tern_store_txn_commit (store, &txn, error))
         {
-          store_txn_rollback (store, &txn);
+          tern_store_txn_rollback (store, &txn);
           g_prefix_error (error, "upgrading the database to version %d: ", v);
           return FALSE;
         }
@@ -364,12 +364,12 @@ migrate (TernStore *store, int target, GError **error)
 static gboolean
 set_pragma (TernStore *store, const char *sql, const char *want, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, sql, error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, sql, error);
 
   if (stmt == NULL)
     return FALSE;
   if (sqlite3_step (stmt) != SQLITE_ROW)
-    return store_fail (store, sql, error);
+    return tern_store_fail (store, sql, error);
   if (g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), want) != 0)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "%s: %s gave %s", store->path, sql,
@@ -400,7 +400,7 @@ open_db (TernStore *store, int target, GError **error)
           g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM, "%s: out of memory", store->path);
           return FALSE;
         }
-      return store_fail (store, "opening", error);
+      return tern_store_fail (store, "opening", error);
     }
   sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
 
@@ -427,8 +427,8 @@ open_db (TernStore *store, int target, GError **error)
    * secure_delete=FAST: deleted conversations are overwritten where that
    * costs no extra I/O. */
   if (!set_pragma (store, "PRAGMA journal_mode = WAL", "wal", error) ||
-      !store_exec (store, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST",
-                   error))
+      !tern_store_exec (store, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST",
+                        error))
     return FALSE;
   return migrate (store, target, error);
 }
@@ -484,13 +484,13 @@ gboolean
 tern_store_begin (TernStore *store, GError **error)
 {
   g_return_val_if_fail (sqlite3_get_autocommit (store->db), FALSE);
-  return store_exec (store, "BEGIN IMMEDIATE", error);
+  return tern_store_exec (store, "BEGIN IMMEDIATE", error);
 }
 
 gboolean
 tern_store_commit (TernStore *store, GError **error)
 {
-  if (store_exec (store, "COMMIT", error))
+  if (tern_store_exec (store, "COMMIT", error))
     return TRUE;
   tern_store_rollback (store);
   return FALSE;
@@ -506,26 +506,26 @@ tern_store_rollback (TernStore *store)
 gboolean
 tern_store_set_setting (TernStore *store, const char *key, const char *value, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store, "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2", error);
   StoreTxn txn;
 
-  if (stmt == NULL || !store_txn_begin (store, &txn, error))
+  if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
     return FALSE;
   sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
   sqlite3_bind_text (stmt, 2, value, -1, SQLITE_TRANSIENT);
-  if (!store_step_done (store, stmt, "saving a setting", error))
+  if (!tern_store_step_done (store, stmt, "saving a setting", error))
     {
-      store_txn_rollback (store, &txn);
+      tern_store_txn_rollback (store, &txn);
       return FALSE;
     }
-  return store_txn_commit (store, &txn, error);
+  return tern_store_txn_commit (store, &txn, error);
 }
 
 char *
 tern_store_get_setting (TernStore *store, const char *key, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = store_prepare (store, "SELECT value FROM settings WHERE key = ?1", error);
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "SELECT value FROM settings WHERE key = ?1", error);
   int rc;
 
   if (stmt == NULL)
@@ -533,8 +533,8 @@ tern_store_get_setting (TernStore *store, const char *key, GError **error)
   sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW)
-    return store_column_text (stmt, 0);
+    return tern_store_column_text (stmt, 0);
   if (rc != SQLITE_DONE)
-    store_fail (store, "reading a setting", error);
+    tern_store_fail (store, "reading a setting", error);
   return NULL;
 }

@@ -36,7 +36,7 @@ tern_chat_template_new (const char *source, gssize len, const char *bos_token, c
   JTemplate *tmpl;
 
   g_return_val_if_fail (source != NULL, NULL);
-  tmpl = j_template_compile (source, len < 0 ? strlen (source) : (gsize) len, error);
+  tmpl = tern_jinja_template_compile (source, len < 0 ? strlen (source) : (gsize) len, error);
   if (tmpl == NULL)
     return NULL;
   t = g_new0 (TernChatTemplate, 1);
@@ -78,7 +78,7 @@ tern_chat_template_free (TernChatTemplate *t)
 {
   if (t == NULL)
     return;
-  j_template_free (t->tmpl);
+  tern_jinja_template_free (t->tmpl);
   g_free (t->bos_token);
   g_free (t->eos_token);
   g_free (t);
@@ -109,7 +109,7 @@ make_str (JArena *arena, const char *s, gboolean user, JVal *out)
   out->s.len = len;
   if (user && len > 0)
     {
-      JTaint *t = j_arena_alloc (arena, sizeof (JTaint) + sizeof (JRange));
+      JTaint *t = tern_jinja_arena_alloc (arena, sizeof (JTaint) + sizeof (JRange));
       if (t == NULL)
         return FALSE;
       t->n = 1;
@@ -123,21 +123,21 @@ make_str (JArena *arena, const char *s, gboolean user, JVal *out)
 static gboolean
 make_messages (JArena *arena, const TernChatMessage *messages, gsize n, JVal *out)
 {
-  JList *list = j_arena_alloc (arena, sizeof (JList));
-  JVal *items = j_arena_alloc (arena, MAX (n, 1) * sizeof (JVal));
+  JList *list = tern_jinja_arena_alloc (arena, sizeof (JList));
+  JVal *items = tern_jinja_arena_alloc (arena, MAX (n, 1) * sizeof (JVal));
 
   if (list == NULL || items == NULL)
     return FALSE;
   for (gsize k = 0; k < n; k++)
     {
-      JDict *d = j_arena_alloc (arena, sizeof (JDict));
-      JVal *keys = j_arena_alloc (arena, 2 * sizeof (JVal));
-      JVal *vals = j_arena_alloc (arena, 2 * sizeof (JVal));
+      JDict *d = tern_jinja_arena_alloc (arena, sizeof (JDict));
+      JVal *keys = tern_jinja_arena_alloc (arena, 2 * sizeof (JVal));
+      JVal *vals = tern_jinja_arena_alloc (arena, 2 * sizeof (JVal));
       if (d == NULL || keys == NULL || vals == NULL)
         return FALSE;
       *d = (JDict) { 2, 2, keys, vals };
-      keys[0] = j_cstr ("role");
-      keys[1] = j_cstr ("content");
+      keys[0] = tern_jinja_cstr ("role");
+      keys[1] = tern_jinja_cstr ("content");
       /* Roles come from the application, never from the user's text. */
       if (!make_str (arena, messages[k].role, FALSE, &vals[0])
           || !make_str (arena, messages[k].content, TRUE, &vals[1]))
@@ -201,21 +201,21 @@ tern_chat_template_render (const TernChatTemplate *t, const TernChatMessage *mes
         return NULL;
       }
 
-  j_arena_init (&arena, TERN_CHAT_TEMPLATE_MAX_MEMORY);
+  tern_jinja_arena_init (&arena, TERN_CHAT_TEMPLATE_MAX_MEMORY);
   if (!make_messages (&arena, messages, n_messages, &vals[0]))
     {
-      j_arena_clear (&arena);
+      tern_jinja_arena_clear (&arena);
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM, "the conversation is too large to format");
       return NULL;
     }
-  vals[1] = j_bool (options->add_generation_prompt);
+  vals[1] = tern_jinja_bool (options->add_generation_prompt);
   make_str (&arena, t->bos_token, FALSE, &vals[2]);
   make_str (&arena, t->eos_token, FALSE, &vals[3]);
   time_of (options->now, &now);
 
-  if (!j_render (t->tmpl, names, vals, G_N_ELEMENTS (vals), &now, &arena, &out, error))
+  if (!tern_jinja_render (t->tmpl, names, vals, G_N_ELEMENTS (vals), &now, &arena, &out, error))
     {
-      j_arena_clear (&arena);
+      tern_jinja_arena_clear (&arena);
       return NULL;
     }
 
@@ -234,7 +234,7 @@ tern_chat_template_render (const TernChatTemplate *t, const TernChatMessage *mes
       at = out.taint[k].start + out.taint[k].len;
     }
   add_segment (p->segments, at, out.len - at, FALSE);
-  j_arena_clear (&arena);
+  tern_jinja_arena_clear (&arena);
   return p;
 }
 

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* Shared by tokenizer.c (metadata, vocabulary, special tokens, detokenizer),
- * tokenizer-spm.c (SentencePiece) and tokenizer-bpe.c (byte-level BPE and
- * its pre-tokenizers). Not installed: the tests include it for the
- * pre-tokenizer split. */
+/* Shared by the tokenizer's files: tokenizer.c (metadata, vocabulary,
+ * special tokens), tokenizer-encode.c (the special-token partition),
+ * tokenizer-decode.c (the detokenizer), tokenizer-utf8.c,
+ * tokenizer-merge-queue.c, tokenizer-spm.c (SentencePiece) and
+ * tokenizer-bpe.c (byte-level BPE and its pre-tokenizers). Not installed:
+ * the tests include it for the pre-tokenizer split. */
 
 #include <tern/error.h>
 #include <tern/tokenizer.h>
@@ -18,7 +20,8 @@ typedef enum {
 
 /* Per-token flags beside the attribute. */
 enum {
-  TERN_TOKEN_FLAG_EOG = 1 << 0, /* ends generation */
+  TERN_TOKEN_FLAG_EOG = 1 << 0,    /* ends generation */
+  TERN_TOKEN_FLAG_RSTRIP = 1 << 1, /* a special token that swallows the whitespace after it */
 };
 
 /* Maps byte strings to token ids: open addressing over the vocabulary's
@@ -130,6 +133,20 @@ tern_utf8_len (guint8 c)
   static const guint8 lookup[16] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4 };
   return lookup[c >> 4];
 }
+
+typedef enum {
+  TERN_UTF8_OK,         /* a valid character of *len bytes */
+  TERN_UTF8_INVALID,    /* *len bytes (the maximal invalid subpart) are no character */
+  TERN_UTF8_INCOMPLETE, /* all @n bytes are a valid but unfinished character */
+} TernUtf8Status;
+
+/* Classifies the bytes at @s (@n > 0) as the Unicode standard's
+ * well-formed UTF-8 table does (no overlongs, surrogates or values past
+ * U+10FFFF). */
+TernUtf8Status tern_utf8_check (const guint8 *s, gsize n, gsize *len);
+/* Returns the offset of the first byte that is not valid UTF-8, or @n.
+ * U+0000 is valid: byte-level and byte-fallback vocabularies encode it. */
+gsize tern_utf8_valid_prefix (const char *text, gsize n);
 
 /* SentencePiece: sets up byte_token. */
 void tern_spm_init (TernTokenizer *tok);

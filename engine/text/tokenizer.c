@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* Tokenizer common parts: reading tokenizer.* metadata, the vocabulary and
- * its lookup table, the special-token partition of text, and turning
- * tokens back into text. The behaviour follows llama.cpp's llama-vocab.cpp. */
-#define _GNU_SOURCE /* memmem */
+/* A tokenizer from a GGUF file: reading tokenizer.* metadata, the
+ * vocabulary and its lookup table, the special and end-of-generation
+ * tokens. The behaviour follows llama.cpp's llama-vocab.cpp. */
 #include <math.h>
 #include <string.h>
 
@@ -18,85 +17,6 @@
 #define KEY_ADD_BOS "tokenizer.ggml.add_bos_token"
 #define KEY_ADD_EOS "tokenizer.ggml.add_eos_token"
 #define KEY_ADD_SPACE_PREFIX "tokenizer.ggml.add_space_prefix"
-
-/* UTF-8 of U+FFFD, for bytes that are not valid UTF-8. */
-#define REPLACEMENT_CHARACTER "\xef\xbf\xbd"
-
-/* ---- UTF-8 ---- */
-
-typedef enum {
-  UTF8_OK,         /* a valid character of *len bytes */
-  UTF8_INVALID,    /* *len bytes (the maximal invalid subpart) are no character */
-  UTF8_INCOMPLETE, /* all @n bytes are a valid but unfinished character */
-} Utf8Status;
-
-/* Classifies the bytes at @s (@n > 0) as the Unicode standard's
- * well-formed UTF-8 table does (no overlongs, surrogates or values past
- * U+10FFFF). */
-static Utf8Status
-utf8_check (const guint8 *s, gsize n, gsize *len)
-{
-  guint8 b = s[0], lo = 0x80, hi = 0xbf;
-  gsize need;
-
-  if (b < 0x80) {
-    *len = 1;
-    return UTF8_OK;
-  }
-  if (b >= 0xc2 && b <= 0xdf)
-    need = 2;
-  else if (b >= 0xe0 && b <= 0xef) {
-    need = 3;
-    if (b == 0xe0)
-      lo = 0xa0;
-    else if (b == 0xed)
-      hi = 0x9f;
-  } else if (b >= 0xf0 && b <= 0xf4) {
-    need = 4;
-    if (b == 0xf0)
-      lo = 0x90;
-    else if (b == 0xf4)
-      hi = 0x8f;
-  } else {
-    *len = 1;
-    return UTF8_INVALID;
-  }
-
-  for (gsize k = 1; k < need; k++) {
-    if (k >= n) {
-      *len = n;
-      return UTF8_INCOMPLETE;
-    }
-    if (s[k] < lo || s[k] > hi) {
-      *len = k;
-      return UTF8_INVALID;
-    }
-    lo = 0x80;
-    hi = 0xbf;
-  }
-  *len = need;
-  return UTF8_OK;
-}
-
-/* Returns the offset of the first byte that is not valid UTF-8, or @n.
- * U+0000 is valid: byte-level and byte-fallback vocabularies encode it. */
-static gsize
-utf8_valid_prefix (const char *text, gsize n)
-{
-  const guint8 *s = (const guint8 *) text;
-  gsize i = 0, len;
-
-  while (i < n) {
-    if (s[i] < 0x80) {
-      i++;
-      continue;
-    }
-    if (utf8_check (s + i, n - i, &len) != UTF8_OK)
-      return i;
-    i += len;
-  }
-  return n;
-}
 
 /* ---- Vocabulary lookup ---- */
 
@@ -166,65 +86,6 @@ text_map_build (TernTokenizer *tok, const char *file, GError **error)
     for (i = tern_slot (h, map->n_slots); map->slots[i] != 0; i = i + 1 == map->n_slots ? 0 : i + 1)
       ;
     map->slots[i] = (guint64) h << 32 | ((guint32) id + 1);
-  }
-  return TRUE;
-}
-
-/* ---- Merge queue ---- */
-
-static gboolean
-bigram_before (const TernBigram *a, const TernBigram *b)
-{
-  return a->priority < b->priority || (a->priority == b->priority && a->left < b->left);
-}
-
-void
-tern_bigram_push (GArray *heap, const TernBigram *bigram)
-{
-  TernBigram *h;
-  guint i;
-
-  g_array_append_val (heap, *bigram);
-  h = (TernBigram *) heap->data;
-  for (i = heap->len - 1; i > 0;) {
-    guint parent = (i - 1) / 2;
-    TernBigram tmp;
-
-    if (!bigram_before (&h[i], &h[parent]))
-      break;
-    tmp = h[i];
-    h[i] = h[parent];
-    h[parent] = tmp;
-    i = parent;
-  }
-}
-
-gboolean
-tern_bigram_pop (GArray *heap, TernBigram *out)
-{
-  TernBigram *h = (TernBigram *) heap->data;
-  guint n = heap->len, i = 0;
-
-  if (n == 0)
-    return FALSE;
-  *out = h[0];
-  h[0] = h[n - 1];
-  n--;
-  g_array_set_size (heap, n);
-  for (;;) {
-    guint l = 2 * i + 1, r = l + 1, best = i;
-    TernBigram tmp;
-
-    if (l < n && bigram_before (&h[l], &h[best]))
-      best = l;
-    if (r < n && bigram_before (&h[r], &h[best]))
-      best = r;
-    if (best == i)
-      break;
-    tmp = h[i];
-    h[i] = h[best];
-    h[best] = tmp;
-    i = best;
   }
   return TRUE;
 }
@@ -417,7 +278,7 @@ load_vocab (TernTokenizer *tok, const TernGguf *gguf, GError **error)
       return FALSE;
     }
     if (tok->kind == TERN_VOCAB_BPE && tok->attrs[i] == TERN_TOKEN_ATTR_NORMAL &&
-        utf8_valid_prefix (s.data, s.len) != s.len) {
+        tern_utf8_valid_prefix (s.data, s.len) != s.len) {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
                    "%s: %s: token %d is not valid UTF-8", file, KEY_TOKENS, i);
       return FALSE;
@@ -552,6 +413,36 @@ collect_special (TernTokenizer *tok)
   tok->special = (TernToken *) g_array_free (g_steal_pointer (&special), FALSE);
 }
 
+/* Phi-3's special tokens swallow the whitespace that follows them. Nothing
+ * in the tokenizer metadata says so: llama.cpp decides it from the model's
+ * name (general.name containing "phi-3" or "phi3", in any case), and so
+ * does Tern, for a Phi-3 chat turn to give llama.cpp's tokens. A name that
+ * is not a string counts as none. */
+static void
+apply_name_rules (TernTokenizer *tok, const TernGguf *gguf)
+{
+  static const char *const keep_space[] = { "<unk>", "<s>", "<|endoftext|>" };
+  g_autofree char *name = NULL;
+  TernGgufString s;
+  TernToken id;
+
+  if (!tern_gguf_get_string (gguf, "general.name", &s, NULL))
+    return;
+  name = g_ascii_strdown (s.data, (gssize) s.len);
+  if (strstr (name, "phi-3") == NULL && strstr (name, "phi3") == NULL)
+    return;
+  for (gsize i = 0; i < tok->n_special; i++)
+    tok->flags[tok->special[i]] |= TERN_TOKEN_FLAG_RSTRIP;
+  id = tern_text_map_find (tok, "</s>", 4);
+  if (id >= 0)
+    tok->flags[id] |= TERN_TOKEN_FLAG_RSTRIP;
+  for (gsize i = 0; i < G_N_ELEMENTS (keep_space); i++) {
+    id = tern_text_map_find (tok, keep_space[i], strlen (keep_space[i]));
+    if (id >= 0)
+      tok->flags[id] &= (guint8) ~TERN_TOKEN_FLAG_RSTRIP;
+  }
+}
+
 static gboolean
 check_add_flag (const TernGguf *gguf, gboolean add, TernToken id,
                 const char *add_key, const char *id_key, GError **error)
@@ -654,6 +545,7 @@ tern_tokenizer_new (const TernGguf *gguf, GError **error)
 
   find_eog (tok);
   collect_special (tok);
+  apply_name_rules (tok, gguf);
   build_pieces (tok);
 
   if (tok->kind == TERN_VOCAB_SPM)
@@ -747,322 +639,4 @@ tern_tokenizer_token_attr (const TernTokenizer *tok, TernToken token)
 {
   g_return_val_if_fail (token >= 0 && token < tok->n_vocab, TERN_TOKEN_ATTR_UNUSED);
   return (TernTokenAttr) tok->attrs[token];
-}
-
-/* ---- Encoding ---- */
-
-/* A piece of the text: raw text to tokenize, or a special token found in it. */
-typedef struct {
-  gsize start, len;
-  TernToken token; /* -1 for raw text */
-} Fragment;
-
-/* Splits the raw fragments of @frags at every occurrence of special token
- * @id, leftmost first, as llama.cpp's tokenizer_st_partition. */
-static void
-split_at_token (const TernTokenizer *tok, const char *text, TernToken id, GArray *frags,
-                GArray *scratch)
-{
-  gsize slen;
-  const char *s = tern_tokenizer_text (tok, id, &slen);
-
-  g_array_set_size (scratch, 0);
-  for (guint i = 0; i < frags->len; i++) {
-    Fragment f = g_array_index (frags, Fragment, i);
-    gsize pos = f.start, end = f.start + f.len;
-
-    if (f.token >= 0) {
-      g_array_append_val (scratch, f);
-      continue;
-    }
-    while (pos < end) {
-      const char *hit = memmem (text + pos, end - pos, s, slen);
-      Fragment piece;
-
-      if (hit == NULL)
-        break;
-      if ((gsize) (hit - text) > pos) {
-        piece = (Fragment) { pos, (gsize) (hit - text) - pos, -1 };
-        g_array_append_val (scratch, piece);
-      }
-      piece = (Fragment) { (gsize) (hit - text), slen, id };
-      g_array_append_val (scratch, piece);
-      pos = (gsize) (hit - text) + slen;
-    }
-    if (pos < end) {
-      Fragment rest = { pos, end - pos, -1 };
-      g_array_append_val (scratch, rest);
-    }
-  }
-  g_array_set_size (frags, 0);
-  g_array_append_vals (frags, scratch->data, scratch->len);
-}
-
-/* Cuts @text into raw text and special tokens. User-defined tokens are
- * always matched (llama.cpp does, as Hugging Face tokenizers do for added
- * tokens: vocabularies use them for runs of spaces or single characters);
- * control and unknown tokens only with @parse_special. */
-static void
-partition (const TernTokenizer *tok, const char *text, gsize len, gboolean parse_special,
-           GArray *frags)
-{
-  g_autoptr (GArray) scratch = g_array_new (FALSE, FALSE, sizeof (Fragment));
-  g_autofree guint64 *pairs = NULL;
-  guint64 singles[4] = { 0 };
-  Fragment whole = { 0, len, -1 };
-
-  if (len == 0)
-    return;
-  g_array_append_val (frags, whole);
-  if (tok->n_special == 0)
-    return;
-
-  /* Which bytes and byte pairs occur, to skip most special tokens without
-   * searching the text for them. */
-  pairs = g_new0 (guint64, 65536 / 64);
-  for (gsize i = 0; i < len; i++) {
-    guint8 c = (guint8) text[i];
-
-    singles[c / 64] |= G_GUINT64_CONSTANT (1) << (c % 64);
-    if (i + 1 < len) {
-      guint pair = (guint) c << 8 | (guint8) text[i + 1];
-
-      pairs[pair / 64] |= G_GUINT64_CONSTANT (1) << (pair % 64);
-    }
-  }
-
-  for (gsize k = 0; k < tok->n_special; k++) {
-    TernToken id = tok->special[k];
-    TernTokenAttr attr = (TernTokenAttr) tok->attrs[id];
-    gsize slen;
-    const guint8 *s = (const guint8 *) tern_tokenizer_text (tok, id, &slen);
-
-    if (!parse_special && attr != TERN_TOKEN_ATTR_USER_DEFINED)
-      continue;
-    if (slen > len)
-      continue;
-    if (slen == 1 && !(singles[s[0] / 64] & (G_GUINT64_CONSTANT (1) << (s[0] % 64))))
-      continue;
-    if (slen >= 2) {
-      guint pair = (guint) s[0] << 8 | s[1];
-
-      if (!(pairs[pair / 64] & (G_GUINT64_CONSTANT (1) << (pair % 64))))
-        continue;
-    }
-    split_at_token (tok, text, id, frags, scratch);
-  }
-}
-
-gboolean
-tern_tokenizer_encode (const TernTokenizer *tok, const char *text, gssize len,
-                       TernTokenizeFlags flags, GArray *out, GError **error)
-{
-  g_autoptr (GArray) frags = g_array_new (FALSE, FALSE, sizeof (Fragment));
-  guint out_len = out->len;
-  gboolean prev_special = TRUE; /* SPM: the text after a special token gets the space prefix */
-  gsize n, bad;
-
-  g_return_val_if_fail (text != NULL || len == 0, FALSE);
-  g_return_val_if_fail (g_array_get_element_size (out) == sizeof (TernToken), FALSE);
-
-  n = len < 0 ? strlen (text) : (gsize) len;
-  bad = utf8_valid_prefix (text, n);
-  if (bad != n) {
-    g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
-                 "text to tokenize is not valid UTF-8 (at byte %" G_GSIZE_FORMAT ")", bad);
-    return FALSE;
-  }
-
-  partition (tok, text, n, (flags & TERN_TOKENIZE_PARSE_SPECIAL) != 0, frags);
-
-  if ((flags & TERN_TOKENIZE_ADD_SPECIAL) && tok->add_bos)
-    g_array_append_val (out, tok->bos);
-
-  for (guint i = 0; i < frags->len; i++) {
-    const Fragment *f = &g_array_index (frags, Fragment, i);
-
-    if (f->token >= 0) {
-      g_array_append_val (out, f->token);
-      prev_special = TRUE;
-    } else if (tok->kind == TERN_VOCAB_SPM) {
-      tern_spm_encode (tok, text + f->start, f->len, tok->add_space_prefix && prev_special, out);
-      prev_special = FALSE;
-    } else if (!tern_bpe_encode (tok, text + f->start, f->len, out, error)) {
-      g_array_set_size (out, out_len);
-      return FALSE;
-    }
-  }
-
-  if ((flags & TERN_TOKENIZE_ADD_SPECIAL) && tok->add_eos)
-    g_array_append_val (out, tok->eos);
-  return TRUE;
-}
-
-/* ---- Decoding ---- */
-
-/* The bytes of @token, or NULL when it renders as nothing. */
-static const char *
-token_piece (const TernTokenizer *tok, TernToken token, gboolean render_special, gsize *len)
-{
-  TernTokenAttr attr = (TernTokenAttr) tok->attrs[token];
-
-  if (!render_special && (attr == TERN_TOKEN_ATTR_CONTROL || attr == TERN_TOKEN_ATTR_UNKNOWN))
-    return NULL;
-  *len = tok->piece_start[token + 1] - tok->piece_start[token];
-  return tok->piece + tok->piece_start[token];
-}
-
-static gboolean
-check_token (const TernTokenizer *tok, TernToken token, GError **error)
-{
-  if (token >= 0 && token < tok->n_vocab)
-    return TRUE;
-  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
-               "token %d is outside the vocabulary of %d tokens", token, tok->n_vocab);
-  return FALSE;
-}
-
-gboolean
-tern_tokenizer_token_bytes (const TernTokenizer *tok, TernToken token, gboolean render_special,
-                            GByteArray *out, GError **error)
-{
-  const char *piece;
-  gsize len;
-
-  if (!check_token (tok, token, error))
-    return FALSE;
-  piece = token_piece (tok, token, render_special, &len);
-  if (piece != NULL)
-    g_byte_array_append (out, (const guint8 *) piece, (guint) len);
-  return TRUE;
-}
-
-struct TernDetokenizer {
-  const TernTokenizer *tok;
-  gboolean render_special;
-  gboolean strip_space; /* the next non-empty piece loses one leading space */
-  guint8 pending[4];    /* the start of a character the next pieces finish */
-  guint n_pending;
-};
-
-TernDetokenizer *
-tern_detokenizer_new (const TernTokenizer *tok, gboolean render_special)
-{
-  TernDetokenizer *detok = g_new0 (TernDetokenizer, 1);
-
-  detok->tok = tok;
-  detok->render_special = render_special;
-  detok->strip_space = tok->add_space_prefix;
-  return detok;
-}
-
-void
-tern_detokenizer_free (TernDetokenizer *detok)
-{
-  g_free (detok);
-}
-
-void
-tern_detokenizer_keep_leading_space (TernDetokenizer *detok)
-{
-  detok->strip_space = FALSE;
-}
-
-/* Appends the complete characters of @p to @out, holding back an
- * unfinished one; bytes that cannot be UTF-8 become U+FFFD, one for each
- * maximal invalid subpart (the Unicode standard's recommended practice). */
-static void
-feed_bytes (TernDetokenizer *detok, const guint8 *p, gsize n, GString *out)
-{
-  gsize i = 0, len;
-
-  while (detok->n_pending > 0 && i < n) {
-    detok->pending[detok->n_pending++] = p[i++];
-    switch (utf8_check (detok->pending, detok->n_pending, &len)) {
-    case UTF8_OK:
-      g_string_append_len (out, (const char *) detok->pending, (gssize) len);
-      detok->n_pending = 0;
-      break;
-    case UTF8_INVALID:
-      /* The pending bytes were a valid prefix: the byte just added broke
-       * it, and may itself start a character. */
-      g_string_append (out, REPLACEMENT_CHARACTER);
-      detok->n_pending = 0;
-      i--;
-      break;
-    case UTF8_INCOMPLETE:
-      break;
-    }
-  }
-
-  while (i < n) {
-    gsize run = i;
-
-    while (run < n && p[run] < 0x80)
-      run++;
-    g_string_append_len (out, (const char *) p + i, (gssize) (run - i));
-    i = run;
-    if (i == n)
-      break;
-    switch (utf8_check (p + i, n - i, &len)) {
-    case UTF8_OK:
-      g_string_append_len (out, (const char *) p + i, (gssize) len);
-      break;
-    case UTF8_INVALID:
-      g_string_append (out, REPLACEMENT_CHARACTER);
-      break;
-    case UTF8_INCOMPLETE:
-      memcpy (detok->pending, p + i, len);
-      detok->n_pending = (guint) len;
-      break;
-    }
-    i += len;
-  }
-}
-
-gboolean
-tern_detokenizer_push (TernDetokenizer *detok, TernToken token, GString *out, GError **error)
-{
-  const char *piece;
-  gsize len;
-
-  if (!check_token (detok->tok, token, error))
-    return FALSE;
-  piece = token_piece (detok->tok, token, detok->render_special, &len);
-  if (piece == NULL || len == 0)
-    return TRUE;
-  if (detok->strip_space) {
-    detok->strip_space = FALSE;
-    if (piece[0] == ' ') {
-      piece++;
-      len--;
-    }
-  }
-  feed_bytes (detok, (const guint8 *) piece, len, out);
-  return TRUE;
-}
-
-void
-tern_detokenizer_flush (TernDetokenizer *detok, GString *out)
-{
-  if (detok->n_pending > 0)
-    g_string_append (out, REPLACEMENT_CHARACTER);
-  detok->n_pending = 0;
-}
-
-gboolean
-tern_tokenizer_decode (const TernTokenizer *tok, const TernToken *tokens, gsize n_tokens,
-                       gboolean render_special, GString *out, GError **error)
-{
-  TernDetokenizer detok = { tok, render_special, tok->add_space_prefix, { 0 }, 0 };
-  gsize out_len = out->len;
-
-  for (gsize i = 0; i < n_tokens; i++) {
-    if (!tern_detokenizer_push (&detok, tokens[i], out, error)) {
-      g_string_truncate (out, out_len);
-      return FALSE;
-    }
-  }
-  tern_detokenizer_flush (&detok, out);
-  return TRUE;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-#include <tern/quant.h>
+#include "quant/quant.h"
 
 G_BEGIN_DECLS
 

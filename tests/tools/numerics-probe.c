@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <tern/context.h>
 
+#include "quant/quant.h"
+
 static GArray *
 parse_tokens (const char *list, GError **error)
 {

@@ -14,8 +14,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <tern/error.h>
-#include <tern/quant.h>
-#include <tern/threadpool.h>
+#include "quant/quant.h"
+#include "core/threadpool.h"
 
 struct TernBuf {
   gint64 rows, cols;

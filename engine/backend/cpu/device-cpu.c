@@ -4,7 +4,7 @@
 #include "backend/backend.h"
 
 #include <string.h>
-#include <tern/threadpool.h>
+#include "core/threadpool.h"
 #include <unistd.h>
 #if defined(__x86_64__)
 #include <cpuid.h>

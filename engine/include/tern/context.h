@@ -2,7 +2,6 @@
 #pragma once
 
 #include <tern/model.h>
-#include <tern/quant.h>
 #include <tern/stream.h>
 
 G_BEGIN_DECLS

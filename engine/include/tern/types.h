@@ -34,6 +34,17 @@ typedef enum {
 
 #define TERN_QK_K 256
 
+/* Instruction-set levels of the CPU kernels, a context parameter (tests run
+ * each level). SIMD kernels agree with the scalar ones up to float rounding
+ * (they sum in another order); integer parts (block sums of quantized
+ * products) are exact at every level. */
+typedef enum {
+  TERN_KERNEL_SCALAR,  /* portable C */
+  TERN_KERNEL_AVX2,    /* x86-64 with AVX2, FMA and F16C */
+  TERN_KERNEL_AVX512,  /* x86-64 with AVX-512 F, BW, VL, DQ, VNNI (and the above) */
+  TERN_KERNEL_BEST,    /* the best level this CPU runs */
+} TernKernelLevel;
+
 typedef struct {
   const char *name;        /* llama.cpp's name, e.g. "q4_K" */
   guint32 block_elems;     /* elements per block (1 for plain floats) */

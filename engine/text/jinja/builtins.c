@@ -15,14 +15,14 @@
 #define MAX_RANGE 100000
 
 gint64
-j_int_of (JVal v)
+tern_jinja_int_of (JVal v)
 {
   return v.type == JV_INT ? v.i : v.type == JV_BOOL ? v.b : (gint64) v.f;
 }
 
 /* Argument @index, or keyword @name; NULL when not given. */
 const JVal *
-j_arg (const JArgs *a, gsize index, const char *name)
+tern_jinja_arg (const JArgs *a, gsize index, const char *name)
 {
   if (index < a->n_pos)
     return &a->pos[index];
@@ -33,56 +33,58 @@ j_arg (const JArgs *a, gsize index, const char *name)
 }
 
 JVal
-j_arg_or (const JArgs *a, gsize index, const char *name, JVal fallback)
+tern_jinja_arg_or (const JArgs *a, gsize index, const char *name, JVal fallback)
 {
-  const JVal *v = j_arg (a, index, name);
+  const JVal *v = tern_jinja_arg (a, index, name);
   return v ? *v : fallback;
 }
 
 JVal
-j_expect_str (JState *st, gint32 line, JVal v, const char *what)
+tern_jinja_expect_str (JState *st, gint32 line, JVal v, const char *what)
 {
   if (v.type != JV_STRING)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s must be a string, not %s", what, j_type_name (v));
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s must be a string, not %s", what,
+                     tern_jinja_type_name (v));
   return v;
 }
 
 gint64
-j_expect_int (JState *st, gint32 line, JVal v, const char *what)
+tern_jinja_expect_int (JState *st, gint32 line, JVal v, const char *what)
 {
   if (v.type != JV_INT && v.type != JV_BOOL)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s must be an integer, not %s", what, j_type_name (v));
-  return j_int_of (v);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s must be an integer, not %s", what,
+                     tern_jinja_type_name (v));
+  return tern_jinja_int_of (v);
 }
 
 /* A string of the same taint as @from (or @also) made from a buffer. */
 JVal
-j_buf_like (JState *st, JBuf *buf, JVal from, JVal also)
+tern_jinja_buf_like (JState *st, JBuf *buf, JVal from, JVal also)
 {
-  gboolean user = (j_is_str (from) && from.s.taint) || (j_is_str (also) && also.s.taint);
-  return j_str (st, buf->p ? buf->p : "", buf->len, user);
+  gboolean user = (tern_jinja_is_str (from) && from.s.taint) || (tern_jinja_is_str (also) && also.s.taint);
+  return tern_jinja_str (st, buf->p ? buf->p : "", buf->len, user);
 }
 
 JVal
-j_markup_escape (JState *st, JVal v)
+tern_jinja_markup_escape (JState *st, JVal v)
 {
   JBuf buf;
 
   if (v.markup)
     return v;
-  v = j_to_str (st, v);
-  j_buf_init (&buf);
+  v = tern_jinja_to_str (st, v);
+  tern_jinja_buf_init (&buf);
   for (gsize i = 0; i < v.s.len; i++)
     {
       char c = v.s.p[i];
       const char *esc = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '\'' ? "&#39;"
                         : c == '"' ? "&#34;" : NULL;
       if (esc)
-        j_buf_append (st, &buf, esc, strlen (esc));
+        tern_jinja_buf_append (st, &buf, esc, strlen (esc));
       else
-        j_buf_append (st, &buf, &c, 1);
+        tern_jinja_buf_append (st, &buf, &c, 1);
     }
-  JVal r = j_buf_like (st, &buf, v, j_none);
+  JVal r = tern_jinja_buf_like (st, &buf, v, tern_jinja_none);
   r.markup = TRUE;
   return r;
 }
@@ -91,18 +93,18 @@ j_markup_escape (JState *st, JVal v)
 static void
 append_padded (JState *st, JBuf *buf, JVal text, gsize width, gboolean left)
 {
-  gsize n = j_utf8_len (text);
+  gsize n = tern_jinja_utf8_len (text);
 
   if (left)
-    j_buf_append_str (st, buf, text);
+    tern_jinja_buf_append_str (st, buf, text);
   for (; n < width; n++)
-    j_buf_append (st, buf, " ", 1);
+    tern_jinja_buf_append (st, buf, " ", 1);
   if (!left)
-    j_buf_append_str (st, buf, text);
+    tern_jinja_buf_append_str (st, buf, text);
 }
 
 JVal
-j_format_percent (JState *st, gint32 line, JVal fmt, JVal args)
+tern_jinja_format_percent (JState *st, gint32 line, JVal fmt, JVal args)
 {
   const JVal *items = &args;
   gsize n_items = 1, used = 0;
@@ -113,13 +115,13 @@ j_format_percent (JState *st, gint32 line, JVal fmt, JVal args)
       items = args.list->items;
       n_items = args.list->n;
     }
-  j_buf_init (&buf);
+  tern_jinja_buf_init (&buf);
   for (gsize i = 0; i < fmt.s.len; i++)
     {
       gsize run = i;
       while (i < fmt.s.len && fmt.s.p[i] != '%')
         i++;
-      j_buf_append_str (st, &buf, j_substr (st, fmt, run, i - run));
+      tern_jinja_buf_append_str (st, &buf, tern_jinja_substr (st, fmt, run, i - run));
       if (i == fmt.s.len)
         break;
 
@@ -135,60 +137,60 @@ j_format_percent (JState *st, gint32 line, JVal fmt, JVal args)
         for (precision = 0, i++; i < fmt.s.len && g_ascii_isdigit (fmt.s.p[i]) && precision < 1000;)
           precision = precision * 10 + (gsize) (fmt.s.p[i++] - '0');
       if (i >= fmt.s.len)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "incomplete format");
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "incomplete format");
       char conv = fmt.s.p[i];
       if (conv == '%' && i == start + 1)
         {
-          j_buf_append (st, &buf, "%", 1);
+          tern_jinja_buf_append (st, &buf, "%", 1);
           continue;
         }
       if (width >= 1000 || (precision != G_MAXSIZE && precision >= 1000) || !strchr ("sdifrxXeEgG", conv))
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "format conversion '%.*s' is not supported",
-                (int) MIN (i - start + 1, 16), fmt.s.p + start);
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "format conversion '%.*s' is not supported",
+                         (int) MIN (i - start + 1, 16), fmt.s.p + start);
       if (used >= n_items)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "not enough arguments for format string");
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "not enough arguments for format string");
       JVal v = items[used++];
 
       if (conv == 's' || conv == 'r')
         {
           JBuf text;
-          j_buf_init (&text);
+          tern_jinja_buf_init (&text);
           if (conv == 's')
-            j_buf_append_val (st, &text, v);
+            tern_jinja_buf_append_val (st, &text, v);
           else
-            j_buf_append_repr (st, &text, v);
-          JVal t = j_buf_value (st, &text);
-          if (precision != G_MAXSIZE && precision < j_utf8_len (t))
-            t = j_substr (st, t, 0, j_utf8_offset (t, precision));
+            tern_jinja_buf_append_repr (st, &text, v);
+          JVal t = tern_jinja_buf_value (st, &text);
+          if (precision != G_MAXSIZE && precision < tern_jinja_utf8_len (t))
+            t = tern_jinja_substr (st, t, 0, tern_jinja_utf8_offset (t, precision));
           append_padded (st, &buf, t, width, left);
           continue;
         }
-      if (!j_is_number (v))
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%%%c format: a real number is required, not %s", conv,
-                j_type_name (v));
+      if (!tern_jinja_is_number (v))
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%%%c format: a real number is required, not %s",
+                         conv, tern_jinja_type_name (v));
       char spec[48], out[1100];
       memcpy (spec, fmt.s.p + start, i - start);
       if (strchr ("dixX", conv))
         {
           g_snprintf (spec + (i - start), sizeof spec - (i - start), "ll%c", conv == 'i' ? 'd' : conv);
-          g_snprintf (out, sizeof out, spec, (long long) j_int_of (v));
+          g_snprintf (out, sizeof out, spec, (long long) tern_jinja_int_of (v));
         }
       else
         {
           g_snprintf (spec + (i - start), sizeof spec - (i - start), "%c", conv);
-          g_snprintf (out, sizeof out, spec, j_num (v));
+          g_snprintf (out, sizeof out, spec, tern_jinja_num (v));
         }
-      j_buf_append (st, &buf, out, strlen (out));
+      tern_jinja_buf_append (st, &buf, out, strlen (out));
     }
   if (used < n_items)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "not all arguments converted during string formatting");
-  return j_buf_value (st, &buf);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "not all arguments converted during string formatting");
+  return tern_jinja_buf_value (st, &buf);
 }
 
 /* ---- Iteration ---- */
 
 const JList *
-j_iterate (JState *st, gint32 line, JVal v)
+tern_jinja_iterate (JState *st, gint32 line, JVal v)
 {
   JVal r;
 
@@ -197,31 +199,32 @@ j_iterate (JState *st, gint32 line, JVal v)
     case JV_LIST: return v.list;
     case JV_DICT:
     case JV_NAMESPACE:
-      r = j_list (st, v.dict->n, FALSE);
+      r = tern_jinja_list (st, v.dict->n, FALSE);
       if (v.dict->n)
         memcpy (r.list->items, v.dict->keys, v.dict->n * sizeof (JVal));
       return r.list;
     case JV_STRING:
-      r = j_list (st, j_utf8_len (v), FALSE);
+      r = tern_jinja_list (st, tern_jinja_utf8_len (v), FALSE);
       for (gsize k = 0, i = 0; i < v.s.len; k++)
         {
           gsize n = (gsize) (g_utf8_next_char (v.s.p + i) - (v.s.p + i));
-          r.list->items[k] = j_substr (st, v, i, n);
+          r.list->items[k] = tern_jinja_substr (st, v, i, n);
           i += n;
         }
       return r.list;
     case JV_UNDEFINED:
-      r = j_list (st, 0, FALSE);
+      r = tern_jinja_list (st, 0, FALSE);
       return r.list;
     default:
-      j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'%s' object is not iterable", j_type_name (v));
+      tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'%s' object is not iterable",
+                       tern_jinja_type_name (v));
     }
 }
 
 JVal
-j_list_copy (JState *st, const JList *items)
+tern_jinja_list_copy (JState *st, const JList *items)
 {
-  JVal r = j_list (st, items->n, FALSE);
+  JVal r = tern_jinja_list (st, items->n, FALSE);
   if (items->n)
     memcpy (r.list->items, items->items, items->n * sizeof (JVal));
   return r;
@@ -245,14 +248,14 @@ in_chars (JVal chars, const char *p, gsize n)
 
 /* str.strip (chars); @how: 1 left, 2 right, 3 both. @chars none: whitespace. */
 JVal
-j_strip (JState *st, JVal s, JVal chars, int how)
+tern_jinja_strip (JState *st, JVal s, JVal chars, int how)
 {
   gsize a = 0, b = s.s.len, n;
 
   if (how & 1)
     while (a < b)
       {
-        gboolean space = j_py_space (s.s.p + a, b - a, &n);
+        gboolean space = tern_jinja_py_space (s.s.p + a, b - a, &n);
         if (chars.type == JV_STRING ? !in_chars (chars, s.s.p + a, n) : !space)
           break;
         a += n;
@@ -263,13 +266,13 @@ j_strip (JState *st, JVal s, JVal chars, int how)
         gsize start = b - 1;
         while (start > a && ((guint8) s.s.p[start] & 0xc0) == 0x80)
           start--;
-        gboolean space = j_py_space (s.s.p + start, b - start, &n);
+        gboolean space = tern_jinja_py_space (s.s.p + start, b - start, &n);
         n = b - start;
         if (chars.type == JV_STRING ? !in_chars (chars, s.s.p + start, n) : !space)
           break;
         b = start;
       }
-  return j_substr (st, s, a, b - a);
+  return tern_jinja_substr (st, s, a, b - a);
 }
 
 static void
@@ -278,7 +281,7 @@ push_item (JState *st, JVal list, gsize *cap, JVal item)
   if (list.list->n == *cap)
     {
       *cap = MAX (8, *cap * 2);
-      JVal *items = j_alloc (&st->env, *cap * sizeof (JVal));
+      JVal *items = tern_jinja_alloc (&st->env, *cap * sizeof (JVal));
       if (list.list->n)
         memcpy (items, list.list->items, list.list->n * sizeof (JVal));
       list.list->items = items;
@@ -290,26 +293,26 @@ push_item (JState *st, JVal list, gsize *cap, JVal item)
 static JVal
 split (JState *st, gint32 line, JVal s, JVal sep, gint64 maxsplit, gboolean from_right)
 {
-  JVal r = j_list (st, 0, FALSE);
+  JVal r = tern_jinja_list (st, 0, FALSE);
   gsize cap = 0;
 
   if (sep.type == JV_STRING && sep.s.len == 0)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "empty separator");
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "empty separator");
   if (sep.type != JV_STRING)
     {
       /* Runs of whitespace separate; no empty strings. */
-      JVal pieces = j_list (st, 0, FALSE);
+      JVal pieces = tern_jinja_list (st, 0, FALSE);
       gsize pcap = 0, i = 0, n;
       while (i < s.s.len)
         {
-          while (i < s.s.len && j_py_space (s.s.p + i, s.s.len - i, &n))
+          while (i < s.s.len && tern_jinja_py_space (s.s.p + i, s.s.len - i, &n))
             i += n;
           if (i == s.s.len)
             break;
           gsize start = i;
-          while (i < s.s.len && !j_py_space (s.s.p + i, s.s.len - i, &n))
+          while (i < s.s.len && !tern_jinja_py_space (s.s.p + i, s.s.len - i, &n))
             i += n;
-          push_item (st, pieces, &pcap, j_substr (st, s, start, i - start));
+          push_item (st, pieces, &pcap, tern_jinja_substr (st, s, start, i - start));
         }
       if (maxsplit < 0 || (gsize) maxsplit + 1 >= pieces.list->n)
         return pieces;
@@ -322,12 +325,12 @@ split (JState *st, gint32 line, JVal s, JVal sep, gint64 maxsplit, gboolean from
           for (gsize k = 0; k < keep; k++)
             push_item (st, r, &cap, p->items[k]);
           gsize rest = (gsize) (p->items[keep].s.p - s.s.p);
-          push_item (st, r, &cap, j_substr (st, s, rest, s.s.len - rest));
+          push_item (st, r, &cap, tern_jinja_substr (st, s, rest, s.s.len - rest));
         }
       else
         {
           const JVal *last = &p->items[p->n - keep - 1];
-          push_item (st, r, &cap, j_substr (st, s, 0, (gsize) (last->s.p - s.s.p) + last->s.len));
+          push_item (st, r, &cap, tern_jinja_substr (st, s, 0, (gsize) (last->s.p - s.s.p) + last->s.len));
           for (gsize k = p->n - keep; k < p->n; k++)
             push_item (st, r, &cap, p->items[k]);
         }
@@ -338,18 +341,19 @@ split (JState *st, gint32 line, JVal s, JVal sep, gint64 maxsplit, gboolean from
     {
       gsize start = 0;
       gssize hit;
-      while ((maxsplit < 0 || (gint64) r.list->n < maxsplit) && (hit = j_find (s, start, sep.s.p, sep.s.len)) >= 0)
+      while ((maxsplit < 0 || (gint64) r.list->n < maxsplit) &&
+             (hit = tern_jinja_find (s, start, sep.s.p, sep.s.len)) >= 0)
         {
-          push_item (st, r, &cap, j_substr (st, s, start, (gsize) hit - start));
+          push_item (st, r, &cap, tern_jinja_substr (st, s, start, (gsize) hit - start));
           start = (gsize) hit + sep.s.len;
         }
-      push_item (st, r, &cap, j_substr (st, s, start, s.s.len - start));
+      push_item (st, r, &cap, tern_jinja_substr (st, s, start, s.s.len - start));
       return r;
     }
 
   /* rsplit: collect the cut points from the right. */
   gsize end = s.s.len;
-  JVal rev = j_list (st, 0, FALSE);
+  JVal rev = tern_jinja_list (st, 0, FALSE);
   gsize rcap = 0;
   while (maxsplit < 0 || (gint64) rev.list->n < maxsplit)
     {
@@ -362,23 +366,23 @@ split (JState *st, gint32 line, JVal s, JVal sep, gint64 maxsplit, gboolean from
           }
       if (hit < 0)
         break;
-      push_item (st, rev, &rcap, j_substr (st, s, (gsize) hit + sep.s.len, end - (gsize) hit - sep.s.len));
+      push_item (st, rev, &rcap, tern_jinja_substr (st, s, (gsize) hit + sep.s.len, end - (gsize) hit - sep.s.len));
       end = (gsize) hit;
     }
-  push_item (st, r, &cap, j_substr (st, s, 0, end));
+  push_item (st, r, &cap, tern_jinja_substr (st, s, 0, end));
   for (gsize k = rev.list->n; k > 0; k--)
     push_item (st, r, &cap, rev.list->items[k - 1]);
   return r;
 }
 
 JVal
-j_replace (JState *st, JVal s, JVal old, JVal new, gint64 count)
+tern_jinja_replace (JState *st, JVal s, JVal old, JVal new, gint64 count)
 {
   JBuf buf;
   gsize start = 0;
   gint64 done = 0;
 
-  j_buf_init (&buf);
+  tern_jinja_buf_init (&buf);
   if (old.s.len == 0)
     {
       /* Python puts @new before every character and at the end. */
@@ -386,49 +390,50 @@ j_replace (JState *st, JVal s, JVal old, JVal new, gint64 count)
         {
           if (count < 0 || done < count)
             {
-              j_buf_append (st, &buf, new.s.p, new.s.len);
+              tern_jinja_buf_append (st, &buf, new.s.p, new.s.len);
               done++;
             }
           if (i == s.s.len)
             break;
-          j_buf_append (st, &buf, s.s.p + i, (gsize) (g_utf8_next_char (s.s.p + i) - (s.s.p + i)));
+          tern_jinja_buf_append (st, &buf, s.s.p + i, (gsize) (g_utf8_next_char (s.s.p + i) - (s.s.p + i)));
         }
-      return j_buf_like (st, &buf, s, new);
+      return tern_jinja_buf_like (st, &buf, s, new);
     }
   gssize hit;
-  while ((count < 0 || done < count) && (hit = j_find (s, start, old.s.p, old.s.len)) >= 0)
+  while ((count < 0 || done < count) && (hit = tern_jinja_find (s, start, old.s.p, old.s.len)) >= 0)
     {
-      j_buf_append (st, &buf, s.s.p + start, (gsize) hit - start);
-      j_buf_append (st, &buf, new.s.p, new.s.len);
+      tern_jinja_buf_append (st, &buf, s.s.p + start, (gsize) hit - start);
+      tern_jinja_buf_append (st, &buf, new.s.p, new.s.len);
       start = (gsize) hit + old.s.len;
       done++;
     }
-  j_buf_append (st, &buf, s.s.p + start, s.s.len - start);
-  return j_buf_like (st, &buf, s, new);
+  tern_jinja_buf_append (st, &buf, s.s.p + start, s.s.len - start);
+  return tern_jinja_buf_like (st, &buf, s, new);
 }
 
 /* Case mapping of a whole string: 'u' upper, 'l' lower. */
 JVal
-j_change_case (JState *st, JVal s, char how)
+tern_jinja_change_case (JState *st, JVal s, char how)
 {
   char *mapped = how == 'u' ? g_utf8_strup (s.s.p, (gssize) s.s.len) : g_utf8_strdown (s.s.p, (gssize) s.s.len);
   gsize len = strlen (mapped);
-  char *copy = j_alloc (&st->env, len + 1);
+  char *copy = tern_jinja_alloc (&st->env, len + 1);
   memcpy (copy, mapped, len + 1);
   g_free (mapped);
-  return j_str_like (st, copy, len, s);
+  return tern_jinja_str_like (st, copy, len, s);
 }
 
 /* First character upper, the rest lower: str.capitalize and one word of
  * the title filter. */
 void
-j_append_capitalized (JState *st, JBuf *buf, JVal word)
+tern_jinja_append_capitalized (JState *st, JBuf *buf, JVal word)
 {
   if (word.s.len == 0)
     return;
   gsize first = (gsize) (g_utf8_next_char (word.s.p) - word.s.p);
-  j_buf_append_str (st, buf, j_change_case (st, j_substr (st, word, 0, first), 'u'));
-  j_buf_append_str (st, buf, j_change_case (st, j_substr (st, word, first, word.s.len - first), 'l'));
+  tern_jinja_buf_append_str (st, buf, tern_jinja_change_case (st, tern_jinja_substr (st, word, 0, first), 'u'));
+  tern_jinja_buf_append_str (st, buf,
+                             tern_jinja_change_case (st, tern_jinja_substr (st, word, first, word.s.len - first), 'l'));
 }
 
 /* Python's str.title (): a cased letter after an uncased one is upper. */
@@ -438,41 +443,42 @@ py_title (JState *st, JVal s)
   JBuf buf;
   gboolean prev_cased = FALSE;
 
-  j_buf_init (&buf);
+  tern_jinja_buf_init (&buf);
   for (const char *p = s.s.p, *end = s.s.p + s.s.len; p < end; p = g_utf8_next_char (p))
     {
       gunichar u = g_utf8_get_char (p);
       gboolean cased = g_unichar_isupper (u) || g_unichar_islower (u) || g_unichar_istitle (u);
       gunichar m = cased ? (prev_cased ? g_unichar_tolower (u) : g_unichar_toupper (u)) : u;
       char out[8];
-      j_buf_append (st, &buf, out, (gsize) g_unichar_to_utf8 (m, out));
+      tern_jinja_buf_append (st, &buf, out, (gsize) g_unichar_to_utf8 (m, out));
       prev_cased = cased;
     }
-  return j_buf_like (st, &buf, s, j_none);
+  return tern_jinja_buf_like (st, &buf, s, tern_jinja_none);
 }
 
 /* jinja2's title filter: words split at whitespace and -({[< runs. */
 JVal
-j_jinja_title (JState *st, JVal s)
+tern_jinja_title (JState *st, JVal s)
 {
   JBuf buf;
   gsize i = 0, n;
 
-  j_buf_init (&buf);
+  tern_jinja_buf_init (&buf);
   while (i < s.s.len)
     {
       gsize start = i;
-      gboolean sep = j_py_space (s.s.p + i, s.s.len - i, &n) || strchr ("-({[<", s.s.p[i]);
+      gboolean sep = tern_jinja_py_space (s.s.p + i, s.s.len - i, &n) || strchr ("-({[<", s.s.p[i]);
       while (i < s.s.len
-             && (j_py_space (s.s.p + i, s.s.len - i, &n) || (s.s.p[i] && strchr ("-({[<", s.s.p[i]) && (n = 1)))
+             && (tern_jinja_py_space (s.s.p + i, s.s.len - i, &n)
+                 || (s.s.p[i] && strchr ("-({[<", s.s.p[i]) && (n = 1)))
                   == sep)
         i += n;
       if (sep)
-        j_buf_append (st, &buf, s.s.p + start, i - start);
+        tern_jinja_buf_append (st, &buf, s.s.p + start, i - start);
       else
-        j_append_capitalized (st, &buf, j_substr (st, s, start, i - start));
+        tern_jinja_append_capitalized (st, &buf, tern_jinja_substr (st, s, start, i - start));
     }
-  return j_buf_like (st, &buf, s, j_none);
+  return tern_jinja_buf_like (st, &buf, s, tern_jinja_none);
 }
 
 static gboolean
@@ -487,18 +493,18 @@ has_affix (JState *st, gint32 line, JVal s, JVal x, gboolean start)
   if (x.type == JV_LIST && x.list->tuple)
     {
       for (gsize k = 0; k < x.list->n; k++)
-        if (affix (s, j_expect_str (st, line, x.list->items[k], "a prefix"), start))
+        if (affix (s, tern_jinja_expect_str (st, line, x.list->items[k], "a prefix"), start))
           return TRUE;
       return FALSE;
     }
-  return affix (s, j_expect_str (st, line, x, start ? "startswith's argument" : "endswith's argument"), start);
+  return affix (s, tern_jinja_expect_str (st, line, x, start ? "startswith's argument" : "endswith's argument"), start);
 }
 
 /* Python's str.splitlines (): also \r, \v, \f, \x1c-\x1e, \x85, U+2028/9. */
 JVal
-j_splitlines (JState *st, JVal s)
+tern_jinja_splitlines (JState *st, JVal s)
 {
-  JVal r = j_list (st, 0, FALSE);
+  JVal r = tern_jinja_list (st, 0, FALSE);
   gsize cap = 0, start = 0, i = 0;
 
   while (i < s.s.len)
@@ -518,98 +524,102 @@ j_splitlines (JState *st, JVal s)
           i++;
           continue;
         }
-      push_item (st, r, &cap, j_substr (st, s, start, i - start));
+      push_item (st, r, &cap, tern_jinja_substr (st, s, start, i - start));
       i += n;
       start = i;
     }
   if (start < s.s.len)
-    push_item (st, r, &cap, j_substr (st, s, start, s.s.len - start));
+    push_item (st, r, &cap, tern_jinja_substr (st, s, start, s.s.len - start));
   return r;
 }
 
 JVal
-j_join (JState *st, gint32 line, const JList *items, JVal sep, const char *attribute)
+tern_jinja_join (JState *st, gint32 line, const JList *items, JVal sep, const char *attribute)
 {
   JBuf buf;
 
-  j_buf_init (&buf);
+  tern_jinja_buf_init (&buf);
   for (gsize k = 0; k < items->n; k++)
     {
       if (k)
-        j_buf_append_str (st, &buf, sep);
+        tern_jinja_buf_append_str (st, &buf, sep);
       JVal v = items->items[k];
       if (attribute)
-        v = j_getitem (st, line, v, j_cstr (attribute));
-      j_buf_append_val (st, &buf, v);
+        v = tern_jinja_getitem (st, line, v, tern_jinja_cstr (attribute));
+      tern_jinja_buf_append_val (st, &buf, v);
     }
-  return j_buf_value (st, &buf);
+  return tern_jinja_buf_value (st, &buf);
 }
 
 static JVal
 string_method (JState *st, gint32 line, const char *name, JVal s, const JArgs *a)
 {
   if (strcmp (name, "strip") == 0 || strcmp (name, "lstrip") == 0 || strcmp (name, "rstrip") == 0)
-    return j_strip (st, s, j_arg_or (a, 0, "chars", j_none), name[0] == 'l' ? 1 : name[0] == 'r' ? 2 : 3);
+    return tern_jinja_strip (st, s, tern_jinja_arg_or (a, 0, "chars", tern_jinja_none),
+                             name[0] == 'l' ? 1 : name[0] == 'r' ? 2 : 3);
   if (strcmp (name, "split") == 0 || strcmp (name, "rsplit") == 0)
-    return split (st, line, s, j_arg_or (a, 0, "sep", j_none),
-                  j_expect_int (st, line, j_arg_or (a, 1, "maxsplit", j_int (-1)), "maxsplit"), name[0] == 'r');
+    return split (st, line, s, tern_jinja_arg_or (a, 0, "sep", tern_jinja_none),
+                  tern_jinja_expect_int (st, line, tern_jinja_arg_or (a, 1, "maxsplit", tern_jinja_int (-1)),
+                                         "maxsplit"), name[0] == 'r');
   if (strcmp (name, "startswith") == 0 || strcmp (name, "endswith") == 0)
     {
-      const JVal *x = j_arg (a, 0, NULL);
+      const JVal *x = tern_jinja_arg (a, 0, NULL);
       if (x == NULL)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s() takes at least 1 argument", name);
-      return j_bool (has_affix (st, line, s, *x, name[0] == 's'));
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s() takes at least 1 argument", name);
+      return tern_jinja_bool (has_affix (st, line, s, *x, name[0] == 's'));
     }
   if (strcmp (name, "upper") == 0 || strcmp (name, "lower") == 0)
-    return j_change_case (st, s, name[0]);
+    return tern_jinja_change_case (st, s, name[0]);
   if (strcmp (name, "title") == 0)
     return py_title (st, s);
   if (strcmp (name, "capitalize") == 0)
     {
       JBuf buf;
-      j_buf_init (&buf);
-      j_append_capitalized (st, &buf, s);
-      return j_buf_like (st, &buf, s, j_none);
+      tern_jinja_buf_init (&buf);
+      tern_jinja_append_capitalized (st, &buf, s);
+      return tern_jinja_buf_like (st, &buf, s, tern_jinja_none);
     }
   if (strcmp (name, "replace") == 0)
     {
-      const JVal *old = j_arg (a, 0, NULL), *new = j_arg (a, 1, NULL);
+      const JVal *old = tern_jinja_arg (a, 0, NULL), *new = tern_jinja_arg (a, 1, NULL);
       if (old == NULL || new == NULL)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "replace() takes at least 2 arguments");
-      return j_replace (st, s, j_expect_str (st, line, *old, "replace's argument"),
-                      j_expect_str (st, line, *new, "replace's argument"),
-                      j_expect_int (st, line, j_arg_or (a, 2, "count", j_int (-1)), "count"));
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "replace() takes at least 2 arguments");
+      return tern_jinja_replace (st, s, tern_jinja_expect_str (st, line, *old, "replace's argument"),
+                                 tern_jinja_expect_str (st, line, *new, "replace's argument"),
+                                 tern_jinja_expect_int (st, line,
+                                                        tern_jinja_arg_or (a, 2, "count", tern_jinja_int (-1)),
+                                 "count"));
     }
   if (strcmp (name, "find") == 0 || strcmp (name, "count") == 0 || strcmp (name, "index") == 0)
     {
-      const JVal *x = j_arg (a, 0, NULL);
+      const JVal *x = tern_jinja_arg (a, 0, NULL);
       if (x == NULL)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s() takes at least 1 argument", name);
-      JVal sub = j_expect_str (st, line, *x, "the substring");
-      gssize hit = j_find (s, 0, sub.s.p, sub.s.len);
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s() takes at least 1 argument", name);
+      JVal sub = tern_jinja_expect_str (st, line, *x, "the substring");
+      gssize hit = tern_jinja_find (s, 0, sub.s.p, sub.s.len);
       if (name[0] == 'c')
         {
           gint64 n = 0;
-          for (gsize from = 0; (hit = j_find (s, from, sub.s.p, sub.s.len)) >= 0; n++)
+          for (gsize from = 0; (hit = tern_jinja_find (s, from, sub.s.p, sub.s.len)) >= 0; n++)
             from = (gsize) hit + MAX (sub.s.len, 1);
-          return j_int (n);
+          return tern_jinja_int (n);
         }
       if (hit < 0 && name[0] == 'i')
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "substring not found");
-      return j_int (hit < 0 ? -1 : (gint64) j_utf8_len (j_substr (st, s, 0, (gsize) hit)));
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "substring not found");
+      return tern_jinja_int (hit < 0 ? -1 : (gint64) tern_jinja_utf8_len (tern_jinja_substr (st, s, 0, (gsize) hit)));
     }
   if (strcmp (name, "join") == 0)
     {
-      const JVal *x = j_arg (a, 0, NULL);
+      const JVal *x = tern_jinja_arg (a, 0, NULL);
       if (x == NULL)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "join() takes exactly one argument");
-      const JList *items = j_iterate (st, line, *x);
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "join() takes exactly one argument");
+      const JList *items = tern_jinja_iterate (st, line, *x);
       for (gsize k = 0; k < items->n; k++)
-        j_expect_str (st, line, items->items[k], "join's items");
-      return j_join (st, line, items, s, NULL);
+        tern_jinja_expect_str (st, line, items->items[k], "join's items");
+      return tern_jinja_join (st, line, items, s, NULL);
     }
   if (strcmp (name, "splitlines") == 0)
-    return j_splitlines (st, s);
+    return tern_jinja_splitlines (st, s);
   if (strcmp (name, "isdigit") == 0 || strcmp (name, "isalpha") == 0 || strcmp (name, "isspace") == 0
       || strcmp (name, "isalnum") == 0)
     {
@@ -619,11 +629,11 @@ string_method (JState *st, gint32 line, const char *name, JVal s, const JArgs *a
           gunichar u = g_utf8_get_char (p);
           gsize n;
           ok = name[2] == 'd'   ? g_unichar_isdigit (u)
-               : name[2] == 's' ? j_py_space (p, (gsize) (end - p), &n)
+               : name[2] == 's' ? tern_jinja_py_space (p, (gsize) (end - p), &n)
                : name[4] == 'p' ? g_unichar_isalpha (u)
                                 : g_unichar_isalnum (u);
         }
-      return j_bool (ok);
+      return tern_jinja_bool (ok);
     }
   if (strcmp (name, "isupper") == 0 || strcmp (name, "islower") == 0)
     {
@@ -637,9 +647,9 @@ string_method (JState *st, gint32 line, const char *name, JVal s, const JArgs *a
               ok &= name[2] == 'u' ? g_unichar_isupper (u) : g_unichar_islower (u);
             }
         }
-      return j_bool (cased && ok);
+      return tern_jinja_bool (cased && ok);
     }
-  j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "the string method '%s' is not supported", name);
+  tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "the string method '%s' is not supported", name);
 }
 
 static const char *const string_methods[] = {
@@ -650,12 +660,12 @@ static const char *const string_methods[] = {
 static const char *const dict_methods[] = { "get", "items", "keys", "values", NULL };
 
 JVal
-j_dict_items (JState *st, const JDict *d)
+tern_jinja_dict_items (JState *st, const JDict *d)
 {
-  JVal r = j_list (st, d->n, FALSE);
+  JVal r = tern_jinja_list (st, d->n, FALSE);
   for (gsize k = 0; k < d->n; k++)
     {
-      JVal pair = j_list (st, 2, TRUE);
+      JVal pair = tern_jinja_list (st, 2, TRUE);
       pair.list->items[0] = d->keys[k];
       pair.list->items[1] = d->vals[k];
       r.list->items[k] = pair;
@@ -668,15 +678,15 @@ dict_method (JState *st, gint32 line, const char *name, JVal d, const JArgs *a)
 {
   if (strcmp (name, "get") == 0)
     {
-      const JVal *key = j_arg (a, 0, NULL);
+      const JVal *key = tern_jinja_arg (a, 0, NULL);
       if (key == NULL)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "get expected at least 1 argument");
-      JVal *v = j_dict_get (d.dict, *key);
-      return v ? *v : j_arg_or (a, 1, NULL, j_none);
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "get expected at least 1 argument");
+      JVal *v = tern_jinja_dict_get (d.dict, *key);
+      return v ? *v : tern_jinja_arg_or (a, 1, NULL, tern_jinja_none);
     }
   if (strcmp (name, "items") == 0)
-    return j_dict_items (st, d.dict);
-  JVal r = j_list (st, d.dict->n, FALSE);
+    return tern_jinja_dict_items (st, d.dict);
+  JVal r = tern_jinja_list (st, d.dict->n, FALSE);
   if (d.dict->n)
     memcpy (r.list->items, name[0] == 'k' ? d.dict->keys : d.dict->vals, d.dict->n * sizeof (JVal));
   return r;
@@ -688,7 +698,7 @@ static JVal
 bound_method (JState *st, const char *name, JVal self)
 {
   JVal v = { .type = JV_FUNC };
-  v.fn = j_alloc0 (&st->env, sizeof (JFunc));
+  v.fn = tern_jinja_alloc0 (&st->env, sizeof (JFunc));
   v.fn->kind = JF_METHOD;
   v.fn->name = name;
   v.fn->self = self;
@@ -713,29 +723,29 @@ loop_attr (JState *st, const JLoop *loop, const char *name, gsize len)
   gsize n = loop->items->n, i = loop->index0;
 
   if (attr == NULL)
-    return j_undef (st, "'LoopContext object' has no attribute '%.*s'", (int) MIN (len, 64), name);
+    return tern_jinja_undef (st, "'LoopContext object' has no attribute '%.*s'", (int) MIN (len, 64), name);
   if (strcmp (attr, "index") == 0)
-    return j_int ((gint64) i + 1);
+    return tern_jinja_int ((gint64) i + 1);
   if (strcmp (attr, "index0") == 0)
-    return j_int ((gint64) i);
+    return tern_jinja_int ((gint64) i);
   if (strcmp (attr, "revindex") == 0)
-    return j_int ((gint64) (n - i));
+    return tern_jinja_int ((gint64) (n - i));
   if (strcmp (attr, "revindex0") == 0)
-    return j_int ((gint64) (n - i - 1));
+    return tern_jinja_int ((gint64) (n - i - 1));
   if (strcmp (attr, "first") == 0)
-    return j_bool (i == 0);
+    return tern_jinja_bool (i == 0);
   if (strcmp (attr, "last") == 0)
-    return j_bool (i + 1 == n);
+    return tern_jinja_bool (i + 1 == n);
   if (strcmp (attr, "length") == 0)
-    return j_int ((gint64) n);
+    return tern_jinja_int ((gint64) n);
   if (strcmp (attr, "previtem") == 0)
-    return i > 0 ? loop->items->items[i - 1] : j_undef (st, "there is no previous item");
+    return i > 0 ? loop->items->items[i - 1] : tern_jinja_undef (st, "there is no previous item");
   if (strcmp (attr, "nextitem") == 0)
-    return i + 1 < n ? loop->items->items[i + 1] : j_undef (st, "there is no next item");
+    return i + 1 < n ? loop->items->items[i + 1] : tern_jinja_undef (st, "there is no next item");
   if (strcmp (attr, "depth") == 0)
-    return j_int (1);
+    return tern_jinja_int (1);
   if (strcmp (attr, "depth0") == 0)
-    return j_int (0);
+    return tern_jinja_int (0);
   JVal self = { .type = JV_LOOP };
   self.loop = (JLoop *) loop;
   return bound_method (st, attr, self);
@@ -753,12 +763,12 @@ object_name (JVal v)
     case JV_INT: return "int object";
     case JV_FLOAT: return "float object";
     case JV_BOOL: return "bool object";
-    default: return j_type_name (v);
+    default: return tern_jinja_type_name (v);
     }
 }
 
 JVal
-j_getattr (JState *st, gint32 line, JVal obj, const char *name, gsize len)
+tern_jinja_getattr (JState *st, gint32 line, JVal obj, const char *name, gsize len)
 {
   const char *method;
   JVal *v;
@@ -766,13 +776,13 @@ j_getattr (JState *st, gint32 line, JVal obj, const char *name, gsize len)
   switch ((JType) obj.type)
     {
     case JV_UNDEFINED:
-      j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s", obj.undef ? obj.undef : "value is undefined");
+      tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s", obj.undef ? obj.undef : "value is undefined");
     case JV_DICT:
       if ((method = find_name (dict_methods, name, len)))
         return bound_method (st, method, obj);
       /* fall through */
     case JV_NAMESPACE:
-      v = j_dict_get_str (obj.dict, name, len);
+      v = tern_jinja_dict_get_str (obj.dict, name, len);
       if (v)
         return *v;
       break;
@@ -785,38 +795,38 @@ j_getattr (JState *st, gint32 line, JVal obj, const char *name, gsize len)
     default:
       break;
     }
-  return j_undef (st, "'%s' has no attribute '%.*s'", object_name (obj), (int) MIN (len, 64), name);
+  return tern_jinja_undef (st, "'%s' has no attribute '%.*s'", object_name (obj), (int) MIN (len, 64), name);
 }
 
 JVal
-j_getitem (JState *st, gint32 line, JVal obj, JVal key)
+tern_jinja_getitem (JState *st, gint32 line, JVal obj, JVal key)
 {
   if (obj.type == JV_UNDEFINED)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s", obj.undef ? obj.undef : "value is undefined");
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s", obj.undef ? obj.undef : "value is undefined");
   if (obj.type == JV_DICT)
     {
-      JVal *v = j_dict_get (obj.dict, key);
+      JVal *v = tern_jinja_dict_get (obj.dict, key);
       if (v)
         return *v;
     }
   if ((obj.type == JV_LIST || obj.type == JV_STRING) && (key.type == JV_INT || key.type == JV_BOOL))
     {
-      gint64 n = obj.type == JV_LIST ? (gint64) obj.list->n : (gint64) j_utf8_len (obj);
-      gint64 i = j_int_of (key);
+      gint64 n = obj.type == JV_LIST ? (gint64) obj.list->n : (gint64) tern_jinja_utf8_len (obj);
+      gint64 i = tern_jinja_int_of (key);
       if (i < 0)
         i += n;
       if (i >= 0 && i < n)
         {
           if (obj.type == JV_LIST)
             return obj.list->items[i];
-          gsize at = j_utf8_offset (obj, (gsize) i);
-          return j_substr (st, obj, at, (gsize) (g_utf8_next_char (obj.s.p + at) - (obj.s.p + at)));
+          gsize at = tern_jinja_utf8_offset (obj, (gsize) i);
+          return tern_jinja_substr (st, obj, at, (gsize) (g_utf8_next_char (obj.s.p + at) - (obj.s.p + at)));
         }
-      return j_undef (st, "%s has no element %" G_GINT64_FORMAT, object_name (obj), j_int_of (key));
+      return tern_jinja_undef (st, "%s has no element %" G_GINT64_FORMAT, object_name (obj), tern_jinja_int_of (key));
     }
   if (key.type == JV_STRING)
-    return j_getattr (st, line, obj, key.s.p, key.s.len);
-  return j_undef (st, "%s has no element", object_name (obj));
+    return tern_jinja_getattr (st, line, obj, key.s.p, key.s.len);
+  return tern_jinja_undef (st, "%s has no element", object_name (obj));
 }
 
 /* ---- Globals ---- */
@@ -830,7 +840,7 @@ static JFunc globals[] = {
 };
 
 JVal
-j_global (JState *st, const char *name)
+tern_jinja_global (JState *st, const char *name)
 {
   for (guint k = 0; k < G_N_ELEMENTS (globals); k++)
     if (strcmp (globals[k].name, name) == 0)
@@ -839,7 +849,7 @@ j_global (JState *st, const char *name)
         v.fn = &globals[k];
         return v;
       }
-  return j_undefined;
+  return tern_jinja_undefined;
 }
 
 static JVal
@@ -848,47 +858,47 @@ range (JState *st, gint32 line, const JArgs *a)
   gint64 start = 0, stop, step = 1;
 
   if (a->n_pos == 0 || a->n_pos > 3)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "range expected 1 to 3 arguments");
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "range expected 1 to 3 arguments");
   if (a->n_pos == 1)
-    stop = j_expect_int (st, line, a->pos[0], "range's argument");
+    stop = tern_jinja_expect_int (st, line, a->pos[0], "range's argument");
   else
     {
-      start = j_expect_int (st, line, a->pos[0], "range's argument");
-      stop = j_expect_int (st, line, a->pos[1], "range's argument");
+      start = tern_jinja_expect_int (st, line, a->pos[0], "range's argument");
+      stop = tern_jinja_expect_int (st, line, a->pos[1], "range's argument");
       if (a->n_pos == 3)
-        step = j_expect_int (st, line, a->pos[2], "range's argument");
+        step = tern_jinja_expect_int (st, line, a->pos[2], "range's argument");
     }
   if (step == 0)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "range() arg 3 must not be zero");
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "range() arg 3 must not be zero");
   /* Counted in doubles: no overflow for any 64-bit bounds. */
   double count = step > 0 ? ceil (((double) stop - (double) start) / (double) step)
                           : ceil (((double) start - (double) stop) / -(double) step);
   if (count > MAX_RANGE)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "range too big (more than %d items)", MAX_RANGE);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "range too big (more than %d items)", MAX_RANGE);
   gsize n = count > 0 ? (gsize) count : 0;
-  JVal r = j_list (st, n, FALSE);
+  JVal r = tern_jinja_list (st, n, FALSE);
   for (gsize k = 0; k < n; k++)
-    r.list->items[k] = j_int (start + (gint64) k * step);
+    r.list->items[k] = tern_jinja_int (start + (gint64) k * step);
   return r;
 }
 
 static JVal
 strftime_now (JState *st, gint32 line, const JArgs *a)
 {
-  const JVal *fmt = j_arg (a, 0, "format");
+  const JVal *fmt = tern_jinja_arg (a, 0, "format");
   char out[512];
 
   if (fmt == NULL)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "strftime_now() takes a format");
-  char *f = j_memdup (&st->env, j_expect_str (st, line, *fmt, "the format").s.p, fmt->s.len);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "strftime_now() takes a format");
+  char *f = tern_jinja_memdup (&st->env, tern_jinja_expect_str (st, line, *fmt, "the format").s.p, fmt->s.len);
   /* Python's datetime.strftime runs in the C locale unless told otherwise. */
   locale_t c_locale = newlocale (LC_ALL_MASK, "C", (locale_t) 0);
   gsize n = c_locale ? strftime_l (out, sizeof out, f, &st->now, c_locale) : 0;
   if (c_locale)
     freelocale (c_locale);
   if (n == 0 && fmt->s.len > 0)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "strftime_now: cannot format '%s'", f);
-  return j_str (st, j_memdup (&st->env, out, n), n, FALSE);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "strftime_now: cannot format '%s'", f);
+  return tern_jinja_str (st, tern_jinja_memdup (&st->env, out, n), n, FALSE);
 }
 
 static JVal
@@ -898,34 +908,34 @@ call_global (JState *st, gint32 line, const JFunc *fn, const JArgs *a)
     return range (st, line, a);
   if (strcmp (fn->name, "raise_exception") == 0)
     {
-      JVal msg = j_to_str (st, j_arg_or (a, 0, "message", j_cstr ("")));
-      j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "%.*s", (int) MIN (msg.s.len, 4096), msg.s.p);
+      JVal msg = tern_jinja_to_str (st, tern_jinja_arg_or (a, 0, "message", tern_jinja_cstr ("")));
+      tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "%.*s", (int) MIN (msg.s.len, 4096), msg.s.p);
     }
   if (strcmp (fn->name, "strftime_now") == 0)
     return strftime_now (st, line, a);
 
   /* namespace (mapping?, **kw) and dict (mapping?, **kw). */
-  JVal r = j_dict (st, a->n_kw + 4);
+  JVal r = tern_jinja_dict (st, a->n_kw + 4);
   if (a->n_pos > 1)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s expected at most 1 argument", fn->name);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s expected at most 1 argument", fn->name);
   if (a->n_pos == 1)
     {
       JVal init = a->pos[0];
       if (init.type != JV_DICT && init.type != JV_NAMESPACE)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s() needs a mapping, not %s", fn->name,
-                j_type_name (init));
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s() needs a mapping, not %s", fn->name,
+                         tern_jinja_type_name (init));
       for (gsize k = 0; k < init.dict->n; k++)
-        j_dict_set (st, r.dict, init.dict->keys[k], init.dict->vals[k]);
+        tern_jinja_dict_set (st, r.dict, init.dict->keys[k], init.dict->vals[k]);
     }
   for (gsize k = 0; k < a->n_kw; k++)
-    j_dict_set (st, r.dict, j_cstr (a->kw_names[k]), a->kw[k]);
+    tern_jinja_dict_set (st, r.dict, tern_jinja_cstr (a->kw_names[k]), a->kw[k]);
   if (fn->name[0] == 'n')
     r.type = JV_NAMESPACE;
   return r;
 }
 
 JVal
-j_call_builtin (JState *st, gint32 line, const JFunc *fn, const JArgs *args)
+tern_jinja_call_builtin (JState *st, gint32 line, const JFunc *fn, const JArgs *args)
 {
   if (fn->kind == JF_GLOBAL)
     return call_global (st, line, fn, args);
@@ -935,6 +945,6 @@ j_call_builtin (JState *st, gint32 line, const JFunc *fn, const JArgs *args)
     return dict_method (st, line, fn->name, fn->self, args);
   /* loop.cycle (a, b, ...) */
   if (args->n_pos == 0)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "no items for cycling given");
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "no items for cycling given");
   return args->pos[fn->self.loop->index0 % args->n_pos];
 }

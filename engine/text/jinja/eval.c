@@ -17,7 +17,7 @@ struct JFrame {
 static JFrame *
 frame_new (JState *st, JFrame *parent)
 {
-  JFrame *f = j_alloc0 (&st->env, sizeof (JFrame));
+  JFrame *f = tern_jinja_alloc0 (&st->env, sizeof (JFrame));
   f->parent = parent;
   return f;
 }
@@ -44,8 +44,8 @@ frame_set (JState *st, JFrame *f, const char *name, JVal v)
   if (f->n == f->cap)
     {
       gsize cap = MAX (4, f->cap * 2);
-      const char **names = j_alloc (&st->env, cap * sizeof (char *));
-      JVal *vals = j_alloc (&st->env, cap * sizeof (JVal));
+      const char **names = tern_jinja_alloc (&st->env, cap * sizeof (char *));
+      JVal *vals = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
       if (f->n)
         {
           memcpy (names, f->names, f->n * sizeof (char *));
@@ -61,18 +61,18 @@ frame_set (JState *st, JFrame *f, const char *name, JVal v)
 }
 
 void
-j_step (JState *st, gint32 line)
+tern_jinja_step (JState *st, gint32 line)
 {
   if (++st->steps > TERN_CHAT_TEMPLATE_MAX_STEPS)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED,
-            "the template runs more than %d loop iterations and macro calls", TERN_CHAT_TEMPLATE_MAX_STEPS);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED,
+                     "the template runs more than %d loop iterations and macro calls", TERN_CHAT_TEMPLATE_MAX_STEPS);
 }
 
 /* Using an undefined value where jinja2's Undefined raises. */
 G_GNUC_NORETURN static void
 fail_undefined (JState *st, gint32 line, JVal v)
 {
-  j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s", v.undef ? v.undef : "value is undefined");
+  tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s", v.undef ? v.undef : "value is undefined");
 }
 
 static JVal eval (JState *st, JFrame *f, const JNode *n);
@@ -85,30 +85,30 @@ concat (JState *st, JVal a, JVal b)
 {
   JBuf buf;
 
-  j_buf_init (&buf);
-  j_buf_append_str (st, &buf, a);
-  j_buf_append_str (st, &buf, b);
-  return j_buf_value (st, &buf);
+  tern_jinja_buf_init (&buf);
+  tern_jinja_buf_append_str (st, &buf, a);
+  tern_jinja_buf_append_str (st, &buf, b);
+  return tern_jinja_buf_value (st, &buf);
 }
 
 static JVal
 repeat (JState *st, gint32 line, JVal v, gint64 times)
 {
   if (times <= 0)
-    return v.type == JV_STRING ? j_cstr ("") : j_list (st, 0, v.list->tuple);
+    return v.type == JV_STRING ? tern_jinja_cstr ("") : tern_jinja_list (st, 0, v.list->tuple);
   gsize unit = v.type == JV_STRING ? v.s.len : v.list->n * sizeof (JVal);
   if (unit && (guint64) times > TERN_CHAT_TEMPLATE_MAX_OUTPUT / unit)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "a repetition passes %d MiB",
-            TERN_CHAT_TEMPLATE_MAX_OUTPUT >> 20);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "a repetition passes %d MiB",
+                     TERN_CHAT_TEMPLATE_MAX_OUTPUT >> 20);
   if (v.type == JV_STRING)
     {
       JBuf buf;
-      j_buf_init (&buf);
+      tern_jinja_buf_init (&buf);
       for (gint64 k = 0; k < times; k++)
-        j_buf_append_str (st, &buf, v);
-      return j_buf_value (st, &buf);
+        tern_jinja_buf_append_str (st, &buf, v);
+      return tern_jinja_buf_value (st, &buf);
     }
-  JVal r = j_list (st, v.list->n * (gsize) times, v.list->tuple);
+  JVal r = tern_jinja_list (st, v.list->n * (gsize) times, v.list->tuple);
   for (gint64 k = 0; k < times; k++)
     if (v.list->n)
       memcpy (r.list->items + k * v.list->n, v.list->items, v.list->n * sizeof (JVal));
@@ -153,14 +153,14 @@ int_of (JVal v)
 G_GNUC_NORETURN static void
 fail_operands (JState *st, gint32 line, const char *op, JVal a, JVal b)
 {
-  j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "unsupported operand type(s) for %s: '%s' and '%s'", op,
-          j_type_name (a), j_type_name (b));
+  tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "unsupported operand type(s) for %s: '%s' and '%s'", op,
+                   tern_jinja_type_name (a), tern_jinja_type_name (b));
 }
 
 G_GNUC_NORETURN static void
 fail_overflow (JState *st, gint32 line)
 {
-  j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "integer overflow (Tern's integers are 64-bit)");
+  tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "integer overflow (Tern's integers are 64-bit)");
 }
 
 static JVal
@@ -177,11 +177,11 @@ power (JState *st, gint32 line, JVal a, JVal b)
           if (exp > 0 && __builtin_mul_overflow (base, base, &base))
             fail_overflow (st, line);
         }
-      return j_int (r);
+      return tern_jinja_int (r);
     }
-  if (j_num (a) == 0.0 && j_num (b) < 0)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "0.0 cannot be raised to a negative power");
-  return j_float (pow (j_num (a), j_num (b)));
+  if (tern_jinja_num (a) == 0.0 && tern_jinja_num (b) < 0)
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "0.0 cannot be raised to a negative power");
+  return tern_jinja_float (pow (tern_jinja_num (a), tern_jinja_num (b)));
 }
 
 static JVal
@@ -190,41 +190,41 @@ binary (JState *st, gint32 line, JOp op, JVal a, JVal b)
   static const char *const names[] = { "+", "-", "*", "/", "//", "%", "**" };
 
   if (op == JOP_CONCAT)
-    return concat (st, j_to_str (st, a), j_to_str (st, b));
+    return concat (st, tern_jinja_to_str (st, a), tern_jinja_to_str (st, b));
   if (a.type == JV_UNDEFINED)
     fail_undefined (st, line, a);
   if (b.type == JV_UNDEFINED)
     fail_undefined (st, line, b);
 
-  if (j_is_number (a) && j_is_number (b))
+  if (tern_jinja_is_number (a) && tern_jinja_is_number (b))
     {
       gboolean ints = a.type != JV_FLOAT && b.type != JV_FLOAT;
       gint64 x = int_of (a), y = int_of (b), r;
-      double fx = j_num (a), fy = j_num (b), q, m;
+      double fx = tern_jinja_num (a), fy = tern_jinja_num (b), q, m;
 
       if ((op == JOP_DIV || op == JOP_FLOORDIV || op == JOP_MOD) && fy == 0.0)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "division by zero");
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "division by zero");
       switch (op)
         {
         case JOP_ADD:
           if (!ints)
-            return j_float (fx + fy);
+            return tern_jinja_float (fx + fy);
           if (__builtin_add_overflow (x, y, &r))
             fail_overflow (st, line);
-          return j_int (r);
+          return tern_jinja_int (r);
         case JOP_SUB:
           if (!ints)
-            return j_float (fx - fy);
+            return tern_jinja_float (fx - fy);
           if (__builtin_sub_overflow (x, y, &r))
             fail_overflow (st, line);
-          return j_int (r);
+          return tern_jinja_int (r);
         case JOP_MUL:
           if (!ints)
-            return j_float (fx * fy);
+            return tern_jinja_float (fx * fy);
           if (__builtin_mul_overflow (x, y, &r))
             fail_overflow (st, line);
-          return j_int (r);
-        case JOP_DIV: return j_float (fx / fy);
+          return tern_jinja_int (r);
+        case JOP_DIV: return tern_jinja_float (fx / fy);
         case JOP_FLOORDIV:
         case JOP_MOD:
           if (ints)
@@ -237,10 +237,10 @@ binary (JState *st, gint32 line, JOp op, JVal a, JVal b)
                   md += y;
                   d -= 1;
                 }
-              return j_int (op == JOP_MOD ? md : d);
+              return tern_jinja_int (op == JOP_MOD ? md : d);
             }
           float_divmod (fx, fy, &q, &m);
-          return j_float (op == JOP_MOD ? m : q);
+          return tern_jinja_float (op == JOP_MOD ? m : q);
         case JOP_POW: return power (st, line, a, b);
         default: break;
         }
@@ -249,16 +249,16 @@ binary (JState *st, gint32 line, JOp op, JVal a, JVal b)
     {
       /* Markup escapes what is added to it, as markupsafe does. */
       if (a.markup && !b.markup)
-        b = j_markup_escape (st, b);
+        b = tern_jinja_markup_escape (st, b);
       else if (b.markup && !a.markup)
-        a = j_markup_escape (st, a);
+        a = tern_jinja_markup_escape (st, a);
       JVal r = concat (st, a, b);
       r.markup = a.markup || b.markup;
       return r;
     }
   if (op == JOP_ADD && a.type == JV_LIST && b.type == JV_LIST && a.list->tuple == b.list->tuple)
     {
-      JVal r = j_list (st, a.list->n + b.list->n, a.list->tuple);
+      JVal r = tern_jinja_list (st, a.list->n + b.list->n, a.list->tuple);
       if (a.list->n)
         memcpy (r.list->items, a.list->items, a.list->n * sizeof (JVal));
       if (b.list->n)
@@ -270,10 +270,10 @@ binary (JState *st, gint32 line, JOp op, JVal a, JVal b)
   if (op == JOP_MUL && (b.type == JV_STRING || b.type == JV_LIST) && (a.type == JV_INT || a.type == JV_BOOL))
     return repeat (st, line, b, int_of (a));
   if (op == JOP_MOD && a.type == JV_STRING)
-    return j_format_percent (st, line, a, b);
+    return tern_jinja_format_percent (st, line, a, b);
   if (op == JOP_ADD && a.type == JV_STRING)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "can only concatenate str (not \"%s\") to str",
-            j_type_name (b));
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "can only concatenate str (not \"%s\") to str",
+                     tern_jinja_type_name (b));
   fail_operands (st, line, names[op], a, b);
 }
 
@@ -284,20 +284,20 @@ contains (JState *st, gint32 line, JVal container, JVal item)
     {
     case JV_STRING:
       if (item.type != JV_STRING)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'in <string>' requires string as left operand, not %s",
-                j_type_name (item));
-      return j_find (container, 0, item.s.p, item.s.len) >= 0;
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT,
+                         "'in <string>' requires string as left operand, not %s", tern_jinja_type_name (item));
+      return tern_jinja_find (container, 0, item.s.p, item.s.len) >= 0;
     case JV_LIST:
       for (gsize k = 0; k < container.list->n; k++)
-        if (j_equal (container.list->items[k], item))
+        if (tern_jinja_equal (container.list->items[k], item))
           return TRUE;
       return FALSE;
     case JV_DICT:
-    case JV_NAMESPACE: return j_dict_get (container.dict, item) != NULL;
+    case JV_NAMESPACE: return tern_jinja_dict_get (container.dict, item) != NULL;
     case JV_UNDEFINED: return FALSE;
     default:
-      j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "argument of type '%s' is not iterable",
-              j_type_name (container));
+      tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "argument of type '%s' is not iterable",
+                       tern_jinja_type_name (container));
     }
 }
 
@@ -306,8 +306,8 @@ compare (JState *st, gint32 line, JOp op, JVal a, JVal b)
 {
   switch (op)
     {
-    case JOP_EQ: return j_equal (a, b);
-    case JOP_NE: return !j_equal (a, b);
+    case JOP_EQ: return tern_jinja_equal (a, b);
+    case JOP_NE: return !tern_jinja_equal (a, b);
     case JOP_IN: return contains (st, line, b, a);
     case JOP_NOT_IN: return !contains (st, line, b, a);
     default: break;
@@ -316,7 +316,7 @@ compare (JState *st, gint32 line, JOp op, JVal a, JVal b)
     fail_undefined (st, line, a);
   if (b.type == JV_UNDEFINED)
     fail_undefined (st, line, b);
-  int c = j_compare (st, line, a, b);
+  int c = tern_jinja_compare (st, line, a, b);
   return op == JOP_LT ? c < 0 : op == JOP_LE ? c <= 0 : op == JOP_GT ? c > 0 : c >= 0;
 }
 
@@ -331,12 +331,12 @@ slice_indices (JState *st, gint32 line, gsize n, JVal start, JVal stop, JVal ste
     {
       JVal v = i == 0 ? start : i == 1 ? stop : step;
       if (v.type != JV_NONE && v.type != JV_INT && v.type != JV_BOOL)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "slice indices must be integers or None");
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "slice indices must be integers or None");
     }
   if (step.type != JV_NONE)
     k = int_of (step);
   if (k == 0)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "slice step cannot be zero");
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "slice step cannot be zero");
   if (start.type == JV_NONE)
     s = k > 0 ? 0 : len - 1;
   else
@@ -374,31 +374,32 @@ slice (JState *st, gint32 line, JVal obj, JVal start, JVal stop, JVal step)
   if (obj.type == JV_LIST)
     {
       gsize n = slice_indices (st, line, obj.list->n, start, stop, step, &first, &by);
-      JVal r = j_list (st, n, obj.list->tuple);
+      JVal r = tern_jinja_list (st, n, obj.list->tuple);
       for (gsize k = 0; k < n; k++)
         r.list->items[k] = obj.list->items[first + (gint64) k * by];
       return r;
     }
   if (obj.type == JV_STRING)
     {
-      gsize n_chars = j_utf8_len (obj);
+      gsize n_chars = tern_jinja_utf8_len (obj);
       gsize n = slice_indices (st, line, n_chars, start, stop, step, &first, &by);
       if (by == 1 && n > 0)
         {
-          gsize a = j_utf8_offset (obj, (gsize) first), b = j_utf8_offset (obj, (gsize) first + n);
-          return j_substr (st, obj, a, b - a);
+          gsize a = tern_jinja_utf8_offset (obj, (gsize) first), b = tern_jinja_utf8_offset (obj, (gsize) first + n);
+          return tern_jinja_substr (st, obj, a, b - a);
         }
       JBuf buf;
-      j_buf_init (&buf);
+      tern_jinja_buf_init (&buf);
       for (gsize k = 0; k < n; k++)
         {
-          gsize a = j_utf8_offset (obj, (gsize) (first + (gint64) k * by));
+          gsize a = tern_jinja_utf8_offset (obj, (gsize) (first + (gint64) k * by));
           gsize b = (gsize) (g_utf8_next_char (obj.s.p + a) - obj.s.p);
-          j_buf_append_str (st, &buf, j_substr (st, obj, a, b - a));
+          tern_jinja_buf_append_str (st, &buf, tern_jinja_substr (st, obj, a, b - a));
         }
-      return j_buf_value (st, &buf);
+      return tern_jinja_buf_value (st, &buf);
     }
-  j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'%s' object is not subscriptable", j_type_name (obj));
+  tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'%s' object is not subscriptable",
+                   tern_jinja_type_name (obj));
 }
 
 /* ---- Calls ---- */
@@ -407,8 +408,8 @@ static JArgs
 eval_args (JState *st, JFrame *f, const JNode *n)
 {
   JArgs args = { 0 };
-  JVal *pos = n->args.n ? j_alloc (&st->env, n->args.n * sizeof (JVal)) : NULL;
-  JVal *kw = n->kwargs.n ? j_alloc (&st->env, n->kwargs.n * sizeof (JVal)) : NULL;
+  JVal *pos = n->args.n ? tern_jinja_alloc (&st->env, n->args.n * sizeof (JVal)) : NULL;
+  JVal *kw = n->kwargs.n ? tern_jinja_alloc (&st->env, n->kwargs.n * sizeof (JVal)) : NULL;
 
   for (gsize k = 0; k < n->args.n; k++)
     pos[k] = eval (st, f, n->args.items[k]);
@@ -430,28 +431,28 @@ call_macro (JState *st, gint32 line, const JFunc *fn, const JArgs *args, JVal ca
   JFrame *f = frame_new (st, fn->closure);
   JBuf out;
 
-  j_step (st, line);
+  tern_jinja_step (st, line);
   if (st->depth >= TERN_CHAT_TEMPLATE_MAX_DEPTH)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "macro calls nest more than %d deep",
-            TERN_CHAT_TEMPLATE_MAX_DEPTH);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "macro calls nest more than %d deep",
+                     TERN_CHAT_TEMPLATE_MAX_DEPTH);
   if (args->n_pos > def->n_names)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "macro '%s' takes not more than %" G_GSIZE_FORMAT
-            " argument(s)", fn->name, def->n_names);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "macro '%s' takes not more than %" G_GSIZE_FORMAT
+                     " argument(s)", fn->name, def->n_names);
   for (gsize k = 0; k < args->n_kw; k++)
     {
       gsize p;
       for (p = 0; p < def->n_names && def->names[p] != args->kw_names[k]; p++)
         ;
       if (p == def->n_names)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "macro '%s' takes no keyword argument '%s'", fn->name,
-                args->kw_names[k]);
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "macro '%s' takes no keyword argument '%s'",
+                         fn->name, args->kw_names[k]);
       if (p < args->n_pos)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "macro '%s' got multiple values for argument '%s'",
-                fn->name, args->kw_names[k]);
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "macro '%s' got multiple values for argument '%s'",
+                         fn->name, args->kw_names[k]);
     }
   for (gsize p = 0; p < def->n_names; p++)
     {
-      JVal v = j_undefined;
+      JVal v = tern_jinja_undefined;
       gboolean given = FALSE;
       if (p < args->n_pos)
         {
@@ -467,19 +468,19 @@ call_macro (JState *st, gint32 line, const JFunc *fn, const JArgs *args, JVal ca
       if (!given && def->args.items[p])
         v = eval (st, f, def->args.items[p]);
       else if (!given)
-        v = j_undef (st, "parameter '%s' was not provided", def->names[p]);
+        v = tern_jinja_undef (st, "parameter '%s' was not provided", def->names[p]);
       frame_set (st, f, def->names[p], v);
     }
-  const char *caller_name = j_template_intern (st->tmpl, "caller");
+  const char *caller_name = tern_jinja_template_intern (st->tmpl, "caller");
   if (caller_name && caller.type == JV_FUNC)
     frame_set (st, f, caller_name, caller);
 
   st->depth++;
-  j_buf_init (&out);
+  tern_jinja_buf_init (&out);
   exec_body (st, f, &def->body, &out);
   st->flow = JFLOW_NORMAL;
   st->depth--;
-  return j_buf_value (st, &out);
+  return tern_jinja_buf_value (st, &out);
 }
 
 static JVal
@@ -488,19 +489,20 @@ call_with_caller (JState *st, gint32 line, JVal callee, const JArgs *args, JVal 
   if (callee.type == JV_UNDEFINED)
     fail_undefined (st, line, callee);
   if (callee.type != JV_FUNC)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'%s' object is not callable", j_type_name (callee));
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'%s' object is not callable",
+                     tern_jinja_type_name (callee));
   switch (callee.fn->kind)
     {
     case JF_MACRO: return call_macro (st, line, callee.fn, args, caller);
     case JF_CALLER: return call_macro (st, line, callee.fn, args, callee.fn->caller);
-    default: return j_call_builtin (st, line, callee.fn, args);
+    default: return tern_jinja_call_builtin (st, line, callee.fn, args);
     }
 }
 
 JVal
-j_call (JState *st, gint32 line, JVal callee, const JArgs *args)
+tern_jinja_call (JState *st, gint32 line, JVal callee, const JArgs *args)
 {
-  return call_with_caller (st, line, callee, args, j_undefined);
+  return call_with_caller (st, line, callee, args, tern_jinja_undefined);
 }
 
 /* Applies the filter chain ending at @n; the innermost input is @input. */
@@ -509,7 +511,7 @@ eval_filter (JState *st, JFrame *f, const JNode *n, JVal input)
 {
   JVal v = n->a ? (n->a->kind == JN_FILTER ? eval_filter (st, f, n->a, input) : eval (st, f, n->a)) : input;
   JArgs args = eval_args (st, f, n);
-  return j_filter (st, n->line, n->name, v, &args);
+  return tern_jinja_filter (st, n->line, n->name, v, &args);
 }
 
 /* ---- Expressions ---- */
@@ -520,10 +522,10 @@ lookup (JState *st, JFrame *f, const char *name)
   JVal *v = frame_lookup (f, name);
   if (v)
     return *v;
-  JVal g = j_global (st, name);
+  JVal g = tern_jinja_global (st, name);
   if (g.type != JV_UNDEFINED)
     return g;
-  return j_undef (st, "'%s' is undefined", name);
+  return tern_jinja_undef (st, "'%s' is undefined", name);
 }
 
 static JVal
@@ -536,77 +538,78 @@ eval (JState *st, JFrame *f, const JNode *n)
     {
     case JN_LITERAL: return n->lit;
     case JN_NAME: return lookup (st, f, n->name);
-    case JN_ATTR: return j_getattr (st, n->line, eval (st, f, n->a), n->name, strlen (n->name));
+    case JN_ATTR: return tern_jinja_getattr (st, n->line, eval (st, f, n->a), n->name, strlen (n->name));
     case JN_ITEM:
       a = eval (st, f, n->a);
-      return j_getitem (st, n->line, a, eval (st, f, n->b));
+      return tern_jinja_getitem (st, n->line, a, eval (st, f, n->b));
     case JN_SLICE:
       a = eval (st, f, n->a);
-      return slice (st, n->line, a, n->b ? eval (st, f, n->b) : j_none, n->c ? eval (st, f, n->c) : j_none,
-                    n->d ? eval (st, f, n->d) : j_none);
+      return slice (st, n->line, a, n->b ? eval (st, f, n->b) : tern_jinja_none,
+                    n->c ? eval (st, f, n->c) : tern_jinja_none, n->d ? eval (st, f, n->d) : tern_jinja_none);
     case JN_CALL:
       {
         JVal callee = eval (st, f, n->a);
         JArgs args = eval_args (st, f, n);
-        return j_call (st, n->line, callee, &args);
+        return tern_jinja_call (st, n->line, callee, &args);
       }
-    case JN_FILTER: return eval_filter (st, f, n, j_undefined);
+    case JN_FILTER: return eval_filter (st, f, n, tern_jinja_undefined);
     case JN_TEST:
       {
         JVal v = eval (st, f, n->a);
         JArgs args = eval_args (st, f, n);
-        return j_bool (j_test (st, n->line, n->name, v, &args) != (n->op != 0));
+        return tern_jinja_bool (tern_jinja_test (st, n->line, n->name, v, &args) != (n->op != 0));
       }
     case JN_UNARY:
       a = eval (st, f, n->a);
       if (n->op == JOP_NOT)
-        return j_bool (!j_truthy (a));
+        return tern_jinja_bool (!tern_jinja_truthy (a));
       if (a.type == JV_UNDEFINED)
         fail_undefined (st, n->line, a);
-      if (!j_is_number (a))
-        j_fail (&st->env, n->line, TERN_ENGINE_ERROR_FORMAT, "bad operand type for unary %s: '%s'",
-                n->op == JOP_NEG ? "-" : "+", j_type_name (a));
+      if (!tern_jinja_is_number (a))
+        tern_jinja_fail (&st->env, n->line, TERN_ENGINE_ERROR_FORMAT, "bad operand type for unary %s: '%s'",
+                         n->op == JOP_NEG ? "-" : "+", tern_jinja_type_name (a));
       if (n->op == JOP_POS)
-        return a.type == JV_BOOL ? j_int (a.b) : a;
+        return a.type == JV_BOOL ? tern_jinja_int (a.b) : a;
       if (a.type == JV_FLOAT)
-        return j_float (-a.f);
+        return tern_jinja_float (-a.f);
       if (int_of (a) == G_MININT64)
         fail_overflow (st, n->line);
-      return j_int (-int_of (a));
+      return tern_jinja_int (-int_of (a));
     case JN_BINARY:
       a = eval (st, f, n->a);
       b = eval (st, f, n->b);
       return binary (st, n->line, (JOp) n->op, a, b);
     case JN_AND:
       a = eval (st, f, n->a);
-      return j_truthy (a) ? eval (st, f, n->b) : a;
+      return tern_jinja_truthy (a) ? eval (st, f, n->b) : a;
     case JN_OR:
       a = eval (st, f, n->a);
-      return j_truthy (a) ? a : eval (st, f, n->b);
+      return tern_jinja_truthy (a) ? a : eval (st, f, n->b);
     case JN_COMPARE:
       a = eval (st, f, n->a);
       b = eval (st, f, n->b);
-      return j_bool (compare (st, n->line, (JOp) n->op, a, b));
+      return tern_jinja_bool (compare (st, n->line, (JOp) n->op, a, b));
     case JN_COND:
-      if (j_truthy (eval (st, f, n->a)))
+      if (tern_jinja_truthy (eval (st, f, n->a)))
         return eval (st, f, n->b);
-      return n->c ? eval (st, f, n->c) : j_undefined;
+      return n->c ? eval (st, f, n->c) : tern_jinja_undefined;
     case JN_LIST:
     case JN_TUPLE:
-      r = j_list (st, n->args.n, n->kind == JN_TUPLE);
+      r = tern_jinja_list (st, n->args.n, n->kind == JN_TUPLE);
       for (gsize k = 0; k < n->args.n; k++)
         r.list->items[k] = eval (st, f, n->args.items[k]);
       return r;
     case JN_DICT:
-      r = j_dict (st, n->args.n / 2);
+      r = tern_jinja_dict (st, n->args.n / 2);
       for (gsize k = 0; k + 1 < n->args.n; k += 2)
         {
           JVal key = eval (st, f, n->args.items[k]);
           if (key.type == JV_LIST && !key.list->tuple)
-            j_fail (&st->env, n->line, TERN_ENGINE_ERROR_FORMAT, "unhashable type: 'list'");
+            tern_jinja_fail (&st->env, n->line, TERN_ENGINE_ERROR_FORMAT, "unhashable type: 'list'");
           if (key.type == JV_DICT || key.type == JV_UNDEFINED)
-            j_fail (&st->env, n->line, TERN_ENGINE_ERROR_FORMAT, "unhashable type: '%s'", j_type_name (key));
-          j_dict_set (st, r.dict, key, eval (st, f, n->args.items[k + 1]));
+            tern_jinja_fail (&st->env, n->line, TERN_ENGINE_ERROR_FORMAT, "unhashable type: '%s'",
+                             tern_jinja_type_name (key));
+          tern_jinja_dict_set (st, r.dict, key, eval (st, f, n->args.items[k + 1]));
         }
       return r;
     default:
@@ -625,10 +628,11 @@ assign (JState *st, JFrame *f, gint32 line, const char *const *names, gsize n_na
       frame_set (st, f, names[0], v);
       return;
     }
-  const JList *items = j_iterate (st, line, v);
+  const JList *items = tern_jinja_iterate (st, line, v);
   if (items->n != n_names)
-    j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "%s values to unpack (expected %" G_GSIZE_FORMAT ", got %"
-            G_GSIZE_FORMAT ")", items->n > n_names ? "too many" : "not enough", n_names, items->n);
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT,
+                     "%s values to unpack (expected %" G_GSIZE_FORMAT ", got %" G_GSIZE_FORMAT ")",
+                     items->n > n_names ? "too many" : "not enough", n_names, items->n);
   for (gsize k = 0; k < n_names; k++)
     frame_set (st, f, names[k], items->items[k]);
 }
@@ -636,20 +640,20 @@ assign (JState *st, JFrame *f, gint32 line, const char *const *names, gsize n_na
 static void
 exec_for (JState *st, JFrame *f, const JNode *n, JBuf *out)
 {
-  const JList *items = j_iterate (st, n->line, eval (st, f, n->a));
-  const char *loop_name = j_template_intern (st->tmpl, "loop");
+  const JList *items = tern_jinja_iterate (st, n->line, eval (st, f, n->a));
+  const char *loop_name = tern_jinja_template_intern (st->tmpl, "loop");
 
   if (n->b)
     {
       /* The if clause filters first: loop.length counts what is left. */
-      JVal kept = j_list (st, items->n, FALSE);
+      JVal kept = tern_jinja_list (st, items->n, FALSE);
       kept.list->n = 0;
       for (gsize k = 0; k < items->n; k++)
         {
           JFrame *iter = frame_new (st, f);
-          j_step (st, n->line);
+          tern_jinja_step (st, n->line);
           assign (st, iter, n->line, n->names, n->n_names, items->items[k]);
-          if (j_truthy (eval (st, iter, n->b)))
+          if (tern_jinja_truthy (eval (st, iter, n->b)))
             kept.list->items[kept.list->n++] = items->items[k];
         }
       items = kept.list;
@@ -658,12 +662,12 @@ exec_for (JState *st, JFrame *f, const JNode *n, JBuf *out)
   for (gsize k = 0; k < items->n; k++)
     {
       JFrame *iter = frame_new (st, f);
-      j_step (st, n->line);
+      tern_jinja_step (st, n->line);
       assign (st, iter, n->line, n->names, n->n_names, items->items[k]);
       if (loop_name)
         {
           JVal loop = { .type = JV_LOOP };
-          loop.loop = j_alloc (&st->env, sizeof (JLoop));
+          loop.loop = tern_jinja_alloc (&st->env, sizeof (JLoop));
           loop.loop->items = items;
           loop.loop->index0 = k;
           frame_set (st, iter, loop_name, loop);
@@ -687,13 +691,13 @@ exec_node (JState *st, JFrame *f, const JNode *n, JBuf *out)
   switch ((JNodeKind) n->kind)
     {
     case JN_TEXT:
-      j_buf_append (st, out, n->text, n->text_len);
+      tern_jinja_buf_append (st, out, n->text, n->text_len);
       break;
     case JN_OUTPUT:
-      j_buf_append_val (st, out, eval (st, f, n->a));
+      tern_jinja_buf_append_val (st, out, eval (st, f, n->a));
       break;
     case JN_IF:
-      exec_body (st, f, j_truthy (eval (st, f, n->a)) ? &n->body : &n->else_body, out);
+      exec_body (st, f, tern_jinja_truthy (eval (st, f, n->a)) ? &n->body : &n->else_body, out);
       break;
     case JN_FOR:
       exec_for (st, f, n, out);
@@ -703,8 +707,9 @@ exec_node (JState *st, JFrame *f, const JNode *n, JBuf *out)
         {
           JVal ns = eval (st, f, n->a);
           if (ns.type != JV_NAMESPACE)
-            j_fail (&st->env, n->line, TERN_ENGINE_ERROR_FORMAT, "cannot assign attribute on non-namespace object");
-          j_dict_set (st, ns.dict, j_cstr (n->name), eval (st, f, n->b));
+            tern_jinja_fail (&st->env, n->line, TERN_ENGINE_ERROR_FORMAT,
+                             "cannot assign attribute on non-namespace object");
+          tern_jinja_dict_set (st, ns.dict, tern_jinja_cstr (n->name), eval (st, f, n->b));
         }
       else
         assign (st, f, n->line, n->names, n->n_names, eval (st, f, n->b));
@@ -713,22 +718,22 @@ exec_node (JState *st, JFrame *f, const JNode *n, JBuf *out)
     case JN_FILTER_BLOCK:
       {
         JBuf body;
-        j_buf_init (&body);
+        tern_jinja_buf_init (&body);
         exec_body (st, f, &n->body, &body);
-        JVal v = j_buf_value (st, &body);
+        JVal v = tern_jinja_buf_value (st, &body);
         if (n->b)
           v = eval_filter (st, f, n->b, v);
         if (n->kind == JN_SET_BLOCK)
           frame_set (st, f, n->name, v);
         else
-          j_buf_append_val (st, out, v);
+          tern_jinja_buf_append_val (st, out, v);
         break;
       }
     case JN_MACRO:
     case JN_CALL_BLOCK:
       {
         JVal fn = { .type = JV_FUNC };
-        fn.fn = j_alloc0 (&st->env, sizeof (JFunc));
+        fn.fn = tern_jinja_alloc0 (&st->env, sizeof (JFunc));
         fn.fn->kind = n->kind == JN_MACRO ? JF_MACRO : JF_CALLER;
         fn.fn->name = n->kind == JN_MACRO ? n->name : "caller";
         fn.fn->node = n;
@@ -739,12 +744,12 @@ exec_node (JState *st, JFrame *f, const JNode *n, JBuf *out)
             break;
           }
         /* The caller sees the caller of the macro it is in, if any. */
-        const char *caller_name = j_template_intern (st->tmpl, "caller");
+        const char *caller_name = tern_jinja_template_intern (st->tmpl, "caller");
         JVal *outer = caller_name ? frame_lookup (f, caller_name) : NULL;
-        fn.fn->caller = outer ? *outer : j_undefined;
+        fn.fn->caller = outer ? *outer : tern_jinja_undefined;
         JVal callee = eval (st, f, n->a->a);
         JArgs args = eval_args (st, f, n->a);
-        j_buf_append_val (st, out, call_with_caller (st, n->line, callee, &args, fn));
+        tern_jinja_buf_append_val (st, out, call_with_caller (st, n->line, callee, &args, fn));
         break;
       }
     case JN_BREAK:
@@ -776,7 +781,7 @@ run (JState *st, const JVal *vals, const char *const *names, gsize n, JBuf *out)
   st->globals = frame_new (st, NULL);
   for (gsize k = 0; k < n; k++)
     {
-      const char *name = j_template_intern (st->tmpl, names[k]);
+      const char *name = tern_jinja_template_intern (st->tmpl, names[k]);
       if (name)
         frame_set (st, st->globals, name, vals[k]);
     }
@@ -785,12 +790,12 @@ run (JState *st, const JVal *vals, const char *const *names, gsize n, JBuf *out)
 }
 
 gboolean
-j_render (const JTemplate *tmpl, const char *const *names, const JVal *vals, gsize n, const struct tm *now,
-          JArena *arena, JBuf *out, GError **error)
+tern_jinja_render (const JTemplate *tmpl, const char *const *names, const JVal *vals, gsize n, const struct tm *now,
+                   JArena *arena, JBuf *out, GError **error)
 {
   JState st = { .env = { .arena = arena }, .tmpl = tmpl, .now = *now };
 
-  j_buf_init (out);
+  tern_jinja_buf_init (out);
   if (!run (&st, vals, names, n, out))
     {
       g_propagate_error (error, st.env.error);

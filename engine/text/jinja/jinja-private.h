@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* The Jinja interpreter behind chat-template.c, in four parts:
- *   jinja-lexer.c    source -> tokens, with jinja2's whitespace control
- *   jinja-parser.c   tokens -> syntax tree
- *   jinja-value.c    values, Python's str()/repr()/json.dumps(), arenas
- *   jinja-eval.c     statements and expressions
- *   jinja-builtins.c methods, attributes, items and globals
- *   jinja-filters.c  filters and tests
+/* The Jinja interpreter behind chat-template.c, in these parts:
+ *   lexer.c         source -> tokens, with jinja2's whitespace control
+ *   parser.c        tokens -> syntax tree: statements (parser-private.h)
+ *   parser-expr.c   the expressions of the syntax tree
+ *   value.c         values, arenas, Python's truth, == and <
+ *   value-format.c  Python's str()/repr()/json.dumps() of values
+ *   eval.c          statements and expressions
+ *   builtins.c      methods, attributes, items and globals
+ *   filters.c       filters and tests
  *
  * Memory: a compiled template lives in one arena, each render in another,
  * freed whole at the end. Values are immutable (the sandbox forbids
@@ -34,12 +36,16 @@ typedef struct {
   gsize budget;
 } JArena;
 
-void j_arena_init (JArena *arena, gsize budget);
-void j_arena_clear (JArena *arena);
+void tern_jinja_arena_init (JArena *arena, gsize budget);
+void tern_jinja_arena_clear (JArena *arena);
 /* NULL when @size would pass the budget. */
-void *j_arena_alloc (JArena *arena, gsize size);
+void *tern_jinja_arena_alloc (JArena *arena, gsize size);
 
 /* ---- Values ---- */
+
+/* Values nested deeper than this (a list in a list in...) are refused by
+ * repr, tojson and ordering rather than overflowing the C stack. */
+#define J_MAX_VALUE_DEPTH 500
 
 typedef enum {
   JV_UNDEFINED,
@@ -178,10 +184,10 @@ typedef struct {
 } JTemplate;
 
 /* Compiles @source (valid UTF-8, @len bytes). */
-JTemplate *j_template_compile (const char *source, gsize len, GError **error);
-void j_template_free (JTemplate *tmpl);
+JTemplate *tern_jinja_template_compile (const char *source, gsize len, GError **error);
+void tern_jinja_template_free (JTemplate *tmpl);
 /* The interned copy of @name, or NULL when the source never uses it. */
-const char *j_template_intern (const JTemplate *tmpl, const char *name);
+const char *tern_jinja_template_intern (const JTemplate *tmpl, const char *name);
 
 /* ---- Lexer ---- */
 
@@ -217,17 +223,17 @@ typedef struct {
 } JEnv;
 
 G_GNUC_NORETURN G_GNUC_PRINTF (4, 5)
-void j_fail (JEnv *env, gint32 line, TernEngineError code, const char *format, ...);
-void *j_alloc (JEnv *env, gsize size);
-void *j_alloc0 (JEnv *env, gsize size);
-char *j_memdup (JEnv *env, const char *p, gsize len);
+void tern_jinja_fail (JEnv *env, gint32 line, TernEngineError code, const char *format, ...);
+void *tern_jinja_alloc (JEnv *env, gsize size);
+void *tern_jinja_alloc0 (JEnv *env, gsize size);
+char *tern_jinja_memdup (JEnv *env, const char *p, gsize len);
 
 /* Splits @source into tokens (a JT_EOF last) in @env's arena. */
-JTok *j_lex (JEnv *env, const char *source, gsize len, gsize *n_tokens);
+JTok *tern_jinja_lex (JEnv *env, const char *source, gsize len, gsize *n_tokens);
 
 /* Python's str.isspace() for the character at @p (of @left bytes); its
  * byte length in *@n. */
-gboolean j_py_space (const char *p, gsize left, gsize *n);
+gboolean tern_jinja_py_space (const char *p, gsize left, gsize *n);
 
 /* ---- Rendering ---- */
 
@@ -281,47 +287,47 @@ struct JLoop {
 };
 
 /* Renders @tmpl into @out with the variables @names[i] = @vals[i]. */
-gboolean j_render (const JTemplate *tmpl, const char *const *names, const JVal *vals, gsize n,
-                   const struct tm *now, JArena *arena, JBuf *out, GError **error);
+gboolean tern_jinja_render (const JTemplate *tmpl, const char *const *names, const JVal *vals, gsize n,
+                            const struct tm *now, JArena *arena, JBuf *out, GError **error);
 
 /* Values (jinja-value.c). */
-extern const JVal j_undefined;
-extern const JVal j_none;
-JVal j_bool (gboolean b);
-JVal j_int (gint64 i);
-JVal j_float (double f);
-JVal j_undef (JState *st, const char *format, ...) G_GNUC_PRINTF (2, 3);
+extern const JVal tern_jinja_undefined;
+extern const JVal tern_jinja_none;
+JVal tern_jinja_bool (gboolean b);
+JVal tern_jinja_int (gint64 i);
+JVal tern_jinja_float (double f);
+JVal tern_jinja_undef (JState *st, const char *format, ...) G_GNUC_PRINTF (2, 3);
 /* A string of @len bytes at @p, kept (not copied); all from a message when @user. */
-JVal j_str (JState *st, const char *p, gsize len, gboolean user);
-JVal j_cstr (const char *s);
+JVal tern_jinja_str (JState *st, const char *p, gsize len, gboolean user);
+JVal tern_jinja_cstr (const char *s);
 /* Bytes [start, start + len) of string @v, with their taint. */
-JVal j_substr (JState *st, JVal v, gsize start, gsize len);
+JVal tern_jinja_substr (JState *st, JVal v, gsize start, gsize len);
 /* @v's string, tainted all over when any byte of @from was (for strings
  * derived from another by a transformation that cannot track bytes). */
-JVal j_str_like (JState *st, const char *p, gsize len, JVal from);
-JVal j_list (JState *st, gsize n, gboolean tuple);
-JVal j_dict (JState *st, gsize cap);
-JVal *j_dict_get (const JDict *dict, JVal key);
-JVal *j_dict_get_str (const JDict *dict, const char *key, gsize len);
+JVal tern_jinja_str_like (JState *st, const char *p, gsize len, JVal from);
+JVal tern_jinja_list (JState *st, gsize n, gboolean tuple);
+JVal tern_jinja_dict (JState *st, gsize cap);
+JVal *tern_jinja_dict_get (const JDict *dict, JVal key);
+JVal *tern_jinja_dict_get_str (const JDict *dict, const char *key, gsize len);
 /* Sets @key to @val, growing @dict (namespaces and dicts being built). */
-void j_dict_set (JState *st, JDict *dict, JVal key, JVal val);
+void tern_jinja_dict_set (JState *st, JDict *dict, JVal key, JVal val);
 
-gboolean j_truthy (JVal v);
-const char *j_type_name (JVal v);
-gboolean j_equal (JVal a, JVal b);
+gboolean tern_jinja_truthy (JVal v);
+const char *tern_jinja_type_name (JVal v);
+gboolean tern_jinja_equal (JVal a, JVal b);
 /* <0, 0, >0; a FORMAT error for values Python cannot order. */
-int j_compare (JState *st, gint32 line, JVal a, JVal b);
-gboolean j_is_str (JVal v);
-gboolean j_is_number (JVal v); /* int, float or bool */
-double j_num (JVal v);
+int tern_jinja_compare (JState *st, gint32 line, JVal a, JVal b);
+gboolean tern_jinja_is_str (JVal v);
+gboolean tern_jinja_is_number (JVal v); /* int, float or bool */
+double tern_jinja_num (JVal v);
 
-void j_buf_init (JBuf *buf);
-void j_buf_append (JState *st, JBuf *buf, const char *p, gsize len);
+void tern_jinja_buf_init (JBuf *buf);
+void tern_jinja_buf_append (JState *st, JBuf *buf, const char *p, gsize len);
 /* Appends string @v keeping its taint. */
-void j_buf_append_str (JState *st, JBuf *buf, JVal v);
+void tern_jinja_buf_append_str (JState *st, JBuf *buf, JVal v);
 /* Appends Python's str() of @v (undefined: nothing). */
-void j_buf_append_val (JState *st, JBuf *buf, JVal v);
-void j_buf_append_repr (JState *st, JBuf *buf, JVal v);
+void tern_jinja_buf_append_val (JState *st, JBuf *buf, JVal v);
+void tern_jinja_buf_append_repr (JState *st, JBuf *buf, JVal v);
 typedef struct {
   const char *indent; /* NULL: all on one line */
   gsize indent_len;
@@ -331,61 +337,61 @@ typedef struct {
 } JJsonOptions;
 
 /* json.dumps (v, ensure_ascii=..., indent=..., separators=..., sort_keys=...) */
-void j_buf_append_json (JState *st, gint32 line, JBuf *buf, JVal v, const JJsonOptions *options);
-JVal j_buf_value (JState *st, JBuf *buf);
+void tern_jinja_buf_append_json (JState *st, gint32 line, JBuf *buf, JVal v, const JJsonOptions *options);
+JVal tern_jinja_buf_value (JState *st, JBuf *buf);
 /* str (v) as a value (strings as they are). */
-JVal j_to_str (JState *st, JVal v);
+JVal tern_jinja_to_str (JState *st, JVal v);
 /* Python's repr () of a float. */
-void j_format_float (double f, char *out, gsize size);
+void tern_jinja_format_float (double f, char *out, gsize size);
 /* Code points in string @v. */
-gsize j_utf8_len (JVal v);
+gsize tern_jinja_utf8_len (JVal v);
 /* Byte offset of code point @index of string @v. */
-gsize j_utf8_offset (JVal v, gsize index);
+gsize tern_jinja_utf8_offset (JVal v, gsize index);
 
 /* The first offset >= @from of @needle in string @hay, or -1. */
-gssize j_find (JVal hay, gsize from, const char *needle, gsize len);
+gssize tern_jinja_find (JVal hay, gsize from, const char *needle, gsize len);
 
 /* Builtins (jinja-builtins.c: methods, attributes, globals; jinja-filters.c:
  * filters and tests), and helpers they share. */
-gint64 j_int_of (JVal v); /* ints, bools, floats truncated */
+gint64 tern_jinja_int_of (JVal v); /* ints, bools, floats truncated */
 /* Argument @index, or keyword @name; NULL when not given. */
-const JVal *j_arg (const JArgs *a, gsize index, const char *name);
-JVal j_arg_or (const JArgs *a, gsize index, const char *name, JVal fallback);
-JVal j_expect_str (JState *st, gint32 line, JVal v, const char *what);
-gint64 j_expect_int (JState *st, gint32 line, JVal v, const char *what);
+const JVal *tern_jinja_arg (const JArgs *a, gsize index, const char *name);
+JVal tern_jinja_arg_or (const JArgs *a, gsize index, const char *name, JVal fallback);
+JVal tern_jinja_expect_str (JState *st, gint32 line, JVal v, const char *what);
+gint64 tern_jinja_expect_int (JState *st, gint32 line, JVal v, const char *what);
 /* The buffer's bytes, from a message all over when @from or @also was. */
-JVal j_buf_like (JState *st, JBuf *buf, JVal from, JVal also);
-JVal j_list_copy (JState *st, const JList *items);
+JVal tern_jinja_buf_like (JState *st, JBuf *buf, JVal from, JVal also);
+JVal tern_jinja_list_copy (JState *st, const JList *items);
 /* str.strip (chars): @how 1 left, 2 right, 3 both; @chars none: whitespace. */
-JVal j_strip (JState *st, JVal s, JVal chars, int how);
-JVal j_replace (JState *st, JVal s, JVal old, JVal new, gint64 count);
+JVal tern_jinja_strip (JState *st, JVal s, JVal chars, int how);
+JVal tern_jinja_replace (JState *st, JVal s, JVal old, JVal new, gint64 count);
 /* str.upper () ('u') or str.lower () ('l'). */
-JVal j_change_case (JState *st, JVal s, char how);
-void j_append_capitalized (JState *st, JBuf *buf, JVal word);
+JVal tern_jinja_change_case (JState *st, JVal s, char how);
+void tern_jinja_append_capitalized (JState *st, JBuf *buf, JVal word);
 /* jinja2's title filter. */
-JVal j_jinja_title (JState *st, JVal s);
-JVal j_splitlines (JState *st, JVal s);
+JVal tern_jinja_title (JState *st, JVal s);
+JVal tern_jinja_splitlines (JState *st, JVal s);
 /* str(items) joined by @sep, optionally of each item's @attribute. */
-JVal j_join (JState *st, gint32 line, const JList *items, JVal sep, const char *attribute);
+JVal tern_jinja_join (JState *st, gint32 line, const JList *items, JVal sep, const char *attribute);
 /* dict.items (): a list of (key, value) tuples. */
-JVal j_dict_items (JState *st, const JDict *d);
+JVal tern_jinja_dict_items (JState *st, const JDict *d);
 /* markupsafe's escape (): & < > ' " as entities, the result Markup. */
-JVal j_markup_escape (JState *st, JVal v);
+JVal tern_jinja_markup_escape (JState *st, JVal v);
 /* Python's printf-style "fmt % args". */
-JVal j_format_percent (JState *st, gint32 line, JVal fmt, JVal args);
-JVal j_filter (JState *st, gint32 line, const char *name, JVal v, const JArgs *args);
-gboolean j_test (JState *st, gint32 line, const char *name, JVal v, const JArgs *args);
-JVal j_getattr (JState *st, gint32 line, JVal obj, const char *name, gsize len);
-JVal j_getitem (JState *st, gint32 line, JVal obj, JVal key);
-JVal j_call_builtin (JState *st, gint32 line, const JFunc *fn, const JArgs *args);
+JVal tern_jinja_format_percent (JState *st, gint32 line, JVal fmt, JVal args);
+JVal tern_jinja_filter (JState *st, gint32 line, const char *name, JVal v, const JArgs *args);
+gboolean tern_jinja_test (JState *st, gint32 line, const char *name, JVal v, const JArgs *args);
+JVal tern_jinja_getattr (JState *st, gint32 line, JVal obj, const char *name, gsize len);
+JVal tern_jinja_getitem (JState *st, gint32 line, JVal obj, JVal key);
+JVal tern_jinja_call_builtin (JState *st, gint32 line, const JFunc *fn, const JArgs *args);
 /* The global function @name (range, namespace...), or undefined. */
-JVal j_global (JState *st, const char *name);
+JVal tern_jinja_global (JState *st, const char *name);
 /* Iterates @v as Python's iter() would: the items of a list, the keys of
  * a dict, the characters of a string; undefined is empty. */
-const JList *j_iterate (JState *st, gint32 line, JVal v);
+const JList *tern_jinja_iterate (JState *st, gint32 line, JVal v);
 
 /* Evaluation (jinja-eval.c), for builtins that call back. */
-JVal j_call (JState *st, gint32 line, JVal callee, const JArgs *args);
-void j_step (JState *st, gint32 line);
+JVal tern_jinja_call (JState *st, gint32 line, JVal callee, const JArgs *args);
+void tern_jinja_step (JState *st, gint32 line);
 
 G_END_DECLS

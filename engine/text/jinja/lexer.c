@@ -20,7 +20,7 @@ typedef struct {
 } Lexer;
 
 gboolean
-j_py_space (const char *p, gsize left, gsize *n)
+tern_jinja_py_space (const char *p, gsize left, gsize *n)
 {
   guint8 c = (guint8) p[0];
   gunichar u;
@@ -53,7 +53,7 @@ push (Lexer *lx, JTokKind kind, const char *p, gsize len)
   if (lx->n_toks == lx->cap_toks)
     {
       gsize cap = MAX (64, lx->cap_toks * 2);
-      JTok *toks = j_alloc (lx->env, cap * sizeof (JTok));
+      JTok *toks = tern_jinja_alloc (lx->env, cap * sizeof (JTok));
       if (lx->n_toks)
         memcpy (toks, lx->toks, lx->n_toks * sizeof (JTok));
       lx->toks = toks;
@@ -70,7 +70,7 @@ skip_space (const Lexer *lx, gsize pos)
 {
   gsize n;
 
-  while (pos < lx->len && j_py_space (lx->src + pos, lx->len - pos, &n))
+  while (pos < lx->len && tern_jinja_py_space (lx->src + pos, lx->len - pos, &n))
     pos += n;
   return pos;
 }
@@ -82,7 +82,7 @@ rstrip (const Lexer *lx, gsize start, gsize end)
   gsize last = start;
 
   for (gsize i = start, n; i < end; i += n)
-    if (!j_py_space (lx->src + i, end - i, &n))
+    if (!tern_jinja_py_space (lx->src + i, end - i, &n))
       last = i + n;
   return last;
 }
@@ -105,10 +105,10 @@ lex_string (Lexer *lx)
   while (end < lx->len && lx->src[end] != quote)
     end += lx->src[end] == '\\' ? 2 : 1;
   if (end >= lx->len)
-    j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "unterminated string");
+    tern_jinja_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "unterminated string");
 
   /* No escape more than doubles its length ("\é" is "\\xe9"). */
-  char *out = j_alloc (lx->env, 2 * (end - i) + 16);
+  char *out = tern_jinja_alloc (lx->env, 2 * (end - i) + 16);
   gsize n = 0;
 
   while (i < end)
@@ -144,14 +144,15 @@ lex_string (Lexer *lx)
             for (guint k = 0; k < digits; k++, i++)
               {
                 if (i >= end || hex_value (lx->src[i]) < 0)
-                  j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "truncated \\%c%.*s escape", c, (int) digits,
-                          "XXXXXXXX");
+                  tern_jinja_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "truncated \\%c%.*s escape", c,
+                                   (int) digits, "XXXXXXXX");
                 u = u * 16 + (gunichar) hex_value (lx->src[i]);
               }
             if (u > 0x10ffff)
-              j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "illegal Unicode character");
+              tern_jinja_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "illegal Unicode character");
             if (u >= 0xd800 && u <= 0xdfff)
-              j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "invalid character escape U+%04X in a string", u);
+              tern_jinja_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "invalid character escape U+%04X in a string",
+                               u);
             n += (gsize) g_unichar_to_utf8 (u, out + n);
             break;
           }
@@ -164,7 +165,7 @@ lex_string (Lexer *lx)
               n += (gsize) g_unichar_to_utf8 (u, out + n);
             }
           else if (c == 'N')
-            j_fail (lx->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "\\N{...} escapes are not supported");
+            tern_jinja_fail (lx->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "\\N{...} escapes are not supported");
           else if ((guint8) c >= 0x80)
             {
               /* Python escapes the character before decoding: "\é" is
@@ -232,7 +233,7 @@ lex_number (Lexer *lx)
       buf[n++] = lx->src[k];
   buf[n] = '\0';
   if (i - start >= sizeof buf - 1)
-    j_fail (lx->env, lx->line, TERN_ENGINE_ERROR_UNSUPPORTED, "number too long");
+    tern_jinja_fail (lx->env, lx->line, TERN_ENGINE_ERROR_UNSUPPORTED, "number too long");
 
   JTok *t = push (lx, is_float ? JT_FLOAT : JT_INT, lx->src + start, i - start);
   if (is_float)
@@ -241,7 +242,7 @@ lex_number (Lexer *lx)
     {
       guint64 v;
       if (!g_ascii_string_to_unsigned (buf, 10, 0, G_MAXINT64, &v, NULL))
-        j_fail (lx->env, lx->line, TERN_ENGINE_ERROR_UNSUPPORTED, "integer %s is too large", buf);
+        tern_jinja_fail (lx->env, lx->line, TERN_ENGINE_ERROR_UNSUPPORTED, "integer %s is too large", buf);
       t->i = (gint64) v;
     }
   advance (lx, i);
@@ -266,21 +267,21 @@ lex_operator (Lexer *lx)
   if (strchr (operators1, *p) == NULL || *p == '\0')
     {
       gunichar u = g_utf8_get_char (p);
-      j_fail (lx->env, lx->line, TERN_ENGINE_ERROR_FORMAT, "unexpected character U+%04X", u);
+      tern_jinja_fail (lx->env, lx->line, TERN_ENGINE_ERROR_FORMAT, "unexpected character U+%04X", u);
     }
   if (*p == '(' || *p == '[' || *p == '{')
     {
       if (lx->depth == TERN_CHAT_TEMPLATE_MAX_NESTING)
-        j_fail (lx->env, lx->line, TERN_ENGINE_ERROR_UNSUPPORTED, "brackets nested too deeply");
+        tern_jinja_fail (lx->env, lx->line, TERN_ENGINE_ERROR_UNSUPPORTED, "brackets nested too deeply");
       lx->brackets[lx->depth++] = *p == '(' ? ')' : *p == '[' ? ']' : '}';
     }
   else if (*p == ')' || *p == ']' || *p == '}')
     {
       if (lx->depth == 0)
-        j_fail (lx->env, lx->line, TERN_ENGINE_ERROR_FORMAT, "unexpected '%c'", *p);
+        tern_jinja_fail (lx->env, lx->line, TERN_ENGINE_ERROR_FORMAT, "unexpected '%c'", *p);
       if (lx->brackets[--lx->depth] != *p)
-        j_fail (lx->env, lx->line, TERN_ENGINE_ERROR_FORMAT, "unexpected '%c', expected '%c'", *p,
-                lx->brackets[lx->depth]);
+        tern_jinja_fail (lx->env, lx->line, TERN_ENGINE_ERROR_FORMAT, "unexpected '%c', expected '%c'", *p,
+                         lx->brackets[lx->depth]);
     }
   push (lx, JT_OP, p, 1);
   advance (lx, lx->pos + 1);
@@ -302,8 +303,8 @@ lex_tag (Lexer *lx, gboolean block)
     {
       advance (lx, skip_space (lx, lx->pos));
       if (lx->pos >= lx->len)
-        j_fail (lx->env, lx->line, TERN_ENGINE_ERROR_FORMAT, "unexpected end of template, expected '%s'",
-                block ? "%}" : "}}");
+        tern_jinja_fail (lx->env, lx->line, TERN_ENGINE_ERROR_FORMAT, "unexpected end of template, expected '%s'",
+                         block ? "%}" : "}}");
       if (lx->depth == 0)
         {
           const char *end = block ? "%}" : "}}";
@@ -443,14 +444,14 @@ lex_raw (Lexer *lx, gsize after, char sign)
       lx->line_starting = lx->src[end - 1] == '\n';
       return;
     }
-  j_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "missing end of raw directive");
+  tern_jinja_fail (lx->env, line, TERN_ENGINE_ERROR_FORMAT, "missing end of raw directive");
 }
 
 JTok *
-j_lex (JEnv *env, const char *source, gsize len, gsize *n_tokens)
+tern_jinja_lex (JEnv *env, const char *source, gsize len, gsize *n_tokens)
 {
   Lexer lx = { .env = env, .line = 1, .line_starting = TRUE };
-  char *src = j_alloc (env, len + 1);
+  char *src = tern_jinja_alloc (env, len + 1);
   gsize n = 0;
 
   /* Newlines are \n; one final newline is dropped. */
@@ -499,7 +500,7 @@ j_lex (JEnv *env, const char *source, gsize len, gsize *n_tokens)
         {
           gssize close = find_pair (&lx, body, '#', '}');
           if (close < 0)
-            j_fail (env, lx.line, TERN_ENGINE_ERROR_FORMAT, "missing end of comment tag");
+            tern_jinja_fail (env, lx.line, TERN_ENGINE_ERROR_FORMAT, "missing end of comment tag");
           gsize c = (gsize) close;
           char end_sign = c > body && (lx.src[c - 1] == '-' || lx.src[c - 1] == '+') ? lx.src[c - 1] : 0;
           gsize after = c + 2;

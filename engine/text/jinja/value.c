@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Jinja values: arenas, strings that remember which bytes came from
- * messages, and Python's str(), repr(), json.dumps(), == and <. */
+ * messages, and Python's truth, == and <. Their text (str(), repr(),
+ * json.dumps()) is in value-format.c. */
 #include "jinja-private.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Values nested deeper than this (a list in a list in...) are refused by
- * repr, tojson and ordering rather than overflowing the C stack. */
-#define MAX_VALUE_DEPTH 500
 
 /* ---- Arenas ---- */
 
@@ -22,13 +19,13 @@ struct JChunk {
 #define CHUNK_SIZE (64 * 1024)
 
 void
-j_arena_init (JArena *arena, gsize budget)
+tern_jinja_arena_init (JArena *arena, gsize budget)
 {
   *arena = (JArena) { .budget = budget };
 }
 
 void
-j_arena_clear (JArena *arena)
+tern_jinja_arena_clear (JArena *arena)
 {
   while (arena->chunks)
     {
@@ -42,7 +39,7 @@ j_arena_clear (JArena *arena)
 }
 
 void *
-j_arena_alloc (JArena *arena, gsize size)
+tern_jinja_arena_alloc (JArena *arena, gsize size)
 {
   const gsize align = sizeof (max_align_t);
 
@@ -72,7 +69,7 @@ j_arena_alloc (JArena *arena, gsize size)
 }
 
 void
-j_fail (JEnv *env, gint32 line, TernEngineError code, const char *format, ...)
+tern_jinja_fail (JEnv *env, gint32 line, TernEngineError code, const char *format, ...)
 {
   va_list args;
 
@@ -87,25 +84,25 @@ j_fail (JEnv *env, gint32 line, TernEngineError code, const char *format, ...)
 }
 
 void *
-j_alloc (JEnv *env, gsize size)
+tern_jinja_alloc (JEnv *env, gsize size)
 {
-  void *p = j_arena_alloc (env->arena, size);
+  void *p = tern_jinja_arena_alloc (env->arena, size);
   if (p == NULL)
-    j_fail (env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "the template needs more than %d MiB of memory",
-            TERN_CHAT_TEMPLATE_MAX_MEMORY >> 20);
+    tern_jinja_fail (env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "the template needs more than %d MiB of memory",
+                     TERN_CHAT_TEMPLATE_MAX_MEMORY >> 20);
   return p;
 }
 
 void *
-j_alloc0 (JEnv *env, gsize size)
+tern_jinja_alloc0 (JEnv *env, gsize size)
 {
-  return memset (j_alloc (env, size), 0, size);
+  return memset (tern_jinja_alloc (env, size), 0, size);
 }
 
 char *
-j_memdup (JEnv *env, const char *p, gsize len)
+tern_jinja_memdup (JEnv *env, const char *p, gsize len)
 {
-  char *s = j_alloc (env, len + 1);
+  char *s = tern_jinja_alloc (env, len + 1);
   if (len)
     memcpy (s, p, len);
   s[len] = '\0';
@@ -114,29 +111,29 @@ j_memdup (JEnv *env, const char *p, gsize len)
 
 /* ---- Constructors ---- */
 
-const JVal j_undefined = { .type = JV_UNDEFINED };
-const JVal j_none = { .type = JV_NONE };
+const JVal tern_jinja_undefined = { .type = JV_UNDEFINED };
+const JVal tern_jinja_none = { .type = JV_NONE };
 
 JVal
-j_bool (gboolean b)
+tern_jinja_bool (gboolean b)
 {
   return (JVal) { .type = JV_BOOL, .b = b != FALSE };
 }
 
 JVal
-j_int (gint64 i)
+tern_jinja_int (gint64 i)
 {
   return (JVal) { .type = JV_INT, .i = i };
 }
 
 JVal
-j_float (double f)
+tern_jinja_float (double f)
 {
   return (JVal) { .type = JV_FLOAT, .f = f };
 }
 
 JVal
-j_undef (JState *st, const char *format, ...)
+tern_jinja_undef (JState *st, const char *format, ...)
 {
   va_list args;
   char msg[256];
@@ -144,11 +141,11 @@ j_undef (JState *st, const char *format, ...)
   va_start (args, format);
   g_vsnprintf (msg, sizeof msg, format, args);
   va_end (args);
-  return (JVal) { .type = JV_UNDEFINED, .undef = j_memdup (&st->env, msg, strlen (msg)) };
+  return (JVal) { .type = JV_UNDEFINED, .undef = tern_jinja_memdup (&st->env, msg, strlen (msg)) };
 }
 
 JVal
-j_cstr (const char *s)
+tern_jinja_cstr (const char *s)
 {
   JVal v = { .type = JV_STRING };
   v.s.p = s;
@@ -163,14 +160,14 @@ taint_all (JState *st, gsize len)
 
   if (len == 0)
     return NULL;
-  t = j_alloc (&st->env, sizeof (JTaint) + sizeof (JRange));
+  t = tern_jinja_alloc (&st->env, sizeof (JTaint) + sizeof (JRange));
   t->n = 1;
   t->r[0] = (JRange) { 0, len };
   return t;
 }
 
 JVal
-j_str (JState *st, const char *p, gsize len, gboolean user)
+tern_jinja_str (JState *st, const char *p, gsize len, gboolean user)
 {
   JVal v = { .type = JV_STRING };
   v.s.p = p;
@@ -180,13 +177,13 @@ j_str (JState *st, const char *p, gsize len, gboolean user)
 }
 
 JVal
-j_str_like (JState *st, const char *p, gsize len, JVal from)
+tern_jinja_str_like (JState *st, const char *p, gsize len, JVal from)
 {
-  return j_str (st, p, len, j_is_str (from) && from.s.taint != NULL);
+  return tern_jinja_str (st, p, len, tern_jinja_is_str (from) && from.s.taint != NULL);
 }
 
 JVal
-j_substr (JState *st, JVal v, gsize start, gsize len)
+tern_jinja_substr (JState *st, JVal v, gsize start, gsize len)
 {
   JVal r = { .type = JV_STRING };
   const JTaint *t = v.s.taint;
@@ -196,7 +193,7 @@ j_substr (JState *st, JVal v, gsize start, gsize len)
   r.s.len = len;
   if (t == NULL || len == 0)
     return r;
-  JTaint *nt = j_alloc (&st->env, sizeof (JTaint) + t->n * sizeof (JRange));
+  JTaint *nt = tern_jinja_alloc (&st->env, sizeof (JTaint) + t->n * sizeof (JRange));
   nt->n = 0;
   for (gsize k = 0; k < t->n; k++)
     {
@@ -209,32 +206,32 @@ j_substr (JState *st, JVal v, gsize start, gsize len)
 }
 
 JVal
-j_list (JState *st, gsize n, gboolean tuple)
+tern_jinja_list (JState *st, gsize n, gboolean tuple)
 {
   JVal v = { .type = JV_LIST };
-  v.list = j_alloc (&st->env, sizeof (JList));
+  v.list = tern_jinja_alloc (&st->env, sizeof (JList));
   v.list->n = n;
   v.list->tuple = tuple;
-  v.list->items = n ? j_alloc (&st->env, n * sizeof (JVal)) : NULL;
+  v.list->items = n ? tern_jinja_alloc (&st->env, n * sizeof (JVal)) : NULL;
   return v;
 }
 
 JVal
-j_dict (JState *st, gsize cap)
+tern_jinja_dict (JState *st, gsize cap)
 {
   JVal v = { .type = JV_DICT };
-  v.dict = j_alloc0 (&st->env, sizeof (JDict));
+  v.dict = tern_jinja_alloc0 (&st->env, sizeof (JDict));
   v.dict->cap = cap;
   if (cap)
     {
-      v.dict->keys = j_alloc (&st->env, cap * sizeof (JVal));
-      v.dict->vals = j_alloc (&st->env, cap * sizeof (JVal));
+      v.dict->keys = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
+      v.dict->vals = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
     }
   return v;
 }
 
 JVal *
-j_dict_get_str (const JDict *dict, const char *key, gsize len)
+tern_jinja_dict_get_str (const JDict *dict, const char *key, gsize len)
 {
   for (gsize k = 0; k < dict->n; k++)
     if (dict->keys[k].type == JV_STRING && dict->keys[k].s.len == len && memcmp (dict->keys[k].s.p, key, len) == 0)
@@ -243,20 +240,20 @@ j_dict_get_str (const JDict *dict, const char *key, gsize len)
 }
 
 JVal *
-j_dict_get (const JDict *dict, JVal key)
+tern_jinja_dict_get (const JDict *dict, JVal key)
 {
   if (key.type == JV_STRING)
-    return j_dict_get_str (dict, key.s.p, key.s.len);
+    return tern_jinja_dict_get_str (dict, key.s.p, key.s.len);
   for (gsize k = 0; k < dict->n; k++)
-    if (j_equal (dict->keys[k], key))
+    if (tern_jinja_equal (dict->keys[k], key))
       return &dict->vals[k];
   return NULL;
 }
 
 void
-j_dict_set (JState *st, JDict *dict, JVal key, JVal val)
+tern_jinja_dict_set (JState *st, JDict *dict, JVal key, JVal val)
 {
-  JVal *slot = j_dict_get (dict, key);
+  JVal *slot = tern_jinja_dict_get (dict, key);
 
   if (slot)
     {
@@ -266,8 +263,8 @@ j_dict_set (JState *st, JDict *dict, JVal key, JVal val)
   if (dict->n == dict->cap)
     {
       gsize cap = MAX (4, dict->cap * 2);
-      JVal *keys = j_alloc (&st->env, cap * sizeof (JVal));
-      JVal *vals = j_alloc (&st->env, cap * sizeof (JVal));
+      JVal *keys = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
+      JVal *vals = tern_jinja_alloc (&st->env, cap * sizeof (JVal));
       if (dict->n)
         {
           memcpy (keys, dict->keys, dict->n * sizeof (JVal));
@@ -285,25 +282,25 @@ j_dict_set (JState *st, JDict *dict, JVal key, JVal val)
 /* ---- Python semantics ---- */
 
 gboolean
-j_is_str (JVal v)
+tern_jinja_is_str (JVal v)
 {
   return v.type == JV_STRING;
 }
 
 gboolean
-j_is_number (JVal v)
+tern_jinja_is_number (JVal v)
 {
   return v.type == JV_INT || v.type == JV_FLOAT || v.type == JV_BOOL;
 }
 
 double
-j_num (JVal v)
+tern_jinja_num (JVal v)
 {
   return v.type == JV_FLOAT ? v.f : v.type == JV_INT ? (double) v.i : (double) v.b;
 }
 
 gboolean
-j_truthy (JVal v)
+tern_jinja_truthy (JVal v)
 {
   switch ((JType) v.type)
     {
@@ -323,7 +320,7 @@ j_truthy (JVal v)
 }
 
 const char *
-j_type_name (JVal v)
+tern_jinja_type_name (JVal v)
 {
   switch ((JType) v.type)
     {
@@ -345,11 +342,11 @@ j_type_name (JVal v)
 static gboolean
 equal_depth (JVal a, JVal b, guint depth)
 {
-  if (j_is_number (a) && j_is_number (b))
+  if (tern_jinja_is_number (a) && tern_jinja_is_number (b))
     {
       if (a.type != JV_FLOAT && b.type != JV_FLOAT)
         return (a.type == JV_INT ? a.i : a.b) == (b.type == JV_INT ? b.i : b.b);
-      return j_num (a) == j_num (b);
+      return tern_jinja_num (a) == tern_jinja_num (b);
     }
   if (a.type != b.type)
     return FALSE;
@@ -362,7 +359,7 @@ equal_depth (JVal a, JVal b, guint depth)
       /* Too deep to compare: only the same list is equal. */
       if (a.list == b.list)
         return TRUE;
-      if (a.list->tuple != b.list->tuple || a.list->n != b.list->n || depth > MAX_VALUE_DEPTH)
+      if (a.list->tuple != b.list->tuple || a.list->n != b.list->n || depth > J_MAX_VALUE_DEPTH)
         return FALSE;
       for (gsize k = 0; k < a.list->n; k++)
         if (!equal_depth (a.list->items[k], b.list->items[k], depth + 1))
@@ -371,11 +368,11 @@ equal_depth (JVal a, JVal b, guint depth)
     case JV_DICT:
       if (a.dict == b.dict)
         return TRUE;
-      if (a.dict->n != b.dict->n || depth > MAX_VALUE_DEPTH)
+      if (a.dict->n != b.dict->n || depth > J_MAX_VALUE_DEPTH)
         return FALSE;
       for (gsize k = 0; k < a.dict->n; k++)
         {
-          JVal *other = j_dict_get (b.dict, a.dict->keys[k]);
+          JVal *other = tern_jinja_dict_get (b.dict, a.dict->keys[k]);
           if (other == NULL || !equal_depth (a.dict->vals[k], *other, depth + 1))
             return FALSE;
         }
@@ -388,7 +385,7 @@ equal_depth (JVal a, JVal b, guint depth)
 }
 
 gboolean
-j_equal (JVal a, JVal b)
+tern_jinja_equal (JVal a, JVal b)
 {
   return equal_depth (a, b, 0);
 }
@@ -396,14 +393,14 @@ j_equal (JVal a, JVal b)
 static int
 compare_depth (JState *st, gint32 line, JVal a, JVal b, guint depth)
 {
-  if (j_is_number (a) && j_is_number (b))
+  if (tern_jinja_is_number (a) && tern_jinja_is_number (b))
     {
       if (a.type != JV_FLOAT && b.type != JV_FLOAT)
         {
           gint64 x = a.type == JV_INT ? a.i : a.b, y = b.type == JV_INT ? b.i : b.b;
           return (x > y) - (x < y);
         }
-      double x = j_num (a), y = j_num (b);
+      double x = tern_jinja_num (a), y = tern_jinja_num (b);
       return (x > y) - (x < y);
     }
   if (a.type == JV_STRING && b.type == JV_STRING)
@@ -413,25 +410,25 @@ compare_depth (JState *st, gint32 line, JVal a, JVal b, guint depth)
     }
   if (a.type == JV_LIST && b.type == JV_LIST && a.list->tuple == b.list->tuple)
     {
-      if (depth > MAX_VALUE_DEPTH)
-        j_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "values nested too deeply to compare");
+      if (depth > J_MAX_VALUE_DEPTH)
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED, "values nested too deeply to compare");
       for (gsize k = 0; k < a.list->n && k < b.list->n; k++)
-        if (!j_equal (a.list->items[k], b.list->items[k]))
+        if (!tern_jinja_equal (a.list->items[k], b.list->items[k]))
           return compare_depth (st, line, a.list->items[k], b.list->items[k], depth + 1);
       return (a.list->n > b.list->n) - (a.list->n < b.list->n);
     }
-  j_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'<' not supported between instances of '%s' and '%s'",
-          j_type_name (a), j_type_name (b));
+  tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_FORMAT, "'<' not supported between instances of '%s' and '%s'",
+                   tern_jinja_type_name (a), tern_jinja_type_name (b));
 }
 
 int
-j_compare (JState *st, gint32 line, JVal a, JVal b)
+tern_jinja_compare (JState *st, gint32 line, JVal a, JVal b)
 {
   return compare_depth (st, line, a, b, 0);
 }
 
 gsize
-j_utf8_len (JVal v)
+tern_jinja_utf8_len (JVal v)
 {
   gsize n = 0;
   for (gsize i = 0; i < v.s.len; i++)
@@ -440,7 +437,7 @@ j_utf8_len (JVal v)
 }
 
 gsize
-j_utf8_offset (JVal v, gsize index)
+tern_jinja_utf8_offset (JVal v, gsize index)
 {
   gsize i = 0;
   for (; i < v.s.len; i++)
@@ -450,7 +447,7 @@ j_utf8_offset (JVal v, gsize index)
 }
 
 gssize
-j_find (JVal hay, gsize from, const char *needle, gsize len)
+tern_jinja_find (JVal hay, gsize from, const char *needle, gsize len)
 {
   if (len == 0)
     return from <= hay.s.len ? (gssize) from : -1;
@@ -464,562 +461,4 @@ j_find (JVal hay, gsize from, const char *needle, gsize len)
         return (gssize) i;
     }
   return -1;
-}
-
-/* ---- Output buffers ---- */
-
-void
-j_buf_init (JBuf *buf)
-{
-  *buf = (JBuf) { 0 };
-}
-
-static void
-buf_reserve (JState *st, JBuf *buf, gsize more)
-{
-  if (more > TERN_CHAT_TEMPLATE_MAX_OUTPUT - buf->len)
-    j_fail (&st->env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "the template's output passes %d MiB",
-            TERN_CHAT_TEMPLATE_MAX_OUTPUT >> 20);
-  if (buf->len + more <= buf->cap)
-    return;
-  gsize cap = MAX (MAX (256, buf->cap * 2), buf->len + more);
-  char *p = j_alloc (&st->env, cap);
-  if (buf->len)
-    memcpy (p, buf->p, buf->len);
-  buf->p = p;
-  buf->cap = cap;
-}
-
-void
-j_buf_append (JState *st, JBuf *buf, const char *p, gsize len)
-{
-  if (len == 0)
-    return;
-  buf_reserve (st, buf, len);
-  memcpy (buf->p + buf->len, p, len);
-  buf->len += len;
-}
-
-/* Marks bytes [start, end) of @buf as from a message. */
-static void
-buf_taint (JState *st, JBuf *buf, gsize start, gsize end)
-{
-  if (start >= end)
-    return;
-  if (buf->n_taint && buf->taint[buf->n_taint - 1].start + buf->taint[buf->n_taint - 1].len >= start)
-    {
-      JRange *last = &buf->taint[buf->n_taint - 1];
-      last->len = MAX (last->start + last->len, end) - last->start;
-      return;
-    }
-  if (buf->n_taint == buf->cap_taint)
-    {
-      gsize cap = MAX (8, buf->cap_taint * 2);
-      JRange *r = j_alloc (&st->env, cap * sizeof (JRange));
-      if (buf->n_taint)
-        memcpy (r, buf->taint, buf->n_taint * sizeof (JRange));
-      buf->taint = r;
-      buf->cap_taint = cap;
-    }
-  buf->taint[buf->n_taint++] = (JRange) { start, end - start };
-}
-
-void
-j_buf_append_str (JState *st, JBuf *buf, JVal v)
-{
-  gsize at = buf->len;
-
-  j_buf_append (st, buf, v.s.p, v.s.len);
-  if (v.s.taint)
-    for (gsize k = 0; k < v.s.taint->n; k++)
-      buf_taint (st, buf, at + v.s.taint->r[k].start, at + v.s.taint->r[k].start + v.s.taint->r[k].len);
-}
-
-JVal
-j_buf_value (JState *st, JBuf *buf)
-{
-  JVal v = { .type = JV_STRING };
-  v.s.p = buf->p ? buf->p : "";
-  v.s.len = buf->len;
-  if (buf->n_taint)
-    {
-      JTaint *t = j_alloc (&st->env, sizeof (JTaint) + buf->n_taint * sizeof (JRange));
-      t->n = buf->n_taint;
-      memcpy (t->r, buf->taint, buf->n_taint * sizeof (JRange));
-      v.s.taint = t;
-    }
-  return v;
-}
-
-static void
-buf_printf (JState *st, JBuf *buf, const char *format, ...) G_GNUC_PRINTF (3, 4);
-
-static void
-buf_printf (JState *st, JBuf *buf, const char *format, ...)
-{
-  char tmp[64];
-  va_list args;
-
-  va_start (args, format);
-  gint n = g_vsnprintf (tmp, sizeof tmp, format, args);
-  va_end (args);
-  j_buf_append (st, buf, tmp, (gsize) MIN (n, (gint) sizeof tmp - 1));
-}
-
-void
-j_format_float (double f, char *out, gsize size)
-{
-  char buf[40];
-  int prec;
-
-  if (isnan (f))
-    {
-      g_strlcpy (out, "nan", size);
-      return;
-    }
-  if (isinf (f))
-    {
-      g_strlcpy (out, f < 0 ? "-inf" : "inf", size);
-      return;
-    }
-  if (f == 0.0)
-    {
-      g_strlcpy (out, signbit (f) ? "-0.0" : "0.0", size);
-      return;
-    }
-  /* The shortest digits that read back as @f, as Python's repr. */
-  for (prec = 1; prec < 17; prec++)
-    {
-      g_snprintf (buf, sizeof buf, "%.*e", prec - 1, f);
-      if (g_ascii_strtod (buf, NULL) == f)
-        break;
-    }
-  g_snprintf (buf, sizeof buf, "%.*e", prec - 1, f);
-
-  char digits[24];
-  gsize nd = 0;
-  const char *p = buf;
-  gboolean neg = *p == '-';
-  if (neg)
-    p++;
-  for (; *p && *p != 'e'; p++)
-    if (g_ascii_isdigit (*p))
-      digits[nd++] = *p;
-  int exp = atoi (p + 1);
-  while (nd > 1 && digits[nd - 1] == '0')
-    nd--;
-  digits[nd] = '\0';
-
-  GString *s = g_string_new (neg ? "-" : "");
-  if (exp < -4 || exp >= 16)
-    {
-      g_string_append_c (s, digits[0]);
-      if (nd > 1)
-        {
-          g_string_append_c (s, '.');
-          g_string_append (s, digits + 1);
-        }
-      g_string_append_printf (s, "e%c%02d", exp < 0 ? '-' : '+', ABS (exp));
-    }
-  else if (exp < 0)
-    {
-      g_string_append (s, "0.");
-      for (int k = 0; k < -exp - 1; k++)
-        g_string_append_c (s, '0');
-      g_string_append (s, digits);
-    }
-  else
-    {
-      for (int k = 0; k <= exp; k++)
-        g_string_append_c (s, (gsize) k < nd ? digits[k] : '0');
-      g_string_append_c (s, '.');
-      g_string_append (s, (gsize) exp + 1 < nd ? digits + exp + 1 : "0");
-    }
-  g_strlcpy (out, s->str, size);
-  g_string_free (s, TRUE);
-}
-
-/* Python's str.isprintable() for one character. */
-static gboolean
-py_printable (gunichar u)
-{
-  switch (g_unichar_type (u))
-    {
-    case G_UNICODE_CONTROL:
-    case G_UNICODE_FORMAT:
-    case G_UNICODE_SURROGATE:
-    case G_UNICODE_PRIVATE_USE:
-    case G_UNICODE_UNASSIGNED:
-    case G_UNICODE_LINE_SEPARATOR:
-    case G_UNICODE_PARAGRAPH_SEPARATOR:
-      return FALSE;
-    case G_UNICODE_SPACE_SEPARATOR:
-      return u == ' ';
-    default:
-      return TRUE;
-    }
-}
-
-static void
-repr_string (JState *st, JBuf *buf, JVal v)
-{
-  gboolean has_single = memchr (v.s.p, '\'', v.s.len) != NULL;
-  gboolean has_double = memchr (v.s.p, '"', v.s.len) != NULL;
-  char quote = has_single && !has_double ? '"' : '\'';
-  gsize at = buf->len;
-
-  j_buf_append (st, buf, &quote, 1);
-  for (const char *p = v.s.p, *end = v.s.p + v.s.len; p < end; p = g_utf8_next_char (p))
-    {
-      gunichar u = g_utf8_get_char (p);
-      if (u == '\\' || u == (gunichar) quote)
-        {
-          char esc[2] = { '\\', (char) u };
-          j_buf_append (st, buf, esc, 2);
-        }
-      else if (u == '\n')
-        j_buf_append (st, buf, "\\n", 2);
-      else if (u == '\r')
-        j_buf_append (st, buf, "\\r", 2);
-      else if (u == '\t')
-        j_buf_append (st, buf, "\\t", 2);
-      else if (u < 0x20 || u == 0x7f || (u >= 0x80 && !py_printable (u)))
-        buf_printf (st, buf, u < 0x100 ? "\\x%02x" : u < 0x10000 ? "\\u%04x" : "\\U%08x", u);
-      else
-        j_buf_append (st, buf, p, (gsize) (g_utf8_next_char (p) - p));
-    }
-  j_buf_append (st, buf, &quote, 1);
-  if (v.s.taint)
-    buf_taint (st, buf, at, buf->len);
-}
-
-static void append_repr (JState *st, JBuf *buf, JVal v, guint depth);
-
-static void
-check_depth (JState *st, guint depth)
-{
-  if (depth > MAX_VALUE_DEPTH)
-    j_fail (&st->env, 0, TERN_ENGINE_ERROR_UNSUPPORTED, "values nested more than %d deep", MAX_VALUE_DEPTH);
-}
-
-static void
-append_dict_repr (JState *st, JBuf *buf, const JDict *d, guint depth)
-{
-  j_buf_append (st, buf, "{", 1);
-  for (gsize k = 0; k < d->n; k++)
-    {
-      if (k)
-        j_buf_append (st, buf, ", ", 2);
-      append_repr (st, buf, d->keys[k], depth + 1);
-      j_buf_append (st, buf, ": ", 2);
-      append_repr (st, buf, d->vals[k], depth + 1);
-    }
-  j_buf_append (st, buf, "}", 1);
-}
-
-/* str() when @as_repr is FALSE: strings as they are. */
-static void
-append_value (JState *st, JBuf *buf, JVal v, gboolean as_repr, guint depth)
-{
-  char num[40];
-
-  check_depth (st, depth);
-  switch ((JType) v.type)
-    {
-    case JV_UNDEFINED:
-      if (as_repr)
-        j_buf_append (st, buf, "Undefined", 9);
-      break;
-    case JV_NONE: j_buf_append (st, buf, "None", 4); break;
-    case JV_BOOL: v.b ? j_buf_append (st, buf, "True", 4) : j_buf_append (st, buf, "False", 5); break;
-    case JV_INT: buf_printf (st, buf, "%" G_GINT64_FORMAT, v.i); break;
-    case JV_FLOAT:
-      j_format_float (v.f, num, sizeof num);
-      j_buf_append (st, buf, num, strlen (num));
-      break;
-    case JV_STRING:
-      if (!as_repr)
-        j_buf_append_str (st, buf, v);
-      else if (v.markup)
-        {
-          /* markupsafe's Markup.__repr__. */
-          j_buf_append (st, buf, "Markup(", 7);
-          repr_string (st, buf, v);
-          j_buf_append (st, buf, ")", 1);
-        }
-      else
-        repr_string (st, buf, v);
-      break;
-    case JV_LIST:
-      j_buf_append (st, buf, v.list->tuple ? "(" : "[", 1);
-      for (gsize k = 0; k < v.list->n; k++)
-        {
-          if (k)
-            j_buf_append (st, buf, ", ", 2);
-          append_repr (st, buf, v.list->items[k], depth + 1);
-        }
-      if (v.list->tuple && v.list->n == 1)
-        j_buf_append (st, buf, ",", 1);
-      j_buf_append (st, buf, v.list->tuple ? ")" : "]", 1);
-      break;
-    case JV_DICT: append_dict_repr (st, buf, v.dict, depth); break;
-    case JV_NAMESPACE:
-      j_buf_append (st, buf, "<Namespace ", 11);
-      append_dict_repr (st, buf, v.dict, depth);
-      j_buf_append (st, buf, ">", 1);
-      break;
-    case JV_FUNC:
-      if (v.fn->kind == JF_MACRO || v.fn->kind == JF_CALLER)
-        {
-          j_buf_append (st, buf, "<Macro '", 8);
-          j_buf_append (st, buf, v.fn->name, strlen (v.fn->name));
-          j_buf_append (st, buf, "'>", 2);
-        }
-      else
-        {
-          j_buf_append (st, buf, "<built-in method ", 17);
-          j_buf_append (st, buf, v.fn->name, strlen (v.fn->name));
-          j_buf_append (st, buf, ">", 1);
-        }
-      break;
-    case JV_LOOP:
-      buf_printf (st, buf, "<LoopContext %" G_GSIZE_FORMAT "/%" G_GSIZE_FORMAT ">", v.loop->index0 + 1,
-                  v.loop->items->n);
-      break;
-    }
-}
-
-static void
-append_repr (JState *st, JBuf *buf, JVal v, guint depth)
-{
-  append_value (st, buf, v, TRUE, depth);
-}
-
-void
-j_buf_append_val (JState *st, JBuf *buf, JVal v)
-{
-  append_value (st, buf, v, FALSE, 0);
-}
-
-void
-j_buf_append_repr (JState *st, JBuf *buf, JVal v)
-{
-  append_value (st, buf, v, TRUE, 0);
-}
-
-JVal
-j_to_str (JState *st, JVal v)
-{
-  JBuf buf;
-
-  if (v.type == JV_STRING)
-    {
-      v.markup = FALSE;
-      return v;
-    }
-  j_buf_init (&buf);
-  j_buf_append_val (st, &buf, v);
-  return j_buf_value (st, &buf);
-}
-
-/* ---- json.dumps ---- */
-
-typedef struct {
-  gint32 line;
-  JJsonOptions o;
-} JsonStyle;
-
-static void
-json_string (JState *st, JBuf *buf, JVal v, const JsonStyle *style)
-{
-  const char *p = v.s.p;
-  gsize len = v.s.len, at = buf->len;
-  gsize run = 0; /* bytes copied as they are, pending */
-
-  j_buf_append (st, buf, "\"", 1);
-  for (gsize i = 0; i < len;)
-    {
-      guint8 c = (guint8) p[i];
-      const char *esc = NULL;
-      char hex[16];
-      gsize n = 1;
-
-      switch (c)
-        {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        default:
-          /* ensure_ascii escapes all but printable ASCII: DEL too. */
-          if (c < 0x20 || (c == 0x7f && style->o.ensure_ascii))
-            {
-              g_snprintf (hex, sizeof hex, "\\u%04x", c);
-              esc = hex;
-            }
-          else if (c >= 0x80 && style->o.ensure_ascii)
-            {
-              gunichar u = g_utf8_get_char (p + i);
-              n = (gsize) (g_utf8_next_char (p + i) - (p + i));
-              if (u >= 0x10000)
-                g_snprintf (hex, sizeof hex, "\\u%04x\\u%04x", 0xd800 + ((u - 0x10000) >> 10),
-                            0xdc00 + ((u - 0x10000) & 0x3ff));
-              else
-                g_snprintf (hex, sizeof hex, "\\u%04x", u);
-              esc = hex;
-            }
-        }
-      if (esc)
-        {
-          j_buf_append (st, buf, p + i - run, run);
-          run = 0;
-          j_buf_append (st, buf, esc, strlen (esc));
-        }
-      else
-        run += n;
-      i += n;
-    }
-  j_buf_append (st, buf, p + len - run, run);
-  j_buf_append (st, buf, "\"", 1);
-  if (v.s.taint)
-    buf_taint (st, buf, at, buf->len);
-}
-
-static void
-json_newline (JState *st, JBuf *buf, const JsonStyle *style, guint level)
-{
-  j_buf_append (st, buf, "\n", 1);
-  for (guint k = 0; k < level; k++)
-    j_buf_append (st, buf, style->o.indent, style->o.indent_len);
-}
-
-static void json_value (JState *st, JBuf *buf, JVal v, const JsonStyle *style, guint level);
-
-static void
-json_key (JState *st, JBuf *buf, JVal key, const JsonStyle *style)
-{
-  char num[40];
-
-  switch ((JType) key.type)
-    {
-    case JV_STRING: json_string (st, buf, key, style); return;
-    case JV_NONE: j_buf_append (st, buf, "\"null\"", 6); return;
-    case JV_BOOL: key.b ? j_buf_append (st, buf, "\"true\"", 6) : j_buf_append (st, buf, "\"false\"", 7); return;
-    case JV_INT: buf_printf (st, buf, "\"%" G_GINT64_FORMAT "\"", key.i); return;
-    case JV_FLOAT:
-      j_format_float (key.f, num, sizeof num);
-      if (!isfinite (key.f))
-        g_strlcpy (num, isnan (key.f) ? "NaN" : key.f < 0 ? "-Infinity" : "Infinity", sizeof num);
-      buf_printf (st, buf, "\"%s\"", num);
-      return;
-    default:
-      j_fail (&st->env, style->line, TERN_ENGINE_ERROR_FORMAT, "keys must be str, int, float, bool or None, not %s",
-              j_type_name (key));
-    }
-}
-
-static void
-json_dict (JState *st, JBuf *buf, const JDict *d, const JsonStyle *style, guint level)
-{
-  gsize *order = j_alloc (&st->env, MAX (d->n, 1) * sizeof (gsize));
-
-  if (d->n == 0)
-    {
-      j_buf_append (st, buf, "{}", 2);
-      return;
-    }
-  for (gsize k = 0; k < d->n; k++)
-    order[k] = k;
-  if (style->o.sort_keys)
-    for (gsize k = 1; k < d->n; k++) /* insertion sort: dicts in templates are small */
-      for (gsize m = k; m > 0 && j_compare (st, style->line, d->keys[order[m - 1]], d->keys[order[m]]) > 0; m--)
-        {
-          gsize t = order[m];
-          order[m] = order[m - 1];
-          order[m - 1] = t;
-        }
-  j_buf_append (st, buf, "{", 1);
-  for (gsize k = 0; k < d->n; k++)
-    {
-      if (k)
-        j_buf_append (st, buf, style->o.item_sep, style->o.item_sep_len);
-      if (style->o.indent)
-        json_newline (st, buf, style, level + 1);
-      json_key (st, buf, d->keys[order[k]], style);
-      j_buf_append (st, buf, style->o.key_sep, style->o.key_sep_len);
-      json_value (st, buf, d->vals[order[k]], style, level + 1);
-    }
-  if (style->o.indent)
-    json_newline (st, buf, style, level);
-  j_buf_append (st, buf, "}", 1);
-}
-
-static void
-json_value (JState *st, JBuf *buf, JVal v, const JsonStyle *style, guint level)
-{
-  char num[40];
-
-  check_depth (st, level);
-  switch ((JType) v.type)
-    {
-    case JV_NONE: j_buf_append (st, buf, "null", 4); return;
-    case JV_BOOL: v.b ? j_buf_append (st, buf, "true", 4) : j_buf_append (st, buf, "false", 5); return;
-    case JV_INT: buf_printf (st, buf, "%" G_GINT64_FORMAT, v.i); return;
-    case JV_FLOAT:
-      if (isnan (v.f))
-        j_buf_append (st, buf, "NaN", 3);
-      else if (isinf (v.f))
-        v.f < 0 ? j_buf_append (st, buf, "-Infinity", 9) : j_buf_append (st, buf, "Infinity", 8);
-      else
-        {
-          j_format_float (v.f, num, sizeof num);
-          j_buf_append (st, buf, num, strlen (num));
-        }
-      return;
-    case JV_STRING: json_string (st, buf, v, style); return;
-    case JV_LIST:
-      if (v.list->n == 0)
-        {
-          j_buf_append (st, buf, "[]", 2);
-          return;
-        }
-      j_buf_append (st, buf, "[", 1);
-      for (gsize k = 0; k < v.list->n; k++)
-        {
-          if (k)
-            j_buf_append (st, buf, style->o.item_sep, style->o.item_sep_len);
-          if (style->o.indent)
-            json_newline (st, buf, style, level + 1);
-          json_value (st, buf, v.list->items[k], style, level + 1);
-        }
-      if (style->o.indent)
-        json_newline (st, buf, style, level);
-      j_buf_append (st, buf, "]", 1);
-      return;
-    case JV_DICT: json_dict (st, buf, v.dict, style, level); return;
-    default:
-      j_fail (&st->env, style->line, TERN_ENGINE_ERROR_FORMAT, "Object of type %s is not JSON serializable",
-              j_type_name (v));
-    }
-}
-
-void
-j_buf_append_json (JState *st, gint32 line, JBuf *buf, JVal v, const JJsonOptions *options)
-{
-  JsonStyle style = { .line = line, .o = *options };
-
-  if (style.o.item_sep == NULL)
-    {
-      style.o.item_sep = style.o.indent ? "," : ", ";
-      style.o.item_sep_len = strlen (style.o.item_sep);
-    }
-  if (style.o.key_sep == NULL)
-    {
-      style.o.key_sep = ": ";
-      style.o.key_sep_len = 2;
-    }
-  json_value (st, buf, v, &style, 0);
 }

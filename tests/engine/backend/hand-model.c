@@ -2,7 +2,7 @@
 #include "hand-model.h"
 
 #include <string.h>
-#include <tern/quant.h>
+#include "quant/quant.h"
 
 struct HandModel {
   TernHParams hp;

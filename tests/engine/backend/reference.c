@@ -2,7 +2,7 @@
 #include "reference.h"
 
 #include <math.h>
-#include <tern/quant.h>
+#include "quant/quant.h"
 
 /* A float's unit roundoff, and a half's. */
 #define U32 0x1p-24

@@ -3,7 +3,7 @@
  * attend, kv_move, kv_save and kv_load (see test-backend-ops.c). */
 #include <math.h>
 #include <string.h>
-#include <tern/quant.h>
+#include "quant/quant.h"
 
 #include "ops-harness.h"
 #include "reference.h"

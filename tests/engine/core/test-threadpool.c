@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#include <tern/threadpool.h>
+#include "core/threadpool.h"
 
 typedef struct {
   gint64 n;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Export against golden files. A fixed set of conversations, built
- * through the store's API under a test clock (store_set_clock), is
+ * through the store's API under a test clock (tern_store_set_clock), is
  * exported as Markdown and as JSON and compared byte for byte with
  * tests/data/export/conversations.md and conversations.json; that JSON,
  * imported into a fresh database, gives the same conversations (read back
@@ -83,7 +83,7 @@ build_conversations (TernStore *store, Ids *ids)
   TernToken toks[TERN_REPLY_CHECKPOINT_TOKENS + 8] = { 0 };
   gint64 *m = ids->message;
 
-  store_set_clock (store, CLOCK_START, CLOCK_STEP);
+  tern_store_set_clock (store, CLOCK_START, CLOCK_STEP);
 
   tern_sampler_params_init (&sampling);
   sampling.temperature = 0.5f;

@@ -7,78 +7,7 @@
 #include <tern/tokenizer.h>
 
 #include "text/tokenizer-private.h"
-
-/* ---- Helpers ---- */
-
-static TernTokenizer *
-load_vocab (const char *name)
-{
-  g_autofree char *file = g_strdup_printf ("ggml-vocab-%s.gguf", name);
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "vocab", file, NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (TernGguf) gguf = tern_gguf_open (path, &error);
-  TernTokenizer *tok;
-
-  g_assert_no_error (error);
-  tok = tern_tokenizer_new (gguf, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (tok);
-  return tok;
-}
-
-static GArray *
-encode (const TernTokenizer *tok, const char *text, gssize len, TernTokenizeFlags flags)
-{
-  GArray *out = g_array_new (FALSE, FALSE, sizeof (TernToken));
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (tern_tokenizer_encode (tok, text, len, flags, out, &error));
-  g_assert_no_error (error);
-  return out;
-}
-
-static char *
-decode (const TernTokenizer *tok, const GArray *tokens, gboolean render_special)
-{
-  GString *out = g_string_new (NULL);
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (tern_tokenizer_decode (tok, (const TernToken *) tokens->data, tokens->len,
-                                        render_special, out, &error));
-  g_assert_no_error (error);
-  return g_string_free (out, FALSE);
-}
-
-/* Feeds the tokens one at a time; every piece of output must be valid
- * UTF-8 on its own. */
-static char *
-decode_streaming (const TernTokenizer *tok, const GArray *tokens)
-{
-  g_autoptr (TernDetokenizer) detok = tern_detokenizer_new (tok, FALSE);
-  GString *all = g_string_new (NULL);
-  g_autoptr (GString) piece = g_string_new (NULL);
-
-  for (guint i = 0; i < tokens->len; i++) {
-    g_autoptr (GError) error = NULL;
-
-    g_string_truncate (piece, 0);
-    g_assert_true (tern_detokenizer_push (detok, g_array_index (tokens, TernToken, i), piece, &error));
-    g_assert_no_error (error);
-    g_assert_true (g_utf8_validate_len (piece->str, piece->len, NULL));
-    g_string_append_len (all, piece->str, (gssize) piece->len);
-  }
-  g_string_truncate (piece, 0);
-  tern_detokenizer_flush (detok, piece);
-  g_assert_true (g_utf8_validate_len (piece->str, piece->len, NULL));
-  g_string_append_len (all, piece->str, (gssize) piece->len);
-  return g_string_free (all, FALSE);
-}
-
-static void
-assert_tokens (const GArray *got, const TernToken *want, guint n)
-{
-  g_assert_cmpmem (got->data, got->len * sizeof (TernToken), want, n * sizeof (TernToken));
-}
+#include "tokenizer-test.h"
 
 /* ---- llama.cpp's vocabulary tests ---- */
 
@@ -289,97 +218,6 @@ test_pre_unknown (void)
   g_assert_null (pretok);
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED);
   g_assert_nonnull (strstr (error->message, "no-such-pre"));
-}
-
-/* ---- Special tokens ---- */
-
-static void
-test_special_spm (void)
-{
-  g_autoptr (TernTokenizer) tok = load_vocab ("llama-spm");
-  const char *text = "<s>Hello</s>";
-  g_autoptr (GArray) plain = encode (tok, text, -1, TERN_TOKENIZE_NONE);
-  g_autoptr (GArray) parsed = encode (tok, text, -1, TERN_TOKENIZE_PARSE_SPECIAL);
-  g_autoptr (GArray) both = encode (tok, text, -1, TERN_TOKENIZE_PARSE_SPECIAL | TERN_TOKENIZE_ADD_SPECIAL);
-  g_autoptr (GArray) hello = encode (tok, "Hello", -1, TERN_TOKENIZE_ADD_SPECIAL);
-  g_autofree char *shown = NULL, *hidden = NULL, *plain_text = NULL;
-
-  g_assert_cmpstr (tern_tokenizer_model (tok), ==, "llama");
-  g_assert_cmpint (tern_tokenizer_bos (tok), ==, 1);
-  g_assert_cmpint (tern_tokenizer_eos (tok), ==, 2);
-  g_assert_true (tern_tokenizer_add_bos (tok));
-  g_assert_false (tern_tokenizer_add_eos (tok));
-  g_assert_true (tern_tokenizer_is_eog (tok, 2));
-  g_assert_false (tern_tokenizer_is_eog (tok, 1));
-  g_assert_cmpint (tern_tokenizer_token_attr (tok, 1), ==, TERN_TOKEN_ATTR_CONTROL);
-  g_assert_cmpstr (tern_tokenizer_token_text (tok, 1), ==, "<s>");
-
-  /* User text: "<s>" is just characters. */
-  for (guint i = 0; i < plain->len; i++)
-    g_assert_cmpint (g_array_index (plain, TernToken, i), >, 2);
-  plain_text = decode (tok, plain, FALSE);
-  g_assert_cmpstr (plain_text, ==, text);
-
-  /* Template text: the tokens themselves; the text after a special token
-   * gets SentencePiece's space prefix, as in llama.cpp. */
-  g_assert_cmpuint (parsed->len, ==, 3);
-  g_assert_cmpint (g_array_index (parsed, TernToken, 0), ==, 1);
-  g_assert_cmpint (g_array_index (parsed, TernToken, 1), ==, g_array_index (hello, TernToken, 1));
-  g_assert_cmpint (g_array_index (parsed, TernToken, 2), ==, 2);
-  g_assert_cmpuint (both->len, ==, 4);
-  g_assert_cmpint (g_array_index (both, TernToken, 0), ==, 1);
-  g_assert_cmpuint (hello->len, ==, 2);
-  g_assert_cmpint (g_array_index (hello, TernToken, 0), ==, 1);
-
-  shown = decode (tok, parsed, TRUE);
-  g_assert_cmpstr (shown, ==, "<s> Hello</s>");
-  hidden = decode (tok, both, FALSE);
-  g_assert_cmpstr (hidden, ==, "Hello");
-}
-
-static void
-test_special_bpe (void)
-{
-  g_autoptr (TernTokenizer) tok = load_vocab ("gpt-2");
-  const char *text = "Hi<|endoftext|>";
-  g_autoptr (GArray) plain = encode (tok, text, -1, TERN_TOKENIZE_NONE);
-  g_autoptr (GArray) parsed = encode (tok, text, -1, TERN_TOKENIZE_PARSE_SPECIAL);
-  g_autoptr (GByteArray) bytes = g_byte_array_new ();
-  g_autoptr (GError) error = NULL;
-
-  g_assert_cmpstr (tern_tokenizer_model (tok), ==, "gpt2");
-  g_assert_cmpstr (tern_tokenizer_pre (tok), ==, "gpt-2");
-  g_assert_cmpint (tern_tokenizer_n_vocab (tok), ==, 50257);
-  g_assert_true (tern_tokenizer_is_eog (tok, 50256));
-  g_assert_false (tern_tokenizer_add_bos (tok));
-
-  g_assert_cmpuint (plain->len, >, 2);
-  for (guint i = 0; i < plain->len; i++)
-    g_assert_cmpint (g_array_index (plain, TernToken, i), !=, 50256);
-  g_assert_cmpuint (parsed->len, ==, 2);
-  g_assert_cmpint (g_array_index (parsed, TernToken, 1), ==, 50256);
-
-  g_assert_true (tern_tokenizer_token_bytes (tok, 50256, FALSE, bytes, &error));
-  g_assert_cmpuint (bytes->len, ==, 0);
-  g_assert_true (tern_tokenizer_token_bytes (tok, 50256, TRUE, bytes, &error));
-  g_assert_cmpmem (bytes->data, bytes->len, "<|endoftext|>", 13);
-  g_assert_no_error (error);
-  g_assert_false (tern_tokenizer_token_bytes (tok, 50257, TRUE, bytes, &error));
-  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
-}
-
-static void
-test_eog (void)
-{
-  g_autoptr (TernTokenizer) tok = load_vocab ("phi-3");
-  g_autoptr (GArray) end = encode (tok, "<|end|>", -1, TERN_TOKENIZE_PARSE_SPECIAL);
-
-  g_assert_cmpint (tern_tokenizer_eos (tok), ==, 32000);
-  g_assert_true (tern_tokenizer_is_eog (tok, 32000));
-  g_assert_cmpuint (end->len, ==, 1);
-  g_assert_true (tern_tokenizer_is_eog (tok, g_array_index (end, TernToken, 0)));
-  g_assert_false (tern_tokenizer_is_eog (tok, -1));
-  g_assert_false (tern_tokenizer_is_eog (tok, 1 << 30));
 }
 
 /* ---- Detokenization ---- */
@@ -887,9 +725,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/tokenizer/pre/qwen2", test_pre_qwen2);
   g_test_add_func ("/engine/tokenizer/pre/smollm", test_pre_smollm);
   g_test_add_func ("/engine/tokenizer/pre/unknown", test_pre_unknown);
-  g_test_add_func ("/engine/tokenizer/special/spm", test_special_spm);
-  g_test_add_func ("/engine/tokenizer/special/bpe", test_special_bpe);
-  g_test_add_func ("/engine/tokenizer/eog", test_eog);
   g_test_add_func ("/engine/tokenizer/detokenize/split-character", test_detok_split_char);
   g_test_add_func ("/engine/tokenizer/detokenize/leading-space", test_detok_leading_space);
   g_test_add_func ("/engine/tokenizer/invalid-utf8", test_invalid_utf8);

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <string.h>
 #include <tern/types.h>
 
 G_BEGIN_DECLS
 
-/* Tensor type kernels: for each tensor type Tern reads (see types.h), a row
+/* The quant layer's interface to the rest of the engine (the backends,
+ * compression, the tests): not installed, not for the app or tern-cli.
+ *
+ * Tensor type kernels: for each tensor type Tern reads (see types.h), a row
  * dequantizer, a dot product of a weight row with an activation row, and
  * for some types a quantizer. Layouts and results follow llama.cpp (ggml):
  *
@@ -54,16 +58,6 @@ typedef float (*TernVecDotFn) (gint64 n, const void *w, const void *a);
 #define TERN_DOT_TILE_COLS 4
 typedef void (*TernDotTileFn) (gint64 n, const void *w, gsize w_stride, int n_rows, const void *a,
                                gsize a_stride, int n_cols, float *out, gsize out_stride);
-
-/* Instruction-set levels of the kernels. SIMD kernels agree with the scalar
- * ones up to float rounding (they sum in another order); integer parts
- * (block sums of quantized products) are exact at every level. */
-typedef enum {
-  TERN_KERNEL_SCALAR,  /* portable C */
-  TERN_KERNEL_AVX2,    /* x86-64 with AVX2, FMA and F16C */
-  TERN_KERNEL_AVX512,  /* x86-64 with AVX-512 F, BW, VL, DQ, VNNI (and the above) */
-  TERN_KERNEL_BEST,    /* the best level this CPU runs */
-} TernKernelLevel;
 
 /* The best level this CPU supports, detected once. The environment variable
  * TERN_KERNEL=scalar|avx2|avx512 lowers it (for debugging and comparison;
@@ -123,12 +117,95 @@ TernVecDotFn tern_quant_vec_dot (TernType type, TernKernelLevel level);
  * level's vec_dot per (row, column). */
 TernDotTileFn tern_quant_dot_tile (TernType type, TernKernelLevel level);
 
-/* Single-value conversions used by the kernels, exposed for the rest of
- * the engine (norm weights, KV caches). f16 -> f32 is exact; f32 -> f16
- * and f32 -> bf16 round to nearest even, a NaN gives a quiet NaN. */
-float tern_fp16_to_fp32 (guint16 h);
-guint16 tern_fp32_to_fp16 (float f);
-float tern_bf16_to_fp32 (guint16 h);
-guint16 tern_fp32_to_bf16 (float f);
+/* Single-value conversions, for the kernels and the rest of the engine
+ * (norm weights, KV caches). */
+
+/* IEEE binary16 -> binary32, exact (subnormals, infinities, NaN payloads). */
+static inline float
+tern_fp16_to_fp32 (guint16 h)
+{
+  guint32 sign = (guint32) (h & 0x8000) << 16;
+  guint32 exp = (h >> 10) & 0x1f;
+  guint32 mant = h & 0x3ff;
+  guint32 bits;
+
+  if (exp == 0x1f)
+    bits = sign | 0x7f800000 | (mant << 13);
+  else if (exp != 0)
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  else if (mant == 0)
+    bits = sign;
+  else
+    {
+      /* Subnormal: normalise the mantissa into an f32 exponent. */
+      exp = 113;
+      while (!(mant & 0x400))
+        {
+          mant <<= 1;
+          exp--;
+        }
+      bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+
+  float f;
+  memcpy (&f, &bits, sizeof f);
+  return f;
+}
+
+/* binary32 -> binary16, round to nearest even; overflow gives infinity and
+ * a NaN a quiet NaN keeping the top of its payload (as F16C's vcvtps2ph). */
+static inline guint16
+tern_fp32_to_fp16 (float f)
+{
+  guint32 u;
+  memcpy (&u, &f, sizeof u);
+  guint16 sign = (u >> 16) & 0x8000;
+  guint32 abs = u & 0x7fffffff;
+
+  if (abs > 0x7f800000)
+    return sign | 0x7e00 | ((abs >> 13) & 0x3ff);
+  if (abs >= 0x477ff000) /* rounds to 65536 or more */
+    return sign | 0x7c00;
+  if (abs >= 0x38800000) /* normal half */
+    {
+      guint32 r = abs + 0xfff + ((abs >> 13) & 1);
+      return sign | (guint16) ((r - 0x38000000) >> 13);
+    }
+  if (abs < 0x33000000) /* below half the smallest subnormal */
+    return sign;
+
+  /* Subnormal half: shift the full mantissa right, rounding to even. */
+  guint32 e = abs >> 23;
+  guint32 mant = (abs & 0x7fffff) | 0x800000;
+  guint32 shift = 126 - e; /* 14..24 */
+  guint32 q = mant >> shift;
+  guint32 rem = mant & ((1u << shift) - 1);
+  guint32 halfway = 1u << (shift - 1);
+  if (rem > halfway || (rem == halfway && (q & 1)))
+    q++;
+  return sign | (guint16) q;
+}
+
+/* bfloat16 -> binary32, exact. */
+static inline float
+tern_bf16_to_fp32 (guint16 h)
+{
+  guint32 bits = (guint32) h << 16;
+  float f;
+  memcpy (&f, &bits, sizeof f);
+  return f;
+}
+
+/* binary32 -> bfloat16, round to nearest even; a NaN gives a quiet NaN. */
+static inline guint16
+tern_fp32_to_bf16 (float f)
+{
+  guint32 u;
+  memcpy (&u, &f, sizeof u);
+  if ((u & 0x7fffffff) > 0x7f800000)
+    return (guint16) ((u >> 16) | 0x40);
+  return (guint16) ((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
 
 G_END_DECLS

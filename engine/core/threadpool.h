@@ -5,9 +5,10 @@
 
 G_BEGIN_DECLS
 
-/* A persistent pool of compute threads. The thread that calls
- * tern_thread_pool_run takes part as thread 0, so a pool of N threads
- * starts N - 1 workers. Workers spin briefly between jobs (a decode step
+/* A persistent pool of compute threads, for the engine's compute (the CPU
+ * backend, compression): not installed, not for the app or tern-cli. The
+ * thread that calls tern_thread_pool_run takes part as thread 0, so a pool
+ * of N threads starts N - 1 workers. Workers spin briefly between jobs (a decode step
  * issues hundreds of jobs per token) and then sleep.
  *
  * A pool is used by one thread at a time (the engine thread); the function

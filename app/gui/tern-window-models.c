@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* TernWindow's models: the model menu, loading a model, the library page
+ * and the actions that open a model file. */
+#include "tern-library-page.h"
+#include "tern-window-private.h"
+
+#include <tern/error.h>
+
+TernModelItem *
+tern_window_find_model (TernWindow *self, gint64 id, guint *position)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->models));
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr (TernModelItem) item = g_list_model_get_item (G_LIST_MODEL (self->models), i);
+      if (tern_model_item_get_id (item) == id)
+        {
+          if (position)
+            *position = i;
+          return item;
+        }
+    }
+  return NULL;
+}
+
+static void
+sync_model_menu (TernWindow *self)
+{
+  guint position;
+
+  self->syncing_models = TRUE;
+  if (tern_window_find_model (self, tern_service_get_model_id (self->service), &position))
+    gtk_drop_down_set_selected (self->model_dropdown, position);
+  else
+    gtk_drop_down_set_selected (self->model_dropdown, GTK_INVALID_LIST_POSITION);
+  self->syncing_models = FALSE;
+}
+
+typedef struct {
+  TernWindow *window; /* a reference */
+  gboolean first;     /* the list read when the window opens */
+} ModelsRequest;
+
+static void
+models_request_free (ModelsRequest *request)
+{
+  g_object_unref (request->window);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ModelsRequest, models_request_free)
+
+static void
+got_models (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = tern_service_list_models_finish (TERN_SERVICE (source), result, &error);
+  g_autoptr (ModelsRequest) request = data;
+  TernWindow *self = request->window;
+
+  if (tern_window_cancelled (error) || tern_window_gone (self))
+    return;
+  if (list == NULL)
+    {
+      tern_window_toast_error (self, _("Could not read the model library"), error);
+      return;
+    }
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < list->len; i++)
+    g_ptr_array_add (items, tern_model_item_new (list->pdata[i]));
+  self->syncing_models = TRUE;
+  g_list_store_splice (self->models, 0, g_list_model_get_n_items (G_LIST_MODEL (self->models)), items->pdata,
+                       items->len);
+  self->syncing_models = FALSE;
+  sync_model_menu (self);
+  gtk_widget_set_visible (GTK_WIDGET (self->model_dropdown), list->len > 0);
+
+  if (list->len == 0 && g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "library") != 0)
+    gtk_stack_set_visible_child_name (self->main_stack, "welcome");
+  else if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "welcome") == 0)
+    gtk_stack_set_visible_child_name (self->main_stack, "chat");
+
+  /* On opening, the model used last is loaded, so the user can chat at once. */
+  if (request->first && list->len > 0 && !tern_service_get_model_loaded (self->service) && self->model_pending == 0)
+    tern_window_load_model (self, ((TernStoreModel *) list->pdata[0])->path);
+}
+
+void
+tern_window_reload_models (TernWindow *self, gboolean first)
+{
+  ModelsRequest *request = g_new0 (ModelsRequest, 1);
+
+  request->window = g_object_ref (self);
+  request->first = first;
+  tern_service_list_models (self->service, self->cancellable, got_models, request);
+}
+
+static void
+got_model (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 id = tern_service_load_model_finish (TERN_SERVICE (source), result, &error);
+  g_autoptr (TernWindow) self = data;
+
+  if (tern_window_cancelled (error) || tern_window_gone (self))
+    return;
+  self->model_pending = 0;
+  tern_window_hide_progress (self);
+  if (id == 0)
+    {
+      if (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO) ||
+          g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH))
+        {
+          g_autofree char *text = g_strdup_printf (_("The model could not be opened: %s"), error->message);
+          tern_window_show_banner (self, text);
+        }
+      else
+        tern_window_toast_error (self, _("Could not load the model"), error);
+      sync_model_menu (self);
+    }
+  else
+    {
+      tern_window_show_banner (self, NULL);
+      g_settings_set_int64 (self->settings, "last-model-id", id);
+      tern_library_page_reload (TERN_LIBRARY_PAGE (self->library_page));
+      /* The conversation shown goes on with this model. */
+      if (self->conversation_id != 0)
+        tern_window_open_conversation (self, self->conversation_id);
+    }
+  tern_window_reload_models (self, FALSE);
+  tern_window_update_status (self);
+  tern_window_chat_update_actions (self);
+}
+
+void
+tern_window_load_model (TernWindow *self, const char *path)
+{
+  self->model_pending = 1;
+  g_clear_pointer (&self->resume_note, g_free);
+  tern_window_update_status (self);
+  tern_window_chat_update_actions (self);
+  tern_service_load_model (self->service, path, self->cancellable, got_model, g_object_ref (self));
+}
+
+static void
+on_model_selected (GtkDropDown *dropdown, GParamSpec *pspec, TernWindow *self)
+{
+  TernModelItem *item = gtk_drop_down_get_selected_item (dropdown);
+
+  if (self->syncing_models || item == NULL || tern_model_item_get_id (item) == tern_service_get_model_id (self->service))
+    return;
+  tern_window_load_model (self, tern_model_item_get_path (item));
+}
+
+void
+tern_window_open_model_file (TernWindow *self, GFile *file)
+{
+  g_autofree char *path = g_file_get_path (file);
+
+  g_return_if_fail (TERN_IS_WINDOW (self));
+  if (path == NULL)
+    {
+      tern_window_toast (self, _("Only local model files can be opened"));
+      return;
+    }
+  /* A new chat with it. */
+  self->conversation_id = 0;
+  tern_window_chat_reload (self);
+  gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->conversation_selection));
+  gtk_stack_set_visible_child_name (self->main_stack, "chat");
+  adw_leaflet_set_visible_child (self->leaflet, self->content);
+  tern_window_load_model (self, path);
+}
+
+static void
+on_library_model_activated (TernLibraryPage *page, gint64 id, const char *path, TernWindow *self)
+{
+  g_action_group_change_action_state (G_ACTION_GROUP (self), "show-library", g_variant_new_boolean (FALSE));
+  if (id != tern_service_get_model_id (self->service))
+    tern_window_load_model (self, path);
+}
+
+static void
+on_library_changed (TernLibraryPage *page, gint64 id, TernWindow *self)
+{
+  /* With no model loaded yet, the list read again loads one to chat with. */
+  tern_window_reload_models (self, TRUE);
+}
+
+static void
+on_library_error (TernLibraryPage *page, const char *message, TernWindow *self)
+{
+  g_autofree char *escaped = g_markup_escape_text (message, -1);
+  AdwToast *toast = adw_toast_new (escaped);
+
+  adw_toast_set_timeout (toast, 0);
+  adw_toast_overlay_add_toast (self->toasts, toast);
+}
+
+static void
+locate_response (GtkNativeDialog *dialog, int response, TernWindow *self)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      g_autofree char *path = g_file_get_path (file);
+      if (path)
+        tern_window_load_model (self, path);
+    }
+  g_object_unref (dialog);
+}
+
+static void
+locate_model_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+  GtkFileChooserNative *dialog = gtk_file_chooser_native_new (_("Locate the Model"), GTK_WINDOW (self),
+                                                              GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), NULL);
+  GtkFileFilter *filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, _("GGUF models"));
+  gtk_file_filter_add_pattern (filter, "*.gguf");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), filter);
+  g_object_unref (filter);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  g_signal_connect (dialog, "response", G_CALLBACK (locate_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+use_demo_model_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+  const char *demo = tern_application_get_demo_model (TERN_APPLICATION (gtk_window_get_application (GTK_WINDOW (self))));
+
+  if (demo)
+    {
+      gtk_stack_set_visible_child_name (self->main_stack, "chat");
+      tern_window_load_model (self, demo);
+    }
+}
+
+static void
+add_model_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+
+  gtk_widget_activate_action (self->library_page, "library.add", NULL);
+}
+
+static void
+show_library_changed (GSimpleAction *action, GVariant *state, gpointer data)
+{
+  TernWindow *self = data;
+  gboolean show = g_variant_get_boolean (state);
+
+  g_simple_action_set_state (action, state);
+  if (show)
+    {
+      tern_library_page_reload (TERN_LIBRARY_PAGE (self->library_page));
+      gtk_stack_set_visible_child_name (self->main_stack, "library");
+      adw_leaflet_set_visible_child (self->leaflet, self->content);
+    }
+  else
+    gtk_stack_set_visible_child_name (self->main_stack,
+                                      g_list_model_get_n_items (G_LIST_MODEL (self->models)) ? "chat" : "welcome");
+}
+
+static const GActionEntry model_actions[] = {
+  { "show-library", NULL, NULL, "false", show_library_changed },
+  { "add-model", add_model_activated },
+  { "use-demo-model", use_demo_model_activated },
+  { "locate-model", locate_model_activated },
+};
+
+void
+tern_window_models_init (TernWindow *self)
+{
+  g_action_map_add_action_entries (G_ACTION_MAP (self), model_actions, G_N_ELEMENTS (model_actions), self);
+
+  self->models = g_list_store_new (TERN_TYPE_MODEL_ITEM);
+  gtk_drop_down_set_model (self->model_dropdown, G_LIST_MODEL (self->models));
+  gtk_drop_down_set_expression (self->model_dropdown,
+                                gtk_property_expression_new (TERN_TYPE_MODEL_ITEM, NULL, "name"));
+  g_signal_connect (self->model_dropdown, "notify::selected", G_CALLBACK (on_model_selected), self);
+
+  self->library_page = tern_library_page_new (self->service);
+  gtk_stack_add_named (self->main_stack, self->library_page, "library");
+  g_signal_connect_object (self->library_page, "model-activated", G_CALLBACK (on_library_model_activated), self, 0);
+  g_signal_connect_object (self->library_page, "model-added", G_CALLBACK (on_library_changed), self, 0);
+  g_signal_connect_object (self->library_page, "error", G_CALLBACK (on_library_error), self, 0);
+}
