@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* TernService's engine thread: it owns the store, the model, the context
  * and the chat session on it, and runs the requests one at a time.
- * Results go back through service_complete, events through service_emit_*
+ * Results go back through tern_service_complete, events through service_emit_*
  * (service.c). */
 #include "service-private.h"
 
@@ -15,7 +15,7 @@ publish (Engine *e)
   e->state.context_used = e->ctx ? tern_context_n_past (e->ctx) : 0;
   e->state.context_size = e->ctx ? tern_context_n_ctx (e->ctx) : 0;
   e->state.conversation_id = e->conversation_id;
-  service_publish_state (e->service, &e->state);
+  tern_service_publish_state (e->service, &e->state);
 }
 
 typedef struct {
@@ -28,7 +28,7 @@ on_progress (double fraction, gpointer data)
 {
   Progress *p = data;
 
-  service_emit_progress (p->engine->service, p->phase, fraction);
+  tern_service_emit_progress (p->engine->service, p->phase, fraction);
 }
 
 /* What a request needs, or an error saying what is missing. */
@@ -66,7 +66,7 @@ context_params (Engine *e, TernContextParams *params)
 }
 
 void
-service_engine_unload (Engine *e)
+tern_service_engine_unload (Engine *e)
 {
   g_clear_pointer (&e->session, tern_session_free);
   g_clear_pointer (&e->ctx, tern_context_free);
@@ -81,7 +81,7 @@ service_engine_unload (Engine *e)
 }
 
 gint64
-service_engine_load (Engine *e, const char *path, GCancellable *cancellable, GError **error)
+tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable, GError **error)
 {
   Progress progress = { e, TERN_SERVICE_PHASE_LOAD };
   TernContextParams params;
@@ -89,7 +89,7 @@ service_engine_load (Engine *e, const char *path, GCancellable *cancellable, GEr
   TernSamplerParams sampling;
 
   /* Free the old model first: two may not fit in memory. */
-  service_engine_unload (e);
+  tern_service_engine_unload (e);
 
   g_autoptr (TernModel) model = tern_model_load (path, on_progress, &progress, cancellable, error);
   if (model == NULL || !tern_model_identity_of_gguf (tern_model_gguf (model), path, &identity, error))
@@ -145,7 +145,7 @@ resume (Engine *e, const TernConversation *c, GCancellable *cancellable, GError 
 }
 
 int
-service_engine_open (Engine *e, gint64 conversation_id, GCancellable *cancellable, GError **error)
+tern_service_engine_open (Engine *e, gint64 conversation_id, GCancellable *cancellable, GError **error)
 {
   g_autoptr (TernConversation) c = tern_store_conversation_get (e->store, conversation_id, error);
   if (c == NULL)
@@ -162,7 +162,7 @@ service_engine_open (Engine *e, gint64 conversation_id, GCancellable *cancellabl
 }
 
 int
-service_engine_switch_branch (Engine *e, gint64 message_id, gint offset, GCancellable *cancellable, GError **error)
+tern_service_engine_switch_branch (Engine *e, gint64 message_id, gint offset, GCancellable *cancellable, GError **error)
 {
   g_autoptr (TernMessage) m = tern_store_message_get (e->store, message_id, error);
   if (m == NULL)
@@ -188,7 +188,7 @@ service_engine_switch_branch (Engine *e, gint64 message_id, gint offset, GCancel
 }
 
 void
-service_engine_forget_conversation (Engine *e, gint64 conversation_id)
+tern_service_engine_forget_conversation (Engine *e, gint64 conversation_id)
 {
   if (e->conversation_id != conversation_id)
     return;
@@ -197,7 +197,7 @@ service_engine_forget_conversation (Engine *e, gint64 conversation_id)
 }
 
 gint64
-service_engine_save_snapshot (Engine *e, GError **error)
+tern_service_engine_save_snapshot (Engine *e, GError **error)
 {
   g_autoptr (TernConversation) c = tern_store_conversation_get (e->store, e->conversation_id, error);
   if (c == NULL)
@@ -235,7 +235,7 @@ stream_text (const char *text, gsize len, guint n_tokens, gpointer data)
   Streaming *st = data;
 
   g_atomic_int_set (&st->engine->service->reply_n_tokens, n_tokens);
-  service_emit_delta (st->engine->service, text, len);
+  tern_service_emit_delta (st->engine->service, text, len);
 }
 
 static void
@@ -269,7 +269,7 @@ reply (Engine *e, Job *job, gint64 parent_id, gint max_tokens, GError **error)
     return 0;
   gint64 id = tern_reply_id (checkpoint);
   g_atomic_int_set (&self->reply_n_tokens, 0);
-  service_emit_reply_started (self, id, parent_id);
+  tern_service_emit_reply_started (self, id, parent_id);
   set_generating (e, TRUE);
 
   TernSessionStream stream = {
@@ -291,8 +291,8 @@ reply (Engine *e, Job *job, gint64 parent_id, gint max_tokens, GError **error)
   /* The state after the reply, so the conversation resumes at once; the
    * reply itself is safe without it. */
   if (tern_session_save_snapshot (e->session, e->store, e->conversation_id, id, &e->identity, &snapshot_error) < 0)
-    service_emit_error (self, snapshot_error);
-  service_emit_finished (self, id, !ended, elapsed > 0 ? tokens->len * 1e6 / elapsed : 0.0);
+    tern_service_emit_error (self, snapshot_error);
+  tern_service_emit_finished (self, id, !ended, elapsed > 0 ? tokens->len * 1e6 / elapsed : 0.0);
   return id;
 }
 
@@ -330,7 +330,7 @@ answer (Engine *e, Job *job, const TernConversation *c, GArray *tokens, gint64 p
 }
 
 gint64
-service_engine_regenerate (Engine *e, Job *job, gint max_tokens, GError **error)
+tern_service_engine_regenerate (Engine *e, Job *job, gint max_tokens, GError **error)
 {
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   g_autoptr (TernConversation) c = tern_store_conversation_get (e->store, e->conversation_id, error);
@@ -357,7 +357,7 @@ service_engine_regenerate (Engine *e, Job *job, gint max_tokens, GError **error)
 }
 
 gint64
-service_engine_send (Engine *e, Job *job, gint64 edited_id, const char *text, gint max_tokens, GError **error)
+tern_service_engine_send (Engine *e, Job *job, gint64 edited_id, const char *text, gint max_tokens, GError **error)
 {
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   gint64 add_after = TERN_STORE_HEAD;
@@ -425,24 +425,24 @@ run (Engine *e, Job *job)
 }
 
 gpointer
-service_engine_main (gpointer data)
+tern_service_engine_main (gpointer data)
 {
   Engine *e = data;
   TernService *self = e->service;
 
   e->store = tern_store_open (e->db_path, &e->store_error);
   if (e->store == NULL)
-    service_emit_error (self, e->store_error);
+    tern_service_emit_error (self, e->store_error);
 
   for (;;)
     {
       Job *job = g_async_queue_pop (self->inbox);
       if (job->type == NULL)
         break;
-      service_set_current (self, job);
+      tern_service_set_current (self, job);
       run (e, job);
-      service_set_current (self, NULL);
-      service_complete (self, job);
+      tern_service_set_current (self, NULL);
+      tern_service_complete (self, job);
     }
 
   g_clear_pointer (&e->session, tern_session_free);
@@ -451,6 +451,6 @@ service_engine_main (gpointer data)
   g_clear_pointer (&e->model, tern_model_free);
   g_clear_pointer (&e->store, tern_store_free);
   g_clear_error (&e->store_error);
-  service_state_clear (&e->state);
+  tern_service_state_clear (&e->state);
   return NULL;
 }

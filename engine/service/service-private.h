@@ -127,66 +127,66 @@ struct _TernService {
 /* Sends a request of @type with @data (the request's arguments, freed by
  * @data_free with its task) to the engine thread; its task has
  * @source_tag. Owner thread. */
-void service_submit (TernService *self, const RequestType *type, gpointer source_tag, gpointer data,
+void tern_service_submit (TernService *self, const RequestType *type, gpointer source_tag, gpointer data,
                      GDestroyNotify data_free, GCancellable *cancellable, GAsyncReadyCallback callback,
                      gpointer user_data);
 
 /* The result of a job, set by its run function on the engine thread. */
-void job_set_int64 (Job *job, gint64 value);
-void job_set_int (Job *job, int value);
-void job_set_boolean (Job *job);
-void job_set_array (Job *job, GPtrArray *array); /* takes @array */
+void tern_service_job_set_int64 (Job *job, gint64 value);
+void tern_service_job_set_int (Job *job, int value);
+void tern_service_job_set_boolean (Job *job);
+void tern_service_job_set_array (Job *job, GPtrArray *array); /* takes @array */
 
 /* The result of a request whose task has @source_tag: its value in
  * @value (unset), or FALSE with @error. The others read it as their type,
  * @failed on error. Owner thread. */
-gboolean service_finish_value (TernService *self, GAsyncResult *result, gpointer source_tag, GValue *value,
+gboolean tern_service_finish_value (TernService *self, GAsyncResult *result, gpointer source_tag, GValue *value,
                                GError **error);
-gboolean service_finish_boolean (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error);
-gint64 service_finish_int64 (TernService *self, GAsyncResult *result, gpointer source_tag, gint64 failed,
+gboolean tern_service_finish_boolean (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error);
+gint64 tern_service_finish_int64 (TernService *self, GAsyncResult *result, gpointer source_tag, gint64 failed,
                              GError **error);
-int service_finish_int (TernService *self, GAsyncResult *result, gpointer source_tag, int failed, GError **error);
-GPtrArray *service_finish_array (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error);
+int tern_service_finish_int (TernService *self, GAsyncResult *result, gpointer source_tag, int failed, GError **error);
+GPtrArray *tern_service_finish_array (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error);
 
 /* Events from the engine thread, delivered on the owner context in the
  * order they are queued. */
-void service_emit_reply_started (TernService *self, gint64 reply_id, gint64 parent_id);
-void service_emit_delta (TernService *self, const char *text, gsize len);
-void service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, double tokens_per_second);
-void service_emit_progress (TernService *self, TernServicePhase phase, double fraction);
-void service_emit_error (TernService *self, const GError *error);
+void tern_service_emit_reply_started (TernService *self, gint64 reply_id, gint64 parent_id);
+void tern_service_emit_delta (TernService *self, const char *text, gsize len);
+void tern_service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, double tokens_per_second);
+void tern_service_emit_progress (TernService *self, TernServicePhase phase, double fraction);
+void tern_service_emit_error (TernService *self, const GError *error);
 /* Publishes @state for the properties. */
-void service_publish_state (TernService *self, const ServiceState *state);
+void tern_service_publish_state (TernService *self, const ServiceState *state);
 /* Hands @job back, run: its task completes on the owner context. */
-void service_complete (TernService *self, Job *job);
+void tern_service_complete (TernService *self, Job *job);
 /* Marks @job as the one running (NULL: none), for stop and shutdown to
  * cancel. */
-void service_set_current (TernService *self, Job *job);
+void tern_service_set_current (TernService *self, Job *job);
 
-void service_state_clear (ServiceState *state);
-void service_state_copy (ServiceState *dest, const ServiceState *src);
+void tern_service_state_clear (ServiceState *state);
+void tern_service_state_copy (ServiceState *dest, const ServiceState *src);
 
 /* ---- service-engine.c: the engine thread ---- */
 
 /* The engine thread's body. */
-gpointer service_engine_main (gpointer data);
+gpointer tern_service_engine_main (gpointer data);
 
 /* The work of the requests that use the model, the context or the chat
  * session; each returns its result (0 or -1 on error, as the request's
  * _finish does). Engine thread. */
-gint64 service_engine_load (Engine *engine, const char *path, GCancellable *cancellable, GError **error);
-void service_engine_unload (Engine *engine);
-int service_engine_open (Engine *engine, gint64 conversation_id, GCancellable *cancellable, GError **error);
-int service_engine_switch_branch (Engine *engine, gint64 message_id, gint offset, GCancellable *cancellable,
+gint64 tern_service_engine_load (Engine *engine, const char *path, GCancellable *cancellable, GError **error);
+void tern_service_engine_unload (Engine *engine);
+int tern_service_engine_open (Engine *engine, gint64 conversation_id, GCancellable *cancellable, GError **error);
+int tern_service_engine_switch_branch (Engine *engine, gint64 message_id, gint offset, GCancellable *cancellable,
                                   GError **error);
 /* A user message @text after the head of the open conversation's branch,
  * or beside user message @edited_id (0: none), and its reply. */
-gint64 service_engine_send (Engine *engine, Job *job, gint64 edited_id, const char *text, gint max_tokens,
+gint64 tern_service_engine_send (Engine *engine, Job *job, gint64 edited_id, const char *text, gint max_tokens,
                             GError **error);
 /* Another reply to the last user message of the open conversation. */
-gint64 service_engine_regenerate (Engine *engine, Job *job, gint max_tokens, GError **error);
-gint64 service_engine_save_snapshot (Engine *engine, GError **error);
+gint64 tern_service_engine_regenerate (Engine *engine, Job *job, gint max_tokens, GError **error);
+gint64 tern_service_engine_save_snapshot (Engine *engine, GError **error);
 /* Closes the open conversation when it is @conversation_id. */
-void service_engine_forget_conversation (Engine *engine, gint64 conversation_id);
+void tern_service_engine_forget_conversation (Engine *engine, gint64 conversation_id);
 
 G_END_DECLS

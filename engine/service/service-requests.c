@@ -32,7 +32,7 @@ run_configure (Engine *e, Job *job, gpointer data, GError **error)
   e->n_ctx = configure->n_ctx;
   g_free (e->backend);
   e->backend = g_steal_pointer (&configure->backend);
-  job_set_boolean (job);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -49,14 +49,14 @@ tern_service_configure (TernService *self, guint n_threads, gint32 n_ctx, const 
   configure->n_threads = n_threads;
   configure->n_ctx = n_ctx;
   configure->backend = g_strdup (backend);
-  service_submit (self, &configure_type, tern_service_configure, configure, (GDestroyNotify) configure_free,
+  tern_service_submit (self, &configure_type, tern_service_configure, configure, (GDestroyNotify) configure_free,
                   cancellable, callback, user_data);
 }
 
 gboolean
 tern_service_configure_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_configure, error);
+  return tern_service_finish_boolean (self, result, tern_service_configure, error);
 }
 
 /* ---- Load a model ---- */
@@ -76,11 +76,11 @@ static gboolean
 run_load (Engine *e, Job *job, gpointer data, GError **error)
 {
   Load *load = data;
-  gint64 id = service_engine_load (e, load->path, job->cancellable, error);
+  gint64 id = tern_service_engine_load (e, load->path, job->cancellable, error);
 
   if (id == 0)
     return FALSE;
-  job_set_int64 (job, id);
+  tern_service_job_set_int64 (job, id);
   return TRUE;
 }
 
@@ -95,14 +95,14 @@ tern_service_load_model (TernService *self, const char *path, GCancellable *canc
 
   Load *load = g_new0 (Load, 1);
   load->path = g_strdup (path);
-  service_submit (self, &load_type, tern_service_load_model, load, (GDestroyNotify) load_free, cancellable,
+  tern_service_submit (self, &load_type, tern_service_load_model, load, (GDestroyNotify) load_free, cancellable,
                   callback, user_data);
 }
 
 gint64
 tern_service_load_model_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int64 (self, result, tern_service_load_model, 0, error);
+  return tern_service_finish_int64 (self, result, tern_service_load_model, 0, error);
 }
 
 /* ---- Unload the model (no arguments) ---- */
@@ -110,8 +110,8 @@ tern_service_load_model_finish (TernService *self, GAsyncResult *result, GError 
 static gboolean
 run_unload (Engine *e, Job *job, gpointer data, GError **error)
 {
-  service_engine_unload (e);
-  job_set_boolean (job);
+  tern_service_engine_unload (e);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -122,13 +122,13 @@ tern_service_unload_model (TernService *self, GCancellable *cancellable, GAsyncR
                            gpointer user_data)
 {
   g_return_if_fail (TERN_IS_SERVICE (self));
-  service_submit (self, &unload_type, tern_service_unload_model, NULL, NULL, cancellable, callback, user_data);
+  tern_service_submit (self, &unload_type, tern_service_unload_model, NULL, NULL, cancellable, callback, user_data);
 }
 
 gboolean
 tern_service_unload_model_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_unload_model, error);
+  return tern_service_finish_boolean (self, result, tern_service_unload_model, error);
 }
 
 /* ---- Open a conversation ---- */
@@ -141,11 +141,11 @@ static gboolean
 run_open (Engine *e, Job *job, gpointer data, GError **error)
 {
   Open *open = data;
-  int kind = service_engine_open (e, open->id, job->cancellable, error);
+  int kind = tern_service_engine_open (e, open->id, job->cancellable, error);
 
   if (kind < 0)
     return FALSE;
-  job_set_int (job, kind);
+  tern_service_job_set_int (job, kind);
   return TRUE;
 }
 
@@ -159,13 +159,14 @@ tern_service_open_conversation (TernService *self, gint64 id, GCancellable *canc
 
   Open *open = g_new0 (Open, 1);
   open->id = id;
-  service_submit (self, &open_type, tern_service_open_conversation, open, g_free, cancellable, callback, user_data);
+  tern_service_submit (self, &open_type, tern_service_open_conversation, open, g_free, cancellable, callback,
+                       user_data);
 }
 
 int
 tern_service_open_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int (self, result, tern_service_open_conversation, -1, error);
+  return tern_service_finish_int (self, result, tern_service_open_conversation, -1, error);
 }
 
 /* ---- Send a message ---- */
@@ -186,11 +187,11 @@ static gboolean
 run_send (Engine *e, Job *job, gpointer data, GError **error)
 {
   Send *send = data;
-  gint64 id = service_engine_send (e, job, 0, send->text, send->max_tokens, error);
+  gint64 id = tern_service_engine_send (e, job, 0, send->text, send->max_tokens, error);
 
   if (id == 0)
     return FALSE;
-  job_set_int64 (job, id);
+  tern_service_job_set_int64 (job, id);
   return TRUE;
 }
 
@@ -208,14 +209,14 @@ tern_service_send_message (TernService *self, const char *text, gint max_tokens,
   Send *send = g_new0 (Send, 1);
   send->text = g_strdup (text);
   send->max_tokens = max_tokens;
-  service_submit (self, &send_type, tern_service_send_message, send, (GDestroyNotify) send_free, cancellable,
+  tern_service_submit (self, &send_type, tern_service_send_message, send, (GDestroyNotify) send_free, cancellable,
                   callback, user_data);
 }
 
 gint64
 tern_service_send_message_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int64 (self, result, tern_service_send_message, 0, error);
+  return tern_service_finish_int64 (self, result, tern_service_send_message, 0, error);
 }
 
 /* ---- Regenerate the last reply ---- */
@@ -228,11 +229,11 @@ static gboolean
 run_regenerate (Engine *e, Job *job, gpointer data, GError **error)
 {
   Regenerate *regenerate = data;
-  gint64 id = service_engine_regenerate (e, job, regenerate->max_tokens, error);
+  gint64 id = tern_service_engine_regenerate (e, job, regenerate->max_tokens, error);
 
   if (id == 0)
     return FALSE;
-  job_set_int64 (job, id);
+  tern_service_job_set_int64 (job, id);
   return TRUE;
 }
 
@@ -248,14 +249,14 @@ tern_service_regenerate (TernService *self, gint max_tokens, GCancellable *cance
 
   Regenerate *regenerate = g_new0 (Regenerate, 1);
   regenerate->max_tokens = max_tokens;
-  service_submit (self, &regenerate_type, tern_service_regenerate, regenerate, g_free, cancellable, callback,
+  tern_service_submit (self, &regenerate_type, tern_service_regenerate, regenerate, g_free, cancellable, callback,
                   user_data);
 }
 
 gint64
 tern_service_regenerate_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int64 (self, result, tern_service_regenerate, 0, error);
+  return tern_service_finish_int64 (self, result, tern_service_regenerate, 0, error);
 }
 
 /* ---- Edit and resend a message ---- */
@@ -277,11 +278,11 @@ static gboolean
 run_edit (Engine *e, Job *job, gpointer data, GError **error)
 {
   Edit *edit = data;
-  gint64 id = service_engine_send (e, job, edit->message_id, edit->text, edit->max_tokens, error);
+  gint64 id = tern_service_engine_send (e, job, edit->message_id, edit->text, edit->max_tokens, error);
 
   if (id == 0)
     return FALSE;
-  job_set_int64 (job, id);
+  tern_service_job_set_int64 (job, id);
   return TRUE;
 }
 
@@ -300,14 +301,14 @@ tern_service_edit_message (TernService *self, gint64 message_id, const char *tex
   edit->message_id = message_id;
   edit->text = g_strdup (text);
   edit->max_tokens = max_tokens;
-  service_submit (self, &edit_type, tern_service_edit_message, edit, (GDestroyNotify) edit_free, cancellable,
+  tern_service_submit (self, &edit_type, tern_service_edit_message, edit, (GDestroyNotify) edit_free, cancellable,
                   callback, user_data);
 }
 
 gint64
 tern_service_edit_message_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int64 (self, result, tern_service_edit_message, 0, error);
+  return tern_service_finish_int64 (self, result, tern_service_edit_message, 0, error);
 }
 
 /* ---- Switch branches ---- */
@@ -321,11 +322,11 @@ static gboolean
 run_switch_branch (Engine *e, Job *job, gpointer data, GError **error)
 {
   SwitchBranch *sb = data;
-  int kind = service_engine_switch_branch (e, sb->message_id, sb->offset, job->cancellable, error);
+  int kind = tern_service_engine_switch_branch (e, sb->message_id, sb->offset, job->cancellable, error);
 
   if (kind < 0)
     return FALSE;
-  job_set_int (job, kind);
+  tern_service_job_set_int (job, kind);
   return TRUE;
 }
 
@@ -342,14 +343,14 @@ tern_service_switch_branch (TernService *self, gint64 message_id, gint offset, G
   SwitchBranch *sb = g_new0 (SwitchBranch, 1);
   sb->message_id = message_id;
   sb->offset = offset;
-  service_submit (self, &switch_branch_type, tern_service_switch_branch, sb, g_free, cancellable, callback,
+  tern_service_submit (self, &switch_branch_type, tern_service_switch_branch, sb, g_free, cancellable, callback,
                   user_data);
 }
 
 int
 tern_service_switch_branch_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int (self, result, tern_service_switch_branch, -1, error);
+  return tern_service_finish_int (self, result, tern_service_switch_branch, -1, error);
 }
 
 /* ---- Save a snapshot (no arguments) ---- */
@@ -357,11 +358,11 @@ tern_service_switch_branch_finish (TernService *self, GAsyncResult *result, GErr
 static gboolean
 run_save_snapshot (Engine *e, Job *job, gpointer data, GError **error)
 {
-  gint64 id = service_engine_save_snapshot (e, error);
+  gint64 id = tern_service_engine_save_snapshot (e, error);
 
   if (id < 0)
     return FALSE;
-  job_set_int64 (job, id);
+  tern_service_job_set_int64 (job, id);
   return TRUE;
 }
 
@@ -372,12 +373,12 @@ tern_service_save_snapshot (TernService *self, GCancellable *cancellable, GAsync
                             gpointer user_data)
 {
   g_return_if_fail (TERN_IS_SERVICE (self));
-  service_submit (self, &save_snapshot_type, tern_service_save_snapshot, NULL, NULL, cancellable, callback,
+  tern_service_submit (self, &save_snapshot_type, tern_service_save_snapshot, NULL, NULL, cancellable, callback,
                   user_data);
 }
 
 gint64
 tern_service_save_snapshot_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int64 (self, result, tern_service_save_snapshot, -1, error);
+  return tern_service_finish_int64 (self, result, tern_service_save_snapshot, -1, error);
 }

@@ -21,7 +21,7 @@ run_list_conversations (Engine *e, Job *job, gpointer data, GError **error)
 
   if (list == NULL)
     return FALSE;
-  job_set_array (job, list);
+  tern_service_job_set_array (job, list);
   return TRUE;
 }
 
@@ -37,14 +37,14 @@ tern_service_list_conversations (TernService *self, gboolean trashed, gint64 off
   lc->trashed = trashed;
   lc->offset = offset;
   lc->limit = limit;
-  service_submit (self, &list_conversations_type, tern_service_list_conversations, lc, g_free, cancellable,
+  tern_service_submit (self, &list_conversations_type, tern_service_list_conversations, lc, g_free, cancellable,
                   callback, user_data);
 }
 
 GPtrArray *
 tern_service_list_conversations_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_array (self, result, tern_service_list_conversations, error);
+  return tern_service_finish_array (self, result, tern_service_list_conversations, error);
 }
 
 /* ---- Search ---- */
@@ -73,7 +73,7 @@ run_search (Engine *e, Job *job, gpointer data, GError **error)
 
   if (hits == NULL)
     return FALSE;
-  job_set_array (job, hits);
+  tern_service_job_set_array (job, hits);
   return TRUE;
 }
 
@@ -91,14 +91,14 @@ tern_service_search (TernService *self, const char *text, const char *open, cons
   search->open = g_strdup (open);
   search->close = g_strdup (close);
   search->limit = limit;
-  service_submit (self, &search_type, tern_service_search, search, (GDestroyNotify) search_free, cancellable,
+  tern_service_submit (self, &search_type, tern_service_search, search, (GDestroyNotify) search_free, cancellable,
                   callback, user_data);
 }
 
 GPtrArray *
 tern_service_search_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_array (self, result, tern_service_search, error);
+  return tern_service_finish_array (self, result, tern_service_search, error);
 }
 
 /* ---- List a conversation's messages ---- */
@@ -115,7 +115,7 @@ run_list_messages (Engine *e, Job *job, gpointer data, GError **error)
 
   if (messages == NULL)
     return FALSE;
-  job_set_array (job, messages);
+  tern_service_job_set_array (job, messages);
   return TRUE;
 }
 
@@ -129,14 +129,14 @@ tern_service_list_messages (TernService *self, gint64 id, GCancellable *cancella
 
   ListMessages *lm = g_new0 (ListMessages, 1);
   lm->conversation_id = id;
-  service_submit (self, &list_messages_type, tern_service_list_messages, lm, g_free, cancellable, callback,
+  tern_service_submit (self, &list_messages_type, tern_service_list_messages, lm, g_free, cancellable, callback,
                   user_data);
 }
 
 GPtrArray *
 tern_service_list_messages_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_array (self, result, tern_service_list_messages, error);
+  return tern_service_finish_array (self, result, tern_service_list_messages, error);
 }
 
 /* ---- New conversation ---- */
@@ -165,7 +165,7 @@ run_new_conversation (Engine *e, Job *job, gpointer data, GError **error)
 
   if (id == 0)
     return FALSE;
-  job_set_int64 (job, id);
+  tern_service_job_set_int64 (job, id);
   return TRUE;
 }
 
@@ -185,14 +185,14 @@ tern_service_new_conversation (TernService *self, const char *title, const char 
   nc->has_sampling = sampling != NULL;
   if (sampling)
     nc->sampling = *sampling;
-  service_submit (self, &new_conversation_type, tern_service_new_conversation, nc,
+  tern_service_submit (self, &new_conversation_type, tern_service_new_conversation, nc,
                   (GDestroyNotify) new_conversation_free, cancellable, callback, user_data);
 }
 
 gint64
 tern_service_new_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int64 (self, result, tern_service_new_conversation, 0, error);
+  return tern_service_finish_int64 (self, result, tern_service_new_conversation, 0, error);
 }
 
 /* ---- Rename a conversation ---- */
@@ -216,7 +216,7 @@ run_rename (Engine *e, Job *job, gpointer data, GError **error)
 
   if (!tern_store_conversation_rename (e->store, rename->id, rename->title, error))
     return FALSE;
-  job_set_boolean (job);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -232,14 +232,14 @@ tern_service_rename_conversation (TernService *self, gint64 id, const char *titl
   Rename *rename = g_new0 (Rename, 1);
   rename->id = id;
   rename->title = g_strdup (title);
-  service_submit (self, &rename_type, tern_service_rename_conversation, rename, (GDestroyNotify) rename_free,
+  tern_service_submit (self, &rename_type, tern_service_rename_conversation, rename, (GDestroyNotify) rename_free,
                   cancellable, callback, user_data);
 }
 
 gboolean
 tern_service_rename_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_rename_conversation, error);
+  return tern_service_finish_boolean (self, result, tern_service_rename_conversation, error);
 }
 
 /* ---- A conversation's sampling settings ---- */
@@ -257,7 +257,7 @@ run_set_sampling (Engine *e, Job *job, gpointer data, GError **error)
   if (!tern_sampler_params_validate (&ss->sampling, error) ||
       !tern_store_conversation_set_sampling (e->store, ss->id, &ss->sampling, error))
     return FALSE;
-  job_set_boolean (job);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -273,14 +273,14 @@ tern_service_set_sampling (TernService *self, gint64 id, const TernSamplerParams
   SetSampling *ss = g_new0 (SetSampling, 1);
   ss->id = id;
   ss->sampling = *sampling;
-  service_submit (self, &set_sampling_type, tern_service_set_sampling, ss, g_free, cancellable, callback,
+  tern_service_submit (self, &set_sampling_type, tern_service_set_sampling, ss, g_free, cancellable, callback,
                   user_data);
 }
 
 gboolean
 tern_service_set_sampling_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_set_sampling, error);
+  return tern_service_finish_boolean (self, result, tern_service_set_sampling, error);
 }
 
 /* ---- A conversation's system prompt ---- */
@@ -304,7 +304,7 @@ run_set_system_prompt (Engine *e, Job *job, gpointer data, GError **error)
 
   if (!tern_store_conversation_set_system_prompt (e->store, ssp->id, ssp->system_prompt, error))
     return FALSE;
-  job_set_boolean (job);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -319,14 +319,14 @@ tern_service_set_system_prompt (TernService *self, gint64 id, const char *system
   SetSystemPrompt *ssp = g_new0 (SetSystemPrompt, 1);
   ssp->id = id;
   ssp->system_prompt = g_strdup (system_prompt ? system_prompt : "");
-  service_submit (self, &set_system_prompt_type, tern_service_set_system_prompt, ssp,
+  tern_service_submit (self, &set_system_prompt_type, tern_service_set_system_prompt, ssp,
                   (GDestroyNotify) set_system_prompt_free, cancellable, callback, user_data);
 }
 
 gboolean
 tern_service_set_system_prompt_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_set_system_prompt, error);
+  return tern_service_finish_boolean (self, result, tern_service_set_system_prompt, error);
 }
 
 /* ---- A conversation's reply limit ---- */
@@ -343,7 +343,7 @@ run_set_max_tokens (Engine *e, Job *job, gpointer data, GError **error)
 
   if (!tern_store_conversation_set_max_tokens (e->store, smt->id, smt->max_tokens, error))
     return FALSE;
-  job_set_boolean (job);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -358,14 +358,14 @@ tern_service_set_max_tokens (TernService *self, gint64 id, gint max_tokens, GCan
   SetMaxTokens *smt = g_new0 (SetMaxTokens, 1);
   smt->id = id;
   smt->max_tokens = max_tokens;
-  service_submit (self, &set_max_tokens_type, tern_service_set_max_tokens, smt, g_free, cancellable, callback,
+  tern_service_submit (self, &set_max_tokens_type, tern_service_set_max_tokens, smt, g_free, cancellable, callback,
                   user_data);
 }
 
 gboolean
 tern_service_set_max_tokens_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_set_max_tokens, error);
+  return tern_service_finish_boolean (self, result, tern_service_set_max_tokens, error);
 }
 
 /* ---- The snapshot size limit ---- */
@@ -381,7 +381,7 @@ run_set_snapshot_limit (Engine *e, Job *job, gpointer data, GError **error)
 
   if (!tern_store_set_snapshot_limit (e->store, ssl->bytes, error))
     return FALSE;
-  job_set_boolean (job);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -395,14 +395,14 @@ tern_service_set_snapshot_limit (TernService *self, gint64 bytes, GCancellable *
 
   SetSnapshotLimit *ssl = g_new0 (SetSnapshotLimit, 1);
   ssl->bytes = bytes;
-  service_submit (self, &set_snapshot_limit_type, tern_service_set_snapshot_limit, ssl, g_free, cancellable,
+  tern_service_submit (self, &set_snapshot_limit_type, tern_service_set_snapshot_limit, ssl, g_free, cancellable,
                   callback, user_data);
 }
 
 gboolean
 tern_service_set_snapshot_limit_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_set_snapshot_limit, error);
+  return tern_service_finish_boolean (self, result, tern_service_set_snapshot_limit, error);
 }
 
 /* ---- Delete a conversation (to the trash) ---- */
@@ -418,8 +418,8 @@ run_delete (Engine *e, Job *job, gpointer data, GError **error)
 
   if (!tern_store_conversation_trash (e->store, del->id, error))
     return FALSE;
-  service_engine_forget_conversation (e, del->id);
-  job_set_boolean (job);
+  tern_service_engine_forget_conversation (e, del->id);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -433,14 +433,14 @@ tern_service_delete_conversation (TernService *self, gint64 id, GCancellable *ca
 
   Delete *del = g_new0 (Delete, 1);
   del->id = id;
-  service_submit (self, &delete_type, tern_service_delete_conversation, del, g_free, cancellable, callback,
+  tern_service_submit (self, &delete_type, tern_service_delete_conversation, del, g_free, cancellable, callback,
                   user_data);
 }
 
 gboolean
 tern_service_delete_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_delete_conversation, error);
+  return tern_service_finish_boolean (self, result, tern_service_delete_conversation, error);
 }
 
 /* ---- Restore a conversation from the trash ---- */
@@ -456,7 +456,7 @@ run_restore (Engine *e, Job *job, gpointer data, GError **error)
 
   if (!tern_store_conversation_untrash (e->store, restore->id, error))
     return FALSE;
-  job_set_boolean (job);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -470,14 +470,14 @@ tern_service_restore_conversation (TernService *self, gint64 id, GCancellable *c
 
   Restore *restore = g_new0 (Restore, 1);
   restore->id = id;
-  service_submit (self, &restore_type, tern_service_restore_conversation, restore, g_free, cancellable, callback,
+  tern_service_submit (self, &restore_type, tern_service_restore_conversation, restore, g_free, cancellable, callback,
                   user_data);
 }
 
 gboolean
 tern_service_restore_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_restore_conversation, error);
+  return tern_service_finish_boolean (self, result, tern_service_restore_conversation, error);
 }
 
 /* ---- Duplicate a conversation ---- */
@@ -494,7 +494,7 @@ run_duplicate (Engine *e, Job *job, gpointer data, GError **error)
 
   if (id == 0)
     return FALSE;
-  job_set_int64 (job, id);
+  tern_service_job_set_int64 (job, id);
   return TRUE;
 }
 
@@ -508,14 +508,14 @@ tern_service_duplicate_conversation (TernService *self, gint64 id, GCancellable 
 
   Duplicate *duplicate = g_new0 (Duplicate, 1);
   duplicate->id = id;
-  service_submit (self, &duplicate_type, tern_service_duplicate_conversation, duplicate, g_free, cancellable,
+  tern_service_submit (self, &duplicate_type, tern_service_duplicate_conversation, duplicate, g_free, cancellable,
                   callback, user_data);
 }
 
 gint64
 tern_service_duplicate_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int64 (self, result, tern_service_duplicate_conversation, 0, error);
+  return tern_service_finish_int64 (self, result, tern_service_duplicate_conversation, 0, error);
 }
 
 /* ---- Add a model to the library ---- */
@@ -539,7 +539,7 @@ run_add_model (Engine *e, Job *job, gpointer data, GError **error)
 
   if (id == 0)
     return FALSE;
-  job_set_int64 (job, id);
+  tern_service_job_set_int64 (job, id);
   return TRUE;
 }
 
@@ -554,14 +554,14 @@ tern_service_add_model (TernService *self, const char *path, GCancellable *cance
 
   AddModel *am = g_new0 (AddModel, 1);
   am->path = g_strdup (path);
-  service_submit (self, &add_model_type, tern_service_add_model, am, (GDestroyNotify) add_model_free, cancellable,
+  tern_service_submit (self, &add_model_type, tern_service_add_model, am, (GDestroyNotify) add_model_free, cancellable,
                   callback, user_data);
 }
 
 gint64
 tern_service_add_model_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int64 (self, result, tern_service_add_model, 0, error);
+  return tern_service_finish_int64 (self, result, tern_service_add_model, 0, error);
 }
 
 /* ---- List the library's models (no arguments) ---- */
@@ -573,7 +573,7 @@ run_list_models (Engine *e, Job *job, gpointer data, GError **error)
 
   if (models == NULL)
     return FALSE;
-  job_set_array (job, models);
+  tern_service_job_set_array (job, models);
   return TRUE;
 }
 
@@ -584,13 +584,13 @@ tern_service_list_models (TernService *self, GCancellable *cancellable, GAsyncRe
                           gpointer user_data)
 {
   g_return_if_fail (TERN_IS_SERVICE (self));
-  service_submit (self, &list_models_type, tern_service_list_models, NULL, NULL, cancellable, callback, user_data);
+  tern_service_submit (self, &list_models_type, tern_service_list_models, NULL, NULL, cancellable, callback, user_data);
 }
 
 GPtrArray *
 tern_service_list_models_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_array (self, result, tern_service_list_models, error);
+  return tern_service_finish_array (self, result, tern_service_list_models, error);
 }
 
 /* ---- Remove a model from the library ---- */
@@ -606,7 +606,7 @@ run_remove_model (Engine *e, Job *job, gpointer data, GError **error)
 
   if (!tern_store_model_remove (e->store, rm->id, error))
     return FALSE;
-  job_set_boolean (job);
+  tern_service_job_set_boolean (job);
   return TRUE;
 }
 
@@ -620,14 +620,14 @@ tern_service_remove_model (TernService *self, gint64 id, GCancellable *cancellab
 
   RemoveModel *rm = g_new0 (RemoveModel, 1);
   rm->id = id;
-  service_submit (self, &remove_model_type, tern_service_remove_model, rm, g_free, cancellable, callback,
+  tern_service_submit (self, &remove_model_type, tern_service_remove_model, rm, g_free, cancellable, callback,
                   user_data);
 }
 
 gboolean
 tern_service_remove_model_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_boolean (self, result, tern_service_remove_model, error);
+  return tern_service_finish_boolean (self, result, tern_service_remove_model, error);
 }
 
 /* ---- Check a library model's file ---- */
@@ -644,7 +644,7 @@ run_check_model (Engine *e, Job *job, gpointer data, GError **error)
 
   if (!tern_store_model_check (e->store, cm->id, &status, error))
     return FALSE;
-  job_set_int (job, status);
+  tern_service_job_set_int (job, status);
   return TRUE;
 }
 
@@ -658,11 +658,11 @@ tern_service_check_model (TernService *self, gint64 id, GCancellable *cancellabl
 
   CheckModel *cm = g_new0 (CheckModel, 1);
   cm->id = id;
-  service_submit (self, &check_model_type, tern_service_check_model, cm, g_free, cancellable, callback, user_data);
+  tern_service_submit (self, &check_model_type, tern_service_check_model, cm, g_free, cancellable, callback, user_data);
 }
 
 int
 tern_service_check_model_finish (TernService *self, GAsyncResult *result, GError **error)
 {
-  return service_finish_int (self, result, tern_service_check_model, -1, error);
+  return tern_service_finish_int (self, result, tern_service_check_model, -1, error);
 }

@@ -66,14 +66,14 @@ G_DEFINE_ENUM_TYPE (TernServicePhase, tern_service_phase,
 /* ---- State ---- */
 
 void
-service_state_clear (ServiceState *state)
+tern_service_state_clear (ServiceState *state)
 {
   g_clear_pointer (&state->backend, g_free);
   *state = (ServiceState) { 0 };
 }
 
 void
-service_state_copy (ServiceState *dest, const ServiceState *src)
+tern_service_state_copy (ServiceState *dest, const ServiceState *src)
 {
   char *backend = g_strdup (src->backend);
 
@@ -145,7 +145,7 @@ job_return (Job *job)
 }
 
 void
-service_submit (TernService *self, const RequestType *type, gpointer source_tag, gpointer data,
+tern_service_submit (TernService *self, const RequestType *type, gpointer source_tag, gpointer data,
                 GDestroyNotify data_free, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   Job *job = g_new0 (Job, 1);
@@ -178,35 +178,35 @@ service_submit (TernService *self, const RequestType *type, gpointer source_tag,
 }
 
 void
-job_set_int64 (Job *job, gint64 value)
+tern_service_job_set_int64 (Job *job, gint64 value)
 {
   g_value_init (&job->result, G_TYPE_INT64);
   g_value_set_int64 (&job->result, value);
 }
 
 void
-job_set_int (Job *job, int value)
+tern_service_job_set_int (Job *job, int value)
 {
   g_value_init (&job->result, G_TYPE_INT);
   g_value_set_int (&job->result, value);
 }
 
 void
-job_set_boolean (Job *job)
+tern_service_job_set_boolean (Job *job)
 {
   g_value_init (&job->result, G_TYPE_BOOLEAN);
   g_value_set_boolean (&job->result, TRUE);
 }
 
 void
-job_set_array (Job *job, GPtrArray *array)
+tern_service_job_set_array (Job *job, GPtrArray *array)
 {
   g_value_init (&job->result, G_TYPE_PTR_ARRAY);
   g_value_take_boxed (&job->result, array);
 }
 
 gboolean
-service_finish_value (TernService *self, GAsyncResult *result, gpointer source_tag, GValue *value, GError **error)
+tern_service_finish_value (TernService *self, GAsyncResult *result, gpointer source_tag, GValue *value, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, FALSE);
@@ -214,35 +214,35 @@ service_finish_value (TernService *self, GAsyncResult *result, gpointer source_t
 }
 
 gboolean
-service_finish_boolean (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
+tern_service_finish_boolean (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
 {
   g_auto (GValue) value = G_VALUE_INIT;
 
-  return service_finish_value (self, result, source_tag, &value, error) && g_value_get_boolean (&value);
+  return tern_service_finish_value (self, result, source_tag, &value, error) && g_value_get_boolean (&value);
 }
 
 gint64
-service_finish_int64 (TernService *self, GAsyncResult *result, gpointer source_tag, gint64 failed, GError **error)
+tern_service_finish_int64 (TernService *self, GAsyncResult *result, gpointer source_tag, gint64 failed, GError **error)
 {
   g_auto (GValue) value = G_VALUE_INIT;
 
-  return service_finish_value (self, result, source_tag, &value, error) ? g_value_get_int64 (&value) : failed;
+  return tern_service_finish_value (self, result, source_tag, &value, error) ? g_value_get_int64 (&value) : failed;
 }
 
 int
-service_finish_int (TernService *self, GAsyncResult *result, gpointer source_tag, int failed, GError **error)
+tern_service_finish_int (TernService *self, GAsyncResult *result, gpointer source_tag, int failed, GError **error)
 {
   g_auto (GValue) value = G_VALUE_INIT;
 
-  return service_finish_value (self, result, source_tag, &value, error) ? g_value_get_int (&value) : failed;
+  return tern_service_finish_value (self, result, source_tag, &value, error) ? g_value_get_int (&value) : failed;
 }
 
 GPtrArray *
-service_finish_array (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
+tern_service_finish_array (TernService *self, GAsyncResult *result, gpointer source_tag, GError **error)
 {
   g_auto (GValue) value = G_VALUE_INIT;
 
-  return service_finish_value (self, result, source_tag, &value, error) ? g_value_dup_boxed (&value) : NULL;
+  return tern_service_finish_value (self, result, source_tag, &value, error) ? g_value_dup_boxed (&value) : NULL;
 }
 
 /* ---- Events ---- */
@@ -275,13 +275,13 @@ deliver (TernService *self)
       Event *ev = g_queue_pop_head (&self->events);
       changed = self->state_changed;
       if (changed)
-        service_state_copy (&state, &self->pending);
+        tern_service_state_copy (&state, &self->pending);
       self->state_changed = FALSE;
       g_mutex_unlock (&self->lock);
 
       if (changed)
         apply_state (self, &state);
-      service_state_clear (&state);
+      tern_service_state_clear (&state);
       if (ev == NULL)
         break;
       switch (ev->kind)
@@ -371,7 +371,7 @@ event_new (EventKind kind)
 }
 
 void
-service_emit_reply_started (TernService *self, gint64 reply_id, gint64 parent_id)
+tern_service_emit_reply_started (TernService *self, gint64 reply_id, gint64 parent_id)
 {
   Event *ev = event_new (EVENT_REPLY_STARTED);
 
@@ -381,7 +381,7 @@ service_emit_reply_started (TernService *self, gint64 reply_id, gint64 parent_id
 }
 
 void
-service_emit_delta (TernService *self, const char *text, gsize len)
+tern_service_emit_delta (TernService *self, const char *text, gsize len)
 {
   if (len == 0)
     return;
@@ -391,7 +391,7 @@ service_emit_delta (TernService *self, const char *text, gsize len)
 }
 
 void
-service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, double tokens_per_second)
+tern_service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, double tokens_per_second)
 {
   Event *ev = event_new (EVENT_FINISHED);
 
@@ -402,7 +402,7 @@ service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, 
 }
 
 void
-service_emit_progress (TernService *self, TernServicePhase phase, double fraction)
+tern_service_emit_progress (TernService *self, TernServicePhase phase, double fraction)
 {
   Event *ev = event_new (EVENT_PROGRESS);
 
@@ -412,7 +412,7 @@ service_emit_progress (TernService *self, TernServicePhase phase, double fractio
 }
 
 void
-service_emit_error (TernService *self, const GError *error)
+tern_service_emit_error (TernService *self, const GError *error)
 {
   Event *ev = event_new (EVENT_ERROR);
 
@@ -421,7 +421,7 @@ service_emit_error (TernService *self, const GError *error)
 }
 
 void
-service_complete (TernService *self, Job *job)
+tern_service_complete (TernService *self, Job *job)
 {
   Event *ev = event_new (EVENT_DONE);
 
@@ -430,17 +430,17 @@ service_complete (TernService *self, Job *job)
 }
 
 void
-service_publish_state (TernService *self, const ServiceState *state)
+tern_service_publish_state (TernService *self, const ServiceState *state)
 {
   g_mutex_lock (&self->lock);
-  service_state_copy (&self->pending, state);
+  tern_service_state_copy (&self->pending, state);
   self->state_changed = TRUE;
   schedule_locked (self);
   g_mutex_unlock (&self->lock);
 }
 
 void
-service_set_current (TernService *self, Job *job)
+tern_service_set_current (TernService *self, Job *job)
 {
   g_mutex_lock (&self->lock);
   self->current = job;
@@ -532,7 +532,7 @@ tern_service_constructed (GObject *object)
 
   G_OBJECT_CLASS (tern_service_parent_class)->constructed (object);
   self->engine.service = self;
-  self->thread = g_thread_new ("tern-engine", service_engine_main, &self->engine);
+  self->thread = g_thread_new ("tern-engine", tern_service_engine_main, &self->engine);
 }
 
 static void
@@ -550,8 +550,8 @@ tern_service_finalize (GObject *object)
   g_async_queue_unref (self->inbox);
   g_free (self->engine.db_path);
   g_free (self->engine.backend);
-  service_state_clear (&self->pending);
-  service_state_clear (&self->state);
+  tern_service_state_clear (&self->pending);
+  tern_service_state_clear (&self->state);
   g_mutex_clear (&self->lock);
   g_main_context_unref (self->context);
   G_OBJECT_CLASS (tern_service_parent_class)->finalize (object);
