@@ -25,6 +25,6 @@ mkdir "$tmp/home"
 # does, early) and hangs up on a client connecting during the reset.
 env -i PATH="$PATH" HOME="$tmp/home" XDG_DATA_DIRS="$share:/usr/share" \
   GSETTINGS_SCHEMA_DIR="$share/glib-2.0/schemas" TERN_DEMO_MODEL="$share/tern/tern-demo.gguf" \
-  GDK_BACKEND=x11 GSK_RENDERER=cairo \
+  GDK_BACKEND=x11 GSK_RENDERER=cairo LSAN_OPTIONS="${LSAN_OPTIONS:-}" \
   xvfb-run -a -e "$out/xvfb.log" -s "-screen 0 1280x800x24 -noreset" dbus-run-session -- \
   /usr/bin/python3 "$here/run-as-user.py" "$tmp/root$prefix/bin/tern" "$model" "$out"

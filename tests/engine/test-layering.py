@@ -39,7 +39,9 @@ def symbols(library, flag):
     for line in out.splitlines():
         parts = line.split()
         # "address type name" for defined symbols, "U name" for undefined ones.
-        if len(parts) >= 2 and not line.endswith(":"):
+        # Symbols the compiler makes (AddressSanitizer's __odr_asan.NAME)
+        # are not the code's.
+        if len(parts) >= 2 and not line.endswith(":") and not parts[-1].startswith("__"):
             names.add(parts[-1])
     return names
 

@@ -682,6 +682,10 @@ test_load_progress (void)
 
 /* /engine/context/@group/LEVEL/NAME for every kernel level and every model
  * tests/data/@dir holds (NAME: its file name without @prefix and .gguf). */
+/* The tests' data, freed after the run: GLib frees a test's data only when
+ * it runs, and -p runs some of them. */
+static GPtrArray *level_tests;
+
 static void
 add_level_tests (const char *group, const char *dir, const char *prefix, GTestDataFunc func)
 {
@@ -694,7 +698,8 @@ add_level_tests (const char *group, const char *dir, const char *prefix, GTestDa
                                                  name);
         LevelTest *t = g_new (LevelTest, 1);
         *t = (LevelTest) { g_strdup (name), level };
-        g_test_add_data_func_full (path, t, func, level_test_free);
+        g_ptr_array_add (level_tests, t);
+        g_test_add_data_func (path, t, func);
       }
 }
 
@@ -703,6 +708,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   kernel_levels_check_required ();
+  level_tests = g_ptr_array_new_with_free_func (level_test_free);
   add_level_tests ("reference", "models", "", test_reference);
   add_level_tests ("margin", "margin", "margin-", test_margin);
   g_test_add_data_func ("/engine/context/variant/qwen2-tiny", "qwen2-tiny", test_variant);
@@ -714,5 +720,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/context/state", test_state);
   g_test_add_func ("/engine/model/bad-models", test_bad_models);
   g_test_add_func ("/engine/model/load-progress", test_load_progress);
-  return g_test_run ();
+  int status = g_test_run ();
+  g_ptr_array_unref (level_tests);
+  return status;
 }
