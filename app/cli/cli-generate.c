@@ -319,7 +319,7 @@ cli_generate (int argc, char **argv)
 /* A conversation: its messages, oldest first. */
 typedef struct {
   GArray *messages; /* TernChatMessage; contents owned */
-  gsize first;      /* messages before it no longer fit in the context */
+  char *note;       /* what fitting it to the context said last */
 } Conversation;
 
 static void
@@ -328,6 +328,7 @@ conversation_clear (Conversation *c)
   for (guint i = 0; c->messages && i < c->messages->len; i++)
     g_free ((char *) g_array_index (c->messages, TernChatMessage, i).content);
   g_clear_pointer (&c->messages, g_array_unref);
+  g_clear_pointer (&c->note, g_free);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Conversation, conversation_clear)
 
@@ -350,11 +351,18 @@ conversation_drop_last (Conversation *c)
 static gboolean
 conversation_prompt (Conversation *c, TernSession *session, gboolean verbose, GArray *tokens, GError **error)
 {
+  g_autofree char *note = NULL;
   gint32 reused;
 
-  if (!tern_session_fit (session, NULL, (TernChatMessage *) c->messages->data, c->messages->len, &c->first, tokens,
-                         error) ||
-      !tern_session_feed_prompt (session, (TernToken *) tokens->data, (gint32) tokens->len, NULL, NULL, NULL,
+  if (!tern_session_fit (session, NULL, (TernChatMessage *) c->messages->data, c->messages->len, NULL, tokens, &note,
+                         error))
+    return FALSE;
+  /* Said once, not at every turn. */
+  if (note && g_strcmp0 (note, c->note) != 0)
+    g_printerr ("tern-cli: %s\n", note);
+  g_free (c->note);
+  c->note = g_steal_pointer (&note);
+  if (!tern_session_feed_prompt (session, (TernToken *) tokens->data, (gint32) tokens->len, NULL, NULL, NULL,
                                  &reused, error))
     return FALSE;
   if (verbose)

@@ -106,6 +106,12 @@ on_service_error (TernService *service, const GError *error, TernWindow *self)
   tern_window_toast_error (self, _("Storage error"), error);
 }
 
+static void
+on_service_notice (TernService *service, const char *text, TernWindow *self)
+{
+  tern_window_toast (self, text);
+}
+
 /* ---- The window ---- */
 
 static void
@@ -163,6 +169,7 @@ setup (TernWindow *self, TernApplication *app)
   g_signal_connect_object (self->service, "notify::backend", G_CALLBACK (on_state_changed), self, 0);
   g_signal_connect_object (self->service, "progress", G_CALLBACK (on_progress), self, 0);
   g_signal_connect_object (self->service, "error", G_CALLBACK (on_service_error), self, 0);
+  g_signal_connect_object (self->service, "notice", G_CALLBACK (on_service_notice), self, 0);
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_applied), self, 0);
 
   tern_window_chat_init (self);

@@ -303,7 +303,7 @@ static gboolean
 fit_prompt (Engine *e, const TernConversation *c, GPtrArray *messages, GArray *tokens, GError **error)
 {
   g_autoptr (GArray) chat = g_array_sized_new (FALSE, FALSE, sizeof (TernChatMessage), messages->len);
-  gsize first = 0;
+  g_autofree char *note = NULL;
 
   for (guint i = 0; i < messages->len; i++)
     {
@@ -311,8 +311,12 @@ fit_prompt (Engine *e, const TernConversation *c, GPtrArray *messages, GArray *t
       TernChatMessage cm = { tern_role_name (m->role), m->content };
       g_array_append_val (chat, cm);
     }
-  return tern_session_fit (e->session, c->system_prompt, (TernChatMessage *) chat->data, chat->len, &first, tokens,
-                           error);
+  if (!tern_session_fit (e->session, c->system_prompt, (TernChatMessage *) chat->data, chat->len, NULL, tokens, &note,
+                         error))
+    return FALSE;
+  if (note)
+    tern_service_emit_notice (e->service, note);
+  return TRUE;
 }
 
 /* Evaluates the prompt @tokens, then streams the reply after @parent_id. */

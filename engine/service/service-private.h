@@ -155,6 +155,7 @@ void tern_service_emit_delta (TernService *self, const char *text, gsize len);
 void tern_service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, double tokens_per_second);
 void tern_service_emit_progress (TernService *self, TernServicePhase phase, double fraction);
 void tern_service_emit_error (TernService *self, const GError *error);
+void tern_service_emit_notice (TernService *self, const char *text);
 /* Publishes @state for the properties. */
 void tern_service_publish_state (TernService *self, const ServiceState *state);
 /* Hands @job back, run: its task completes on the owner context. */

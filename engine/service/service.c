@@ -13,6 +13,7 @@ typedef enum {
   EVENT_FINISHED,
   EVENT_PROGRESS,
   EVENT_ERROR,
+  EVENT_NOTICE,
   EVENT_DONE, /* a job ran: complete its task */
 } EventKind;
 
@@ -50,6 +51,7 @@ enum {
   SIGNAL_REPLY_FINISHED,
   SIGNAL_PROGRESS,
   SIGNAL_ERROR,
+  SIGNAL_NOTICE,
   N_SIGNALS
 };
 
@@ -301,6 +303,9 @@ deliver (TernService *self)
         case EVENT_ERROR:
           g_signal_emit (self, signals[SIGNAL_ERROR], 0, ev->error);
           break;
+        case EVENT_NOTICE:
+          g_signal_emit (self, signals[SIGNAL_NOTICE], 0, ev->text->str);
+          break;
         case EVENT_DONE:
           job_return (g_steal_pointer (&ev->job));
           break;
@@ -417,6 +422,15 @@ tern_service_emit_error (TernService *self, const GError *error)
   Event *ev = event_new (EVENT_ERROR);
 
   ev->error = g_error_copy (error);
+  queue_event (self, ev);
+}
+
+void
+tern_service_emit_notice (TernService *self, const char *text)
+{
+  Event *ev = event_new (EVENT_NOTICE);
+
+  ev->text = g_string_new (text);
   queue_event (self, ev);
 }
 
@@ -660,6 +674,8 @@ tern_service_class_init (TernServiceClass *klass)
                     TERN_TYPE_SERVICE_PHASE, G_TYPE_DOUBLE);
   signals[SIGNAL_ERROR] = g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                         G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_NOTICE] = g_signal_new ("notice", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                         G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void

@@ -5,6 +5,8 @@
 #include <tern/session.h>
 #include <tern/snapshot.h>
 
+#include <string.h>
+
 struct TernSession {
   TernContext *ctx;             /* borrowed */
   const TernChatTemplate *tmpl; /* borrowed; NULL: plain text */
@@ -13,7 +15,18 @@ struct TernSession {
   gint32 n_keep;                /* tokens a context shift keeps: the BOS the model asks for */
   TernSessionShiftFn shift_func;
   gpointer shift_data;
+  /* For estimating a window's length before rendering it: the tokens of
+   * message texts already seen (text → count), and what the template adds
+   * around a message and around the whole chat (-1: not measured yet). */
+  GHashTable *text_tokens;
+  GArray *scratch;
+  gint32 per_message;
+  gint32 per_chat;
 };
+
+/* Texts whose token counts a session keeps: many more than fill any
+ * context, so a long conversation is counted once. */
+#define TEXT_TOKENS_MAX 65536
 
 TernSession *
 tern_session_new (TernContext *ctx, const TernChatTemplate *tmpl, const TernSamplerParams *sampling)
@@ -26,6 +39,10 @@ tern_session_new (TernContext *ctx, const TernChatTemplate *tmpl, const TernSamp
   s->tok = tern_model_tokenizer (tern_context_model (ctx));
   s->sampler = tern_sampler_new (sampling, tern_tokenizer_n_vocab (s->tok));
   s->n_keep = tern_tokenizer_add_bos (s->tok) && tern_tokenizer_bos (s->tok) >= 0 ? 1 : 0;
+  s->text_tokens = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  s->scratch = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  s->per_message = -1;
+  s->per_chat = -1;
   return s;
 }
 
@@ -35,6 +52,8 @@ tern_session_free (TernSession *s)
   if (s == NULL)
     return;
   tern_sampler_free (s->sampler);
+  g_hash_table_unref (s->text_tokens);
+  g_array_unref (s->scratch);
   g_free (s);
 }
 
@@ -122,48 +141,181 @@ tern_session_render (TernSession *s, const char *system_prompt, const TernChatMe
   return render (s, system_prompt, NULL, 0, messages, n_messages, add_generation_prompt, tokens, error);
 }
 
-gboolean
-tern_session_fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages, gsize n_messages,
-                  gsize *first, GArray *tokens, GError **error)
+/* The tokens of @text alone, counted once per session. Text the tokenizer
+ * refuses counts by its bytes, an upper bound; rendering it reports why. */
+static gint32
+text_tokens (TernSession *s, const char *text)
+{
+  gpointer count;
+
+  if (g_hash_table_lookup_extended (s->text_tokens, text, NULL, &count))
+    return GPOINTER_TO_INT (count);
+  g_array_set_size (s->scratch, 0);
+  gint32 n = tern_tokenizer_encode (s->tok, text, -1, TERN_TOKENIZE_NONE, s->scratch, NULL) ? (gint32) s->scratch->len
+                                                                                        : (gint32) strlen (text);
+  if (g_hash_table_size (s->text_tokens) >= TEXT_TOKENS_MAX)
+    g_hash_table_remove_all (s->text_tokens);
+  g_hash_table_insert (s->text_tokens, g_strdup (text), GINT_TO_POINTER (n));
+  return n;
+}
+
+/* Measures once what the template adds around a message and around a
+ * chat (BOS, the generation prompt), from two small chats it renders. */
+static void
+measure_template (TernSession *s)
+{
+  const TernChatMessage chat[] = { { "user", "Hello" }, { "assistant", "Hail" }, { "user", "Hello" } };
+  g_autoptr (GArray) one = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  g_autoptr (GArray) three = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  gint32 hello = text_tokens (s, "Hello"), hail = text_tokens (s, "Hail");
+
+  /* A template that takes neither is estimated by the texts alone. */
+  s->per_message = 0;
+  s->per_chat = 0;
+  if (render (s, NULL, NULL, 0, chat, 1, TRUE, one, NULL) && render (s, NULL, NULL, 0, chat, 3, TRUE, three, NULL))
+    {
+      s->per_message = MAX (0, ((gint32) three->len - (gint32) one->len - hello - hail) / 2);
+      s->per_chat = MAX (0, (gint32) one->len - hello - s->per_message);
+    }
+}
+
+static gint32
+message_estimate (TernSession *s, const TernChatMessage *m)
+{
+  return text_tokens (s, m->content) + s->per_message;
+}
+
+/* The turn before the one starting at @start, or @n_head when none. */
+static gsize
+previous_turn (const TernChatMessage *messages, gsize n_head, gsize start)
+{
+  while (start > n_head)
+    {
+      start--;
+      if (g_str_equal (messages[start].role, "user"))
+        return start;
+    }
+  return n_head;
+}
+
+/* The turn after the one starting at @start, or @n when none. */
+static gsize
+next_turn (const TernChatMessage *messages, gsize n, gsize start)
+{
+  do
+    start++;
+  while (start < n && !g_str_equal (messages[start].role, "user"));
+  return start;
+}
+
+/* tern_session_fit's work: the prompt for @messages that leaves @reserve
+ * tokens and a quarter of the context free, ending with the generation
+ * prompt when @add_generation_prompt. The window is first estimated in one
+ * pass backwards from the end, by cached token counts, and stops where the
+ * context is full: its cost is what fits, not the conversation's length.
+ * Rendering then checks it, moving a turn at a time: later while it does
+ * not fit or the template refuses it, earlier while one more turn fits. */
+static gboolean
+fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages, gsize n_messages,
+     gboolean add_generation_prompt, gint32 reserve, gsize *first, GArray *tokens, char **note, GError **error)
 {
   gint32 n_ctx = tern_context_n_ctx (s->ctx);
-  gsize n_head = 0;
+  gint32 budget = n_ctx - n_ctx / 4 - reserve;
+  g_autoptr (GArray) attempt = g_array_new (FALSE, FALSE, sizeof (TernToken));
   g_autoptr (GError) failed = NULL;
+  gsize n_head = 0, best = G_MAXSIZE, refused_from = G_MAXSIZE;
+  gint32 best_len = 0;
 
+  if (s->per_message < 0)
+    measure_template (s);
   /* The system messages that open the transcript stay, as the system
    * prompt does. */
   while (n_head < n_messages && g_str_equal (messages[n_head].role, "system"))
     n_head++;
-  for (gsize start = MAX (*first, n_head);;)
+  gint32 fixed = s->per_chat + (system_prompt && system_prompt[0] ? text_tokens (s, system_prompt) + s->per_message : 0);
+  for (gsize i = 0; i < n_head; i++)
+    fixed += message_estimate (s, &messages[i]);
+
+  /* The earliest turn whose window the estimate says fits; the last turn
+   * at least, which rendering then judges. */
+  gsize start = n_messages, estimated = n_messages;
+  gint32 used = fixed;
+  while (start > n_head)
     {
+      used += message_estimate (s, &messages[--start]);
+      if (used > budget)
+        break;
+      if (g_str_equal (messages[start].role, "user") || start == n_head)
+        estimated = start;
+    }
+  start = estimated < n_messages ? estimated : previous_turn (messages, n_head, n_messages);
+
+  for (gboolean growing = TRUE;;)
+    {
+      g_array_set_size (attempt, 0);
       g_clear_error (&failed);
-      g_array_set_size (tokens, 0);
-      if (render (s, system_prompt, messages, n_head, messages + start, n_messages - start, TRUE, tokens, &failed))
+      gboolean rendered = render (s, system_prompt, messages, n_head, messages + start, n_messages - start,
+                                  add_generation_prompt, attempt, &failed);
+      if (rendered && (gint32) attempt->len <= budget)
         {
-          /* A quarter of the context is left for the reply. */
-          if ((gint32) tokens->len <= n_ctx - n_ctx / 4)
-            {
-              *first = start;
-              return TRUE;
-            }
-          g_set_error (&failed, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
-                       "The message is %u tokens with the chat template, too long for the context (%d tokens)",
-                       tokens->len, n_ctx);
+          best = start;
+          best_len = (gint32) attempt->len;
+          g_array_set_size (tokens, 0);
+          g_array_append_vals (tokens, attempt->data, attempt->len);
+          gsize earlier = previous_turn (messages, n_head, start);
+          gint32 more = 0;
+          for (gsize i = earlier; i < start; i++)
+            more += message_estimate (s, &messages[i]);
+          /* Counted alone, texts can take a token or two more or less
+           * than in the chat: a turn the estimate nearly fits is tried. */
+          if (!growing || earlier == start || best_len + more - more / 8 - 4 > budget)
+            break;
+          start = earlier;
+          continue;
         }
+      if (rendered)
+        g_set_error (&failed, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                     "The message is %u tokens with the chat template, too long for the context (%d tokens)",
+                     attempt->len, n_ctx);
       else if (!g_error_matches (failed, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED))
         break;
-      /* Leave out the oldest turn: up to the next user message, so that
-       * what is left starts as a conversation does, whatever the roles
-       * before. */
-      do
-        start++;
-      while (start < n_messages && !g_str_equal (messages[start].role, "user"));
+      else if (refused_from == G_MAXSIZE)
+        refused_from = start;
+      /* One turn too many: the window before it was the best. */
+      if (best != G_MAXSIZE)
+        break;
+      growing = FALSE;
+      start = next_turn (messages, n_messages, start);
       if (start >= n_messages)
         break;
     }
-  g_array_set_size (tokens, 0);
-  g_propagate_error (error, g_steal_pointer (&failed));
-  return FALSE;
+  if (best == G_MAXSIZE)
+    {
+      g_array_set_size (tokens, 0);
+      g_propagate_error (error, g_steal_pointer (&failed));
+      return FALSE;
+    }
+  *first = best;
+  if (note && refused_from != G_MAXSIZE && best > refused_from)
+    *note = g_strdup_printf ("The chat template does not take the conversation as it stands (roles that do not "
+                             "alternate, say): %u earlier %s left out",
+                             (guint) (best - refused_from), best - refused_from == 1 ? "message is" : "messages are");
+  return TRUE;
+}
+
+gboolean
+tern_session_fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages, gsize n_messages,
+                  gsize *first, GArray *tokens, char **note, GError **error)
+{
+  gsize kept;
+
+  if (note)
+    *note = NULL;
+  if (!fit (s, system_prompt, messages, n_messages, TRUE, 0, &kept, tokens, note, error))
+    return FALSE;
+  if (first)
+    *first = kept;
+  return TRUE;
 }
 
 /* ---- Evaluation ---- */
@@ -295,15 +447,23 @@ tern_session_save_snapshot (TernSession *s, TernStore *store, gint64 conversatio
   return tern_snapshot_save_to_store (store, conversation_id, message_id, s->ctx, s->sampler, identity, error);
 }
 
-/* Appends to @out the tokens a live chat had in its context at the end of
- * @messages (TernMessage, at least one): see tern_session_resume. */
+/* Evaluates again the tokens a live chat had in its context at the end of
+ * @messages (TernMessage, at least one), fitted to the context as the
+ * turns were; appends them to @out. A transcript the template refuses, or
+ * whose last turn alone does not fit, leaves the context empty: the next
+ * turn fits what it can. */
 static gboolean
-transcript_tokens (TernSession *s, const char *system_prompt, GPtrArray *messages, GArray *out, GError **error)
+reingest_tokens (TernSession *s, const TernConversation *conversation, GPtrArray *messages, TernProgressFn progress,
+                 gpointer user_data, GCancellable *cancellable, GArray *out, GError **error)
 {
   const TernMessage *last = messages->pdata[messages->len - 1];
+  /* A stored reply's own tokens are what the context held, not its text
+   * tokenized again. */
   gboolean kept = last->role == TERN_ROLE_ASSISTANT && last->tokens != NULL;
   guint n = messages->len - (kept ? 1 : 0);
   g_autoptr (GArray) chat = g_array_sized_new (FALSE, FALSE, sizeof (TernChatMessage), n);
+  g_autoptr (GError) refused = NULL;
+  gsize first;
 
   for (guint i = 0; i < n; i++)
     {
@@ -311,12 +471,20 @@ transcript_tokens (TernSession *s, const char *system_prompt, GPtrArray *message
       TernChatMessage cm = { tern_role_name (m->role), m->content };
       g_array_append_val (chat, cm);
     }
-  if (!render (s, system_prompt, NULL, 0, (TernChatMessage *) chat->data, chat->len,
-               kept || last->role == TERN_ROLE_USER, out, error))
-    return FALSE;
+  if (!fit (s, conversation->system_prompt, (TernChatMessage *) chat->data, chat->len,
+            kept || last->role == TERN_ROLE_USER, kept ? (gint32) last->tokens->len : 0, &first, out, NULL,
+            &refused))
+    {
+      if (g_error_matches (refused, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED) ||
+          g_error_matches (refused, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&refused));
+      return FALSE;
+    }
   if (kept)
     g_array_append_vals (out, last->tokens->data, last->tokens->len);
-  return TRUE;
+  return tern_context_decode (s->ctx, (TernToken *) out->data, (gint32) out->len, FALSE, progress, user_data,
+                              cancellable, error);
 }
 
 /* Evaluates the transcript again and returns the sampler to go on with. */
@@ -324,26 +492,11 @@ static TernSampler *
 reingest (TernSession *s, const TernConversation *conversation, GPtrArray *messages, TernProgressFn progress,
           gpointer user_data, GCancellable *cancellable, GError **error)
 {
-  gint32 n_ctx = tern_context_n_ctx (s->ctx);
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   const TernMessage *last = messages->pdata[messages->len - 1];
-  g_autoptr (GError) refused = NULL;
 
   tern_context_truncate (s->ctx, 0);
-  if (!transcript_tokens (s, conversation->system_prompt, messages, tokens, &refused))
-    {
-      /* A transcript the template refuses as it stands (roles that do not
-       * alternate, say) is left for the next turn to fit. */
-      if (!g_error_matches (refused, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED))
-        {
-          g_propagate_error (error, g_steal_pointer (&refused));
-          return NULL;
-        }
-    }
-  /* Too long for the context: the next turn fits what it can. */
-  else if ((gint32) tokens->len <= n_ctx - n_ctx / 4 &&
-           !tern_context_decode (s->ctx, (TernToken *) tokens->data, (gint32) tokens->len, FALSE, progress,
-                                 user_data, cancellable, error))
+  if (!reingest_tokens (s, conversation, messages, progress, user_data, cancellable, tokens, error))
     return NULL;
 
   GBytes *state = last->sampler_state;

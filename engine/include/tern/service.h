@@ -49,6 +49,9 @@ G_BEGIN_DECLS
  * - "error" (GError *error): a failure no request reports: the store
  *   could not be opened (every request that needs it then fails with the
  *   same error), or a snapshot after a stored reply could not be saved.
+ * - "notice" (const char *text): something the user should know that is
+ *   not a failure: messages left out of the prompt because the model's
+ *   chat template does not take them.
  *
  * Properties (read-only, notified on the owner context only on change):
  * "model-loaded", "model-id" (the library id of the loaded model),

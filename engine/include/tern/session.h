@@ -66,16 +66,23 @@ gboolean tern_session_render (TernSession *session, const char *system_prompt, c
  * context for the reply. When the whole transcript does not fit, or the
  * template refuses it (UNSUPPORTED: roles that do not alternate, say),
  * the oldest turns are left out, a whole turn at a time (a turn starts at
- * a user message), until what is left fits and the template takes it. The
- * system prompt and the system messages that open @messages are always
- * kept. *@first is the first message (after those system messages) to
- * consider, and is set to the first one kept: passed back on the next
- * turn of a growing conversation, it spares rendering what was left out
- * already. Replaces the contents of @tokens. Errors: INVALID when the last
- * turn alone is too long for the context; otherwise the template's error
- * for the last turn (a refusal, FORMAT). */
+ * a user message, whatever follows it), until what is left fits and the
+ * template takes it; as many turns are kept as fit. The system prompt and
+ * the system messages that open @messages are always kept.
+ *
+ * The work is proportional to what fits, not to the conversation: the
+ * window is estimated backwards from the end with token counts the
+ * session keeps per message text, then rendered a few times at most.
+ *
+ * Sets *@first (may be NULL) to the first message kept after the opening
+ * system messages, and *@note (may be NULL; free with g_free) to a
+ * sentence for the user when messages the length allowed were left out
+ * because the template refused them, else NULL. Replaces the contents of
+ * @tokens. Errors: INVALID when the last turn alone is too long for the
+ * context; otherwise the template's error for the last turn (a refusal,
+ * FORMAT). */
 gboolean tern_session_fit (TernSession *session, const char *system_prompt, const TernChatMessage *messages,
-                           gsize n_messages, gsize *first, GArray *tokens, GError **error);
+                           gsize n_messages, gsize *first, GArray *tokens, char **note, GError **error);
 
 /* ---- Evaluation ---- */
 
@@ -157,10 +164,12 @@ typedef enum {
  * is none, the transcript is evaluated again: the system prompt and the
  * messages up to the last user message rendered with the start of the
  * assistant's turn, then the last reply's own tokens when it kept them
- * (otherwise the whole branch rendered); @progress, @cancellable:
- * CANCELLED. A transcript longer than three quarters of the context, or
- * one the template refuses, leaves the context empty: the next turn fits
- * what it can (tern_session_fit). The sampler comes from the snapshot,
+ * (otherwise the whole branch rendered), fitted to the context as
+ * tern_session_fit does, so that a conversation of any length resumes in
+ * the time its latest turns take; @progress, @cancellable: CANCELLED. A
+ * transcript whose last turn alone does not fit, or that the template
+ * refuses in every window, leaves the context empty: the next turn fits
+ * what it can. The sampler comes from the snapshot,
  * else from the last reply's saved state, else new from the
  * conversation's settings with the transcript in its penalty window.
  * *@kind says which happened; *@why (may be NULL; free with g_free) why the

@@ -153,7 +153,7 @@ test_fit_trims (void)
   const TernChatMessage *msgs = (TernChatMessage *) chat->data;
 
   gsize first = 0;
-  g_assert_true (tern_session_fit (s, "Be brief.", msgs, chat->len, &first, tokens, &error));
+  g_assert_true (tern_session_fit (s, "Be brief.", msgs, chat->len, &first, tokens, NULL, &error));
   g_assert_no_error (error);
   g_test_message ("kept messages %" G_GSIZE_FORMAT " to %u: %u tokens", first, chat->len - 1, tokens->len);
   g_assert_cmpuint (first, >, 1);
@@ -176,22 +176,46 @@ test_fit_trims (void)
   g_autoptr (GArray) more = reference_prompt (model_template, (TernChatMessage *) kept->data, kept->len, TRUE);
   g_assert_cmpint (more->len, >, n_ctx - n_ctx / 4);
 
-  /* Passed back, the first message kept gives the same prompt. */
-  gsize again = first;
-  g_autoptr (GArray) tokens2 = g_array_new (FALSE, FALSE, sizeof (TernToken));
-  g_assert_true (tern_session_fit (s, "Be brief.", msgs, chat->len, &again, tokens2, &error));
-  g_assert_cmpuint (again, ==, first);
-  assert_tokens (tokens2, tokens);
-
   /* The last message alone too long: INVALID, nothing to evaluate. */
   g_autofree char *huge = long_text (400);
   TernChatMessage last = { "user", huge };
   g_array_append_val (chat, last);
   first = 0;
-  g_assert_false (tern_session_fit (s, NULL, (TernChatMessage *) chat->data, chat->len, &first, tokens, &error));
+  g_assert_false (
+      tern_session_fit (s, NULL, (TernChatMessage *) chat->data, chat->len, &first, tokens, NULL, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "too long for the context"));
   g_assert_cmpuint (tokens->len, ==, 0);
+}
+
+/* A conversation far longer than the chat template may render whole (its
+ * interpreter stops at 256 MiB of output) fits at once: only the latest
+ * turns are counted and rendered, and they are those a reference render
+ * keeps. */
+static void
+test_fit_long (void)
+{
+  g_autoptr (GError) error = NULL;
+  const guint n = 400001; /* ending with a user message */
+  g_autoptr (TernContext) ctx = new_context (256);
+  TernSamplerParams p;
+  greedy (&p);
+  g_autoptr (TernSession) s = tern_session_new (ctx, model_template, &p);
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  g_autofree TernChatMessage *chat = g_new (TernChatMessage, n);
+  g_autofree char *text = long_text (16);
+  gsize first;
+
+  for (guint i = 0; i < n; i++)
+    chat[i] = (TernChatMessage) { i % 2 ? "assistant" : "user", text + (i % 7) * 4 };
+  g_assert_true (tern_session_fit (s, NULL, chat, n, &first, tokens, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (first, >, n - 40);
+  g_autoptr (GArray) want = reference_prompt (model_template, chat + first, n - first, TRUE);
+  assert_tokens (tokens, want);
+  /* One turn more does not fit. */
+  g_autoptr (GArray) more = reference_prompt (model_template, chat + first - 2, n - first + 2, TRUE);
+  g_assert_cmpint (more->len, >, 256 - 256 / 4);
 }
 
 /* Conversations whose roles do not alternate (a reply lost to a crash
@@ -219,8 +243,11 @@ test_fit_roles (void)
     { "user", "Hello" }, { "user", "Are you there?" }, { "assistant", long_reply }, { "user", "And then?" },
   };
   first = 0;
-  g_assert_true (tern_session_fit (s, NULL, stranded, 4, &first, tokens, &error));
+  g_autofree char *note = NULL;
+  g_assert_true (tern_session_fit (s, NULL, stranded, 4, &first, tokens, &note, &error));
   g_assert_no_error (error);
+  /* Left out for length, not for the template: nothing to say. */
+  g_assert_null (note);
   g_assert_cmpuint (first, ==, 3);
   g_autoptr (GArray) last_only = reference_prompt (model_template, stranded + 3, 1, TRUE);
   assert_tokens (tokens, last_only);
@@ -233,7 +260,7 @@ test_fit_roles (void)
     { "user", "And the dark?" },
   };
   first = 0;
-  g_assert_true (tern_session_fit (strict, NULL, shifted, 4, &first, tokens, &error));
+  g_assert_true (tern_session_fit (strict, NULL, shifted, 4, &first, tokens, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (first, ==, 1);
   g_autoptr (GArray) from_second = reference_prompt (strict_template, shifted + 1, 3, TRUE);
@@ -246,8 +273,11 @@ test_fit_roles (void)
     { "assistant", "God." }, { "user", "And the dark?" },
   };
   first = 0;
-  g_assert_true (tern_session_fit (strict, "Be brief.", refused, 6, &first, tokens, &error));
+  g_assert_true (tern_session_fit (strict, "Be brief.", refused, 6, &first, tokens, &note, &error));
   g_assert_no_error (error);
+  /* The template's refusal is said, naming what was left out. */
+  g_assert_nonnull (note);
+  g_assert_nonnull (strstr (note, "3 earlier messages are left out"));
   g_assert_cmpuint (first, ==, 3);
   const TernChatMessage taken[] = { { "system", "Be brief." }, refused[3], refused[4], refused[5] };
   g_autoptr (GArray) want = reference_prompt (strict_template, taken, 4, TRUE);
@@ -259,7 +289,7 @@ test_fit_roles (void)
   g_assert_no_error (error);
   g_autoptr (TernSession) refusing = tern_session_new (ctx, never, &p);
   first = 0;
-  g_assert_false (tern_session_fit (refusing, NULL, refused, 6, &first, tokens, &error));
+  g_assert_false (tern_session_fit (refusing, NULL, refused, 6, &first, tokens, NULL, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED);
   g_assert_nonnull (strstr (error->message, "No chat here"));
 }
@@ -599,7 +629,7 @@ turn (TernSession *session, TernStore *store, gint64 c, const TernModelIdentity 
   TernChatMessage user = { "user", text };
   g_array_append_val (chat, user);
   g_assert_true (tern_session_fit (session, conv->system_prompt, (TernChatMessage *) chat->data, chat->len, &first,
-                                   prompt, &error));
+                                   prompt, NULL, &error));
   g_assert_true (tern_session_feed_prompt (session, (TernToken *) prompt->data, prompt->len, NULL, NULL, NULL, NULL,
                                            &error));
   g_assert_no_error (error);
@@ -701,8 +731,8 @@ test_snapshot_and_reingest (void)
 }
 
 /* A stored conversation the template refuses (two user messages in a row)
- * resumes with an empty context instead of failing, and its next turn is
- * fitted to what the template takes. */
+ * resumes with the latest turns the template takes instead of failing,
+ * and its next turn is fitted to them. */
 static void
 test_resume_refused (void)
 {
@@ -734,7 +764,11 @@ test_resume_refused (void)
   g_assert_true (tern_session_resume (s, store, conv, messages, &identity, NULL, NULL, NULL, &kind, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (kind, ==, TERN_RESUME_REINGEST);
-  g_assert_cmpint (tern_context_n_past (ctx), ==, 0);
+  const TernChatMessage taken[] = { { "user", "Who made the light?" }, { "assistant", "God." } };
+  g_autoptr (GArray) want = reference_prompt (strict_template, taken, 2, FALSE);
+  gint32 n_past;
+  const TernToken *held = tern_context_tokens (ctx, &n_past);
+  g_assert_cmpmem (held, n_past * sizeof (TernToken), want->data, want->len * sizeof (TernToken));
 
   const TernChatMessage chat[] = {
     { "user", "Hello" }, { "assistant", "Hail." }, { "user", "Lost reply" }, { "user", "Who made the light?" },
@@ -742,8 +776,20 @@ test_resume_refused (void)
   };
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   gsize first = 0;
-  g_assert_true (tern_session_fit (s, conv->system_prompt, chat, G_N_ELEMENTS (chat), &first, tokens, &error));
+  g_assert_true (tern_session_fit (s, conv->system_prompt, chat, G_N_ELEMENTS (chat), &first, tokens, NULL, &error));
   g_assert_cmpuint (first, ==, 3);
+
+  /* A template that refuses every window: resumed with an empty context,
+   * and the next turn gets the template's own error. */
+  g_autoptr (TernChatTemplate) never =
+      tern_chat_template_new ("{{ raise_exception('No chat here') }}", -1, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (TernSession) refusing = tern_session_new (ctx, never, &p);
+  g_assert_true (
+      tern_session_resume (refusing, store, conv, messages, &identity, NULL, NULL, NULL, &kind, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (kind, ==, TERN_RESUME_REINGEST);
+  g_assert_cmpint (tern_context_n_past (ctx), ==, 0);
   test_remove_tree (dir);
 }
 
@@ -797,6 +843,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/session/render", test_render);
   g_test_add_func ("/engine/session/fit/trims", test_fit_trims);
   g_test_add_func ("/engine/session/fit/roles", test_fit_roles);
+  g_test_add_func ("/engine/session/fit/long", test_fit_long);
   g_test_add_func ("/engine/session/prefix-reuse", test_prefix_reuse);
   g_test_add_func ("/engine/session/shift", test_shift);
   g_test_add_func ("/engine/session/stop", test_stop);
