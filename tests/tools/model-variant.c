@@ -4,8 +4,9 @@
 #include <stdio.h>
 #include <tern/gguf.h>
 
-char *
-model_variant_write (const char *dir, const char *src, const char *drop, const char *arch, gint32 n_layers)
+static char *
+write_variant (const char *dir, const char *src, const char *drop, const char *arch, gint32 n_layers,
+               const char *chat_template)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TernGguf) gguf = tern_gguf_open (src, &error);
@@ -22,6 +23,8 @@ model_variant_write (const char *dir, const char *src, const char *drop, const c
         tern_gguf_writer_add_string (w, key, arch);
       else if (n_layers > 0 && g_str_has_suffix (key, ".block_count"))
         tern_gguf_writer_add_uint32 (w, key, n_layers);
+      else if (chat_template && g_str_equal (key, "tokenizer.chat_template"))
+        tern_gguf_writer_add_string (w, key, chat_template);
       else
         tern_gguf_writer_add_value (w, key, tern_gguf_kv_value (gguf, i));
     }
@@ -45,4 +48,16 @@ model_variant_write (const char *dir, const char *src, const char *drop, const c
   g_assert_true (tern_gguf_writer_finish (w, &error));
   g_assert_no_error (error);
   return path;
+}
+
+char *
+model_variant_write (const char *dir, const char *src, const char *drop, const char *arch, gint32 n_layers)
+{
+  return write_variant (dir, src, drop, arch, n_layers, NULL);
+}
+
+char *
+model_variant_write_template (const char *dir, const char *src, const char *chat_template)
+{
+  return write_variant (dir, src, NULL, NULL, 0, chat_template);
 }

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <tern/service.h>
 
+#include "model-variant.h"
+#include "strict-template.h"
 #include "test-data.h"
 #include "token-gate.h"
 
@@ -37,6 +39,7 @@ typedef struct {
 
   /* On the first delta: shut down. */
   gboolean shutdown_on_delta;
+  char *notice;
 } Fixture;
 
 static gboolean
@@ -70,6 +73,7 @@ fixture_clear (Fixture *f)
   g_free (f->dir);
   g_free (f->db);
   g_free (f->model);
+  g_free (f->notice);
   g_string_free (f->deltas, TRUE);
   g_clear_error (&f->error);
   g_assert_null (f->result);
@@ -159,6 +163,13 @@ on_error (TernService *service, GError *error, Fixture *f)
 }
 
 static void
+on_notice (TernService *service, const char *text, Fixture *f)
+{
+  g_free (f->notice);
+  f->notice = g_strdup (text);
+}
+
+static void
 on_notify_generating (TernService *service, GParamSpec *pspec, Fixture *f)
 {
   f->n_notify_generating++;
@@ -174,6 +185,7 @@ service_new (Fixture *f, const char *db)
   g_signal_connect (service, "reply-finished", G_CALLBACK (on_reply_finished), f);
   g_signal_connect (service, "progress", G_CALLBACK (on_progress), f);
   g_signal_connect (service, "error", G_CALLBACK (on_error), f);
+  g_signal_connect (service, "notice", G_CALLBACK (on_notice), f);
   g_signal_connect (service, "notify::generating", G_CALLBACK (on_notify_generating), f);
   return service;
 }
@@ -727,6 +739,42 @@ test_unanswered (void)
   g_assert_finalize_object (service);
 }
 
+/* A model whose template demands alternating roles still answers a
+ * conversation with two user messages in a row (a reply lost to a crash):
+ * the turns it refuses are left out, and the user is told. */
+static void
+test_notice (void)
+{
+  g_auto (Fixture) f = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  fixture_init (&f);
+  g_autofree char *strict = model_variant_write_template (f.dir, f.model, STRICT_TEMPLATE);
+  g_free (f.model);
+  f.model = g_steal_pointer (&strict);
+  TernService *service = service_new (&f, f.db);
+  load (&f, service);
+  gint64 conversation = new_conversation (&f, service);
+  {
+    g_autoptr (TernStore) store = tern_store_open (f.db, &error);
+    g_assert_no_error (error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_USER, "Hello", NULL, 0, NULL, &error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_ASSISTANT, "Hail.", NULL, 0, NULL,
+                            &error);
+    tern_store_message_add (store, conversation, TERN_STORE_HEAD, TERN_ROLE_USER, "Lost reply", NULL, 0, NULL, &error);
+    g_assert_no_error (error);
+  }
+  open_conversation (&f, service, conversation);
+
+  gint64 reply = send (&f, service, "Who made the light?", 4);
+  g_assert_cmpint (reply, >, 0);
+  g_assert_nonnull (f.notice);
+  g_assert_nonnull (strstr (f.notice, "3 earlier messages are left out"));
+  g_assert_null (f.error);
+  release (&f);
+  g_assert_finalize_object (service);
+}
+
 static void
 test_store_errors (void)
 {
@@ -851,6 +899,7 @@ main (int argc, char **argv)
   g_test_add_func ("/service/shutdown", test_shutdown);
   g_test_add_func ("/service/resume", test_resume);
   g_test_add_func ("/service/unanswered", test_unanswered);
+  g_test_add_func ("/service/notice", test_notice);
   g_test_add_func ("/service/store-errors", test_store_errors);
   g_test_add_func ("/service/store", test_store);
   return g_test_run ();
