@@ -232,7 +232,9 @@ fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages,
    * prompt does. */
   while (n_head < n_messages && g_str_equal (messages[n_head].role, "system"))
     n_head++;
-  gint32 fixed = s->per_chat + (system_prompt && system_prompt[0] ? text_tokens (s, system_prompt) + s->per_message : 0);
+  gint32 fixed = s->per_chat;
+  if (system_prompt && system_prompt[0])
+    fixed += text_tokens (s, system_prompt) + s->per_message;
   for (gsize i = 0; i < n_head; i++)
     fixed += message_estimate (s, &messages[i]);
 
