@@ -354,7 +354,7 @@ conversation_prompt (Conversation *c, TernSession *session, gboolean verbose, GA
   g_autofree char *note = NULL;
   gint32 reused;
 
-  if (!tern_session_fit (session, NULL, (TernChatMessage *) c->messages->data, c->messages->len, NULL, tokens, &note,
+  if (!tern_session_fit (session, NULL, (TernChatMessage *) c->messages->data, c->messages->len, NULL, NULL, tokens, &note,
                          error))
     return FALSE;
   /* Said once, not at every turn. */

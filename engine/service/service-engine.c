@@ -300,7 +300,8 @@ reply (Engine *e, Job *job, gint64 parent_id, gint max_tokens, GError **error)
  * conversation @c's branch up to the message to answer), fitted to the
  * context. */
 static gboolean
-fit_prompt (Engine *e, const TernConversation *c, GPtrArray *messages, GArray *tokens, GError **error)
+fit_prompt (Engine *e, const TernConversation *c, GPtrArray *messages, GCancellable *cancellable, GArray *tokens,
+            GError **error)
 {
   g_autoptr (GArray) chat = g_array_sized_new (FALSE, FALSE, sizeof (TernChatMessage), messages->len);
   g_autofree char *note = NULL;
@@ -311,7 +312,7 @@ fit_prompt (Engine *e, const TernConversation *c, GPtrArray *messages, GArray *t
       TernChatMessage cm = { tern_role_name (m->role), m->content };
       g_array_append_val (chat, cm);
     }
-  if (!tern_session_fit (e->session, c->system_prompt, (TernChatMessage *) chat->data, chat->len, NULL, tokens, &note,
+  if (!tern_session_fit (e->session, c->system_prompt, (TernChatMessage *) chat->data, chat->len, cancellable, NULL, tokens, &note,
                          error))
     return FALSE;
   if (note)
@@ -355,7 +356,7 @@ tern_service_engine_regenerate (Engine *e, Job *job, gint max_tokens, GError **e
     }
   g_ptr_array_set_size (messages, n);
   gint64 parent_id = ((TernMessage *) messages->pdata[n - 1])->id;
-  if (!fit_prompt (e, c, messages, tokens, error))
+  if (!fit_prompt (e, c, messages, job->cancellable, tokens, error))
     return 0;
   return answer (e, job, c, tokens, parent_id, max_tokens, error);
 }
@@ -403,7 +404,7 @@ tern_service_engine_send (Engine *e, Job *job, gint64 edited_id, const char *tex
   m->role = TERN_ROLE_USER;
   m->content = g_strdup (text);
   g_ptr_array_add (messages, m);
-  if (!fit_prompt (e, c, messages, tokens, error))
+  if (!fit_prompt (e, c, messages, job->cancellable, tokens, error))
     return 0;
   gint64 parent_id = tern_store_message_add (e->store, c->id, add_after, TERN_ROLE_USER, text, NULL, 0, NULL, error);
   if (parent_id == 0)

@@ -113,8 +113,8 @@ tern_session_set_sampling (TernSession *s, const TernSamplerParams *sampling)
  * and the @n_messages of @messages to @tokens. */
 static gboolean
 render (TernSession *s, const char *system_prompt, const TernChatMessage *head, gsize n_head,
-        const TernChatMessage *messages, gsize n_messages, gboolean add_generation_prompt, GArray *tokens,
-        GError **error)
+        const TernChatMessage *messages, gsize n_messages, gboolean add_generation_prompt, GCancellable *cancellable,
+        GArray *tokens, GError **error)
 {
   g_autoptr (GArray) chat = g_array_sized_new (FALSE, FALSE, sizeof (TernChatMessage), n_head + n_messages + 1);
   TernChatRenderOptions options;
@@ -129,6 +129,7 @@ render (TernSession *s, const char *system_prompt, const TernChatMessage *head, 
   g_array_append_vals (chat, messages, n_messages);
   tern_chat_render_options_init (&options);
   options.add_generation_prompt = add_generation_prompt;
+  options.cancellable = cancellable;
   g_autoptr (TernChatPrompt) prompt =
       tern_chat_template_render (s->tmpl, (TernChatMessage *) chat->data, chat->len, &options, error);
   return prompt != NULL && tern_chat_prompt_tokenize (prompt, s->tok, TRUE, tokens, error);
@@ -138,7 +139,7 @@ gboolean
 tern_session_render (TernSession *s, const char *system_prompt, const TernChatMessage *messages, gsize n_messages,
                      gboolean add_generation_prompt, GArray *tokens, GError **error)
 {
-  return render (s, system_prompt, NULL, 0, messages, n_messages, add_generation_prompt, tokens, error);
+  return render (s, system_prompt, NULL, 0, messages, n_messages, add_generation_prompt, NULL, tokens, error);
 }
 
 /* The tokens of @text alone, counted once per session. Text the tokenizer
@@ -172,7 +173,8 @@ measure_template (TernSession *s)
   /* A template that takes neither is estimated by the texts alone. */
   s->per_message = 0;
   s->per_chat = 0;
-  if (render (s, NULL, NULL, 0, chat, 1, TRUE, one, NULL) && render (s, NULL, NULL, 0, chat, 3, TRUE, three, NULL))
+  if (render (s, NULL, NULL, 0, chat, 1, TRUE, NULL, one, NULL) &&
+      render (s, NULL, NULL, 0, chat, 3, TRUE, NULL, three, NULL))
     {
       s->per_message = MAX (0, ((gint32) three->len - (gint32) one->len - hello - hail) / 2);
       s->per_chat = MAX (0, (gint32) one->len - hello - s->per_message);
@@ -217,7 +219,8 @@ next_turn (const TernChatMessage *messages, gsize n, gsize start)
  * not fit or the template refuses it, earlier while one more turn fits. */
 static gboolean
 fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages, gsize n_messages,
-     gboolean add_generation_prompt, gint32 reserve, gsize *first, GArray *tokens, char **note, GError **error)
+     gboolean add_generation_prompt, gint32 reserve, GCancellable *cancellable, gsize *first, GArray *tokens,
+     char **note, GError **error)
 {
   gint32 n_ctx = tern_context_n_ctx (s->ctx);
   gint32 budget = n_ctx - n_ctx / 4 - reserve;
@@ -257,7 +260,14 @@ fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages,
       g_array_set_size (attempt, 0);
       g_clear_error (&failed);
       gboolean rendered = render (s, system_prompt, messages, n_head, messages + start, n_messages - start,
-                                  add_generation_prompt, attempt, &failed);
+                                  add_generation_prompt, cancellable, attempt, &failed);
+      /* A cancelled render ends the fitting, whatever fitted before. */
+      if (g_error_matches (failed, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED))
+        {
+          g_array_set_size (tokens, 0);
+          g_propagate_error (error, g_steal_pointer (&failed));
+          return FALSE;
+        }
       if (rendered && (gint32) attempt->len <= budget)
         {
           best = start;
@@ -307,13 +317,13 @@ fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages,
 
 gboolean
 tern_session_fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages, gsize n_messages,
-                  gsize *first, GArray *tokens, char **note, GError **error)
+                  GCancellable *cancellable, gsize *first, GArray *tokens, char **note, GError **error)
 {
   gsize kept;
 
   if (note)
     *note = NULL;
-  if (!fit (s, system_prompt, messages, n_messages, TRUE, 0, &kept, tokens, note, error))
+  if (!fit (s, system_prompt, messages, n_messages, TRUE, 0, cancellable, &kept, tokens, note, error))
     return FALSE;
   if (first)
     *first = kept;
@@ -474,8 +484,8 @@ reingest_tokens (TernSession *s, const TernConversation *conversation, GPtrArray
       g_array_append_val (chat, cm);
     }
   if (!fit (s, conversation->system_prompt, (TernChatMessage *) chat->data, chat->len,
-            kept || last->role == TERN_ROLE_USER, kept ? (gint32) last->tokens->len : 0, &first, out, NULL,
-            &refused))
+            kept || last->role == TERN_ROLE_USER, kept ? (gint32) last->tokens->len : 0, cancellable, &first, out,
+            NULL, &refused))
     {
       if (g_error_matches (refused, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED) ||
           g_error_matches (refused, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID))

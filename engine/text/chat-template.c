@@ -213,7 +213,8 @@ tern_chat_template_render (const TernChatTemplate *t, const TernChatMessage *mes
   make_str (&arena, t->eos_token, FALSE, &vals[3]);
   time_of (options->now, &now);
 
-  if (!tern_jinja_render (t->tmpl, names, vals, G_N_ELEMENTS (vals), &now, &arena, &out, error))
+  if (!tern_jinja_render (t->tmpl, names, vals, G_N_ELEMENTS (vals), &now, options->cancellable, &arena, &out,
+                          error))
     {
       tern_jinja_arena_clear (&arena);
       return NULL;

@@ -31,6 +31,10 @@ G_BEGIN_DECLS
  * Caps, so that no template can hang, exhaust memory or overflow the stack
  * (real templates stay far below them):
  * TERN_CHAT_TEMPLATE_MAX_STEPS loop iterations and macro calls per render,
+ * TERN_CHAT_TEMPLATE_MAX_WORK units of work per render (a byte scanned,
+ * copied or compared, an expression evaluated, 32 for an item of a list
+ * or dict gone through: what makes a render slow when steps are few; 16
+ * times the output cap, under a second),
  * TERN_CHAT_TEMPLATE_MAX_DEPTH nested macro calls,
  * TERN_CHAT_TEMPLATE_MAX_NESTING nested expressions and blocks in the
  * source, TERN_CHAT_TEMPLATE_MAX_OUTPUT bytes of output (and of any
@@ -40,6 +44,7 @@ G_BEGIN_DECLS
  * A TernChatTemplate is immutable once made: any thread may render it. */
 
 #define TERN_CHAT_TEMPLATE_MAX_STEPS 1000000
+#define TERN_CHAT_TEMPLATE_MAX_WORK (G_GUINT64_CONSTANT (256) << 20)
 #define TERN_CHAT_TEMPLATE_MAX_DEPTH 50
 #define TERN_CHAT_TEMPLATE_MAX_NESTING 100
 #define TERN_CHAT_TEMPLATE_MAX_OUTPUT (16 << 20)
@@ -80,6 +85,7 @@ gboolean tern_chat_template_is_fallback (const TernChatTemplate *tmpl);
 typedef struct {
   gboolean add_generation_prompt; /* end with the start of the assistant's turn */
   GDateTime *now;                 /* the time strftime_now() reads; NULL: the current local time */
+  GCancellable *cancellable;      /* checked as the render works: CANCELLED; NULL: none */
 } TernChatRenderOptions;
 
 /* add_generation_prompt TRUE, the current time. */

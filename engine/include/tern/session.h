@@ -79,10 +79,11 @@ gboolean tern_session_render (TernSession *session, const char *system_prompt, c
  * sentence for the user when messages the length allowed were left out
  * because the template refused them, else NULL. Replaces the contents of
  * @tokens. Errors: INVALID when the last turn alone is too long for the
- * context; otherwise the template's error for the last turn (a refusal,
- * FORMAT). */
+ * context; CANCELLED when @cancellable is, even inside a render;
+ * otherwise the template's error for the last turn (a refusal, FORMAT). */
 gboolean tern_session_fit (TernSession *session, const char *system_prompt, const TernChatMessage *messages,
-                           gsize n_messages, gsize *first, GArray *tokens, char **note, GError **error);
+                           gsize n_messages, GCancellable *cancellable, gsize *first, GArray *tokens, char **note,
+                           GError **error);
 
 /* ---- Evaluation ---- */
 

@@ -66,6 +66,42 @@ tern_jinja_step (JState *st, gint32 line)
   if (++st->steps > TERN_CHAT_TEMPLATE_MAX_STEPS)
     tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED,
                      "the template runs more than %d loop iterations and macro calls", TERN_CHAT_TEMPLATE_MAX_STEPS);
+  tern_jinja_work (st, line, 1);
+}
+
+/* A million units take a millisecond or so: a cancel is seen at once. */
+#define WORK_CHECK (1 << 20)
+
+void
+tern_jinja_work (JState *st, gint32 line, guint64 units)
+{
+  st->work += units;
+  if (st->work > TERN_CHAT_TEMPLATE_MAX_WORK)
+    tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_UNSUPPORTED,
+                     "the template does more than %" G_GUINT64_FORMAT " MiB of work on strings and lists",
+                     TERN_CHAT_TEMPLATE_MAX_WORK >> 20);
+  if (st->work >= st->next_check)
+    {
+      st->next_check = st->work + WORK_CHECK;
+      if (g_cancellable_is_cancelled (st->cancellable))
+        tern_jinja_fail (&st->env, line, TERN_ENGINE_ERROR_CANCELLED, "rendering was cancelled");
+    }
+}
+
+/* Comparing or copying a value costs about as much as 32 bytes. */
+#define ITEM_WEIGHT 32
+
+guint64
+tern_jinja_weight (JVal v)
+{
+  switch ((JType) v.type)
+    {
+    case JV_STRING: return v.s.len;
+    case JV_LIST: return (guint64) v.list->n * ITEM_WEIGHT;
+    case JV_DICT:
+    case JV_NAMESPACE: return (guint64) v.dict->n * ITEM_WEIGHT;
+    default: return 0;
+    }
 }
 
 /* Using an undefined value where jinja2's Undefined raises. */
@@ -280,6 +316,9 @@ binary (JState *st, gint32 line, JOp op, JVal a, JVal b)
 static gboolean
 contains (JState *st, gint32 line, JVal container, JVal item)
 {
+  /* A list is gone through comparing the item with each element. */
+  guint64 n = container.type == JV_LIST ? container.list->n : 1;
+  tern_jinja_work (st, line, tern_jinja_weight (container) + n * tern_jinja_weight (item));
   switch ((JType) container.type)
     {
     case JV_STRING:
@@ -304,6 +343,8 @@ contains (JState *st, gint32 line, JVal container, JVal item)
 static gboolean
 compare (JState *st, gint32 line, JOp op, JVal a, JVal b)
 {
+  if (op != JOP_IN && op != JOP_NOT_IN)
+    tern_jinja_work (st, line, MIN (tern_jinja_weight (a), tern_jinja_weight (b)) + 1);
   switch (op)
     {
     case JOP_EQ: return tern_jinja_equal (a, b);
@@ -483,6 +524,18 @@ call_macro (JState *st, gint32 line, const JFunc *fn, const JArgs *args, JVal ca
   return tern_jinja_buf_value (st, &out);
 }
 
+static guint64
+args_weight (const JArgs *args)
+{
+  guint64 w = 0;
+
+  for (gsize k = 0; k < args->n_pos; k++)
+    w += tern_jinja_weight (args->pos[k]);
+  for (gsize k = 0; k < args->n_kw; k++)
+    w += tern_jinja_weight (args->kw[k]);
+  return w;
+}
+
 static JVal
 call_with_caller (JState *st, gint32 line, JVal callee, const JArgs *args, JVal caller)
 {
@@ -495,7 +548,11 @@ call_with_caller (JState *st, gint32 line, JVal callee, const JArgs *args, JVal 
     {
     case JF_MACRO: return call_macro (st, line, callee.fn, args, caller);
     case JF_CALLER: return call_macro (st, line, callee.fn, args, callee.fn->caller);
-    default: return tern_jinja_call_builtin (st, line, callee.fn, args);
+    default:
+      /* A method goes through its object and arguments (find, split,
+       * replace, join…). */
+      tern_jinja_work (st, line, tern_jinja_weight (callee.fn->self) + args_weight (args));
+      return tern_jinja_call_builtin (st, line, callee.fn, args);
     }
 }
 
@@ -511,6 +568,7 @@ eval_filter (JState *st, JFrame *f, const JNode *n, JVal input)
 {
   JVal v = n->a ? (n->a->kind == JN_FILTER ? eval_filter (st, f, n->a, input) : eval (st, f, n->a)) : input;
   JArgs args = eval_args (st, f, n);
+  tern_jinja_work (st, n->line, tern_jinja_weight (v) + args_weight (&args));
   return tern_jinja_filter (st, n->line, n->name, v, &args);
 }
 
@@ -534,6 +592,7 @@ eval (JState *st, JFrame *f, const JNode *n)
   JVal a, b, r;
 
   st->env.line = n->line;
+  tern_jinja_work (st, n->line, 1);
   switch ((JNodeKind) n->kind)
     {
     case JN_LITERAL: return n->lit;
@@ -791,9 +850,9 @@ run (JState *st, const JVal *vals, const char *const *names, gsize n, JBuf *out)
 
 gboolean
 tern_jinja_render (const JTemplate *tmpl, const char *const *names, const JVal *vals, gsize n, const struct tm *now,
-                   JArena *arena, JBuf *out, GError **error)
+                   GCancellable *cancellable, JArena *arena, JBuf *out, GError **error)
 {
-  JState st = { .env = { .arena = arena }, .tmpl = tmpl, .now = *now };
+  JState st = { .env = { .arena = arena }, .tmpl = tmpl, .now = *now, .cancellable = cancellable };
 
   tern_jinja_buf_init (out);
   if (!run (&st, vals, names, n, out))

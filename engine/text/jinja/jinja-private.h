@@ -258,6 +258,9 @@ typedef struct {
   const JTemplate *tmpl;
   JFrame *globals;
   guint64 steps;
+  guint64 work;         /* against TERN_CHAT_TEMPLATE_MAX_WORK */
+  guint64 next_check;   /* the work at which the cancellable is checked next */
+  GCancellable *cancellable;
   guint depth;
   JFlow flow;
   struct tm now; /* strftime_now's time */
@@ -288,7 +291,8 @@ struct JLoop {
 
 /* Renders @tmpl into @out with the variables @names[i] = @vals[i]. */
 gboolean tern_jinja_render (const JTemplate *tmpl, const char *const *names, const JVal *vals, gsize n,
-                            const struct tm *now, JArena *arena, JBuf *out, GError **error);
+                            const struct tm *now, GCancellable *cancellable, JArena *arena, JBuf *out,
+                            GError **error);
 
 /* Values (jinja-value.c). */
 extern const JVal tern_jinja_undefined;
@@ -393,5 +397,12 @@ const JList *tern_jinja_iterate (JState *st, gint32 line, JVal v);
 /* Evaluation (jinja-eval.c), for builtins that call back. */
 JVal tern_jinja_call (JState *st, gint32 line, JVal callee, const JArgs *args);
 void tern_jinja_step (JState *st, gint32 line);
+/* Counts @units of work (bytes scanned, copied or compared, items gone
+ * through); fails past TERN_CHAT_TEMPLATE_MAX_WORK, and with CANCELLED
+ * once the render's cancellable is, checked every WORK_CHECK units. */
+void tern_jinja_work (JState *st, gint32 line, guint64 units);
+/* The work @v stands for when an operation goes through it: a string's
+ * bytes, a list's or dict's items. */
+guint64 tern_jinja_weight (JVal v);
 
 G_END_DECLS

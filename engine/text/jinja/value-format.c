@@ -37,6 +37,7 @@ tern_jinja_buf_append (JState *st, JBuf *buf, const char *p, gsize len)
 {
   if (len == 0)
     return;
+  tern_jinja_work (st, st->env.line, len);
   buf_reserve (st, buf, len);
   memcpy (buf->p + buf->len, p, len);
   buf->len += len;

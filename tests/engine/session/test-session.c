@@ -139,7 +139,7 @@ test_fit_trims (void)
   const TernChatMessage *msgs = (TernChatMessage *) chat->data;
 
   gsize first = 0;
-  g_assert_true (tern_session_fit (s, "Be brief.", msgs, chat->len, &first, tokens, NULL, &error));
+  g_assert_true (tern_session_fit (s, "Be brief.", msgs, chat->len, NULL, &first, tokens, NULL, &error));
   g_assert_no_error (error);
   g_test_message ("kept messages %" G_GSIZE_FORMAT " to %u: %u tokens", first, chat->len - 1, tokens->len);
   g_assert_cmpuint (first, >, 1);
@@ -168,7 +168,7 @@ test_fit_trims (void)
   g_array_append_val (chat, last);
   first = 0;
   g_assert_false (
-      tern_session_fit (s, NULL, (TernChatMessage *) chat->data, chat->len, &first, tokens, NULL, &error));
+      tern_session_fit (s, NULL, (TernChatMessage *) chat->data, chat->len, NULL, &first, tokens, NULL, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "too long for the context"));
   g_assert_cmpuint (tokens->len, ==, 0);
@@ -194,7 +194,7 @@ test_fit_long (void)
 
   for (guint i = 0; i < n; i++)
     chat[i] = (TernChatMessage) { i % 2 ? "assistant" : "user", text + (i % 7) * 4 };
-  g_assert_true (tern_session_fit (s, NULL, chat, n, &first, tokens, NULL, &error));
+  g_assert_true (tern_session_fit (s, NULL, chat, n, NULL, &first, tokens, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (first, >, n - 40);
   g_autoptr (GArray) want = reference_prompt (model_template, chat + first, n - first, TRUE);
@@ -230,7 +230,7 @@ test_fit_roles (void)
   };
   first = 0;
   g_autofree char *note = NULL;
-  g_assert_true (tern_session_fit (s, NULL, stranded, 4, &first, tokens, &note, &error));
+  g_assert_true (tern_session_fit (s, NULL, stranded, 4, NULL, &first, tokens, &note, &error));
   g_assert_no_error (error);
   /* Left out for length, not for the template: nothing to say. */
   g_assert_null (note);
@@ -246,7 +246,7 @@ test_fit_roles (void)
     { "user", "And the dark?" },
   };
   first = 0;
-  g_assert_true (tern_session_fit (strict, NULL, shifted, 4, &first, tokens, NULL, &error));
+  g_assert_true (tern_session_fit (strict, NULL, shifted, 4, NULL, &first, tokens, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (first, ==, 1);
   g_autoptr (GArray) from_second = reference_prompt (strict_template, shifted + 1, 3, TRUE);
@@ -259,7 +259,7 @@ test_fit_roles (void)
     { "assistant", "God." }, { "user", "And the dark?" },
   };
   first = 0;
-  g_assert_true (tern_session_fit (strict, "Be brief.", refused, 6, &first, tokens, &note, &error));
+  g_assert_true (tern_session_fit (strict, "Be brief.", refused, 6, NULL, &first, tokens, &note, &error));
   g_assert_no_error (error);
   /* The template's refusal is said, naming what was left out. */
   g_assert_nonnull (note);
@@ -275,7 +275,7 @@ test_fit_roles (void)
   g_assert_no_error (error);
   g_autoptr (TernSession) refusing = tern_session_new (ctx, never, &p);
   first = 0;
-  g_assert_false (tern_session_fit (refusing, NULL, refused, 6, &first, tokens, NULL, &error));
+  g_assert_false (tern_session_fit (refusing, NULL, refused, 6, NULL, &first, tokens, NULL, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED);
   g_assert_nonnull (strstr (error->message, "No chat here"));
 }
@@ -614,8 +614,8 @@ turn (TernSession *session, TernStore *store, gint64 c, const TernModelIdentity 
     }
   TernChatMessage user = { "user", text };
   g_array_append_val (chat, user);
-  g_assert_true (tern_session_fit (session, conv->system_prompt, (TernChatMessage *) chat->data, chat->len, &first,
-                                   prompt, NULL, &error));
+  g_assert_true (tern_session_fit (session, conv->system_prompt, (TernChatMessage *) chat->data, chat->len, NULL,
+                                   &first, prompt, NULL, &error));
   g_assert_true (tern_session_feed_prompt (session, (TernToken *) prompt->data, prompt->len, NULL, NULL, NULL, NULL,
                                            &error));
   g_assert_no_error (error);
@@ -762,7 +762,7 @@ test_resume_refused (void)
   };
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   gsize first = 0;
-  g_assert_true (tern_session_fit (s, conv->system_prompt, chat, G_N_ELEMENTS (chat), &first, tokens, NULL, &error));
+  g_assert_true (tern_session_fit (s, conv->system_prompt, chat, G_N_ELEMENTS (chat), NULL, &first, tokens, NULL, &error));
   g_assert_cmpuint (first, ==, 3);
 
   /* A template that refuses every window: resumed with an empty context,

@@ -318,6 +318,19 @@ test_caps (void)
              "{% endfor %}{% endfor %}", "MiB");
   /* Integers beyond 64 bits. */
   check_cap ("{{ 10 ** 30 }}", "integer overflow");
+  /* Work under every other cap, each step scanning, comparing or copying
+   * a long string (issue 14's template ran an hour), or going through a
+   * long list: each would finish, slowly, without the work cap. */
+  check_cap ("{% set s = 'x' * 40000 %}{% for i in range(100000) %}{% for j in range(9) %}{% if 'y' in s %}"
+             "{% endif %}{% endfor %}{% endfor %}", "MiB of work");
+  check_cap ("{% set s = 'x' * 40000 %}{% set t = 'x' * 40000 %}{% for i in range(100000) %}{% for j in range(9) %}"
+             "{% if s == t %}{% endif %}{% endfor %}{% endfor %}", "MiB of work");
+  check_cap ("{% set s = 'x' * 40000 %}{% for i in range(100000) %}{% for j in range(9) %}"
+             "{% if s.startswith('y') %}{% endif %}{% endfor %}{% endfor %}", "MiB of work");
+  check_cap ("{% set s = 'x' * 40000 %}{% for i in range(100000) %}{% for j in range(9) %}"
+             "{% if s|length > 0 %}{% endif %}{% endfor %}{% endfor %}", "MiB of work");
+  check_cap ("{% set l = range(20000)|list %}{% for i in range(100000) %}{% for j in range(9) %}"
+             "{% if -1 in l %}{% endif %}{% endfor %}{% endfor %}", "MiB of work");
   g_assert_cmpint (g_get_monotonic_time () - start, <, 30 * G_USEC_PER_SEC);
 
   /* Deep nesting in the source is refused before the stack suffers. */
@@ -348,6 +361,30 @@ test_caps (void)
 }
 
 /* Templates that are not UTF-8, and empty ones. */
+/* A cancelled render stops with CANCELLED, before it has done much. */
+static void
+test_cancel (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (TernChatTemplate) tmpl =
+      tern_chat_template_new ("{% for i in range(100000) %}{{ i }}{% endfor %}", -1, NULL, NULL, &error);
+  TernChatRenderOptions options;
+  const TernChatMessage hello = { "user", "Hello" };
+
+  g_assert_no_error (error);
+  tern_chat_render_options_init (&options);
+  options.cancellable = cancellable;
+  g_autoptr (TernChatPrompt) done = tern_chat_template_render (tmpl, &hello, 1, &options, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (done);
+
+  g_cancellable_cancel (cancellable);
+  g_autoptr (TernChatPrompt) stopped = tern_chat_template_render (tmpl, &hello, 1, &options, &error);
+  g_assert_null (stopped);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
+}
+
 static void
 test_encoding (void)
 {
@@ -554,6 +591,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/jinja/errors/raise-exception", test_raise_exception);
   g_test_add_func ("/engine/jinja/errors/unsupported-tag", test_unsupported_tag);
   g_test_add_func ("/engine/jinja/caps", test_caps);
+  g_test_add_func ("/engine/jinja/cancel", test_cancel);
   g_test_add_func ("/engine/jinja/encoding", test_encoding);
   g_test_add_func ("/engine/jinja/clock", test_clock);
   g_test_add_func ("/engine/jinja/segments", test_segments);
