@@ -98,11 +98,17 @@ import (TernStore *store, const char *path)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *json = NULL;
-  gsize len;
+  gsize len, n_replaced;
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
 
-  if (!g_file_get_contents (path, &json, &len, &error) || !tern_store_import (store, json, (gssize) len, ids, &error))
+  if (!g_file_get_contents (path, &json, &len, &error) ||
+      !tern_store_import_full (store, json, (gssize) len, ids, &n_replaced, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
+  if (n_replaced > 0)
+    g_printerr (g_dngettext (NULL, "tern-cli: %s: replaced %" G_GSIZE_FORMAT " character that is not valid Unicode text\n",
+                             "tern-cli: %s: replaced %" G_GSIZE_FORMAT " characters that are not valid Unicode text\n",
+                             n_replaced),
+                path, n_replaced);
   for (guint i = 0; i < ids->len; i++)
     printf ("%" G_GINT64_FORMAT "\n", g_array_index (ids, gint64, i));
   return CLI_EXIT_OK;
