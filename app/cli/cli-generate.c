@@ -35,7 +35,7 @@ cli_read_text (const char *path, char **text, gsize *len, GError **error)
 {
   g_autofree char *contents = NULL;
 
-  if (!g_file_get_contents (path, &contents, len, error))
+  if (!cli_read_file (path, CLI_TEXT_MAX_BYTES, "a text file", &contents, len, error))
     return FALSE;
   if (!cli_check_text (path, contents, *len, error))
     return FALSE;

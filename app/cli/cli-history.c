@@ -101,7 +101,7 @@ import (TernStore *store, const char *path)
   gsize len, n_replaced;
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
 
-  if (!g_file_get_contents (path, &json, &len, &error) ||
+  if (!cli_read_file (path, TERN_STORE_IMPORT_MAX_BYTES, "an import", &json, &len, &error) ||
       !tern_store_import_full (store, json, (gssize) len, ids, &n_replaced, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
   if (n_replaced > 0)

@@ -469,6 +469,18 @@ tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *
     }
   if (!tern_store_json_mend (json, text_len, &mended, &mended_len, &n_mended, error))
     return FALSE;
+  /* json-glib allocates with g_malloc, which aborts when memory runs out:
+   * a string is built in a GString (up to twice its length while it
+   * grows) and then copied into its node. Asking for that much first
+   * turns an address-space limit (ulimit -v) into an error. */
+  gpointer probe = g_try_malloc (3 * mended_len + 1);
+  if (probe == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory to import an export of %" G_GSIZE_FORMAT " MiB", (mended_len >> 20) + 1);
+      return FALSE;
+    }
+  g_free (probe);
   g_signal_connect (parser, "error", G_CALLBACK (on_parse_error), &at);
   if (!json_parser_load_from_data (parser, mended ? mended : json, (gssize) mended_len, &parse_error))
     {

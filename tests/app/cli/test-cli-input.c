@@ -118,6 +118,64 @@ test_import_refused (void)
   test_remove_tree (dir);
 }
 
+/* Every file tern-cli reads whole, given /dev/zero (no size, no end):
+ * refused at its limit, quickly. generate -f /dev/zero read until 23 GB. */
+static void
+test_dev_zero (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-input-XXXXXX", NULL);
+  g_autofree char *db = g_build_filename (dir, "tern.db", NULL);
+  g_autofree char *out = g_build_filename (dir, "logits.f32", NULL);
+  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "data", "models", "kjv-tiny-f32.gguf", NULL);
+  g_autofree char *messages = write_file (dir, "messages.json", "[{\"role\": \"user\", \"content\": \"hi\"}]", -1);
+  const struct {
+    const char *args[8];
+    const char *limit;
+  } cases[] = {
+    { { "generate", model, "-f", "/dev/zero", NULL }, "64 MiB a text file" },
+    { { "logits", model, "-f", "/dev/zero", "--out", out, NULL }, "64 MiB a text file" },
+    { { "perplexity", model, "-f", "/dev/zero", NULL }, "64 MiB a text file" },
+    { { "tokenize", model, "-f", "/dev/zero", NULL }, "64 MiB a text file" },
+    { { "template", "--template-file", "/dev/zero", "--messages", messages, NULL }, "1 MiB a chat template" },
+    { { "template", "--template-file", messages, "--messages", "/dev/zero", NULL }, "64 MiB a messages file" },
+    { { "history", "--db", db, "import", "/dev/zero", NULL }, "64 MiB an import" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto (RunResult) r = { 0 };
+      g_autofree char *want = g_strdup_printf ("/dev/zero is larger than the %s may be", cases[i].limit);
+      gint64 start = g_get_monotonic_time ();
+
+      run_bytes (&r, "", 0, cases[i].args);
+      g_test_message ("%s: %.2f s", cases[i].args[0], (g_get_monotonic_time () - start) / 1e6);
+      g_assert_cmpint (r.status, ==, 2);
+      g_assert_nonnull (strstr (r.err, want));
+    }
+  test_remove_tree (dir);
+}
+
+/* A template file exactly at the limit is read; a byte more is refused
+ * (from its size, unread). */
+static void
+test_template_limit (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-input-XXXXXX", NULL);
+  g_autofree char *messages = write_file (dir, "messages.json", "[]", -1);
+  g_autofree char *text = g_strnfill ((1 << 20) + 1, 'x');
+  g_autofree char *over = write_file (dir, "over.jinja", text, -1);
+  g_autofree char *at = write_file (dir, "at.jinja", text, 1 << 20);
+  g_auto (RunResult) r1 = { 0 }, r2 = { 0 };
+
+  run_cli (&r1, "template", "--template-file", at, "--messages", messages, NULL);
+  g_assert_cmpint (r1.status, ==, 0);
+  g_assert_cmpuint (strlen (r1.out), ==, 1 << 20);
+  run_cli (&r2, "template", "--template-file", over, "--messages", messages, NULL);
+  g_assert_cmpint (r2.status, ==, 2);
+  g_assert_nonnull (strstr (r2.err, "over.jinja is larger than the 1 MiB a chat template may be"));
+  test_remove_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -125,5 +183,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/input/chat-nul", test_chat_nul);
   g_test_add_func ("/cli/input/import-mended", test_import_mended);
   g_test_add_func ("/cli/input/import-refused", test_import_refused);
+  g_test_add_func ("/cli/input/dev-zero", test_dev_zero);
+  g_test_add_func ("/cli/input/template-limit", test_template_limit);
   return g_test_run ();
 }

@@ -14,7 +14,7 @@
 #include "store/store-private.h"
 #include "store-test.h"
 
-#define ITERATIONS 300
+#define ITERATIONS 200
 #define DEFAULT_SEED 14
 
 typedef struct {
