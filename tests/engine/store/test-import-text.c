@@ -11,6 +11,9 @@
  * the seed and the iteration. */
 #include <tern/store.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "store/store-private.h"
 #include "store-test.h"
 
@@ -470,6 +473,40 @@ test_too_large (Fixture *f, gconstpointer data)
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
 }
 
+/* Under an address-space limit (ulimit -v), an import that json-glib
+ * could not parse in what is left ends with NOMEM: json-glib allocates
+ * with g_malloc, which aborted (a 100 MB string, under ulimit -v 300M).
+ * 20 MiB of bytes that are not UTF-8 mend to 60 MiB; the limit leaves
+ * 160 MiB, enough to mend, not enough to parse. */
+static void
+test_address_limit (Fixture *f, gconstpointer data)
+{
+#if defined(__SANITIZE_ADDRESS__)
+  g_test_skip ("AddressSanitizer reserves more address space than the limit");
+#else
+  if (g_test_subprocess ())
+    {
+      g_autoptr (GError) error = NULL;
+      gsize n = 20 << 20;
+      g_autofree char *json = g_malloc (n + 5);
+      g_autofree char *statm = NULL;
+      struct rlimit limit;
+
+      memcpy (json, "[\"", 2);
+      memset (json + 2, 0xff, n);
+      memcpy (json + 2 + n, "\"]", 3);
+      g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
+      limit.rlim_cur = limit.rlim_max = g_ascii_strtoull (statm, NULL, 10) * sysconf (_SC_PAGESIZE) + (160 << 20);
+      g_assert_cmpint (setrlimit (RLIMIT_AS, &limit), ==, 0);
+      g_assert_false (tern_store_import (f->first, json, -1, NULL, &error));
+      g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+#endif
+}
+
 int
 main (int argc, char **argv)
 {
@@ -480,5 +517,7 @@ main (int argc, char **argv)
   g_test_add ("/store/import-text/parse-error-quiet", Fixture, NULL, fixture_set_up, test_parse_error_quiet,
               fixture_tear_down);
   g_test_add ("/store/import-text/too-large", Fixture, NULL, fixture_set_up, test_too_large, fixture_tear_down);
+  g_test_add ("/store/import-text/address-limit", Fixture, NULL, fixture_set_up, test_address_limit,
+              fixture_tear_down);
   return g_test_run ();
 }
