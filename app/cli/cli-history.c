@@ -105,10 +105,8 @@ import (TernStore *store, const char *path)
       !tern_store_import_full (store, json, (gssize) len, ids, &n_replaced, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
   if (n_replaced > 0)
-    g_printerr (g_dngettext (NULL, "tern-cli: %s: replaced %" G_GSIZE_FORMAT " character that is not valid Unicode text\n",
-                             "tern-cli: %s: replaced %" G_GSIZE_FORMAT " characters that are not valid Unicode text\n",
-                             n_replaced),
-                path, n_replaced);
+    g_printerr ("tern-cli: %s: replaced %" G_GSIZE_FORMAT " %s not valid Unicode text\n", path, n_replaced,
+                n_replaced == 1 ? "character that is" : "characters that are");
   for (guint i = 0; i < ids->len; i++)
     printf ("%" G_GINT64_FORMAT "\n", g_array_index (ids, gint64, i));
   return CLI_EXIT_OK;

@@ -13,8 +13,9 @@
 static gboolean
 too_large (const char *path, gsize max, const char *what, GError **error)
 {
-  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "%s is larger than the %" G_GSIZE_FORMAT " %s %s may be",
-               path, max >= (1 << 20) ? max >> 20 : max >> 10, max >= (1 << 20) ? "MiB" : "KiB", what);
+  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+               "%s is larger than the %" G_GSIZE_FORMAT " %s %s may be", path,
+               max >= (1 << 20) ? max >> 20 : max >> 10, max >= (1 << 20) ? "MiB" : "KiB", what);
   return FALSE;
 }
 

@@ -460,6 +460,8 @@ tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *
   StoreTxn txn;
   guint n_before = ids ? ids->len : 0;
 
+  if (n_replaced)
+    *n_replaced = 0;
   if (text_len > TERN_STORE_IMPORT_MAX_BYTES)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED,

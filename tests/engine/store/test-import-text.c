@@ -213,7 +213,8 @@ typedef struct {
 static char *
 random_export (GRand *rand, Expected *want)
 {
-  GString *json = g_string_new ("{\"format\": \"tern-conversations\", \"version\": 1, \"conversations\": [{\"title\": ");
+  GString *json =
+      g_string_new ("{\"format\": \"tern-conversations\", \"version\": 1, \"conversations\": [{\"title\": ");
   guint n = g_rand_int_range (rand, 1, 5);
 
   random_string (rand, json, want->title, &want->n_replaced);
@@ -226,9 +227,11 @@ random_export (GRand *rand, Expected *want)
   for (guint i = 0; i < n; i++)
     {
       GString *content = g_string_new (NULL);
-      g_string_append_printf (json, "%s{\"role\": \"%s\", \"content\": ", i ? ", " : "", i % 2 ? "assistant" : "user");
+      g_string_append_printf (json, "%s{\"role\": \"%s\", \"content\": ", i ? ", " : "",
+                              i % 2 ? "assistant" : "user");
       random_string (rand, json, content, &want->n_replaced);
-      g_string_append_printf (json, ", \"created_us\": %u, \"n_tokens\": 0, \"complete\": true, \"parent\": ", 1000 + i);
+      g_string_append_printf (json, ", \"created_us\": %u, \"n_tokens\": 0, \"complete\": true, \"parent\": ",
+                              1000 + i);
       if (i)
         g_string_append_printf (json, "%u}", i - 1);
       else
