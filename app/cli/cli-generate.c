@@ -35,7 +35,7 @@ cli_read_text (const char *path, char **text, gsize *len, GError **error)
 {
   g_autofree char *contents = NULL;
 
-  if (!g_file_get_contents (path, &contents, len, error))
+  if (!cli_read_file (path, CLI_TEXT_MAX_BYTES, "a text file", &contents, len, error))
     return FALSE;
   if (!cli_check_text (path, contents, *len, error))
     return FALSE;
@@ -458,6 +458,13 @@ cli_chat (int argc, char **argv)
       ssize_t n = getline (&line, &line_size, stdin);
       if (n < 0)
         break;
+      /* A NUL would cut the message where the store and the template
+       * read it: refused, as text that is not UTF-8 is, never cut. */
+      if (memchr (line, '\0', (size_t) n) != NULL)
+        {
+          g_printerr ("tern-cli chat: the message holds a NUL character; it was not sent\n");
+          continue;
+        }
       g_strchomp (line);
       if (strcmp (line, "/quit") == 0)
         break;

@@ -98,11 +98,15 @@ import (TernStore *store, const char *path)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *json = NULL;
-  gsize len;
+  gsize len, n_replaced;
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
 
-  if (!g_file_get_contents (path, &json, &len, &error) || !tern_store_import (store, json, (gssize) len, ids, &error))
+  if (!cli_read_file (path, TERN_STORE_IMPORT_MAX_BYTES, "an import", &json, &len, &error) ||
+      !tern_store_import_full (store, json, (gssize) len, ids, &n_replaced, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
+  if (n_replaced > 0)
+    g_printerr ("tern-cli: %s: replaced %" G_GSIZE_FORMAT " %s not valid Unicode text\n", path, n_replaced,
+                n_replaced == 1 ? "character that is" : "characters that are");
   for (guint i = 0; i < ids->len; i++)
     printf ("%" G_GINT64_FORMAT "\n", g_array_index (ids, gint64, i));
   return CLI_EXIT_OK;

@@ -16,7 +16,11 @@ read_messages (JsonParser *parser, const char *path, GError **error)
   g_autoptr (GArray) messages = g_array_new (FALSE, FALSE, sizeof (TernChatMessage));
   JsonNode *root;
 
-  if (!json_parser_load_from_file (parser, path, error))
+  g_autofree char *json = NULL;
+  gsize len;
+
+  if (!cli_read_file (path, CLI_TEXT_MAX_BYTES, "a messages file", &json, &len, error) ||
+      !json_parser_load_from_data (parser, json, (gssize) len, error))
     return NULL;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))
@@ -64,7 +68,7 @@ load_template (const char *model_path, const char *file, const char *bos, const 
         g_printerr ("tern-cli: %s has no chat template; using ChatML\n", model_path);
       return tmpl;
     }
-  if (!g_file_get_contents (file, &source, &len, error))
+  if (!cli_read_file (file, CLI_TEMPLATE_MAX_BYTES, "a chat template", &source, &len, error))
     return NULL;
   return tern_chat_template_new (source, (gssize) len, bos, eos, error);
 }

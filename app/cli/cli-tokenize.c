@@ -61,8 +61,10 @@ cli_tokenize (int argc, char **argv)
     }
   if (file)
     {
-      if (!g_file_get_contents (file, &contents, &len, &error))
-        return cli_fail (CLI_EXIT_USAGE, error);
+      if (!cli_read_file (file, CLI_TEXT_MAX_BYTES, "a text file", &contents, &len, &error))
+        return cli_fail (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID) ? CLI_EXIT_MODEL
+                                                                                               : CLI_EXIT_USAGE,
+                         error);
     }
   else
     {

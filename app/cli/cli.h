@@ -44,10 +44,24 @@ int cli_fail (int status, const GError *error);
  * none, naming those there are. */
 gboolean cli_check_backend (const char *command, const char *name);
 
+/* The largest files tern-cli reads whole: a text (a prompt, a text to
+ * tokenize or score, a messages file) and a chat template. Imports have
+ * the store's TERN_STORE_IMPORT_MAX_BYTES. */
+#define CLI_TEXT_MAX_BYTES ((gsize) 64 << 20)
+#define CLI_TEMPLATE_MAX_BYTES ((gsize) 1 << 20)
+
+/* Reads the file @path whole into @contents (NUL-terminated, @len bytes
+ * before the NUL), refusing with INVALID one larger than @max bytes:
+ * "PATH is larger than the 64 MiB WHAT may be". It reads in pieces and
+ * stops one byte past @max, so /dev/zero and endless pipes end quickly;
+ * NOMEM when memory runs out first. In cli-read.c. */
+gboolean cli_read_file (const char *path, gsize max, const char *what, char **contents, gsize *len,
+                        GError **error);
+
 /* Helpers of the inference commands, in cli-generate.c. */
 
-/* Reads the text file @path into @text (NUL-terminated) and @len, checking
- * it as cli_check_text does. */
+/* Reads the text file @path (at most CLI_TEXT_MAX_BYTES) into @text
+ * (NUL-terminated) and @len, checking it as cli_check_text does. */
 gboolean cli_read_text (const char *path, char **text, gsize *len, GError **error);
 /* An INVALID error naming @name unless @text is non-empty valid UTF-8. */
 gboolean cli_check_text (const char *name, const char *text, gsize len, GError **error);

@@ -424,24 +424,75 @@ import_one (TernStore *store, JsonNode *node, guint k, GArray *ids, GError **err
   return TRUE;
 }
 
+/* Where json-glib stopped, read while it reports the error: its message
+ * would quote the text there, and the file may be one the user never
+ * meant to show (history import /etc/shadow). */
+typedef struct {
+  guint line, column;
+} ParsePosition;
+
+static void
+on_parse_error (JsonParser *parser, const GError *error, gpointer data)
+{
+  ParsePosition *at = data;
+
+  at->line = json_parser_get_current_line (parser);
+  at->column = json_parser_get_current_pos (parser);
+}
+
 gboolean
 tern_store_import (TernStore *store, const char *json, gssize len, GArray *ids, GError **error)
 {
+  return tern_store_import_full (store, json, len, ids, NULL, error);
+}
+
+gboolean
+tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *ids, gsize *n_replaced,
+                        GError **error)
+{
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) parse_error = NULL;
+  g_autofree char *mended = NULL;
+  gsize text_len = len < 0 ? strlen (json) : (gsize) len, mended_len, n_mended;
+  ParsePosition at = { 0, 0 };
   JsonObject *root;
   JsonNode *format, *version, *list;
   StoreTxn txn;
   guint n_before = ids ? ids->len : 0;
 
-  if (!json_parser_load_from_data (parser, json, len, &parse_error))
+  if (n_replaced)
+    *n_replaced = 0;
+  if (text_len > TERN_STORE_IMPORT_MAX_BYTES)
     {
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT, "not a Tern conversation export: %s",
-                   parse_error->message);
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED,
+                   "the export is larger than the %" G_GSIZE_FORMAT " MiB an import may be",
+                   TERN_STORE_IMPORT_MAX_BYTES >> 20);
       return FALSE;
     }
-  root = JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)) ? json_node_get_object (json_parser_get_root (parser))
-                                                                 : NULL;
+  if (!tern_store_json_mend (json, text_len, &mended, &mended_len, &n_mended, error))
+    return FALSE;
+  /* json-glib allocates with g_malloc, which aborts when memory runs out:
+   * a string is built in a GString (up to twice its length while it
+   * grows) and then copied into its node. Asking for that much first
+   * turns an address-space limit (ulimit -v) into an error. */
+  gpointer probe = g_try_malloc (3 * mended_len + 1);
+  if (probe == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory to import an export of %" G_GSIZE_FORMAT " MiB", (mended_len >> 20) + 1);
+      return FALSE;
+    }
+  g_free (probe);
+  g_signal_connect (parser, "error", G_CALLBACK (on_parse_error), &at);
+  if (!json_parser_load_from_data (parser, mended ? mended : json, (gssize) mended_len, &parse_error))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
+                   "not a Tern conversation export: not valid JSON (line %u, column %u)", at.line, at.column);
+      return FALSE;
+    }
+  /* An empty text parses to no root at all. */
+  JsonNode *top = json_parser_get_root (parser);
+  root = top && JSON_NODE_HOLDS_OBJECT (top) ? json_node_get_object (top) : NULL;
   if (root == NULL || (format = member (root, "format", G_TYPE_STRING)) == NULL ||
       strcmp (json_node_get_string (format), EXPORT_FORMAT) != 0 ||
       (version = member (root, "version", G_TYPE_INT64)) == NULL ||
@@ -475,5 +526,7 @@ tern_store_import (TernStore *store, const char *json, gssize len, GArray *ids, 
         g_array_set_size (ids, n_before);
       return FALSE;
     }
+  if (n_replaced)
+    *n_replaced = n_mended;
   return TRUE;
 }

@@ -199,7 +199,15 @@ gint64 tern_store_conversation_count (TernStore *store, gboolean trashed, GError
 
 /* Adds a complete message after @parent_id (0: as a first message,
  * TERN_STORE_HEAD: after the head) and makes it the head. @tokens and
- * @sampler_state may be NULL. Returns its id, 0 on error. */
+ * @sampler_state may be NULL. Returns its id, 0 on error.
+ *
+ * Texts (message contents, replies, titles, system prompts) are
+ * NUL-terminated UTF-8: the store refuses text that is not UTF-8 with
+ * INVALID and never changes what it is given. Input that may hold a NUL
+ * or bytes that are not UTF-8 (a line read from a pipe) must be refused
+ * or mended by the caller before it gets here, never cut at the NUL:
+ * tern-cli chat refuses such a line and says why; an import mends it
+ * (tern_store_import_full). */
 gint64 tern_store_message_add (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role,
                                const char *content, const TernToken *tokens, gint32 n_tokens,
                                GBytes *sampler_state, GError **error);
@@ -267,10 +275,28 @@ typedef enum {
 char *tern_store_export (TernStore *store, const gint64 *ids, gsize n_ids, TernExportFormat format,
                          GError **error);
 
+/* The largest JSON text an import reads (UNSUPPORTED beyond), and the
+ * deepest nesting of its arrays and objects (FORMAT beyond; an export
+ * needs 5 levels). */
+#define TERN_STORE_IMPORT_MAX_BYTES ((gsize) 64 << 20)
+#define TERN_STORE_IMPORT_MAX_DEPTH 64
+
 /* Imports conversations from JSON written by tern_store_export, all or
  * none; their ids are appended to @ids when given. Exporting them again
  * gives the same JSON. A model is linked when its path is in the library.
- * FORMAT for text that is not such JSON. */
+ * FORMAT for text that is not such JSON (the message gives the line and
+ * column where it fails, never the text there).
+ *
+ * Text the store cannot keep as it is (every text the store holds is
+ * UTF-8 without NUL, see tern_store_message_add) is replaced, not
+ * refused, so that no backup is unrestorable: each byte that does not
+ * start a valid UTF-8 character, each NUL (raw or \u0000) and each
+ * escaped surrogate that is not half of a pair becomes U+FFFD, and
+ * *@n_replaced (when given) says how many; the caller should tell the
+ * user. An export therefore always imports again to the same export. */
+gboolean tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *ids, gsize *n_replaced,
+                                 GError **error);
+/* tern_store_import_full without the count. */
 gboolean tern_store_import (TernStore *store, const char *json, gssize len, GArray *ids, GError **error);
 
 /* ---- State snapshots ---- */
