@@ -3,6 +3,7 @@
 #include <tern/error.h>
 #include "core/threadpool.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -140,6 +141,18 @@ check_tokens (const TernContext *ctx, const TernToken *tokens, gint32 n_tokens, 
   return TRUE;
 }
 
+/* The index of the first row of @logits (@n_rows of @n_vocab) holding a NaN
+ * or an infinity, or -1: a damaged model's, as no sound one computes them. */
+static gint32
+first_non_finite_row (const float *logits, gint32 n_rows, gint32 n_vocab)
+{
+  for (gint32 r = 0; r < n_rows; r++)
+    for (gint32 i = 0; i < n_vocab; i++)
+      if (!isfinite (logits[(gsize) r * n_vocab + i]))
+        return r;
+  return -1;
+}
+
 gboolean
 tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
                      TernProgressFn progress, gpointer user_data, GCancellable *cancellable, GError **error)
@@ -183,9 +196,19 @@ tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens,
       /* The host waits for the device only here, where it reads. */
       if (n_logits > 0)
         {
-          if (!ops->read (ctx->backend, ctx->bufs.logits, 0, n_logits,
-                          ctx->logits + (gsize) ctx->n_logit_rows * n_vocab, error))
+          float *read = ctx->logits + (gsize) ctx->n_logit_rows * n_vocab;
+          gint32 bad;
+          if (!ops->read (ctx->backend, ctx->bufs.logits, 0, n_logits, read, error))
             return FALSE;
+          bad = first_non_finite_row (read, n_logits, n_vocab);
+          if (bad >= 0)
+            {
+              ctx->n_logit_rows = 0;
+              g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
+                           "the model computed a non-finite value (NaN or infinity) for token %d of %d: "
+                           "the model file is damaged", done + n - n_logits + bad + 1, n_tokens);
+              return FALSE;
+            }
           ctx->n_logit_rows += n_logits;
         }
       g_array_append_vals (ctx->tokens, tokens + done, n);

@@ -53,7 +53,9 @@ const char *tern_context_backend_name (const TernContext *ctx);
  * vocabulary, more tokens than the context has room for — nothing is
  * evaluated then), NOMEM (no room for the logits kept: nothing is
  * evaluated), CANCELLED (between passes: the tokens evaluated so far stay
- * in the cache), IO (the model's weights could not be read), DEVICE (the
+ * in the cache), FORMAT (the model computed a NaN or infinite logit: it is
+ * damaged; the tokens of that pass are not kept and no logits are left),
+ * IO (the model's weights could not be read), DEVICE (the
  * device failed: it is lost for good, and so is the context, whose every
  * later decode, save and load fails too; free it). */
 gboolean tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
