@@ -326,6 +326,15 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
       return FALSE;
     }
 
+  /* Each layer has nine tensors at least: a block count the file cannot
+   * hold is refused before anything is sized by it. */
+  if ((guint64) hp->n_layer * 9 > tern_gguf_n_tensors (model->gguf))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
+                   "%s: %d layers do not fit in the file's %" G_GSIZE_FORMAT " tensors", tern_gguf_name (model->gguf),
+                   hp->n_layer, tern_gguf_n_tensors (model->gguf));
+      return FALSE;
+    }
   model->layers = g_new0 (LayerWeights, hp->n_layer);
   for (gint32 l = 0; l < hp->n_layer; l++)
     {

@@ -30,9 +30,10 @@ typedef struct TernContext TernContext;
 
 /* Creates a context. INVALID for bad parameters or a backend that is no
  * device's name (the message lists those there are), UNSUPPORTED for a
- * kernel level the CPU lacks, NOMEM when the KV cache or the buffers of a
- * batch (n_batch × n_vocab logits the largest) cannot be allocated, DEVICE
- * when the device cannot be used. */
+ * kernel level the CPU lacks, NOMEM when the KV cache, the buffers of a
+ * batch (n_batch × n_vocab logits the largest) or the compute threads
+ * cannot be allocated (the message gives the size asked for and says to
+ * choose a smaller context), DEVICE when the device cannot be used. */
 TernContext *tern_context_new (TernModel *model, const TernContextParams *params, GError **error);
 void tern_context_free (TernContext *ctx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernContext, tern_context_free)
