@@ -152,6 +152,23 @@ test_no_memory (void)
   g_assert_null (strstr (ppl.out, "PPL"));
 }
 
+/* A small context on more threads than the limit has room for stacks
+ * (512 threads of 2 MiB at least): the threads are what fails, and the
+ * message says to use fewer. */
+static void
+test_no_memory_threads (void)
+{
+  g_autofree char *model = data_path ("models", "kjv-tiny-q4_k_m.gguf");
+
+  if (!can_run_limited ())
+    return;
+
+  g_auto (RunResult) r = { 0 };
+  run_limited (&r, "generate", model, "--ctx", "256", "--threads", "512", "--prompt", "In", "-n", "1", NULL);
+  assert_no_memory (&r, "256");
+  g_assert_nonnull (strstr (r.err, "choose a smaller context or fewer threads"));
+}
+
 /* A block count far beyond the file's tensors is refused before anything
  * is sized by it (the table of 16 million layers' weights alone was more
  * than the limit). */
@@ -212,6 +229,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/damaged/at-run-time", test_damaged_at_run_time);
   g_test_add_func ("/cli/no-memory/issue", test_no_memory);
   g_test_add_func ("/cli/no-memory/sweep", test_no_memory_sweep);
+  g_test_add_func ("/cli/no-memory/threads", test_no_memory_threads);
   g_test_add_func ("/cli/no-memory/block-count", test_block_count);
   return g_test_run ();
 }
