@@ -75,22 +75,20 @@ limit_memory (gpointer user_data)
   setrlimit (RLIMIT_AS, &limit);
 }
 
-/* Runs tern-cli with the NULL-terminated arguments under MEMORY_LIMIT. */
-static void
-run_limited (RunResult *r, ...)
+/* Runs tern-cli with the arguments of @args (NULL-terminated) under
+ * MEMORY_LIMIT; FALSE when it died of a signal. */
+static gboolean
+spawn_limited (RunResult *r, va_list args)
 {
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GError) error = NULL;
   const char *arg;
-  va_list args;
 
   g_ptr_array_add (argv, (gpointer) g_getenv ("TERN_CLI"));
-  va_start (args, r);
   while ((arg = va_arg (args, const char *)))
     g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
   g_ptr_array_add (argv, NULL);
 
   g_subprocess_launcher_set_child_setup (launcher, limit_memory, NULL, NULL);
@@ -99,8 +97,39 @@ run_limited (RunResult *r, ...)
   g_subprocess_communicate_utf8 (p, NULL, NULL, &r->out, &r->err, &error);
   g_assert_no_error (error);
   if (!g_subprocess_get_if_exited (p))
-    g_error ("tern-cli died of signal %d: %s", g_subprocess_get_term_sig (p), r->err);
+    {
+      r->status = -g_subprocess_get_term_sig (p);
+      return FALSE;
+    }
   r->status = g_subprocess_get_exit_status (p);
+  return TRUE;
+}
+
+/* The same with the arguments after @r; fails the test when tern-cli dies
+ * of a signal. */
+static void
+run_limited (RunResult *r, ...)
+{
+  va_list args;
+  gboolean exited;
+
+  va_start (args, r);
+  exited = spawn_limited (r, args);
+  va_end (args);
+  if (!exited)
+    g_error ("tern-cli died of signal %d: %s", -r->status, r->err);
+}
+
+static gboolean
+probe_limited (RunResult *r, ...)
+{
+  va_list args;
+  gboolean exited;
+
+  va_start (args, r);
+  exited = spawn_limited (r, args);
+  va_end (args);
+  return exited && r->status == 0;
 }
 
 /* FALSE (the test skipped) where tern-cli cannot start under the limit at
@@ -110,8 +139,7 @@ can_run_limited (void)
 {
   g_auto (RunResult) r = { 0 };
 
-  run_limited (&r, "devices", NULL);
-  if (r.status != 0)
+  if (!probe_limited (&r, "devices", NULL))
     {
       g_test_skip ("tern-cli cannot start with 300 MiB of address space (a sanitizer build?)");
       return FALSE;
