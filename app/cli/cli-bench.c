@@ -196,9 +196,12 @@ cli_bench (int argc, char **argv)
       g_printerr ("tern-cli bench: expected one MODEL argument (see --help)\n");
       return CLI_EXIT_USAGE;
     }
-  if (n_prompt < 0 || n_gen < 0 || reps < 1 || n_threads < 0 || n_prompt > G_MAXINT32 - n_gen)
+  if (!cli_check_min ("bench", "--n-prompt", n_prompt, 0) || !cli_check_min ("bench", "--n-gen", n_gen, 0) ||
+      !cli_check_min ("bench", "--repetitions", reps, 1) || !cli_check_min ("bench", "--threads", n_threads, 0))
+    return CLI_EXIT_USAGE;
+  if (n_prompt > G_MAXINT32 - n_gen)
     {
-      g_printerr ("tern-cli bench: -p and -n take a number >= 0, -r a number >= 1\n");
+      g_printerr ("tern-cli bench: --n-prompt and --n-gen add up to more than %d tokens\n", G_MAXINT32);
       return CLI_EXIT_USAGE;
     }
   if (!cli_check_backend ("bench", backend))

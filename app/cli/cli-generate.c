@@ -109,11 +109,9 @@ gen_options_finish (const char *command, const GenOptions *o, TernSamplerParams 
 {
   g_autoptr (GError) error = NULL;
 
-  if (o->n_predict < 0 || o->n_threads < 0 || o->n_ctx < 0)
-    {
-      g_printerr ("tern-cli %s: -n, --threads and --ctx take a number >= 0\n", command);
-      return FALSE;
-    }
+  if (!cli_check_min (command, "--n-predict", o->n_predict, 0) || !cli_check_min (command, "--threads", o->n_threads, 0)
+      || !cli_check_min (command, "--ctx", o->n_ctx, 0))
+    return FALSE;
   if (!cli_check_backend (command, o->backend))
     return FALSE;
   tern_sampler_params_init (params);
@@ -431,7 +429,8 @@ cli_chat (int argc, char **argv)
       g_printerr ("tern-cli chat: expected one MODEL argument (see --help)\n");
       return CLI_EXIT_USAGE;
     }
-  if (!gen_options_finish ("chat", &o, &sampling))
+  if (!gen_options_finish ("chat", &o, &sampling) ||
+      !cli_check_min ("chat", "--conversation", store_options.conversation, 0))
     return CLI_EXIT_USAGE;
 
   g_auto (Loaded) l = { 0 };

@@ -139,7 +139,9 @@ cli_history (int argc, char **argv)
                   "it back, empty-trash deletes the trash for good.",
                   entries))
     return CLI_EXIT_USAGE;
-  if (argc < 2 || limit < 0 || offset < 0)
+  if (!cli_check_min ("history", "--limit", limit, 0) || !cli_check_min ("history", "--offset", offset, 0))
+    return CLI_EXIT_USAGE;
+  if (argc < 2)
     {
       g_printerr ("tern-cli history: expected a subcommand (see --help)\n");
       return CLI_EXIT_USAGE;

@@ -49,7 +49,9 @@ cli_logits (int argc, char **argv)
                   "reference logits files.",
                   entries))
     return CLI_EXIT_USAGE;
-  if (argc != 2 || file == NULL || out == NULL || n_threads < 0)
+  if (!cli_check_min ("logits", "--threads", n_threads, 0))
+    return CLI_EXIT_USAGE;
+  if (argc != 2 || file == NULL || out == NULL)
     {
       g_printerr ("tern-cli logits: expected MODEL, --file and --out (see --help)\n");
       return CLI_EXIT_USAGE;

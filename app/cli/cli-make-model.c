@@ -224,7 +224,9 @@ cli_make_model (int argc, char **argv)
                   "the token embeddings in Q4_K.",
                   entries))
     return CLI_EXIT_USAGE;
-  if (argc != 2 || preset_name == NULL || type_name == NULL || vocab == NULL || n_threads < 0)
+  if (!cli_check_min ("make-model", "--threads", n_threads, 0))
+    return CLI_EXIT_USAGE;
+  if (argc != 2 || preset_name == NULL || type_name == NULL || vocab == NULL)
     {
       g_printerr ("tern-cli make-model: expected OUT.gguf, --preset, --type and --vocab (see --help)\n");
       return CLI_EXIT_USAGE;

@@ -42,7 +42,9 @@ cli_perplexity (int argc, char **argv)
                   "\"PPL = <value>\".",
                   entries))
     return CLI_EXIT_USAGE;
-  if (argc != 2 || file == NULL || n_chunk < 0 || n_threads < 0)
+  if (!cli_check_min ("perplexity", "--ctx", n_chunk, 0) || !cli_check_min ("perplexity", "--threads", n_threads, 0))
+    return CLI_EXIT_USAGE;
+  if (argc != 2 || file == NULL)
     {
       g_printerr ("tern-cli perplexity: expected MODEL and --file (see --help)\n");
       return CLI_EXIT_USAGE;

@@ -33,6 +33,10 @@ int cli_devices (int argc, char **argv);
 gboolean cli_parse (int *argc, char ***argv, const char *params, const char *summary,
                     const GOptionEntry *entries);
 
+/* TRUE when @value >= @min; otherwise prints that option @option of
+ * @command takes a number >= @min. */
+gboolean cli_check_min (const char *command, const char *option, gint64 value, gint64 min);
+
 /* Prints "tern-cli: MESSAGE" to stderr and returns @status. */
 int cli_fail (int status, const GError *error);
 

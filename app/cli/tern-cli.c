@@ -56,6 +56,16 @@ cli_parse (int *argc, char ***argv, const char *params, const char *summary, con
   return TRUE;
 }
 
+gboolean
+cli_check_min (const char *command, const char *option, gint64 value, gint64 min)
+{
+  if (value >= min)
+    return TRUE;
+  g_printerr ("tern-cli %s: %s takes a number >= %" G_GINT64_FORMAT ", not %" G_GINT64_FORMAT "\n", command, option,
+              min, value);
+  return FALSE;
+}
+
 int
 cli_fail (int status, const GError *error)
 {

@@ -183,7 +183,9 @@ tern_model_writer_write (TernModelWriter *writer, TernRowFn rows, gpointer user_
                    " elements", writer->name, longest_row);
       return FALSE;
     }
-  pool = tern_thread_pool_new (writer->n_threads);
+  pool = tern_thread_pool_new (writer->n_threads, error);
+  if (pool == NULL)
+    return FALSE;
 
   for (guint i = 0; i < writer->tensors->len; i++)
     {

@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#include <tern/error.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -94,9 +95,10 @@ worker_main (gpointer user_data)
 }
 
 TernThreadPool *
-tern_thread_pool_new (guint n_threads)
+tern_thread_pool_new (guint n_threads, GError **error)
 {
   TernThreadPool *pool = g_new0 (TernThreadPool, 1);
+  g_autoptr (GError) local = NULL;
 
   g_assert (n_threads >= 1);
   pool->n_threads = n_threads;
@@ -109,7 +111,19 @@ tern_thread_pool_new (guint n_threads)
       WorkerArgs *args = g_new (WorkerArgs, 1);
       args->pool = pool;
       args->index = i;
-      pool->workers[i] = g_thread_new ("tern-compute", worker_main, args);
+      pool->workers[i] = g_thread_try_new ("tern-compute", worker_main, args, &local);
+      if (pool->workers[i] == NULL)
+        {
+          g_free (args);
+          /* Each thread's stack is memory too: short of it, creating one
+           * fails. The free below joins those started. */
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                       "not enough memory to start %u compute threads (%s): use fewer threads", n_threads,
+                       local->message);
+          pool->n_threads = i;
+          tern_thread_pool_free (pool);
+          return NULL;
+        }
     }
   return pool;
 }

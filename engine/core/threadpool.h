@@ -19,8 +19,9 @@ typedef struct TernThreadPool TernThreadPool;
 /* Called on each of @n_threads threads with its @thread_index (0..n-1). */
 typedef void (*TernParallelFn) (gpointer data, guint thread_index, guint n_threads);
 
-/* Creates a pool of @n_threads threads in all (>= 1). */
-TernThreadPool *tern_thread_pool_new (guint n_threads);
+/* Creates a pool of @n_threads threads in all (>= 1); NULL with NOMEM when
+ * a thread cannot be started (its stack is memory too). */
+TernThreadPool *tern_thread_pool_new (guint n_threads, GError **error);
 /* Stops and joins the workers. */
 void tern_thread_pool_free (TernThreadPool *pool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernThreadPool, tern_thread_pool_free)

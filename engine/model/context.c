@@ -3,6 +3,7 @@
 #include <tern/error.h>
 #include "core/threadpool.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -32,6 +33,18 @@ tern_context_params_init (TernContextParams *params)
   params->n_batch = 512;
   params->kv_type = TERN_TYPE_F16;
   params->kernel = TERN_KERNEL_BEST;
+}
+
+/* Bytes of a context's KV cache and of the buffers of a pass, whatever
+ * the device: what a user short of memory weighs against the context. */
+static guint64
+context_bytes (const TernHParams *hp, gint32 n_ctx, gint32 n_batch, TernType kv_type)
+{
+  guint64 kv_dim = (guint64) hp->n_head_kv * hp->head_dim, q_dim = (guint64) hp->n_head * hp->head_dim;
+  guint64 kv = 2 * (guint64) hp->n_layer * n_ctx * kv_dim * (kv_type == TERN_TYPE_F16 ? 2 : 4);
+  guint64 pass = (guint64) n_batch * sizeof (float) * (3 * hp->n_embd + 2 * q_dim + 2 * kv_dim + 2 * hp->n_ff +
+                                                       hp->n_vocab);
+  return kv + pass;
 }
 
 TernContext *
@@ -73,9 +86,23 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
     .kernel = params->kernel,
     .n_threads = ctx->n_threads,
   };
-  ctx->backend = tern_backend_new (params->backend, &backend_params, error);
-  if (ctx->backend == NULL || !tern_forward_buffers_init (&ctx->bufs, ctx->backend, hp, ctx->n_batch, error))
+  GError *local = NULL;
+  ctx->backend = tern_backend_new (params->backend, &backend_params, &local);
+  if (ctx->backend == NULL || !tern_forward_buffers_init (&ctx->bufs, ctx->backend, hp, ctx->n_batch, &local))
     {
+      /* Whichever allocation failed, the size asked for is the cause. */
+      if (g_error_matches (local, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM))
+        {
+          g_autofree char *size = g_format_size_full (context_bytes (hp, n_ctx, ctx->n_batch, ctx->kv_type),
+                                                      G_FORMAT_SIZE_IEC_UNITS);
+          g_clear_error (&local);
+          /* Threads take memory too (their stacks), which only matters
+           * where more than the default were asked for. */
+          g_set_error (&local, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                       "not enough memory for a context of %d tokens (needs %s): choose a smaller context%s", n_ctx,
+                       size, ctx->n_threads > tern_physical_cores () ? " or fewer threads" : "");
+        }
+      g_propagate_error (error, local);
       tern_context_free (ctx);
       return NULL;
     }
@@ -140,6 +167,18 @@ check_tokens (const TernContext *ctx, const TernToken *tokens, gint32 n_tokens, 
   return TRUE;
 }
 
+/* The index of the first row of @logits (@n_rows of @n_vocab) holding a NaN
+ * or an infinity, or -1: a damaged model's, as no sound one computes them. */
+static gint32
+first_non_finite_row (const float *logits, gint32 n_rows, gint32 n_vocab)
+{
+  for (gint32 r = 0; r < n_rows; r++)
+    for (gint32 i = 0; i < n_vocab; i++)
+      if (!isfinite (logits[(gsize) r * n_vocab + i]))
+        return r;
+  return -1;
+}
+
 gboolean
 tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
                      TernProgressFn progress, gpointer user_data, GCancellable *cancellable, GError **error)
@@ -155,8 +194,11 @@ tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens,
       float *logits = g_try_malloc_n (rows * n_vocab, sizeof (float));
       if (logits == NULL)
         {
-          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM, "not enough memory for the logits of %d tokens",
-                       n_tokens);
+          g_autofree char *size = g_format_size_full ((guint64) rows * n_vocab * sizeof (float),
+                                                      G_FORMAT_SIZE_IEC_UNITS);
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                       "not enough memory for the logits of %d tokens (needs %s): evaluate fewer at once", n_tokens,
+                       size);
           return FALSE;
         }
       g_free (ctx->logits);
@@ -183,9 +225,19 @@ tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens,
       /* The host waits for the device only here, where it reads. */
       if (n_logits > 0)
         {
-          if (!ops->read (ctx->backend, ctx->bufs.logits, 0, n_logits,
-                          ctx->logits + (gsize) ctx->n_logit_rows * n_vocab, error))
+          float *read = ctx->logits + (gsize) ctx->n_logit_rows * n_vocab;
+          gint32 bad;
+          if (!ops->read (ctx->backend, ctx->bufs.logits, 0, n_logits, read, error))
             return FALSE;
+          bad = first_non_finite_row (read, n_logits, n_vocab);
+          if (bad >= 0)
+            {
+              ctx->n_logit_rows = 0;
+              g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
+                           "the model computed a non-finite value (NaN or infinity) for token %d of %d: "
+                           "the model file is damaged", done + n - n_logits + bad + 1, n_tokens);
+              return FALSE;
+            }
           ctx->n_logit_rows += n_logits;
         }
       g_array_append_vals (ctx->tokens, tokens + done, n);
@@ -368,7 +420,12 @@ read_state (TernContext *ctx, TernStreamReadFn read, gpointer user_data, GError 
     {
       if (ctx->logits_capacity < 1)
         {
-          ctx->logits = g_new (float, ctx->hp->n_vocab);
+          ctx->logits = g_try_new (float, ctx->hp->n_vocab);
+          if (ctx->logits == NULL)
+            {
+              g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM, "not enough memory for the logits");
+              return FALSE;
+            }
           ctx->logits_capacity = 1;
         }
       if (!read (ctx->logits, sizeof (float) * ctx->hp->n_vocab, user_data, error))

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "quant/quant.h"
+
 /* The weights of one layer, by role (global roles unused), while loading. */
 typedef struct {
   const TernGgufTensor *w[TERN_WEIGHT_N_KINDS];
@@ -199,8 +201,49 @@ read_hparams (TernModel *model, GError **error)
   return TRUE;
 }
 
+/* Rows of each tensor read at load for NaN and infinity, spread from the
+ * first to the last, and the elements dequantized at a time. A fixed budget
+ * keeps loading fast; damage outside the sample shows in the logits
+ * (context.c checks every row it computes). */
+#define SAMPLE_ROWS 16
+#define SAMPLE_CHUNK 256
+
+/* FORMAT when a sampled row of @t holds a NaN or an infinity. */
+static gboolean
+check_finite (const TernModel *model, const TernGgufTensor *t, GError **error)
+{
+  TernDequantRowFn dequant = tern_quant_dequant_row (t->type);
+  gint64 row_len = t->ne[0], n_rows = tern_gguf_tensor_n_elems (t) / row_len;
+  gint64 n_sample = MIN (n_rows, SAMPLE_ROWS);
+  gsize row_bytes = tern_type_row_bytes (t->type, row_len);
+  /* Every block size divides the chunk, so chunks start on blocks. */
+  gint64 chunk = MIN (row_len, SAMPLE_CHUNK);
+  float values[SAMPLE_CHUNK];
+
+  for (gint64 i = 0; i < n_sample; i++)
+    {
+      gint64 row = n_sample > 1 ? i * (n_rows - 1) / (n_sample - 1) : 0;
+      const guint8 *src = (const guint8 *) t->data + row * row_bytes;
+      for (gint64 done = 0; done < row_len; done += chunk)
+        {
+          gint64 n = MIN (chunk, row_len - done);
+          dequant (src + tern_type_row_bytes (t->type, done), values, n);
+          for (gint64 j = 0; j < n; j++)
+            if (!isfinite (values[j]))
+              {
+                g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
+                             "%s: tensor %s holds NaN or infinite values: the model file is damaged",
+                             tern_gguf_name (model->gguf), t->name);
+                return FALSE;
+              }
+        }
+    }
+  return TRUE;
+}
+
 /* Finds @name and checks its shape (@n_dims dims; trailing dims of 1 are
- * allowed beyond). A NULL return without error means absent and optional. */
+ * allowed beyond) and a sample of its values. A NULL return without error
+ * means absent and optional. */
 static const TernGgufTensor *
 bind (TernModel *model, const char *name, gboolean required, gint64 ne0, gint64 ne1, GError **error)
 {
@@ -221,6 +264,8 @@ bind (TernModel *model, const char *name, gboolean required, gint64 ne0, gint64 
                    tern_gguf_name (model->gguf), name, t->ne[0], t->ne[1], t->ne[2], t->ne[3], ne0, ne1);
       return NULL;
     }
+  if (!check_finite (model, t, error))
+    return NULL;
   model->n_params += tern_gguf_tensor_n_elems (t);
   return t;
 }
@@ -281,6 +326,15 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
       return FALSE;
     }
 
+  /* Each layer has nine tensors at least: a block count the file cannot
+   * hold is refused before anything is sized by it. */
+  if ((guint64) hp->n_layer * 9 > tern_gguf_n_tensors (model->gguf))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
+                   "%s: %d layers do not fit in the file's %" G_GSIZE_FORMAT " tensors", tern_gguf_name (model->gguf),
+                   hp->n_layer, tern_gguf_n_tensors (model->gguf));
+      return FALSE;
+    }
   model->layers = g_new0 (LayerWeights, hp->n_layer);
   for (gint32 l = 0; l < hp->n_layer; l++)
     {

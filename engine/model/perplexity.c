@@ -65,9 +65,16 @@ tern_perplexity_eval_tokens (TernContext *ctx, const TernToken *tokens, gsize n_
   gint32 first = n_chunk_ctx / 2;
   TernToken bos = tern_tokenizer_bos (tok);
   gboolean replace_bos = tern_tokenizer_add_bos (tok) && bos >= 0;
-  g_autofree TernToken *chunk = g_new (TernToken, n_chunk_ctx);
+  g_autofree TernToken *chunk = g_try_new (TernToken, n_chunk_ctx);
   double nll_sum = 0.0;
   gint64 count = 0;
+
+  if (chunk == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "perplexity: not enough memory for chunks of %d tokens: choose smaller chunks", n_chunk_ctx);
+      return FALSE;
+    }
 
   for (gint32 c = 0; c < n_chunks; c++)
     {

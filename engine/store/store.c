@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* How long a call waits for another process's write lock. */
 #define BUSY_TIMEOUT_MS 5000
@@ -379,6 +380,40 @@ set_pragma (TernStore *store, const char *sql, const char *want, GError **error)
   return TRUE;
 }
 
+/* A database is a regular file, or a new one in a folder Tern may write:
+ * SQLite would open a device or a pipe too, and make its journal beside
+ * it ("/dev/null-journal"). Checked before SQLite touches anything. */
+static gboolean
+check_path (const char *path, const char *dir, GError **error)
+{
+  GStatBuf st;
+
+  if (g_stat (path, &st) == 0)
+    {
+      if (!S_ISREG (st.st_mode))
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                       "%s is not a regular file: choose a database file, or a new file's name", path);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  int saved = errno;
+  if (saved != ENOENT)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "cannot open %s: %s", path, g_strerror (saved));
+      return FALSE;
+    }
+  if (g_access (dir, W_OK) != 0)
+    {
+      saved = errno;
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "cannot create a database in the folder %s: %s",
+                   dir, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 open_db (TernStore *store, int target, GError **error)
 {
@@ -392,6 +427,8 @@ open_db (TernStore *store, int target, GError **error)
                    g_strerror (saved));
       return FALSE;
     }
+  if (!check_path (store->path, dir, error))
+    return FALSE;
   if (sqlite3_open_v2 (store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE,
                        NULL) != SQLITE_OK)
     {

@@ -291,12 +291,25 @@ load_vocab (TernTokenizer *tok, const TernGguf *gguf, GError **error)
 
 /* Computes what each token stands for once, so decoding is a copy (llama.cpp
  * keeps the same cache). */
-static void
-build_pieces (TernTokenizer *tok)
+static gboolean
+build_pieces (TernTokenizer *tok, GError **error)
 {
-  g_autoptr (GByteArray) pool = g_byte_array_sized_new (tok->text_start[tok->n_vocab]);
+  /* No piece is longer than its token's text and NUL, so the pool never
+   * grows past the size of the texts: allocated up front, where failing is
+   * an error rather than an abort. */
+  gsize capacity = MAX (tok->text_start[tok->n_vocab], 1);
+  guint8 *pool_data = g_try_malloc (capacity);
+  g_autoptr (GByteArray) pool = NULL;
 
-  tok->piece_start = g_new (guint32, (gsize) tok->n_vocab + 1);
+  tok->piece_start = g_try_new (guint32, (gsize) tok->n_vocab + 1);
+  if (pool_data == NULL || tok->piece_start == NULL) {
+    g_free (pool_data);
+    g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM, "no memory for a vocabulary of %d tokens",
+                 tok->n_vocab);
+    return FALSE;
+  }
+  pool = g_byte_array_new_take (pool_data, capacity);
+  g_byte_array_set_size (pool, 0);
   for (TernToken id = 0; id < tok->n_vocab; id++) {
     gsize len;
     const char *s = tern_tokenizer_text (tok, id, &len);
@@ -334,6 +347,7 @@ build_pieces (TernTokenizer *tok)
   }
   tok->piece_start[tok->n_vocab] = pool->len;
   tok->piece = (char *) g_byte_array_free (g_steal_pointer (&pool), FALSE);
+  return TRUE;
 }
 
 /* Texts of tokens that end generation, as llama.cpp recognises them for
@@ -546,7 +560,8 @@ tern_tokenizer_new (const TernGguf *gguf, GError **error)
   find_eog (tok);
   collect_special (tok);
   apply_name_rules (tok, gguf);
-  build_pieces (tok);
+  if (!build_pieces (tok, error))
+    return NULL;
 
   if (tok->kind == TERN_VOCAB_SPM)
     tern_spm_init (tok);

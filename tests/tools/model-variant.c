@@ -2,6 +2,7 @@
 #include "model-variant.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <tern/gguf.h>
 
 static char *
@@ -60,4 +61,37 @@ char *
 model_variant_write_template (const char *dir, const char *src, const char *chat_template)
 {
   return write_variant (dir, src, NULL, NULL, 0, chat_template);
+}
+
+char *
+model_variant_poke (const char *dir, const char *name, const char *src, const char *tensor, gsize offset,
+                    const void *bytes, gsize n)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernGguf) gguf = tern_gguf_open (src, &error);
+  g_assert_no_error (error);
+  const TernGgufTensor *t = tern_gguf_find_tensor (gguf, tensor);
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  g_assert_nonnull (t);
+  g_assert_cmpuint (offset + n, <=, t->n_bytes);
+  g_assert_true (g_file_get_contents (src, &contents, &len, &error));
+  gsize at = tern_gguf_data_offset (gguf) + t->offset + offset;
+  g_assert_cmpuint (at + n, <=, len);
+  memcpy (contents + at, bytes, n);
+  char *path = g_build_filename (dir, name, NULL);
+  g_assert_true (g_file_set_contents (path, contents, len, &error));
+  return path;
+}
+
+char *
+model_variant_poke_f32 (const char *dir, const char *name, const char *src, const char *tensor, gint64 first,
+                        gint64 count, float value)
+{
+  g_autofree float *values = g_new (float, count);
+
+  for (gint64 i = 0; i < count; i++)
+    values[i] = value;
+  return model_variant_poke (dir, name, src, tensor, first * sizeof (float), values, count * sizeof (float));
 }

@@ -14,4 +14,16 @@ char *model_variant_write (const char *dir, const char *src, const char *drop, c
  * must have one). */
 char *model_variant_write_template (const char *dir, const char *src, const char *chat_template);
 
+/* Writes a copy of the model file @src as @dir/@name with @n bytes of
+ * @bytes written over tensor @tensor at @offset bytes from its start (a
+ * damaged model). Returns the new file's path; fails the test on an
+ * error. */
+char *model_variant_poke (const char *dir, const char *name, const char *src, const char *tensor, gsize offset,
+                          const void *bytes, gsize n);
+
+/* Same, with each of the f32 elements @first..@first+@count-1 of f32
+ * tensor @tensor set to @value. */
+char *model_variant_poke_f32 (const char *dir, const char *name, const char *src, const char *tensor,
+                              gint64 first, gint64 count, float value);
+
 G_END_DECLS

@@ -721,7 +721,12 @@ tern_backend_cpu_open (const TernDevice *device, const TernBackendParams *params
   const TernGgufTensor *freqs = tern_weights_get (params->weights, -1, TERN_WEIGHT_ROPE_FREQS);
   cpu->rope_freqs = freqs ? g_memdup2 (freqs->data, freqs->n_bytes) : NULL;
   tern_weights_release (params->weights, -1);
-  cpu->pool = tern_thread_pool_new (n_threads);
+  cpu->pool = tern_thread_pool_new (n_threads, error);
+  if (cpu->pool == NULL)
+    {
+      cpu_free (&cpu->base);
+      return NULL;
+    }
   cpu->name = g_strdup_printf ("cpu (%s, %u thread%s)", tern_kernel_level_name (kernel),
                                n_threads, n_threads == 1 ? "" : "s");
   return &cpu->base;

@@ -30,9 +30,10 @@ typedef struct TernContext TernContext;
 
 /* Creates a context. INVALID for bad parameters or a backend that is no
  * device's name (the message lists those there are), UNSUPPORTED for a
- * kernel level the CPU lacks, NOMEM when the KV cache or the buffers of a
- * batch (n_batch × n_vocab logits the largest) cannot be allocated, DEVICE
- * when the device cannot be used. */
+ * kernel level the CPU lacks, NOMEM when the KV cache, the buffers of a
+ * batch (n_batch × n_vocab logits the largest) or the compute threads
+ * cannot be allocated (the message gives the size asked for and says to
+ * choose a smaller context), DEVICE when the device cannot be used. */
 TernContext *tern_context_new (TernModel *model, const TernContextParams *params, GError **error);
 void tern_context_free (TernContext *ctx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernContext, tern_context_free)
@@ -53,7 +54,9 @@ const char *tern_context_backend_name (const TernContext *ctx);
  * vocabulary, more tokens than the context has room for — nothing is
  * evaluated then), NOMEM (no room for the logits kept: nothing is
  * evaluated), CANCELLED (between passes: the tokens evaluated so far stay
- * in the cache), IO (the model's weights could not be read), DEVICE (the
+ * in the cache), FORMAT (the model computed a NaN or infinite logit: it is
+ * damaged; the tokens of that pass are not kept and no logits are left),
+ * IO (the model's weights could not be read), DEVICE (the
  * device failed: it is lost for good, and so is the context, whose every
  * later decode, save and load fails too; free it). */
 gboolean tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,

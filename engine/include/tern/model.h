@@ -21,9 +21,10 @@ typedef struct TernModel TernModel;
 typedef void (*TernProgressFn) (double fraction, gpointer user_data);
 
 /* Loads the model at @path: validates the file, reads the hyper-parameters,
- * builds the tokenizer and binds every weight, checking its shape. Errors:
- * IO, FORMAT (a missing or mis-shaped tensor, bad metadata: the message
- * names it), UNSUPPORTED (an unknown architecture), CANCELLED. Call from
+ * builds the tokenizer and binds every weight, checking its shape and that
+ * a sample of its rows (16 at most, spread over it) holds no NaN or
+ * infinity. Errors: IO, FORMAT (a missing, mis-shaped or damaged tensor,
+ * bad metadata: the message names it), UNSUPPORTED (an unknown architecture), CANCELLED. Call from
  * any thread; @progress is called on that thread. */
 TernModel *tern_model_load (const char *path, TernProgressFn progress, gpointer user_data,
                             GCancellable *cancellable, GError **error);

@@ -46,7 +46,10 @@ typedef struct TernStore TernStore;
 char *tern_store_default_path (void);
 
 /* Opens (creating if needed) the database at @path, or the default path
- * when @path is NULL, and upgrades its schema to the current version. */
+ * when @path is NULL, and upgrades its schema to the current version.
+ * INVALID when @path is not a regular file (a device, a pipe, a folder),
+ * IO when it is missing and its folder cannot be written: both before
+ * anything is created. */
 TernStore *tern_store_open (const char *path, GError **error);
 void tern_store_free (TernStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernStore, tern_store_free)

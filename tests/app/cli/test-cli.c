@@ -130,6 +130,60 @@ test_exit_status (void)
   g_rmdir (dir);
 }
 
+/* A number out of range names its option (once "perplexity --ctx -1" said
+ * "expected MODEL and --file"), with the usage status, before any model
+ * is loaded. */
+static void
+test_numeric_options (void)
+{
+  g_autofree char *model = data_path ("models", "kjv-tiny-f32.gguf");
+  g_autofree char *text = data_path ("text", "kjv_eval.txt");
+  const struct {
+    const char *args[8];
+    const char *message;
+  } cases[] = {
+    { { "perplexity", model, "--file", text, "--ctx", "-1" }, "perplexity: --ctx takes a number >= 0, not -1" },
+    { { "perplexity", model, "--file", text, "-t", "-2" }, "perplexity: --threads takes a number >= 0, not -2" },
+    { { "generate", model, "-p", "x", "--ctx", "-5" }, "generate: --ctx takes a number >= 0, not -5" },
+    { { "generate", model, "-p", "x", "-n", "-1" }, "generate: --n-predict takes a number >= 0, not -1" },
+    { { "generate", model, "-p", "x", "--threads", "-1" }, "generate: --threads takes a number >= 0, not -1" },
+    { { "chat", model, "--ctx", "-1" }, "chat: --ctx takes a number >= 0, not -1" },
+    { { "chat", model, "--conversation", "-3" }, "chat: --conversation takes a number >= 0, not -3" },
+    { { "logits", model, "-f", text, "-o", "/dev/null", "-t", "-1" }, "logits: --threads takes a number >= 0, not -1" },
+    { { "bench", model, "-p", "-1" }, "bench: --n-prompt takes a number >= 0, not -1" },
+    { { "bench", model, "-n", "-1" }, "bench: --n-gen takes a number >= 0, not -1" },
+    { { "bench", model, "-r", "0" }, "bench: --repetitions takes a number >= 1, not 0" },
+    { { "bench", model, "-t", "-4" }, "bench: --threads takes a number >= 0, not -4" },
+    { { "make-model", "out.gguf", "--threads", "-1" }, "make-model: --threads takes a number >= 0, not -1" },
+    { { "history", "list", "--limit", "-1" }, "history: --limit takes a number >= 0, not -1" },
+    { { "history", "list", "--offset", "-7" }, "history: --offset takes a number >= 0, not -7" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_auto (RunResult) r = { 0 };
+      g_autofree char *expected = g_strdup_printf ("tern-cli %s\n", cases[i].message);
+      const char *const *a = cases[i].args;
+
+      run_cli (&r, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], NULL);
+      g_assert_cmpint (r.status, ==, 1);
+      g_assert_cmpstr (r.err, ==, expected);
+      g_assert_cmpstr (r.out, ==, "");
+    }
+}
+
+/* A database path that is no regular file is refused, and nothing is
+ * made beside it (once "--db /dev/null" made /dev/null-journal). */
+static void
+test_db_not_a_file (void)
+{
+  g_auto (RunResult) r = { 0 };
+
+  run_cli (&r, "history", "list", "--db", "/dev/null", NULL);
+  g_assert_cmpint (r.status, ==, 2);
+  g_assert_cmpstr (r.err, ==, "tern-cli: /dev/null is not a regular file: choose a database file, or a new file's name\n");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -138,5 +192,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/tokenize/cases", test_tokenize_cases);
   g_test_add_func ("/cli/tokenize/detokenize", test_tokenize_detokenize);
   g_test_add_func ("/cli/exit-status", test_exit_status);
+  g_test_add_func ("/cli/numeric-options", test_numeric_options);
+  g_test_add_func ("/cli/db-not-a-file", test_db_not_a_file);
   return g_test_run ();
 }

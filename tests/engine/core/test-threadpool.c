@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "core/threadpool.h"
+#include <string.h>
+#include <sys/resource.h>
+#include <tern/error.h>
+#include <unistd.h>
 
 typedef struct {
   gint64 n;
@@ -25,7 +29,9 @@ test_run (void)
 {
   for (guint n_threads = 1; n_threads <= 4; n_threads++)
     {
-      g_autoptr (TernThreadPool) pool = tern_thread_pool_new (n_threads);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (TernThreadPool) pool = tern_thread_pool_new (n_threads, &error);
+      g_assert_no_error (error);
       SumJob job = { .n = 1001 };
       const guint rounds = 2000;
 
@@ -45,7 +51,8 @@ test_run (void)
 static void
 test_sleep_and_wake (void)
 {
-  g_autoptr (TernThreadPool) pool = tern_thread_pool_new (3);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernThreadPool) pool = tern_thread_pool_new (3, &error);
   SumJob job = { .n = 10 };
 
   job.out = g_new0 (gint64, job.n);
@@ -57,6 +64,37 @@ test_sleep_and_wake (void)
   for (gint64 i = 0; i < job.n; i++)
     g_assert_cmpint (job.out[i], ==, i * 3);
   g_free (job.out);
+}
+
+/* Short of memory for the threads' stacks (an address-space limit a little
+ * above what the process uses), creating a pool fails with NOMEM, and the
+ * workers already started are stopped. In a subprocess, which the limit
+ * would otherwise outlive; not under ASan, whose shadow memory needs far
+ * more address space than any limit leaves. */
+static void
+test_no_memory (void)
+{
+#ifdef __SANITIZE_ADDRESS__
+  g_test_skip ("ASan reserves more address space than the limit allows");
+#else
+  if (g_test_subprocess ())
+    {
+      g_autofree char *statm = NULL;
+      g_autoptr (GError) error = NULL;
+      struct rlimit limit;
+
+      g_assert_true (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL));
+      limit.rlim_cur = limit.rlim_max = g_ascii_strtoull (statm, NULL, 10) * sysconf (_SC_PAGESIZE) + (16 << 20);
+      g_assert_cmpint (setrlimit (RLIMIT_AS, &limit), ==, 0);
+      TernThreadPool *pool = tern_thread_pool_new (256, &error);
+      g_assert_null (pool);
+      g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM);
+      g_assert_nonnull (strstr (error->message, "not enough memory to start 256 compute threads"));
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+#endif
 }
 
 static void
@@ -92,6 +130,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/engine/threadpool/run", test_run);
   g_test_add_func ("/engine/threadpool/sleep-and-wake", test_sleep_and_wake);
+  g_test_add_func ("/engine/threadpool/no-memory", test_no_memory);
   g_test_add_func ("/engine/threadpool/split-range", test_split_range);
   g_test_add_func ("/engine/threadpool/physical-cores", test_physical_cores);
   return g_test_run ();

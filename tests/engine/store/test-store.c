@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The store: opening and migrations, the model library, conversations,
  * branches, the trash, replies, search, export and import. */
+#include <sys/stat.h>
 #include <tern/model-library.h>
 #include <tern/store.h>
+#include <unistd.h>
 
 #include "store/store-private.h"
 #include "store-test.h"
@@ -95,6 +97,51 @@ test_open (Fixture *f, gconstpointer data)
                                       -1, NULL));
   g_assert_null (tern_store_open (junk, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
+}
+
+/* A path that is no regular file is refused before SQLite opens it: it
+ * would make its journal beside a device or a pipe. */
+static void
+test_open_not_a_file (Fixture *f, gconstpointer data)
+{
+  g_autofree char *fifo = g_build_filename (f->dir, "pipe", NULL);
+  g_autofree char *folder = g_build_filename (f->dir, "folder", NULL);
+  const char *paths[] = { "/dev/null", fifo, folder };
+
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (g_mkdir (folder, 0700), ==, 0);
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *expected = g_strdup_printf ("%s is not a regular file", paths[i]);
+
+      g_assert_null (tern_store_open (paths[i], &error));
+      g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+      g_assert_nonnull (strstr (error->message, expected));
+    }
+  /* Nothing made beside them. */
+  g_autoptr (GDir) dir = g_dir_open (f->dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+  while ((name = g_dir_read_name (dir)))
+    {
+      g_assert_true (g_str_equal (name, "pipe") || g_str_equal (name, "folder") || g_str_equal (name, "sub"));
+      n++;
+    }
+  g_assert_cmpuint (n, ==, 3);
+
+  /* A new file in a folder that cannot be written (root writes anywhere). */
+  if (geteuid () != 0)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *path = g_build_filename (folder, "tern.db", NULL);
+
+      g_assert_cmpint (g_chmod (folder, 0500), ==, 0);
+      g_assert_null (tern_store_open (path, &error));
+      g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
+      g_assert_nonnull (strstr (error->message, "cannot create a database in the folder"));
+      g_assert_cmpint (g_chmod (folder, 0700), ==, 0);
+    }
 }
 
 static void
@@ -550,6 +597,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(name, fn) g_test_add ("/store/" name, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
   ADD ("open", test_open);
+  ADD ("open-not-a-file", test_open_not_a_file);
   ADD ("newer-version", test_newer);
   ADD ("migrations", test_migrations);
   ADD ("branch-leaf", test_branch_leaf);
