@@ -104,9 +104,7 @@ import (TernStore *store, const char *path)
   if (!cli_read_file (path, TERN_STORE_IMPORT_MAX_BYTES, "an import", &json, &len, &error) ||
       !tern_store_import_full (store, json, (gssize) len, ids, &n_replaced, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
-  if (n_replaced > 0)
-    g_printerr ("tern-cli: %s: replaced %" G_GSIZE_FORMAT " %s not valid Unicode text\n", path, n_replaced,
-                n_replaced == 1 ? "character that is" : "characters that are");
+  cli_say_replaced (path, n_replaced);
   for (guint i = 0; i < ids->len; i++)
     printf ("%" G_GINT64_FORMAT "\n", g_array_index (ids, gint64, i));
   return CLI_EXIT_OK;

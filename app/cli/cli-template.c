@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <tern/chat-template.h>
 #include <tern/error.h>
+#include <tern/json-text.h>
 
 /* Reads a JSON array of {"role", "content"} objects. The strings stay
  * owned by @parser. */
@@ -17,10 +18,19 @@ read_messages (JsonParser *parser, const char *path, GError **error)
   JsonNode *root;
 
   g_autofree char *json = NULL;
-  gsize len;
+  g_autofree char *mended = NULL;
+  gsize len, mended_len, n_replaced;
 
-  if (!cli_read_file (path, CLI_TEXT_MAX_BYTES, "a messages file", &json, &len, error) ||
-      !json_parser_load_from_data (parser, json, (gssize) len, error))
+  /* Checked first: json-glib overflows its stack on deep nesting. */
+  if (!cli_read_file (path, CLI_TEXT_MAX_BYTES, "a messages file", &json, &len, error))
+    return NULL;
+  if (!tern_json_mend (json, len, CLI_JSON_MAX_DEPTH, &mended, &mended_len, &n_replaced, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
+    }
+  cli_say_replaced (path, n_replaced);
+  if (!json_parser_load_from_data (parser, mended ? mended : json, (gssize) mended_len, error))
     return NULL;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root))

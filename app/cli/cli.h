@@ -53,6 +53,13 @@ gboolean cli_check_backend (const char *command, const char *name);
  * the store's TERN_STORE_IMPORT_MAX_BYTES. */
 #define CLI_TEXT_MAX_BYTES ((gsize) 64 << 20)
 #define CLI_TEMPLATE_MAX_BYTES ((gsize) 1 << 20)
+/* How deep the arrays and objects of a JSON file tern-cli reads may nest
+ * (tern/json-text.h): a messages file needs two levels. */
+#define CLI_JSON_MAX_DEPTH 64
+
+/* Says on stderr that @n characters of @path that are not valid Unicode
+ * text were replaced with U+FFFD; nothing when @n is 0. */
+void cli_say_replaced (const char *path, gsize n);
 
 /* Reads the file @path whole into @contents (NUL-terminated, @len bytes
  * before the NUL), refusing with INVALID one larger than @max bytes:

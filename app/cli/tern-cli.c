@@ -56,6 +56,14 @@ cli_parse (int *argc, char ***argv, const char *params, const char *summary, con
   return TRUE;
 }
 
+void
+cli_say_replaced (const char *path, gsize n)
+{
+  if (n > 0)
+    g_printerr ("tern-cli: %s: replaced %" G_GSIZE_FORMAT " %s not valid Unicode text\n", path, n,
+                n == 1 ? "character that is" : "characters that are");
+}
+
 gboolean
 cli_check_min (const char *command, const char *option, gint64 value, gint64 min)
 {

@@ -21,6 +21,7 @@
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <tern/json-text.h>
 
 #define EXPORT_FORMAT "tern-conversations"
 #define EXPORT_VERSION 1
@@ -469,8 +470,11 @@ tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *
                    TERN_STORE_IMPORT_MAX_BYTES >> 20);
       return FALSE;
     }
-  if (!tern_store_json_mend (json, text_len, &mended, &mended_len, &n_mended, error))
-    return FALSE;
+  if (!tern_json_mend (json, text_len, TERN_STORE_IMPORT_MAX_DEPTH, &mended, &mended_len, &n_mended, error))
+    {
+      g_prefix_error (error, "not a Tern conversation export: ");
+      return FALSE;
+    }
   /* json-glib allocates with g_malloc, which aborts when memory runs out:
    * a string is built in a GString (up to twice its length while it
    * grows) and then copied into its node. Asking for that much first

@@ -92,18 +92,6 @@ gint64 tern_store_message_insert (TernStore *store, gint64 conversation_id, gint
                                   const char *content, gint64 created_at, gint32 n_tokens, gboolean complete,
                                   const TernToken *tokens, GBytes *sampler_state, GError **error);
 
-/* store-json.c: checks the JSON text of an import before json-glib parses
- * it, and mends what json-glib would not read back losslessly. FORMAT
- * error when arrays and objects nest deeper than
- * TERN_STORE_IMPORT_MAX_DEPTH (json-glib would overflow the stack).
- * Replaces with U+FFFD every byte that does not start a valid UTF-8
- * character, every NUL byte, every \u0000 and every escaped surrogate
- * that is not half of a pair; *@n_replaced counts them. *@mended is the
- * mended text (@mended_len bytes, NUL-terminated, for g_free), or NULL
- * when nothing needed mending. NOMEM when the copy cannot be allocated. */
-gboolean tern_store_json_mend (const char *json, gsize len, char **mended, gsize *mended_len, gsize *n_replaced,
-                               GError **error);
-
 /* Binds @n tokens as a little-endian i32 blob (NULL when @tokens is NULL). */
 void tern_store_bind_tokens (StoreStmt *stmt, int col, const TernToken *tokens, gint32 n);
 

@@ -96,8 +96,8 @@ test_import_mended (void)
   test_remove_tree (dir);
 }
 
-/* 100,000 levels overflowed json-glib's stack; a file that is no JSON had
- * its first word quoted. */
+/* 100,000 levels overflowed json-glib's stack, in an import and in a
+ * messages file; a file that is no JSON had its first word quoted. */
 static void
 test_import_refused (void)
 {
@@ -111,6 +111,11 @@ test_import_refused (void)
   run_cli (&r1, "history", "--db", db, "import", deep, NULL);
   g_assert_cmpint (r1.status, ==, 2);
   g_assert_nonnull (strstr (r1.err, "nest deeper than 64 levels"));
+  /* A messages file for tern-cli template, the same. */
+  g_auto (RunResult) r3 = { 0 };
+  run_cli (&r3, "template", "--template-file", deep, "--messages", deep, NULL);
+  g_assert_cmpint (r3.status, ==, 2);
+  g_assert_nonnull (strstr (r3.err, "nest deeper than 64 levels"));
   run_cli (&r2, "history", "--db", db, "import", shadow, NULL);
   g_assert_cmpint (r2.status, ==, 2);
   g_assert_nonnull (strstr (r2.err, "not valid JSON (line 1, column"));

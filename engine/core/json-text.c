@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The JSON text of an import, checked and mended before json-glib parses
- * it. json-glib recurses once per nesting level (so deep nesting overflows
+/* JSON text checked and mended before json-glib parses it (an import, a
+ * messages file). json-glib recurses once per nesting level (so deep nesting overflows
  * the stack), stores a lone surrogate escape as the bytes of the surrogate
  * (not UTF-8, so the export made from it cannot be imported), cuts a
  * string at \u0000, and refuses the whole file for one byte that is not
  * UTF-8. One pass over the bytes finds all of these; a second writes the
  * mended copy, only when something needs mending. */
-#include "store-private.h"
+#include <tern/error.h>
+#include <tern/json-text.h>
 
 #include <string.h>
 
@@ -15,7 +16,7 @@ typedef struct {
   char *out;          /* NULL: count only */
   gsize out_len;
   gsize n_replaced;
-  guint depth;
+  guint depth, max_depth;
   guint line, column; /* of p, from 1 */
 } Scan;
 
@@ -134,12 +135,11 @@ scan (Scan *s, GError **error)
         in_string = !in_string;
       else if (!in_string && (c == '[' || c == '{'))
         {
-          if (++s->depth > TERN_STORE_IMPORT_MAX_DEPTH)
+          if (++s->depth > s->max_depth)
             {
               g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
-                           "not a Tern conversation export: arrays and objects nest deeper than %d levels (line %u, "
-                           "column %u)",
-                           TERN_STORE_IMPORT_MAX_DEPTH, s->line, s->column);
+                           "arrays and objects nest deeper than %u levels (line %u, column %u)", s->max_depth,
+                           s->line, s->column);
               return FALSE;
             }
         }
@@ -151,9 +151,10 @@ scan (Scan *s, GError **error)
 }
 
 gboolean
-tern_store_json_mend (const char *json, gsize len, char **mended, gsize *mended_len, gsize *n_replaced, GError **error)
+tern_json_mend (const char *json, gsize len, guint max_depth, char **mended, gsize *mended_len, gsize *n_replaced,
+                GError **error)
 {
-  Scan s = { .p = json, .end = json + len, .line = 1, .column = 1 };
+  Scan s = { .p = json, .end = json + len, .max_depth = max_depth, .line = 1, .column = 1 };
 
   *mended = NULL;
   *mended_len = len;
@@ -167,10 +168,10 @@ tern_store_json_mend (const char *json, gsize len, char **mended, gsize *mended_
   if (out == NULL)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
-                   "not enough memory to import %" G_GSIZE_FORMAT " bytes", len);
+                   "not enough memory to mend %" G_GSIZE_FORMAT " bytes of JSON", len);
       return FALSE;
     }
-  s = (Scan) { .p = json, .end = json + len, .out = out, .line = 1, .column = 1 };
+  s = (Scan) { .p = json, .end = json + len, .out = out, .max_depth = max_depth, .line = 1, .column = 1 };
   scan (&s, NULL);
   out[s.out_len] = '\0';
   *mended = out;
