@@ -44,7 +44,7 @@ main (int argc, char *argv[])
   gtk_init ();
   adw_init ();
 
-  latency_scenario_run (model, n_ctx, reply, (guint) exchanges, &streaming, &ingest);
+  latency_scenario_run (model, n_ctx, reply, (guint) exchanges, &streaming, &ingest, NULL);
   printf ("main loop gaps on %s (context %d, one engine thread)\n", model, n_ctx);
   main_loop_probe_report (&streaming, "reply streaming", TRUE);
   main_loop_probe_report (&ingest, "transcript re-ingest", TRUE);

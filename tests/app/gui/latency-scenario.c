@@ -57,20 +57,30 @@ replied (gpointer data)
 typedef struct {
   MainLoopProbe *streaming;
   MainLoopProbe *ingest;
+  guint max_rows_added;
 } Probes;
+
+static void
+on_rows_changed (GListModel *list, guint position, guint removed, guint added, Probes *probes)
+{
+  probes->max_rows_added = MAX (probes->max_rows_added, added);
+}
 
 static void
 scenario_body (AppHarness *hp, gpointer data)
 {
   AppHarness h = *hp;
-  MainLoopProbe *streaming = ((Probes *) data)->streaming, *ingest = ((Probes *) data)->ingest;
+  Probes *probes = data;
+  MainLoopProbe *streaming = probes->streaming, *ingest = probes->ingest;
 
   app_harness_wait ("the model to load", app_harness_model_ready, h.window, 120);
 
   /* Re-ingest: open the long conversation. */
   main_loop_probe_start (ingest);
+  gulong rows = g_signal_connect (h.window->messages, "items-changed", G_CALLBACK (on_rows_changed), probes);
   g_signal_emit_by_name (h.window->conversation_list, "activate", 0);
   app_harness_wait ("the transcript to be evaluated", opened, h.window, 300);
+  g_signal_handler_disconnect (h.window->messages, rows);
   main_loop_probe_stop (ingest);
   g_assert_cmpstr (h.window->resume_note, ==, "conversation read again");
 
@@ -84,10 +94,10 @@ scenario_body (AppHarness *hp, gpointer data)
 
 void
 latency_scenario_run (const char *model, gint n_ctx, gint reply_tokens, guint n_exchanges,
-                      MainLoopProbe *streaming, MainLoopProbe *ingest)
+                      MainLoopProbe *streaming, MainLoopProbe *ingest, guint *max_rows_added)
 {
   AppHarness h;
-  Probes probes = { streaming, ingest };
+  Probes probes = { streaming, ingest, 0 };
 
   /* One engine thread: the other core is the window's, as on a desktop
    * where the compute threads leave the UI a core. */
@@ -97,4 +107,6 @@ latency_scenario_run (const char *model, gint n_ctx, gint reply_tokens, guint n_
   store_long_conversation (h.dir, model, n_exchanges);
   app_harness_run (&h, scenario_body, &probes);
   app_harness_clear (&h);
+  if (max_rows_added)
+    *max_rows_added = probes.max_rows_added;
 }
