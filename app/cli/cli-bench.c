@@ -197,7 +197,7 @@ cli_bench (int argc, char **argv)
       return CLI_EXIT_USAGE;
     }
   if (!cli_check_min ("bench", "--n-prompt", n_prompt, 0) || !cli_check_min ("bench", "--n-gen", n_gen, 0) ||
-      !cli_check_min ("bench", "--repetitions", reps, 1) || !cli_check_min ("bench", "--threads", n_threads, 0))
+      !cli_check_min ("bench", "--repetitions", reps, 1) || !cli_check_threads ("bench", n_threads))
     return CLI_EXIT_USAGE;
   if (n_prompt > G_MAXINT32 - n_gen)
     {

@@ -109,11 +109,18 @@ gen_options_finish (const char *command, const GenOptions *o, TernSamplerParams 
 {
   g_autoptr (GError) error = NULL;
 
-  if (!cli_check_min (command, "--n-predict", o->n_predict, 0) || !cli_check_min (command, "--threads", o->n_threads, 0)
+  if (!cli_check_min (command, "--n-predict", o->n_predict, 0) || !cli_check_threads (command, o->n_threads)
       || !cli_check_min (command, "--ctx", o->n_ctx, 0))
     return FALSE;
   if (!cli_check_backend (command, o->backend))
     return FALSE;
+  /* The engine takes any temperature <= 0 as greedy; here a negative one
+   * is more likely a typo than a wish. */
+  if (!(o->temp >= 0))
+    {
+      g_printerr ("tern-cli %s: --temp takes a number >= 0 (0 is greedy), not %g\n", command, o->temp);
+      return FALSE;
+    }
   tern_sampler_params_init (params);
   params->temperature = (float) o->temp;
   params->top_k = o->top_k;

@@ -49,7 +49,7 @@ cli_logits (int argc, char **argv)
                   "reference logits files.",
                   entries))
     return CLI_EXIT_USAGE;
-  if (!cli_check_min ("logits", "--threads", n_threads, 0))
+  if (!cli_check_threads ("logits", n_threads))
     return CLI_EXIT_USAGE;
   if (argc != 2 || file == NULL || out == NULL)
     {

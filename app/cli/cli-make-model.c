@@ -224,7 +224,7 @@ cli_make_model (int argc, char **argv)
                   "the token embeddings in Q4_K.",
                   entries))
     return CLI_EXIT_USAGE;
-  if (!cli_check_min ("make-model", "--threads", n_threads, 0))
+  if (!cli_check_threads ("make-model", n_threads))
     return CLI_EXIT_USAGE;
   if (argc != 2 || preset_name == NULL || type_name == NULL || vocab == NULL)
     {

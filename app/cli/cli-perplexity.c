@@ -42,7 +42,7 @@ cli_perplexity (int argc, char **argv)
                   "\"PPL = <value>\".",
                   entries))
     return CLI_EXIT_USAGE;
-  if (!cli_check_min ("perplexity", "--ctx", n_chunk, 0) || !cli_check_min ("perplexity", "--threads", n_threads, 0))
+  if (!cli_check_min ("perplexity", "--ctx", n_chunk, 0) || !cli_check_threads ("perplexity", n_threads))
     return CLI_EXIT_USAGE;
   if (argc != 2 || file == NULL)
     {

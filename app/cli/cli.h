@@ -37,6 +37,10 @@ gboolean cli_parse (int *argc, char ***argv, const char *params, const char *sum
  * @command takes a number >= @min. */
 gboolean cli_check_min (const char *command, const char *option, gint64 value, gint64 min);
 
+/* TRUE when @value is a thread count the engine takes (0 for one per core,
+ * up to TERN_CONTEXT_MAX_THREADS); otherwise prints the range. */
+gboolean cli_check_threads (const char *command, gint64 value);
+
 /* Prints "tern-cli: MESSAGE" to stderr and returns @status. */
 int cli_fail (int status, const GError *error);
 

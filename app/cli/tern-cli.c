@@ -74,6 +74,16 @@ cli_check_min (const char *command, const char *option, gint64 value, gint64 min
   return FALSE;
 }
 
+gboolean
+cli_check_threads (const char *command, gint64 value)
+{
+  if (value >= 0 && value <= TERN_CONTEXT_MAX_THREADS)
+    return TRUE;
+  g_printerr ("tern-cli %s: --threads takes a number from 0 (one per core) to %d, not %" G_GINT64_FORMAT "\n", command,
+              TERN_CONTEXT_MAX_THREADS, value);
+  return FALSE;
+}
+
 int
 cli_fail (int status, const GError *error)
 {

@@ -54,7 +54,7 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
   gint32 n_ctx = params->n_ctx > 0 ? params->n_ctx : hp->n_ctx_train;
 
   if (params->n_ctx < 0 || params->n_ctx_max < 0 || params->n_batch <= 0 ||
-      (params->kv_type != TERN_TYPE_F16 && params->kv_type != TERN_TYPE_F32) || params->n_threads > 1024)
+      (params->kv_type != TERN_TYPE_F16 && params->kv_type != TERN_TYPE_F32) || params->n_threads > TERN_CONTEXT_MAX_THREADS)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
                    "invalid context settings (context %d, cap %d, batch %d, %s cache, %u threads)", params->n_ctx,

@@ -12,11 +12,14 @@ G_BEGIN_DECLS
  * pool. A context is used by one thread at a time; the model must outlive
  * it. */
 
+/* More threads than any machine Tern runs on has cores. */
+#define TERN_CONTEXT_MAX_THREADS 1024
+
 typedef struct {
   gint32 n_ctx;      /* tokens the cache holds; 0: the model's training length */
   gint32 n_ctx_max;  /* cap on n_ctx (a user setting); 0: none */
   gint32 n_batch;    /* most tokens evaluated in one forward pass */
-  guint n_threads;   /* 0: one per physical core */
+  guint n_threads;   /* 0: one per physical core; at most TERN_CONTEXT_MAX_THREADS */
   TernType kv_type;  /* TERN_TYPE_F16 (default) or TERN_TYPE_F32 */
   TernKernelLevel kernel; /* the dot products' level; TERN_KERNEL_BEST (default):
                            * tern_cpu_best_kernel (). Tests run each level. */

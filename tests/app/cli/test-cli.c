@@ -131,8 +131,9 @@ test_exit_status (void)
 }
 
 /* A number out of range names its option (once "perplexity --ctx -1" said
- * "expected MODEL and --file"), with the usage status, before any model
- * is loaded. */
+ * "expected MODEL and --file", "--threads 100000" the engine's error and
+ * "--temp -1" nothing), with the usage status, before any model is
+ * loaded. */
 static void
 test_numeric_options (void)
 {
@@ -143,18 +144,26 @@ test_numeric_options (void)
     const char *message;
   } cases[] = {
     { { "perplexity", model, "--file", text, "--ctx", "-1" }, "perplexity: --ctx takes a number >= 0, not -1" },
-    { { "perplexity", model, "--file", text, "-t", "-2" }, "perplexity: --threads takes a number >= 0, not -2" },
+    { { "perplexity", model, "--file", text, "-t", "-2" },
+      "perplexity: --threads takes a number from 0 (one per core) to 1024, not -2" },
     { { "generate", model, "-p", "x", "--ctx", "-5" }, "generate: --ctx takes a number >= 0, not -5" },
     { { "generate", model, "-p", "x", "-n", "-1" }, "generate: --n-predict takes a number >= 0, not -1" },
-    { { "generate", model, "-p", "x", "--threads", "-1" }, "generate: --threads takes a number >= 0, not -1" },
+    { { "generate", model, "-p", "x", "--threads", "-1" },
+      "generate: --threads takes a number from 0 (one per core) to 1024, not -1" },
+    { { "generate", model, "-p", "x", "--threads", "100000" },
+      "generate: --threads takes a number from 0 (one per core) to 1024, not 100000" },
+    { { "generate", model, "-p", "x", "--temp", "-1" }, "generate: --temp takes a number >= 0 (0 is greedy), not -1" },
+    { { "chat", model, "--temp", "nan" }, "chat: --temp takes a number >= 0 (0 is greedy), not nan" },
     { { "chat", model, "--ctx", "-1" }, "chat: --ctx takes a number >= 0, not -1" },
     { { "chat", model, "--conversation", "-3" }, "chat: --conversation takes a number >= 0, not -3" },
-    { { "logits", model, "-f", text, "-o", "/dev/null", "-t", "-1" }, "logits: --threads takes a number >= 0, not -1" },
+    { { "logits", model, "-f", text, "-o", "/dev/null", "-t", "-1" },
+      "logits: --threads takes a number from 0 (one per core) to 1024, not -1" },
     { { "bench", model, "-p", "-1" }, "bench: --n-prompt takes a number >= 0, not -1" },
     { { "bench", model, "-n", "-1" }, "bench: --n-gen takes a number >= 0, not -1" },
     { { "bench", model, "-r", "0" }, "bench: --repetitions takes a number >= 1, not 0" },
-    { { "bench", model, "-t", "-4" }, "bench: --threads takes a number >= 0, not -4" },
-    { { "make-model", "out.gguf", "--threads", "-1" }, "make-model: --threads takes a number >= 0, not -1" },
+    { { "bench", model, "-t", "-4" }, "bench: --threads takes a number from 0 (one per core) to 1024, not -4" },
+    { { "make-model", "out.gguf", "--threads", "-1" },
+      "make-model: --threads takes a number from 0 (one per core) to 1024, not -1" },
     { { "history", "list", "--limit", "-1" }, "history: --limit takes a number >= 0, not -1" },
     { { "history", "list", "--offset", "-7" }, "history: --offset takes a number >= 0, not -7" },
   };
