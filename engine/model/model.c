@@ -314,13 +314,15 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
   const TernHParams *hp = &model->hp;
   GError *local = NULL;
 
-  model->global[TERN_WEIGHT_TOKEN_EMBD] = bind (model, "token_embd.weight", TRUE, hp->n_embd, hp->n_vocab, cancellable, error);
+  model->global[TERN_WEIGHT_TOKEN_EMBD] =
+      bind (model, "token_embd.weight", TRUE, hp->n_embd, hp->n_vocab, cancellable, error);
   if (!model->global[TERN_WEIGHT_TOKEN_EMBD])
     return FALSE;
   model->global[TERN_WEIGHT_OUTPUT_NORM] = bind (model, "output_norm.weight", TRUE, hp->n_embd, 1, cancellable, error);
   if (!model->global[TERN_WEIGHT_OUTPUT_NORM])
     return FALSE;
-  model->global[TERN_WEIGHT_OUTPUT] = bind (model, "output.weight", FALSE, hp->n_embd, hp->n_vocab, cancellable, &local);
+  model->global[TERN_WEIGHT_OUTPUT] =
+      bind (model, "output.weight", FALSE, hp->n_embd, hp->n_vocab, cancellable, &local);
   if (local)
     {
       g_propagate_error (error, local);
@@ -328,7 +330,8 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
     }
   if (!model->global[TERN_WEIGHT_OUTPUT])
     model->global[TERN_WEIGHT_OUTPUT] = model->global[TERN_WEIGHT_TOKEN_EMBD];
-  model->global[TERN_WEIGHT_ROPE_FREQS] = bind (model, "rope_freqs.weight", FALSE, hp->n_rot / 2, 1, cancellable, &local);
+  model->global[TERN_WEIGHT_ROPE_FREQS] =
+      bind (model, "rope_freqs.weight", FALSE, hp->n_rot / 2, 1, cancellable, &local);
   if (local)
     {
       g_propagate_error (error, local);
