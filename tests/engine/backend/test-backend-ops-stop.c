@@ -108,13 +108,20 @@ test_stopped_pass (const Target *t)
 {
   TernHParams hp = hparams (256, 4, 2, 64);
   g_autoptr (HandModel) m = hand_model_new (&hp, 90);
-  const struct { gint32 layer; TernWeightKind kind; TernType type; gint64 ne0, ne1; } weights[] = {
-    { -1, TERN_WEIGHT_TOKEN_EMBD, TERN_TYPE_Q8_0, 256, 50 }, { -1, TERN_WEIGHT_OUTPUT_NORM, TERN_TYPE_F32, 256, 1 },
-    { -1, TERN_WEIGHT_OUTPUT, TERN_TYPE_Q6_K, 256, 50 },     { 0, TERN_WEIGHT_ATTN_NORM, TERN_TYPE_F32, 256, 1 },
-    { 0, TERN_WEIGHT_Q, TERN_TYPE_Q4_K, 256, 256 },          { 0, TERN_WEIGHT_K, TERN_TYPE_Q4_K, 256, 128 },
-    { 0, TERN_WEIGHT_V, TERN_TYPE_Q8_0, 256, 128 },          { 0, TERN_WEIGHT_O, TERN_TYPE_Q4_0, 256, 256 },
-    { 0, TERN_WEIGHT_FFN_NORM, TERN_TYPE_F32, 256, 1 },      { 0, TERN_WEIGHT_GATE, TERN_TYPE_Q4_K, 256, 256 },
-    { 0, TERN_WEIGHT_UP, TERN_TYPE_Q4_K, 256, 256 },         { 0, TERN_WEIGHT_DOWN, TERN_TYPE_Q6_K, 256, 256 },
+  /* Norm weights in [0.5, 1], the others in [-1, 1]. */
+  const struct { gint32 layer; TernWeightKind kind; TernType type; gint64 ne0, ne1; float lo; } weights[] = {
+    { -1, TERN_WEIGHT_TOKEN_EMBD, TERN_TYPE_Q8_0, 256, 50, -1 },
+    { -1, TERN_WEIGHT_OUTPUT_NORM, TERN_TYPE_F32, 256, 1, 0.5 },
+    { -1, TERN_WEIGHT_OUTPUT, TERN_TYPE_Q6_K, 256, 50, -1 },
+    { 0, TERN_WEIGHT_ATTN_NORM, TERN_TYPE_F32, 256, 1, 0.5 },
+    { 0, TERN_WEIGHT_Q, TERN_TYPE_Q4_K, 256, 256, -1 },
+    { 0, TERN_WEIGHT_K, TERN_TYPE_Q4_K, 256, 128, -1 },
+    { 0, TERN_WEIGHT_V, TERN_TYPE_Q8_0, 256, 128, -1 },
+    { 0, TERN_WEIGHT_O, TERN_TYPE_Q4_0, 256, 256, -1 },
+    { 0, TERN_WEIGHT_FFN_NORM, TERN_TYPE_F32, 256, 1, 0.5 },
+    { 0, TERN_WEIGHT_GATE, TERN_TYPE_Q4_K, 256, 256, -1 },
+    { 0, TERN_WEIGHT_UP, TERN_TYPE_Q4_K, 256, 256, -1 },
+    { 0, TERN_WEIGHT_DOWN, TERN_TYPE_Q6_K, 256, 256, -1 },
   };
   const gint32 n = 7;
   TernToken tokens[7] = { 3, 14, 15, 9, 26, 5, 35 }, others[7] = { 2, 7, 18, 28, 18, 28, 45 };
@@ -123,9 +130,7 @@ test_stopped_pass (const Target *t)
 
   for (guint i = 0; i < G_N_ELEMENTS (weights); i++)
     hand_model_add (m, weights[i].layer, weights[i].kind, weights[i].type, weights[i].ne0, weights[i].ne1,
-                    weights[i].kind == TERN_WEIGHT_ATTN_NORM || weights[i].kind == TERN_WEIGHT_FFN_NORM ||
-                        weights[i].kind == TERN_WEIGHT_OUTPUT_NORM ? 0.5 : -1,
-                    1);
+                    weights[i].lo, 1);
   TernBackend *fresh = backend_open (t, m, 16, TERN_TYPE_F16);
   bufs_init (&f, fresh, &hp, n);
   g_assert_true (layer_pass (fresh, &f, tokens, n, NULL, -1, &error));
