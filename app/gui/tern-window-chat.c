@@ -464,7 +464,7 @@ got_reply (GObject *source, GAsyncResult *result, gpointer data)
     id = tern_service_edit_message_finish (service, result, &error);
   else
     id = tern_service_regenerate_finish (service, result, &error);
-  if (tern_window_cancelled (error) || tern_window_gone (self))
+  if (tern_window_gone (self))
     return;
   self->busy = FALSE;
   g_clear_pointer (&self->pending_text, g_free);
@@ -472,7 +472,10 @@ got_reply (GObject *source, GAsyncResult *result, gpointer data)
   g_clear_object (&self->reply);
   if (id == 0)
     {
-      tern_window_toast_error (self, _("No reply"), error);
+      /* Stopped while the prompt was read, the message stays stored,
+       * unanswered: the user asked for that. */
+      if (!tern_window_cancelled (error))
+        tern_window_toast_error (self, _("No reply"), error);
       tern_window_chat_reload (self);
     }
   tern_window_chat_update_actions (self);

@@ -23,6 +23,14 @@
  * written (kv_save, kv_load), outside a pass. Breaking these rules is a
  * programmer error.
  *
+ * Stopping. A pass is begun with a cancellable (or NULL): once it is
+ * cancelled, the backend leaves the rest of the pass's work undone, within a
+ * few milliseconds whatever the size of an operation (the CPU backend checks
+ * between the chunks of rows its threads share), and submit fails with
+ * CANCELLED. That is no failure of the backend: what the pass would have
+ * written (activations, the cache positions it stores) holds unspecified
+ * values, and the next pass runs as usual.
+ *
  * Failures. buf_new fails with NOMEM. A recorded operation reports no
  * failure of its own: a GPU learns that its device is lost, or that its
  * memory ran out, only when it runs the work. submit, read, write, kv_save
@@ -31,6 +39,7 @@
  * and the caches hold unspecified values; the backend is only good for
  * freeing. The CPU backend never fails an operation. */
 
+#include <gio/gio.h>
 #include <tern/backend.h>
 #include "quant/quant.h"
 #include <tern/tokenizer.h>
@@ -48,9 +57,10 @@ typedef struct {
   TernBuf *(*buf_new) (TernBackend *b, gint64 rows, gint64 cols, GError **error);
   void (*buf_free) (TernBackend *b, TernBuf *buf);
 
-  /* Starts recording a pass. */
-  void (*begin) (TernBackend *b);
-  /* Ends the pass and starts running it; returns without waiting for it. */
+  /* Starts recording a pass, which @cancellable (NULL: none) stops. */
+  void (*begin) (TernBackend *b, GCancellable *cancellable);
+  /* Ends the pass and starts running it; returns without waiting for it.
+   * CANCELLED when the pass was stopped. */
   gboolean (*submit) (TernBackend *b, GError **error);
 
   /* out[i] = the embedding row of tokens[i]. */

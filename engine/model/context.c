@@ -214,14 +214,14 @@ tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens,
       gboolean last = done + n == n_tokens;
       gint32 n_logits = all_logits ? n : (last ? 1 : 0);
 
-      if (g_cancellable_is_cancelled (cancellable))
+      /* A stopped pass leaves the tokens before it in the cache, and the
+       * positions it wrote past them to be written again. */
+      if (!tern_forward (ctx->backend, tern_model_weights (ctx->model), &ctx->bufs, tokens + done, n,
+                         (gint32) ctx->tokens->len, n_logits, cancellable, error))
         {
-          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "evaluation cancelled");
+          ctx->n_logit_rows = 0;
           return FALSE;
         }
-      if (!tern_forward (ctx->backend, tern_model_weights (ctx->model), &ctx->bufs, tokens + done, n,
-                         (gint32) ctx->tokens->len, n_logits, error))
-        return FALSE;
       /* The host waits for the device only here, where it reads. */
       if (n_logits > 0)
         {
@@ -287,7 +287,7 @@ tern_context_shift (TernContext *ctx, gint32 n_keep)
   if (n_move > 0)
     {
       TernBackend *b = ctx->backend;
-      b->ops->begin (b);
+      b->ops->begin (b, NULL);
       b->ops->kv_move (b, n_keep + n_discard, n_keep, n_move);
       /* A backend that fails here fails every later pass and read too
        * (backend.h): the next decode or save reports it. */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "forward.h"
 
+#include <tern/error.h>
+
 gboolean
 tern_forward_buffers_init (TernForwardBuffers *bufs, TernBackend *b, const TernHParams *hp, gint32 n_batch,
                            GError **error)
@@ -41,7 +43,7 @@ tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b)
 /* Records the pass. */
 static gboolean
 record (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n, gint32 pos,
-        gint32 n_logits, GError **error)
+        gint32 n_logits, GCancellable *cancellable, GError **error)
 {
   const TernBackendOps *ops = b->ops;
   const TernHParams *hp = tern_weights_hparams (w);
@@ -55,6 +57,14 @@ record (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToke
   ops->embed (b, tokens, n, bufs->x);
   for (gint32 l = 0; l < hp->n_layer; l++)
     {
+      /* A stopped pass records no more layers, nor acquires their
+       * weights (which a weight source may have to read). */
+      if (g_cancellable_is_cancelled (cancellable))
+        {
+          tern_weights_release (w, -1);
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "evaluation cancelled");
+          return FALSE;
+        }
       tern_weights_announce (w, l);
       if (!tern_weights_acquire (w, l, error))
         {
@@ -96,10 +106,10 @@ record (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToke
 
 gboolean
 tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
-              gint32 pos, gint32 n_logits, GError **error)
+              gint32 pos, gint32 n_logits, GCancellable *cancellable, GError **error)
 {
-  b->ops->begin (b);
-  if (!record (b, w, bufs, tokens, n, pos, n_logits, error))
+  b->ops->begin (b, cancellable);
+  if (!record (b, w, bufs, tokens, n, pos, n_logits, cancellable, error))
     {
       /* A pass always ends; what it computed is not used. A failure of
        * the backend's own shows again where the context next uses it. */

@@ -31,8 +31,10 @@ void tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b);
  * bufs->logits rows 0..n_logits-1, as one pass (backend.h): submitted, not
  * waited for; reading the logits waits. Each layer's weights come from @w,
  * announced and acquired before the layer is recorded. Fails with IO where
- * the weight source cannot provide a layer (the pass is then submitted
- * unfinished, and the cache positions it wrote hold unspecified values),
- * and with the backend's error where submitting fails. */
+ * the weight source cannot provide a layer, with CANCELLED where
+ * @cancellable stops the pass (checked before each layer, and by the
+ * backend within), and with the backend's error where submitting fails; the
+ * pass is then submitted unfinished, and the cache positions it wrote hold
+ * unspecified values. */
 gboolean tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
-                       gint32 pos, gint32 n_logits, GError **error);
+                       gint32 pos, gint32 n_logits, GCancellable *cancellable, GError **error);

@@ -241,14 +241,29 @@ check_finite (const TernModel *model, const TernGgufTensor *t, GError **error)
   return TRUE;
 }
 
+/* CANCELLED when @cancellable is. Loading checks it between its steps and
+ * before each tensor's sample, which reads the file: a cold page cache makes
+ * that the slow part. */
+static gboolean
+cancelled (const TernGguf *gguf, GCancellable *cancellable, GError **error)
+{
+  if (!g_cancellable_is_cancelled (cancellable))
+    return FALSE;
+  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: loading cancelled", tern_gguf_name (gguf));
+  return TRUE;
+}
+
 /* Finds @name and checks its shape (@n_dims dims; trailing dims of 1 are
  * allowed beyond) and a sample of its values. A NULL return without error
  * means absent and optional. */
 static const TernGgufTensor *
-bind (TernModel *model, const char *name, gboolean required, gint64 ne0, gint64 ne1, GError **error)
+bind (TernModel *model, const char *name, gboolean required, gint64 ne0, gint64 ne1, GCancellable *cancellable,
+      GError **error)
 {
   const TernGgufTensor *t = tern_gguf_find_tensor (model->gguf, name);
 
+  if (cancelled (model->gguf, cancellable, error))
+    return NULL;
   if (t == NULL)
     {
       if (required)
@@ -299,13 +314,15 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
   const TernHParams *hp = &model->hp;
   GError *local = NULL;
 
-  model->global[TERN_WEIGHT_TOKEN_EMBD] = bind (model, "token_embd.weight", TRUE, hp->n_embd, hp->n_vocab, error);
+  model->global[TERN_WEIGHT_TOKEN_EMBD] =
+      bind (model, "token_embd.weight", TRUE, hp->n_embd, hp->n_vocab, cancellable, error);
   if (!model->global[TERN_WEIGHT_TOKEN_EMBD])
     return FALSE;
-  model->global[TERN_WEIGHT_OUTPUT_NORM] = bind (model, "output_norm.weight", TRUE, hp->n_embd, 1, error);
+  model->global[TERN_WEIGHT_OUTPUT_NORM] = bind (model, "output_norm.weight", TRUE, hp->n_embd, 1, cancellable, error);
   if (!model->global[TERN_WEIGHT_OUTPUT_NORM])
     return FALSE;
-  model->global[TERN_WEIGHT_OUTPUT] = bind (model, "output.weight", FALSE, hp->n_embd, hp->n_vocab, &local);
+  model->global[TERN_WEIGHT_OUTPUT] =
+      bind (model, "output.weight", FALSE, hp->n_embd, hp->n_vocab, cancellable, &local);
   if (local)
     {
       g_propagate_error (error, local);
@@ -313,7 +330,8 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
     }
   if (!model->global[TERN_WEIGHT_OUTPUT])
     model->global[TERN_WEIGHT_OUTPUT] = model->global[TERN_WEIGHT_TOKEN_EMBD];
-  model->global[TERN_WEIGHT_ROPE_FREQS] = bind (model, "rope_freqs.weight", FALSE, hp->n_rot / 2, 1, &local);
+  model->global[TERN_WEIGHT_ROPE_FREQS] =
+      bind (model, "rope_freqs.weight", FALSE, hp->n_rot / 2, 1, cancellable, &local);
   if (local)
     {
       g_propagate_error (error, local);
@@ -338,13 +356,6 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
   model->layers = g_new0 (LayerWeights, hp->n_layer);
   for (gint32 l = 0; l < hp->n_layer; l++)
     {
-      if (g_cancellable_set_error_if_cancelled (cancellable, &local))
-        {
-          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: loading cancelled",
-                       tern_gguf_name (model->gguf));
-          g_error_free (local);
-          return FALSE;
-        }
       for (int k = TERN_WEIGHT_FIRST_LAYER_KIND; k < TERN_WEIGHT_N_KINDS; k++)
         {
           g_autofree char *name = NULL;
@@ -353,7 +364,7 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
             continue;
           name = g_strdup_printf ("blk.%d.%s", l, layer_names[k].suffix);
           layer_shape (hp, k, &ne0, &ne1);
-          model->layers[l].w[k] = bind (model, name, TRUE, ne0, ne1, error);
+          model->layers[l].w[k] = bind (model, name, TRUE, ne0, ne1, cancellable, error);
           if (!model->layers[l].w[k])
             return FALSE;
           /* Norms and biases are read as plain floats by every backend. */
@@ -394,7 +405,7 @@ tern_model_load (const char *path, TernProgressFn progress, gpointer user_data, 
   GError *local = NULL;
 
   model->gguf = tern_gguf_open (path, error);
-  if (model->gguf == NULL)
+  if (model->gguf == NULL || cancelled (model->gguf, cancellable, error))
     return NULL;
   if (!tern_gguf_get_string (model->gguf, "general.architecture", &arch, &local))
     {
@@ -406,7 +417,7 @@ tern_model_load (const char *path, TernProgressFn progress, gpointer user_data, 
     }
   model->arch_name = g_utf8_make_valid (arch.data, MIN (arch.len, 64));
   model->tokenizer = tern_tokenizer_new (model->gguf, error);
-  if (model->tokenizer == NULL || !read_hparams (model, error) ||
+  if (model->tokenizer == NULL || cancelled (model->gguf, cancellable, error) || !read_hparams (model, error) ||
       !bind_weights (model, progress, user_data, cancellable, error))
     return NULL;
   return g_steal_pointer (&model);

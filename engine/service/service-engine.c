@@ -29,6 +29,11 @@ on_progress (double fraction, gpointer data)
   Progress *p = data;
 
   tern_service_emit_progress (p->engine->service, p->phase, fraction);
+#ifdef TERN_SERVICE_TESTING
+  TernService *self = p->engine->service;
+  if (self->progress_hook != NULL)
+    self->progress_hook (self, p->phase, fraction, self->progress_hook_data);
+#endif
 }
 
 /* What a request needs, or an error saying what is missing. */
@@ -102,6 +107,13 @@ tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable
   g_autoptr (TernContext) ctx = tern_context_new (model, &params, error);
   if (ctx == NULL)
     return 0;
+  /* The last moment a stop leaves nothing loaded. */
+  if (g_cancellable_is_cancelled (cancellable))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: loading cancelled",
+                   tern_gguf_name (tern_model_gguf (model)));
+      return 0;
+    }
   gint64 id = tern_store_model_add (e->store, path, error);
   if (id == 0)
     return 0;

@@ -110,6 +110,8 @@ struct _TernService {
 #ifdef TERN_SERVICE_TESTING
   TernServiceTokenHook token_hook; /* set while the engine thread is idle */
   gpointer token_hook_data;
+  TernServiceProgressHook progress_hook; /* the same */
+  gpointer progress_hook_data;
 #endif
 
   GMutex lock;           /* guards what follows */

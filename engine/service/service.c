@@ -501,6 +501,15 @@ tern_service_testing_set_token_hook (TernService *self, TernServiceTokenHook hoo
   self->token_hook = hook;
   self->token_hook_data = user_data;
 }
+
+void
+tern_service_testing_set_progress_hook (TernService *self, TernServiceProgressHook hook, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  self->progress_hook = hook;
+  self->progress_hook_data = user_data;
+}
 #endif
 
 void

@@ -359,11 +359,13 @@ feed (TernSession *s, const TernToken *tokens, gint32 n, const char *what, TernP
       if (s->shift_func)
         s->shift_func (dropped, s->n_keep, s->shift_data);
     }
-  if (!tern_context_decode (s->ctx, tokens, n, FALSE, progress, user_data, cancellable, error))
-    return FALSE;
-  for (gint32 i = 0; i < n; i++)
+  gint32 n_past = tern_context_n_past (s->ctx);
+  gboolean ok = tern_context_decode (s->ctx, tokens, n, FALSE, progress, user_data, cancellable, error);
+  /* The sampler sees what the context holds: after a stop, the batches
+   * evaluated before it, which the next prompt reuses. */
+  for (gint32 i = 0; i < tern_context_n_past (s->ctx) - n_past; i++)
     tern_sampler_accept (s->sampler, tokens[i]);
-  return TRUE;
+  return ok;
 }
 
 gboolean

@@ -7,7 +7,9 @@
  *
  * Operations run as they are recorded, so a pass is done when it is
  * submitted; nothing here fails once the backend and its buffers exist
- * (every allocation an operation needs is made with them). */
+ * (every allocation an operation needs is made with them). A stopped pass
+ * does no more work: each operation checks its cancellable first, and the
+ * threads of the long ones (matmul, attention) between chunks. */
 #include "backend/backend.h"
 
 #include <math.h>
@@ -31,6 +33,7 @@ typedef struct {
   TernKernelLevel kernel; /* never TERN_KERNEL_BEST */
   char *name;
   gboolean recording;     /* between begin and submit */
+  GCancellable *cancellable; /* the pass's, or NULL */
 
   gint32 n_ctx;
   TernType kv_type;
@@ -129,22 +132,48 @@ cpu_name (TernBackend *b)
 }
 
 static void
-cpu_begin (TernBackend *b)
+cpu_begin (TernBackend *b, GCancellable *cancellable)
 {
-  g_assert (!CPU (b)->recording);
-  CPU (b)->recording = TRUE;
+  CpuBackend *cpu = CPU (b);
+
+  g_assert (!cpu->recording);
+  cpu->recording = TRUE;
+  cpu->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
+}
+
+/* Whether the pass was stopped. Any thread of the pass. */
+static gboolean
+stopped (const CpuBackend *cpu)
+{
+  return g_cancellable_is_cancelled (cpu->cancellable);
 }
 
 static gboolean
 cpu_submit (TernBackend *b, GError **error)
 {
-  g_assert (CPU (b)->recording);
-  CPU (b)->recording = FALSE;
+  CpuBackend *cpu = CPU (b);
+  gboolean was_stopped = stopped (cpu);
+
+  g_assert (cpu->recording);
+  cpu->recording = FALSE;
+  g_clear_object (&cpu->cancellable);
+  if (was_stopped)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "the computation was stopped");
+      return FALSE;
+    }
   return TRUE;
 }
 
-/* Operations are recorded in a pass. */
-#define RECORDING(b) g_assert (CPU (b)->recording)
+/* Starts an operation, recorded in a pass: one of a stopped pass does nothing. */
+#define OPERATION_START(b)                                                                                 \
+  G_STMT_START                                                                                             \
+  {                                                                                                        \
+    g_assert (CPU (b)->recording);                                                                         \
+    if (stopped (CPU (b)))                                                                                 \
+      return;                                                                                              \
+  }                                                                                                        \
+  G_STMT_END
 
 static void
 cpu_free (TernBackend *b)
@@ -184,7 +213,7 @@ cpu_embed (TernBackend *b, const TernToken *tokens, gint32 n, TernBuf *out)
   TernDequantRowFn dequant = NULL;
   gsize row_bytes = tern_type_row_bytes (t->type, t->ne[0]);
 
-  RECORDING (b);
+  OPERATION_START (b);
   /* The backend's level, or the best below it with a dequantizer of its own. */
   for (int l = CPU (b)->kernel; dequant == NULL; l--)
     dequant = tern_quant_dequant_row_at (t->type, l);
@@ -202,7 +231,7 @@ cpu_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeig
   gint64 d = x->cols;
   float eps = CPU (b)->hp->rms_eps;
 
-  RECORDING (b);
+  OPERATION_START (b);
   for (gint32 i = 0; i < n; i++)
     {
       const float *xi = x->data + i * d;
@@ -220,6 +249,7 @@ cpu_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeig
 /* Matrix multiplication. */
 
 typedef struct {
+  const CpuBackend *cpu;
   TernDotTileFn tile;
   const guint8 *w;
   gsize w_row_bytes;
@@ -250,7 +280,7 @@ matmul_worker (gpointer data, guint index, guint n_threads)
   MatmulJob *job = data;
   gint64 chunk;
 
-  while (next_chunk (&job->queue, &chunk))
+  while (!stopped (job->cpu) && next_chunk (&job->queue, &chunk))
     {
       gint64 r0 = chunk * job->chunk_rows, r1 = MIN (r0 + job->chunk_rows, job->n_out);
       for (gint32 t0 = 0; t0 < job->n; t0 += job->token_block)
@@ -307,8 +337,9 @@ cpu_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeight
   MatmulJob job = { 0 };
   guint n_threads = tern_thread_pool_n_threads (cpu->pool);
 
-  RECORDING (b);
+  OPERATION_START (b);
   g_assert (x->cols == w->ne[0] && out->cols >= w->ne[1]);
+  job.cpu = cpu;
   job.tile = tern_quant_dot_tile (w->type, cpu->kernel);
   job.w = w->data;
   job.w_row_bytes = tern_type_row_bytes (w->type, w->ne[0]);
@@ -372,7 +403,7 @@ rope_row (const CpuBackend *cpu, float *x, gint32 n_heads, float pos)
 static void
 cpu_rope (TernBackend *b, TernBuf *x, gint32 n, gint32 n_heads, gint32 pos)
 {
-  RECORDING (b);
+  OPERATION_START (b);
   for (gint32 i = 0; i < n; i++)
     rope_row (CPU (b), x->data + i * x->cols, n_heads, (float) (pos + i));
   touch (x);
@@ -424,7 +455,7 @@ cpu_kv_store (TernBackend *b, gint32 layer, const TernBuf *k, const TernBuf *v, 
 {
   CpuBackend *cpu = CPU (b);
 
-  RECORDING (b);
+  OPERATION_START (b);
   g_assert (pos + n <= cpu->n_ctx);
   for (gint32 i = 0; i < n; i++)
     {
@@ -445,7 +476,7 @@ cpu_kv_move (TernBackend *b, gint32 from, gint32 to, gint32 count)
   gint32 n_head_kv = cpu->hp->n_head_kv;
   float *row = cpu->kv_row;
 
-  RECORDING (b);
+  OPERATION_START (b);
   g_assert (to < from && from + count <= cpu->n_ctx);
   for (gint32 l = 0; l < cpu->hp->n_layer; l++)
     {
@@ -528,7 +559,7 @@ attend_worker (gpointer data, guint index, guint n_threads)
   float scale = 1.0f / sqrtf ((float) hd);
   gint64 chunk;
 
-  while (next_chunk (&job->queue, &chunk))
+  while (!stopped (cpu) && next_chunk (&job->queue, &chunk))
     {
       gint32 i = (gint32) (chunk / hp->n_head), h = (gint32) (chunk % hp->n_head);
       gint32 kvh = h / group, n_keys = job->pos + i + 1;
@@ -562,7 +593,7 @@ cpu_attend (TernBackend *b, gint32 layer, const TernBuf *q, gint32 n, gint32 pos
 {
   AttendJob job = { CPU (b), layer, q, n, pos, out, { 0 } };
 
-  RECORDING (b);
+  OPERATION_START (b);
   job.queue.n_chunks = (gint64) n * CPU (b)->hp->n_head;
   tern_thread_pool_run (CPU (b)->pool, attend_worker, &job);
   touch (out);
@@ -597,7 +628,7 @@ cpu_swiglu (TernBackend *b, TernBuf *gate, const TernBuf *up, gint32 n)
 {
   SwigluJob job = { gate, up, n };
 
-  RECORDING (b);
+  OPERATION_START (b);
   tern_thread_pool_run (CPU (b)->pool, swiglu_worker, &job);
   touch (gate);
 }
@@ -605,7 +636,7 @@ cpu_swiglu (TernBackend *b, TernBuf *gate, const TernBuf *up, gint32 n)
 static void
 cpu_add (TernBackend *b, TernBuf *x, const TernBuf *y, gint32 n)
 {
-  RECORDING (b);
+  OPERATION_START (b);
   for (gint32 i = 0; i < n; i++)
     for (gint64 j = 0; j < x->cols; j++)
       x->data[i * x->cols + j] += y->data[i * y->cols + j];
@@ -615,7 +646,7 @@ cpu_add (TernBackend *b, TernBuf *x, const TernBuf *y, gint32 n)
 static void
 cpu_copy_rows (TernBackend *b, const TernBuf *src, gint32 row, gint32 count, TernBuf *dst, gint32 dst_row)
 {
-  RECORDING (b);
+  OPERATION_START (b);
   g_assert (src->cols == dst->cols);
   memcpy (dst->data + dst_row * dst->cols, src->data + row * src->cols, sizeof (float) * count * src->cols);
   touch (dst);

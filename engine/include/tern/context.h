@@ -56,9 +56,11 @@ const char *tern_context_backend_name (const TernContext *ctx);
  * those of the last token. Errors: INVALID (no tokens, an id outside the
  * vocabulary, more tokens than the context has room for — nothing is
  * evaluated then), NOMEM (no room for the logits kept: nothing is
- * evaluated), CANCELLED (between passes: the tokens evaluated so far stay
- * in the cache), FORMAT (the model computed a NaN or infinite logit: it is
- * damaged; the tokens of that pass are not kept and no logits are left),
+ * evaluated), CANCELLED (@cancellable stops a pass within milliseconds,
+ * however long it is: the tokens of the passes that finished stay in the
+ * cache, those of the stopped one do not, and no logits are left), FORMAT
+ * (the model computed a NaN or infinite logit: it is damaged; the tokens of
+ * that pass are not kept and no logits are left),
  * IO (the model's weights could not be read), DEVICE (the
  * device failed: it is lost for good, and so is the context, whose every
  * later decode, save and load fails too; free it). */

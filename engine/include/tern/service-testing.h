@@ -20,4 +20,14 @@ typedef void (*TernServiceTokenHook) (TernService *service, guint n_tokens, gpoi
  * @user_data must outlive the hook. */
 void tern_service_testing_set_token_hook (TernService *self, TernServiceTokenHook hook, gpointer user_data);
 
+/* Called on the engine thread at each progress report of a request (a
+ * layer of a model loaded, a batch of a prompt), after the "progress" event
+ * is queued, before the work goes on. */
+typedef void (*TernServiceProgressHook) (TernService *service, TernServicePhase phase, double fraction,
+                                         gpointer user_data);
+
+/* Sets the progress hook (NULL: none). Owner thread, while no request
+ * runs; @user_data must outlive the hook. */
+void tern_service_testing_set_progress_hook (TernService *self, TernServiceProgressHook hook, gpointer user_data);
+
 G_END_DECLS

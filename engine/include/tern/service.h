@@ -84,7 +84,8 @@ TernService *tern_service_new (const char *db_path, guint n_threads, gint32 n_ct
 
 /* Ends the engine thread cleanly and waits for it: a reply being generated
  * stops within one token and is stored (with its snapshot), a model load
- * or transcript evaluation in progress is cancelled, requests not yet run
+ * or a prompt or transcript evaluation in progress is cancelled within
+ * milliseconds (the store keeps the user message), requests not yet run
  * that would compute (load, open, send, regenerate) fail with CANCELLED,
  * while store updates already requested still run. Pending events and
  * callbacks are then delivered on the owner context. Requests made
@@ -94,8 +95,11 @@ void tern_service_shutdown (TernService *self);
 
 /* Stops the replies requested so far: the generating loop sees the request
  * between two tokens, so at most one more token is produced. The reply is
- * stored as it stands (complete, "reply-finished" says incomplete). Has no
- * effect on replies requested later. Any thread. */
+ * stored as it stands (complete, "reply-finished" says incomplete). A
+ * prompt still being evaluated for one of them stops within milliseconds,
+ * inside a forward pass too: its request fails with CANCELLED, the user
+ * message stays stored, and the context keeps the passes that finished.
+ * Has no effect on replies requested later. Any thread. */
 void tern_service_stop (TernService *self);
 
 /* The number of tokens of the reply being generated (or of the last one),

@@ -93,7 +93,9 @@ gboolean tern_session_fit (TernSession *session, const char *system_prompt, cons
  * the sampler's penalty window. *@n_reused (may be NULL) is set to how
  * many were already there. @progress and @cancellable: as
  * tern_context_decode. Errors: INVALID for a prompt of no tokens or one
- * longer than the context, CANCELLED, and the context's. */
+ * longer than the context, CANCELLED (the batches evaluated before the stop
+ * stay in the context and the sampler's window, as if they were the whole
+ * prompt: the next prompt goes on from them), and the context's. */
 gboolean tern_session_feed_prompt (TernSession *session, const TernToken *tokens, gint32 n_tokens,
                                    TernProgressFn progress, gpointer user_data, GCancellable *cancellable,
                                    gint32 *n_reused, GError **error);

@@ -83,7 +83,7 @@ backend_close (TernBackend *b, HandModel *m)
 void
 begin (TernBackend *b)
 {
-  b->ops->begin (b);
+  b->ops->begin (b, NULL);
 }
 
 void

@@ -82,4 +82,7 @@ void test_attend (gconstpointer data);
 void test_kv_move (gconstpointer data);
 void test_kv_save_load (gconstpointer data);
 
+/* Stopping a pass, in test-backend-ops-stop.c: once per device. */
+void test_stop (gconstpointer data);
+
 G_END_DECLS

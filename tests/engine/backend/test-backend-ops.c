@@ -430,6 +430,12 @@ main (int argc, char **argv)
   kernel_levels_check_required ();
   for (guint i = 0; i < n_devices; i++)
     {
+      /* Stopping does not depend on the kernels. */
+      Target *best = g_new (Target, 1);
+      *best = (Target) { devices[i], TERN_KERNEL_BEST };
+      g_ptr_array_add (targets, best);
+      g_autofree char *stop_path = g_strdup_printf ("/engine/backend/ops/%s/stop", devices[i]->name);
+      g_test_add_data_func (stop_path, best, test_stop);
       /* A device with kernel levels (the CPU) runs at each of them. */
       if (tern_device_feature (devices[i], "kernel-levels") == NULL)
         {

@@ -2,7 +2,8 @@
 /* A context comes out of every failure of its backend cleanly: each
  * allocation failing in turn (NOMEM, nothing leaked: ASan's leak check
  * runs over this test), and the device lost at each pass and each read
- * (DEVICE, for good). The failures come from the faulty device
+ * (DEVICE, for good); and out of a stop at each operation of a pass. The
+ * failures and stops come from the faulty device
  * (tests/tools/faulty-backend.h), the CPU backend failing on demand; the
  * choice of the backend by name is tested with it too. */
 #include <string.h>
@@ -240,6 +241,71 @@ test_device_lost_in_shift (void)
   faulty_backend_plan (-1, -1, -1);
 }
 
+/* Operations of a layer (llama, no biases), and of the logits after the
+ * last one. */
+#define LAYER_OPS 16
+#define OUTPUT_OPS 3
+
+/* Operations a pass records from its operation @at on when stopped there:
+ * the rest of the embedding or of the layer, and the output's after the
+ * last layer of the last pass. */
+static gint
+ops_to_layer_end (gint at, gint32 n_layer, gboolean last_pass)
+{
+  gint layers_end = 1 + n_layer * LAYER_OPS;
+  gint end = at == 0 ? 1 : MIN (1 + ((at - 1) / LAYER_OPS + 1) * LAYER_OPS, layers_end);
+
+  if (end == layers_end && last_pass)
+    end += OUTPUT_OPS;
+  return end - at;
+}
+
+/* A stop at each operation of a decode's passes: CANCELLED once the rest of
+ * its layer is recorded at most (the output's operations too after the
+ * last layer), the next layers are not; the passes before it stay in the
+ * context, the one stopped does not; and decoding the rest then gives the
+ * logits of a decode never stopped, bit for bit. */
+static void
+test_stopped_in_pass (void)
+{
+  g_autoptr (TernModel) model = load_model ();
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab, n_layer = tern_model_hparams (model)->n_layer;
+  gint32 pass_ops = 1 + n_layer * LAYER_OPS;
+  TernToken tokens[N_TOKENS];
+  g_autoptr (GError) error = NULL;
+
+  tokens_init (tokens);
+  g_autoptr (TernContext) whole = new_context (model, "faulty", &error);
+  g_assert_true (tern_context_decode (whole, tokens, N_TOKENS, FALSE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  gint n_ops = faulty_backend_n_ops ();
+  gint n_passes = (N_TOKENS + N_BATCH - 1) / N_BATCH;
+  g_assert_cmpint (n_ops, ==, n_passes * pass_ops + OUTPUT_OPS);
+
+  for (gint op = 0; op < n_ops; op++)
+    {
+      g_autoptr (GCancellable) stop = g_cancellable_new ();
+      faulty_backend_plan_stop (op, TRUE);
+      g_autoptr (TernContext) ctx = new_context (model, "faulty", &error);
+      g_assert_no_error (error);
+      g_assert_false (tern_context_decode (ctx, tokens, N_TOKENS, FALSE, NULL, NULL, stop, &error));
+      g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
+      g_clear_error (&error);
+
+      gint pass = MIN (op / pass_ops, n_passes - 1);
+      g_assert_cmpint (faulty_backend_n_ops_stopped (), ==, ops_to_layer_end (op - pass * pass_ops, n_layer,
+                                                                               pass == n_passes - 1));
+      g_assert_cmpint (tern_context_n_past (ctx), ==, pass * N_BATCH);
+
+      gint32 n_past = tern_context_n_past (ctx);
+      g_assert_true (tern_context_decode (ctx, tokens + n_past, N_TOKENS - n_past, FALSE, NULL, NULL, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpmem (tern_context_last_logits (ctx), sizeof (float) * n_vocab, tern_context_last_logits (whole),
+                       sizeof (float) * n_vocab);
+    }
+  faulty_backend_plan_stop (-1, FALSE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -250,5 +316,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/context/faults/device-lost-in-pass", test_device_lost_in_pass);
   g_test_add_func ("/engine/context/faults/device-lost-in-io", test_device_lost_in_io);
   g_test_add_func ("/engine/context/faults/device-lost-in-shift", test_device_lost_in_shift);
+  g_test_add_func ("/engine/context/faults/stopped-in-pass", test_stopped_in_pass);
   return g_test_run ();
 }

@@ -680,6 +680,46 @@ test_load_progress (void)
   g_assert_cmpint (tern_model_n_params (model), >, 4000000);
 }
 
+typedef struct {
+  GCancellable *stop;
+  double stop_at, last;
+  guint n_after;
+} StopLoad;
+
+static void
+stop_progress (double fraction, gpointer user_data)
+{
+  StopLoad *s = user_data;
+
+  if (g_cancellable_is_cancelled (s->stop))
+    s->n_after++;
+  s->last = fraction;
+  if (fraction >= s->stop_at)
+    g_cancellable_cancel (s->stop);
+}
+
+/* A load stopped once each layer is bound: CANCELLED, no layer bound after
+ * the stop, unless it came after the last. */
+static void
+test_load_stopped (void)
+{
+  g_autofree char *path = data_path ("models", "kjv-tiny-q4_k_m.gguf");
+
+  for (gint32 layer = 1; layer <= 4; layer++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GCancellable) stop = g_cancellable_new ();
+      StopLoad s = { stop, layer / 4.0, 0, 0 };
+      g_autoptr (TernModel) model = tern_model_load (path, stop_progress, &s, stop, &error);
+      g_assert_cmpuint (s.n_after, ==, 0);
+      g_assert_cmpfloat (s.last, ==, s.stop_at);
+      if (layer == 4)
+        continue;
+      g_assert_null (model);
+      g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
+    }
+}
+
 /* /engine/context/@group/LEVEL/NAME for every kernel level and every model
  * tests/data/@dir holds (NAME: its file name without @prefix and .gguf). */
 /* The tests' data, freed after the run: GLib frees a test's data only when
@@ -720,6 +760,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/context/state", test_state);
   g_test_add_func ("/engine/model/bad-models", test_bad_models);
   g_test_add_func ("/engine/model/load-progress", test_load_progress);
+  g_test_add_func ("/engine/model/load-stopped", test_load_stopped);
   int status = g_test_run ();
   g_ptr_array_unref (level_tests);
   return status;

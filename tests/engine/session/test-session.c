@@ -5,6 +5,7 @@
 #include <string.h>
 #include <tern/session.h>
 
+#include "faulty-backend.h"
 #include "strict-template.h"
 #include "test-data.h"
 
@@ -24,6 +25,24 @@ new_context (gint32 n_ctx)
   tern_context_params_init (&params);
   params.n_ctx = n_ctx;
   params.n_threads = 2;
+  TernContext *ctx = tern_context_new (model, &params, &error);
+  g_assert_no_error (error);
+  return ctx;
+}
+
+/* A context of 128 tokens evaluated 8 at a time, on the faulty device: its
+ * passes can be stopped on demand. */
+static TernContext *
+new_stoppable_context (void)
+{
+  g_autoptr (GError) error = NULL;
+  TernContextParams params;
+
+  tern_context_params_init (&params);
+  params.n_ctx = 128;
+  params.n_batch = 8;
+  params.n_threads = 2;
+  params.backend = "faulty";
   TernContext *ctx = tern_context_new (model, &params, &error);
   g_assert_no_error (error);
   return ctx;
@@ -811,12 +830,73 @@ test_sampling (void)
   g_assert_cmpmem (got_state->data, got_state->len, want_state->data, want_state->len);
 }
 
+/* The greedy reply of @n tokens to what @s's context holds. */
+static GArray *
+reply_tokens (TernSession *s, guint n)
+{
+  g_autoptr (GError) error = NULL;
+  GArray *tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+
+  for (guint i = 0; i < n; i++)
+    {
+      TernToken t = tern_session_sample (s);
+      g_array_append_val (tokens, t);
+      g_assert_true (tern_session_feed (s, &t, 1, &error));
+      g_assert_no_error (error);
+    }
+  return tokens;
+}
+
+/* A prompt stopped in its third pass keeps the two before it, and the same
+ * prompt then goes on from them to what it gives never stopped: the same
+ * reply, with penalties that count every token of the prompt. */
+static void
+test_stopped_prompt (void)
+{
+  g_autoptr (GError) error = NULL;
+  TernSamplerParams p;
+  greedy (&p);
+  p.frequency_penalty = 1.0f;
+  p.presence_penalty = 0.5f;
+  g_autoptr (GArray) prompt = encode ("In the beginning God created the heaven and the earth. In the beginning "
+                                      "God created the heaven and the earth. In the beginning God", TRUE);
+  g_assert_cmpuint (prompt->len, >, 24);
+
+  g_autoptr (TernContext) whole_ctx = new_stoppable_context ();
+  g_autoptr (TernSession) whole = tern_session_new (whole_ctx, NULL, &p);
+  g_assert_true (tern_session_feed_prompt (whole, (TernToken *) prompt->data, prompt->len, NULL, NULL, NULL, NULL,
+                                           &error));
+  g_assert_no_error (error);
+  g_autoptr (GArray) want = reply_tokens (whole, 24);
+
+  /* Each pass: the embedding and four layers of 16 operations; the third
+   * pass stopped in its second layer. */
+  g_autoptr (GCancellable) stop = g_cancellable_new ();
+  faulty_backend_plan_stop (2 * 65 + 20, TRUE);
+  g_autoptr (TernContext) ctx = new_stoppable_context ();
+  faulty_backend_plan_stop (-1, FALSE);
+  g_autoptr (TernSession) s = tern_session_new (ctx, NULL, &p);
+  g_assert_false (tern_session_feed_prompt (s, (TernToken *) prompt->data, prompt->len, NULL, NULL, stop, NULL,
+                                            &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (tern_context_n_past (ctx), ==, 16);
+  gint32 reused;
+  g_assert_true (tern_session_feed_prompt (s, (TernToken *) prompt->data, prompt->len, NULL, NULL, NULL, &reused,
+                                           &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (reused, ==, 16);
+  g_autoptr (GArray) got = reply_tokens (s, 24);
+  assert_tokens (got, want);
+}
+
 int
 main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
 
   g_test_init (&argc, &argv, NULL);
+  faulty_backend_register ();
   g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "models", MODEL, NULL);
   model = tern_model_load (path, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -831,6 +911,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/session/fit/roles", test_fit_roles);
   g_test_add_func ("/engine/session/fit/long", test_fit_long);
   g_test_add_func ("/engine/session/prefix-reuse", test_prefix_reuse);
+  g_test_add_func ("/engine/session/stopped-prompt", test_stopped_prompt);
   g_test_add_func ("/engine/session/shift", test_shift);
   g_test_add_func ("/engine/session/stop", test_stop);
   g_test_add_func ("/engine/session/checkpoint", test_checkpoint);
