@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* JSON text checked and mended before json-glib parses it (an import, a
- * messages file). json-glib recurses once per nesting level (so deep nesting overflows
- * the stack), stores a lone surrogate escape as the bytes of the surrogate
- * (not UTF-8, so the export made from it cannot be imported), cuts a
- * string at \u0000, and refuses the whole file for one byte that is not
+ * messages file). json-glib recurses once per nesting level (so deep
+ * nesting overflows the stack), stores a lone surrogate escape as the
+ * bytes of the surrogate (not UTF-8, so the export made from it cannot be
+ * imported), cuts a string at \u0000, reads an escape JSON does not have
+ * as something else, and refuses the whole file for one byte that is not
  * UTF-8. One pass over the bytes finds all of these; a second writes the
  * mended copy, only when something needs mending. */
 #include <tern/error.h>
@@ -64,9 +65,12 @@ unicode_escape (const char *p, const char *end)
   return value;
 }
 
-/* One escape inside a string, at the backslash. */
-static void
-scan_escape (Scan *s)
+/* One escape inside a string, at the backslash. One that JSON does not
+ * have is refused: json-glib reads a \u with fewer than four hex digits
+ * as whatever the digits it found make (a lone surrogate, a NUL that cuts
+ * the string) and drops the backslash of any other. */
+static gboolean
+scan_escape (Scan *s, GError **error)
 {
   gint32 c = unicode_escape (s->p, s->end);
 
@@ -77,7 +81,7 @@ scan_escape (Scan *s)
         {
           put (s, s->p, 12);
           advance (s, 12);
-          return;
+          return TRUE;
         }
     }
   if (c == 0 || (c >= 0xd800 && c <= 0xdfff))
@@ -85,13 +89,18 @@ scan_escape (Scan *s)
       put (s, "\\ufffd", 6);
       s->n_replaced++;
       advance (s, 6);
-      return;
+      return TRUE;
     }
-  /* Any other escape: json-glib judges it. A backslash ending the text
-   * is copied alone. */
-  gsize n = c >= 0 ? 6 : MIN (2, (gsize) (s->end - s->p));
+  if (c < 0 && (s->end - s->p < 2 || s->p[1] == '\0' || strchr ("\"\\/bfnrt", s->p[1]) == NULL))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
+                   "a backslash escape that JSON does not have (line %u, column %u)", s->line, s->column);
+      return FALSE;
+    }
+  gsize n = c >= 0 ? 6 : 2;
   put (s, s->p, n);
   advance (s, n);
+  return TRUE;
 }
 
 /* One character (or byte that is none) at p, copied or replaced. */
@@ -128,7 +137,8 @@ scan (Scan *s, GError **error)
 
       if (in_string && c == '\\')
         {
-          scan_escape (s);
+          if (!scan_escape (s, error))
+            return FALSE;
           continue;
         }
       if (c == '"')

@@ -274,16 +274,29 @@ tern_quant_quantize_row_q8_1 (const float *x, void *vy, gint64 n)
 
 /* llama.cpp's x86 activation quantizers (AVX2 / AVX quantize_row_q8_0 and
  * q8_1): the inverse scale is 127 / amax rather than 1 / d, halves round to
- * even, and Q8_1's s is d times the sum of the quants. */
+ * even, and Q8_1's s is d times the sum of the quants.
+ *
+ * Activations that are not finite (a damaged model, a damaged state) give
+ * a block of scale NaN: every product with it is NaN, which the logits
+ * check reports, where rounding them would abort. */
 static float
 act_block_q8 (const float *x, gint8 qs[QK], int *sum)
 {
   float amax = 0.0f;
+  gboolean finite = TRUE;
   for (int j = 0; j < QK; j++)
-    amax = MAX (amax, fabsf (x[j]));
+    {
+      finite = finite && isfinite (x[j]);
+      amax = MAX (amax, fabsf (x[j]));
+    }
+  *sum = 0;
+  if (!finite)
+    {
+      memset (qs, 0, QK);
+      return NAN;
+    }
   const float d = amax / 127.f;
   const float id = amax != 0.0f ? 127.f / amax : 0.0f;
-  *sum = 0;
   for (int j = 0; j < QK; j++)
     {
       qs[j] = (gint8) nearest_int (x[j] * id);
@@ -321,12 +334,23 @@ tern_quant_quantize_row_q8_K (const float *x, void *vy, gint64 n)
   for (gint64 i = 0; i < n / 256; i++, x += 256)
     {
       float max = 0, amax = 0;
+      gboolean finite = TRUE;
       for (int j = 0; j < 256; j++)
-        if (fabsf (x[j]) > amax)
-          {
-            amax = fabsf (x[j]);
-            max = x[j];
-          }
+        {
+          finite = finite && isfinite (x[j]);
+          if (fabsf (x[j]) > amax)
+            {
+              amax = fabsf (x[j]);
+              max = x[j];
+            }
+        }
+      /* As act_block_q8: a scale of NaN. */
+      if (!finite)
+        {
+          memset (&y[i], 0, sizeof y[i]);
+          y[i].d = NAN;
+          continue;
+        }
       if (!amax)
         {
           memset (&y[i], 0, sizeof y[i]);

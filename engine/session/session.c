@@ -222,6 +222,7 @@ fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages,
      gboolean add_generation_prompt, gint32 reserve, GCancellable *cancellable, gsize *first, GArray *tokens,
      char **note, GError **error)
 {
+  static const TernChatMessage none[1];
   gint32 n_ctx = tern_context_n_ctx (s->ctx);
   gint32 budget = n_ctx - n_ctx / 4 - reserve;
   g_autoptr (GArray) attempt = g_array_new (FALSE, FALSE, sizeof (TernToken));
@@ -229,6 +230,10 @@ fit (TernSession *s, const char *system_prompt, const TernChatMessage *messages,
   gsize n_head = 0, best = G_MAXSIZE, refused_from = G_MAXSIZE;
   gint32 best_len = 0;
 
+  /* No messages may come as NULL (an empty GArray's data), to which even
+   * adding 0 is undefined. */
+  if (messages == NULL)
+    messages = none;
   if (s->per_message < 0)
     measure_template (s);
   /* The system messages that open the transcript stay, as the system

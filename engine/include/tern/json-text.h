@@ -8,7 +8,9 @@ G_BEGIN_DECLS
 /* Checks JSON text before json-glib parses it, and mends what json-glib
  * would not read back losslessly. FORMAT error when arrays and objects
  * nest deeper than @max_depth (json-glib recurses once per level and
- * would overflow the stack), naming the line and column. Replaces with
+ * would overflow the stack), and for a backslash escape JSON does not
+ * have (\u without four hex digits, \x), which json-glib would read as
+ * other text, both naming the line and column. Replaces with
  * U+FFFD every byte that does not start a valid UTF-8 character, every NUL
  * byte, every \u0000 and every escaped surrogate that is not half of a
  * pair; *@n_replaced counts them. *@mended is the mended text

@@ -64,6 +64,20 @@ test_damaged_at_run_time (void)
   test_remove_tree (dir);
 }
 
+/* The same in a quantized model, whose activations are quantized before
+ * each matrix product: an infinite activation aborted the quantizer's
+ * rounding (found by fuzz-snapshot, through a restored cache). */
+static void
+test_damaged_quantized (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-damage-XXXXXX", NULL);
+  g_autofree char *src = data_path ("models", "kjv-tiny-q4_k_m.gguf");
+  g_autofree char *model = model_variant_poke_f32 (dir, "huge.gguf", src, "blk.0.attn_norm.weight", 0, 256, 3e38f);
+
+  assert_commands_fail (model, "the model computed a non-finite value (NaN or infinity)");
+  test_remove_tree (dir);
+}
+
 /* The address-space limit of the runs below, as `ulimit -v 300M` sets it. */
 #define MEMORY_LIMIT (300u << 20)
 
@@ -255,6 +269,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cli/damaged/at-load", test_damaged_at_load);
   g_test_add_func ("/cli/damaged/at-run-time", test_damaged_at_run_time);
+  g_test_add_func ("/cli/damaged/quantized", test_damaged_quantized);
   g_test_add_func ("/cli/no-memory/issue", test_no_memory);
   g_test_add_func ("/cli/no-memory/sweep", test_no_memory_sweep);
   g_test_add_func ("/cli/no-memory/threads", test_no_memory_threads);

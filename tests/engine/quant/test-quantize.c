@@ -313,6 +313,48 @@ test_quantize_activations (void)
   g_assert_null (tern_quant_quantize_activations (TERN_TYPE_Q4_K));
 }
 
+/* Activations that are not finite give blocks of scale NaN and no
+ * quants, so that the products made with them are NaN (and reported as a
+ * damaged model) rather than the rounding aborting; the other blocks are
+ * as ever. */
+static void
+test_quantize_activations_not_finite (void)
+{
+  const float bad[] = { NAN, INFINITY, -INFINITY };
+  const TernType types[] = { TERN_TYPE_Q8_0, TERN_TYPE_Q8_1, TERN_TYPE_Q8_K };
+
+  for (guint t = 0; t < G_N_ELEMENTS (types); t++)
+    for (guint b = 0; b < G_N_ELEMENTS (bad); b++)
+      {
+        const TernTypeInfo *info = tern_type_info (types[t]);
+        gsize n = 2 * info->block_elems, block_bytes = info->block_bytes;
+        g_autofree float *x = g_new (float, n);
+        g_autofree guint8 *out = g_malloc (2 * block_bytes);
+        g_autofree guint8 *want = g_malloc (block_bytes);
+
+        for (gsize j = 0; j < n; j++)
+          x[j] = (float) j / 16 - 3;
+        tern_quant_quantize_activations (types[t]) (x + info->block_elems, want, info->block_elems);
+        x[5] = bad[b];
+        tern_quant_quantize_activations (types[t]) (x, out, n);
+
+        float d;
+        if (types[t] == TERN_TYPE_Q8_K)
+          memcpy (&d, out, sizeof d);
+        else
+          d = tern_fp16_to_fp32 (out[0] | out[1] << 8);
+        g_assert_true (isnan (d));
+        /* Q8_0: d, then the quants; Q8_1: d, s (NaN too), the quants;
+         * Q8_K: d, the quants, their sums. */
+        gsize skip = types[t] == TERN_TYPE_Q8_0 ? 2 : 4;
+        if (types[t] == TERN_TYPE_Q8_1)
+          g_assert_true (isnan (tern_fp16_to_fp32 (out[2] | out[3] << 8)));
+        for (gsize j = skip; j < block_bytes; j++)
+          g_assert_cmpint (out[j], ==, 0);
+        g_assert_cmpmem (out + block_bytes, block_bytes, want, block_bytes);
+      }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -331,6 +373,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/quant/quantize/q8_1-activation", test_quantize_q8_1);
   g_test_add_func ("/engine/quant/quantize/q8_K-activation", test_quantize_q8_K);
   g_test_add_func ("/engine/quant/quantize/activations", test_quantize_activations);
+  g_test_add_func ("/engine/quant/quantize/activations-not-finite", test_quantize_activations_not_finite);
   g_test_add_func ("/engine/quant/quantize/f16", test_quantize_f16);
   g_test_add_func ("/engine/quant/quantize/bf16", test_quantize_bf16);
 
