@@ -141,7 +141,7 @@ insert_snapshot (TernStore *store, gint64 conversation_id, gint64 message_id, gi
       store,
       "WITH RECURSIVE path (id) AS ("
       "  SELECT ?2"
-      "  UNION ALL"
+      "  UNION" /* not UNION ALL: a damaged chain's loop ends */
       "  SELECT m.parent_id FROM messages m JOIN path p ON m.id = p.id WHERE m.parent_id IS NOT NULL"
       ") DELETE FROM snapshots WHERE conversation_id = ?1 AND (message_id IS NULL OR message_id IN path)",
       error);
