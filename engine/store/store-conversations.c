@@ -620,9 +620,17 @@ tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint
       "  UNION ALL"
       "  SELECT m.parent_id, p.depth + 1 FROM messages m JOIN path p ON m.id = p.id"
       "  WHERE m.conversation_id = ?1 AND m.parent_id IS NOT NULL AND p.depth < ?3"
+      /* The first messages are counted among the conversation's own
+       * (+ keeps SQLite off the parent index, where every conversation's
+       * first messages are). */
       ") SELECT " STORE_MESSAGE_COLUMNS ","
-      "  (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id IS m.parent_id),"
-      "  (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id IS m.parent_id AND s.id < m.id)"
+      "  CASE WHEN m.parent_id IS NULL"
+      "  THEN (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND +s.parent_id IS NULL)"
+      "  ELSE (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id = m.parent_id) END,"
+      "  CASE WHEN m.parent_id IS NULL"
+      "  THEN (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND +s.parent_id IS NULL AND s.id < m.id)"
+      "  ELSE (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id = m.parent_id"
+      "        AND s.id < m.id) END"
       " FROM path p JOIN messages m ON m.id = p.id WHERE m.conversation_id = ?1 ORDER BY p.depth DESC",
       error);
 

@@ -28,7 +28,7 @@ flush_chunk (ChunkWriter *w, GError **error)
 
   if (w->len == 0)
     return TRUE;
-  if (stmt == NULL)
+  if (stmt == NULL || !tern_store_check_cancelled (store, error))
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, w->snapshot_id);
   sqlite3_bind_int64 (stmt, 2, w->seq);
@@ -262,7 +262,7 @@ next_chunk (ChunkReader *r, gboolean *found, GError **error)
       tern_store_prepare (store, "SELECT id FROM snapshot_chunks WHERE snapshot_id = ?1 AND seq = ?2", error);
 
   *found = FALSE;
-  if (stmt == NULL)
+  if (stmt == NULL || !tern_store_check_cancelled (store, error))
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, r->snapshot_id);
   sqlite3_bind_int64 (stmt, 2, r->seq);

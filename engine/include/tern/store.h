@@ -94,7 +94,7 @@ void tern_store_set_busy_func (TernStore *store, TernStoreBusyFn fn, gpointer us
  * with CANCELLED and nothing of it written (its transaction is rolled
  * back): a call waiting for another program's lock, and the long ones as
  * they go (an export, an import, a search, a snapshot saved or read,
- * emptying the trash, a check). A call made while it is cancelled may fail
+ * emptying the trash). A call made while it is cancelled may fail
  * with CANCELLED at any point before it commits. */
 void tern_store_set_cancellable (TernStore *store, GCancellable *cancellable);
 
