@@ -12,9 +12,14 @@
 struct CliChatStore {
   TernStore *store;
   gint64 conversation_id;
+  /* The conversation's head as this chat last read or made it: each
+   * message is added only while it is still the head, so that another
+   * program writing to the conversation is refused, never interleaved. */
+  gint64 head_id;
   gboolean untitled;   /* named after its first message */
   TernModelIdentity identity;
   TernReply *reply;
+  CliInterrupt *interrupt; /* Ctrl+C cancels the store's calls */
 };
 
 void
@@ -24,6 +29,7 @@ cli_chat_store_free (CliChatStore *cs)
     return;
   g_clear_pointer (&cs->reply, tern_reply_free);
   tern_store_free (cs->store);
+  cli_interrupt_free (cs->interrupt);
   g_free (cs);
 }
 
@@ -40,9 +46,11 @@ open_store (const CliChatStoreOptions *o, const char *model_path, const TernMode
 {
   g_autoptr (CliChatStore) cs = g_new0 (CliChatStore, 1);
 
-  cs->store = tern_store_open (o->db, error);
+  cs->store = cli_store_open (o->db, error);
   if (cs->store == NULL || !tern_model_identity_of_gguf (tern_model_gguf (model), model_path, &cs->identity, error))
     return NULL;
+  cs->interrupt = cli_interrupt_new ();
+  tern_store_set_cancellable (cs->store, cli_interrupt_cancellable (cs->interrupt));
   gint64 model_id = tern_store_model_add (cs->store, model_path, error);
   if (model_id == 0)
     return NULL;
@@ -58,6 +66,7 @@ open_store (const CliChatStoreOptions *o, const char *model_path, const TernMode
       if (o->new_title && !tern_store_conversation_rename (cs->store, c->id, o->new_title, error))
         return NULL;
       cs->conversation_id = c->id;
+      cs->head_id = c->head_id;
       return g_steal_pointer (&cs);
     }
   cs->untitled = o->new_title == NULL;
@@ -90,6 +99,15 @@ cli_chat_store_open (const CliChatStoreOptions *o, const char *model_path, const
   return *cs != NULL;
 }
 
+/* Ctrl+C cancels the store call in progress while armed: its error then
+ * says CANCELLED. */
+static void
+arm (CliChatStore *cs, gboolean armed)
+{
+  if (cs->interrupt)
+    cli_interrupt_arm (cs->interrupt, armed);
+}
+
 gboolean
 cli_chat_store_resume (CliChatStore *cs, TernSession *session, GArray *chat, GError **error)
 {
@@ -101,6 +119,7 @@ cli_chat_store_resume (CliChatStore *cs, TernSession *session, GArray *chat, GEr
   g_autoptr (TernConversation) c = tern_store_conversation_get (cs->store, cs->conversation_id, error);
   if (c == NULL)
     return FALSE;
+  cs->head_id = c->head_id;
   if (c->head_id == 0)
     return TRUE;
   g_autoptr (GPtrArray) messages = tern_store_conversation_messages (cs->store, c->id, 0, error);
@@ -130,10 +149,13 @@ cli_chat_store_user (CliChatStore *cs, const char *text, GError **error)
 {
   if (cs == NULL)
     return TRUE;
-  if (tern_store_message_add (cs->store, cs->conversation_id, TERN_STORE_HEAD, TERN_ROLE_USER, text, NULL, 0, NULL,
-                              error) == 0)
-    return FALSE;
-  if (cs->untitled)
+  arm (cs, TRUE);
+  gint64 id = tern_store_message_add_if_head (cs->store, cs->conversation_id, cs->head_id, TERN_STORE_HEAD,
+                                              TERN_ROLE_USER, text, NULL, 0, NULL, error);
+  gboolean ok = id != 0;
+  if (ok)
+    cs->head_id = id;
+  if (ok && cs->untitled)
     {
       /* Named after its first message, as a chat list shows it. */
       g_autoptr (GString) title = g_string_new (NULL);
@@ -141,9 +163,10 @@ cli_chat_store_user (CliChatStore *cs, const char *text, GError **error)
       for (const char *p = text; *p && n < 48; p = g_utf8_next_char (p), n++)
         g_string_append_unichar (title, g_utf8_get_char (p));
       cs->untitled = FALSE;
-      return tern_store_conversation_rename (cs->store, cs->conversation_id, title->str, error);
+      ok = tern_store_conversation_rename (cs->store, cs->conversation_id, title->str, error);
     }
-  return TRUE;
+  arm (cs, FALSE);
+  return ok;
 }
 
 gboolean
@@ -153,9 +176,14 @@ cli_chat_store_reply_begin (CliChatStore *cs, TernReply **reply, GError **error)
   if (cs == NULL)
     return TRUE;
   g_clear_pointer (&cs->reply, tern_reply_free);
-  cs->reply = tern_store_reply_begin (cs->store, cs->conversation_id, TERN_STORE_HEAD, error);
+  arm (cs, TRUE);
+  cs->reply = tern_store_reply_begin_if_head (cs->store, cs->conversation_id, cs->head_id, TERN_STORE_HEAD, error);
+  arm (cs, FALSE);
+  if (cs->reply == NULL)
+    return FALSE;
+  cs->head_id = tern_reply_id (cs->reply);
   *reply = cs->reply;
-  return cs->reply != NULL;
+  return TRUE;
 }
 
 gboolean
@@ -165,10 +193,11 @@ cli_chat_store_reply_finish (CliChatStore *cs, TernSession *session, const char 
   if (cs == NULL || cs->reply == NULL)
     return TRUE;
   gint64 id = tern_reply_id (cs->reply);
+  arm (cs, TRUE);
   gboolean ok = tern_session_finish_reply (session, cs->reply, text, tokens, error);
   g_clear_pointer (&cs->reply, tern_reply_free);
-  if (!ok)
-    return FALSE;
   /* The snapshot after the reply: the next start resumes from it. */
-  return tern_session_save_snapshot (session, cs->store, cs->conversation_id, id, &cs->identity, error) >= 0;
+  ok = ok && tern_session_save_snapshot (session, cs->store, cs->conversation_id, id, &cs->identity, error) >= 0;
+  arm (cs, FALSE);
+  return ok;
 }

@@ -493,8 +493,15 @@ cli_chat (int argc, char **argv)
           conversation_drop_last (&conv);
           continue;
         }
+      if (!cli_chat_store_user (cs, line, &error))
+        {
+          /* Not stored (cancelled, or the conversation changed under
+           * it): the line goes back to the user rather than being lost. */
+          g_printerr ("tern-cli: %s\ntern-cli chat: this message was not stored:\n%s\n", error->message, line);
+          return CLI_EXIT_MODEL;
+        }
       TernReply *checkpoint;
-      if (!cli_chat_store_user (cs, line, &error) || !cli_chat_store_reply_begin (cs, &checkpoint, &error) ||
+      if (!cli_chat_store_reply_begin (cs, &checkpoint, &error) ||
           !chat_reply (l.session, o.n_predict, checkpoint, reply, reply_tokens, &error) ||
           !cli_chat_store_reply_finish (cs, l.session, reply->str, reply_tokens, &error))
         return cli_fail (CLI_EXIT_MODEL, error);

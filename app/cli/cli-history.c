@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tern-cli history [--db PATH] list | show ID | search TEXT |
  *   export (ID | --all) --format md|json | import FILE.json | delete ID |
- *   restore ID | empty-trash
+ *   restore ID | empty-trash | check [--repair]
  * The conversations of the store, for scripts and backups. */
 #include "cli.h"
 
@@ -110,11 +110,38 @@ import (TernStore *store, const char *path)
   return CLI_EXIT_OK;
 }
 
+/* Exit status 0 when the database is sound (after repairing it, with
+ * @repair), 1 when problems remain. */
+static int
+check (TernStore *store, gboolean repair)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+
+  if (!tern_store_check (store, repair, problems, &error))
+    return cli_fail (CLI_EXIT_MODEL, error);
+  for (guint i = 0; i < problems->len; i++)
+    printf ("%s%s\n", repair ? "repaired: " : "", (const char *) problems->pdata[i]);
+  if (repair && problems->len > 0)
+    {
+      /* What a repair could not fix is still there. */
+      g_ptr_array_set_size (problems, 0);
+      if (!tern_store_check (store, FALSE, problems, &error))
+        return cli_fail (CLI_EXIT_MODEL, error);
+      for (guint i = 0; i < problems->len; i++)
+        printf ("not repaired: %s\n", (const char *) problems->pdata[i]);
+    }
+  if (problems->len > 0)
+    return 1;
+  printf ("no problems found\n");
+  return CLI_EXIT_OK;
+}
+
 int
 cli_history (int argc, char **argv)
 {
   g_autofree char *db = NULL, *format = NULL;
-  gboolean all = FALSE, trash = FALSE;
+  gboolean all = FALSE, trash = FALSE, repair = FALSE;
   gint limit = 100, offset = 0;
   const GOptionEntry entries[] = {
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "The database (default: Tern's, in the user's data folder)", "PATH" },
@@ -123,18 +150,30 @@ cli_history (int argc, char **argv)
     { "trash", 0, 0, G_OPTION_ARG_NONE, &trash, "list: the conversations in the trash", NULL },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "list, search: at most N (default 100)", "N" },
     { "offset", 0, 0, G_OPTION_ARG_INT, &offset, "list: skip the first N", "N" },
+    { "repair", 0, 0, G_OPTION_ARG_NONE, &repair, "check: repair what it finds", NULL },
     { NULL },
   };
   g_autoptr (GError) error = NULL;
   gint64 id;
 
-  if (!cli_parse (&argc, &argv, "list | show ID | search TEXT | export (ID | --all) | import FILE.json | delete ID",
+  if (!cli_parse (&argc, &argv,
+                  "list | show ID | search TEXT | export (ID | --all) | import FILE.json | delete ID | check",
                   "The stored conversations. list prints the newest first: id, last change, messages\n"
                   "and title. show prints one as Markdown (its current branch). search finds\n"
                   "messages with every word (the last as a prefix), matches in [brackets]. export\n"
                   "writes Markdown or JSON to standard output; import reads the JSON back and\n"
                   "prints the new ids. delete moves a conversation to the trash; restore ID takes\n"
-                  "it back, empty-trash deletes the trash for good.",
+                  "it back, empty-trash deletes the trash for good.\n"
+                  "check looks for damage another program may have done to the database (SQLite's\n"
+                  "quick check; loops of messages, parents and heads that are missing or in\n"
+                  "another conversation; a search index out of step; snapshots of messages that\n"
+                  "are gone) and prints each problem; it exits with 0 when there is none, 1 when\n"
+                  "there are. check --repair also fixes them, all at once, and says what it\n"
+                  "changed (a loop is cut at its oldest message, a lost parent makes a message a\n"
+                  "first one, a bad head points at the newest message, the index is rebuilt,\n"
+                  "orphan snapshots are dropped); it exits with 1 when problems remain.\n"
+                  "While another program writes to the database, reading commands go on and\n"
+                  "writing ones wait for it (saying so on stderr).",
                   entries))
     return CLI_EXIT_USAGE;
   if (!cli_check_min ("history", "--limit", limit, 0) || !cli_check_min ("history", "--offset", offset, 0))
@@ -146,17 +185,20 @@ cli_history (int argc, char **argv)
     }
   const char *sub = argv[1];
   const char *arg = argc > 2 ? argv[2] : NULL;
-  gboolean wants_arg = !g_str_equal (sub, "list") && !g_str_equal (sub, "empty-trash") && !g_str_equal (sub, "export");
-  if ((wants_arg && argc != 3) || (!wants_arg && argc > 3) || (g_str_equal (sub, "list") && argc != 2))
+  gboolean no_arg = g_str_equal (sub, "list") || g_str_equal (sub, "check");
+  gboolean wants_arg = !no_arg && !g_str_equal (sub, "empty-trash") && !g_str_equal (sub, "export");
+  if ((wants_arg && argc != 3) || (!wants_arg && argc > 3) || (no_arg && argc != 2))
     {
       g_printerr ("tern-cli history %s: wrong arguments (see --help)\n", sub);
       return CLI_EXIT_USAGE;
     }
 
-  g_autoptr (TernStore) store = tern_store_open (db, &error);
+  g_autoptr (TernStore) store = cli_store_open (db, &error);
   if (store == NULL)
     return cli_fail (CLI_EXIT_MODEL, error);
 
+  if (g_str_equal (sub, "check"))
+    return check (store, repair);
   if (g_str_equal (sub, "list"))
     return list (store, trash, limit, offset);
   if (g_str_equal (sub, "search"))

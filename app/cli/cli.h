@@ -6,6 +6,7 @@
 #include <tern/context.h>
 #include <tern/sampler.h>
 #include <tern/session.h>
+#include <tern/store.h>
 
 /* tern-cli subcommands. Each takes the arguments after its name (argv[0]
  * is the subcommand) and returns the process exit status. */
@@ -80,6 +81,21 @@ gboolean cli_read_file (const char *path, gsize max, const char *what, char **co
 gboolean cli_read_text (const char *path, char **text, gsize *len, GError **error);
 /* An INVALID error naming @name unless @text is non-empty valid UTF-8. */
 gboolean cli_check_text (const char *name, const char *text, gsize len, GError **error);
+
+/* The store as tern-cli opens it (tern_store_open): a wait for another
+ * program's lock is said on stderr. In cli-store.c. */
+TernStore *cli_store_open (const char *path, GError **error);
+
+/* Ctrl+C while armed cancels a GCancellable (for the store call in
+ * progress) instead of ending tern-cli; while not armed it ends tern-cli as
+ * it always did. A thread of its own watches for it. In cli-store.c. */
+typedef struct CliInterrupt CliInterrupt;
+CliInterrupt *cli_interrupt_new (void);
+void cli_interrupt_free (CliInterrupt *in);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliInterrupt, cli_interrupt_free)
+/* Cancelled by Ctrl+C while armed; never reset. */
+GCancellable *cli_interrupt_cancellable (CliInterrupt *in);
+void cli_interrupt_arm (CliInterrupt *in, gboolean armed);
 
 /* tern-cli history, in cli-history.c. */
 int cli_history (int argc, char **argv);

@@ -9,9 +9,12 @@
 
 /* ---- State and progress ---- */
 
+/* Publishes the engine's state; whatever it does then, it no longer waits
+ * for the database. */
 static void
 publish (Engine *e)
 {
+  e->state.waiting = FALSE;
   e->state.context_used = e->ctx ? tern_context_n_past (e->ctx) : 0;
   e->state.context_size = e->ctx ? tern_context_n_ctx (e->ctx) : 0;
   e->state.conversation_id = e->conversation_id;
@@ -28,6 +31,8 @@ on_progress (double fraction, gpointer data)
 {
   Progress *p = data;
 
+  if (p->engine->state.waiting)
+    publish (p->engine);
   tern_service_emit_progress (p->engine->service, p->phase, fraction);
 #ifdef TERN_SERVICE_TESTING
   TernService *self = p->engine->service;
@@ -56,6 +61,24 @@ ready (Engine *e, Needs needs, GError **error)
       return FALSE;
     }
   return TRUE;
+}
+
+/* ---- Waiting for the database ---- */
+
+/* The store waits for another program: shown as "waiting" until the engine
+ * thread does something else. Once shutdown began nothing waits (and work
+ * in progress, such as a reply being saved, goes on). */
+static gboolean
+on_store_busy (TernStore *store, gboolean first, gpointer data)
+{
+  Engine *e = data;
+
+  if (first)
+    {
+      e->state.waiting = TRUE;
+      tern_service_publish_state (e->service, &e->state);
+    }
+  return !g_atomic_int_get (&e->service->shutting_down);
 }
 
 /* ---- Models ---- */
@@ -151,7 +174,10 @@ resume (Engine *e, const TernConversation *c, GCancellable *cancellable, GError 
   gboolean ok = tern_session_resume (e->session, e->store, c, messages, &e->identity, on_progress, &progress,
                                      cancellable, &kind, NULL, error);
   if (ok)
-    e->conversation_id = c->id;
+    {
+      e->conversation_id = c->id;
+      e->head_id = c->head_id;
+    }
   publish (e);
   return ok ? (int) kind : -1;
 }
@@ -264,10 +290,11 @@ stream_token (guint n_tokens, gpointer data)
 }
 
 /* Generates the reply after message @parent_id of the open conversation,
- * streaming and checkpointing it, then stores it and its snapshot. On
- * failure the reply keeps its last checkpoint, flagged incomplete. */
+ * provided its head is still @head_id, streaming and checkpointing it, then
+ * stores it and its snapshot. On failure the reply keeps its last
+ * checkpoint, flagged incomplete. */
 static gint64
-reply (Engine *e, Job *job, gint64 parent_id, gint max_tokens, GError **error)
+reply (Engine *e, Job *job, gint64 head_id, gint64 parent_id, gint max_tokens, GError **error)
 {
   TernService *self = e->service;
   g_autoptr (GString) text = g_string_new (NULL);
@@ -276,10 +303,16 @@ reply (Engine *e, Job *job, gint64 parent_id, gint max_tokens, GError **error)
   Streaming streaming = { e, job };
   gboolean ended;
 
-  g_autoptr (TernReply) checkpoint = tern_store_reply_begin (e->store, e->conversation_id, parent_id, error);
+  g_autoptr (TernReply) checkpoint =
+      tern_store_reply_begin_if_head (e->store, e->conversation_id, head_id, parent_id, error);
   if (checkpoint == NULL)
     return 0;
   gint64 id = tern_reply_id (checkpoint);
+  e->head_id = id;
+  /* Stop ends the generating, not the saving of what was generated: from
+   * here the store waits for the database until the reply is stored (or
+   * shutdown begins). */
+  tern_store_set_cancellable (e->store, NULL);
   g_atomic_int_set (&self->reply_n_tokens, 0);
   tern_service_emit_reply_started (self, id, parent_id);
   set_generating (e, TRUE);
@@ -332,10 +365,11 @@ fit_prompt (Engine *e, const TernConversation *c, GPtrArray *messages, GCancella
   return TRUE;
 }
 
-/* Evaluates the prompt @tokens, then streams the reply after @parent_id. */
+/* Evaluates the prompt @tokens, then streams the reply after @parent_id
+ * (while the head is @head_id). */
 static gint64
-answer (Engine *e, Job *job, const TernConversation *c, GArray *tokens, gint64 parent_id, gint max_tokens,
-        GError **error)
+answer (Engine *e, Job *job, const TernConversation *c, GArray *tokens, gint64 head_id, gint64 parent_id,
+        gint max_tokens, GError **error)
 {
   Progress progress = { e, TERN_SERVICE_PHASE_PROMPT };
 
@@ -343,7 +377,7 @@ answer (Engine *e, Job *job, const TernConversation *c, GArray *tokens, gint64 p
   gboolean ok = tern_session_feed_prompt (e->session, (TernToken *) tokens->data, (gint32) tokens->len, on_progress,
                                           &progress, job->cancellable, NULL, error);
   publish (e);
-  return ok ? reply (e, job, parent_id, max_tokens, error) : 0;
+  return ok ? reply (e, job, head_id, parent_id, max_tokens, error) : 0;
 }
 
 gint64
@@ -370,7 +404,7 @@ tern_service_engine_regenerate (Engine *e, Job *job, gint max_tokens, GError **e
   gint64 parent_id = ((TernMessage *) messages->pdata[n - 1])->id;
   if (!fit_prompt (e, c, messages, job->cancellable, tokens, error))
     return 0;
-  return answer (e, job, c, tokens, parent_id, max_tokens, error);
+  return answer (e, job, c, tokens, e->head_id, parent_id, max_tokens, error);
 }
 
 gint64
@@ -418,10 +452,15 @@ tern_service_engine_send (Engine *e, Job *job, gint64 edited_id, const char *tex
   g_ptr_array_add (messages, m);
   if (!fit_prompt (e, c, messages, job->cancellable, tokens, error))
     return 0;
-  gint64 parent_id = tern_store_message_add (e->store, c->id, add_after, TERN_ROLE_USER, text, NULL, 0, NULL, error);
+  /* Only while the conversation is as the engine last saw it: another
+   * program that wrote to it since makes this fail with CONFLICT, storing
+   * nothing. */
+  gint64 parent_id = tern_store_message_add_if_head (e->store, c->id, e->head_id, add_after, TERN_ROLE_USER, text,
+                                                     NULL, 0, NULL, error);
   if (parent_id == 0)
     return 0;
-  return answer (e, job, c, tokens, parent_id, max_tokens, error);
+  e->head_id = parent_id;
+  return answer (e, job, c, tokens, parent_id, parent_id, max_tokens, error);
 }
 
 /* ---- The thread ---- */
@@ -450,6 +489,8 @@ tern_service_engine_main (gpointer data)
   e->store = tern_store_open (e->db_path, &e->store_error);
   if (e->store == NULL)
     tern_service_emit_error (self, e->store_error);
+  else
+    tern_store_set_busy_func (e->store, on_store_busy, e);
 
   for (;;)
     {
@@ -457,8 +498,14 @@ tern_service_engine_main (gpointer data)
       if (job->type == NULL)
         break;
       tern_service_set_current (self, job);
+      if (e->store)
+        tern_store_set_cancellable (e->store, job->cancellable);
       run (e, job);
+      if (e->store)
+        tern_store_set_cancellable (e->store, NULL);
       tern_service_set_current (self, NULL);
+      if (e->state.waiting)
+        publish (e);
       tern_service_complete (self, job);
     }
 

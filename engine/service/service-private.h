@@ -67,6 +67,7 @@ typedef struct {
   gint context_used;
   gint context_size;
   char *backend;
+  gboolean waiting; /* for another program's lock on the database */
 } ServiceState;
 
 /* The engine thread's own state: only that thread touches it. */
@@ -89,6 +90,10 @@ struct Engine {
   TernContext *ctx;
   TernSession *session;  /* the chat on ctx */
   gint64 conversation_id;
+  /* The open conversation's head as the engine last read or made it: a
+   * message is added only while the head is still that, so a program that
+   * wrote to the conversation meanwhile is never interleaved with. */
+  gint64 head_id;
 
   ServiceState state;
 };

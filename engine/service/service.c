@@ -42,6 +42,7 @@ enum {
   PROP_CONTEXT_USED,
   PROP_CONTEXT_SIZE,
   PROP_BACKEND,
+  PROP_WAITING,
   N_PROPS
 };
 
@@ -103,6 +104,7 @@ apply_state (TernService *self, const ServiceState *next)
   APPLY (generating, PROP_GENERATING);
   APPLY (context_used, PROP_CONTEXT_USED);
   APPLY (context_size, PROP_CONTEXT_SIZE);
+  APPLY (waiting, PROP_WAITING);
 #undef APPLY
   if (g_strcmp0 (s->backend, next->backend) != 0)
     {
@@ -524,7 +526,8 @@ tern_service_shutdown (TernService *self)
   tern_service_stop (self);
 
   /* Cancel a load or an evaluation in progress; the engine thread checks
-   * shutting_down before it starts the next one. */
+   * shutting_down before it starts the next one, and stops waiting for the
+   * database. */
   g_mutex_lock (&self->lock);
   GCancellable *running = self->current ? g_object_ref (self->current->cancellable) : NULL;
   g_mutex_unlock (&self->lock);
@@ -611,6 +614,9 @@ tern_service_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_BACKEND:
       g_value_set_string (value, self->state.backend);
       break;
+    case PROP_WAITING:
+      g_value_set_boolean (value, self->state.waiting);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -669,6 +675,7 @@ tern_service_class_init (TernServiceClass *klass)
   properties[PROP_CONTEXT_USED] = g_param_spec_int ("context-used", NULL, NULL, 0, G_MAXINT32, 0, ro);
   properties[PROP_CONTEXT_SIZE] = g_param_spec_int ("context-size", NULL, NULL, 0, G_MAXINT32, 0, ro);
   properties[PROP_BACKEND] = g_param_spec_string ("backend", NULL, NULL, NULL, ro);
+  properties[PROP_WAITING] = g_param_spec_boolean ("waiting", NULL, NULL, FALSE, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_REPLY_STARTED] = g_signal_new ("reply-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -753,4 +760,11 @@ tern_service_get_backend (TernService *self)
 {
   g_return_val_if_fail (TERN_IS_SERVICE (self), NULL);
   return self->state.backend;
+}
+
+gboolean
+tern_service_get_waiting (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), FALSE);
+  return self->state.waiting;
 }

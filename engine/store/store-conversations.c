@@ -455,22 +455,36 @@ tern_store_message_insert (TernStore *store, gint64 conversation_id, gint64 pare
   return id;
 }
 
-/* Adds a message after @parent_id (or the head) and makes it the head;
- * in the caller's transaction. */
+/* append's @head_id when any head will do. */
+#define ANY_HEAD G_MININT64
+
+/* Adds a message after @parent_id (or the head) and makes it the head,
+ * provided the head is @head_id (unless ANY_HEAD); in the caller's
+ * transaction, which holds the write lock, so the head cannot change
+ * between the comparison and the write. */
 static gint64
-append (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role, const char *content,
-        gint32 n_tokens, gboolean complete, const TernToken *tokens, GBytes *sampler_state, GError **error)
+append (TernStore *store, gint64 conversation_id, gint64 head_id, gint64 parent_id, TernRole role,
+        const char *content, gint32 n_tokens, gboolean complete, const TernToken *tokens, GBytes *sampler_state,
+        GError **error)
 {
   gint64 now = tern_store_now (store);
 
-  if (parent_id == TERN_STORE_HEAD)
+  if (parent_id == TERN_STORE_HEAD || head_id != ANY_HEAD)
     {
       g_autoptr (TernConversation) c = tern_store_conversation_get (store, conversation_id, error);
       if (c == NULL)
         return 0;
-      parent_id = c->head_id;
+      if (head_id != ANY_HEAD && c->head_id != head_id)
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CONFLICT,
+                       "conversation %" G_GINT64_FORMAT " was changed by another program; open it again",
+                       conversation_id);
+          return 0;
+        }
+      if (parent_id == TERN_STORE_HEAD)
+        parent_id = c->head_id;
     }
-  else if (parent_id > 0 && !check_message (store, conversation_id, parent_id, error))
+  if (parent_id > 0 && !check_message (store, conversation_id, parent_id, error))
     return 0;
 
   g_autoptr (StoreStmt) head =
@@ -501,11 +515,21 @@ tern_store_message_add (TernStore *store, gint64 conversation_id, gint64 parent_
                         const char *content, const TernToken *tokens, gint32 n_tokens, GBytes *sampler_state,
                         GError **error)
 {
+  return tern_store_message_add_if_head (store, conversation_id, ANY_HEAD, parent_id, role, content, tokens, n_tokens,
+                                         sampler_state, error);
+}
+
+gint64
+tern_store_message_add_if_head (TernStore *store, gint64 conversation_id, gint64 head_id, gint64 parent_id,
+                                TernRole role, const char *content, const TernToken *tokens, gint32 n_tokens,
+                                GBytes *sampler_state, GError **error)
+{
   StoreTxn txn;
 
   if (!check_text ("message", content, error) || !tern_store_txn_begin (store, &txn, error))
     return 0;
-  gint64 id = append (store, conversation_id, parent_id, role, content, n_tokens, TRUE, tokens, sampler_state, error);
+  gint64 id = append (store, conversation_id, head_id, parent_id, role, content, n_tokens, TRUE, tokens,
+                      sampler_state, error);
   if (id == 0 || !tern_store_txn_commit (store, &txn, error))
     {
       tern_store_txn_rollback (store, &txn);
@@ -537,18 +561,76 @@ collect_messages (TernStore *store, StoreStmt *stmt, GError **error)
   return g_steal_pointer (&messages);
 }
 
+/* How many messages conversation @id has, -1 on error. */
+static gint64
+count_messages (TernStore *store, gint64 id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "SELECT count(*) FROM messages WHERE conversation_id = ?1",
+                                                   error);
+
+  if (stmt == NULL)
+    return -1;
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      tern_store_fail (store, "reading messages", error);
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+/* Whether @chain, the messages read up from @leaf_id (at most @n_messages +
+ * 1 of them), is a whole chain of conversation @id: from a first message
+ * down to the leaf, each the parent of the next, with no message twice. */
+static gboolean
+check_chain (gint64 id, gint64 leaf_id, gint64 n_messages, GPtrArray *chain, GError **error)
+{
+  if (chain->len == 0)
+    return tern_store_damaged (error, id, "its head, message %" G_GINT64_FORMAT ", is not one of its messages",
+                               leaf_id);
+  /* A chain of more messages than the conversation has goes round a loop. */
+  if ((gint64) chain->len > n_messages)
+    {
+      g_autoptr (GHashTable) seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+      for (guint i = 0; i < chain->len; i++)
+        {
+          TernMessage *m = chain->pdata[i];
+          if (!g_hash_table_add (seen, &m->id))
+            return tern_store_damaged (error, id, "message %" G_GINT64_FORMAT " is its own ancestor", m->id);
+        }
+    }
+  const TernMessage *first = chain->pdata[0];
+  if (first->parent_id != 0)
+    return tern_store_damaged (error, id, "the parent of message %" G_GINT64_FORMAT
+                               ", message %" G_GINT64_FORMAT ", is not one of its messages",
+                               first->id, first->parent_id);
+  return TRUE;
+}
+
 GPtrArray *
 tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint64 leaf_id, GError **error)
 {
+  /* The walk up stays in the conversation and stops after one step more
+   * than it has messages: a damaged chain (a loop, a parent elsewhere)
+   * ends it, and check_chain says what is wrong. */
   g_autoptr (StoreStmt) stmt = tern_store_prepare (
       store,
       "WITH RECURSIVE path (id, depth) AS ("
       "  SELECT ?2, 0"
       "  UNION ALL"
-      "  SELECT m.parent_id, p.depth + 1 FROM messages m JOIN path p ON m.id = p.id WHERE m.parent_id IS NOT NULL"
+      "  SELECT m.parent_id, p.depth + 1 FROM messages m JOIN path p ON m.id = p.id"
+      "  WHERE m.conversation_id = ?1 AND m.parent_id IS NOT NULL AND p.depth < ?3"
+      /* The first messages are counted among the conversation's own
+       * (+ keeps SQLite off the parent index, where every conversation's
+       * first messages are). */
       ") SELECT " STORE_MESSAGE_COLUMNS ","
-      "  (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id IS m.parent_id),"
-      "  (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id IS m.parent_id AND s.id < m.id)"
+      "  CASE WHEN m.parent_id IS NULL"
+      "  THEN (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND +s.parent_id IS NULL)"
+      "  ELSE (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id = m.parent_id) END,"
+      "  CASE WHEN m.parent_id IS NULL"
+      "  THEN (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND +s.parent_id IS NULL AND s.id < m.id)"
+      "  ELSE (SELECT count(*) FROM messages s WHERE s.conversation_id = ?1 AND s.parent_id = m.parent_id"
+      "        AND s.id < m.id) END"
       " FROM path p JOIN messages m ON m.id = p.id WHERE m.conversation_id = ?1 ORDER BY p.depth DESC",
       error);
 
@@ -560,23 +642,33 @@ tern_store_conversation_messages (TernStore *store, gint64 conversation_id, gint
       if (c == NULL)
         return NULL;
       leaf_id = c->head_id;
+      if (leaf_id == 0)
+        return g_ptr_array_new_with_free_func ((GDestroyNotify) tern_message_free);
     }
   else if (!check_message (store, conversation_id, leaf_id, error))
     return NULL;
+  gint64 n_messages = count_messages (store, conversation_id, error);
+  if (n_messages < 0)
+    return NULL;
   sqlite3_bind_int64 (stmt, 1, conversation_id);
   sqlite3_bind_int64 (stmt, 2, leaf_id);
-  return collect_messages (store, stmt, error);
+  sqlite3_bind_int64 (stmt, 3, n_messages);
+  g_autoptr (GPtrArray) chain = collect_messages (store, stmt, error);
+  if (chain == NULL || !check_chain (conversation_id, leaf_id, n_messages, chain, error))
+    return NULL;
+  return g_steal_pointer (&chain);
 }
 
 gint64
 tern_store_branch_leaf (TernStore *store, gint64 conversation_id, gint64 message_id, GError **error)
 {
+  /* Replies have larger ids than their parents; asking for one keeps the
+   * walk finite even through a damaged chain. */
   g_autoptr (StoreStmt) stmt = tern_store_prepare (
-      store, "SELECT max(id) FROM messages WHERE conversation_id = ?1 AND parent_id = ?2", error);
+      store, "SELECT max(id) FROM messages WHERE conversation_id = ?1 AND parent_id = ?2 AND id > ?2", error);
 
   if (stmt == NULL || !check_message (store, conversation_id, message_id, error))
     return 0;
-  /* Replies have larger ids than their parents, so this ends. */
   for (;;)
     {
       sqlite3_reset (stmt);
@@ -736,11 +828,19 @@ struct TernReply {
 TernReply *
 tern_store_reply_begin (TernStore *store, gint64 conversation_id, gint64 parent_id, GError **error)
 {
+  return tern_store_reply_begin_if_head (store, conversation_id, ANY_HEAD, parent_id, error);
+}
+
+TernReply *
+tern_store_reply_begin_if_head (TernStore *store, gint64 conversation_id, gint64 head_id, gint64 parent_id,
+                                GError **error)
+{
   StoreTxn txn;
 
   if (!tern_store_txn_begin (store, &txn, error))
     return NULL;
-  gint64 id = append (store, conversation_id, parent_id, TERN_ROLE_ASSISTANT, "", 0, FALSE, NULL, NULL, error);
+  gint64 id = append (store, conversation_id, head_id, parent_id, TERN_ROLE_ASSISTANT, "", 0, FALSE, NULL, NULL,
+                      error);
   if (id == 0 || !tern_store_txn_commit (store, &txn, error))
     {
       tern_store_txn_rollback (store, &txn);

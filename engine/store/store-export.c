@@ -170,6 +170,8 @@ json_one (TernStore *store, gint64 id, JsonBuilder *b, GError **error)
   sqlite3_bind_int64 (stmt, 1, id);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
+      if (!tern_store_check_cancelled (store, error))
+        return FALSE;
       g_autoptr (TernMessage) m = tern_store_read_message (stmt);
       gpointer parent = NULL;
       gboolean has_parent = m->parent_id && g_hash_table_lookup_extended (index, &m->parent_id, NULL, &parent);
@@ -207,6 +209,32 @@ json_one (TernStore *store, gint64 id, JsonBuilder *b, GError **error)
   return TRUE;
 }
 
+/* Appends conversation @id as the JSON of one element of the export's
+ * "conversations" array: json-glib's pretty text of it, each line indented
+ * to the element's depth (no string holds a raw newline), so that the
+ * export is written a conversation at a time. */
+static gboolean
+json_element (TernStore *store, gint64 id, GString *out, GError **error)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  if (!json_one (store, id, b, error))
+    return FALSE;
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_pretty (gen, TRUE);
+  json_generator_set_root (gen, root);
+  g_autofree char *text = json_generator_to_data (gen, NULL);
+  g_string_append (out, "    ");
+  for (const char *p = text; *p; p++)
+    {
+      g_string_append_c (out, *p);
+      if (*p == '\n')
+        g_string_append (out, "    ");
+    }
+  return TRUE;
+}
+
 char *
 tern_store_export (TernStore *store, const gint64 *ids, gsize n_ids, TernExportFormat format, GError **error)
 {
@@ -215,50 +243,42 @@ tern_store_export (TernStore *store, const gint64 *ids, gsize n_ids, TernExportF
   if (!tern_store_exec (store, "SAVEPOINT tern_export", error))
     return NULL;
   g_autoptr (GArray) list = export_ids (store, ids, n_ids, error);
-  g_autoptr (GString) md = g_string_new (NULL);
-  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (GString) text = g_string_new (NULL);
   gboolean ok = list != NULL;
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "format");
-  json_builder_add_string_value (b, EXPORT_FORMAT);
-  json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, EXPORT_VERSION);
-  json_builder_set_member_name (b, "conversations");
-  json_builder_begin_array (b);
+  if (format == TERN_EXPORT_JSON)
+    g_string_append_printf (text, "{\n  \"format\" : \"%s\",\n  \"version\" : %d,\n  \"conversations\" : [",
+                            EXPORT_FORMAT, EXPORT_VERSION);
   for (guint i = 0; ok && i < list->len; i++)
     {
       gint64 id = g_array_index (list, gint64, i);
-      if (format == TERN_EXPORT_MARKDOWN)
+      if (!tern_store_check_cancelled (store, error))
+        ok = FALSE;
+      else if (format == TERN_EXPORT_MARKDOWN)
         {
           if (i > 0)
-            g_string_append (md, "---\n\n");
-          ok = markdown_one (store, id, md, error);
+            g_string_append (text, "---\n\n");
+          ok = markdown_one (store, id, text, error);
         }
       else
-        ok = json_one (store, id, b, error);
+        {
+          g_string_append (text, i > 0 ? ",\n" : "\n");
+          ok = json_element (store, id, text, error);
+        }
     }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
   sqlite3_exec (store->db, "RELEASE tern_export", NULL, NULL, NULL);
   if (!ok)
     return NULL;
   if (format == TERN_EXPORT_MARKDOWN)
-    return g_string_free (g_steal_pointer (&md), FALSE);
+    return g_string_free (g_steal_pointer (&text), FALSE);
 
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  json_generator_set_pretty (gen, TRUE);
-  json_generator_set_root (gen, root);
-  g_autofree char *generated = json_generator_to_data (gen, NULL);
-  g_autoptr (GString) text = g_string_new (generated);
+  g_string_append (text, list->len > 0 ? "\n  ]\n}\n" : "]\n}\n");
   /* json-glib (1.6 at least) writes U+001F raw, which JSON does not allow
    * in a string (RFC 8259, 7), so strict readers refuse the file: escape
    * it. Every other control character comes escaped, the text between
    * values is spaces and newlines, and UTF-8 has no 0x1f byte inside a
    * character, so each 0x1f byte is that character in a string. */
   g_string_replace (text, "\x1f", "\\u001f", 0);
-  g_string_append_c (text, '\n');
   return g_string_free (g_steal_pointer (&text), FALSE);
 }
 
@@ -383,6 +403,8 @@ import_one (TernStore *store, JsonNode *node, guint k, GArray *ids, GError **err
       TernRole r;
       gint64 parent_id = 0;
 
+      if (!tern_store_check_cancelled (store, error))
+        return FALSE;
       if (m == NULL || (role = member (m, "role", G_TYPE_STRING)) == NULL ||
           !tern_role_from_name (json_node_get_string (role), &r) ||
           (content = member (m, "content", G_TYPE_STRING)) == NULL ||
@@ -441,6 +463,89 @@ on_parse_error (JsonParser *parser, const GError *error, gpointer data)
   at->column = json_parser_get_current_pos (parser);
 }
 
+/* The JSON text parsed on a thread of its own, which also frees the tree
+ * afterwards: json-glib's parser cannot be stopped, and parsing or freeing
+ * the tree of a large export takes a second, so a cancelled import leaves
+ * both to the thread and returns at once. */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  char *text; /* owned */
+  gsize len;
+  JsonParser *parser;
+  GError *error;
+  ParsePosition at;
+  gboolean parsed;   /* the thread is done parsing */
+  gboolean released; /* the caller is done with the tree */
+} Parse;
+
+static gpointer
+parse_main (gpointer data)
+{
+  Parse *p = data;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  ParsePosition at = { 0, 0 };
+  GError *error = NULL;
+
+  g_signal_connect (parser, "error", G_CALLBACK (on_parse_error), &at);
+  json_parser_load_from_data (parser, p->text, (gssize) p->len, &error);
+  g_mutex_lock (&p->lock);
+  p->parser = parser;
+  p->error = error;
+  p->at = at;
+  p->parsed = TRUE;
+  g_cond_broadcast (&p->cond);
+  while (!p->released)
+    g_cond_wait (&p->cond, &p->lock);
+  g_mutex_unlock (&p->lock);
+
+  g_clear_error (&p->error);
+  g_free (p->text);
+  g_mutex_clear (&p->lock);
+  g_cond_clear (&p->cond);
+  g_free (p);
+  return NULL;
+}
+
+/* Starts parsing @text (taken). */
+static Parse *
+parse_start (char *text, gsize len)
+{
+  Parse *p = g_new0 (Parse, 1);
+
+  g_mutex_init (&p->lock);
+  g_cond_init (&p->cond);
+  p->text = text;
+  p->len = len;
+  g_thread_unref (g_thread_new ("tern-import-parse", parse_main, p));
+  return p;
+}
+
+/* Waits for the parse, or until the store's cancellable is cancelled
+ * (FALSE with CANCELLED). */
+static gboolean
+parse_wait (TernStore *store, Parse *p, GError **error)
+{
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&p->lock);
+  while (!p->parsed && (ok = tern_store_check_cancelled (store, error)))
+    g_cond_wait_until (&p->cond, &p->lock, g_get_monotonic_time () + 10 * G_TIME_SPAN_MILLISECOND);
+  g_mutex_unlock (&p->lock);
+  return ok;
+}
+
+/* Hands the tree back to the thread, which frees it and itself. */
+static void
+parse_release (Parse *p)
+{
+  g_mutex_lock (&p->lock);
+  p->released = TRUE;
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Parse, parse_release)
+
 gboolean
 tern_store_import (TernStore *store, const char *json, gssize len, GArray *ids, GError **error)
 {
@@ -451,11 +556,8 @@ gboolean
 tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *ids, gsize *n_replaced,
                         GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  g_autoptr (GError) parse_error = NULL;
   g_autofree char *mended = NULL;
   gsize text_len = len < 0 ? strlen (json) : (gsize) len, mended_len, n_mended;
-  ParsePosition at = { 0, 0 };
   JsonObject *root;
   JsonNode *format, *version, *list;
   StoreTxn txn;
@@ -487,15 +589,33 @@ tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *
       return FALSE;
     }
   g_free (probe);
-  g_signal_connect (parser, "error", G_CALLBACK (on_parse_error), &at);
-  if (!json_parser_load_from_data (parser, mended ? mended : json, (gssize) mended_len, &parse_error))
+  /* The parse's own copy (NUL-terminated): it may outlive this call. */
+  char *text = NULL;
+  if (mended)
+    text = g_steal_pointer (&mended);
+  else if ((text = g_try_malloc (text_len + 1)) != NULL)
+    {
+      memcpy (text, json, text_len);
+      text[text_len] = '\0';
+    }
+  if (text == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory to import an export of %" G_GSIZE_FORMAT " MiB", (mended_len >> 20) + 1);
+      return FALSE;
+    }
+  g_autoptr (Parse) parse = parse_start (text, mended_len);
+  if (!parse_wait (store, parse, error))
+    return FALSE;
+  if (parse->error)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
-                   "not a Tern conversation export: not valid JSON (line %u, column %u)", at.line, at.column);
+                   "not a Tern conversation export: not valid JSON (line %u, column %u)", parse->at.line,
+                   parse->at.column);
       return FALSE;
     }
   /* An empty text parses to no root at all. */
-  JsonNode *top = json_parser_get_root (parser);
+  JsonNode *top = json_parser_get_root (parse->parser);
   root = top && JSON_NODE_HOLDS_OBJECT (top) ? json_node_get_object (top) : NULL;
   if (root == NULL || (format = member (root, "format", G_TYPE_STRING)) == NULL ||
       strcmp (json_node_get_string (format), EXPORT_FORMAT) != 0 ||
@@ -514,7 +634,7 @@ tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *
     }
 
   JsonArray *array = json_node_get_array (list);
-  if (!tern_store_txn_begin (store, &txn, error))
+  if (!tern_store_check_cancelled (store, error) || !tern_store_txn_begin (store, &txn, error))
     return FALSE;
   for (guint i = 0; i < json_array_get_length (array); i++)
     if (!import_one (store, json_array_get_element (array, i), i, ids, error))

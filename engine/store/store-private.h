@@ -15,6 +15,12 @@ struct TernStore {
   GHashTable *stmts; /* SQL text -> prepared statement, kept for the store's life */
   gint64 clock_next;  /* tern_store_set_clock: the next stamp; clock_step 0: the real time */
   gint64 clock_step;
+  GCancellable *cancellable; /* of the calls in progress; NULL: none */
+  TernStoreBusyFn busy_fn;
+  gpointer busy_data;
+  gint64 busy_since;  /* monotonic time the current wait began */
+  gboolean busy_told; /* busy_fn was told of the current wait */
+  gboolean busy_refused; /* busy_fn gave the last wait up */
 };
 
 /* Opens @path and upgrades its schema to @version only (tests build
@@ -55,6 +61,10 @@ gboolean tern_store_txn_begin (TernStore *store, StoreTxn *txn, GError **error);
 gboolean tern_store_txn_commit (TernStore *store, StoreTxn *txn, GError **error);
 void tern_store_txn_rollback (TernStore *store, StoreTxn *txn);
 
+/* FALSE with a CANCELLED error when the store's cancellable is cancelled:
+ * for loops that do work between statements. */
+gboolean tern_store_check_cancelled (TernStore *store, GError **error);
+
 /* An INVALID error: no @what with id @id. Returns FALSE. */
 gboolean tern_store_no_such (const char *what, gint64 id, GError **error);
 
@@ -91,6 +101,10 @@ gint64 tern_store_conversation_insert (TernStore *store, const char *title, gint
 gint64 tern_store_message_insert (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role,
                                   const char *content, gint64 created_at, gint32 n_tokens, gboolean complete,
                                   const TernToken *tokens, GBytes *sampler_state, GError **error);
+
+/* store-check.c: a FORMAT error for damaged conversation @id, saying
+ * @what is wrong (printf-style) and how to repair it. Returns FALSE. */
+gboolean tern_store_damaged (GError **error, gint64 id, const char *what, ...) G_GNUC_PRINTF (3, 4);
 
 /* Binds @n tokens as a little-endian i32 blob (NULL when @tokens is NULL). */
 void tern_store_bind_tokens (StoreStmt *stmt, int col, const TernToken *tokens, gint32 n);

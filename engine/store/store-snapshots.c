@@ -28,7 +28,7 @@ flush_chunk (ChunkWriter *w, GError **error)
 
   if (w->len == 0)
     return TRUE;
-  if (stmt == NULL)
+  if (stmt == NULL || !tern_store_check_cancelled (store, error))
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, w->snapshot_id);
   sqlite3_bind_int64 (stmt, 2, w->seq);
@@ -141,7 +141,7 @@ insert_snapshot (TernStore *store, gint64 conversation_id, gint64 message_id, gi
       store,
       "WITH RECURSIVE path (id) AS ("
       "  SELECT ?2"
-      "  UNION ALL"
+      "  UNION" /* not UNION ALL: a damaged chain's loop ends */
       "  SELECT m.parent_id FROM messages m JOIN path p ON m.id = p.id WHERE m.parent_id IS NOT NULL"
       ") DELETE FROM snapshots WHERE conversation_id = ?1 AND (message_id IS NULL OR message_id IN path)",
       error);
@@ -262,7 +262,7 @@ next_chunk (ChunkReader *r, gboolean *found, GError **error)
       tern_store_prepare (store, "SELECT id FROM snapshot_chunks WHERE snapshot_id = ?1 AND seq = ?2", error);
 
   *found = FALSE;
-  if (stmt == NULL)
+  if (stmt == NULL || !tern_store_check_cancelled (store, error))
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, r->snapshot_id);
   sqlite3_bind_int64 (stmt, 2, r->seq);

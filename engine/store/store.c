@@ -8,8 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* How long a call waits for another process's write lock. */
-#define BUSY_TIMEOUT_MS 5000
+/* While waiting for another program's lock, the store looks again after
+ * BUSY_POLL_MS at most, so that a cancelled wait ends at once. */
+#define BUSY_POLL_MS 20
+/* The cancellable is checked every PROGRESS_OPS steps of SQLite's virtual
+ * machine: a few microseconds apart. */
+#define PROGRESS_OPS 1000
 
 /* Schema migrations: migrations[v - 1] takes a database from version
  * v - 1 to v, in one transaction with the user_version update. Never edit
@@ -115,12 +119,36 @@ static const char *const migrations[] = {
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TERN_STORE_SCHEMA_VERSION);
 
+static gboolean
+cancelled (TernStore *store)
+{
+  return store->cancellable != NULL && g_cancellable_is_cancelled (store->cancellable);
+}
+
+gboolean
+tern_store_check_cancelled (TernStore *store, GError **error)
+{
+  if (!cancelled (store))
+    return TRUE;
+  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: cancelled", store->path);
+  return FALSE;
+}
+
 gboolean
 tern_store_fail (TernStore *store, const char *what, GError **error)
 {
   int code = sqlite3_errcode (store->db);
   TernEngineError kind;
 
+  /* A statement the progress handler interrupted, or a wait given up. */
+  gboolean refused = code == SQLITE_BUSY && store->busy_refused;
+  store->busy_refused = FALSE;
+  if (((code == SQLITE_INTERRUPT || code == SQLITE_BUSY) && cancelled (store)) || refused)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: %s: cancelled%s", store->path, what,
+                   code == SQLITE_BUSY ? " while another program was using the database" : "");
+      return FALSE;
+    }
   switch (code)
     {
     case SQLITE_CORRUPT:
@@ -328,12 +356,13 @@ read_version (TernStore *store, int *version, GError **error)
 }
 
 static gboolean
-migrate (TernStore *store, int target, GError **error)
+migrate (TernStore *store, int version, int target, GError **error)
 {
-  for (int v = 1; v <= target; v++)
+  /* Up to date: no write lock, so a database another program is writing
+   * opens at once for reading. */
+  for (int v = version + 1; v <= target; v++)
     {
       StoreTxn txn;
-      int version;
 
       if (!tern_store_txn_begin (store, &txn, error))
         return FALSE;
@@ -414,6 +443,45 @@ check_path (const char *path, const char *dir, GError **error)
   return TRUE;
 }
 
+/* SQLite's busy handler: waits while another program holds the lock, as
+ * long as it does, telling the busy function once the wait passes
+ * TERN_STORE_BUSY_NOTICE_MS, and gives up (SQLITE_BUSY) when cancelled or
+ * when the busy function says so. */
+static int
+on_busy (void *data, int count)
+{
+  TernStore *store = data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (count == 0)
+    {
+      store->busy_since = now;
+      store->busy_told = FALSE;
+      store->busy_refused = FALSE;
+    }
+  if (cancelled (store))
+    return 0;
+  if (store->busy_fn && now - store->busy_since >= TERN_STORE_BUSY_NOTICE_MS * G_TIME_SPAN_MILLISECOND)
+    {
+      gboolean first = !store->busy_told;
+      store->busy_told = TRUE;
+      if (!store->busy_fn (store, first, store->busy_data))
+        {
+          store->busy_refused = TRUE;
+          return 0;
+        }
+    }
+  g_usleep (MIN (1 << MIN (count, 5), BUSY_POLL_MS) * G_TIME_SPAN_MILLISECOND);
+  return 1;
+}
+
+/* SQLite's progress handler: a non-zero return interrupts the statement. */
+static int
+on_progress (void *data)
+{
+  return cancelled (data);
+}
+
 static gboolean
 open_db (TernStore *store, int target, GError **error)
 {
@@ -439,7 +507,8 @@ open_db (TernStore *store, int target, GError **error)
         }
       return tern_store_fail (store, "opening", error);
     }
-  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+  sqlite3_busy_handler (store->db, on_busy, store);
+  sqlite3_progress_handler (store->db, PROGRESS_OPS, on_progress, store);
 
   /* The version first: a newer database is left exactly as it is. */
   if (!read_version (store, &version, error))
@@ -467,7 +536,7 @@ open_db (TernStore *store, int target, GError **error)
       !tern_store_exec (store, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = FAST",
                         error))
     return FALSE;
-  return migrate (store, target, error);
+  return migrate (store, version, target, error);
 }
 
 static void
@@ -507,8 +576,22 @@ tern_store_free (TernStore *store)
   /* sqlite3_close_v2 (not _close): it cannot fail on a statement the
    * table above missed. */
   sqlite3_close_v2 (store->db);
+  g_clear_object (&store->cancellable);
   g_free (store->path);
   g_free (store);
+}
+
+void
+tern_store_set_busy_func (TernStore *store, TernStoreBusyFn fn, gpointer user_data)
+{
+  store->busy_fn = fn;
+  store->busy_data = user_data;
+}
+
+void
+tern_store_set_cancellable (TernStore *store, GCancellable *cancellable)
+{
+  g_set_object (&store->cancellable, cancellable);
 }
 
 const char *

@@ -17,6 +17,7 @@ typedef enum {
   TERN_ENGINE_ERROR_CANCELLED,   /* the caller cancelled the operation */
   TERN_ENGINE_ERROR_MISMATCH,    /* saved state belongs to another model or version */
   TERN_ENGINE_ERROR_INVALID,     /* an argument is out of range or invalid */
+  TERN_ENGINE_ERROR_CONFLICT,    /* another program changed the data meanwhile */
 } TernEngineError;
 
 GQuark tern_engine_error_quark (void);

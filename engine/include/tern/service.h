@@ -57,7 +57,17 @@ G_BEGIN_DECLS
  * "model-loaded", "model-id" (the library id of the loaded model),
  * "conversation-id" (the open conversation, 0: none), "generating",
  * "context-used" and "context-size" (tokens), "backend" (e.g. "cpu
- * (avx512, 2 threads)"; NULL without a model). */
+ * (avx512, 2 threads)"; NULL without a model), "waiting" (TRUE while the
+ * engine thread has waited more than TERN_STORE_BUSY_NOTICE_MS for another
+ * program's lock on the database, until it goes on).
+ *
+ * The database: a request waits as long as another program holds the
+ * database's lock ("waiting" shows it), until its cancellable is
+ * cancelled, tern_service_stop stops it (for the replies) or shutdown
+ * begins; it then fails with CANCELLED having stored nothing. The long
+ * store requests (a search) end the same way as they go. Once a reply has
+ * started it is saved whatever Stop does: the saving waits for the
+ * database as long as needed, until shutdown. */
 
 /* What a "progress" signal reports on. */
 typedef enum {
@@ -114,6 +124,7 @@ gboolean tern_service_get_generating (TernService *self);
 gint tern_service_get_context_used (TernService *self);
 gint tern_service_get_context_size (TernService *self);
 const char *tern_service_get_backend (TernService *self);
+gboolean tern_service_get_waiting (TernService *self);
 
 /* Threads, context size and backend for the models loaded from now on
  * (the one loaded keeps its own until loaded again); as in
@@ -159,9 +170,14 @@ int tern_service_open_conversation_finish (TernService *self, GAsyncResult *resu
  * it, its oldest turns are left out of the prompt (tern_session_fit).
  * @cancellable cancels the prompt's evaluation
  * (CANCELLED; the user message stays stored) and, once the reply streams,
- * stops it as tern_service_stop does. _finish returns the reply's message
- * id, 0 on error: INVALID without a model or an open conversation or for
- * a message too long for the context, store and compute errors. */
+ * stops it as tern_service_stop does. The message is stored only while the
+ * conversation is as the service last read it: when another program added
+ * to it meanwhile, nothing is stored and the error is CONFLICT (open the
+ * conversation again). _finish returns the reply's message id, 0 on error:
+ * INVALID without a model or an open conversation or for a message too
+ * long for the context, CONFLICT, FORMAT for a damaged conversation, store
+ * and compute errors. Whether the message was stored when it fails, its
+ * conversation's messages say. */
 void tern_service_send_message (TernService *self, const char *text, gint max_tokens, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
 gint64 tern_service_send_message_finish (TernService *self, GAsyncResult *result, GError **error);

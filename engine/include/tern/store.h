@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
+#include <gio/gio.h>
 #include <tern/model-identity.h>
 #include <tern/sampler-params.h>
 #include <tern/stream.h>
@@ -25,7 +26,8 @@ G_BEGIN_DECLS
  * (with SQLite's message), FORMAT for a file that is not a Tern database or
  * is corrupt, MISMATCH for a database of a newer schema than this Tern
  * knows (refused, never changed), INVALID for an unknown id or a bad
- * argument.
+ * argument, CANCELLED for a call cancelled (tern_store_set_cancellable),
+ * CONFLICT for a compare-and-set that lost to another program.
  *
  * The store keeps bytes and identities: it never loads a model or a
  * context. Loading a library model and saving or restoring a context's
@@ -34,8 +36,19 @@ G_BEGIN_DECLS
  * Threads: a TernStore is owned by one thread, the engine thread, which
  * makes every call on it and frees it; objects it returns are plain copies
  * that may go to any thread. Other processes (tern-cli) may open the same
- * file at the same time: SQLite's locks serialise writers, and a call
- * waits up to a few seconds for another writer before failing with IO. */
+ * file at the same time: SQLite's locks serialise writers, and a call that
+ * needs the write lock waits for it as long as another program holds it
+ * (see tern_store_set_busy_func), until its cancellable is cancelled.
+ * Reads never wait for a writer (the database is in WAL mode), opening
+ * included: a database that is already up to date opens without the write
+ * lock.
+ *
+ * Damage: a conversation whose messages do not form chains (a parent
+ * cycle, a parent or head that is missing or belongs to another
+ * conversation), as only a program writing the file directly can make,
+ * makes every call that follows its chains fail with FORMAT, naming the
+ * conversation and `tern-cli history check --repair`; tern_store_check
+ * finds and repairs such damage. */
 
 /* The schema version this Tern writes (PRAGMA user_version). */
 #define TERN_STORE_SCHEMA_VERSION 2
@@ -55,6 +68,35 @@ void tern_store_free (TernStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernStore, tern_store_free)
 
 const char *tern_store_path (const TernStore *store);
+
+/* ---- Waiting and cancelling ---- */
+
+/* How long a call waits for another program's lock before the store says
+ * so. */
+#define TERN_STORE_BUSY_NOTICE_MS 250
+
+/* Told that a call is waiting for another program's lock on the database,
+ * on the thread making the call: each time the store looks again (every
+ * few milliseconds) once the wait has lasted TERN_STORE_BUSY_NOTICE_MS,
+ * @first TRUE the first time in a wait, so that the caller can say once
+ * that it waits. Returns TRUE to go on waiting, FALSE to give up (the call
+ * then fails with CANCELLED, having written nothing). It must not call the
+ * store. */
+typedef gboolean (*TernStoreBusyFn) (TernStore *store, gboolean first, gpointer user_data);
+
+/* Sets the function told of waits (NULL: none, and a call waits as long as
+ * the lock is held, or until it is cancelled). */
+void tern_store_set_busy_func (TernStore *store, TernStoreBusyFn fn, gpointer user_data);
+
+/* Sets the cancellable of the calls made from now on (NULL: none; the store
+ * holds a reference until it is replaced or the store is freed). Cancelling
+ * it, from any thread, ends the call in progress within a few milliseconds
+ * with CANCELLED and nothing of it written (its transaction is rolled
+ * back): a call waiting for another program's lock, and the long ones as
+ * they go (an export, an import, a search, a snapshot saved or read,
+ * emptying the trash). A call made while it is cancelled may fail
+ * with CANCELLED at any point before it commits. */
+void tern_store_set_cancellable (TernStore *store, GCancellable *cancellable);
 
 /* Groups the writes between begin and commit into one transaction (an
  * import, a bulk change): faster, and all or nothing. Each call inside
@@ -214,6 +256,17 @@ gint64 tern_store_conversation_count (TernStore *store, gboolean trashed, GError
 gint64 tern_store_message_add (TernStore *store, gint64 conversation_id, gint64 parent_id, TernRole role,
                                const char *content, const TernToken *tokens, gint32 n_tokens,
                                GBytes *sampler_state, GError **error);
+/* Compare-and-set, for a program that shows a conversation and adds to it
+ * (tern-cli chat, the app), so that two of them never weave their messages
+ * into one chain: as tern_store_message_add, provided the conversation's
+ * head is still @head_id, the head the caller last read or made (0: no
+ * messages), when the write holds the lock. Otherwise nothing is written
+ * and the error is CONFLICT ("conversation N was changed by another
+ * program; open it again"). @parent_id TERN_STORE_HEAD adds after
+ * @head_id; another parent starts a branch, as an edit does. */
+gint64 tern_store_message_add_if_head (TernStore *store, gint64 conversation_id, gint64 head_id, gint64 parent_id,
+                                       TernRole role, const char *content, const TernToken *tokens, gint32 n_tokens,
+                                       GBytes *sampler_state, GError **error);
 TernMessage *tern_store_message_get (TernStore *store, gint64 id, GError **error);
 /* The messages of the branch ending at @leaf_id (0: the head), first to
  * last. Returns TernMessage. */
@@ -240,6 +293,9 @@ GPtrArray *tern_store_message_children (TernStore *store, gint64 conversation_id
 typedef struct TernReply TernReply;
 
 TernReply *tern_store_reply_begin (TernStore *store, gint64 conversation_id, gint64 parent_id, GError **error);
+/* begin as a compare-and-set on the head (see tern_store_message_add_if_head). */
+TernReply *tern_store_reply_begin_if_head (TernStore *store, gint64 conversation_id, gint64 head_id, gint64 parent_id,
+                                           GError **error);
 gint64 tern_reply_id (const TernReply *reply);
 gboolean tern_reply_update (TernReply *reply, const char *content, const TernToken *tokens, gint32 n_tokens,
                             GError **error);
@@ -301,6 +357,25 @@ gboolean tern_store_import_full (TernStore *store, const char *json, gssize len,
                                  GError **error);
 /* tern_store_import_full without the count. */
 gboolean tern_store_import (TernStore *store, const char *json, gssize len, GArray *ids, GError **error);
+
+/* ---- Checking and repairing ---- */
+
+/* Checks the whole database: SQLite's quick_check, every conversation's
+ * chains (a parent cycle; a parent missing or in another conversation; a
+ * head missing, in another conversation, or none while there are
+ * messages), the search index against the messages, and snapshots whose
+ * conversation or message is gone. Appends one sentence per problem found
+ * to @problems (char *, g_free) and returns TRUE, or FALSE with @error when
+ * the check itself cannot be made.
+ *
+ * With @repair it fixes them, in one transaction (all or nothing), and each
+ * sentence also says what it changed: a cycle is broken where it closes
+ * (its oldest message becomes a first message), a message whose parent is
+ * missing or foreign becomes a first message, a bad head is pointed at the
+ * conversation's newest message, the search index is rebuilt, orphan
+ * snapshots are dropped. What quick_check finds is reported, never
+ * repaired (that needs a backup). */
+gboolean tern_store_check (TernStore *store, gboolean repair, GPtrArray *problems, GError **error);
 
 /* ---- State snapshots ---- */
 
