@@ -32,7 +32,9 @@ void tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b);
  * waited for; reading the logits waits. Each layer's weights come from @w,
  * announced and acquired before the layer is recorded. Fails with IO where
  * the weight source cannot provide a layer (the pass is then submitted
- * unfinished, and the cache positions it wrote hold unspecified values),
- * and with the backend's error where submitting fails. */
+ * unfinished, and the cache positions it wrote hold unspecified values), or
+ * where the model file changed on disk while the pass read it
+ * (tern_weights_check: its logits and cache positions are void), and with
+ * the backend's error where submitting fails. */
 gboolean tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
                        gint32 pos, gint32 n_logits, GError **error);
