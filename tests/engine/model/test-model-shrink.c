@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* A model whose file shrinks on disk while it is loaded (the issue: "a
  * model file truncated while generating: SIGBUS"): the forward pass fails
- * with IO, between passes or inside one, on any thread of the pool, and
- * so do every pass after it, a perplexity run and a load that was under
+ * with IO, between passes or inside one (even where only the weights read
+ * after the last layer are gone), on any thread of the pool, and so do
+ * every pass after it, a perplexity run and a load that was under
  * way; another model loaded at the same time computes as before. */
 #include <tern/context.h>
 #include <tern/error.h>
@@ -129,6 +130,29 @@ test_between_passes (Fixture *f, gconstpointer data)
   g_assert_null (tern_model_weight (model, -1, TERN_WEIGHT_TOKEN_EMBD));
 }
 
+/* Cut where only the last tensor of the file was (the output matrix, read
+ * after the last layer was acquired, at a page boundary, as a read past
+ * the end of a file's last page faults): the pass itself sees it. */
+static void
+test_last_tensor (Fixture *f, gconstpointer data)
+{
+  g_autoptr (TernModel) model = load (f->path);
+  g_autoptr (TernContext) ctx = new_context (model, 512);
+  g_autoptr (GError) error = NULL;
+  const TernGguf *gguf = tern_model_gguf (model);
+  const TernGgufTensor *last = tern_gguf_tensor (gguf, 0);
+  guint64 page = (guint64) sysconf (_SC_PAGESIZE);
+  TernToken token = 1;
+
+  for (gsize i = 1; i < tern_gguf_n_tensors (gguf); i++)
+    if (tern_gguf_tensor (gguf, i)->offset > last->offset)
+      last = tern_gguf_tensor (gguf, i);
+  g_assert_cmpstr (last->name, ==, "output.weight");
+  g_assert_cmpint (truncate (f->path, (tern_gguf_data_offset (gguf) + last->offset) / page * page), ==, 0);
+  g_assert_false (tern_context_decode (ctx, &token, 1, FALSE, NULL, NULL, NULL, &error));
+  assert_changed (error);
+}
+
 /* A progress callback that cuts the file at @path to nothing the first
  * time it is called. */
 static void
@@ -230,6 +254,7 @@ main (int argc, char *argv[])
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/engine/model/shrink/between-passes", test_between_passes);
   ADD ("/engine/model/shrink/inside-decode", test_inside_decode);
+  ADD ("/engine/model/shrink/last-tensor", test_last_tensor);
   ADD ("/engine/model/shrink/perplexity", test_perplexity);
   ADD ("/engine/model/shrink/while-loading", test_while_loading);
   ADD ("/engine/model/shrink/other-model", test_other_model);
