@@ -11,9 +11,10 @@ G_BEGIN_DECLS
  * count, main tensor type, file size, context length and when it was last
  * used; a warning on a model whose file is missing or changed since it was
  * added (each model is checked at every listing, and again when the
- * service finds the loaded model's file changed: "model-damaged"). Each row has "Use",
- * "Details…" (a TernModelDetails dialog) and "Remove…" (a confirmation
- * that can also move the file to the trash; otherwise the file is kept).
+ * service finds the loaded model's file changed: "model-damaged"). Each
+ * row has "Use", "Details…" (a TernModelDetails dialog) and "Remove…" (a
+ * confirmation that can also move the file to the trash; otherwise the
+ * file is kept).
  * With no models, an empty state says how to add one.
  *
  * Models are added with the "library.add" action (a file chooser for GGUF
