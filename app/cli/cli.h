@@ -99,6 +99,8 @@ void cli_interrupt_arm (CliInterrupt *in, gboolean armed);
 
 /* tern-cli history, in cli-history.c. */
 int cli_history (int argc, char **argv);
+/* tern-cli models, in cli-models.c. */
+int cli_models (int argc, char **argv);
 
 /* tern-cli chat --db: the chat kept in the store, in cli-chat-store.c.
  * Every function does nothing and succeeds when @cs is NULL (no --db). */

@@ -19,6 +19,7 @@ static const Command commands[] = {
   { "generate", cli_generate, "continue a prompt" },
   { "chat", cli_chat, "chat with a model on the terminal" },
   { "history", cli_history, "list, search, export and import stored conversations" },
+  { "models", cli_models, "list the model library and the state of each file" },
   { "template", cli_template, "print the prompt a chat template makes of a conversation" },
   { "logits", cli_logits, "write the logits of every token of a text" },
   { "perplexity", cli_perplexity, "measure perplexity on a text, as llama.cpp does" },

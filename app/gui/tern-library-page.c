@@ -358,6 +358,14 @@ tern_library_page_reload (TernLibraryPage *self)
   tern_service_list_models (self->service, self->cancellable, got_models, request);
 }
 
+/* The loaded model's file changed on disk while in use: its row shows it,
+ * as the checks of a new listing find. */
+static void
+on_model_damaged (TernService *service, gint64 id, const GError *error, TernLibraryPage *self)
+{
+  tern_library_page_reload (self);
+}
+
 /* ---- Adding ---- */
 
 static void
@@ -618,6 +626,8 @@ tern_library_page_dispose (GObject *object)
     }
   /* AdwBin unparents its child itself; the rows go with the list. */
   g_hash_table_remove_all (self->rows);
+  if (self->service != NULL)
+    g_signal_handlers_disconnect_by_data (self->service, self);
   g_clear_object (&self->service);
   g_clear_pointer (&self->models, g_ptr_array_unref);
   G_OBJECT_CLASS (tern_library_page_parent_class)->dispose (object);
@@ -688,6 +698,7 @@ tern_library_page_new (TernService *service)
   TernLibraryPage *self = g_object_new (TERN_TYPE_LIBRARY_PAGE, NULL);
 
   self->service = g_object_ref (service);
+  g_signal_connect (service, "model-damaged", G_CALLBACK (on_model_damaged), self);
   tern_library_page_reload (self);
   return GTK_WIDGET (self);
 }

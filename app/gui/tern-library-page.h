@@ -10,9 +10,11 @@ G_BEGIN_DECLS
  * most recently used first: its name, and its architecture, parameter
  * count, main tensor type, file size, context length and when it was last
  * used; a warning on a model whose file is missing or changed since it was
- * added (each model is checked at every listing). Each row has "Use",
- * "Details…" (a TernModelDetails dialog) and "Remove…" (a confirmation
- * that can also move the file to the trash; otherwise the file is kept).
+ * added (each model is checked at every listing, and again when the
+ * service finds the loaded model's file changed: "model-damaged"). Each
+ * row has "Use", "Details…" (a TernModelDetails dialog) and "Remove…" (a
+ * confirmation that can also move the file to the trash; otherwise the
+ * file is kept).
  * With no models, an empty state says how to add one.
  *
  * Models are added with the "library.add" action (a file chooser for GGUF

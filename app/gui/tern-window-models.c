@@ -188,6 +188,18 @@ on_library_changed (TernLibraryPage *page, gint64 id, TernWindow *self)
   tern_window_reload_models (self, TRUE);
 }
 
+/* The loaded model's file changed on disk while in use, and the service
+ * unloaded it: the banner says so until another model loads (the library
+ * page marks the file itself). */
+static void
+on_model_damaged (TernService *service, gint64 id, const GError *error, TernWindow *self)
+{
+  g_autofree char *text = g_strdup_printf (_("The model was unloaded: %s"), error->message);
+
+  tern_window_show_banner (self, text);
+  tern_window_reload_models (self, FALSE);
+}
+
 static void
 on_library_error (TernLibraryPage *page, const char *message, TernWindow *self)
 {
@@ -290,4 +302,5 @@ tern_window_models_init (TernWindow *self)
   g_signal_connect_object (self->library_page, "model-activated", G_CALLBACK (on_library_model_activated), self, 0);
   g_signal_connect_object (self->library_page, "model-added", G_CALLBACK (on_library_changed), self, 0);
   g_signal_connect_object (self->library_page, "error", G_CALLBACK (on_library_error), self, 0);
+  g_signal_connect_object (self->service, "model-damaged", G_CALLBACK (on_model_damaged), self, 0);
 }

@@ -22,8 +22,10 @@ stat_file (const char *path, TernModelIdentity *out, GError **error)
   return TRUE;
 }
 
-static void
-hash_header (const TernGguf *gguf, TernModelIdentity *out)
+/* IO when the header changed on disk while it was hashed: the hash would
+ * be of zeros. */
+static gboolean
+hash_header (const TernGguf *gguf, TernModelIdentity *out, GError **error)
 {
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   gsize size, len = sizeof out->sha256;
@@ -31,6 +33,7 @@ hash_header (const TernGguf *gguf, TernModelIdentity *out)
 
   g_checksum_update (sum, data, (gssize) MIN (tern_gguf_data_offset (gguf), size));
   g_checksum_get_digest (sum, out->sha256, &len);
+  return tern_gguf_check_intact (gguf, error);
 }
 
 gboolean
@@ -42,8 +45,7 @@ tern_model_identity_compute (const char *path, TernModelIdentity *out, GError **
   g_autoptr (TernGguf) gguf = tern_gguf_open (path, error);
   if (gguf == NULL)
     return FALSE;
-  hash_header (gguf, out);
-  return TRUE;
+  return hash_header (gguf, out, error);
 }
 
 gboolean
@@ -52,8 +54,7 @@ tern_model_identity_of_gguf (const TernGguf *gguf, const char *path, TernModelId
   memset (out, 0, sizeof *out);
   if (!stat_file (path, out, error))
     return FALSE;
-  hash_header (gguf, out);
-  return TRUE;
+  return hash_header (gguf, out, error);
 }
 
 gboolean

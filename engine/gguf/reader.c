@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "guard.h"
+
 /* The file is hostile until proven otherwise: every length is checked
  * against what remains before it is used, and nothing is allocated from a
  * count before that count is bounded by the file's size. */
@@ -18,6 +20,7 @@ struct TernGguf {
   GBytes *bytes;
   const guint8 *data;
   gsize size;
+  int guard;                /* the mapping's slot in the guard (guard.h), or -1 */
 
   guint32 version;
   guint32 alignment;
@@ -413,11 +416,15 @@ parse (TernGguf *gguf, GError **error)
   return place_tensors (gguf, error);
 }
 
-TernGguf *
-tern_gguf_open_bytes (GBytes *bytes, const char *name, GError **error)
+/* Opens @bytes, whose mapping is registered in the guard's slot @guard
+ * (-1: none), which the TernGguf then owns. */
+static TernGguf *
+open_guarded (GBytes *bytes, const char *name, int guard, GError **error)
 {
   g_autoptr (TernGguf) gguf = g_new0 (TernGguf, 1);
+  g_autoptr (GError) local = NULL;
 
+  gguf->guard = guard;
   gguf->name = g_strdup (name);
   gguf->bytes = g_bytes_ref (bytes);
   gguf->data = g_bytes_get_data (bytes, &gguf->size);
@@ -426,12 +433,23 @@ tern_gguf_open_bytes (GBytes *bytes, const char *name, GError **error)
   if (gguf->data == NULL)
     gguf->size = 0;
 
-  if (!parse (gguf, error))
+  gboolean parsed = parse (gguf, &local);
+  /* A file that shrank while it was read gave zeros, which say nothing
+   * about it: the change is what to report. */
+  if (!tern_gguf_check_intact (gguf, error))
+    return NULL;
+  if (!parsed)
     {
-      g_prefix_error (error, "%s: ", name);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: ", name);
       return NULL;
     }
   return g_steal_pointer (&gguf);
+}
+
+TernGguf *
+tern_gguf_open_bytes (GBytes *bytes, const char *name, GError **error)
+{
+  return open_guarded (bytes, name, -1, error);
 }
 
 TernGguf *
@@ -440,6 +458,7 @@ tern_gguf_open (const char *path, GError **error)
   g_autofree char *name = g_path_get_basename (path);
   g_autoptr (GError) local_error = NULL;
   g_autoptr (GMappedFile) mapped = g_mapped_file_new (path, FALSE, &local_error);
+  int guard = -1;
 
   if (mapped == NULL)
     {
@@ -447,7 +466,18 @@ tern_gguf_open (const char *path, GError **error)
       return NULL;
     }
   g_autoptr (GBytes) bytes = g_mapped_file_get_bytes (mapped);
-  return tern_gguf_open_bytes (bytes, name, error);
+  if (g_mapped_file_get_length (mapped) > 0)
+    {
+      guard = tern_gguf_guard_register (g_mapped_file_get_contents (mapped), g_mapped_file_get_length (mapped));
+      if (guard < 0)
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO,
+                       "%s: more than %d model files are open at once; close some first", name,
+                       TERN_GGUF_GUARD_SLOTS);
+          return NULL;
+        }
+    }
+  return open_guarded (bytes, name, guard, error);
 }
 
 void
@@ -466,6 +496,10 @@ tern_gguf_free (TernGguf *gguf)
   g_free (gguf->tensors);
   g_hash_table_unref (gguf->kv_index);
   g_hash_table_unref (gguf->tensor_index);
+  /* Out of the guard before the mapping goes (with the last reference to
+   * the bytes). */
+  if (gguf->guard >= 0)
+    tern_gguf_guard_unregister (gguf->guard);
   g_bytes_unref (gguf->bytes);
   g_free (gguf->name);
   g_free (gguf);
@@ -483,6 +517,17 @@ tern_gguf_file_data (const TernGguf *gguf, gsize *size)
 {
   *size = gguf->size;
   return gguf->data;
+}
+
+gboolean
+tern_gguf_check_intact (const TernGguf *gguf, GError **error)
+{
+  if (gguf->guard < 0 || !tern_gguf_guard_damaged (gguf->guard))
+    return TRUE;
+  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO,
+               "the model file %s changed on disk while in use (it shrank, or could not be read); load it again",
+               gguf->name);
+  return FALSE;
 }
 
 const char *

@@ -379,6 +379,9 @@ fail:
   return FALSE;
 }
 
+/* Bytes of tensor data copied at a time. */
+#define COPY_CHUNK ((gsize) 1 << 20)
+
 gboolean
 tern_gguf_write_copy (const TernGguf *gguf, const char *path, GError **error)
 {
@@ -397,11 +400,23 @@ tern_gguf_write_copy (const TernGguf *gguf, const char *path, GError **error)
     }
   if (!tern_gguf_writer_begin_data (w, error))
     return FALSE;
+  /* Through a buffer: a read of a part of the file that is gone then
+   * faults here, where the guard gives zeros and marks the file (gguf.h),
+   * rather than in write(2), which would fail with EFAULT. */
+  g_autofree guint8 *buffer = g_malloc (COPY_CHUNK);
   for (gsize i = 0; i < tern_gguf_n_tensors (gguf); i++)
     {
       const TernGgufTensor *t = tern_gguf_tensor (gguf, i);
-      if (!tern_gguf_writer_write (w, t->data, t->n_bytes, error))
-        return FALSE;
+      for (guint64 done = 0; done < t->n_bytes; done += COPY_CHUNK)
+        {
+          gsize n = MIN (COPY_CHUNK, t->n_bytes - done);
+          memcpy (buffer, (const guint8 *) t->data + done, n);
+          if (!tern_gguf_writer_write (w, buffer, n, error))
+            return FALSE;
+        }
     }
+  /* Zeros from a source that shrank meanwhile are no copy of it. */
+  if (!tern_gguf_check_intact (gguf, error))
+    return FALSE;
   return tern_gguf_writer_finish (w, error);
 }

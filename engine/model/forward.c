@@ -116,5 +116,6 @@ tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const Te
       b->ops->submit (b, NULL);
       return FALSE;
     }
-  return b->ops->submit (b, error);
+  /* Weights read from a file that shrank meanwhile were zeros. */
+  return b->ops->submit (b, error) && tern_weights_check (w, error);
 }

@@ -35,6 +35,8 @@ void tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b);
  * @cancellable stops the pass (checked before each layer, and by the
  * backend within), and with the backend's error where submitting fails; the
  * pass is then submitted unfinished, and the cache positions it wrote hold
- * unspecified values. */
+ * unspecified values. Fails with IO too where the model file changed on
+ * disk while the pass read it (tern_weights_check): its logits and cache
+ * positions are then void. */
 gboolean tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
                        gint32 pos, gint32 n_logits, GCancellable *cancellable, GError **error);

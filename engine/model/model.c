@@ -386,7 +386,7 @@ bind_weights (TernModel *model, TernProgressFn progress, gpointer user_data, GCa
       return FALSE;
     }
 
-  model->weights = tern_weights_new_mapped (hp);
+  model->weights = tern_weights_new_mapped (model->gguf, hp);
   for (int k = 0; k < TERN_WEIGHT_FIRST_LAYER_KIND; k++)
     tern_weights_bind (model->weights, -1, k, model->global[k]);
   for (gint32 l = 0; l < hp->n_layer; l++)
@@ -402,7 +402,7 @@ tern_model_load (const char *path, TernProgressFn progress, gpointer user_data, 
 {
   g_autoptr (TernModel) model = g_new0 (TernModel, 1);
   TernGgufString arch;
-  GError *local = NULL;
+  g_autoptr (GError) local = NULL;
 
   model->gguf = tern_gguf_open (path, error);
   if (model->gguf == NULL || cancelled (model->gguf, cancellable, error))
@@ -412,14 +412,22 @@ tern_model_load (const char *path, TernProgressFn progress, gpointer user_data, 
       if (local == NULL)
         g_set_error (&local, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT, "%s: missing key general.architecture",
                      tern_gguf_name (model->gguf));
-      g_propagate_error (error, local);
+      g_propagate_error (error, g_steal_pointer (&local));
       return NULL;
     }
   model->arch_name = g_utf8_make_valid (arch.data, MIN (arch.len, 64));
-  model->tokenizer = tern_tokenizer_new (model->gguf, error);
-  if (model->tokenizer == NULL || cancelled (model->gguf, cancellable, error) || !read_hparams (model, error) ||
-      !bind_weights (model, progress, user_data, cancellable, error))
+  model->tokenizer = tern_tokenizer_new (model->gguf, &local);
+  gboolean ok = model->tokenizer != NULL && !cancelled (model->gguf, cancellable, &local) &&
+                read_hparams (model, &local) && bind_weights (model, progress, user_data, cancellable, &local);
+  /* The tokenizer and the sample checked for NaN read the file: zeros from
+   * a file that shrank meanwhile are the error, whatever they made of it. */
+  if (!tern_gguf_check_intact (model->gguf, error))
     return NULL;
+  if (!ok)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
   return g_steal_pointer (&model);
 }
 
@@ -453,8 +461,9 @@ tern_model_weight (const TernModel *model, gint32 layer, TernWeightKind kind)
 {
   const TernGgufTensor *t;
 
-  /* Always available in the mapping: acquired just for the look. */
-  tern_weights_acquire (model->weights, layer, NULL);
+  /* Acquired just for the look: only a file changed on disk refuses. */
+  if (!tern_weights_acquire (model->weights, layer, NULL))
+    return NULL;
   t = tern_weights_get (model->weights, layer, kind);
   tern_weights_release (model->weights, layer);
   return t;

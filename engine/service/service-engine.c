@@ -465,6 +465,20 @@ tern_service_engine_send (Engine *e, Job *job, gint64 edited_id, const char *tex
 
 /* ---- The thread ---- */
 
+/* A model whose file shrank on disk computes nothing more (every pass
+ * fails, tern_gguf_check_intact): it is unloaded, and the owner told. */
+static void
+drop_damaged_model (Engine *e)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (e->model == NULL || tern_gguf_check_intact (tern_model_gguf (e->model), &error))
+    return;
+  gint64 id = e->model_id;
+  tern_service_engine_unload (e);
+  tern_service_emit_model_damaged (e->service, id, error);
+}
+
 static void
 run (Engine *e, Job *job)
 {
@@ -478,6 +492,7 @@ run (Engine *e, Job *job)
     }
   gboolean ok = ready (e, type->needs, &job->error) && type->run (e, job, job->data, &job->error);
   g_assert (ok == (job->error == NULL));
+  drop_damaged_model (e);
 }
 
 gpointer

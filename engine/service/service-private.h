@@ -163,6 +163,7 @@ void tern_service_emit_finished (TernService *self, gint64 reply_id, gboolean in
 void tern_service_emit_progress (TernService *self, TernServicePhase phase, double fraction);
 void tern_service_emit_error (TernService *self, const GError *error);
 void tern_service_emit_notice (TernService *self, const char *text);
+void tern_service_emit_model_damaged (TernService *self, gint64 model_id, const GError *error);
 /* Publishes @state for the properties. */
 void tern_service_publish_state (TernService *self, const ServiceState *state);
 /* Hands @job back, run: its task completes on the owner context. */

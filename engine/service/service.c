@@ -14,12 +14,13 @@ typedef enum {
   EVENT_PROGRESS,
   EVENT_ERROR,
   EVENT_NOTICE,
+  EVENT_MODEL_DAMAGED,
   EVENT_DONE, /* a job ran: complete its task */
 } EventKind;
 
 typedef struct {
   EventKind kind;
-  gint64 id;         /* reply id */
+  gint64 id;         /* reply id; MODEL_DAMAGED: model id */
   gint64 parent_id;  /* REPLY_STARTED */
   gboolean incomplete;
   TernServicePhase phase; /* PROGRESS */
@@ -53,6 +54,7 @@ enum {
   SIGNAL_PROGRESS,
   SIGNAL_ERROR,
   SIGNAL_NOTICE,
+  SIGNAL_MODEL_DAMAGED,
   N_SIGNALS
 };
 
@@ -308,6 +310,9 @@ deliver (TernService *self)
         case EVENT_NOTICE:
           g_signal_emit (self, signals[SIGNAL_NOTICE], 0, ev->text->str);
           break;
+        case EVENT_MODEL_DAMAGED:
+          g_signal_emit (self, signals[SIGNAL_MODEL_DAMAGED], 0, ev->id, ev->error);
+          break;
         case EVENT_DONE:
           job_return (g_steal_pointer (&ev->job));
           break;
@@ -433,6 +438,16 @@ tern_service_emit_notice (TernService *self, const char *text)
   Event *ev = event_new (EVENT_NOTICE);
 
   ev->text = g_string_new (text);
+  queue_event (self, ev);
+}
+
+void
+tern_service_emit_model_damaged (TernService *self, gint64 model_id, const GError *error)
+{
+  Event *ev = event_new (EVENT_MODEL_DAMAGED);
+
+  ev->id = model_id;
+  ev->error = g_error_copy (error);
   queue_event (self, ev);
 }
 
@@ -692,6 +707,8 @@ tern_service_class_init (TernServiceClass *klass)
                                         G_TYPE_NONE, 1, G_TYPE_ERROR);
   signals[SIGNAL_NOTICE] = g_signal_new ("notice", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                          G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_MODEL_DAMAGED] = g_signal_new ("model-damaged", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                                NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_ERROR);
 }
 
 static void

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The mapped-file weight source: tensors used in place in the mapping,
- * always available. It keeps count of acquisitions so that a forward pass
- * that reads a layer it has not acquired fails here, as it would with a
- * source that loads layers. */
+ * available until the file shrinks on disk. It keeps count of acquisitions
+ * so that a forward pass that reads a layer it has not acquired fails here,
+ * as it would with a source that loads layers. */
 #include <tern/error.h>
 #include <tern/weights.h>
 
 struct TernWeights {
+  const TernGguf *gguf;          /* the mapped file, or NULL */
   TernHParams hp;
   const TernGgufTensor *global[TERN_WEIGHT_FIRST_LAYER_KIND];
   const TernGgufTensor **layers; /* [n_layer][TERN_WEIGHT_N_KINDS] */
@@ -14,10 +15,11 @@ struct TernWeights {
 };
 
 TernWeights *
-tern_weights_new_mapped (const TernHParams *hp)
+tern_weights_new_mapped (const TernGguf *gguf, const TernHParams *hp)
 {
   TernWeights *w = g_new0 (TernWeights, 1);
 
+  w->gguf = gguf;
   w->hp = *hp;
   w->layers = g_new0 (const TernGgufTensor *, (gsize) hp->n_layer * TERN_WEIGHT_N_KINDS);
   w->acquired = g_new0 (gint32, hp->n_layer + 1);
@@ -75,6 +77,9 @@ tern_weights_announce (TernWeights *w, gint32 layer)
 gboolean
 tern_weights_acquire (TernWeights *w, gint32 layer, GError **error)
 {
+  /* A pass stops at the next layer once the file shrank under it. */
+  if (!tern_weights_check (w, error))
+    return FALSE;
   (*counter (w, layer))++;
   return TRUE;
 }
@@ -93,4 +98,10 @@ tern_weights_get (const TernWeights *w, gint32 layer, TernWeightKind kind)
 {
   g_assert (*counter (w, layer) > 0);
   return *slot (w, layer, kind);
+}
+
+gboolean
+tern_weights_check (const TernWeights *w, GError **error)
+{
+  return w->gguf == NULL || tern_gguf_check_intact (w->gguf, error);
 }

@@ -64,7 +64,16 @@ typedef struct {
 } TernGgufTensor;
 
 /* Opens and validates @path. Returns NULL with an IO or FORMAT error (or
- * UNSUPPORTED for a valid file using a tensor type Tern lacks). */
+ * UNSUPPORTED for a valid file using a tensor type Tern lacks).
+ *
+ * The file stays mapped while the TernGguf lives, and may change on disk
+ * meanwhile. Where it shrinks, a read of the part gone does not crash the
+ * process (as a plain mapping's SIGBUS would): it gives zeros, and marks
+ * the TernGguf damaged for good; tern_gguf_check_intact tells, and
+ * whatever read the file checks it before its result is used. A SIGBUS
+ * that is no read of such a mapping goes to the handler installed before,
+ * or kills the process as without Tern. Errors: IO too when the file
+ * shrinks while it is being opened. */
 TernGguf *tern_gguf_open (const char *path, GError **error);
 
 /* Same on bytes already in memory; @name is used in error messages. The
@@ -73,6 +82,13 @@ TernGguf *tern_gguf_open_bytes (GBytes *bytes, const char *name, GError **error)
 
 void tern_gguf_free (TernGguf *gguf);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernGguf, tern_gguf_free)
+
+/* TRUE while every read of @gguf's file read the file; FALSE with an IO
+ * error ("the model file NAME changed on disk while in use…; load it
+ * again") once a read found the file shorter than when it was opened, or
+ * could not read it, and got zeros instead. Always TRUE for a TernGguf
+ * opened on bytes. Any thread. */
+gboolean tern_gguf_check_intact (const TernGguf *gguf, GError **error);
 
 guint32 tern_gguf_version (const TernGguf *gguf);
 guint32 tern_gguf_alignment (const TernGguf *gguf);
@@ -168,7 +184,9 @@ gboolean tern_gguf_writer_write (TernGgufWriter *writer, const void *data, gsize
 gboolean tern_gguf_writer_finish (TernGgufWriter *writer, GError **error);
 
 /* Writes a copy of @gguf to @path: same metadata, tensor infos and data.
- * For a file laid out as llama.cpp writes them, the bytes are identical. */
+ * For a file laid out as llama.cpp writes them, the bytes are identical.
+ * IO, with nothing left at @path, when @gguf's file changed on disk
+ * meanwhile (tern_gguf_check_intact). */
 gboolean tern_gguf_write_copy (const TernGguf *gguf, const char *path, GError **error);
 
 G_END_DECLS

@@ -24,7 +24,8 @@ gboolean tern_model_identity_compute (const char *path, TernModelIdentity *out, 
 /* The identity of the model file @gguf, opened from @path: the hash of its
  * mapped header, and the size and mtime of the file at @path now. Call it
  * right after opening (tern_model_gguf of a model just loaded). IO when the
- * file is gone. */
+ * file is gone, or changed on disk since @gguf mapped it
+ * (tern_gguf_check_intact). */
 gboolean tern_model_identity_of_gguf (const TernGguf *gguf, const char *path, TernModelIdentity *out,
                                       GError **error);
 

@@ -23,9 +23,14 @@ typedef void (*TernProgressFn) (double fraction, gpointer user_data);
 /* Loads the model at @path: validates the file, reads the hyper-parameters,
  * builds the tokenizer and binds every weight, checking its shape and that
  * a sample of its rows (16 at most, spread over it) holds no NaN or
- * infinity. Errors: IO, FORMAT (a missing, mis-shaped or damaged tensor,
- * bad metadata: the message names it), UNSUPPORTED (an unknown architecture), CANCELLED. Call from
- * any thread; @progress is called on that thread. */
+ * infinity. Errors: IO (also when the file shrinks on disk while it is
+ * read), FORMAT (a missing, mis-shaped or damaged tensor, bad metadata:
+ * the message names it), UNSUPPORTED (an unknown architecture), CANCELLED.
+ * Call from any thread; @progress is called on that thread.
+ *
+ * The weights stay mapped: a file that shrinks on disk while the model is
+ * loaded gives zeros where it is read past its new end, never a crash, and
+ * every computation after that fails with IO (tern_gguf_check_intact). */
 TernModel *tern_model_load (const char *path, TernProgressFn progress, gpointer user_data,
                             GCancellable *cancellable, GError **error);
 void tern_model_free (TernModel *model);
@@ -43,8 +48,9 @@ gint64 tern_model_n_params (const TernModel *model);
 TernWeights *tern_model_weights (const TernModel *model);
 
 /* The tensor in role @kind of layer @layer (-1 for global roles), or NULL
- * for an optional weight the model lacks: tern_weights_get on the model's
- * source, for inspection (tern-cli info, tests). */
+ * for an optional weight the model lacks, and for any once the file changed
+ * on disk: tern_weights_get on the model's source, for inspection (tern-cli
+ * info, tests). */
 const TernGgufTensor *tern_model_weight (const TernModel *model, gint32 layer, TernWeightKind kind);
 
 G_END_DECLS

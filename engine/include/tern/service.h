@@ -52,6 +52,11 @@ G_BEGIN_DECLS
  * - "notice" (const char *text): something the user should know that is
  *   not a failure: messages left out of the prompt because the model's
  *   chat template does not take them.
+ * - "model-damaged" (gint64 model_id, GError *error): the file of the
+ *   loaded model (library id @model_id) changed on disk while in use, so
+ *   that the request that found it failed (IO, the same @error), and the
+ *   model was unloaded ("model-loaded" is FALSE by then). Checking the
+ *   model (tern_service_check_model) then finds it changed or missing.
  *
  * Properties (read-only, notified on the owner context only on change):
  * "model-loaded", "model-id" (the library id of the loaded model),

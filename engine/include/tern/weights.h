@@ -66,9 +66,10 @@ typedef enum {
  * the forward pass. */
 typedef struct TernWeights TernWeights;
 
-/* A source over a mapped GGUF file, empty until tern_weights_bind fills it.
- * The tensors it is given must outlive it (the model owns both). */
-TernWeights *tern_weights_new_mapped (const TernHParams *hp);
+/* A source over the mapped GGUF file @gguf (NULL: tensors in memory, which
+ * cannot change), empty until tern_weights_bind fills it. @gguf and the
+ * tensors it is given must outlive it (the model owns them all). */
+TernWeights *tern_weights_new_mapped (const TernGguf *gguf, const TernHParams *hp);
 void tern_weights_free (TernWeights *weights);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernWeights, tern_weights_free)
 
@@ -83,7 +84,8 @@ const TernHParams *tern_weights_hparams (const TernWeights *weights);
 void tern_weights_announce (TernWeights *weights, gint32 layer);
 
 /* Makes layer @layer's weights (-1: the global ones) available until
- * tern_weights_release. IO when they cannot be read. */
+ * tern_weights_release. IO when they cannot be read, as once the file
+ * changed on disk (tern_weights_check). */
 gboolean tern_weights_acquire (TernWeights *weights, gint32 layer, GError **error);
 void tern_weights_release (TernWeights *weights, gint32 layer);
 
@@ -92,5 +94,10 @@ void tern_weights_release (TernWeights *weights, gint32 layer);
  * tied embeddings is the token embedding. Valid while the layer is
  * acquired (always, for a mapped source). */
 const TernGgufTensor *tern_weights_get (const TernWeights *weights, gint32 layer, TernWeightKind kind);
+
+/* IO when the file of the weights changed on disk since it was mapped, so
+ * that some weights read as zeros (tern_gguf_check_intact): whatever was
+ * computed with them must not be used. Any thread. */
+gboolean tern_weights_check (const TernWeights *weights, GError **error);
 
 G_END_DECLS

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tern-cli on a damaged model, and with too little memory for what it is
- * asked: generate and perplexity exit 2 saying what is wrong, never print
- * nothing (or "PPL = nan") and exit 0, never die of a signal. */
+/* tern-cli on a damaged model, on a model file cut short while in use,
+ * and with too little memory for what it is asked: generate, chat and
+ * perplexity exit 2 saying what is wrong, never print nothing (or "PPL =
+ * nan") and exit 0, never die of a signal. */
 #include <gio/gio.h>
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli-run.h"
 #include "model-variant.h"
@@ -75,6 +77,118 @@ test_damaged_quantized (void)
   g_autofree char *model = model_variant_poke_f32 (dir, "huge.gguf", src, "blk.0.attn_norm.weight", 0, 256, 3e38f);
 
   assert_commands_fail (model, "the model computed a non-finite value (NaN or infinity)");
+  test_remove_tree (dir);
+}
+
+#define CHANGED "tern-cli: the model file model.gguf changed on disk while in use (it shrank, or could not be read); " \
+                "load it again\n"
+
+/* A copy of the f32 fixture at @dir/model.gguf, which the test cuts short. */
+static char *
+copy_model (const char *dir)
+{
+  g_autofree char *src = data_path ("models", "kjv-tiny-f32.gguf");
+  g_autofree char *contents = NULL;
+  char *dest = g_build_filename (dir, "model.gguf", NULL);
+  gsize len;
+
+  g_assert_true (g_file_get_contents (src, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (dest, contents, len, NULL));
+  return dest;
+}
+
+static void
+halve (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (truncate (path, st.st_size / 2), ==, 0);
+}
+
+/* Whether process @pid has @path mapped. */
+static gboolean
+maps_file (GPid pid, const char *path)
+{
+  g_autofree char *maps_path = g_strdup_printf ("/proc/%d/maps", (int) pid);
+  g_autofree char *maps = NULL;
+
+  return g_file_get_contents (maps_path, &maps, NULL, NULL) && strstr (maps, path) != NULL;
+}
+
+/* The issue's reproduction: the model file cut to half while generate
+ * runs (as soon as it has mapped it: loading, or generating 3000 tokens,
+ * which take seconds). A clear error, not SIGBUS. */
+static void
+test_shrink_generate (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-shrink-XXXXXX", NULL);
+  g_autofree char *model = copy_model (dir);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                                                g_getenv ("TERN_CLI"), "generate", model, "--prompt", "In the beginning",
+                                                "-n", "3000", "--temp", "0", "--threads", "2", NULL);
+  g_assert_no_error (error);
+  GPid pid = atoi (g_subprocess_get_identifier (p));
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+
+  while (!maps_file (pid, model))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+  halve (model);
+  g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 2);
+  g_assert_true (g_str_has_suffix (err, CHANGED));
+  test_remove_tree (dir);
+}
+
+/* chat --db: the file cut to half between two messages. The second gets
+ * the error, not SIGBUS; the library then says the file changed (tern-cli
+ * models). */
+static void
+test_shrink_chat (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("tern-cli-shrink-XXXXXX", NULL);
+  g_autofree char *model = copy_model (dir);
+  g_autofree char *db = g_build_filename (dir, "tern.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = NULL, *err = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                                                g_getenv ("TERN_CLI"), "chat", model, "--db", db, "-n", "8", "--temp",
+                                                "0", "--threads", "2", NULL);
+  g_assert_no_error (error);
+  g_autoptr (GDataInputStream) replies = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p));
+  GOutputStream *input = g_subprocess_get_stdin_pipe (p);
+
+  /* A reply ends with a blank line. */
+  g_assert_true (g_output_stream_write_all (input, "In the beginning\n", 17, NULL, NULL, &error));
+  for (;;)
+    {
+      g_autofree char *line = g_data_input_stream_read_line_utf8 (replies, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (line[0] == '\0')
+        break;
+    }
+  halve (model);
+  g_assert_true (g_output_stream_write_all (input, "And God said\n", 13, NULL, NULL, &error));
+  g_subprocess_communicate_utf8 (p, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 2);
+  g_assert_true (g_str_has_suffix (err, CHANGED));
+
+  g_auto (RunResult) models = { 0 };
+  run_cli (&models, "models", "--db", db, NULL);
+  g_autofree char *expected = g_strdup_printf ("1\tchanged\tkjv-tiny\t%s\n", model);
+  g_assert_cmpint (models.status, ==, 0);
+  g_assert_cmpstr (models.out, ==, expected);
   test_remove_tree (dir);
 }
 
@@ -270,6 +384,8 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/damaged/at-load", test_damaged_at_load);
   g_test_add_func ("/cli/damaged/at-run-time", test_damaged_at_run_time);
   g_test_add_func ("/cli/damaged/quantized", test_damaged_quantized);
+  g_test_add_func ("/cli/shrink/generate", test_shrink_generate);
+  g_test_add_func ("/cli/shrink/chat", test_shrink_chat);
   g_test_add_func ("/cli/no-memory/issue", test_no_memory);
   g_test_add_func ("/cli/no-memory/sweep", test_no_memory_sweep);
   g_test_add_func ("/cli/no-memory/threads", test_no_memory_threads);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The real window with the real engine on a small fixture model: chat,
  * stop, branches, search, delete and undo, restart and resume, and the
- * banner for a model file that went missing or changed. */
+ * banner for a model file that went missing or changed, or shrank while
+ * in use. */
 #include "app-harness.h"
 
 #include <glib/gstdio.h>
 #include <tern/session.h>
+#include <unistd.h>
 
 #include "test-data.h"
 #include "token-gate.h"
@@ -822,6 +824,69 @@ check_banner (const char *word)
   app_harness_clear (&h);
 }
 
+static GtkWidget *
+find_widget (GtkWidget *root, gboolean (*match) (GtkWidget *widget))
+{
+  if (match (root))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget (child, match);
+      if (found)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+is_changed_warning (GtkWidget *widget)
+{
+  return GTK_IS_IMAGE (widget) && gtk_widget_get_visible (widget) &&
+         g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (widget)), "dialog-warning-symbolic") == 0 &&
+         g_strcmp0 (gtk_widget_get_tooltip_text (widget), "File changed since it was added") == 0;
+}
+
+static gboolean
+library_marks_changed (gpointer data)
+{
+  TernWindow *w = data;
+
+  return find_widget (w->library_page, is_changed_warning) != NULL;
+}
+
+/* The model file cut to half while chatting (the issue's SIGBUS): the
+ * next message gets no reply, the banner says the model was unloaded and
+ * why, nothing can be sent, and the library marks the file changed. */
+static void
+damaged_body (AppHarness *hp, gpointer model)
+{
+  AppHarness h = *hp;
+  GStatBuf st;
+
+  start_chat (&h, model);
+  app_harness_send (h.window, QUESTION);
+  wait_reply (h.window);
+  g_assert_false (library_marks_changed (h.window));
+
+  g_assert_cmpint (g_stat (model, &st), ==, 0);
+  g_assert_cmpint (truncate (model, st.st_size / 2), ==, 0);
+  app_harness_send (h.window, "And then?");
+  app_harness_wait ("the banner", banner_shown, h.window, 60);
+  g_test_message ("banner: %s", gtk_label_get_label (h.window->banner_label));
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (h.window->banner_label),
+                                   "The model was unloaded: the model file model.gguf changed on disk while in use"));
+  app_harness_wait ("the window to settle", app_harness_idle, h.window, 60);
+  g_assert_false (tern_service_get_model_loaded (h.window->service));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (h.window), "send"));
+  app_harness_wait ("the library to mark the file", library_marks_changed, h.window, 60);
+}
+
+static void
+test_model_damaged (void)
+{
+  run_with_model (damaged_body);
+}
+
 static void
 phase_missing (void)
 {
@@ -882,6 +947,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/app/window/search-delete-undo", test_search_delete_undo);
   g_test_add_func ("/app/window/accessible", test_accessible);
   g_test_add_func ("/app/window/shortcuts", test_shortcuts);
+  g_test_add_func ("/app/window/model-damaged", test_model_damaged);
   g_test_add_func ("/app/window/restart", test_restart);
   g_test_add_func ("/app/window/restart/chat", phase_chat);
   g_test_add_func ("/app/window/restart/resume", phase_resume);

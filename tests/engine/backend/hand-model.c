@@ -25,7 +25,7 @@ hand_model_new (const TernHParams *hp, guint32 seed)
   HandModel *m = g_new0 (HandModel, 1);
 
   m->hp = *hp;
-  m->weights = tern_weights_new_mapped (hp);
+  m->weights = tern_weights_new_mapped (NULL, hp);
   m->tensors = g_ptr_array_new_with_free_func (tensor_free);
   m->rand = g_rand_new_with_seed (seed);
   return m;

@@ -4,6 +4,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <tern/service.h>
+#include <unistd.h>
 
 #include "model-variant.h"
 #include "strict-template.h"
@@ -40,6 +41,8 @@ typedef struct {
   /* On the first delta: shut down. */
   gboolean shutdown_on_delta;
   char *notice;
+  gint64 damaged_id;    /* "model-damaged" */
+  GError *damaged_error;
 } Fixture;
 
 static gboolean
@@ -76,6 +79,7 @@ fixture_clear (Fixture *f)
   g_free (f->notice);
   g_string_free (f->deltas, TRUE);
   g_clear_error (&f->error);
+  g_clear_error (&f->damaged_error);
   g_assert_null (f->result);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Fixture, fixture_clear)
@@ -170,6 +174,16 @@ on_notice (TernService *service, const char *text, Fixture *f)
 }
 
 static void
+on_model_damaged (TernService *service, gint64 id, GError *error, Fixture *f)
+{
+  /* Unloaded by then. */
+  g_assert_false (tern_service_get_model_loaded (service));
+  f->damaged_id = id;
+  g_clear_error (&f->damaged_error);
+  f->damaged_error = g_error_copy (error);
+}
+
+static void
 on_notify_generating (TernService *service, GParamSpec *pspec, Fixture *f)
 {
   f->n_notify_generating++;
@@ -186,6 +200,7 @@ service_new (Fixture *f, const char *db)
   g_signal_connect (service, "progress", G_CALLBACK (on_progress), f);
   g_signal_connect (service, "error", G_CALLBACK (on_error), f);
   g_signal_connect (service, "notice", G_CALLBACK (on_notice), f);
+  g_signal_connect (service, "model-damaged", G_CALLBACK (on_model_damaged), f);
   g_signal_connect (service, "notify::generating", G_CALLBACK (on_notify_generating), f);
   return service;
 }
@@ -775,6 +790,51 @@ test_notice (void)
   g_assert_finalize_object (service);
 }
 
+/* The model file cut to half while the model is loaded (the issue's
+ * SIGBUS): the next message gets no reply but an IO error, and is kept;
+ * the service unloads the model, says so, and the library finds the file
+ * changed. */
+static void
+test_model_damaged (void)
+{
+  g_auto (Fixture) f = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  fixture_init (&f);
+  g_assert_true (g_file_get_contents (f.model, &contents, &len, NULL));
+  g_free (f.model);
+  f.model = g_build_filename (f.dir, "model.gguf", NULL);
+  g_assert_true (g_file_set_contents (f.model, contents, len, NULL));
+  TernService *service = service_new (&f, f.db);
+  gint64 model_id = load (&f, service);
+  gint64 conversation = new_conversation (&f, service);
+  open_conversation (&f, service, conversation);
+  send (&f, service, "Who made the light?", 4);
+
+  g_assert_cmpint (truncate (f.model, len / 2), ==, 0);
+  tern_service_send_message (service, "And then?", 4, NULL, got_result, &f);
+  g_assert_cmpint (tern_service_send_message_finish (service, await (&f), &error), ==, 0);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "the model file model.gguf changed on disk while in use"));
+  g_assert_cmpint (f.damaged_id, ==, model_id);
+  g_assert_cmpstr (f.damaged_error->message, ==, error->message);
+  g_assert_false (tern_service_get_model_loaded (service));
+  g_assert_cmpint (tern_service_get_model_id (service), ==, 0);
+  g_clear_error (&error);
+
+  g_autoptr (TernMessage) last = last_message (&f, service, conversation);
+  g_assert_cmpint (last->role, ==, TERN_ROLE_USER);
+  g_assert_cmpstr (last->content, ==, "And then?");
+  tern_service_check_model (service, model_id, NULL, got_result, &f);
+  g_assert_cmpint (tern_service_check_model_finish (service, await (&f), &error), ==, TERN_MODEL_CHANGED);
+  g_assert_no_error (error);
+  g_assert_null (f.error);
+  release (&f);
+  g_assert_finalize_object (service);
+}
+
 static void
 test_store_errors (void)
 {
@@ -900,6 +960,7 @@ main (int argc, char **argv)
   g_test_add_func ("/service/resume", test_resume);
   g_test_add_func ("/service/unanswered", test_unanswered);
   g_test_add_func ("/service/notice", test_notice);
+  g_test_add_func ("/service/model-damaged", test_model_damaged);
   g_test_add_func ("/service/store-errors", test_store_errors);
   g_test_add_func ("/service/store", test_store);
   return g_test_run ();

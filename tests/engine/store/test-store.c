@@ -2,6 +2,7 @@
 /* The store: opening and migrations, the model library, conversations,
  * branches, the trash, replies, search, export and import. */
 #include <sys/stat.h>
+#include <tern/context.h>
 #include <tern/model-library.h>
 #include <tern/store.h>
 #include <unistd.h>
@@ -314,6 +315,39 @@ test_models (Fixture *f, gconstpointer data)
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
 }
 
+/* A library model whose file shrinks on disk while it computes: the pass
+ * fails with IO, and the library then says the file changed. */
+static void
+test_model_shrunk_in_use (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *src = store_test_model_path ("kjv-tiny-q4_k_m");
+  g_autofree char *path = g_build_filename (f->dir, "model.gguf", NULL);
+  g_autofree char *contents = NULL;
+  TernContextParams params;
+  TernToken token = 1;
+  TernModelStatus status;
+  gsize len;
+
+  g_assert_true (g_file_get_contents (src, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (path, contents, len, NULL));
+  gint64 id = tern_store_model_add (f->store, path, &error);
+  g_assert_no_error (error);
+  g_autoptr (TernModel) model = tern_model_library_load (f->store, id, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  tern_context_params_init (&params);
+  params.n_ctx = 16;
+  g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (truncate (path, len / 2), ==, 0);
+  g_assert_false (tern_context_decode (ctx, &token, 1, FALSE, NULL, NULL, NULL, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "model.gguf changed on disk while in use"));
+  g_assert_true (tern_store_model_check (f->store, id, &status, NULL));
+  g_assert_cmpint (status, ==, TERN_MODEL_CHANGED);
+}
+
 static TernMessage *
 msg (GPtrArray *messages, guint i)
 {
@@ -602,6 +636,7 @@ main (int argc, char **argv)
   ADD ("migrations", test_migrations);
   ADD ("branch-leaf", test_branch_leaf);
   ADD ("models", test_models);
+  ADD ("models/shrunk-in-use", test_model_shrunk_in_use);
   ADD ("conversations", test_conversations);
   ADD ("reply", test_reply);
   ADD ("search", test_search);
