@@ -427,8 +427,11 @@ cli_chat (int argc, char **argv)
                   "or after N tokens. A line \"/quit\" or the end of the input ends the chat.\n"
                   "With --db every message is stored as it goes (see tern-cli history), and\n"
                   "--conversation ID resumes a stored chat from its snapshot, or by evaluating it\n"
-                  "again (stderr says which). When the input is not a terminal, a blank line\n"
-                  "follows each reply.",
+                  "again (stderr says which). While another program holds the database, a message\n"
+                  "waits for it (stderr says so once) and Ctrl+C stops the wait; a message that\n"
+                  "could not be stored that way, or because another program added to the\n"
+                  "conversation meanwhile, is printed back on stderr and the chat ends (exit 2).\n"
+                  "When the input is not a terminal, a blank line follows each reply.",
                   entries))
     return CLI_EXIT_USAGE;
   if (argc != 2)

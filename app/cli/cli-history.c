@@ -157,7 +157,8 @@ cli_history (int argc, char **argv)
   gint64 id;
 
   if (!cli_parse (&argc, &argv,
-                  "list | show ID | search TEXT | export (ID | --all) | import FILE.json | delete ID | check",
+                  "list | show ID | search TEXT | export (ID | --all) | import FILE.json | delete ID | "
+                  "check [--repair]",
                   "The stored conversations. list prints the newest first: id, last change, messages\n"
                   "and title. show prints one as Markdown (its current branch). search finds\n"
                   "messages with every word (the last as a prefix), matches in [brackets]. export\n"

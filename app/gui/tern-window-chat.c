@@ -212,7 +212,11 @@ tern_window_chat_update_empty (TernWindow *self)
                     "for another word or the opposite of one. For real conversations add a model you "
                     "downloaded, a file in the GGUF format: model hubs such as Hugging Face publish them "
                     "(search for “GGUF”). Every model runs on this computer; nothing leaves it.");
-  adw_status_page_set_title (self->chat_empty, first ? _("Welcome to Tern") : _("New Chat"));
+  if (self->damage)
+    description = self->damage;
+  adw_status_page_set_title (self->chat_empty, self->damage ? _("This Conversation Cannot Be Shown")
+                                               : first     ? _("Welcome to Tern")
+                                                           : _("New Chat"));
   adw_status_page_set_description (self->chat_empty, description);
   gtk_widget_set_visible (self->demo_hints, demo);
   gtk_widget_set_visible (GTK_WIDGET (self->chat_empty), g_list_model_get_n_items (G_LIST_MODEL (self->messages)) == 0);
@@ -271,6 +275,37 @@ fill_flush (TernWindow *self)
   fill_stop (self);
 }
 
+/* Puts the text of a message that was not sent back in the composer,
+ * before what was typed since. */
+static void
+restore_unsent (TernWindow *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->composer);
+  GtkTextIter start;
+  g_autofree char *unsent = g_steal_pointer (&self->unsent);
+
+  gtk_text_buffer_get_start_iter (buffer, &start);
+  if (gtk_text_buffer_get_char_count (buffer) > 0)
+    gtk_text_buffer_insert (buffer, &start, "\n", -1);
+  gtk_text_buffer_get_start_iter (buffer, &start);
+  gtk_text_buffer_insert (buffer, &start, unsent, -1);
+}
+
+/* A message sent with no reply started: stored or not, as the messages
+ * read back say (it would be the last). */
+static void
+check_unsent (TernWindow *self, GPtrArray *list)
+{
+  const TernMessage *last = list && list->len > 0 ? list->pdata[list->len - 1] : NULL;
+
+  if (self->unsent == NULL)
+    return;
+  if (last && last->role == TERN_ROLE_USER && g_str_equal (last->content, self->unsent))
+    g_clear_pointer (&self->unsent, g_free);
+  else
+    restore_unsent (self);
+}
+
 static void
 got_messages (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -280,9 +315,16 @@ got_messages (GObject *source, GAsyncResult *result, gpointer data)
 
   if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
+  check_unsent (self, list);
+  g_clear_pointer (&self->damage, g_free);
   if (list == NULL)
     {
-      tern_window_toast_error (self, _("Could not read the conversation"), error);
+      /* Shown in place of the messages (a damaged conversation names its
+       * repair), not over another conversation's. */
+      self->damage = g_strdup (error->message);
+      fill_stop (self);
+      g_list_store_remove_all (self->messages);
+      tern_window_chat_update_empty (self);
       return;
     }
   /* A reply started since: its rows are already right. */
@@ -321,6 +363,7 @@ tern_window_chat_reload (TernWindow *self)
   if (self->conversation_id == 0)
     {
       fill_stop (self);
+      g_clear_pointer (&self->damage, g_free);
       g_list_store_remove_all (self->messages);
       return;
     }
@@ -330,12 +373,23 @@ tern_window_chat_reload (TernWindow *self)
 
 /* ---- Streaming ---- */
 
+/* The row of the message sent, shown until its reply starts (id 0). */
+static void
+remove_pending (TernWindow *self)
+{
+  gint at = find_message (self, 0);
+
+  if (at >= 0)
+    g_list_store_remove (self->messages, at);
+}
+
 static void
 on_reply_started (TernService *service, gint64 reply_id, gint64 parent_id, TernWindow *self)
 {
   gint at;
 
   fill_flush (self);
+  remove_pending (self);
   at = find_message (self, parent_id);
   if (at >= 0)
     {
@@ -467,6 +521,15 @@ got_reply (GObject *source, GAsyncResult *result, gpointer data)
   if (tern_window_gone (self))
     return;
   self->busy = FALSE;
+  remove_pending (self);
+  /* No reply started: the message may not be stored (stopped while the
+   * database was busy, or another program changed the conversation); the
+   * reload says, and gives it back to the composer when it was not. */
+  if (id == 0 && self->pending_text)
+    {
+      g_free (self->unsent);
+      self->unsent = g_steal_pointer (&self->pending_text);
+    }
   g_clear_pointer (&self->pending_text, g_free);
   self->pending_edit_id = 0;
   g_clear_object (&self->reply);
@@ -476,7 +539,11 @@ got_reply (GObject *source, GAsyncResult *result, gpointer data)
        * unanswered: the user asked for that. */
       if (!tern_window_cancelled (error))
         tern_window_toast_error (self, _("No reply"), error);
-      tern_window_chat_reload (self);
+      /* Changed by another program: read again, the session too. */
+      if (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CONFLICT))
+        tern_window_open_conversation (self, self->conversation_id);
+      else
+        tern_window_chat_reload (self);
     }
   tern_window_chat_update_actions (self);
   tern_window_reload_conversations (self);
@@ -497,6 +564,15 @@ send_text (TernWindow *self, const char *text)
   g_free (self->pending_text);
   self->pending_text = g_strdup (text);
   self->busy = TRUE;
+  if (self->editing_id == 0)
+    {
+      /* Shown at once, pending, until its reply starts: storing it may
+       * wait for another program (the status line says so). */
+      TernMessage m = { .id = 0, .role = TERN_ROLE_USER, .content = (char *) text, .complete = TRUE, .n_branches = 1 };
+      g_autoptr (TernMessageItem) pending = tern_message_item_new (&m);
+      self->follow = TRUE;
+      g_list_store_append (self->messages, pending);
+    }
   if (self->editing_id)
     {
       self->pending_edit_id = self->editing_id;
@@ -814,6 +890,8 @@ tern_window_chat_dispose (TernWindow *self)
   fill_stop (self);
   g_clear_object (&self->reply);
   g_clear_pointer (&self->pending_text, g_free);
+  g_clear_pointer (&self->unsent, g_free);
+  g_clear_pointer (&self->damage, g_free);
   if (self->messages)
     g_signal_handlers_disconnect_by_data (self->messages, self);
   g_clear_object (&self->messages);

@@ -63,6 +63,9 @@ struct _TernWindow {
   gboolean busy;                 /* a reply was requested and is not finished */
   gint64 editing_id;             /* the user message being edited; 0: none */
   char *pending_text;            /* the message sent, until its reply starts */
+  char *unsent;                  /* a message whose sending failed, until the reload says whether it was stored
+                                  * (when not, it goes back to the composer) */
+  char *damage;                  /* why the conversation shown cannot be read; NULL: it can */
   gint64 pending_edit_id;        /* the message it replaces, for an edit */
   TernMessageItem *reply;        /* the reply streaming, or NULL */
   gboolean follow;               /* keep the end of the chat in view */

@@ -70,6 +70,8 @@ tern_window_update_status (TernWindow *self)
       if (self->resume_note)
         g_string_append_printf (status, " · %s", self->resume_note);
     }
+  if (tern_service_get_waiting (self->service))
+    g_string_append_printf (status, " · %s", _("Waiting for the database: another program is using it…"));
   gtk_label_set_label (self->status_label, status->str);
 }
 
@@ -167,6 +169,7 @@ setup (TernWindow *self, TernApplication *app)
   g_signal_connect_object (self->service, "notify::context-used", G_CALLBACK (on_state_changed), self, 0);
   g_signal_connect_object (self->service, "notify::context-size", G_CALLBACK (on_state_changed), self, 0);
   g_signal_connect_object (self->service, "notify::backend", G_CALLBACK (on_state_changed), self, 0);
+  g_signal_connect_object (self->service, "notify::waiting", G_CALLBACK (on_state_changed), self, 0);
   g_signal_connect_object (self->service, "progress", G_CALLBACK (on_progress), self, 0);
   g_signal_connect_object (self->service, "error", G_CALLBACK (on_service_error), self, 0);
   g_signal_connect_object (self->service, "notice", G_CALLBACK (on_service_notice), self, 0);

@@ -131,13 +131,13 @@ check_parents (Check *ck, GError **error)
       g_autofree char *now = g_strdup_printf ("message %" G_GINT64_FORMAT " is now a first message", link->id);
       if (parent)
         report (ck, now,
-                "conversation %" G_GINT64_FORMAT ": the parent of message %" G_GINT64_FORMAT ", message %" G_GINT64_FORMAT
-                ", is in conversation %" G_GINT64_FORMAT,
+                "conversation %" G_GINT64_FORMAT ": the parent of message %" G_GINT64_FORMAT
+                ", message %" G_GINT64_FORMAT ", is in conversation %" G_GINT64_FORMAT,
                 link->conversation_id, link->id, link->parent_id, parent->conversation_id);
       else
         report (ck, now,
-                "conversation %" G_GINT64_FORMAT ": the parent of message %" G_GINT64_FORMAT ", message %" G_GINT64_FORMAT
-                ", is missing",
+                "conversation %" G_GINT64_FORMAT ": the parent of message %" G_GINT64_FORMAT
+                ", message %" G_GINT64_FORMAT ", is missing",
                 link->conversation_id, link->id, link->parent_id);
       if (!cut_parent (ck, link, error))
         return FALSE;
@@ -180,8 +180,10 @@ check_loops (Check *ck, GError **error)
                 oldest = l;
             }
           g_autofree char *now = g_strdup_printf ("message %" G_GINT64_FORMAT " is now a first message", oldest->id);
-          report (ck, now, "conversation %" G_GINT64_FORMAT ": its messages' parents go round a loop (%s → %" G_GINT64_FORMAT
-                  ")", link->conversation_id, ids->str, link->id);
+          report (ck, now,
+                  "conversation %" G_GINT64_FORMAT ": its messages' parents go round a loop (%s → %"
+                  G_GINT64_FORMAT ")",
+                  link->conversation_id, ids->str, link->id);
           if (!cut_parent (ck, oldest, error))
             return FALSE;
         }
@@ -304,8 +306,9 @@ check_snapshots (Check *ck, GError **error)
                 ", which is not there",
                 id, message, conversation);
       else
-        report (ck, "dropped", "snapshot %" G_GINT64_FORMAT " is of conversation %" G_GINT64_FORMAT ", which is not there",
-                id, conversation);
+        report (ck, "dropped",
+                "snapshot %" G_GINT64_FORMAT " is of conversation %" G_GINT64_FORMAT ", which is not there", id,
+                conversation);
       g_array_append_val (orphans, id);
     }
   if (rc != SQLITE_DONE || sqlite3_step (chunks) != SQLITE_ROW)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The store's conversations and messages: branches, the trash, streaming
- * replies and full-text search. */
+ * replies. */
 #include "store-private.h"
 
 #include <string.h>
@@ -127,8 +127,8 @@ write_one (TernStore *store, StoreStmt *stmt, const char *what, gint64 id, GErro
   return tern_store_txn_commit (store, &txn, error);
 }
 
-static gboolean
-check_text (const char *what, const char *text, GError **error)
+gboolean
+tern_store_check_text (const char *what, const char *text, GError **error)
 {
   if (text == NULL || !g_utf8_validate (text, -1, NULL))
     {
@@ -208,7 +208,8 @@ tern_store_conversation_new (TernStore *store, const char *title, gint64 model_i
   gint64 now = tern_store_now (store);
   StoreTxn txn;
 
-  if (!check_text ("title", title, error) || (system_prompt && !check_text ("system prompt", system_prompt, error)) ||
+  if (!tern_store_check_text ("title", title, error) ||
+      (system_prompt && !tern_store_check_text ("system prompt", system_prompt, error)) ||
       !check_sampling (sampling, error) || !tern_store_txn_begin (store, &txn, error))
     return 0;
   gint64 id = tern_store_conversation_insert (store, title, model_id, system_prompt, sampling, 0, now, now, error);
@@ -233,7 +234,7 @@ tern_store_conversation_rename (TernStore *store, gint64 id, const char *title, 
   g_autoptr (StoreStmt) stmt =
       tern_store_prepare (store, "UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1", error);
 
-  if (!check_text ("title", title, error) || stmt == NULL)
+  if (!tern_store_check_text ("title", title, error) || stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_text (stmt, 2, title, -1, SQLITE_TRANSIENT);
@@ -247,7 +248,7 @@ tern_store_conversation_set_system_prompt (TernStore *store, gint64 id, const ch
   g_autoptr (StoreStmt) stmt =
       tern_store_prepare (store, "UPDATE conversations SET system_prompt = ?2, updated_at = ?3 WHERE id = ?1", error);
 
-  if (!check_text ("system prompt", system_prompt, error) || stmt == NULL)
+  if (!tern_store_check_text ("system prompt", system_prompt, error) || stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_text (stmt, 2, system_prompt, -1, SQLITE_TRANSIENT);
@@ -526,7 +527,7 @@ tern_store_message_add_if_head (TernStore *store, gint64 conversation_id, gint64
 {
   StoreTxn txn;
 
-  if (!check_text ("message", content, error) || !tern_store_txn_begin (store, &txn, error))
+  if (!tern_store_check_text ("message", content, error) || !tern_store_txn_begin (store, &txn, error))
     return 0;
   gint64 id = append (store, conversation_id, head_id, parent_id, role, content, n_tokens, TRUE, tokens,
                       sampler_state, error);
@@ -872,7 +873,7 @@ save_reply (TernReply *reply, const char *content, const TernToken *tokens, gint
   g_autoptr (StoreStmt) touch =
       tern_store_prepare (store, "UPDATE conversations SET updated_at = ?2 WHERE id = ?1", error);
 
-  if (!check_text ("reply", content, error) || stmt == NULL || touch == NULL)
+  if (!tern_store_check_text ("reply", content, error) || stmt == NULL || touch == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, reply->id);
   sqlite3_bind_text (stmt, 2, content, -1, SQLITE_TRANSIENT);
@@ -926,86 +927,4 @@ void
 tern_reply_free (TernReply *reply)
 {
   g_free (reply);
-}
-
-/* Search. */
-
-/* The FTS5 query for what a person typed: each word a quoted phrase (so
- * FTS5 operators and punctuation are just text), all required, the last
- * one a prefix as the person may still be typing it. NULL when there is
- * no word. */
-static char *
-match_query (const char *text)
-{
-  g_auto (GStrv) words = g_strsplit_set (text, " \t\r\n", -1);
-  g_autoptr (GString) query = g_string_new (NULL);
-
-  for (guint i = 0; words[i]; i++)
-    {
-      gboolean has_word = FALSE;
-      for (const char *p = words[i]; *p && !has_word; p = g_utf8_next_char (p))
-        has_word = g_unichar_isalnum (g_utf8_get_char (p));
-      if (!has_word)
-        continue;
-      if (query->len > 0)
-        g_string_append_c (query, ' ');
-      g_string_append_c (query, '"');
-      for (const char *p = words[i]; *p; p++)
-        {
-          if (*p == '"')
-            g_string_append_c (query, '"');
-          g_string_append_c (query, *p);
-        }
-      g_string_append_c (query, '"');
-    }
-  if (query->len == 0)
-    return NULL;
-  g_string_append_c (query, '*');
-  return g_string_free (g_steal_pointer (&query), FALSE);
-}
-
-GPtrArray *
-tern_store_search (TernStore *store, const char *text, const char *open, const char *close, gint64 offset,
-                   gint64 limit, GError **error)
-{
-  g_autoptr (GPtrArray) hits = g_ptr_array_new_with_free_func ((GDestroyNotify) tern_search_hit_free);
-  int rc;
-
-  if (!check_text ("search text", text, error))
-    return NULL;
-  g_autofree char *query = match_query (text);
-  if (query == NULL)
-    return g_steal_pointer (&hits);
-
-  g_autoptr (StoreStmt) stmt = tern_store_prepare (
-      store,
-      "SELECT m.conversation_id, m.id, c.title, m.role, snippet (messages_fts, 0, ?2, ?3, '…', 16), m.created_at "
-      "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
-      "JOIN conversations c ON c.id = m.conversation_id "
-      "WHERE messages_fts MATCH ?1 AND c.trashed_at = 0 ORDER BY rank, m.id DESC LIMIT ?4 OFFSET ?5",
-      error);
-  if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_text (stmt, 1, query, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, open, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 3, close, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 4, limit);
-  sqlite3_bind_int64 (stmt, 5, MAX (offset, 0));
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      TernSearchHit *hit = g_new0 (TernSearchHit, 1);
-      hit->conversation_id = sqlite3_column_int64 (stmt, 0);
-      hit->message_id = sqlite3_column_int64 (stmt, 1);
-      hit->title = tern_store_column_text (stmt, 2);
-      tern_role_from_name ((const char *) sqlite3_column_text (stmt, 3), &hit->role);
-      hit->snippet = tern_store_column_text (stmt, 4);
-      hit->created_at = sqlite3_column_int64 (stmt, 5);
-      g_ptr_array_add (hits, hit);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      tern_store_fail (store, "searching", error);
-      return NULL;
-    }
-  return g_steal_pointer (&hits);
 }

@@ -65,6 +65,10 @@ void tern_store_txn_rollback (TernStore *store, StoreTxn *txn);
  * for loops that do work between statements. */
 gboolean tern_store_check_cancelled (TernStore *store, GError **error);
 
+/* TRUE when @text is UTF-8 text; otherwise an INVALID error saying the
+ * @what is not. */
+gboolean tern_store_check_text (const char *what, const char *text, GError **error);
+
 /* An INVALID error: no @what with id @id. Returns FALSE. */
 gboolean tern_store_no_such (const char *what, gint64 id, GError **error);
 

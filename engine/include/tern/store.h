@@ -366,7 +366,8 @@ gboolean tern_store_import (TernStore *store, const char *json, gssize len, GArr
  * messages), the search index against the messages, and snapshots whose
  * conversation or message is gone. Appends one sentence per problem found
  * to @problems (char *, g_free) and returns TRUE, or FALSE with @error when
- * the check itself cannot be made.
+ * the check itself cannot be made. It holds the write lock while it runs
+ * (FTS5's check is written as an insert), looking only or not.
  *
  * With @repair it fixes them, in one transaction (all or nothing), and each
  * sentence also says what it changed: a cycle is broken where it closes

@@ -200,8 +200,8 @@ test_dangling (Fixture *f, gconstpointer data)
   g_assert_cmpuint (found->len, ==, 2);
   g_autofree char *head = g_strdup_printf ("conversation %" G_GINT64_FORMAT ": its head, message %" G_GINT64_FORMAT
                                            ", is in conversation %" G_GINT64_FORMAT, f->a, f->mb[1], f->b);
-  g_autofree char *parent = g_strdup_printf ("conversation %" G_GINT64_FORMAT ": the parent of message %" G_GINT64_FORMAT
-                                             ", message 888, is missing", f->b, f->mb[2]);
+  g_autofree char *parent = g_strdup_printf ("conversation %" G_GINT64_FORMAT ": the parent of message %"
+                                             G_GINT64_FORMAT ", message 888, is missing", f->b, f->mb[2]);
   problem_with (found, head);
   problem_with (found, parent);
 

@@ -227,8 +227,9 @@ test_wait_cancelled (Fixture *f, gconstpointer data)
   Locker locker = { 0 };
   Canceller canceller = { 0 };
 
+  /* Held long enough that only the cancel ends the wait in time. */
   tern_store_set_cancellable (f->store, cancellable);
-  locker_start (&locker, f->path, 0);
+  locker_start (&locker, f->path, 5 * G_USEC_PER_SEC);
   canceller_start (&canceller, cancellable, G_USEC_PER_SEC / 2);
   gint64 id = tern_store_message_add (f->store, f->conversation, TERN_STORE_HEAD, TERN_ROLE_USER, "typed while busy",
                                       NULL, 0, NULL, &error);
@@ -248,7 +249,7 @@ test_wait_cancelled (Fixture *f, gconstpointer data)
   /* The busy function can give up too. */
   g_clear_error (&error);
   f->give_up = TRUE;
-  locker_start (&locker, f->path, 0);
+  locker_start (&locker, f->path, 5 * G_USEC_PER_SEC);
   f->call_start = g_get_monotonic_time ();
   g_assert_false (tern_store_set_setting (f->store, "k", "not written", &error));
   gint64 waited = g_get_monotonic_time () - f->call_start;
