@@ -365,15 +365,19 @@ follow_body (AppHarness *hp, gpointer model)
 
   g_settings_set_int (settings, "max-tokens", 200);
   start_chat (&h, model);
-  /* Enough exchanges to fill the view several times over. */
+  /* Exchanges until the chat fills the view twice over (the sampled
+   * replies' lengths vary): the end follows each one. */
   static const char *const questions[] = {
     "Hello! Who are you?", "What does tree mean?", "What is the opposite of happy?",
     "What does cat mean?", "Use it in a sentence.", "Thanks!",
   };
   gtk_window_set_default_size (GTK_WINDOW (h.window), 1100, 720);
-  for (guint i = 0; i < G_N_ELEMENTS (questions); i++)
+  for (guint i = 0; i < 4 * G_N_ELEMENTS (questions); i++)
     {
-      app_harness_send (h.window, questions[i]);
+      if (i >= G_N_ELEMENTS (questions) &&
+          gtk_adjustment_get_upper (adj) > 2 * gtk_adjustment_get_page_size (adj))
+        break;
+      app_harness_send (h.window, questions[i % G_N_ELEMENTS (questions)]);
       wait_reply (h.window);
       app_harness_wait ("the end of the chat in view", end_in_view, h.window, 10);
     }
