@@ -507,17 +507,31 @@ parse_main (gpointer data)
   return NULL;
 }
 
-/* Starts parsing @text (taken). */
+/* Starts parsing @text (taken); NULL with NOMEM when no thread can be
+ * started. */
 static Parse *
-parse_start (char *text, gsize len)
+parse_start (char *text, gsize len, GError **error)
 {
   Parse *p = g_new0 (Parse, 1);
+  g_autoptr (GError) local = NULL;
+  GThread *thread;
 
   g_mutex_init (&p->lock);
   g_cond_init (&p->cond);
   p->text = text;
   p->len = len;
-  g_thread_unref (g_thread_new ("tern-import-parse", parse_main, p));
+  thread = g_thread_try_new ("tern-import-parse", parse_main, p, &local);
+  if (thread == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM, "cannot start a thread to read the export: %s",
+                   local->message);
+      g_mutex_clear (&p->lock);
+      g_cond_clear (&p->cond);
+      g_free (p->text);
+      g_free (p);
+      return NULL;
+    }
+  g_thread_unref (thread);
   return p;
 }
 
@@ -604,8 +618,8 @@ tern_store_import_full (TernStore *store, const char *json, gssize len, GArray *
                    "not enough memory to import an export of %" G_GSIZE_FORMAT " MiB", (mended_len >> 20) + 1);
       return FALSE;
     }
-  g_autoptr (Parse) parse = parse_start (text, mended_len);
-  if (!parse_wait (store, parse, error))
+  g_autoptr (Parse) parse = parse_start (text, mended_len, error);
+  if (parse == NULL || !parse_wait (store, parse, error))
     return FALSE;
   if (parse->error)
     {
