@@ -40,7 +40,7 @@ tern_window_find_conversation (TernWindow *self, gint64 id)
  * chat or one not listed). Selecting does not open: the lists open on
  * "activate" only. */
 static void
-select_in (GListModel *list, GtkSelectionModel *selection, gint64 id)
+select_in (GListModel *list, GtkSingleSelection *selection, gint64 id)
 {
   guint n = g_list_model_get_n_items (list);
 
@@ -49,19 +49,31 @@ select_in (GListModel *list, GtkSelectionModel *selection, gint64 id)
       g_autoptr (TernConversationItem) item = g_list_model_get_item (list, i);
       if (tern_conversation_item_get_id (item) == id)
         {
-          gtk_selection_model_select_item (selection, i, TRUE);
+          gtk_single_selection_set_selected (selection, i);
           return;
         }
     }
-  gtk_selection_model_unselect_all (selection);
+  gtk_single_selection_set_selected (selection, GTK_INVALID_LIST_POSITION);
 }
 
 static void
 select_conversation (TernWindow *self)
 {
-  select_in (G_LIST_MODEL (self->conversations), GTK_SELECTION_MODEL (self->conversation_selection),
+  self->selecting = TRUE;
+  select_in (G_LIST_MODEL (self->conversations), self->conversation_selection, self->conversation_id);
+  select_in (G_LIST_MODEL (self->results), GTK_SINGLE_SELECTION (gtk_list_view_get_model (self->result_list)),
              self->conversation_id);
-  select_in (G_LIST_MODEL (self->results), gtk_list_view_get_model (self->result_list), self->conversation_id);
+  self->selecting = FALSE;
+}
+
+/* The lists select the row under the pointer (single-click-activate) and
+ * the one clicked, which opens only when the window can open it: the
+ * selection goes back to the conversation shown, which opening moves. */
+static void
+on_selection_changed (TernWindow *self, guint position, guint n_items, GtkSelectionModel *selection)
+{
+  if (!self->selecting)
+    select_conversation (self);
 }
 
 void
@@ -705,13 +717,17 @@ tern_window_conversations_init (TernWindow *self)
   gtk_single_selection_set_autoselect (self->conversation_selection, FALSE);
   gtk_single_selection_set_can_unselect (self->conversation_selection, TRUE);
   gtk_list_view_set_model (self->conversation_list, GTK_SELECTION_MODEL (g_object_ref (self->conversation_selection)));
+  g_signal_connect_swapped (self->conversation_selection, "selection-changed", G_CALLBACK (on_selection_changed), self);
   factory = conversation_factory (self);
   gtk_list_view_set_factory (self->conversation_list, factory);
   g_object_unref (factory);
 
   self->results = g_list_store_new (TERN_TYPE_CONVERSATION_ITEM);
-  gtk_list_view_set_model (self->result_list,
-                           GTK_SELECTION_MODEL (gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->results)))));
+  GtkSingleSelection *hits = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->results)));
+  gtk_single_selection_set_autoselect (hits, FALSE);
+  gtk_single_selection_set_can_unselect (hits, TRUE);
+  g_signal_connect_swapped (hits, "selection-changed", G_CALLBACK (on_selection_changed), self);
+  gtk_list_view_set_model (self->result_list, GTK_SELECTION_MODEL (hits));
   factory = conversation_factory (self);
   gtk_list_view_set_factory (self->result_list, factory);
   g_object_unref (factory);

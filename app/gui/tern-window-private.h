@@ -75,6 +75,7 @@ struct _TernWindow {
   gboolean syncing_models;       /* the model menu is being set from code */
   guint search_serial;           /* the latest search asked for */
   gint64 model_pending;          /* a model being loaded for the conversation shown */
+  gboolean selecting;            /* the sidebar's selection is being set from code */
   gboolean reopened;             /* the conversation open at the last start was looked for */
   GListStore *trash;             /* TernConversationItem, the trash, newest first */
   GtkToggleButton *trash_button;
