@@ -36,6 +36,7 @@ struct _TernPreferencesWindow
   GtkSpinButton *context_size_spin;
   AdwComboRow *backend_row;
   GtkSpinButton *snapshot_limit_spin;
+  AdwComboRow *trash_days_row;
   AdwActionRow *data_folder_row;
   GtkButton *open_folder_button;
   GtkTextView *system_prompt_view;
@@ -79,6 +80,34 @@ add_backend (TernPreferencesWindow *self, const char *id, gboolean available)
       gtk_string_list_append (self->backend_names, unavailable);
     }
   return self->backend_ids->len - 1;
+}
+
+/* "Empty Trash After": the rows of the combo, in days (0: never). A
+ * value set another way shows as the nearest longer choice. */
+static const guint trash_days[] = { 7, 30, 90, 0 };
+
+static gboolean
+trash_days_get_mapping (GValue *value, GVariant *variant, gpointer user_data)
+{
+  guint days = g_variant_get_uint32 (variant);
+  guint row = G_N_ELEMENTS (trash_days) - 1;
+
+  for (guint i = 0; i + 1 < G_N_ELEMENTS (trash_days); i++)
+    if (days != 0 && days <= trash_days[i])
+      {
+        row = i;
+        break;
+      }
+  g_value_set_uint (value, row);
+  return TRUE;
+}
+
+static GVariant *
+trash_days_set_mapping (const GValue *value, const GVariantType *type, gpointer user_data)
+{
+  guint row = g_value_get_uint (value);
+
+  return row < G_N_ELEMENTS (trash_days) ? g_variant_new_uint32 (trash_days[row]) : NULL;
 }
 
 /* Key to combo position. A backend missing from the list (a GPU that is
@@ -222,6 +251,8 @@ tern_preferences_window_constructed (GObject *object)
   g_settings_bind (self->settings, "threads", self->threads_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "context-size", self->context_size_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "snapshot-limit-mb", self->snapshot_limit_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_with_mapping (self->settings, "trash-days", self->trash_days_row, "selected", G_SETTINGS_BIND_DEFAULT,
+                                trash_days_get_mapping, trash_days_set_mapping, NULL, NULL);
   g_settings_bind_with_mapping (self->settings, "backend", self->backend_row, "selected", G_SETTINGS_BIND_DEFAULT,
                                 backend_get_mapping, backend_set_mapping, self, NULL);
   /* Several keys on one widget: its sensitivity cannot follow them all. */
@@ -334,6 +365,7 @@ tern_preferences_window_class_init (TernPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TernPreferencesWindow, context_size_spin);
   gtk_widget_class_bind_template_child (widget_class, TernPreferencesWindow, backend_row);
   gtk_widget_class_bind_template_child (widget_class, TernPreferencesWindow, snapshot_limit_spin);
+  gtk_widget_class_bind_template_child (widget_class, TernPreferencesWindow, trash_days_row);
   gtk_widget_class_bind_template_child (widget_class, TernPreferencesWindow, data_folder_row);
   gtk_widget_class_bind_template_child (widget_class, TernPreferencesWindow, open_folder_button);
   gtk_widget_class_bind_template_child (widget_class, TernPreferencesWindow, system_prompt_view);

@@ -555,7 +555,14 @@ max_tokens (TernWindow *self)
   TernConversationItem *item = tern_window_find_conversation (self, self->conversation_id);
   const TernConversation *c = item ? tern_conversation_item_get_conversation (item) : NULL;
 
-  return c ? c->max_tokens : g_settings_get_int (self->settings, "max-tokens");
+  g_autofree char *system_prompt = NULL;
+  TernSamplerParams sampling;
+  gint limit;
+
+  if (c)
+    return c->max_tokens;
+  tern_window_new_chat_settings (self, &system_prompt, &sampling, &limit);
+  return limit;
 }
 
 static void
@@ -654,9 +661,12 @@ new_chat_created (GObject *source, GAsyncResult *result, gpointer data)
       tern_window_chat_update_actions (self);
       return;
     }
-  self->conversation_id = id;
-  tern_service_set_max_tokens (self->service, id, g_settings_get_int (self->settings, "max-tokens"), NULL, NULL,
-                               NULL);
+  g_autofree char *system_prompt = NULL;
+  TernSamplerParams sampling;
+  gint limit;
+  tern_window_new_chat_settings (self, &system_prompt, &sampling, &limit);
+  tern_window_set_conversation (self, id);
+  tern_service_set_max_tokens (self->service, id, limit, NULL, NULL, NULL);
   tern_window_reload_conversations (self);
   tern_service_open_conversation (self->service, id, self->cancellable, new_chat_opened, g_steal_pointer (&chat));
 }
@@ -681,11 +691,11 @@ send_activated (GSimpleAction *action, GVariant *param, gpointer data)
    * an unused "New Chat" leaves nothing behind. */
   TernSamplerParams params;
   g_autofree char *title = title_for (text);
-  g_autofree char *system_prompt = g_settings_get_string (self->settings, "system-prompt");
+  g_autofree char *system_prompt = NULL;
   NewChat *chat = g_new0 (NewChat, 1);
   gint limit;
 
-  tern_settings_get_sampling (self->settings, &params, &limit);
+  tern_window_new_chat_settings (self, &system_prompt, &params, &limit);
   chat->window = g_object_ref (self);
   chat->text = g_strdup (text);
   self->opening = TRUE;

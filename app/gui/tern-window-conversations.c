@@ -3,6 +3,7 @@
  * opening a conversation, and rename, duplicate, delete (with undo) and
  * the per-conversation settings. */
 #include "tern-conversation-settings.h"
+#include "tern-sampling-group.h"
 #include "tern-window-private.h"
 
 #include <tern/error.h>
@@ -12,6 +13,14 @@
 #define SEARCH_LIMIT 50
 
 /* ---- Conversations ---- */
+
+/* A new chat's settings are kept until its first message stores it. */
+static void
+clear_draft (TernWindow *self)
+{
+  self->draft_set = FALSE;
+  g_clear_pointer (&self->draft_system_prompt, g_free);
+}
 
 TernConversationItem *
 tern_window_find_conversation (TernWindow *self, gint64 id)
@@ -27,21 +36,52 @@ tern_window_find_conversation (TernWindow *self, gint64 id)
   return NULL;
 }
 
+/* Selects the row of the conversation shown in @list (none for a new
+ * chat or one not listed). Selecting does not open: the lists open on
+ * "activate" only. */
 static void
-select_conversation (TernWindow *self)
+select_in (GListModel *list, GtkSingleSelection *selection, gint64 id)
 {
-  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
+  guint n = g_list_model_get_n_items (list);
 
-  for (guint i = 0; i < n; i++)
+  for (guint i = 0; id != 0 && i < n; i++)
     {
-      g_autoptr (TernConversationItem) item = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
-      if (tern_conversation_item_get_id (item) == self->conversation_id)
+      g_autoptr (TernConversationItem) item = g_list_model_get_item (list, i);
+      if (tern_conversation_item_get_id (item) == id)
         {
-          gtk_selection_model_select_item (GTK_SELECTION_MODEL (self->conversation_selection), i, TRUE);
+          gtk_single_selection_set_selected (selection, i);
           return;
         }
     }
-  gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->conversation_selection));
+  gtk_single_selection_set_selected (selection, GTK_INVALID_LIST_POSITION);
+}
+
+static void
+select_conversation (TernWindow *self)
+{
+  self->selecting = TRUE;
+  select_in (G_LIST_MODEL (self->conversations), self->conversation_selection, self->conversation_id);
+  select_in (G_LIST_MODEL (self->results), GTK_SINGLE_SELECTION (gtk_list_view_get_model (self->result_list)),
+             self->conversation_id);
+  self->selecting = FALSE;
+}
+
+/* The lists select the row under the pointer (single-click-activate) and
+ * the one clicked, which opens only when the window can open it: the
+ * selection goes back to the conversation shown, which opening moves. */
+static void
+on_selection_changed (TernWindow *self, guint position, guint n_items, GtkSelectionModel *selection)
+{
+  if (!self->selecting)
+    select_conversation (self);
+}
+
+void
+tern_window_set_conversation (TernWindow *self, gint64 id)
+{
+  self->conversation_id = id;
+  g_settings_set_int64 (self->settings, "last-conversation", id);
+  select_conversation (self);
 }
 
 static void
@@ -64,6 +104,15 @@ got_conversations (GObject *source, GAsyncResult *result, gpointer data)
   g_list_store_splice (self->conversations, 0, g_list_model_get_n_items (G_LIST_MODEL (self->conversations)),
                        items->pdata, items->len);
   select_conversation (self);
+  /* At start, the conversation open last time, unless it is gone or in
+   * the trash (then a new chat, as when it was one). */
+  if (!self->reopened)
+    {
+      gint64 last = g_settings_get_int64 (self->settings, "last-conversation");
+      self->reopened = TRUE;
+      if (self->conversation_id == 0 && last != 0 && tern_window_find_conversation (self, last))
+        tern_window_open_conversation (self, last);
+    }
   if (g_strcmp0 (gtk_stack_get_visible_child_name (self->sidebar_stack), "list") == 0 ||
       g_strcmp0 (gtk_stack_get_visible_child_name (self->sidebar_stack), "empty") == 0)
     gtk_stack_set_visible_child_name (self->sidebar_stack, list->len ? "list" : "empty");
@@ -168,12 +217,12 @@ tern_window_open_conversation (TernWindow *self, gint64 id)
 
   if (self->conversation_id != id)
     {
+      clear_draft (self);
       self->editing_id = 0;
       gtk_revealer_set_reveal_child (self->edit_bar, FALSE);
       self->tokens_per_second = 0;
     }
-  self->conversation_id = id;
-  select_conversation (self);
+  tern_window_set_conversation (self, id);
   tern_window_show_banner (self, NULL);
   g_action_group_change_action_state (G_ACTION_GROUP (self), "show-library", g_variant_new_boolean (FALSE));
   gtk_stack_set_visible_child_name (self->main_stack, "chat");
@@ -224,13 +273,13 @@ new_conversation_activated (GSimpleAction *action, GVariant *param, gpointer dat
 {
   TernWindow *self = data;
 
-  self->conversation_id = 0;
+  tern_window_set_conversation (self, 0);
+  clear_draft (self);
   self->editing_id = 0;
   self->opening = FALSE;
   g_clear_pointer (&self->resume_note, g_free);
   gtk_revealer_set_reveal_child (self->edit_bar, FALSE);
   tern_window_show_banner (self, NULL);
-  gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->conversation_selection));
   tern_window_chat_reload (self);
   g_action_group_change_action_state (G_ACTION_GROUP (self), "show-library", g_variant_new_boolean (FALSE));
   if (g_list_model_get_n_items (G_LIST_MODEL (self->models)) > 0)
@@ -337,6 +386,7 @@ got_delete (GObject *source, GAsyncResult *result, gpointer data)
       tern_window_reload_conversations (self);
       return;
     }
+  tern_window_reload_trash (self);
   AdwToast *toast = adw_toast_new (_("Conversation deleted"));
   adw_toast_set_button_label (toast, _("_Undo"));
   adw_toast_set_action_name (toast, "win.undo-delete");
@@ -362,15 +412,40 @@ delete_activated (GSimpleAction *action, GVariant *param, gpointer data)
 }
 
 static void
+got_restored (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (TernWindow) self = g_object_ref (data);
+
+  got_done (source, result, data);
+  if (!tern_window_gone (self))
+    tern_window_reload_trash (self);
+}
+
+static void
 undo_delete_activated (GSimpleAction *action, GVariant *param, gpointer data)
 {
   TernWindow *self = data;
 
-  tern_service_restore_conversation (self->service, g_variant_get_int64 (param), self->cancellable, got_done,
+  tern_service_restore_conversation (self->service, g_variant_get_int64 (param), self->cancellable, got_restored,
                                      g_object_ref (self));
 }
 
 /* ---- Conversation settings ---- */
+
+void
+tern_window_new_chat_settings (TernWindow *self, char **system_prompt, TernSamplerParams *sampling, gint *max_tokens)
+{
+  if (self->draft_set)
+    {
+      *system_prompt = g_strdup (self->draft_system_prompt);
+      *sampling = self->draft_sampling;
+      *max_tokens = self->draft_max_tokens;
+      return;
+    }
+  *system_prompt = g_settings_get_string (self->settings, "system-prompt");
+  tern_settings_get_sampling (self->settings, sampling, max_tokens);
+  *max_tokens = g_settings_get_int (self->settings, "max-tokens");
+}
 
 static void
 on_settings_changed (TernConversationSettings *dialog, TernWindow *self)
@@ -387,6 +462,18 @@ on_settings_changed (TernConversationSettings *dialog, TernWindow *self)
       tern_window_toast_error (self, _("Invalid settings"), error);
       return;
     }
+  if (id == 0)
+    {
+      /* Still the new chat it was opened for: kept for its first message. */
+      if (self->conversation_id != 0)
+        return;
+      clear_draft (self);
+      self->draft_set = TRUE;
+      self->draft_system_prompt = g_steal_pointer (&system_prompt);
+      self->draft_sampling = params;
+      self->draft_max_tokens = max;
+      return;
+    }
   tern_service_set_system_prompt (self->service, id, system_prompt, self->cancellable, got_done,
                                   g_object_ref (self));
   tern_service_set_sampling (self->service, id, &params, self->cancellable, got_done, g_object_ref (self));
@@ -399,18 +486,23 @@ conversation_settings_activated (GSimpleAction *action, GVariant *param, gpointe
   TernWindow *self = data;
   TernConversationItem *item = tern_window_find_conversation (self, self->conversation_id);
   const TernConversation *c = item ? tern_conversation_item_get_conversation (item) : NULL;
+  GtkWidget *dialog;
 
-  if (c == NULL)
+  if (c != NULL)
+    dialog = tern_conversation_settings_new (GTK_WINDOW (self), c->title, c->system_prompt, &c->sampling,
+                                             c->max_tokens);
+  else
     {
-      /* A new chat takes the defaults, which live in Preferences. */
-      g_action_group_activate_action (G_ACTION_GROUP (gtk_window_get_application (GTK_WINDOW (self))), "preferences",
-                                      NULL);
-      return;
+      /* A new chat: what it will get when its first message stores it. */
+      g_autofree char *system_prompt = NULL;
+      TernSamplerParams sampling;
+      gint max;
+
+      tern_window_new_chat_settings (self, &system_prompt, &sampling, &max);
+      dialog = tern_conversation_settings_new (GTK_WINDOW (self), _("New Chat"), system_prompt, &sampling, max);
     }
-  GtkWidget *dialog = tern_conversation_settings_new (GTK_WINDOW (self), c->title, c->system_prompt, &c->sampling,
-                                                      c->max_tokens);
   tern_conversation_settings_set_defaults (TERN_CONVERSATION_SETTINGS (dialog), self->settings);
-  g_object_set_data (G_OBJECT (dialog), "conversation-id", GSIZE_TO_POINTER (c->id));
+  g_object_set_data (G_OBJECT (dialog), "conversation-id", GSIZE_TO_POINTER (c ? c->id : 0));
   g_signal_connect_object (dialog, "changed", G_CALLBACK (on_settings_changed), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
 }
@@ -437,6 +529,7 @@ got_search (GObject *source, GAsyncResult *result, gpointer data)
     g_ptr_array_add (items, tern_conversation_item_new_hit (hits->pdata[i]));
   g_list_store_splice (self->results, 0, g_list_model_get_n_items (G_LIST_MODEL (self->results)), items->pdata,
                        items->len);
+  select_conversation (self);
   gtk_stack_set_visible_child_name (self->sidebar_stack, hits->len ? "results" : "no-results");
 }
 
@@ -449,6 +542,7 @@ on_search_changed (TernWindow *self, GtkSearchEntry *entry)
   if (text[0] == '\0')
     {
       g_list_store_remove_all (self->results);
+      select_conversation (self);
       gtk_stack_set_visible_child_name (self->sidebar_stack,
                                         g_list_model_get_n_items (G_LIST_MODEL (self->conversations)) ? "list" : "empty");
       return;
@@ -623,13 +717,17 @@ tern_window_conversations_init (TernWindow *self)
   gtk_single_selection_set_autoselect (self->conversation_selection, FALSE);
   gtk_single_selection_set_can_unselect (self->conversation_selection, TRUE);
   gtk_list_view_set_model (self->conversation_list, GTK_SELECTION_MODEL (g_object_ref (self->conversation_selection)));
+  g_signal_connect_swapped (self->conversation_selection, "selection-changed", G_CALLBACK (on_selection_changed), self);
   factory = conversation_factory (self);
   gtk_list_view_set_factory (self->conversation_list, factory);
   g_object_unref (factory);
 
   self->results = g_list_store_new (TERN_TYPE_CONVERSATION_ITEM);
-  gtk_list_view_set_model (self->result_list,
-                           GTK_SELECTION_MODEL (gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->results)))));
+  GtkSingleSelection *hits = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->results)));
+  gtk_single_selection_set_autoselect (hits, FALSE);
+  gtk_single_selection_set_can_unselect (hits, TRUE);
+  g_signal_connect_swapped (hits, "selection-changed", G_CALLBACK (on_selection_changed), self);
+  gtk_list_view_set_model (self->result_list, GTK_SELECTION_MODEL (hits));
   factory = conversation_factory (self);
   gtk_list_view_set_factory (self->result_list, factory);
   g_object_unref (factory);

@@ -165,9 +165,8 @@ tern_window_open_model_file (TernWindow *self, GFile *file)
       return;
     }
   /* A new chat with it. */
-  self->conversation_id = 0;
+  tern_window_set_conversation (self, 0);
   tern_window_chat_reload (self);
-  gtk_selection_model_unselect_all (GTK_SELECTION_MODEL (self->conversation_selection));
   gtk_stack_set_visible_child_name (self->main_stack, "chat");
   adw_leaflet_set_visible_child (self->leaflet, self->content);
   tern_window_load_model (self, path);

@@ -75,6 +75,16 @@ struct _TernWindow {
   gboolean syncing_models;       /* the model menu is being set from code */
   guint search_serial;           /* the latest search asked for */
   gint64 model_pending;          /* a model being loaded for the conversation shown */
+  gboolean selecting;            /* the sidebar's selection is being set from code */
+  gboolean reopened;             /* the conversation open at the last start was looked for */
+  GListStore *trash;             /* TernConversationItem, the trash, newest first */
+  GtkToggleButton *trash_button;
+  GtkListBox *trash_list;
+  GtkWidget *empty_trash_button;
+  gboolean draft_set;            /* settings were chosen for the new chat before its first message: */
+  char *draft_system_prompt;
+  TernSamplerParams draft_sampling;
+  gint draft_max_tokens;
 };
 
 /* tern-window.c */
@@ -100,9 +110,26 @@ void tern_window_conversations_class_init (GtkWidgetClass *widget_class);
 void tern_window_reload_conversations (TernWindow *self);
 /* The sidebar item of conversation @id, or NULL (not a new reference). */
 TernConversationItem *tern_window_find_conversation (TernWindow *self, gint64 id);
+/* Makes @id (0: a new chat, not stored yet) the conversation shown: the
+ * one place that sets conversation_id, so that the sidebar's selection
+ * and the one reopened at the next start always follow it. Opens
+ * nothing. */
+void tern_window_set_conversation (TernWindow *self, gint64 id);
+/* The settings the new chat shown gets when its first message stores it:
+ * those chosen in its settings dialog, or else the defaults. Fills
+ * @system_prompt (g_free) and @sampling and @max_tokens. */
+void tern_window_new_chat_settings (TernWindow *self, char **system_prompt, TernSamplerParams *sampling,
+                                    gint *max_tokens);
 /* Opens conversation @id in the chat view, loading its model first when
  * another is loaded. */
 void tern_window_open_conversation (TernWindow *self, gint64 id);
+
+/* tern-window-trash.c */
+/* Adds the Trash button and view to the sidebar, and its actions, and
+ * empties what is older than the trash-days setting. */
+void tern_window_trash_init (TernWindow *self);
+/* Reads the trash again (after a delete or restore). */
+void tern_window_reload_trash (TernWindow *self);
 
 /* tern-window-models.c */
 /* Adds the model actions, sets up the model menu and the library page. */

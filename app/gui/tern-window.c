@@ -159,6 +159,7 @@ setup (TernWindow *self, TernApplication *app)
     gtk_window_maximize (GTK_WINDOW (self));
 
   tern_window_conversations_init (self);
+  tern_window_trash_init (self);
   tern_window_models_init (self);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (G_ACTION_MAP (self), "use-demo-model")),
                                tern_application_get_demo_model (app) != NULL);
@@ -191,10 +192,12 @@ tern_window_dispose (GObject *object)
   g_clear_object (&self->conversation_selection);
   g_clear_object (&self->conversations);
   g_clear_object (&self->results);
+  g_clear_object (&self->trash);
   g_clear_object (&self->models);
   g_clear_object (&self->service);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->resume_note, g_free);
+  g_clear_pointer (&self->draft_system_prompt, g_free);
   G_OBJECT_CLASS (tern_window_parent_class)->dispose (object);
 }
 

@@ -480,6 +480,81 @@ tern_service_restore_conversation_finish (TernService *self, GAsyncResult *resul
   return tern_service_finish_boolean (self, result, tern_service_restore_conversation, error);
 }
 
+/* ---- Delete a conversation in the trash for good ---- */
+
+typedef struct {
+  gint64 id;
+} Purge;
+
+static gboolean
+run_purge (Engine *e, Job *job, gpointer data, GError **error)
+{
+  Purge *purge = data;
+
+  if (!tern_store_conversation_purge (e->store, purge->id, error))
+    return FALSE;
+  tern_service_job_set_boolean (job);
+  return TRUE;
+}
+
+static const RequestType purge_type = { .needs = NEEDS_STORE, .run = run_purge };
+
+void
+tern_service_purge_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  Purge *purge = g_new0 (Purge, 1);
+  purge->id = id;
+  tern_service_submit (self, &purge_type, tern_service_purge_conversation, purge, g_free, cancellable, callback,
+                       user_data);
+}
+
+gboolean
+tern_service_purge_conversation_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return tern_service_finish_boolean (self, result, tern_service_purge_conversation, error);
+}
+
+/* ---- Empty the trash ---- */
+
+typedef struct {
+  gint64 before;
+} EmptyTrash;
+
+static gboolean
+run_empty_trash (Engine *e, Job *job, gpointer data, GError **error)
+{
+  EmptyTrash *empty = data;
+  gint64 n = tern_store_empty_trash_before (e->store, empty->before, error);
+
+  if (n < 0)
+    return FALSE;
+  tern_service_job_set_int64 (job, n);
+  return TRUE;
+}
+
+static const RequestType empty_trash_type = { .needs = NEEDS_STORE, .run = run_empty_trash };
+
+void
+tern_service_empty_trash (TernService *self, gint64 before, GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+
+  EmptyTrash *empty = g_new0 (EmptyTrash, 1);
+  empty->before = before;
+  tern_service_submit (self, &empty_trash_type, tern_service_empty_trash, empty, g_free, cancellable, callback,
+                       user_data);
+}
+
+gint64
+tern_service_empty_trash_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return tern_service_finish_int64 (self, result, tern_service_empty_trash, -1, error);
+}
+
 /* ---- Duplicate a conversation ---- */
 
 typedef struct {

@@ -401,13 +401,15 @@ tern_store_conversation_untrash (TernStore *store, gint64 id, GError **error)
 }
 
 gint64
-tern_store_empty_trash (TernStore *store, GError **error)
+tern_store_empty_trash_before (TernStore *store, gint64 before, GError **error)
 {
-  g_autoptr (StoreStmt) stmt = tern_store_prepare (store, "DELETE FROM conversations WHERE trashed_at != 0", error);
+  g_autoptr (StoreStmt) stmt =
+      tern_store_prepare (store, "DELETE FROM conversations WHERE trashed_at != 0 AND trashed_at < ?1", error);
   StoreTxn txn;
 
   if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
     return -1;
+  sqlite3_bind_int64 (stmt, 1, before);
   if (!tern_store_step_done (store, stmt, "emptying the trash", error))
     {
       tern_store_txn_rollback (store, &txn);
@@ -417,6 +419,24 @@ tern_store_empty_trash (TernStore *store, GError **error)
   if (!tern_store_txn_commit (store, &txn, error))
     return -1;
   return n;
+}
+
+gint64
+tern_store_empty_trash (TernStore *store, GError **error)
+{
+  return tern_store_empty_trash_before (store, G_MAXINT64, error);
+}
+
+gboolean
+tern_store_conversation_purge (TernStore *store, gint64 id, GError **error)
+{
+  g_autoptr (StoreStmt) stmt =
+      tern_store_prepare (store, "DELETE FROM conversations WHERE id = ?1 AND trashed_at != 0", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  return write_one (store, stmt, "conversation in the trash", id, error);
 }
 
 /* Inserts a message row with every field given; returns its id or 0. */

@@ -115,6 +115,11 @@ static const char *const migrations[] = {
 
   /* 2: a conversation's limit on the length of its replies. */
   "ALTER TABLE conversations ADD COLUMN max_tokens INTEGER NOT NULL DEFAULT 0;",
+
+  /* 3: deleting a message sets the head_id of the conversations that
+   * point at it to NULL; without an index each such delete scans every
+   * conversation, and emptying a big trash took minutes. */
+  "CREATE INDEX conversations_by_head ON conversations (head_id);",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TERN_STORE_SCHEMA_VERSION);

@@ -282,6 +282,17 @@ gboolean tern_service_delete_conversation_finish (TernService *self, GAsyncResul
 void tern_service_restore_conversation (TernService *self, gint64 id, GCancellable *cancellable,
                                         GAsyncReadyCallback callback, gpointer user_data);
 gboolean tern_service_restore_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
+/* Deletes trashed conversation @id for good (INVALID when it is not in
+ * the trash). */
+void tern_service_purge_conversation (TernService *self, gint64 id, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_purge_conversation_finish (TernService *self, GAsyncResult *result, GError **error);
+/* Deletes for good the conversations trashed before @before (microseconds
+ * since the epoch; G_MAXINT64: the whole trash). _finish returns how many,
+ * -1 on error. */
+void tern_service_empty_trash (TernService *self, gint64 before, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data);
+gint64 tern_service_empty_trash_finish (TernService *self, GAsyncResult *result, GError **error);
 
 /* A copy with every message and branch, not the snapshots; its id. */
 void tern_service_duplicate_conversation (TernService *self, gint64 id, GCancellable *cancellable,

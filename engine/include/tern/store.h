@@ -51,7 +51,7 @@ G_BEGIN_DECLS
  * finds and repairs such damage. */
 
 /* The schema version this Tern writes (PRAGMA user_version). */
-#define TERN_STORE_SCHEMA_VERSION 2
+#define TERN_STORE_SCHEMA_VERSION 3
 
 typedef struct TernStore TernStore;
 
@@ -230,6 +230,12 @@ gboolean tern_store_conversation_trash (TernStore *store, gint64 id, GError **er
 gboolean tern_store_conversation_untrash (TernStore *store, gint64 id, GError **error);
 /* Deletes every trashed conversation; returns how many, or -1 on error. */
 gint64 tern_store_empty_trash (TernStore *store, GError **error);
+/* Deletes the conversations trashed before @before (microseconds since
+ * the epoch, as trashed_at); returns how many, or -1 on error. */
+gint64 tern_store_empty_trash_before (TernStore *store, gint64 before, GError **error);
+/* Deletes trashed conversation @id for good (INVALID when it is not in
+ * the trash: a conversation in use is never deleted here). */
+gboolean tern_store_conversation_purge (TernStore *store, gint64 id, GError **error);
 /* A copy with every message and branch (not the snapshots); returns its id. */
 gint64 tern_store_conversation_duplicate (TernStore *store, gint64 id, GError **error);
 

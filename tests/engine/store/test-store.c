@@ -172,6 +172,12 @@ static const char *const version_data[TERN_STORE_SCHEMA_VERSION] = {
   "INSERT INTO conversations (title, system_prompt, temperature, top_k, top_p, min_p, repeat_penalty, "
   "repeat_last_n, frequency_penalty, presence_penalty, seed, created_at, updated_at) "
   "VALUES ('from v1', '', 0.8, 40, 0.95, 0.05, 1.0, 64, 0, 0, 1, 1, 1);",
+  /* Version 2: a conversation in the trash, with a message at its head. */
+  "INSERT INTO conversations (id, title, system_prompt, temperature, top_k, top_p, min_p, repeat_penalty, "
+  "repeat_last_n, frequency_penalty, presence_penalty, seed, created_at, updated_at, trashed_at, max_tokens) "
+  "VALUES (50, 'from v2', '', 0.8, 40, 0.95, 0.05, 1.0, 64, 0, 0, 1, 1, 1, 5, 20);"
+  "INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES (70, 50, 'user', 'trashed v2', 1);"
+  "UPDATE conversations SET head_id = 70 WHERE id = 50;",
 };
 
 static void
@@ -211,6 +217,19 @@ test_migrations (Fixture *f, gconstpointer data)
           g_assert_true (tern_store_conversation_set_max_tokens (store, old_one->id, 300, &error));
           g_autoptr (TernConversation) again = tern_store_conversation_get (store, old_one->id, &error);
           g_assert_cmpint (again->max_tokens, ==, 300);
+        }
+      if (v == 2)
+        {
+          /* Version 3 indexes head_id, so that deleting a message finds
+           * the conversations it heads without a scan; the trash of
+           * version 2 stays in the trash, and empties. */
+          g_assert_cmpint (pragma_int (store, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                              "AND tbl_name = 'conversations' AND sql LIKE '%(head_id)%'"), ==, 1);
+          g_autoptr (GPtrArray) trashed = tern_store_conversation_list (store, TRUE, 0, -1, &error);
+          g_assert_cmpuint (trashed->len, ==, 1);
+          g_assert_cmpint (((TernConversation *) trashed->pdata[0])->head_id, ==, 70);
+          g_assert_cmpint (tern_store_empty_trash (store, &error), ==, 1);
+          g_assert_cmpint (pragma_int (store, "SELECT count(*) FROM messages WHERE id = 70"), ==, 0);
         }
     }
 
@@ -466,6 +485,45 @@ test_conversations (Fixture *f, gconstpointer data)
   g_assert_cmpint (pragma_int (f->store, "SELECT count(*) FROM messages_fts"), ==, 3);
 }
 
+/* Emptying the trash by age, and deleting one trashed conversation for
+ * good: a conversation not in the trash is never deleted that way. */
+static void
+test_trash_purge (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  tern_store_set_clock (f->store, 1000, 10);
+  gint64 old = tern_store_conversation_new (f->store, "old", 0, NULL, NULL, &error);
+  gint64 recent = tern_store_conversation_new (f->store, "recent", 0, NULL, NULL, &error);
+  gint64 kept = tern_store_conversation_new (f->store, "kept", 0, NULL, NULL, &error);
+  gint64 gone = tern_store_conversation_new (f->store, "gone", 0, NULL, NULL, &error);
+  g_assert_cmpint (tern_store_message_add (f->store, old, TERN_STORE_HEAD, TERN_ROLE_USER, "old words", NULL, 0, NULL,
+                                           &error), >, 0);
+  g_assert_true (tern_store_conversation_trash (f->store, old, &error));
+  g_autoptr (TernConversation) trashed = tern_store_conversation_get (f->store, old, &error);
+  gint64 old_at = trashed->trashed_at;
+  g_assert_true (tern_store_conversation_trash (f->store, recent, &error));
+  g_assert_true (tern_store_conversation_trash (f->store, gone, &error));
+
+  /* Only what was trashed before the time given. */
+  g_assert_cmpint (tern_store_empty_trash_before (f->store, old_at + 1, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_null (tern_store_conversation_get (f->store, old, &error));
+  g_clear_error (&error);
+  g_assert_cmpint (pragma_int (f->store, "SELECT count(*) FROM messages"), ==, 0);
+  g_assert_cmpint (tern_store_conversation_count (f->store, TRUE, &error), ==, 2);
+
+  g_assert_true (tern_store_conversation_purge (f->store, gone, &error));
+  g_assert_null (tern_store_conversation_get (f->store, gone, &error));
+  g_clear_error (&error);
+  g_assert_false (tern_store_conversation_purge (f->store, kept, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_autoptr (TernConversation) still = tern_store_conversation_get (f->store, kept, &error);
+  g_assert_nonnull (still);
+  g_assert_cmpint (tern_store_conversation_count (f->store, TRUE, &error), ==, 1);
+}
+
 static void
 test_reply (Fixture *f, gconstpointer data)
 {
@@ -634,6 +692,7 @@ main (int argc, char **argv)
   ADD ("open-not-a-file", test_open_not_a_file);
   ADD ("newer-version", test_newer);
   ADD ("migrations", test_migrations);
+  ADD ("trash-purge", test_trash_purge);
   ADD ("branch-leaf", test_branch_leaf);
   ADD ("models", test_models);
   ADD ("models/shrunk-in-use", test_model_shrunk_in_use);
