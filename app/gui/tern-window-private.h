@@ -75,6 +75,7 @@ struct _TernWindow {
   gboolean syncing_models;       /* the model menu is being set from code */
   guint search_serial;           /* the latest search asked for */
   gint64 model_pending;          /* a model being loaded for the conversation shown */
+  char *read_only_note;          /* the banner of a database opened read-only; NULL: it can be written */
 };
 
 /* tern-window.c */

@@ -326,8 +326,8 @@ test_saves (gconstpointer data)
             {
               /* A clean error, and nothing changed. */
               n_failed++;
-              g_assert_error (error, TERN_ENGINE_ERROR,
-                              code == SQLITE_FULL ? TERN_ENGINE_ERROR_FULL : TERN_ENGINE_ERROR_IO);
+              int want = code == SQLITE_FULL ? TERN_ENGINE_ERROR_FULL : TERN_ENGINE_ERROR_IO;
+              g_assert_error (error, TERN_ENGINE_ERROR, want);
               g_assert_nonnull (strstr (error->message, code == SQLITE_FULL ? "the disk is full" : "I/O"));
               g_clear_error (&error);
               check_integrity (store);
@@ -377,7 +377,8 @@ test_migration (gconstpointer data)
         }
       if (store == NULL)
         {
-          g_assert_error (error, TERN_ENGINE_ERROR, code == SQLITE_FULL ? TERN_ENGINE_ERROR_FULL : TERN_ENGINE_ERROR_IO);
+          int want = code == SQLITE_FULL ? TERN_ENGINE_ERROR_FULL : TERN_ENGINE_ERROR_IO;
+          g_assert_error (error, TERN_ENGINE_ERROR, want);
           g_clear_error (&error);
         }
       tern_store_free (store);
