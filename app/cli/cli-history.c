@@ -141,7 +141,7 @@ int
 cli_history (int argc, char **argv)
 {
   g_autofree char *db = NULL, *format = NULL;
-  gboolean all = FALSE, trash = FALSE, repair = FALSE;
+  gboolean all = FALSE, trash = FALSE, repair = FALSE, read_only = FALSE;
   gint limit = 100, offset = 0;
   const GOptionEntry entries[] = {
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "The database (default: Tern's, in the user's data folder)", "PATH" },
@@ -151,6 +151,8 @@ cli_history (int argc, char **argv)
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "list, search: at most N (default 100)", "N" },
     { "offset", 0, 0, G_OPTION_ARG_INT, &offset, "list: skip the first N", "N" },
     { "repair", 0, 0, G_OPTION_ARG_NONE, &repair, "check: repair what it finds", NULL },
+    { "read-only", 0, 0, G_OPTION_ARG_NONE, &read_only, "list, show, search, export: open the database read-only",
+      NULL },
     { NULL },
   };
   g_autoptr (GError) error = NULL;
@@ -174,7 +176,9 @@ cli_history (int argc, char **argv)
                   "first one, a bad head points at the newest message, the index is rebuilt,\n"
                   "orphan snapshots are dropped); it exits with 1 when problems remain.\n"
                   "While another program writes to the database, reading commands go on and\n"
-                  "writing ones wait for it (saying so on stderr).",
+                  "writing ones wait for it (saying so on stderr). list, show, search and export\n"
+                  "open a database they cannot write (a read-only folder, a full disk, a newer\n"
+                  "schema) read-only, saying so on stderr; --read-only always does.",
                   entries))
     return CLI_EXIT_USAGE;
   if (!cli_check_min ("history", "--limit", limit, 0) || !cli_check_min ("history", "--offset", offset, 0))
@@ -194,7 +198,24 @@ cli_history (int argc, char **argv)
       return CLI_EXIT_USAGE;
     }
 
-  g_autoptr (TernStore) store = cli_store_open (db, &error);
+  gboolean reads = g_str_equal (sub, "list") || g_str_equal (sub, "show") || g_str_equal (sub, "search") ||
+                   g_str_equal (sub, "export");
+  if (read_only && !reads)
+    {
+      g_printerr ("tern-cli history %s: --read-only is for list, show, search and export\n", sub);
+      return CLI_EXIT_USAGE;
+    }
+  g_autoptr (TernStore) store = read_only ? tern_store_open_read_only (db, &error) : cli_store_open (db, &error);
+  if (store == NULL && reads && !read_only &&
+      (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_READ_ONLY) ||
+       g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FULL) ||
+       g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH)))
+    {
+      g_autoptr (GError) why = g_steal_pointer (&error);
+      store = tern_store_open_read_only (db, &error);
+      if (store)
+        g_printerr ("tern-cli: reading the database read-only: %s\n", why->message);
+    }
   if (store == NULL)
     return cli_fail (CLI_EXIT_MODEL, error);
 

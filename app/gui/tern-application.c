@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "tern-preferences-window.h"
+#include "tern-storage-page.h"
 #include "tern-window.h"
 
 struct _TernApplication {
@@ -13,6 +14,15 @@ struct _TernApplication {
   TernService *service;
   char *data_dir;
   char *demo_model;
+
+  /* Storage trouble: why the database could not be opened (NULL: it
+   * was), whether it opens read-only, the page showing it, and a model
+   * named on the command line meanwhile. */
+  GError *trouble;
+  gboolean can_read;
+  char *read_only_reason; /* the service is read-only: why */
+  GtkWidget *storage_window;
+  GFile *pending_model;
 };
 
 G_DEFINE_FINAL_TYPE (TernApplication, tern_application, ADW_TYPE_APPLICATION)
@@ -43,16 +53,190 @@ main_window (TernApplication *self)
   return window ? TERN_WINDOW (window) : tern_window_new (self);
 }
 
+/* ---- Storage trouble ---- */
+
+/* The database: in the folder chosen on the storage page, else the
+ * default one. */
+static char *
+database_path (TernApplication *self)
+{
+  g_autofree char *folder = g_settings_get_string (self->settings, "data-folder");
+
+  if (folder[0])
+    return g_build_filename (folder, "tern.db", NULL);
+  return tern_store_default_path ();
+}
+
+static void
+first_start_added (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+start_service (TernApplication *self, const char *db, gboolean read_only)
+{
+  g_autofree char *backend = g_settings_get_string (self->settings, "backend");
+  guint n_threads = g_settings_get_uint (self->settings, "threads");
+  gint n_ctx = g_settings_get_int (self->settings, "context-size");
+
+  self->service = read_only ? tern_service_new_read_only (db, n_threads, n_ctx, backend)
+                            : tern_service_new (db, n_threads, n_ctx, backend);
+  tern_service_set_snapshot_limit (self->service,
+                                   (gint64) g_settings_get_uint (self->settings, "snapshot-limit-mb") << 20, NULL,
+                                   NULL, NULL);
+  /* The demo model is in the library from the first start, so a new user
+   * can chat at once. */
+  if (!read_only && self->demo_model && !g_settings_get_boolean (self->settings, "demo-model-added"))
+    {
+      g_settings_set_boolean (self->settings, "demo-model-added", TRUE);
+      tern_service_add_model (self->service, self->demo_model, NULL, first_start_added, NULL);
+    }
+}
+
+/* Opens the database once on this thread to learn whether it can be used
+ * (then starts the service on it) or why not, and whether it can at least
+ * be read. */
+static gboolean
+try_open (TernApplication *self)
+{
+  g_autofree char *db = database_path (self);
+
+  g_clear_error (&self->trouble);
+  g_free (self->data_dir);
+  self->data_dir = g_path_get_dirname (db);
+  TernStore *store = tern_store_open (db, &self->trouble);
+  if (store)
+    {
+      tern_store_free (store);
+      start_service (self, db, FALSE);
+      return TRUE;
+    }
+  store = tern_store_open_read_only (db, NULL);
+  self->can_read = store != NULL;
+  tern_store_free (store);
+  return FALSE;
+}
+
+static void
+show_storage_page (TernApplication *self)
+{
+  if (self->storage_window == NULL)
+    {
+      self->storage_window = adw_application_window_new (GTK_APPLICATION (self));
+      g_object_add_weak_pointer (G_OBJECT (self->storage_window), (gpointer *) &self->storage_window);
+      gtk_window_set_title (GTK_WINDOW (self->storage_window), "Tern");
+      gtk_window_set_default_size (GTK_WINDOW (self->storage_window), g_settings_get_int (self->settings, "window-width"),
+                                   g_settings_get_int (self->settings, "window-height"));
+      GtkWidget *box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
+      gtk_box_append (GTK_BOX (box), adw_header_bar_new ());
+      GtkWidget *page = tern_storage_page_new (self->data_dir, self->trouble, self->can_read);
+      gtk_widget_set_vexpand (page, TRUE);
+      gtk_box_append (GTK_BOX (box), page);
+      adw_application_window_set_content (ADW_APPLICATION_WINDOW (self->storage_window), box);
+    }
+  else
+    {
+      GtkWidget *box = adw_application_window_get_content (ADW_APPLICATION_WINDOW (self->storage_window));
+      tern_storage_page_update (TERN_STORAGE_PAGE (gtk_widget_get_last_child (box)), self->data_dir, self->trouble,
+                                self->can_read);
+    }
+  gtk_window_present (GTK_WINDOW (self->storage_window));
+}
+
+/* The service runs: the main window replaces the storage page. */
+static void
+leave_storage_page (TernApplication *self)
+{
+  TernWindow *window = tern_window_new (self);
+
+  gtk_window_present (GTK_WINDOW (window));
+  if (self->pending_model)
+    {
+      g_autoptr (GFile) file = g_steal_pointer (&self->pending_model);
+      tern_window_open_model_file (window, file);
+    }
+  if (self->storage_window)
+    gtk_window_destroy (GTK_WINDOW (self->storage_window));
+}
+
+static void
+storage_read_only_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernApplication *self = data;
+  g_autofree char *db = database_path (self);
+
+  if (self->service || !self->can_read)
+    return;
+  self->read_only_reason = g_strdup (tern_storage_cause (self->trouble));
+  start_service (self, db, TRUE);
+  leave_storage_page (self);
+}
+
+static void
+storage_retry_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernApplication *self = data;
+
+  if (self->service)
+    return;
+  if (try_open (self))
+    leave_storage_page (self);
+  else
+    show_storage_page (self);
+}
+
+static void
+on_folder_chosen (GtkNativeDialog *dialog, int response, gpointer data)
+{
+  TernApplication *self = data;
+  g_autoptr (GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+
+  gtk_native_dialog_destroy (dialog);
+  g_object_unref (dialog);
+  if (response != GTK_RESPONSE_ACCEPT || folder == NULL || self->service)
+    return;
+  g_autofree char *path = g_file_get_path (folder);
+  /* Kept for the next start too. */
+  g_settings_set_string (self->settings, "data-folder", path);
+  storage_retry_activated (NULL, NULL, self);
+}
+
+static void
+storage_choose_folder_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernApplication *self = data;
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (
+      _("Choose a Folder for Tern's Data"), GTK_WINDOW (self->storage_window), GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER,
+      _("_Choose"), _("_Cancel"));
+
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (on_folder_chosen), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+}
+
 static void
 tern_application_activate (GApplication *app)
 {
-  gtk_window_present (GTK_WINDOW (main_window (TERN_APPLICATION (app))));
+  TernApplication *self = TERN_APPLICATION (app);
+
+  if (self->service == NULL)
+    show_storage_page (self);
+  else
+    gtk_window_present (GTK_WINDOW (main_window (self)));
 }
 
 static void
 tern_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
 {
-  TernWindow *window = main_window (TERN_APPLICATION (app));
+  TernApplication *self = TERN_APPLICATION (app);
+
+  if (self->service == NULL)
+    {
+      /* Opened once the database can be used. */
+      if (n_files > 0)
+        g_set_object (&self->pending_model, files[n_files - 1]);
+      show_storage_page (self);
+      return;
+    }
+  TernWindow *window = main_window (self);
 
   gtk_window_present (GTK_WINDOW (window));
   /* One model at a time: the last named is the one chatted with. */
@@ -114,6 +298,9 @@ static const GActionEntry app_actions[] = {
   { "quit", quit_activated },
   { "preferences", preferences_activated },
   { "about", about_activated },
+  { "storage-read-only", storage_read_only_activated },
+  { "storage-retry", storage_retry_activated },
+  { "storage-choose-folder", storage_choose_folder_activated },
 };
 
 static void
@@ -136,23 +323,11 @@ tern_application_startup (GApplication *app)
 
   G_APPLICATION_CLASS (tern_application_parent_class)->startup (app);
 
-  g_autofree char *db = tern_store_default_path ();
-  self->data_dir = g_path_get_dirname (db);
   self->demo_model = find_demo_model ();
   self->settings = g_settings_new (TERN_APPLICATION_ID);
-  g_autofree char *backend = g_settings_get_string (self->settings, "backend");
-  self->service = tern_service_new (NULL, g_settings_get_uint (self->settings, "threads"),
-                                    g_settings_get_int (self->settings, "context-size"), backend);
-  tern_service_set_snapshot_limit (self->service,
-                                   (gint64) g_settings_get_uint (self->settings, "snapshot-limit-mb") << 20, NULL,
-                                   NULL, NULL);
-  /* The demo model is in the library from the first start, so a new user
-   * can chat at once. */
-  if (self->demo_model && !g_settings_get_boolean (self->settings, "demo-model-added"))
-    {
-      g_settings_set_boolean (self->settings, "demo-model-added", TRUE);
-      tern_service_add_model (self->service, self->demo_model, NULL, first_start_added, NULL);
-    }
+  /* A database that cannot be used shows the storage page instead of
+   * the window (activate). */
+  try_open (self);
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions, G_N_ELEMENTS (app_actions), self);
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
@@ -177,6 +352,7 @@ tern_application_dispose (GObject *object)
 
   g_clear_object (&self->service);
   g_clear_object (&self->settings);
+  g_clear_object (&self->pending_model);
   G_OBJECT_CLASS (tern_application_parent_class)->dispose (object);
 }
 
@@ -187,6 +363,8 @@ tern_application_finalize (GObject *object)
 
   g_free (self->data_dir);
   g_free (self->demo_model);
+  g_clear_error (&self->trouble);
+  g_free (self->read_only_reason);
   G_OBJECT_CLASS (tern_application_parent_class)->finalize (object);
 }
 
@@ -242,4 +420,11 @@ tern_application_get_demo_model (TernApplication *self)
 {
   g_return_val_if_fail (TERN_IS_APPLICATION (self), NULL);
   return self->demo_model;
+}
+
+const char *
+tern_application_get_read_only_reason (TernApplication *self)
+{
+  g_return_val_if_fail (TERN_IS_APPLICATION (self), NULL);
+  return self->read_only_reason;
 }

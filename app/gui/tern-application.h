@@ -17,11 +17,15 @@ G_DECLARE_FINAL_TYPE (TernApplication, tern_application, TERN, APPLICATION, AdwA
 
 TernApplication *tern_application_new (void);
 
-/* Valid from startup to shutdown; owned by the application. */
+/* Valid from startup to shutdown (the service: once the database could be
+ * opened, see the storage page); owned by the application. */
 TernService *tern_application_get_service (TernApplication *self);
 GSettings *tern_application_get_settings (TernApplication *self);
 /* The folder holding the database ($TERN_DATA_DIR, or ~/.local/share/tern). */
 const char *tern_application_get_data_dir (TernApplication *self);
+/* Why the database is open read-only (a plain sentence), or NULL when it
+ * is not: the user chose Open Read-Only on the storage page. */
+const char *tern_application_get_read_only_reason (TernApplication *self);
 /* The demo model shipped with Tern, or NULL when it is not installed. */
 const char *tern_application_get_demo_model (TernApplication *self);
 

@@ -470,7 +470,8 @@ void
 tern_window_chat_update_actions (TernWindow *self)
 {
   gboolean generating = tern_service_get_generating (self->service) || self->busy;
-  gboolean ready = tern_service_get_model_loaded (self->service) && !self->opening && self->model_pending == 0;
+  gboolean ready = tern_service_get_model_loaded (self->service) && !self->opening && self->model_pending == 0 &&
+                   self->read_only_note == NULL;
   GActionMap *map = G_ACTION_MAP (self);
 
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "send")),
@@ -478,7 +479,8 @@ tern_window_chat_update_actions (TernWindow *self)
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "stop")), generating);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "regenerate")),
                                ready && !generating && self->conversation_id != 0);
-  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "edit-message")), !generating);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "edit-message")),
+                               !generating && self->read_only_note == NULL);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "previous-branch")),
                                ready && !generating);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (map, "next-branch")),

@@ -82,7 +82,8 @@ got_models (GObject *source, GAsyncResult *result, gpointer data)
     gtk_stack_set_visible_child_name (self->main_stack, "chat");
 
   /* On opening, the model used last is loaded, so the user can chat at once. */
-  if (request->first && list->len > 0 && !tern_service_get_model_loaded (self->service) && self->model_pending == 0)
+  if (request->first && list->len > 0 && !tern_service_get_model_loaded (self->service) && self->model_pending == 0 &&
+      self->read_only_note == NULL)
     tern_window_load_model (self, ((TernStoreModel *) list->pdata[0])->path);
 }
 

@@ -85,6 +85,7 @@ struct _TernWindow {
   char *draft_system_prompt;
   TernSamplerParams draft_sampling;
   gint draft_max_tokens;
+  char *read_only_note;          /* the banner of a database opened read-only; NULL: it can be written */
 };
 
 /* tern-window.c */

@@ -47,6 +47,9 @@ tern_window_toast_error (TernWindow *self, const char *what, const GError *error
 void
 tern_window_show_banner (TernWindow *self, const char *text)
 {
+  /* Read-only, that is what matters most, and it stays. */
+  if (self->read_only_note)
+    text = self->read_only_note;
   gtk_label_set_label (self->banner_label, text);
   gtk_revealer_set_reveal_child (self->banner, text != NULL);
 }
@@ -147,6 +150,28 @@ tern_window_close_request (GtkWindow *window)
   return GTK_WINDOW_CLASS (tern_window_parent_class)->close_request (window);
 }
 
+/* A database opened read-only: everything that writes is off, and the
+ * banner says why. */
+static void
+set_read_only (TernWindow *self, const char *reason)
+{
+  const char *writes[] = { "new-conversation", "conversation-settings", "rename-conversation",
+                           "duplicate-conversation", "delete-conversation", "undo-delete", "add-model",
+                           "use-demo-model", "locate-model", "ask-example" };
+  const char *library_writes[] = { "library.add", "library.use", "library.remove" };
+
+  self->read_only_note = g_strdup_printf (_("Read-only: %s Nothing can be changed."), reason);
+  for (guint i = 0; i < G_N_ELEMENTS (writes); i++)
+    g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (G_ACTION_MAP (self), writes[i])),
+                                 FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (library_writes); i++)
+    gtk_widget_action_set_enabled (self->library_page, library_writes[i], FALSE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->model_dropdown), FALSE);
+  gtk_text_view_set_editable (self->composer, FALSE);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->composer), FALSE);
+  tern_window_show_banner (self, NULL);
+}
+
 /* What needs the application: its service and settings. */
 static void
 setup (TernWindow *self, TernApplication *app)
@@ -177,6 +202,8 @@ setup (TernWindow *self, TernApplication *app)
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_applied), self, 0);
 
   tern_window_chat_init (self);
+  if (tern_service_get_read_only (self->service))
+    set_read_only (self, tern_application_get_read_only_reason (app));
   tern_window_update_status (self);
   tern_window_reload_conversations (self);
   tern_window_reload_models (self, TRUE);
@@ -198,6 +225,7 @@ tern_window_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_pointer (&self->resume_note, g_free);
   g_clear_pointer (&self->draft_system_prompt, g_free);
+  g_clear_pointer (&self->read_only_note, g_free);
   G_OBJECT_CLASS (tern_window_parent_class)->dispose (object);
 }
 

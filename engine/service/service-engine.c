@@ -501,7 +501,8 @@ tern_service_engine_main (gpointer data)
   Engine *e = data;
   TernService *self = e->service;
 
-  e->store = tern_store_open (e->db_path, &e->store_error);
+  e->store = e->read_only ? tern_store_open_read_only (e->db_path, &e->store_error)
+                          : tern_store_open (e->db_path, &e->store_error);
   if (e->store == NULL)
     tern_service_emit_error (self, e->store_error);
   else

@@ -74,6 +74,7 @@ typedef struct {
 struct Engine {
   TernService *service;
   char *db_path;
+  gboolean read_only;    /* the store is opened read-only (set before the thread starts) */
   /* Settings for the contexts of the models loaded from now on: made
    * into TernContextParams in one place, context_params in
    * service-engine.c. */

@@ -33,6 +33,7 @@ typedef struct {
 enum {
   PROP_0,
   PROP_DB_PATH,
+  PROP_READ_ONLY,
   PROP_N_THREADS,
   PROP_N_CTX,
   PROP_REQUESTED_BACKEND,
@@ -608,6 +609,9 @@ tern_service_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_DB_PATH:
       g_value_set_string (value, self->engine.db_path);
       break;
+    case PROP_READ_ONLY:
+      g_value_set_boolean (value, self->engine.read_only);
+      break;
     case PROP_MODEL_LOADED:
       g_value_set_boolean (value, self->state.model_loaded);
       break;
@@ -648,6 +652,9 @@ tern_service_set_property (GObject *object, guint prop_id, const GValue *value, 
     case PROP_DB_PATH:
       self->engine.db_path = g_value_dup_string (value);
       break;
+    case PROP_READ_ONLY:
+      self->engine.read_only = g_value_get_boolean (value);
+      break;
     case PROP_N_THREADS:
       self->engine.n_threads = g_value_get_uint (value);
       break;
@@ -677,6 +684,7 @@ tern_service_class_init (TernServiceClass *klass)
   object_class->set_property = tern_service_set_property;
 
   properties[PROP_DB_PATH] = g_param_spec_string ("db-path", NULL, NULL, NULL, co);
+  properties[PROP_READ_ONLY] = g_param_spec_boolean ("read-only", NULL, NULL, FALSE, co);
   /* Write-only: the engine thread owns the settings once it runs, and
    * tern_service_configure changes them there. "requested-backend" is the
    * device asked for; "backend" the one the loaded model runs on. */
@@ -728,7 +736,22 @@ tern_service_new (const char *db_path, guint n_threads, gint32 n_ctx, const char
                        "requested-backend", backend, NULL);
 }
 
+TernService *
+tern_service_new_read_only (const char *db_path, guint n_threads, gint32 n_ctx, const char *backend)
+{
+  g_return_val_if_fail (n_ctx >= 0, NULL);
+  return g_object_new (TERN_TYPE_SERVICE, "db-path", db_path, "read-only", TRUE, "n-threads", n_threads, "n-ctx",
+                       n_ctx, "requested-backend", backend, NULL);
+}
+
 /* ---- Property getters ---- */
+
+gboolean
+tern_service_get_read_only (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), FALSE);
+  return self->engine.read_only;
+}
 
 gboolean
 tern_service_get_model_loaded (TernService *self)

@@ -21,6 +21,9 @@ struct TernStore {
   gint64 busy_since;  /* monotonic time the current wait began */
   gboolean busy_told; /* busy_fn was told of the current wait */
   gboolean busy_refused; /* busy_fn gave the last wait up */
+  gboolean busy_expired; /* the last wait passed the opening's limit (TERN_STORE_OPEN_WAIT_MS) */
+  gboolean opening;      /* the database is being opened: waits are limited */
+  gboolean read_only;    /* opened with tern_store_open_read_only */
 };
 
 /* Opens @path and upgrades its schema to @version only (tests build
@@ -35,8 +38,9 @@ TernStore *tern_store_open_at_version (const char *path, int version, GError **e
 gint64 tern_store_now (TernStore *store);
 void tern_store_set_clock (TernStore *store, gint64 start_us, gint64 step_us);
 
-/* Sets @error from the connection's last error: IO, FORMAT, NOMEM or
- * INVALID by SQLite's code, with its message after @what. Returns FALSE. */
+/* Sets @error from the connection's last error by SQLite's code: READ_ONLY,
+ * FULL, LOCKED, FORMAT, NOMEM, INVALID or else IO, with a plain cause
+ * (SQLite's message for IO) after @what. Returns FALSE. */
 gboolean tern_store_fail (TernStore *store, const char *what, GError **error);
 
 /* A cached prepared statement for @sql, reset and unbound; release it with

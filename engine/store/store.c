@@ -15,6 +15,10 @@
  * machine: a few microseconds apart. */
 #define PROGRESS_OPS 1000
 
+/* The plain causes of tern_store_fail's errors. */
+#define CAUSE_READ_ONLY "the database or its folder cannot be written (read-only, or another user's)"
+#define CAUSE_FULL "the disk is full: free some space and try again"
+
 /* Schema migrations: migrations[v - 1] takes a database from version
  * v - 1 to v, in one transaction with the user_version update. Never edit
  * a released one: add the next. */
@@ -139,16 +143,48 @@ tern_store_check_cancelled (TernStore *store, GError **error)
   return FALSE;
 }
 
+/* The error code for a failed file system call's errno. */
+static TernEngineError
+errno_kind (int err)
+{
+  switch (err)
+    {
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return TERN_ENGINE_ERROR_READ_ONLY;
+    case ENOSPC:
+    case EDQUOT:
+      return TERN_ENGINE_ERROR_FULL;
+    default:
+      return TERN_ENGINE_ERROR_IO;
+    }
+}
+
+/* Whether the file at @path and its folder can be written. */
+static gboolean
+writable (const char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  return g_access (dir, W_OK) == 0 && (g_access (path, W_OK) == 0 || errno == ENOENT);
+}
+
 gboolean
 tern_store_fail (TernStore *store, const char *what, GError **error)
 {
-  int code = sqlite3_errcode (store->db);
+  /* The primary code: the connection reports extended ones
+   * (SQLITE_OPEN_EXRESCODE), e.g. SQLITE_READONLY_DIRECTORY. */
+  int code = sqlite3_errcode (store->db) & 0xff;
+  const char *cause = NULL;
   TernEngineError kind;
 
   /* A statement the progress handler interrupted, or a wait given up. */
   gboolean refused = code == SQLITE_BUSY && store->busy_refused;
+  gboolean expired = code == SQLITE_BUSY && store->busy_expired;
   store->busy_refused = FALSE;
-  if (((code == SQLITE_INTERRUPT || code == SQLITE_BUSY) && cancelled (store)) || refused)
+  store->busy_expired = FALSE;
+  if (!expired && (((code == SQLITE_INTERRUPT || code == SQLITE_BUSY) && cancelled (store)) || refused))
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: %s: cancelled%s", store->path, what,
                    code == SQLITE_BUSY ? " while another program was using the database" : "");
@@ -159,6 +195,7 @@ tern_store_fail (TernStore *store, const char *what, GError **error)
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       kind = TERN_ENGINE_ERROR_FORMAT;
+      cause = "the file is damaged or is not a Tern database";
       break;
     case SQLITE_NOMEM:
       kind = TERN_ENGINE_ERROR_NOMEM;
@@ -168,11 +205,44 @@ tern_store_fail (TernStore *store, const char *what, GError **error)
     case SQLITE_RANGE:
       kind = TERN_ENGINE_ERROR_INVALID;
       break;
-    default: /* SQLITE_IOERR, SQLITE_FULL, SQLITE_BUSY, SQLITE_CANTOPEN, SQLITE_READONLY... */
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      kind = TERN_ENGINE_ERROR_READ_ONLY;
+      cause = store->read_only ? "the database is open read-only" : CAUSE_READ_ONLY;
+      break;
+    case SQLITE_FULL:
+      kind = TERN_ENGINE_ERROR_FULL;
+      cause = CAUSE_FULL;
+      break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      kind = TERN_ENGINE_ERROR_LOCKED;
+      cause = "another program is keeping the database locked";
+      break;
+    default: /* SQLITE_IOERR, SQLITE_CANTOPEN... */
       kind = TERN_ENGINE_ERROR_IO;
       break;
     }
-  g_set_error (error, TERN_ENGINE_ERROR, kind, "%s: %s: %s", store->path, what, sqlite3_errmsg (store->db));
+  /* SQLite reports some failures of the file system only as an I/O error
+   * (the WAL index of a full disk) or as a file it cannot open (the
+   * journal files of a folder that cannot be written): the system's
+   * errno and the folder say which. */
+  if (code == SQLITE_IOERR || code == SQLITE_CANTOPEN)
+    {
+      TernEngineError by_errno = errno_kind (sqlite3_system_errno (store->db));
+      if (by_errno == TERN_ENGINE_ERROR_FULL)
+        {
+          kind = TERN_ENGINE_ERROR_FULL;
+          cause = CAUSE_FULL;
+        }
+      else if (by_errno == TERN_ENGINE_ERROR_READ_ONLY || (!store->read_only && !writable (store->path)))
+        {
+          kind = TERN_ENGINE_ERROR_READ_ONLY;
+          cause = CAUSE_READ_ONLY;
+        }
+    }
+  g_set_error (error, TERN_ENGINE_ERROR, kind, "%s: %s: %s", store->path, what,
+               cause ? cause : sqlite3_errmsg (store->db));
   return FALSE;
 }
 
@@ -435,13 +505,13 @@ check_path (const char *path, const char *dir, GError **error)
   int saved = errno;
   if (saved != ENOENT)
     {
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "cannot open %s: %s", path, g_strerror (saved));
+      g_set_error (error, TERN_ENGINE_ERROR, errno_kind (saved), "cannot open %s: %s", path, g_strerror (saved));
       return FALSE;
     }
   if (g_access (dir, W_OK) != 0)
     {
       saved = errno;
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "cannot create a database in the folder %s: %s",
+      g_set_error (error, TERN_ENGINE_ERROR, errno_kind (saved), "cannot create a database in the folder %s: %s",
                    dir, g_strerror (saved));
       return FALSE;
     }
@@ -466,6 +536,12 @@ on_busy (void *data, int count)
     }
   if (cancelled (store))
     return 0;
+  /* Opening has no cancellable to stop a wait: it gives up on its own. */
+  if (store->opening && now - store->busy_since >= TERN_STORE_OPEN_WAIT_MS * G_TIME_SPAN_MILLISECOND)
+    {
+      store->busy_expired = TRUE;
+      return 0;
+    }
   if (store->busy_fn && now - store->busy_since >= TERN_STORE_BUSY_NOTICE_MS * G_TIME_SPAN_MILLISECOND)
     {
       gboolean first = !store->busy_told;
@@ -487,23 +563,70 @@ on_progress (void *data)
   return cancelled (data);
 }
 
+/* A database that exists, for opening read-only: nothing is created. */
 static gboolean
-open_db (TernStore *store, int target, GError **error)
+check_existing (const char *path, GError **error)
 {
-  int version;
-  g_autofree char *dir = g_path_get_dirname (store->path);
+  GStatBuf st;
 
-  if (g_mkdir_with_parents (dir, 0700) != 0)
+  if (g_stat (path, &st) != 0)
     {
       int saved = errno;
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "cannot create the folder %s: %s", dir,
-                   g_strerror (saved));
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "cannot open %s: %s", path, g_strerror (saved));
       return FALSE;
     }
-  if (!check_path (store->path, dir, error))
-    return FALSE;
-  if (sqlite3_open_v2 (store->path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE,
-                       NULL) != SQLITE_OK)
+  if (!S_ISREG (st.st_mode))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "%s is not a regular file", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Whether @path has no WAL content: no -wal file, or an empty one. */
+static gboolean
+wal_empty (const char *path)
+{
+  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+  GStatBuf st;
+
+  return g_stat (wal, &st) != 0 || st.st_size == 0;
+}
+
+/* @immutable: read the file as one nobody writes (read-only only). */
+static gboolean
+open_db (TernStore *store, int target, gboolean immutable, GError **error)
+{
+  int version;
+  int flags = SQLITE_OPEN_EXRESCODE | (store->read_only ? SQLITE_OPEN_READONLY
+                                                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  g_autofree char *dir = g_path_get_dirname (store->path);
+
+  if (store->read_only)
+    {
+      if (!check_existing (store->path, error))
+        return FALSE;
+    }
+  else
+    {
+      if (g_mkdir_with_parents (dir, 0700) != 0)
+        {
+          int saved = errno;
+          g_set_error (error, TERN_ENGINE_ERROR, errno_kind (saved), "cannot create the folder %s: %s", dir,
+                       g_strerror (saved));
+          return FALSE;
+        }
+      if (!check_path (store->path, dir, error))
+        return FALSE;
+    }
+  g_autofree char *uri = NULL;
+  if (immutable)
+    {
+      g_autofree char *escaped = g_uri_escape_string (store->path, "/", FALSE);
+      uri = g_strconcat ("file:", escaped, "?immutable=1", NULL);
+      flags |= SQLITE_OPEN_URI;
+    }
+  if (sqlite3_open_v2 (uri ? uri : store->path, &store->db, flags, NULL) != SQLITE_OK)
     {
       if (store->db == NULL)
         {
@@ -518,6 +641,21 @@ open_db (TernStore *store, int target, GError **error)
   /* The version first: a newer database is left exactly as it is. */
   if (!read_version (store, &version, error))
     return FALSE;
+  if (store->read_only)
+    {
+      /* No migration, no journal change: the file is read as it is, and
+       * query_only refuses every write, also where the file could be
+       * written (a full disk, a newer schema). Tables of a newer schema
+       * only grow, so this Tern reads what it knows; an older one lacks
+       * columns this Tern reads. */
+      if (version < TERN_STORE_SCHEMA_VERSION)
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH,
+                       "%s was written by an older Tern and must be upgraded, which needs writing", store->path);
+          return FALSE;
+        }
+      return tern_store_exec (store, "PRAGMA query_only = ON; PRAGMA foreign_keys = ON", error);
+    }
   if (version > TERN_STORE_SCHEMA_VERSION)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH,
@@ -550,26 +688,62 @@ finalize_stmt (gpointer stmt)
   sqlite3_finalize (stmt);
 }
 
+static TernStore *
+store_open (const char *path, int version, gboolean read_only, GError **error)
+{
+  TernStore *store = g_new0 (TernStore, 1);
+  store->path = path ? g_canonicalize_filename (path, NULL) : tern_store_default_path ();
+  store->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_stmt);
+  store->read_only = read_only;
+  store->opening = TRUE;
+  /* Reading a WAL database needs its -shm file, which SQLite makes or
+   * grows beside it: where that cannot be (a folder that cannot be
+   * written, a full disk) and the WAL holds nothing (so nobody is
+   * writing), the file is read as immutable instead. */
+  gboolean immutable = read_only && !writable (store->path) && wal_empty (store->path);
+  GError *first = NULL;
+  gboolean ok = open_db (store, version, immutable, &first);
+  if (!ok && read_only && !immutable && g_error_matches (first, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FULL) &&
+      wal_empty (store->path))
+    {
+      g_clear_error (&first);
+      g_hash_table_remove_all (store->stmts);
+      g_clear_pointer (&store->db, sqlite3_close_v2);
+      ok = open_db (store, version, TRUE, &first);
+    }
+  if (!ok)
+    {
+      g_propagate_error (error, first);
+      tern_store_free (store);
+      return NULL;
+    }
+  store->opening = FALSE;
+  return store;
+}
+
 TernStore *
 tern_store_open_at_version (const char *path, int version, GError **error)
 {
   g_return_val_if_fail (version >= 0 && version <= TERN_STORE_SCHEMA_VERSION, NULL);
-
-  TernStore *store = g_new0 (TernStore, 1);
-  store->path = path ? g_canonicalize_filename (path, NULL) : tern_store_default_path ();
-  store->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_stmt);
-  if (!open_db (store, version, error))
-    {
-      tern_store_free (store);
-      return NULL;
-    }
-  return store;
+  return store_open (path, version, FALSE, error);
 }
 
 TernStore *
 tern_store_open (const char *path, GError **error)
 {
-  return tern_store_open_at_version (path, TERN_STORE_SCHEMA_VERSION, error);
+  return store_open (path, TERN_STORE_SCHEMA_VERSION, FALSE, error);
+}
+
+TernStore *
+tern_store_open_read_only (const char *path, GError **error)
+{
+  return store_open (path, TERN_STORE_SCHEMA_VERSION, TRUE, error);
+}
+
+gboolean
+tern_store_is_read_only (const TernStore *store)
+{
+  return store->read_only;
 }
 
 void

@@ -18,6 +18,9 @@ typedef enum {
   TERN_ENGINE_ERROR_MISMATCH,    /* saved state belongs to another model or version */
   TERN_ENGINE_ERROR_INVALID,     /* an argument is out of range or invalid */
   TERN_ENGINE_ERROR_CONFLICT,    /* another program changed the data meanwhile */
+  TERN_ENGINE_ERROR_READ_ONLY,   /* a file or its folder cannot be written (permissions, read-only disk) */
+  TERN_ENGINE_ERROR_FULL,        /* the disk is full */
+  TERN_ENGINE_ERROR_LOCKED,      /* another program kept a lock longer than the wait allowed */
 } TernEngineError;
 
 GQuark tern_engine_error_quark (void);

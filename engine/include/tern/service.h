@@ -96,6 +96,12 @@ G_DECLARE_FINAL_TYPE (TernService, tern_service, TERN, SERVICE, GObject)
  * that is not there makes loading a model fail with INVALID, naming the
  * devices there are. */
 TernService *tern_service_new (const char *db_path, guint n_threads, gint32 n_ctx, const char *backend);
+/* As tern_service_new, with the store opened read-only
+ * (tern_store_open_read_only): every request that writes fails with
+ * READ_ONLY and changes nothing. */
+TernService *tern_service_new_read_only (const char *db_path, guint n_threads, gint32 n_ctx, const char *backend);
+/* Whether the service was made with tern_service_new_read_only. */
+gboolean tern_service_get_read_only (TernService *self);
 
 /* Ends the engine thread cleanly and waits for it: a reply being generated
  * stops within one token and is stored (with its snapshot), a model load

@@ -22,10 +22,13 @@ G_BEGIN_DECLS
  * failed write (I/O error, disk full) rolls back whole and leaves what was
  * committed before intact.
  *
- * Errors, all in TERN_ENGINE_ERROR: IO for an I/O error or a full disk
- * (with SQLite's message), FORMAT for a file that is not a Tern database or
- * is corrupt, MISMATCH for a database of a newer schema than this Tern
- * knows (refused, never changed), INVALID for an unknown id or a bad
+ * Errors, all in TERN_ENGINE_ERROR: READ_ONLY when the database or its
+ * folder cannot be written (permissions, a read-only disk, a store opened
+ * read-only), FULL for a full disk, LOCKED when opening waited
+ * TERN_STORE_OPEN_WAIT_MS for another program's lock, IO for another I/O
+ * error (with SQLite's message), FORMAT for a file that is not a Tern
+ * database or is corrupt, MISMATCH for a database of a newer schema than
+ * this Tern knows (refused, never changed), INVALID for an unknown id or a bad
  * argument, CANCELLED for a call cancelled (tern_store_set_cancellable),
  * CONFLICT for a compare-and-set that lost to another program.
  *
@@ -58,12 +61,26 @@ typedef struct TernStore TernStore;
 /* The default database path (see above). Free with g_free. */
 char *tern_store_default_path (void);
 
+/* How long opening waits for another program's write lock (a schema
+ * upgrade, a new database) before it fails with LOCKED: opening has no
+ * cancellable to stop the wait. */
+#define TERN_STORE_OPEN_WAIT_MS 3000
+
 /* Opens (creating if needed) the database at @path, or the default path
  * when @path is NULL, and upgrades its schema to the current version.
  * INVALID when @path is not a regular file (a device, a pipe, a folder),
- * IO when it is missing and its folder cannot be written: both before
- * anything is created. */
+ * READ_ONLY (or FULL, IO) when it is missing and its folder cannot be
+ * written: both before anything is created. */
 TernStore *tern_store_open (const char *path, GError **error);
+/* Opens the existing database at @path (NULL: the default path) for
+ * reading only: nothing is created, migrated or written (no journal mode
+ * change, no checkpoint), and every writing call fails with READ_ONLY. A
+ * database of a newer schema opens too (its tables only grew); one of an
+ * older schema fails with MISMATCH (upgrading it needs writing). Opening
+ * needs no lock. */
+TernStore *tern_store_open_read_only (const char *path, GError **error);
+/* Whether @store was opened with tern_store_open_read_only. */
+gboolean tern_store_is_read_only (const TernStore *store);
 void tern_store_free (TernStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernStore, tern_store_free)
 
