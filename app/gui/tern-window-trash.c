@@ -193,7 +193,7 @@ expire (TernWindow *self)
 {
   guint days = g_settings_get_uint (self->settings, "trash-days");
 
-  if (days == 0)
+  if (days == 0 || tern_service_get_read_only (self->service))
     {
       tern_window_reload_trash (self);
       return;

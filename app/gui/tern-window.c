@@ -157,7 +157,8 @@ set_read_only (TernWindow *self, const char *reason)
 {
   const char *writes[] = { "new-conversation", "conversation-settings", "rename-conversation",
                            "duplicate-conversation", "delete-conversation", "undo-delete", "add-model",
-                           "use-demo-model", "locate-model", "ask-example" };
+                           "use-demo-model", "locate-model", "ask-example", "restore-from-trash",
+                           "delete-permanently", "empty-trash" };
   const char *library_writes[] = { "library.add", "library.use", "library.remove" };
 
   self->read_only_note = g_strdup_printf (_("Read-only: %s Nothing can be changed."), reason);
