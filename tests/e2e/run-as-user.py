@@ -96,6 +96,25 @@ def status_says(text):
     return named("label", lambda s: text in s and "tokens" in s)
 
 
+def data_folder():
+    return os.path.join(os.environ["HOME"], ".local", "share", "tern")
+
+
+def start_read_only(tern):
+    """Starts Tern with its data folder read-only: as root (whom file modes
+    do not stop) through a read-only bind mount in a mount namespace of its
+    own, otherwise through the folder's mode. None where neither can be had."""
+    data = data_folder()
+    if os.geteuid() != 0:
+        os.chmod(data, 0o555)
+        return subprocess.Popen([tern])
+    remount = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", remount, "sh", data, "true"], capture_output=True)
+    if probe.returncode != 0:
+        return None
+    return subprocess.Popen(["unshare", "-m", "sh", "-c", remount, "sh", data, tern])
+
+
 def main():
     tern, model, outdir = sys.argv[1:4]
     os.makedirs(outdir, exist_ok=True)
@@ -136,7 +155,25 @@ def main():
     wait_for("the stored reply", named("label", lambda s: s == "Assistant"))
     shot(outdir, "5-resumed.png")
     quit_app(proc)
-    print("ok: welcomed, chatted, quit, started again and resumed from the snapshot")
+
+    # 4. A data folder Tern cannot write: a page says why, and the
+    #    conversations can still be read.
+    proc = start_read_only(tern)
+    if proc is None:
+        print("skipped: the read-only folder (neither a read-only mount nor file modes are possible here)")
+    else:
+        wait_for("the storage page", named("label", lambda s: s == "Your Conversations Cannot Be Opened"))
+        wait_for("the cause", named("label", lambda s: "cannot write to this folder" in s))
+        shot(outdir, "6-read-only-page.png")
+        click(wait_for("Open Read-Only", named("push button", lambda s: s == "Open Read-Only")))
+        wait_for("the read-only banner", named("label", lambda s: s.startswith("Read-only:")))
+        row = wait_for("the stored conversation", lambda n: n.get_name() == QUESTION and n.get_role_name() != "label")
+        click(row)
+        wait_for("the stored reply", named("label", lambda s: s == "Assistant"))
+        shot(outdir, "7-read-only-open.png")
+        quit_app(proc)
+        os.chmod(data_folder(), 0o755)
+    print("ok: welcomed, chatted, quit, started again and resumed from the snapshot, read a read-only folder")
 
 
 if __name__ == "__main__":
