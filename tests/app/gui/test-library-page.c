@@ -831,6 +831,14 @@ test_accessible (Fixture *f, gconstpointer data)
   check_names (GTK_WIDGET (dialog));
   respond (dialog, "cancel");
 
+  choose_from_menu (find_row (f, model->name), "Rename…");
+  dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  g_assert_nonnull (dialog);
+  check_names (GTK_WIDGET (dialog));
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (adw_message_dialog_get_extra_child (dialog)),
+                                       GTK_ACCESSIBLE_PROPERTY_LABEL, "Name");
+  respond (dialog, "cancel");
+
   TernModelDetails *details = open_details (f, model->name);
   g_assert_cmpuint (check_names (GTK_WIDGET (details)), >=, 2);
   close_details (details);
