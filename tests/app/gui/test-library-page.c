@@ -73,6 +73,12 @@ is_nonnull (gpointer pointer)
 }
 
 static gboolean
+is_nonzero (gpointer pointer)
+{
+  return *(gint64 *) pointer != 0;
+}
+
+static gboolean
 is_null (gpointer pointer)
 {
   return *(gpointer *) pointer == NULL;
@@ -785,6 +791,79 @@ test_details (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->n_errors, ==, 0);
 }
 
+typedef struct {
+  Fixture *f;
+  const char *loaded;     /* the path of the row that shows the Loaded tag */
+  const char *not_loaded; /* one that does not */
+} LoadedWait;
+
+static gboolean
+is_row_of (GtkWidget *widget, gconstpointer path)
+{
+  return ADW_IS_ACTION_ROW (widget) && g_strcmp0 (gtk_widget_get_tooltip_text (widget), path) == 0;
+}
+
+static gboolean
+tag_shown (Fixture *f, const char *path)
+{
+  GtkWidget *row = find_widget (GTK_WIDGET (f->page), is_row_of, path);
+  GtkWidget *tag = row ? find_widget (row, is_label_text, "Loaded") : NULL;
+
+  return tag != NULL && gtk_widget_get_visible (tag);
+}
+
+static gboolean
+loaded_shown (gpointer data)
+{
+  LoadedWait *wait = data;
+
+  return tag_shown (wait->f, wait->loaded) && !tag_shown (wait->f, wait->not_loaded);
+}
+
+static void
+got_loaded (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  *(gint64 *) data = tern_service_load_model_finish (TERN_SERVICE (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static gint64
+load (Fixture *f, const char *path)
+{
+  gint64 id = 0;
+
+  tern_service_load_model (f->service, path, NULL, got_loaded, &id);
+  wait_until ("the model to load", is_nonzero, &id);
+  return id;
+}
+
+/* The Loaded tag follows the service's loaded model on its own, without a
+ * new listing. */
+static void
+test_loaded (Fixture *f, gconstpointer data)
+{
+  g_autofree char *a = copy_model (f, FIXTURE_MODEL, "a.gguf");
+  g_autofree char *b = copy_model (f, OTHER_MODEL, "b.gguf");
+  g_autoptr (TernStoreModel) model_a = add_model (f, a);
+  g_autoptr (TernStoreModel) model_b = add_model (f, b);
+  LoadedWait wait = { f, a, b };
+
+  g_assert_false (tag_shown (f, a) || tag_shown (f, b));
+  load (f, a);
+  wait_until ("the tag on a", loaded_shown, &wait);
+  load (f, b);
+  wait.loaded = b;
+  wait.not_loaded = a;
+  wait_until ("the tag to move to b", loaded_shown, &wait);
+  g_autofree char *description = g_strdup_printf (
+      "Loaded · %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (find_widget (GTK_WIDGET (f->page), is_row_of, b))));
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (find_widget (GTK_WIDGET (f->page), is_row_of, b)),
+                                       GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, description);
+  g_assert_cmpuint (f->n_errors, ==, 0);
+}
+
 /* Every control shown has a name for assistive technologies. */
 static guint
 check_names (GtkWidget *widget)
@@ -922,6 +1001,7 @@ main (int argc, char **argv)
   ADD ("/app/library-page/remove-trash", test_remove_trash);
   ADD ("/app/library-page/missing", test_missing);
   ADD ("/app/library-page/details", test_details);
+  ADD ("/app/library-page/loaded", test_loaded);
   ADD ("/app/library-page/accessible", test_accessible);
   ADD ("/app/library-page/destroy-in-flight", test_destroy_in_flight);
 #undef ADD
