@@ -191,7 +191,7 @@ model_menu_labels (TernWindow *w)
     if (GTK_IS_POPOVER (child))
       popover = child;
   g_assert_nonnull (popover);
-  app_harness_wait ("the model menu to open", (gboolean (*) (gpointer)) gtk_widget_get_mapped, popover, 10);
+  app_harness_wait ("the model menu to open", (gboolean (*) (gpointer)) gtk_widget_get_mapped, popover, 60);
 
   GtkWidget *list = find_widget (popover, is_list_view, NULL);
   g_assert_nonnull (list);

@@ -374,6 +374,8 @@ test_load (void)
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
   g_clear_error (&error);
   g_usleep (2000);
+  /* A new load's progress starts again from 0. */
+  f.last_fraction = 0;
   load (&f, service);
   tern_service_list_models (service, NULL, got_result, &f);
   g_autoptr (GPtrArray) again = tern_service_list_models_finish (service, await (&f), &error);
