@@ -6,6 +6,7 @@
  * again when there is none or it does not fit. */
 #include "cli.h"
 
+#include <tern/model-library.h>
 #include <tern/session.h>
 #include <tern/store.h>
 
@@ -51,7 +52,7 @@ open_store (const CliChatStoreOptions *o, const char *model_path, const TernMode
     return NULL;
   cs->interrupt = cli_interrupt_new ();
   tern_store_set_cancellable (cs->store, cli_interrupt_cancellable (cs->interrupt));
-  gint64 model_id = tern_store_model_add (cs->store, model_path, error);
+  gint64 model_id = tern_model_library_note_loaded (cs->store, model_path, error);
   if (model_id == 0)
     return NULL;
 

@@ -29,6 +29,7 @@ G_DEFINE_FINAL_TYPE (TernLibraryPage, tern_library_page, ADW_TYPE_BIN)
 enum {
   SIGNAL_MODEL_ACTIVATED,
   SIGNAL_MODEL_ADDED,
+  SIGNAL_MODEL_RENAMED,
   SIGNAL_ERROR,
   N_SIGNALS
 };
@@ -146,18 +147,20 @@ format_last_used (gint64 us)
   return date ? g_strdup_printf (_("used on %s"), date) : g_strdup (_("used long ago"));
 }
 
-/* "llama · 15 M · q4_K · 9.8 MB · context 2048 · never used" */
+/* "Q4_K · 9.8 MB · llama · 15 M · context 2048 · never used": the type and
+ * size first, as the model menu shows them. */
 static char *
 model_subtitle (const TernStoreModel *model)
 {
   g_autofree char *params = tern_format_parameters (model->n_params);
   g_autofree char *type = tern_main_tensor_type (model->tensor_types);
+  g_autofree char *upper = g_ascii_strup (type, -1);
   g_autofree char *size = g_format_size (model->identity.size);
   g_autofree char *used = format_last_used (model->last_used_at);
   GString *text = g_string_new (NULL);
 
-  g_string_append_printf (text, "%s · %s · %s · %s", model->arch && model->arch[0] ? model->arch : _("unknown"),
-                          params, type, size);
+  g_string_append_printf (text, "%s · %s · %s · %s", upper, size,
+                          model->arch && model->arch[0] ? model->arch : _("unknown"), params);
   if (model->n_ctx_train > 0)
     {
       g_string_append (text, " · ");
@@ -168,54 +171,119 @@ model_subtitle (const TernStoreModel *model)
   return g_string_free (text, FALSE);
 }
 
-static GtkWidget *
-icon_button (const char *icon_name, const char *label, const char *action_name, gint64 id)
+/* The menu of @id's row. */
+static GMenuModel *
+row_menu (gint64 id)
 {
-  GtkWidget *button = gtk_button_new_from_icon_name (icon_name);
+  GMenu *menu = g_menu_new ();
+  const struct {
+    const char *label;
+    const char *action;
+  } items[] = {
+    { N_("_Rename…"), "library.rename" },
+    { N_("_Details…"), "library.details" },
+    { N_("Re_move…"), "library.remove" },
+  };
 
-  gtk_widget_set_tooltip_text (button, label);
-  /* GTK 4.8 does not name a button for assistive technologies by its
-   * tooltip. */
-  gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
-  gtk_widget_set_valign (button, GTK_ALIGN_CENTER);
-  gtk_widget_add_css_class (button, "flat");
-  gtk_actionable_set_action_name (GTK_ACTIONABLE (button), action_name);
-  gtk_actionable_set_action_target_value (GTK_ACTIONABLE (button), g_variant_new_int64 (id));
-  return button;
+  for (gsize i = 0; i < G_N_ELEMENTS (items); i++)
+    {
+      g_autoptr (GMenuItem) item = g_menu_item_new (_(items[i].label), NULL);
+
+      g_menu_item_set_action_and_target_value (item, items[i].action, g_variant_new_int64 (id));
+      g_menu_append_item (menu, item);
+    }
+  return G_MENU_MODEL (menu);
+}
+
+/* The row's accessible description: its subtitle, after "Loaded" on the
+ * model loaded. */
+static void
+describe_row (GtkWidget *row, gboolean loaded)
+{
+  const char *subtitle = adw_action_row_get_subtitle (ADW_ACTION_ROW (row));
+  g_autofree char *text = loaded ? g_strdup_printf (_("Loaded · %s"), subtitle) : g_strdup (subtitle);
+
+  gtk_accessible_update_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text, -1);
 }
 
 static GtkWidget *
-model_row (const TernStoreModel *model)
+model_row (const TernStoreModel *model, gboolean loaded)
 {
   GtkWidget *row = adw_action_row_new ();
   GtkWidget *warning = gtk_image_new_from_icon_name ("dialog-warning-symbolic");
+  GtkWidget *tag = gtk_label_new (_("Loaded"));
   GtkWidget *use = gtk_button_new_with_mnemonic (_("_Use"));
+  GtkWidget *more = gtk_menu_button_new ();
+  g_autoptr (GMenuModel) menu = row_menu (model->id);
   g_autofree char *subtitle = model_subtitle (model);
+  g_autofree char *more_label = g_strdup_printf (_("More for %s"), model->name);
 
   /* Names come from files: plain text, never markup. */
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), model->name);
   adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
   gtk_widget_set_tooltip_text (row, model->path);
+  describe_row (row, loaded);
 
   /* Shown when a check finds the file is not the one added. */
   gtk_widget_set_visible (warning, FALSE);
   gtk_widget_add_css_class (warning, "warning");
   adw_action_row_add_prefix (ADW_ACTION_ROW (row), warning);
 
+  /* The row's description says it too: the tag is not read on its own. */
+  gtk_widget_set_visible (tag, loaded);
+  gtk_widget_set_valign (tag, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (tag, "accent");
+  gtk_widget_add_css_class (tag, "caption-heading");
+  gtk_accessible_update_state (GTK_ACCESSIBLE (tag), GTK_ACCESSIBLE_STATE_HIDDEN, TRUE, -1);
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), tag);
+
   gtk_widget_set_valign (use, GTK_ALIGN_CENTER);
   gtk_widget_set_tooltip_text (use, _("Chat with this model"));
   gtk_actionable_set_action_name (GTK_ACTIONABLE (use), "library.use");
   gtk_actionable_set_action_target_value (GTK_ACTIONABLE (use), g_variant_new_int64 (model->id));
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), use);
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row),
-                             icon_button ("document-properties-symbolic", _("Details…"), "library.details", model->id));
-  adw_action_row_add_suffix (ADW_ACTION_ROW (row),
-                             icon_button ("user-trash-symbolic", _("Remove…"), "library.remove", model->id));
+
+  gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (more), "view-more-symbolic");
+  gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (more), menu);
+  gtk_widget_set_tooltip_text (more, _("More"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (more), GTK_ACCESSIBLE_PROPERTY_LABEL, more_label, -1);
+  /* GTK 4.8 gives the focus to the button inside, which has no name of
+   * its own: screen readers would say "GtkToggleButton". */
+  gtk_accessible_update_property (GTK_ACCESSIBLE (gtk_widget_get_first_child (more)), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  more_label, -1);
+  gtk_widget_set_valign (more, GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (more, "flat");
+  adw_action_row_add_suffix (ADW_ACTION_ROW (row), more);
 
   g_object_set_data (G_OBJECT (row), "tern-warning", warning);
   g_object_set_data (G_OBJECT (row), "tern-use", use);
+  g_object_set_data (G_OBJECT (row), "tern-loaded", tag);
   return row;
+}
+
+/* Moves the "Loaded" tag to the model the service has loaded now. */
+static void
+show_loaded (TernLibraryPage *self)
+{
+  gint64 loaded = tern_service_get_model_id (self->service);
+  GHashTableIter iter;
+  gpointer key, row;
+
+  g_hash_table_iter_init (&iter, self->rows);
+  while (g_hash_table_iter_next (&iter, &key, &row))
+    {
+      gboolean is_loaded = *(gint64 *) key == loaded;
+
+      gtk_widget_set_visible (g_object_get_data (row, "tern-loaded"), is_loaded);
+      describe_row (row, is_loaded);
+    }
+}
+
+static void
+on_model_id (TernService *service, GParamSpec *pspec, TernLibraryPage *self)
+{
+  show_loaded (self);
 }
 
 static void
@@ -281,7 +349,7 @@ show_models (TernLibraryPage *self, GPtrArray *models)
   for (guint i = 0; i < models->len; i++)
     {
       const TernStoreModel *model = g_ptr_array_index (models, i);
-      GtkWidget *row = model_row (model);
+      GtkWidget *row = model_row (model, model->id == tern_service_get_model_id (self->service));
       gpointer status;
 
       gtk_list_box_append (self->list, row);
@@ -509,6 +577,93 @@ details_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   gtk_window_present (GTK_WINDOW (details));
 }
 
+/* ---- Renaming ---- */
+
+static void
+got_renamed (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (Request) request = data;
+  g_autoptr (GError) error = NULL;
+  gboolean renamed = tern_service_rename_model_finish (TERN_SERVICE (source), result, &error);
+  TernLibraryPage *self = request_page (request);
+
+  if (self == NULL)
+    return;
+  if (!renamed)
+    {
+      emit_error (self, _("Could not rename %s: %s"), request->name, error->message);
+      return;
+    }
+  tern_library_page_reload (self);
+  g_signal_emit (self, signals[SIGNAL_MODEL_RENAMED], 0, request->id);
+}
+
+static void
+rename_response (AdwMessageDialog *dialog, const char *response, GtkEditable *entry)
+{
+  Request *request;
+  TernLibraryPage *self;
+
+  if (g_strcmp0 (response, "rename") != 0)
+    return;
+  request = g_object_steal_data (G_OBJECT (dialog), "tern-request");
+  if (request == NULL)
+    return;
+  self = request_page (request);
+  if (self == NULL)
+    {
+      request_free (request);
+      return;
+    }
+  tern_service_rename_model (self->service, request->id, gtk_editable_get_text (entry), self->cancellable,
+                             got_renamed, request);
+}
+
+/* No empty names: the store refuses them. */
+static void
+rename_changed (GtkEditable *entry, AdwMessageDialog *dialog)
+{
+  g_autofree char *name = g_strstrip (g_strdup (gtk_editable_get_text (entry)));
+
+  adw_message_dialog_set_response_enabled (dialog, "rename", name[0] != '\0');
+}
+
+static void
+rename_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  TernLibraryPage *self = TERN_LIBRARY_PAGE (widget);
+  const TernStoreModel *model = find_model (self, g_variant_get_int64 (parameter));
+
+  if (model == NULL)
+    return;
+
+  g_autofree char *heading = g_strdup_printf (_("Rename %s?"), model->name);
+  GtkWidget *dialog = adw_message_dialog_new (parent_window (self), heading,
+                                              _("The new name is kept in the library; the file keeps its name."));
+  GtkWidget *entry = gtk_entry_new ();
+  Request *request = request_new (self);
+
+  request->id = model->id;
+  request->name = g_strdup (model->name);
+  g_object_set_data_full (G_OBJECT (dialog), "tern-request", request, (GDestroyNotify) request_free);
+
+  gtk_editable_set_text (GTK_EDITABLE (entry), model->name);
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (entry), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Name"), -1);
+  gtk_window_set_modal (GTK_WINDOW (dialog), TRUE);
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (dialog), TRUE);
+  adw_message_dialog_set_body_use_markup (ADW_MESSAGE_DIALOG (dialog), FALSE);
+  adw_message_dialog_set_extra_child (ADW_MESSAGE_DIALOG (dialog), entry);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _("_Cancel"), "rename", _("_Rename"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "rename", ADW_RESPONSE_SUGGESTED);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "rename");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_signal_connect (entry, "changed", G_CALLBACK (rename_changed), dialog);
+  g_signal_connect (dialog, "response", G_CALLBACK (rename_response), entry);
+  gtk_window_present (GTK_WINDOW (dialog));
+  gtk_widget_grab_focus (entry);
+}
+
 /* ---- Removing ---- */
 
 static void
@@ -657,6 +812,8 @@ tern_library_page_class_init (TernLibraryPageClass *klass)
                                                   NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_STRING);
   signals[SIGNAL_MODEL_ADDED] = g_signal_new ("model-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
                                               NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
+  signals[SIGNAL_MODEL_RENAMED] = g_signal_new ("model-renamed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                                NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_INT64);
   signals[SIGNAL_ERROR] = g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                         G_TYPE_NONE, 1, G_TYPE_STRING);
 
@@ -669,6 +826,7 @@ tern_library_page_class_init (TernLibraryPageClass *klass)
 
   gtk_widget_class_install_action (widget_class, "library.add", NULL, add_action);
   gtk_widget_class_install_action (widget_class, "library.use", "x", use_action);
+  gtk_widget_class_install_action (widget_class, "library.rename", "x", rename_action);
   gtk_widget_class_install_action (widget_class, "library.details", "x", details_action);
   gtk_widget_class_install_action (widget_class, "library.remove", "x", remove_action);
 }
@@ -699,6 +857,7 @@ tern_library_page_new (TernService *service)
 
   self->service = g_object_ref (service);
   g_signal_connect (service, "model-damaged", G_CALLBACK (on_model_damaged), self);
+  g_signal_connect (service, "notify::model-id", G_CALLBACK (on_model_id), self);
   tern_library_page_reload (self);
   return GTK_WIDGET (self);
 }

@@ -7,14 +7,17 @@
 G_BEGIN_DECLS
 
 /* TernLibraryPage: the model library. A row per model of the library,
- * most recently used first: its name, and its architecture, parameter
- * count, main tensor type, file size, context length and when it was last
- * used; a warning on a model whose file is missing or changed since it was
- * added (each model is checked at every listing, and again when the
- * service finds the loaded model's file changed: "model-damaged"). Each
- * row has "Use", "Details…" (a TernModelDetails dialog) and "Remove…" (a
- * confirmation that can also move the file to the trash; otherwise the
- * file is kept).
+ * most recently used first, then the ones never used by name: its name,
+ * and its main tensor type, file size, architecture, parameter count,
+ * context length and when it was last used; a "Loaded" tag (and the same
+ * word first in the row's accessible description) on the model the service
+ * has loaded, following its "model-id"; a warning on a model whose file is
+ * missing or changed since it was added (each model is checked at every
+ * listing, and again when the service finds the loaded model's file
+ * changed: "model-damaged"). Each row has "Use" and a menu of "Rename…" (a
+ * dialog asking the new name), "Details…" (a TernModelDetails dialog) and
+ * "Remove…" (a confirmation that can also move the file to the trash;
+ * otherwise the file is kept).
  * With no models, an empty state says how to add one.
  *
  * Models are added with the "library.add" action (a file chooser for GGUF
@@ -28,6 +31,8 @@ G_BEGIN_DECLS
  *   it: the handler does (tern_service_load_model).
  * - "model-added" (gint64 id): a file was added to the library (or, when
  *   already there, read again); the list is being read again.
+ * - "model-renamed" (gint64 id): the library stored a new name for model
+ *   @id; the list is being read again.
  * - "error" (const char *message): something failed, said in a sentence
  *   ready to show (a toast) that names the file and gives the reason,
  *   e.g. "notes.txt is not a usable model: …". Not emitted for requests

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "tern-list-items.h"
 
+#include "tern-model-details.h"
+
 /* ---- TernMessageItem ---- */
 
 struct _TernMessageItem {
@@ -347,6 +349,7 @@ struct _TernModelItem {
   gint64 id;
   char *name;
   char *path;
+  char *label;
 };
 
 G_DEFINE_FINAL_TYPE (TernModelItem, tern_model_item, G_TYPE_OBJECT)
@@ -354,6 +357,7 @@ G_DEFINE_FINAL_TYPE (TernModelItem, tern_model_item, G_TYPE_OBJECT)
 enum {
   MODEL_PROP_0,
   MODEL_PROP_NAME,
+  MODEL_PROP_LABEL,
   MODEL_N_PROPS,
 };
 
@@ -366,6 +370,7 @@ tern_model_item_finalize (GObject *object)
 
   g_free (self->name);
   g_free (self->path);
+  g_free (self->label);
   G_OBJECT_CLASS (tern_model_item_parent_class)->finalize (object);
 }
 
@@ -378,6 +383,9 @@ tern_model_item_get_property (GObject *object, guint prop_id, GValue *value, GPa
     {
     case MODEL_PROP_NAME:
       g_value_set_string (value, self->name);
+      break;
+    case MODEL_PROP_LABEL:
+      g_value_set_string (value, self->label);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -394,6 +402,8 @@ tern_model_item_class_init (TernModelItemClass *klass)
   /* Read by the model menu's GtkPropertyExpression. */
   model_properties[MODEL_PROP_NAME] =
       g_param_spec_string ("name", NULL, NULL, "", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  model_properties[MODEL_PROP_LABEL] =
+      g_param_spec_string ("label", NULL, NULL, "", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, MODEL_N_PROPS, model_properties);
 }
 
@@ -410,6 +420,7 @@ tern_model_item_new (const TernStoreModel *model)
   self->id = model->id;
   self->name = g_strdup (model->name);
   self->path = g_strdup (model->path);
+  self->label = tern_model_label (model);
   return self;
 }
 
@@ -429,4 +440,10 @@ const char *
 tern_model_item_get_path (TernModelItem *self)
 {
   return self->path;
+}
+
+const char *
+tern_model_item_get_label (TernModelItem *self)
+{
+  return self->label;
 }

@@ -53,7 +53,9 @@ const TernConversation *tern_conversation_item_get_conversation (TernConversatio
 #define TERN_SNIPPET_OPEN "\xee\x80\x80"  /* U+E000 */
 #define TERN_SNIPPET_CLOSE "\xee\x80\x81" /* U+E001 */
 
-/* A model of the library, for the model menu. */
+/* A model of the library, for the model menu. Its "label" is what the menu
+ * shows: the name with the main tensor type and the size, so that models
+ * of one name differ (tern_model_label). */
 #define TERN_TYPE_MODEL_ITEM (tern_model_item_get_type ())
 G_DECLARE_FINAL_TYPE (TernModelItem, tern_model_item, TERN, MODEL_ITEM, GObject)
 
@@ -61,5 +63,6 @@ TernModelItem *tern_model_item_new (const TernStoreModel *model);
 gint64 tern_model_item_get_id (TernModelItem *self);
 const char *tern_model_item_get_name (TernModelItem *self);
 const char *tern_model_item_get_path (TernModelItem *self);
+const char *tern_model_item_get_label (TernModelItem *self);
 
 G_END_DECLS

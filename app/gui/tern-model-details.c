@@ -63,6 +63,16 @@ tern_main_tensor_type (const char *tensor_types)
   return len > 0 ? g_strndup (tensor_types, len) : g_strdup (_("unknown"));
 }
 
+char *
+tern_model_label (const TernStoreModel *model)
+{
+  g_autofree char *type = tern_main_tensor_type (model->tensor_types);
+  g_autofree char *upper = g_ascii_strup (type, -1);
+  g_autofree char *size = g_format_size (model->identity.size);
+
+  return g_strdup_printf ("%s · %s · %s", model->name, upper, size);
+}
+
 const char *
 tern_model_status_problem (TernModelStatus status)
 {
@@ -84,7 +94,9 @@ format_time (gint64 us, const char *none)
   if (us == 0)
     return g_strdup (none);
   g_autoptr (GDateTime) time = g_date_time_new_from_unix_local (us / G_USEC_PER_SEC);
-  return time ? g_date_time_format (time, "%c") : g_strdup (none);
+  /* The locale's date and time ("%c" gives C's "Mon Dec  7 06:44:17 2026"
+   * in many locales). */
+  return time ? g_date_time_format (time, "%x %X") : g_strdup (none);
 }
 
 /* ---- Rows ---- */
@@ -98,9 +110,11 @@ copy_clicked (GtkButton *button, TernModelDetails *self)
   adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (_("Copied")));
 }
 
-/* Adds a row titled @title showing @value in a selectable label, with a
- * copy button when @copy_label is given (its accessible name); returns
- * the label. */
+/* Adds a property row titled @title showing @value on one line: a
+ * selectable label, ellipsized in the middle when it does not fit (a path
+ * keeps its start and its file name), the whole text in its tooltip, and a
+ * copy button when @copy_label is given (its accessible name); returns the
+ * label. */
 static GtkLabel *
 add_row (TernModelDetails *self, AdwPreferencesGroup *group, const char *title, const char *value,
          const char *copy_label)
@@ -110,17 +124,19 @@ add_row (TernModelDetails *self, AdwPreferencesGroup *group, const char *title, 
 
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), title);
+  gtk_widget_add_css_class (row, "property");
   /* A label rather than the subtitle: libadwaita 1.2 rows have no
-   * selectable subtitles, and a path or a hash is worth copying. */
+   * selectable subtitles, and a path or a hash is worth copying. Never
+   * wrapped: wrapping broke names and paths mid-word ("lla-ma"). */
   gtk_label_set_selectable (GTK_LABEL (label), TRUE);
-  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
-  gtk_label_set_max_width_chars (GTK_LABEL (label), 36);
+  gtk_label_set_wrap (GTK_LABEL (label), FALSE);
+  gtk_label_set_single_line_mode (GTK_LABEL (label), TRUE);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_label_set_width_chars (GTK_LABEL (label), 8);
   gtk_label_set_xalign (GTK_LABEL (label), 1);
-  gtk_label_set_justify (GTK_LABEL (label), GTK_JUSTIFY_RIGHT);
+  gtk_widget_set_hexpand (label, TRUE);
+  gtk_widget_set_tooltip_text (label, value);
   gtk_widget_set_valign (label, GTK_ALIGN_CENTER);
-  gtk_widget_set_margin_top (label, 6);
-  gtk_widget_set_margin_bottom (label, 6);
   /* Read as "value, title" when focused. */
   gtk_accessible_update_property (GTK_ACCESSIBLE (label), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, title, -1);
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), label);
@@ -144,16 +160,15 @@ static void
 show_status (TernModelDetails *self, int status, const char *failure)
 {
   const char *problem = status >= 0 ? tern_model_status_problem (status) : NULL;
+  g_autofree char *text = failure ? g_strdup_printf (_("Could not check the file: %s"), failure)
+                                  : g_strdup (problem ? problem : _("Ready"));
 
-  if (failure != NULL)
-    {
-      g_autofree char *text = g_strdup_printf (_("Could not check the file: %s"), failure);
-      gtk_label_set_text (self->status_label, text);
-    }
-  else
-    gtk_label_set_text (self->status_label, problem ? problem : _("The file is the one added"));
+  gtk_label_set_text (self->status_label, text);
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->status_label), text);
   if (problem != NULL || failure != NULL)
     gtk_widget_add_css_class (GTK_WIDGET (self->status_label), "warning");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->status_label), "warning");
   if (status != self->status)
     {
       self->status = status;

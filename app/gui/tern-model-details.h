@@ -43,6 +43,10 @@ char *tern_format_parameters (gint64 n_params);
  * with g_free. */
 char *tern_main_tensor_type (const char *tensor_types);
 
+/* A model as menus name it: "kjv-tiny · Q8_0 · 12 MB" (name, main tensor
+ * type, file size), so that look-alikes differ. Free with g_free. */
+char *tern_model_label (const TernStoreModel *model);
+
 /* What a TernModelStatus means, for people: "File missing", "File
  * changed since it was added", or NULL for TERN_MODEL_OK. Static. */
 const char *tern_model_status_problem (TernModelStatus status);

@@ -200,6 +200,13 @@ on_model_damaged (TernService *service, gint64 id, const GError *error, TernWind
   tern_window_reload_models (self, FALSE);
 }
 
+/* The menu reads the new name. */
+static void
+on_library_renamed (TernLibraryPage *page, gint64 id, TernWindow *self)
+{
+  tern_window_reload_models (self, FALSE);
+}
+
 static void
 on_library_error (TernLibraryPage *page, const char *message, TernWindow *self)
 {
@@ -286,6 +293,26 @@ static const GActionEntry model_actions[] = {
   { "locate-model", locate_model_activated },
 };
 
+/* The menu's rows name each model with its type and size, so that two
+ * models of one name differ; the button keeps the short name. */
+static void
+setup_model_row (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data)
+{
+  GtkWidget *label = gtk_label_new (NULL);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (label), PANGO_ELLIPSIZE_MIDDLE);
+  gtk_list_item_set_child (item, label);
+}
+
+static void
+bind_model_row (GtkSignalListItemFactory *factory, GtkListItem *item, gpointer data)
+{
+  TernModelItem *model = gtk_list_item_get_item (item);
+
+  gtk_label_set_text (GTK_LABEL (gtk_list_item_get_child (item)), tern_model_item_get_label (model));
+}
+
 void
 tern_window_models_init (TernWindow *self)
 {
@@ -295,6 +322,11 @@ tern_window_models_init (TernWindow *self)
   gtk_drop_down_set_model (self->model_dropdown, G_LIST_MODEL (self->models));
   gtk_drop_down_set_expression (self->model_dropdown,
                                 gtk_property_expression_new (TERN_TYPE_MODEL_ITEM, NULL, "name"));
+  GtkListItemFactory *rows = gtk_signal_list_item_factory_new ();
+  g_signal_connect (rows, "setup", G_CALLBACK (setup_model_row), NULL);
+  g_signal_connect (rows, "bind", G_CALLBACK (bind_model_row), NULL);
+  gtk_drop_down_set_list_factory (self->model_dropdown, rows);
+  g_object_unref (rows);
   g_signal_connect (self->model_dropdown, "notify::selected", G_CALLBACK (on_model_selected), self);
 
   self->library_page = tern_library_page_new (self->service);
@@ -302,5 +334,6 @@ tern_window_models_init (TernWindow *self)
   g_signal_connect_object (self->library_page, "model-activated", G_CALLBACK (on_library_model_activated), self, 0);
   g_signal_connect_object (self->library_page, "model-added", G_CALLBACK (on_library_changed), self, 0);
   g_signal_connect_object (self->library_page, "error", G_CALLBACK (on_library_error), self, 0);
+  g_signal_connect_object (self->library_page, "model-renamed", G_CALLBACK (on_library_renamed), self, 0);
   g_signal_connect_object (self->service, "model-damaged", G_CALLBACK (on_model_damaged), self, 0);
 }

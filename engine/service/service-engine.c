@@ -6,6 +6,7 @@
 #include "service-private.h"
 
 #include <tern/error.h>
+#include <tern/model-library.h>
 
 /* ---- State and progress ---- */
 
@@ -137,7 +138,7 @@ tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable
                    tern_gguf_name (tern_model_gguf (model)));
       return 0;
     }
-  gint64 id = tern_store_model_add (e->store, path, error);
+  gint64 id = tern_model_library_note_loaded (e->store, path, error);
   if (id == 0)
     return 0;
 

@@ -705,6 +705,53 @@ tern_service_remove_model_finish (TernService *self, GAsyncResult *result, GErro
   return tern_service_finish_boolean (self, result, tern_service_remove_model, error);
 }
 
+/* ---- Rename a library model ---- */
+
+typedef struct {
+  gint64 id;
+  char *name;
+} RenameModel;
+
+static void
+rename_model_free (RenameModel *rm)
+{
+  g_free (rm->name);
+  g_free (rm);
+}
+
+static gboolean
+run_rename_model (Engine *e, Job *job, gpointer data, GError **error)
+{
+  RenameModel *rm = data;
+
+  if (!tern_store_model_rename (e->store, rm->id, rm->name, error))
+    return FALSE;
+  tern_service_job_set_boolean (job);
+  return TRUE;
+}
+
+static const RequestType rename_model_type = { .needs = NEEDS_STORE, .run = run_rename_model };
+
+void
+tern_service_rename_model (TernService *self, gint64 id, const char *name, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (TERN_IS_SERVICE (self));
+  g_return_if_fail (name != NULL);
+
+  RenameModel *rm = g_new0 (RenameModel, 1);
+  rm->id = id;
+  rm->name = g_strdup (name);
+  tern_service_submit (self, &rename_model_type, tern_service_rename_model, rm, (GDestroyNotify) rename_model_free,
+                       cancellable, callback, user_data);
+}
+
+gboolean
+tern_service_rename_model_finish (TernService *self, GAsyncResult *result, GError **error)
+{
+  return tern_service_finish_boolean (self, result, tern_service_rename_model, error);
+}
+
 /* ---- Check a library model's file ---- */
 
 typedef struct {

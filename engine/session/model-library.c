@@ -35,3 +35,13 @@ tern_model_library_load (TernStore *store, gint64 id, TernProgressFn progress, g
     return NULL;
   return g_steal_pointer (&model);
 }
+
+gint64
+tern_model_library_note_loaded (TernStore *store, const char *path, GError **error)
+{
+  gint64 id = tern_store_model_add (store, path, error);
+
+  if (id == 0 || !tern_store_model_mark_used (store, id, error))
+    return 0;
+  return id;
+}

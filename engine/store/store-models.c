@@ -102,7 +102,10 @@ tern_store_model_add (TernStore *store, const char *path, GError **error)
       store,
       "INSERT INTO models (path, name, arch, n_params, tensor_types, n_ctx_train, size, mtime_us, header_sha256, "
       "added_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-      "ON CONFLICT (path) DO UPDATE SET name = ?2, arch = ?3, n_params = ?4, tensor_types = ?5, "
+      /* A name given in the library stays while the file is the same one;
+       * another file at the path is another model, with its own name. */
+      "ON CONFLICT (path) DO UPDATE SET name = CASE WHEN header_sha256 = ?9 AND size = ?7 THEN name ELSE ?2 END, "
+      "arch = ?3, n_params = ?4, tensor_types = ?5, "
       "n_ctx_train = ?6, size = ?7, mtime_us = ?8, header_sha256 = ?9 RETURNING id",
       error);
   if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
@@ -143,7 +146,8 @@ GPtrArray *
 tern_store_model_list (TernStore *store, GError **error)
 {
   g_autoptr (StoreStmt) stmt = tern_store_prepare (
-      store, "SELECT " MODEL_COLUMNS " FROM models ORDER BY last_used_at DESC, added_at DESC, id DESC", error);
+      store, "SELECT " MODEL_COLUMNS " FROM models "
+      "ORDER BY last_used_at = 0, last_used_at DESC, name COLLATE NOCASE, id", error);
   g_autoptr (GPtrArray) models = g_ptr_array_new_with_free_func ((GDestroyNotify) tern_store_model_free);
   int rc;
 
@@ -202,6 +206,38 @@ tern_store_model_check (TernStore *store, gint64 id, TernModelStatus *status, GE
   else
     *status = tern_model_identity_equal (&now, &model->identity) ? TERN_MODEL_OK : TERN_MODEL_CHANGED;
   return TRUE;
+}
+
+gboolean
+tern_store_model_rename (TernStore *store, gint64 id, const char *name, GError **error)
+{
+  g_autofree char *stripped = name ? g_strstrip (g_strdup (name)) : NULL;
+  g_autoptr (StoreStmt) stmt = NULL;
+  StoreTxn txn;
+
+  if (!tern_store_check_text ("name", stripped, error))
+    return FALSE;
+  if (stripped[0] == '\0')
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "a model's name cannot be empty");
+      return FALSE;
+    }
+  stmt = tern_store_prepare (store, "UPDATE models SET name = ?2 WHERE id = ?1", error);
+  if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_text (stmt, 2, stripped, -1, SQLITE_STATIC);
+  if (!tern_store_step_done (store, stmt, "renaming a model", error))
+    {
+      tern_store_txn_rollback (store, &txn);
+      return FALSE;
+    }
+  if (sqlite3_changes (store->db) == 0)
+    {
+      tern_store_txn_rollback (store, &txn);
+      return tern_store_no_such ("model", id, error);
+    }
+  return tern_store_txn_commit (store, &txn, error);
 }
 
 gboolean

@@ -316,6 +316,11 @@ GPtrArray *tern_service_list_models_finish (TernService *self, GAsyncResult *res
 void tern_service_remove_model (TernService *self, gint64 id, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
 gboolean tern_service_remove_model_finish (TernService *self, GAsyncResult *result, GError **error);
+/* Renames model @id in the library (tern_store_model_rename: INVALID for an
+ * empty name); the main thread calls it, the answer comes there. */
+void tern_service_rename_model (TernService *self, gint64 id, const char *name, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+gboolean tern_service_rename_model_finish (TernService *self, GAsyncResult *result, GError **error);
 void tern_service_check_model (TernService *self, gint64 id, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);
 int tern_service_check_model_finish (TernService *self, GAsyncResult *result, GError **error);

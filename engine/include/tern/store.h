@@ -155,7 +155,8 @@ typedef enum {
  * again and keeps its id. Errors: IO, FORMAT, UNSUPPORTED for the file. */
 gint64 tern_store_model_add (TernStore *store, const char *path, GError **error);
 TernStoreModel *tern_store_model_get (TernStore *store, gint64 id, GError **error);
-/* Every model in the library, most recently used first (TernStoreModel). */
+/* Every model in the library (TernStoreModel): the used ones most recently
+ * used first, then those never used by name. */
 GPtrArray *tern_store_model_list (TernStore *store, GError **error);
 /* Removes a model from the library (not the file). Conversations keep
  * their transcripts and lose the link; its snapshots go. */
@@ -163,6 +164,9 @@ gboolean tern_store_model_remove (TernStore *store, gint64 id, GError **error);
 /* Compares the file at the model's path with the identity recorded when it
  * was added. FALSE only for an unknown id or a database error. */
 gboolean tern_store_model_check (TernStore *store, gint64 id, TernModelStatus *status, GError **error);
+/* Gives the model the name @name (trimmed; not empty: INVALID), kept
+ * when the same file is added again. */
+gboolean tern_store_model_rename (TernStore *store, gint64 id, const char *name, GError **error);
 /* Records that the model was just loaded (its last_used_at). */
 gboolean tern_store_model_mark_used (TernStore *store, gint64 id, GError **error);
 

@@ -73,6 +73,12 @@ is_nonnull (gpointer pointer)
 }
 
 static gboolean
+is_nonzero (gpointer pointer)
+{
+  return *(gint64 *) pointer != 0;
+}
+
+static gboolean
 is_null (gpointer pointer)
 {
   return *(gpointer *) pointer == NULL;
@@ -152,6 +158,13 @@ static gboolean
 is_label_text (GtkWidget *widget, gconstpointer text)
 {
   return GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
+}
+
+/* A value of the details: a selectable label (titles are not). */
+static gboolean
+is_value_text (GtkWidget *widget, gconstpointer text)
+{
+  return is_label_text (widget, text) && gtk_label_get_selectable (GTK_LABEL (widget));
 }
 
 static gboolean
@@ -255,6 +268,33 @@ click (GtkWidget *button)
   g_assert_true (gtk_widget_get_mapped (button));
   g_assert_true (gtk_widget_is_sensitive (button));
   g_signal_emit_by_name (button, "clicked");
+}
+
+static gboolean
+is_menu_button (GtkWidget *widget, gconstpointer data)
+{
+  return GTK_IS_MENU_BUTTON (widget);
+}
+
+/* Opens the menu of @row and clicks its item @text, as a pointer would. */
+static void
+choose_from_menu (GtkWidget *row, const char *text)
+{
+  GtkWidget *more = find_widget (row, is_menu_button, NULL);
+
+  g_assert_nonnull (more);
+  g_assert_true (gtk_widget_get_mapped (more));
+  gtk_menu_button_popup (GTK_MENU_BUTTON (more));
+
+  GtkWidget *popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more)));
+  GtkWidget *label = find_widget (popover, is_label_text, text);
+
+  if (label == NULL)
+    g_error ("the row's menu has no item \"%s\"", text);
+  GtkWidget *item = gtk_widget_get_ancestor (label, g_type_from_name ("GtkModelButton"));
+  g_assert_nonnull (item);
+  g_assert_true (gtk_widget_get_mapped (item));
+  g_signal_emit_by_name (item, "clicked");
 }
 
 /* ---- Files ---- */
@@ -453,7 +493,9 @@ test_add (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (subtitle, model->arch));
   g_assert_nonnull (strstr (subtitle, params));
   g_assert_cmpstr (type, ==, "q4_K");
-  g_assert_nonnull (strstr (subtitle, type));
+  /* Type and size first, as the model menu names them. */
+  g_autofree char *type_size = g_strdup_printf ("Q4_K · %s · ", size);
+  g_assert_true (g_str_has_prefix (subtitle, type_size));
   g_assert_nonnull (strstr (subtitle, context));
   g_assert_nonnull (strstr (subtitle, "never used"));
   g_assert_cmpstr (page_state (f), ==, "list");
@@ -509,9 +551,7 @@ test_add_invalid (Fixture *f, gconstpointer data)
 static AdwMessageDialog *
 open_remove_dialog (Fixture *f, GtkWidget *row, const char *name)
 {
-  GtkWidget *remove = find_widget (row, is_button_tooltip, "Remove…");
-
-  click (remove);
+  choose_from_menu (row, "Remove…");
 
   AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
   g_autofree char *heading = g_strdup_printf ("Remove %s from the library?", name);
@@ -672,9 +712,7 @@ details_checked (gpointer details)
 static TernModelDetails *
 open_details (Fixture *f, const char *title)
 {
-  GtkWidget *button = find_widget (find_row (f, title), is_button_tooltip, "Details…");
-
-  click (button);
+  choose_from_menu (find_row (f, title), "Details…");
 
   TernModelDetails *details = TERN_MODEL_DETAILS (find_toplevel (TERN_TYPE_MODEL_DETAILS));
   g_assert_nonnull (details);
@@ -714,18 +752,31 @@ test_details (Fixture *f, gconstpointer data)
   g_autofree char *params = g_strdup_printf ("%s (%'" G_GINT64_FORMAT ")", params_short, model->n_params);
   g_autofree char *size = g_format_size_full (model->identity.size, G_FORMAT_SIZE_LONG_FORMAT);
   g_autofree char *context = g_strdup_printf ("%'d tokens", model->n_ctx_train);
+  /* Dates in the locale's own format, not C's "%c". */
+  g_autoptr (GDateTime) added_at = g_date_time_new_from_unix_local (model->added_at / G_USEC_PER_SEC);
+  g_autofree char *added = g_date_time_format (added_at, "%x %X");
   const char *expected[] = { model->name, model->path, model->arch, params, model->tensor_types, size, context,
-                             hash, "The file is the one added", "Never" };
+                             hash, "Ready", "Never", added };
   for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
     {
-      GtkWidget *label = find_widget (GTK_WIDGET (details), is_label_text, expected[i]);
+      GtkWidget *label = find_widget (GTK_WIDGET (details), is_value_text, expected[i]);
 
       if (label == NULL)
         g_error ("the details do not show \"%s\"", expected[i]);
-      if (i == 1 || i == 7)
-        g_assert_true (gtk_label_get_selectable (GTK_LABEL (label)));
+      /* One line: never wrapped or hyphenated; a long value is cut in the
+       * middle, whole in its tooltip. */
+      g_assert_false (gtk_label_get_wrap (GTK_LABEL (label)));
+      g_assert_cmpint (gtk_label_get_ellipsize (GTK_LABEL (label)), ==, PANGO_ELLIPSIZE_MIDDLE);
+      g_assert_cmpstr (gtk_widget_get_tooltip_text (label), ==, expected[i]);
+      g_assert_true (gtk_widget_has_css_class (gtk_widget_get_ancestor (label, ADW_TYPE_ACTION_ROW), "property"));
     }
   g_assert_nonnull (find_widget (GTK_WIDGET (details), is_button_tooltip, "Copy Header SHA-256"));
+  /* The path is long: it shows its start and its file name, and never
+   * takes more than its line. */
+  GtkWidget *location = find_widget (GTK_WIDGET (details), is_value_text, model->path);
+  GtkWidget *ready = find_widget (GTK_WIDGET (details), is_value_text, "Ready");
+  g_assert_cmpint (gtk_widget_get_height (location), ==, gtk_widget_get_height (ready));
+  g_assert_nonnull (find_widget (GTK_WIDGET (details), is_button_tooltip, "Copy Location"));
   close_details (details);
 
   /* Checked when opened: a file deleted since the listing shows missing,
@@ -737,6 +788,79 @@ test_details (Fixture *f, gconstpointer data)
   WarningWait wait = { f, model->name, "File missing" };
   g_assert_true (warning_shown (&wait));
   close_details (details);
+  g_assert_cmpuint (f->n_errors, ==, 0);
+}
+
+typedef struct {
+  Fixture *f;
+  const char *loaded;     /* the path of the row that shows the Loaded tag */
+  const char *not_loaded; /* one that does not */
+} LoadedWait;
+
+static gboolean
+is_row_of (GtkWidget *widget, gconstpointer path)
+{
+  return ADW_IS_ACTION_ROW (widget) && g_strcmp0 (gtk_widget_get_tooltip_text (widget), path) == 0;
+}
+
+static gboolean
+tag_shown (Fixture *f, const char *path)
+{
+  GtkWidget *row = find_widget (GTK_WIDGET (f->page), is_row_of, path);
+  GtkWidget *tag = row ? find_widget (row, is_label_text, "Loaded") : NULL;
+
+  return tag != NULL && gtk_widget_get_visible (tag);
+}
+
+static gboolean
+loaded_shown (gpointer data)
+{
+  LoadedWait *wait = data;
+
+  return tag_shown (wait->f, wait->loaded) && !tag_shown (wait->f, wait->not_loaded);
+}
+
+static void
+got_loaded (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  *(gint64 *) data = tern_service_load_model_finish (TERN_SERVICE (source), result, &error);
+  g_assert_no_error (error);
+}
+
+static gint64
+load (Fixture *f, const char *path)
+{
+  gint64 id = 0;
+
+  tern_service_load_model (f->service, path, NULL, got_loaded, &id);
+  wait_until ("the model to load", is_nonzero, &id);
+  return id;
+}
+
+/* The Loaded tag follows the service's loaded model on its own, without a
+ * new listing. */
+static void
+test_loaded (Fixture *f, gconstpointer data)
+{
+  g_autofree char *a = copy_model (f, FIXTURE_MODEL, "a.gguf");
+  g_autofree char *b = copy_model (f, OTHER_MODEL, "b.gguf");
+  g_autoptr (TernStoreModel) model_a = add_model (f, a);
+  g_autoptr (TernStoreModel) model_b = add_model (f, b);
+  LoadedWait wait = { f, a, b };
+
+  g_assert_false (tag_shown (f, a) || tag_shown (f, b));
+  load (f, a);
+  wait_until ("the tag on a", loaded_shown, &wait);
+  load (f, b);
+  wait.loaded = b;
+  wait.not_loaded = a;
+  wait_until ("the tag to move to b", loaded_shown, &wait);
+  g_autofree char *description = g_strdup_printf (
+      "Loaded · %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (find_widget (GTK_WIDGET (f->page), is_row_of, b))));
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (find_widget (GTK_WIDGET (f->page), is_row_of, b)),
+                                       GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, description);
   g_assert_cmpuint (f->n_errors, ==, 0);
 }
 
@@ -779,11 +903,19 @@ test_accessible (Fixture *f, gconstpointer data)
 
   g_autofree char *path = copy_model (f, FIXTURE_MODEL, "named.gguf");
   g_autoptr (TernStoreModel) model = add_model (f, path);
-  /* Add, and the row's Use, Details… and Remove…. */
-  g_assert_cmpuint (check_names (GTK_WIDGET (f->page)), >=, 4);
+  /* Add, and the row's Use and its menu. */
+  g_assert_cmpuint (check_names (GTK_WIDGET (f->page)), >=, 3);
 
   AdwMessageDialog *dialog = open_remove_dialog (f, find_row (f, model->name), model->name);
   check_names (GTK_WIDGET (dialog));
+  respond (dialog, "cancel");
+
+  choose_from_menu (find_row (f, model->name), "Rename…");
+  dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  g_assert_nonnull (dialog);
+  check_names (GTK_WIDGET (dialog));
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (adw_message_dialog_get_extra_child (dialog)),
+                                       GTK_ACCESSIBLE_PROPERTY_LABEL, "Name");
   respond (dialog, "cancel");
 
   TernModelDetails *details = open_details (f, model->name);
@@ -869,6 +1001,7 @@ main (int argc, char **argv)
   ADD ("/app/library-page/remove-trash", test_remove_trash);
   ADD ("/app/library-page/missing", test_missing);
   ADD ("/app/library-page/details", test_details);
+  ADD ("/app/library-page/loaded", test_loaded);
   ADD ("/app/library-page/accessible", test_accessible);
   ADD ("/app/library-page/destroy-in-flight", test_destroy_in_flight);
 #undef ADD

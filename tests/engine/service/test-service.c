@@ -362,6 +362,27 @@ test_load (void)
   tern_service_check_model (service, m->id, NULL, got_result, &f);
   g_assert_cmpint (tern_service_check_model_finish (service, await (&f), &error), ==, TERN_MODEL_OK);
   g_assert_no_error (error);
+  /* Loaded by path, as the app does: the library records the use. */
+  g_assert_cmpint (m->last_used_at, >, 0);
+
+  /* Renamed: kept when the same file loads again; an empty name refused. */
+  tern_service_rename_model (service, m->id, "  My KJV  ", NULL, got_result, &f);
+  g_assert_true (tern_service_rename_model_finish (service, await (&f), &error));
+  g_assert_no_error (error);
+  tern_service_rename_model (service, m->id, " ", NULL, got_result, &f);
+  g_assert_false (tern_service_rename_model_finish (service, await (&f), &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_usleep (2000);
+  /* A new load's progress starts again from 0. */
+  f.last_fraction = 0;
+  load (&f, service);
+  tern_service_list_models (service, NULL, got_result, &f);
+  g_autoptr (GPtrArray) again = tern_service_list_models_finish (service, await (&f), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (again->len, ==, 1);
+  g_assert_cmpstr (((TernStoreModel *) again->pdata[0])->name, ==, "My KJV");
+  g_assert_cmpint (((TernStoreModel *) again->pdata[0])->last_used_at, >, m->last_used_at);
 
   tern_service_unload_model (service, NULL, got_result, &f);
   g_assert_true (tern_service_unload_model_finish (service, await (&f), &error));

@@ -298,6 +298,21 @@ test_models (Fixture *f, gconstpointer data)
   g_autoptr (TernStoreModel) used = tern_store_model_get (f->store, id, &error);
   g_assert_cmpint (used->last_used_at, >, 0);
 
+  /* Renamed: kept when the same file is added again (as each load by path
+   * does); an empty name is refused. */
+  g_assert_true (tern_store_model_rename (f->store, id, " Genesis ", &error));
+  g_assert_no_error (error);
+  g_assert_false (tern_store_model_rename (f->store, id, "", &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (tern_store_model_rename (f->store, id + 1, "x", &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_cmpint (tern_model_library_note_loaded (f->store, path, &error), ==, id);
+  g_autoptr (TernStoreModel) renamed = tern_store_model_get (f->store, id, &error);
+  g_assert_cmpstr (renamed->name, ==, "Genesis");
+  g_assert_cmpint (renamed->last_used_at, >=, used->last_used_at);
+
   /* Changed: the same bytes with a new modification time, then other
    * metadata bytes. Never loaded. */
   g_usleep (10000);
@@ -332,6 +347,43 @@ test_models (Fixture *f, gconstpointer data)
   g_clear_error (&error);
   g_assert_cmpint (tern_store_model_add (f->store, "/nonexistent/x.gguf", &error), ==, 0);
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
+}
+
+/* The library lists the models used most recently first, then the ones
+ * never used by name; loading by path records the use. */
+static void
+test_models_order (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *src = store_test_model_path ("kjv-tiny-q4_k_m");
+  g_autofree char *contents = NULL;
+  const char *names[] = { "b.gguf", "a.gguf", "c.gguf", "d.gguf" };
+  gint64 ids[G_N_ELEMENTS (names)];
+  gsize len;
+
+  g_assert_true (g_file_get_contents (src, &contents, &len, NULL));
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *path = g_build_filename (f->dir, names[i], NULL);
+
+      g_assert_true (g_file_set_contents (path, contents, len, NULL));
+      ids[i] = tern_store_model_add (f->store, path, &error);
+      g_assert_no_error (error);
+      g_assert_true (tern_store_model_rename (f->store, ids[i], names[i], &error));
+    }
+  /* c, then d, used; a and b never. */
+  g_assert_true (tern_store_model_mark_used (f->store, ids[2], &error));
+  g_usleep (2000);
+  g_autofree char *d = g_build_filename (f->dir, names[3], NULL);
+  g_assert_cmpint (tern_model_library_note_loaded (f->store, d, &error), ==, ids[3]);
+  g_assert_no_error (error);
+
+  g_autoptr (GPtrArray) list = tern_store_model_list (f->store, &error);
+  g_assert_no_error (error);
+  const char *expected[] = { "d.gguf", "c.gguf", "a.gguf", "b.gguf" };
+  g_assert_cmpuint (list->len, ==, G_N_ELEMENTS (expected));
+  for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpstr (((TernStoreModel *) list->pdata[i])->name, ==, expected[i]);
 }
 
 /* A library model whose file shrinks on disk while it computes: the pass
@@ -696,6 +748,7 @@ main (int argc, char **argv)
   ADD ("branch-leaf", test_branch_leaf);
   ADD ("models", test_models);
   ADD ("models/shrunk-in-use", test_model_shrunk_in_use);
+  ADD ("models/order", test_models_order);
   ADD ("conversations", test_conversations);
   ADD ("reply", test_reply);
   ADD ("search", test_search);
