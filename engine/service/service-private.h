@@ -66,6 +66,7 @@ typedef struct {
   gboolean generating;
   gint context_used;
   gint context_size;
+  gint context_trained;  /* the loaded model's training length; 0: no model */
   char *backend;
   gboolean waiting; /* for another program's lock on the database */
 } ServiceState;
