@@ -162,16 +162,24 @@ tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable
     return 0;
 
   /* The old context goes before the new one is made: two KV caches may
-   * not fit in memory. */
+   * not fit in memory. Its settings are kept to make it again. */
+  TernContextParams old_params;
+  context_params (e, &old_params);
+  if (e->ctx != NULL)
+    {
+      old_params.n_ctx = tern_context_n_ctx (e->ctx);
+      old_params.n_threads = tern_context_n_threads (e->ctx);
+      old_params.backend = e->ctx_backend;
+    }
   drop_context (e);
   context_params (e, &params);
   g_autoptr (TernContext) ctx = tern_context_new (model, &params, &local);
   if (ctx == NULL)
     {
-      /* The previous model gets a context again, so the user can go on. */
+      /* The previous model gets its context again, so the user can go on. */
       if (e->model != NULL)
         {
-          e->ctx = tern_context_new (e->model, &params, NULL);
+          e->ctx = tern_context_new (e->model, &old_params, NULL);
           if (e->ctx != NULL)
             start_session (e);
           else
@@ -189,6 +197,8 @@ tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable
   e->identity = identity;
   e->model_id = id;
   e->ctx = g_steal_pointer (&ctx);
+  g_free (e->ctx_backend);
+  e->ctx_backend = g_strdup (e->backend);
   e->tmpl = g_steal_pointer (&tmpl);
   e->model = g_steal_pointer (&model);
   start_session (e);

@@ -89,6 +89,7 @@ struct Engine {
   TernModelIdentity identity;
   TernChatTemplate *tmpl;
   TernContext *ctx;
+  char *ctx_backend;     /* the device ctx was made for, to make it again */
   TernSession *session;  /* the chat on ctx */
   gint64 conversation_id;
   /* The open conversation's head as the engine last read or made it: a

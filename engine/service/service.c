@@ -593,6 +593,7 @@ tern_service_finalize (GObject *object)
   g_async_queue_unref (self->inbox);
   g_free (self->engine.db_path);
   g_free (self->engine.backend);
+  g_free (self->engine.ctx_backend);
   tern_service_state_clear (&self->pending);
   tern_service_state_clear (&self->state);
   g_mutex_clear (&self->lock);
