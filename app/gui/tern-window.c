@@ -49,6 +49,7 @@ tern_window_show_banner (TernWindow *self, const char *text)
 {
   gtk_label_set_label (self->banner_label, text);
   gtk_revealer_set_reveal_child (self->banner, text != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->banner_remove_button), FALSE);
 }
 
 /* ---- Status ---- */
@@ -195,6 +196,8 @@ tern_window_dispose (GObject *object)
   g_clear_object (&self->service);
   g_clear_object (&self->settings);
   g_clear_pointer (&self->resume_note, g_free);
+  g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
+  g_clear_pointer (&self->load_failure, g_free);
   G_OBJECT_CLASS (tern_window_parent_class)->dispose (object);
 }
 
@@ -232,6 +235,8 @@ tern_window_class_init (TernWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TernWindow, library_button);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, banner);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, banner_label);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, banner_remove_button);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, composer_note);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, progress);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, progress_label);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, progress_bar);
