@@ -479,6 +479,10 @@ test_automatic_size (void)
   g_assert_cmpint (n, >, 256);
   g_assert_cmpint (n, <, 4096);
   g_assert_cmpint (n % 256, ==, 0);
+  /* Room for the f16 cache of all 4096 tokens leaves none for a pass. */
+  const TernHParams *hp = tern_model_hparams (model);
+  gint64 cache = 2 * (gint64) hp->n_layer * hp->n_head_kv * hp->head_dim * 2 * 4096;
+  g_assert_cmpint (context_size (model, 0, 0, cache), <, 4096);
   g_assert_cmpint (context_size (model, 8192, 0, 1), ==, 8192);
   g_assert_cmpfloat (tern_model_hparams (model)->rope_freq_scale, ==, 1.0f);
   /* The fixture, in the memory there is. */
