@@ -91,7 +91,8 @@ G_DECLARE_FINAL_TYPE (TernService, tern_service, TERN, SERVICE, GObject)
 
 /* Starts the engine thread, which opens the store at @db_path (NULL: the
  * default path, see tern/store.h). Models get contexts of @n_ctx tokens
- * (0: the model's training length) computed on the device named @backend
+ * (0: the model's training length, as much of it as fits in half the
+ * memory available) computed on the device named @backend
  * (tern/backend.h; NULL: the CPU) by @n_threads threads (0: one per
  * physical core). Never fails: a store that cannot be opened is reported
  * through the "error" signal and the requests that need it; a backend
