@@ -99,7 +99,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (GenOptions, gen_options_clear)
   { "min-p", 0, 0, G_OPTION_ARG_DOUBLE, &(o).min_p, (o).min_p_help, "P" },                                   \
   { "seed", 0, 0, G_OPTION_ARG_STRING, &(o).seed, "Random seed, 0 to 2^64-2 (default: a random one)", "S" }, \
   { "threads", 't', 0, G_OPTION_ARG_INT, &(o).n_threads, "Compute threads (default: one per core)", "N" },   \
-  { "ctx", 'c', 0, G_OPTION_ARG_INT, &(o).n_ctx, "Context size in tokens (default: the model's trained length, as much as fits in memory)", "N" },        \
+  { "ctx", 'c', 0, G_OPTION_ARG_INT, &(o).n_ctx, "Context size in tokens (default: the model's, as fits in memory)", "N" },        \
   CLI_BACKEND_ENTRY ((o).backend)
 
 /* Checks the options and turns them into sampler parameters; prints the

@@ -86,7 +86,8 @@ got_models (GObject *source, GAsyncResult *result, gpointer data)
    * last the demo model. */
   if (request->first && list->len > 0 && !tern_service_get_model_loaded (self->service) && self->model_pending == 0)
     {
-      const char *demo = tern_application_get_demo_model (TERN_APPLICATION (gtk_window_get_application (GTK_WINDOW (self))));
+      GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+      const char *demo = tern_application_get_demo_model (TERN_APPLICATION (app));
       GPtrArray *fallbacks = g_ptr_array_new_with_free_func (g_free);
       for (guint i = 1; i < list->len; i++)
         g_ptr_array_add (fallbacks, g_strdup (((TernStoreModel *) list->pdata[i])->path));
@@ -215,6 +216,7 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
               return;
             }
           g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
+          g_free (text);
           text = g_steal_pointer (&self->load_failure);
         }
       tern_window_show_banner (self, text);
@@ -397,7 +399,7 @@ missing_model_removed (GObject *source, GAsyncResult *result, gpointer data)
   if (!tern_service_remove_model_finish (TERN_SERVICE (source), result, &error))
     {
       if (!tern_window_cancelled (error) && !tern_window_gone (self))
-        tern_window_show_banner (self, error->message);
+        tern_window_toast_error (self, _("Could not remove the model from the library"), error);
       return;
     }
   if (tern_window_gone (self))

@@ -463,7 +463,8 @@ test_failed_load_keeps_model (void)
   send (&f, service, "In the beginning", 4);
   g_signal_connect (service, "notify::model-loaded", G_CALLBACK (on_notify_model_loaded), &n_loaded_changes);
 
-  load_fails (&f, service, junk, TERN_ENGINE_ERROR_FORMAT, "bad.gguf: not a GGUF model file (it starts with \"<!DOCTYPE");
+  load_fails (&f, service, junk, TERN_ENGINE_ERROR_FORMAT,
+              "bad.gguf: not a GGUF model file (it starts with \"<!DOCTYPE");
   load_fails (&f, service, cut, TERN_ENGINE_ERROR_FORMAT, "cut.gguf: the file is cut short");
   load_fails (&f, service, missing, TERN_ENGINE_ERROR_IO, "missing.gguf: the file is gone");
   g_assert_cmpuint (n_loaded_changes, ==, 0);
