@@ -99,7 +99,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (GenOptions, gen_options_clear)
   { "min-p", 0, 0, G_OPTION_ARG_DOUBLE, &(o).min_p, (o).min_p_help, "P" },                                   \
   { "seed", 0, 0, G_OPTION_ARG_STRING, &(o).seed, "Random seed, 0 to 2^64-2 (default: a random one)", "S" }, \
   { "threads", 't', 0, G_OPTION_ARG_INT, &(o).n_threads, "Compute threads (default: one per core)", "N" },   \
-  { "ctx", 'c', 0, G_OPTION_ARG_INT, &(o).n_ctx, "Context size in tokens (default: the model's)", "N" },        \
+  { "ctx", 'c', 0, G_OPTION_ARG_INT, &(o).n_ctx, "Context size in tokens (default: the model's, as fits in memory)", "N" },        \
   CLI_BACKEND_ENTRY ((o).backend)
 
 /* Checks the options and turns them into sampler parameters; prints the
@@ -182,6 +182,12 @@ loaded_open (Loaded *l, const char *path, const GenOptions *o, const TernSampler
   l->ctx = tern_context_new (l->model, &params, error);
   if (l->ctx == NULL)
     return FALSE;
+  /* RoPE is scaled only where the file says so: past the trained length
+   * the model sees positions it never learnt. */
+  gint32 n_ctx_train = tern_model_hparams (l->model)->n_ctx_train;
+  if (tern_context_n_ctx (l->ctx) > n_ctx_train)
+    g_printerr ("tern-cli: warning: a context of %d tokens is longer than %s was trained with (%d tokens); "
+                "output past %d tokens will be poor\n", tern_context_n_ctx (l->ctx), path, n_ctx_train, n_ctx_train);
   if (chat)
     {
       l->tmpl = tern_chat_template_new_from_gguf (tern_model_gguf (l->model), tern_model_tokenizer (l->model), error);

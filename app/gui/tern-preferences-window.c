@@ -206,6 +206,26 @@ open_folder_clicked_cb (TernPreferencesWindow *self)
 
 /* ---- Object ---- */
 
+/* The context size spin shows 0 as "Automatic" (the model's training
+ * length, as much as fits in memory), and reads that word back as 0. */
+static gboolean
+context_size_output (GtkSpinButton *spin, gpointer data)
+{
+  if (gtk_spin_button_get_value_as_int (spin) != 0)
+    return FALSE;
+  gtk_editable_set_text (GTK_EDITABLE (spin), _("Automatic"));
+  return TRUE;
+}
+
+static int
+context_size_input (GtkSpinButton *spin, double *value, gpointer data)
+{
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (spin)), _("Automatic")) != 0)
+    return FALSE;
+  *value = 0;
+  return TRUE;
+}
+
 static void
 tern_preferences_window_constructed (GObject *object)
 {
@@ -226,6 +246,8 @@ tern_preferences_window_constructed (GObject *object)
   adw_action_row_set_subtitle (self->threads_row, threads_subtitle);
   tern_label_from_row (GTK_WIDGET (self->threads_spin));
   tern_label_from_row (GTK_WIDGET (self->context_size_spin));
+  g_signal_connect (self->context_size_spin, "output", G_CALLBACK (context_size_output), NULL);
+  g_signal_connect (self->context_size_spin, "input", G_CALLBACK (context_size_input), NULL);
   tern_label_from_row (GTK_WIDGET (self->snapshot_limit_spin));
 
   adw_action_row_set_subtitle (self->data_folder_row, self->data_dir != NULL ? self->data_dir : "");
@@ -250,6 +272,8 @@ tern_preferences_window_constructed (GObject *object)
 
   g_settings_bind (self->settings, "threads", self->threads_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "context-size", self->context_size_spin, "value", G_SETTINGS_BIND_DEFAULT);
+  /* The value may have been 0 before the binding: no change shows the word. */
+  context_size_output (self->context_size_spin, NULL);
   g_settings_bind (self->settings, "snapshot-limit-mb", self->snapshot_limit_spin, "value", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (self->settings, "trash-days", self->trash_days_row, "selected", G_SETTINGS_BIND_DEFAULT,
                                 trash_days_get_mapping, trash_days_set_mapping, NULL, NULL);

@@ -502,6 +502,7 @@ tern_window_chat_update_actions (TernWindow *self)
       gtk_widget_remove_css_class (GTK_WIDGET (self->send_button), "destructive-action");
       gtk_widget_add_css_class (GTK_WIDGET (self->send_button), "suggested-action");
     }
+  tern_window_models_update_composer (self);
 }
 
 static void

@@ -81,10 +81,24 @@ got_models (GObject *source, GAsyncResult *result, gpointer data)
   else if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "welcome") == 0)
     gtk_stack_set_visible_child_name (self->main_stack, "chat");
 
-  /* On opening, the model used last is loaded, so the user can chat at once. */
+  /* On opening, the model used last is loaded, so the user can chat at
+   * once; when its file fails, the next one used that is there, and at
+   * last the demo model. */
   if (request->first && list->len > 0 && !tern_service_get_model_loaded (self->service) && self->model_pending == 0 &&
       self->read_only_note == NULL)
-    tern_window_load_model (self, ((TernStoreModel *) list->pdata[0])->path);
+    {
+      GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+      const char *demo = tern_application_get_demo_model (TERN_APPLICATION (app));
+      GPtrArray *fallbacks = g_ptr_array_new_with_free_func (g_free);
+      for (guint i = 1; i < list->len; i++)
+        g_ptr_array_add (fallbacks, g_strdup (((TernStoreModel *) list->pdata[i])->path));
+      if (demo && !g_ptr_array_find_with_equal_func (fallbacks, demo, g_str_equal, NULL) &&
+          g_strcmp0 (demo, ((TernStoreModel *) list->pdata[0])->path) != 0)
+        g_ptr_array_add (fallbacks, g_strdup (demo));
+      tern_window_load_model (self, ((TernStoreModel *) list->pdata[0])->path);
+      self->load_fallbacks = fallbacks;
+      self->missing_model_id = ((TernStoreModel *) list->pdata[0])->id;
+    }
 }
 
 void
@@ -97,12 +111,86 @@ tern_window_reload_models (TernWindow *self, gboolean first)
   tern_service_list_models (self->service, self->cancellable, got_models, request);
 }
 
+/* What went wrong with a model file, in plain words, and what to do; with
+ * @say_kept, which model the user still has. */
+static char *
+load_failure_text (TernWindow *self, const GError *error, gboolean say_kept)
+{
+  GString *text = g_string_new (NULL);
+  TernModelItem *loaded = tern_window_find_model (self, tern_service_get_model_id (self->service), NULL);
+
+  g_string_printf (text, _("Could not load %s."), error->message);
+  if (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT))
+    g_string_append_printf (text, " %s", _("The file is damaged or is not a model: download it again, or choose "
+                                           "another file."));
+  else if (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED))
+    g_string_append_printf (text, " %s", _("Tern cannot run this file: choose another one, such as a Q4_K_M, Q8_0 or "
+                                           "F16 version of the model."));
+  else if (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO))
+    g_string_append_printf (text, " %s", _("Locate the file, or choose another one."));
+  else if (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM))
+    g_string_append_printf (text, " %s", _("Close other programs, or choose a smaller context size in Preferences."));
+  if (say_kept && loaded != NULL)
+    {
+      g_string_append_c (text, ' ');
+      g_string_append_printf (text, _("The model in use, %s, stays loaded."), tern_model_item_get_name (loaded));
+    }
+  else if (say_kept)
+    g_string_append_printf (text, " %s", _("No model is loaded."));
+  return g_string_free (text, FALSE);
+}
+
+/* The banner after a load: how the start-up load fell back, or that the
+ * context is longer than the model was trained on, or nothing. */
+static void
+show_loaded_banner (TernWindow *self, gint64 id, const char *path)
+{
+  TernModelItem *item = tern_window_find_model (self, id, NULL);
+  g_autofree char *name = item ? g_strdup (tern_model_item_get_name (item)) : g_path_get_basename (path);
+  gint size = tern_service_get_context_size (self->service), trained = tern_service_get_context_trained (self->service);
+
+  if (self->load_failure != NULL)
+    {
+      g_autofree char *text = g_strdup_printf (_("%s Tern loaded %s instead."), self->load_failure, name);
+      tern_window_show_banner (self, text);
+      gtk_widget_set_visible (GTK_WIDGET (self->banner_remove_button), self->missing_model_id != 0);
+    }
+  else if (trained > 0 && size > trained)
+    {
+      g_autofree char *text =
+          g_strdup_printf (_("%s was trained on %d tokens, but the context size chosen in Preferences is %d: replies "
+                             "past %d tokens will be poor. Choose Automatic to use the model’s own length."),
+                           name, trained, size, trained);
+      tern_window_show_banner (self, text);
+    }
+  else
+    tern_window_show_banner (self, NULL);
+}
+
+static void start_load (TernWindow *self, const char *path);
+
+typedef struct {
+  TernWindow *window; /* a reference */
+  char *path;
+} LoadRequest;
+
+static void
+load_request_free (LoadRequest *request)
+{
+  g_object_unref (request->window);
+  g_free (request->path);
+  g_free (request);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LoadRequest, load_request_free)
+
 static void
 got_model (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr (GError) error = NULL;
   gint64 id = tern_service_load_model_finish (TERN_SERVICE (source), result, &error);
-  g_autoptr (TernWindow) self = data;
+  g_autoptr (LoadRequest) request = data;
+  TernWindow *self = request->window;
 
   if (tern_window_cancelled (error) || tern_window_gone (self))
     return;
@@ -110,19 +198,44 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
   tern_window_hide_progress (self);
   if (id == 0)
     {
-      if (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO) ||
-          g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_MISMATCH))
+      g_autofree char *text = load_failure_text (self, error, self->load_fallbacks == NULL);
+      /* At start, the first failure is the one to explain (and, for a file
+       * that is gone, to offer removing from the library); the next model
+       * is tried. */
+      if (self->load_fallbacks != NULL)
         {
-          g_autofree char *text = g_strdup_printf (_("The model could not be opened: %s"), error->message);
-          tern_window_show_banner (self, text);
+          if (self->load_failure == NULL)
+            {
+              self->load_failure = g_steal_pointer (&text);
+              if (!g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO))
+                self->missing_model_id = 0;
+            }
+          if (self->load_fallbacks->len > 0)
+            {
+              g_autofree char *next = g_ptr_array_steal_index (self->load_fallbacks, 0);
+              start_load (self, next);
+              return;
+            }
+          g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
+          g_free (text);
+          text = g_steal_pointer (&self->load_failure);
         }
-      else
-        tern_window_toast_error (self, _("Could not load the model"), error);
+      tern_window_show_banner (self, text);
+      gtk_widget_set_visible (GTK_WIDGET (self->banner_remove_button), self->missing_model_id != 0);
       sync_model_menu (self);
+      /* A model that lost its context to the new one has it back, with no
+       * conversation open: the one shown opens on it again. */
+      if (self->conversation_id != 0 && tern_service_get_model_loaded (self->service) &&
+          tern_service_get_conversation_id (self->service) != self->conversation_id)
+        tern_window_open_conversation (self, self->conversation_id);
     }
   else
     {
-      tern_window_show_banner (self, NULL);
+      g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
+      if (self->load_failure == NULL)
+        self->missing_model_id = 0;
+      show_loaded_banner (self, id, request->path);
+      g_clear_pointer (&self->load_failure, g_free);
       g_settings_set_int64 (self->settings, "last-model-id", id);
       tern_library_page_reload (TERN_LIBRARY_PAGE (self->library_page));
       /* The conversation shown goes on with this model. */
@@ -134,14 +247,38 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
   tern_window_chat_update_actions (self);
 }
 
-void
-tern_window_load_model (TernWindow *self, const char *path)
+static void
+start_load (TernWindow *self, const char *path)
 {
   self->model_pending = 1;
   g_clear_pointer (&self->resume_note, g_free);
   tern_window_update_status (self);
   tern_window_chat_update_actions (self);
-  tern_service_load_model (self->service, path, self->cancellable, got_model, g_object_ref (self));
+  LoadRequest *request = g_new0 (LoadRequest, 1);
+  request->window = g_object_ref (self);
+  request->path = g_strdup (path);
+  tern_service_load_model (self->service, path, self->cancellable, got_model, request);
+}
+
+void
+tern_window_load_model (TernWindow *self, const char *path)
+{
+  /* A model the user chose ends the start-up's fallbacks. */
+  g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
+  g_clear_pointer (&self->load_failure, g_free);
+  self->missing_model_id = 0;
+  start_load (self, path);
+}
+
+void
+tern_window_models_update_composer (TernWindow *self)
+{
+  gboolean no_model = !tern_service_get_model_loaded (self->service) && self->model_pending == 0;
+
+  gtk_revealer_set_reveal_child (self->composer_note, no_model);
+  if (no_model)
+    gtk_widget_set_tooltip_text (GTK_WIDGET (self->send_button),
+                                 _("No model is loaded: choose one in the model menu or the library"));
 }
 
 static void
@@ -261,6 +398,38 @@ use_demo_model_activated (GSimpleAction *action, GVariant *param, gpointer data)
 }
 
 static void
+missing_model_removed (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernWindow) self = data;
+
+  if (!tern_service_remove_model_finish (TERN_SERVICE (source), result, &error))
+    {
+      if (!tern_window_cancelled (error) && !tern_window_gone (self))
+        tern_window_toast_error (self, _("Could not remove the model from the library"), error);
+      return;
+    }
+  if (tern_window_gone (self))
+    return;
+  tern_window_show_banner (self, NULL);
+  tern_window_reload_models (self, FALSE);
+  tern_library_page_reload (TERN_LIBRARY_PAGE (self->library_page));
+}
+
+static void
+remove_missing_model_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  TernWindow *self = data;
+  gint64 id = self->missing_model_id;
+
+  if (id == 0)
+    return;
+  self->missing_model_id = 0;
+  gtk_widget_set_visible (GTK_WIDGET (self->banner_remove_button), FALSE);
+  tern_service_remove_model (self->service, id, self->cancellable, missing_model_removed, g_object_ref (self));
+}
+
+static void
 add_model_activated (GSimpleAction *action, GVariant *param, gpointer data)
 {
   TernWindow *self = data;
@@ -291,6 +460,7 @@ static const GActionEntry model_actions[] = {
   { "add-model", add_model_activated },
   { "use-demo-model", use_demo_model_activated },
   { "locate-model", locate_model_activated },
+  { "remove-missing-model", remove_missing_model_activated },
 };
 
 /* The menu's rows name each model with its type and size, so that two

@@ -46,6 +46,8 @@ struct _TernWindow {
   GtkButton *send_button;
   GtkWidget *demo_button;
   GtkWidget *library_page;
+  GtkRevealer *composer_note;     /* why nothing can be sent: no model */
+  GtkButton *banner_remove_button; /* removes the model whose file is gone */
 
   TernService *service;
   GSettings *settings;
@@ -86,6 +88,9 @@ struct _TernWindow {
   TernSamplerParams draft_sampling;
   gint draft_max_tokens;
   char *read_only_note;          /* the banner of a database opened read-only; NULL: it can be written */
+  GPtrArray *load_fallbacks;     /* paths to try, in turn, while the model loaded at start fails; NULL: none */
+  char *load_failure;            /* why the first model tried at start failed, until one loads */
+  gint64 missing_model_id;       /* the library model whose file is gone, for the banner's Remove */
 };
 
 /* tern-window.c */
@@ -140,6 +145,9 @@ void tern_window_models_init (TernWindow *self);
 void tern_window_reload_models (TernWindow *self, gboolean first);
 /* Loads the model at @path, reporting failures in the window. */
 void tern_window_load_model (TernWindow *self, const char *path);
+/* Shows, near the composer and on the send button, why nothing can be
+ * sent while no model is loaded. */
+void tern_window_models_update_composer (TernWindow *self);
 /* The library item of model @id and, when @position is not NULL, its
  * place in the model menu; NULL when not in the library (not a new
  * reference). */

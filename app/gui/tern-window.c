@@ -52,6 +52,7 @@ tern_window_show_banner (TernWindow *self, const char *text)
     text = self->read_only_note;
   gtk_label_set_label (self->banner_label, text);
   gtk_revealer_set_reveal_child (self->banner, text != NULL);
+  gtk_widget_set_visible (GTK_WIDGET (self->banner_remove_button), FALSE);
 }
 
 /* ---- Status ---- */
@@ -227,6 +228,8 @@ tern_window_dispose (GObject *object)
   g_clear_pointer (&self->resume_note, g_free);
   g_clear_pointer (&self->draft_system_prompt, g_free);
   g_clear_pointer (&self->read_only_note, g_free);
+  g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
+  g_clear_pointer (&self->load_failure, g_free);
   G_OBJECT_CLASS (tern_window_parent_class)->dispose (object);
 }
 
@@ -264,6 +267,8 @@ tern_window_class_init (TernWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TernWindow, library_button);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, banner);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, banner_label);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, banner_remove_button);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, composer_note);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, progress);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, progress_label);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, progress_bar);

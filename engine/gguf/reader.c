@@ -83,7 +83,8 @@ static gboolean
 read_bytes (Cursor *c, void *out, gsize n, const char *what, GError **error)
 {
   if (remaining (c) < n)
-    FAIL (TERN_ENGINE_ERROR_FORMAT, "file ends inside %s (offset %" G_GSIZE_FORMAT ")", what, c->pos);
+    FAIL (TERN_ENGINE_ERROR_FORMAT, "the file is cut short: it ends inside %s (offset %" G_GSIZE_FORMAT ")", what,
+          c->pos);
   memcpy (out, c->gguf->data + c->pos, n);
   c->pos += n;
   return TRUE;
@@ -364,7 +365,8 @@ place_tensors (TernGguf *gguf, GError **error)
     {
       TernGgufTensor *t = &gguf->tensors[i];
       if (t->offset > data_size || t->n_bytes > data_size - t->offset)
-        FAIL (TERN_ENGINE_ERROR_FORMAT, "tensor %s extends past end of file", t->name);
+        FAIL (TERN_ENGINE_ERROR_FORMAT, "the file is cut short: tensor %s extends past end of file (%" G_GSIZE_FORMAT
+              " bytes)", t->name, gguf->size);
       t->data = gguf->data + gguf->data_offset + t->offset;
       sorted[i] = t;
     }
@@ -383,8 +385,18 @@ parse (TernGguf *gguf, GError **error)
   char magic[4];
   guint64 n_tensors, n_kv;
 
+  if (gguf->size == 0)
+    FAIL (TERN_ENGINE_ERROR_FORMAT, "not a GGUF model file (the file is empty)");
   if (gguf->size < 4 || (memcpy (magic, gguf->data, 4), memcmp (magic, "GGUF", 4) != 0))
-    FAIL (TERN_ENGINE_ERROR_FORMAT, "not a GGUF file (no GGUF magic)");
+    {
+      /* What it starts with tells a web page or an archive from a model. */
+      char start[13];
+      gsize n = MIN (gguf->size, sizeof start - 1);
+      for (gsize i = 0; i < n; i++)
+        start[i] = g_ascii_isprint (gguf->data[i]) && gguf->data[i] != '"' ? (char) gguf->data[i] : '.';
+      start[n] = '\0';
+      FAIL (TERN_ENGINE_ERROR_FORMAT, "not a GGUF model file (it starts with \"%s\", not \"GGUF\")", start);
+    }
   c.pos = 4;
   if (!read_u32 (&c, &gguf->version, "the header", error))
     return FALSE;
@@ -462,7 +474,15 @@ tern_gguf_open (const char *path, GError **error)
 
   if (mapped == NULL)
     {
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "%s: %s", name, local_error->message);
+      /* GLib's message names the system call; these say what happened. */
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO,
+                     "%s: the file is gone: nothing is at %s (it was moved or deleted)", name, path);
+      else if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_ACCES))
+        g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO,
+                     "%s: you do not have permission to read %s", name, path);
+      else
+        g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "%s: %s", name, local_error->message);
       return NULL;
     }
   g_autoptr (GBytes) bytes = g_mapped_file_get_bytes (mapped);

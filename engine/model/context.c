@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "forward.h"
@@ -47,13 +48,44 @@ context_bytes (const TernHParams *hp, gint32 n_ctx, gint32 n_batch, TernType kv_
   return kv + pass;
 }
 
+/* Memory available to a new context now: MemAvailable of Linux (free
+ * memory plus caches that can be dropped), else the free pages. */
+static guint64
+memory_available (void)
+{
+  g_autofree char *meminfo = NULL;
+  const char *line;
+
+  if (g_file_get_contents ("/proc/meminfo", &meminfo, NULL, NULL) &&
+      (line = strstr (meminfo, "MemAvailable:")) != NULL)
+    return g_ascii_strtoull (line + strlen ("MemAvailable:"), NULL, 10) * 1024;
+  return (guint64) sysconf (_SC_AVPHYS_PAGES) * (guint64) sysconf (_SC_PAGESIZE);
+}
+
+/* Granularity of an automatic context size cut down to fit in memory. */
+#define AUTO_CTX_STEP 256
+
+/* The automatic context size: the training length, or the most tokens (a
+ * multiple of AUTO_CTX_STEP) whose cache and buffers fit in @limit bytes.
+ * Never less than one step: a context that cannot have that fails later
+ * with NOMEM, saying how much it needs. */
+static gint32
+automatic_n_ctx (const TernHParams *hp, gint32 n_ctx, gint32 n_batch, TernType kv_type, guint64 limit)
+{
+  if (context_bytes (hp, n_ctx, MIN (n_batch, n_ctx), kv_type) <= limit || n_ctx <= AUTO_CTX_STEP)
+    return n_ctx;
+  guint64 fixed = context_bytes (hp, 0, n_batch, kv_type), per_token = context_bytes (hp, 1, 0, kv_type);
+  guint64 fit = limit > fixed ? (limit - fixed) / per_token : 0;
+  return MAX ((gint32) MIN (fit, (guint64) n_ctx) / AUTO_CTX_STEP * AUTO_CTX_STEP, AUTO_CTX_STEP);
+}
+
 TernContext *
 tern_context_new (TernModel *model, const TernContextParams *params, GError **error)
 {
   const TernHParams *hp = tern_model_hparams (model);
   gint32 n_ctx = params->n_ctx > 0 ? params->n_ctx : hp->n_ctx_train;
 
-  if (params->n_ctx < 0 || params->n_ctx_max < 0 || params->n_batch <= 0 ||
+  if (params->n_ctx < 0 || params->n_ctx_max < 0 || params->memory_limit < 0 || params->n_batch <= 0 ||
       (params->kv_type != TERN_TYPE_F16 && params->kv_type != TERN_TYPE_F32) || params->n_threads > TERN_CONTEXT_MAX_THREADS)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
@@ -69,6 +101,9 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
     }
   if (params->n_ctx_max > 0)
     n_ctx = MIN (n_ctx, params->n_ctx_max);
+  if (params->n_ctx == 0)
+    n_ctx = automatic_n_ctx (hp, n_ctx, params->n_batch, params->kv_type,
+                             params->memory_limit > 0 ? (guint64) params->memory_limit : memory_available () / 2);
 
   TernContext *ctx = g_new0 (TernContext, 1);
   ctx->model = model;

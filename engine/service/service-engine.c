@@ -18,6 +18,7 @@ publish (Engine *e)
   e->state.waiting = FALSE;
   e->state.context_used = e->ctx ? tern_context_n_past (e->ctx) : 0;
   e->state.context_size = e->ctx ? tern_context_n_ctx (e->ctx) : 0;
+  e->state.context_trained = e->model ? tern_model_hparams (e->model)->n_ctx_train : 0;
   e->state.conversation_id = e->conversation_id;
   tern_service_publish_state (e->service, &e->state);
 }
@@ -109,17 +110,40 @@ tern_service_engine_unload (Engine *e)
   publish (e);
 }
 
+/* Drops the session and the context (the KV cache, the large allocation),
+ * closing the open conversation; the model stays. */
+static void
+drop_context (Engine *e)
+{
+  g_clear_pointer (&e->session, tern_session_free);
+  g_clear_pointer (&e->ctx, tern_context_free);
+  e->conversation_id = 0;
+}
+
+/* A session on e->ctx with the default sampler, replaced by the
+ * conversation's when one opens. */
+static void
+start_session (Engine *e)
+{
+  TernSamplerParams sampling;
+
+  tern_sampler_params_init (&sampling);
+  e->session = tern_session_new (e->ctx, e->tmpl, &sampling);
+}
+
 gint64
 tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable, GError **error)
 {
   Progress progress = { e, TERN_SERVICE_PHASE_LOAD };
   TernContextParams params;
   TernModelIdentity identity;
-  TernSamplerParams sampling;
+  g_autoptr (GError) local = NULL;
 
-  /* Free the old model first: two may not fit in memory. */
-  tern_service_engine_unload (e);
-
+  /* The new file is checked in full (header, tensor table against the
+   * file's size, tokenizer, hyper-parameters, tensor shapes and a sample of
+   * their values, chat template) while the working model stays loaded: the
+   * file is mapped, not copied, so this costs little memory, and a file
+   * that fails leaves the working model as it was. */
   g_autoptr (TernModel) model = tern_model_load (path, on_progress, &progress, cancellable, error);
   if (model == NULL || !tern_model_identity_of_gguf (tern_model_gguf (model), path, &identity, error))
     return 0;
@@ -127,11 +151,7 @@ tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable
       tern_chat_template_new_from_gguf (tern_model_gguf (model), tern_model_tokenizer (model), error);
   if (tmpl == NULL)
     return 0;
-  context_params (e, &params);
-  g_autoptr (TernContext) ctx = tern_context_new (model, &params, error);
-  if (ctx == NULL)
-    return 0;
-  /* The last moment a stop leaves nothing loaded. */
+  /* The last moment a stop leaves the working model as it was. */
   if (g_cancellable_is_cancelled (cancellable))
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: loading cancelled",
@@ -142,14 +162,47 @@ tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable
   if (id == 0)
     return 0;
 
+  /* The old context goes before the new one is made: two KV caches may
+   * not fit in memory. Its settings are kept to make it again. */
+  TernContextParams old_params;
+  context_params (e, &old_params);
+  if (e->ctx != NULL)
+    {
+      old_params.n_ctx = tern_context_n_ctx (e->ctx);
+      old_params.n_threads = tern_context_n_threads (e->ctx);
+      old_params.backend = e->ctx_backend;
+    }
+  drop_context (e);
+  context_params (e, &params);
+  g_autoptr (TernContext) ctx = tern_context_new (model, &params, &local);
+  if (ctx == NULL)
+    {
+      /* The previous model gets its context again, so the user can go on. */
+      if (e->model != NULL)
+        {
+          e->ctx = tern_context_new (e->model, &old_params, NULL);
+          if (e->ctx != NULL)
+            start_session (e);
+          else
+            tern_service_engine_unload (e);
+        }
+      publish (e);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "%s: ", tern_gguf_name (tern_model_gguf (model)));
+      return 0;
+    }
+
+  /* Replaced without a state between: the window never sees no model. */
+  g_clear_pointer (&e->tmpl, tern_chat_template_free);
+  g_clear_pointer (&e->model, tern_model_free);
+  g_clear_pointer (&e->state.backend, g_free);
   e->identity = identity;
   e->model_id = id;
   e->ctx = g_steal_pointer (&ctx);
+  g_free (e->ctx_backend);
+  e->ctx_backend = g_strdup (e->backend);
   e->tmpl = g_steal_pointer (&tmpl);
   e->model = g_steal_pointer (&model);
-  /* Replaced by the conversation's sampler when one opens. */
-  tern_sampler_params_init (&sampling);
-  e->session = tern_session_new (e->ctx, e->tmpl, &sampling);
+  start_session (e);
   e->state.model_loaded = TRUE;
   e->state.model_id = id;
   e->state.backend = g_strdup (tern_context_backend_name (e->ctx));

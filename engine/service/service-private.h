@@ -66,6 +66,7 @@ typedef struct {
   gboolean generating;
   gint context_used;
   gint context_size;
+  gint context_trained;  /* the loaded model's training length; 0: no model */
   char *backend;
   gboolean waiting; /* for another program's lock on the database */
 } ServiceState;
@@ -89,6 +90,7 @@ struct Engine {
   TernModelIdentity identity;
   TernChatTemplate *tmpl;
   TernContext *ctx;
+  char *ctx_backend;     /* the device ctx was made for, to make it again */
   TernSession *session;  /* the chat on ctx */
   gint64 conversation_id;
   /* The open conversation's head as the engine last read or made it: a

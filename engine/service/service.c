@@ -45,6 +45,7 @@ enum {
   PROP_CONTEXT_SIZE,
   PROP_BACKEND,
   PROP_WAITING,
+  PROP_CONTEXT_TRAINED,
   N_PROPS
 };
 
@@ -108,6 +109,7 @@ apply_state (TernService *self, const ServiceState *next)
   APPLY (context_used, PROP_CONTEXT_USED);
   APPLY (context_size, PROP_CONTEXT_SIZE);
   APPLY (waiting, PROP_WAITING);
+  APPLY (context_trained, PROP_CONTEXT_TRAINED);
 #undef APPLY
   if (g_strcmp0 (s->backend, next->backend) != 0)
     {
@@ -592,6 +594,7 @@ tern_service_finalize (GObject *object)
   g_async_queue_unref (self->inbox);
   g_free (self->engine.db_path);
   g_free (self->engine.backend);
+  g_free (self->engine.ctx_backend);
   tern_service_state_clear (&self->pending);
   tern_service_state_clear (&self->state);
   g_mutex_clear (&self->lock);
@@ -629,6 +632,9 @@ tern_service_get_property (GObject *object, guint prop_id, GValue *value, GParam
       break;
     case PROP_CONTEXT_SIZE:
       g_value_set_int (value, self->state.context_size);
+      break;
+    case PROP_CONTEXT_TRAINED:
+      g_value_set_int (value, self->state.context_trained);
       break;
     case PROP_BACKEND:
       g_value_set_string (value, self->state.backend);
@@ -699,6 +705,7 @@ tern_service_class_init (TernServiceClass *klass)
   properties[PROP_CONTEXT_SIZE] = g_param_spec_int ("context-size", NULL, NULL, 0, G_MAXINT32, 0, ro);
   properties[PROP_BACKEND] = g_param_spec_string ("backend", NULL, NULL, NULL, ro);
   properties[PROP_WAITING] = g_param_spec_boolean ("waiting", NULL, NULL, FALSE, ro);
+  properties[PROP_CONTEXT_TRAINED] = g_param_spec_int ("context-trained", NULL, NULL, 0, G_MAXINT32, 0, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   signals[SIGNAL_REPLY_STARTED] = g_signal_new ("reply-started", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
@@ -793,6 +800,13 @@ tern_service_get_context_size (TernService *self)
 {
   g_return_val_if_fail (TERN_IS_SERVICE (self), 0);
   return self->state.context_size;
+}
+
+gint
+tern_service_get_context_trained (TernService *self)
+{
+  g_return_val_if_fail (TERN_IS_SERVICE (self), 0);
+  return self->state.context_trained;
 }
 
 const char *

@@ -233,8 +233,8 @@ malformed_gguf_corpus (void)
   Spec s;
 
   /* Header. */
-  add (corpus, "empty", g_bytes_new ("", 0), FORMAT, "no GGUF magic");
-  add (corpus, "bad-magic", g_bytes_new ("GGML\3\0\0\0", 8), FORMAT, "no GGUF magic");
+  add (corpus, "empty", g_bytes_new ("", 0), FORMAT, "not a GGUF model file (the file is empty)");
+  add (corpus, "bad-magic", g_bytes_new ("GGML\3\0\0\0", 8), FORMAT, "it starts with \"GGML....\", not \"GGUF\"");
   spec_init (&s);
   s.version = 1;
   add (corpus, "version-1", spec_build (&s, TRUE), TERN_ENGINE_ERROR_UNSUPPORTED, "version 1");

@@ -7,7 +7,7 @@
 
 static char *
 write_variant (const char *dir, const char *src, const char *drop, const char *arch, gint32 n_layers,
-               const char *chat_template)
+               const char *chat_template, gint32 n_ctx_train)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TernGguf) gguf = tern_gguf_open (src, &error);
@@ -26,6 +26,8 @@ write_variant (const char *dir, const char *src, const char *drop, const char *a
         tern_gguf_writer_add_uint32 (w, key, n_layers);
       else if (chat_template && g_str_equal (key, "tokenizer.chat_template"))
         tern_gguf_writer_add_string (w, key, chat_template);
+      else if (n_ctx_train > 0 && g_str_has_suffix (key, ".context_length"))
+        tern_gguf_writer_add_uint32 (w, key, n_ctx_train);
       else
         tern_gguf_writer_add_value (w, key, tern_gguf_kv_value (gguf, i));
     }
@@ -54,13 +56,19 @@ write_variant (const char *dir, const char *src, const char *drop, const char *a
 char *
 model_variant_write (const char *dir, const char *src, const char *drop, const char *arch, gint32 n_layers)
 {
-  return write_variant (dir, src, drop, arch, n_layers, NULL);
+  return write_variant (dir, src, drop, arch, n_layers, NULL, 0);
 }
 
 char *
 model_variant_write_template (const char *dir, const char *src, const char *chat_template)
 {
-  return write_variant (dir, src, NULL, NULL, 0, chat_template);
+  return write_variant (dir, src, NULL, NULL, 0, chat_template, 0);
+}
+
+char *
+model_variant_write_context (const char *dir, const char *src, gint32 n_ctx_train)
+{
+  return write_variant (dir, src, NULL, NULL, 0, NULL, n_ctx_train);
 }
 
 char *

@@ -13,6 +13,8 @@ char *model_variant_write (const char *dir, const char *src, const char *drop, c
 /* The same, with @chat_template as tokenizer.chat_template (the source
  * must have one). */
 char *model_variant_write_template (const char *dir, const char *src, const char *chat_template);
+/* The same, with @n_ctx_train as the training length (ARCH.context_length). */
+char *model_variant_write_context (const char *dir, const char *src, gint32 n_ctx_train);
 
 /* Writes a copy of the model file @src as @dir/@name with @n bytes of
  * @bytes written over tensor @tensor at @offset bytes from its start (a

@@ -16,8 +16,11 @@ G_BEGIN_DECLS
 #define TERN_CONTEXT_MAX_THREADS 1024
 
 typedef struct {
-  gint32 n_ctx;      /* tokens the cache holds; 0: the model's training length */
+  gint32 n_ctx;      /* tokens the cache holds; 0 (automatic): the model's training length, as much of it
+                      * as fits in memory_limit. More than the training length works, but replies
+                      * past it are poor: RoPE is scaled only where the model file says so. */
   gint32 n_ctx_max;  /* cap on n_ctx (a user setting); 0: none */
+  gint64 memory_limit; /* bytes an automatic context may take; 0: half the memory available now */
   gint32 n_batch;    /* most tokens evaluated in one forward pass */
   guint n_threads;   /* 0: one per physical core; at most TERN_CONTEXT_MAX_THREADS */
   TernType kv_type;  /* TERN_TYPE_F16 (default) or TERN_TYPE_F32 */

@@ -61,7 +61,9 @@ G_BEGIN_DECLS
  * Properties (read-only, notified on the owner context only on change):
  * "model-loaded", "model-id" (the library id of the loaded model),
  * "conversation-id" (the open conversation, 0: none), "generating",
- * "context-used" and "context-size" (tokens), "backend" (e.g. "cpu
+ * "context-used" and "context-size" (tokens), "context-trained" (the
+ * tokens the loaded model was trained on: a larger "context-size" gives
+ * worse replies past it; 0 without a model), "backend" (e.g. "cpu
  * (avx512, 2 threads)"; NULL without a model), "waiting" (TRUE while the
  * engine thread has waited more than TERN_STORE_BUSY_NOTICE_MS for another
  * program's lock on the database, until it goes on).
@@ -89,7 +91,8 @@ G_DECLARE_FINAL_TYPE (TernService, tern_service, TERN, SERVICE, GObject)
 
 /* Starts the engine thread, which opens the store at @db_path (NULL: the
  * default path, see tern/store.h). Models get contexts of @n_ctx tokens
- * (0: the model's training length) computed on the device named @backend
+ * (0: the model's training length, as much of it as fits in half the
+ * memory available) computed on the device named @backend
  * (tern/backend.h; NULL: the CPU) by @n_threads threads (0: one per
  * physical core). Never fails: a store that cannot be opened is reported
  * through the "error" signal and the requests that need it; a backend
@@ -134,6 +137,7 @@ gint64 tern_service_get_conversation_id (TernService *self);
 gboolean tern_service_get_generating (TernService *self);
 gint tern_service_get_context_used (TernService *self);
 gint tern_service_get_context_size (TernService *self);
+gint tern_service_get_context_trained (TernService *self);
 const char *tern_service_get_backend (TernService *self);
 gboolean tern_service_get_waiting (TernService *self);
 
@@ -146,11 +150,15 @@ gboolean tern_service_configure_finish (TernService *self, GAsyncResult *result,
 
 /* ---- Models ---- */
 
-/* Loads the GGUF model at @path, in place of the one loaded (which is
- * unloaded first, closing the open conversation), adds it to the library
- * when new, and makes a context for it (progress: TERN_SERVICE_PHASE_LOAD).
- * Errors: IO (a missing file), FORMAT, UNSUPPORTED, NOMEM, CANCELLED, and
- * store errors. _finish returns the model's library id, 0 on error. */
+/* Loads the GGUF model at @path in place of the one loaded, adds it to the
+ * library when new, and makes a context for it (progress:
+ * TERN_SERVICE_PHASE_LOAD). The file is checked in full before the loaded
+ * model is touched: a file that fails (IO for a missing or unreadable file,
+ * FORMAT, UNSUPPORTED, CANCELLED, store errors) leaves the loaded model and
+ * the open conversation as they were. Only the new context (NOMEM) fails
+ * after the old context is freed: the old model then gets a context again,
+ * with no conversation open. _finish returns the model's library id, 0 on
+ * error. */
 void tern_service_load_model (TernService *self, const char *path, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
 gint64 tern_service_load_model_finish (TernService *self, GAsyncResult *result, GError **error);

@@ -232,6 +232,24 @@ check_shifted_tokens (const char *model_file, const char *prompt, gint32 n_ctx, 
   return n_checked;
 }
 
+/* A context longer than the model was trained on (256 tokens) is warned of
+ * on stderr; the default, the trained length, is not. */
+static void
+test_generate_ctx_warning (void)
+{
+  g_autofree char *model = model_path ("kjv-tiny-q4_k_m");
+  g_auto (RunResult) longer = { 0 };
+  g_auto (RunResult) automatic = { 0 };
+
+  run_cli (&longer, "generate", model, "--prompt", "And God said", "--ctx", "1024", "--temp", "0", "-n", "2", NULL);
+  g_assert_cmpint (longer.status, ==, 0);
+  g_assert_nonnull (strstr (longer.err, "warning: a context of 1024 tokens is longer than"));
+  g_assert_nonnull (strstr (longer.err, "was trained with (256 tokens)"));
+  run_cli (&automatic, "generate", model, "--prompt", "And God said", "--temp", "0", "-n", "2", NULL);
+  g_assert_cmpint (automatic.status, ==, 0);
+  g_assert_null (strstr (automatic.err, "warning"));
+}
+
 /* Generation goes on past a full context: the oldest half after BOS is
  * dropped and the rest moved back, and the tokens are those of a context
  * that never shifted. */
@@ -623,6 +641,7 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/generate/greedy", test_generate_greedy);
   g_test_add_func ("/cli/generate/seed", test_generate_seed);
   g_test_add_func ("/cli/generate/context-shift", test_generate_context_shift);
+  g_test_add_func ("/cli/generate/ctx-warning", test_generate_ctx_warning);
   g_test_add_func ("/cli/generate/bad-input", test_generate_bad_input);
   g_test_add_func ("/cli/logits", test_logits);
   g_test_add_func ("/cli/perplexity/short", test_perplexity_short);

@@ -185,6 +185,10 @@ test_preferences_spin_to_key (void)
   g_autoptr (GSettings) settings = new_settings ();
   GtkWidget *window = new_preferences (settings, cpu_only);
 
+  /* The context size is automatic unless the user chooses one. */
+  g_assert_cmpint (g_settings_get_int (settings, "context-size"), ==, 0);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (find_spin (window, "Context Size"))), ==, "Automatic");
+
   gtk_spin_button_set_value (find_spin (window, "Threads"), 6);
   g_assert_cmpuint (g_settings_get_uint (settings, "threads"), ==, 6);
 
@@ -239,6 +243,10 @@ test_preferences_key_to_spin (void)
   /* ...and so do changes made while it is open. */
   g_settings_set_int (settings, "context-size", 0);
   g_assert_cmpfloat (gtk_spin_button_get_value (find_spin (window, "Context Size")), ==, 0);
+  /* 0 is shown, and read back, as the word a user understands. */
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (find_spin (window, "Context Size"))), ==, "Automatic");
+  gtk_spin_button_update (find_spin (window, "Context Size"));
+  g_assert_cmpint (g_settings_get_int (settings, "context-size"), ==, 0);
   g_settings_set_uint (settings, "snapshot-limit-mb", 100);
   g_assert_cmpfloat (gtk_spin_button_get_value (find_spin (window, "Snapshot Storage Limit")), ==, 100);
   g_settings_set_double (settings, "top-p", 0.5);

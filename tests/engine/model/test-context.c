@@ -439,6 +439,59 @@ test_bad_input (void)
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
 }
 
+static gint32
+context_size (TernModel *model, gint32 n_ctx, gint32 n_ctx_max, gint64 memory_limit)
+{
+  TernContextParams params;
+  g_autoptr (GError) error = NULL;
+
+  tern_context_params_init (&params);
+  params.n_ctx = n_ctx;
+  params.n_ctx_max = n_ctx_max;
+  params.memory_limit = memory_limit;
+  params.n_threads = 1;
+  g_autoptr (TernContext) ctx = tern_context_new (model, &params, &error);
+  g_assert_no_error (error);
+  return tern_context_n_ctx (ctx);
+}
+
+/* The automatic size is the training length, cut down, in steps of 256
+ * tokens, to what fits in the memory allowed; a size asked for is given
+ * whatever the memory, past the training length too, and RoPE is not
+ * scaled for it: only the file's rope.scaling keys do that. */
+static void
+test_automatic_size (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("tern-context-XXXXXX", &error);
+  g_autofree char *src = data_path ("models", "kjv-tiny-q4_k_m.gguf");
+  g_autofree char *path = model_variant_write_context (dir, src, 4096);
+  g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (tern_model_hparams (model)->n_ctx_train, ==, 4096);
+  g_assert_cmpint (context_size (model, 0, 0, G_MAXINT64), ==, 4096);
+  g_assert_cmpint (context_size (model, 0, 1000, G_MAXINT64), ==, 1000);
+  g_assert_cmpint (context_size (model, 0, 0, 1), ==, 256);
+  /* Room for the buffers of a pass and part of the cache. */
+  gint32 n = context_size (model, 0, 0, 12 << 20);
+  g_test_message ("12 MiB: %d tokens", n);
+  g_assert_cmpint (n, >, 256);
+  g_assert_cmpint (n, <, 4096);
+  g_assert_cmpint (n % 256, ==, 0);
+  /* Room for the f16 cache of all 4096 tokens leaves none for a pass. */
+  const TernHParams *hp = tern_model_hparams (model);
+  gint64 cache = 2 * (gint64) hp->n_layer * hp->n_head_kv * hp->head_dim * 2 * 4096;
+  g_assert_cmpint (context_size (model, 0, 0, cache), <, 4096);
+  g_assert_cmpint (context_size (model, 8192, 0, 1), ==, 8192);
+  g_assert_cmpfloat (tern_model_hparams (model)->rope_freq_scale, ==, 1.0f);
+  /* The fixture, in the memory there is. */
+  g_autoptr (TernModel) small = load_model ("kjv-tiny-q4_k_m");
+  g_assert_cmpint (context_size (small, 0, 0, 0), ==, tern_model_hparams (small)->n_ctx_train);
+  g_clear_pointer (&model, tern_model_free);
+  test_remove_tree (dir);
+}
+
 /* Truncating and evaluating again gives the logits of the first time. */
 static void
 test_truncate (void)
@@ -756,6 +809,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/context/batching", test_batching);
   g_test_add_func ("/engine/context/bad-input", test_bad_input);
   g_test_add_func ("/engine/context/truncate", test_truncate);
+  g_test_add_func ("/engine/context/automatic-size", test_automatic_size);
   g_test_add_func ("/engine/context/shift", test_shift);
   g_test_add_func ("/engine/context/state", test_state);
   g_test_add_func ("/engine/model/bad-models", test_bad_models);
