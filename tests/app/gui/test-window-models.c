@@ -117,7 +117,8 @@ test_bad_file_keeps_model (void)
 }
 
 /* A library of @n models, copies of the fixture named @names (the last
- * added is the one loaded at start), made before the application runs. */
+ * added, marked used, is the one loaded at start), made before the
+ * application runs. */
 static void
 fill_library (AppHarness *h, const char *const *names, guint n)
 {
@@ -129,8 +130,11 @@ fill_library (AppHarness *h, const char *const *names, guint n)
   for (guint i = 0; i < n; i++)
     {
       g_autofree char *path = copy_model (h->dir, names[i]);
-      g_assert_cmpint (tern_store_model_add (store, path, &error), >, 0);
+      gint64 id = tern_store_model_add (store, path, &error);
+      g_assert_cmpint (id, >, 0);
       g_assert_no_error (error);
+      if (i == n - 1)
+        g_assert_true (tern_store_model_mark_used (store, id, &error));
     }
 }
 
