@@ -208,8 +208,10 @@ got_model_check (GObject *source, GAsyncResult *result, gpointer data)
   tern_window_chat_update_actions (self);
 }
 
-void
-tern_window_open_conversation (TernWindow *self, gint64 id)
+/* Opens conversation @id; @own_model: on the model it was written with when
+ * another is loaded (not after the user chose the model loaded). */
+static void
+open_conversation (TernWindow *self, gint64 id, gboolean own_model)
 {
   TernConversationItem *item = tern_window_find_conversation (self, id);
   const TernConversation *c = item ? tern_conversation_item_get_conversation (item) : NULL;
@@ -232,7 +234,7 @@ tern_window_open_conversation (TernWindow *self, gint64 id)
   self->opening = TRUE;
   tern_window_chat_update_actions (self);
 
-  if (c && c->model_id != 0 && c->model_id != loaded && tern_window_find_model (self, c->model_id, NULL)
+  if (own_model && c && c->model_id != 0 && c->model_id != loaded && tern_window_find_model (self, c->model_id, NULL)
       && self->model_pending == 0)
     {
       /* Its own model first, when the file is still the one it used. */
@@ -248,6 +250,18 @@ tern_window_open_conversation (TernWindow *self, gint64 id)
       return;
     }
   tern_service_open_conversation (self->service, id, self->cancellable, got_open, request_new (self, id));
+}
+
+void
+tern_window_open_conversation (TernWindow *self, gint64 id)
+{
+  open_conversation (self, id, TRUE);
+}
+
+void
+tern_window_continue_conversation (TernWindow *self, gint64 id)
+{
+  open_conversation (self, id, FALSE);
 }
 
 static void

@@ -240,7 +240,7 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
       tern_library_page_reload (TERN_LIBRARY_PAGE (self->library_page));
       /* The conversation shown goes on with this model. */
       if (self->conversation_id != 0)
-        tern_window_open_conversation (self, self->conversation_id);
+        tern_window_continue_conversation (self, self->conversation_id);
     }
   tern_window_reload_models (self, FALSE);
   tern_window_update_status (self);

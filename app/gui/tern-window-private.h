@@ -129,6 +129,8 @@ void tern_window_new_chat_settings (TernWindow *self, char **system_prompt, Tern
 /* Opens conversation @id in the chat view, loading its model first when
  * another is loaded. */
 void tern_window_open_conversation (TernWindow *self, gint64 id);
+/* Opens conversation @id again on the model loaded now (the user chose it). */
+void tern_window_continue_conversation (TernWindow *self, gint64 id);
 
 /* tern-window-trash.c */
 /* Adds the Trash button and view to the sidebar, and its actions, and
