@@ -75,6 +75,11 @@ struct _TernWindow {
   gboolean syncing_models;       /* the model menu is being set from code */
   guint search_serial;           /* the latest search asked for */
   gint64 model_pending;          /* a model being loaded for the conversation shown */
+  gint64 reveal_id;              /* a message to bring into view once shown (a search result); 0: none */
+  GStrv reveal_terms;            /* the words to mark in it */
+  guint reveal_tick;             /* a scroll to it queued for the next frame */
+  TernMessageItem *highlighted;  /* the message whose words are marked, or NULL */
+  guint highlight_timeout;       /* unmarks them */
 };
 
 /* tern-window.c */
@@ -127,5 +132,14 @@ void tern_window_chat_update_actions (TernWindow *self);
 /* Shows what an empty chat says: a welcome on first start, and what the
  * demo model can do while it is the one loaded. */
 void tern_window_chat_update_empty (TernWindow *self);
+
+/* tern-window-reveal.c */
+void tern_window_reveal_init (TernWindow *self);
+void tern_window_reveal_dispose (TernWindow *self);
+/* Opens conversation @conversation_id and, once message @message_id is
+ * shown, scrolls the chat to it and marks the words @snippet marks between
+ * TERN_SNIPPET_OPEN and TERN_SNIPPET_CLOSE, until the user types or a few
+ * seconds pass. */
+void tern_window_open_at_message (TernWindow *self, gint64 conversation_id, gint64 message_id, const char *snippet);
 
 G_END_DECLS

@@ -176,6 +176,7 @@ setup (TernWindow *self, TernApplication *app)
   g_signal_connect_object (self->settings, "changed", G_CALLBACK (on_settings_applied), self, 0);
 
   tern_window_chat_init (self);
+  tern_window_reveal_init (self);
   tern_window_update_status (self);
   tern_window_reload_conversations (self);
   tern_window_reload_models (self, TRUE);
@@ -187,6 +188,7 @@ tern_window_dispose (GObject *object)
   TernWindow *self = TERN_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
+  tern_window_reveal_dispose (self);
   tern_window_chat_dispose (self);
   g_clear_object (&self->conversation_selection);
   g_clear_object (&self->conversations);
