@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "tern-accessible.h"
 #include "tern-preferences-window.h"
 #include "tern-window.h"
 
@@ -135,6 +136,7 @@ tern_application_startup (GApplication *app)
   };
 
   G_APPLICATION_CLASS (tern_application_parent_class)->startup (app);
+  tern_accessible_watch_windows ();
 
   g_autofree char *db = tern_store_default_path ();
   self->data_dir = g_path_get_dirname (db);

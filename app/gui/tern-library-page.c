@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "tern-accessible.h"
 #include "tern-model-details.h"
 
 struct _TernLibraryPage
@@ -208,6 +209,7 @@ model_row (const TernStoreModel *model)
   gtk_actionable_set_action_name (GTK_ACTIONABLE (use), "library.use");
   gtk_actionable_set_action_target_value (GTK_ACTIONABLE (use), g_variant_new_int64 (model->id));
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), use);
+  tern_accessible_fix_names (use);
   adw_action_row_add_suffix (ADW_ACTION_ROW (row),
                              icon_button ("document-properties-symbolic", _("Details…"), "library.details", model->id));
   adw_action_row_add_suffix (ADW_ACTION_ROW (row),

@@ -2,6 +2,7 @@
 /* TernWindow: the window itself, the status line, progress and errors.
  * The sidebar is in tern-window-conversations.c, the model menu and the
  * library in tern-window-models.c, the chat in tern-window-chat.c. */
+#include "tern-accessible.h"
 #include "tern-window-private.h"
 
 #include <tern/error.h>
@@ -177,6 +178,9 @@ setup (TernWindow *self, TernApplication *app)
 
   tern_window_chat_init (self);
   tern_window_reveal_init (self);
+  tern_accessible_follow_revealer (self->banner);
+  tern_accessible_follow_revealer (self->progress);
+  tern_accessible_follow_revealer (self->edit_bar);
   tern_window_update_status (self);
   tern_window_reload_conversations (self);
   tern_window_reload_models (self, TRUE);
