@@ -526,6 +526,8 @@ setup_conversation_row (GtkSignalListItemFactory *factory, GtkListItem *list_ite
   gtk_widget_add_css_class (snippet, "caption");
   gtk_widget_add_css_class (snippet, "dim-label");
   gtk_widget_set_hexpand (labels, TRUE);
+  /* Level with the menu button, with or without a snippet below. */
+  gtk_widget_set_valign (labels, GTK_ALIGN_CENTER);
   gtk_box_append (GTK_BOX (labels), title);
   gtk_box_append (GTK_BOX (labels), snippet);
   gtk_box_append (GTK_BOX (box), labels);

@@ -46,6 +46,8 @@ struct _TernWindow {
   GtkButton *send_button;
   GtkWidget *demo_button;
   GtkWidget *library_page;
+  AdwWindowTitle *chat_title;
+  AdwStatusPage *welcome;
 
   TernService *service;
   GSettings *settings;
@@ -132,6 +134,11 @@ void tern_window_chat_update_actions (TernWindow *self);
 /* Shows what an empty chat says: a welcome on first start, and what the
  * demo model can do while it is the one loaded. */
 void tern_window_chat_update_empty (TernWindow *self);
+
+/* tern-window-layout.c */
+/* Sets up the chat's title for narrow windows and the welcome's text
+ * (@have_demo: the demo model is installed). */
+void tern_window_layout_init (TernWindow *self, gboolean have_demo);
 
 /* tern-window-reveal.c */
 void tern_window_reveal_init (TernWindow *self);

@@ -181,6 +181,7 @@ setup (TernWindow *self, TernApplication *app)
   tern_accessible_follow_revealer (self->banner);
   tern_accessible_follow_revealer (self->progress);
   tern_accessible_follow_revealer (self->edit_bar);
+  tern_window_layout_init (self, tern_application_get_demo_model (app) != NULL);
   tern_window_update_status (self);
   tern_window_reload_conversations (self);
   tern_window_reload_models (self, TRUE);
@@ -249,6 +250,8 @@ tern_window_class_init (TernWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TernWindow, message_scroller);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, message_list);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, edit_bar);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, chat_title);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, welcome);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, composer);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, send_button);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, demo_button);
