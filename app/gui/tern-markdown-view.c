@@ -248,11 +248,10 @@ update_table (Entry *entry)
 
       if (label == NULL)
         {
+          /* Cells do not wrap: the scrolled window would size the grid
+           * for its narrowest width, each cell a column of letters, and a
+           * wide table scrolls sideways instead. */
           label = gtk_label_new (NULL);
-          gtk_label_set_wrap (GTK_LABEL (label), TRUE);
-          gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
-          /* Long cells wrap rather than making every row very wide. */
-          gtk_label_set_max_width_chars (GTK_LABEL (label), 40);
           gtk_label_set_selectable (GTK_LABEL (label), TRUE);
           gtk_widget_add_css_class (label, row == 0 ? "table-header" : "table-cell");
           gtk_grid_attach (grid, label, column, row, 1, 1);

@@ -184,6 +184,45 @@ test_view_table (void)
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (gtk_grid_get_child_at (GTK_GRID (grid), 1, 0))), ==, "B");
 }
 
+/* In a window, a table is as tall as its rows, however long its cells. */
+static void
+test_view_table_height (void)
+{
+  GtkWidget *window, *scrolled, *view, *table, *grid;
+  int natural;
+
+  if (!require_display ())
+    return;
+
+  window = gtk_window_new ();
+  scrolled = gtk_scrolled_window_new ();
+  view = tern_markdown_view_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 700, 600);
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), view);
+  gtk_window_set_child (GTK_WINDOW (window), scrolled);
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view),
+                               "| Model | Notes |\n|---|---|\n"
+                               "| Llama 3.1 Instruct | a long cell that says a great deal about the model and more |\n"
+                               "| SmolLM2 | short |");
+  gtk_window_present (GTK_WINDOW (window));
+  for (int i = 0; i < 50 && gtk_widget_get_height (view) == 0; i++)
+    {
+      g_usleep (10000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+
+  table = nth_child (view, 0);
+  grid = find_one (table, GTK_TYPE_GRID);
+  gtk_widget_measure (grid, GTK_ORIENTATION_VERTICAL, -1, NULL, &natural, NULL, NULL);
+  g_assert_cmpint (gtk_widget_get_height (grid), >, 0);
+  /* Three rows of one line each, not the height of the narrowest grid. */
+  g_assert_cmpint (gtk_widget_get_height (table), <=, natural + 16);
+  g_assert_cmpint (natural, <, 3 * 40);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
 /* Search terms are highlighted in text, code and cells, kept while the
  * text changes, and cleared. */
 static void
@@ -612,6 +651,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/app/markdown/view/children", test_view_children);
   g_test_add_func ("/app/markdown/view/table", test_view_table);
+  g_test_add_func ("/app/markdown/view/table-height", test_view_table_height);
   g_test_add_func ("/app/markdown/view/highlight", test_view_highlight);
   g_test_add_func ("/app/markdown/view/streaming", test_view_streaming);
   g_test_add_func ("/app/markdown/view/long-stream", test_view_long_stream);
