@@ -176,7 +176,13 @@ test_view_table (void)
   g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (gtk_grid_get_child_at (GTK_GRID (grid), 0, 2))), ==, "big");
   g_assert_cmpuint (n_children (grid), ==, 9);
 
-  /* Fewer rows remove the labels of the rows gone. */
+  /* Fewer rows remove the labels of the rows gone, in the same grid. */
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "Before\n\n| Name | Size | Note |\n|:--|--:|:-:|\n"
+                                                          "| tiny | 1 MB | ~~old~~ |\n\nAfter");
+  g_assert_true (find_one (nth_child (view, 1), GTK_TYPE_GRID) == grid);
+  g_assert_cmpuint (n_children (grid), ==, 6);
+  g_assert_null (gtk_grid_get_child_at (GTK_GRID (grid), 0, 2));
+
   tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "| A | B |\n|---|---|");
   g_assert_cmpuint (n_children (view), ==, 1);
   grid = find_one (view, GTK_TYPE_GRID);
