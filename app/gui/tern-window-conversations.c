@@ -216,7 +216,8 @@ on_result_activated (TernWindow *self, guint position, GtkListView *list)
   g_autoptr (TernConversationItem) item = g_list_model_get_item (G_LIST_MODEL (self->results), position);
 
   if (item)
-    tern_window_open_at_message (self, tern_conversation_item_get_id (item), tern_conversation_item_get_message_id (item),
+    tern_window_open_at_message (self, tern_conversation_item_get_id (item),
+                                 tern_conversation_item_get_message_id (item),
                                  tern_conversation_item_get_snippet (item));
 }
 

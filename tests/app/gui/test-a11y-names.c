@@ -58,8 +58,8 @@ check_page (const char *page)
       while (g_main_context_iteration (NULL, FALSE))
         ;
     }
-  walker = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, "/usr/bin/python3",
-                             script, pid, page, NULL);
+  walker = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                             "/usr/bin/python3", script, pid, page, NULL);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8_async (walker, NULL, NULL, on_walked, &walk);
   app_harness_wait (page, walked, &walk, 120);
