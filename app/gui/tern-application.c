@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "tern-accessible.h"
 #include "tern-preferences-window.h"
 #include "tern-storage-page.h"
 #include "tern-window.h"
@@ -322,6 +323,7 @@ tern_application_startup (GApplication *app)
   };
 
   G_APPLICATION_CLASS (tern_application_parent_class)->startup (app);
+  tern_accessible_watch_windows ();
 
   self->demo_model = find_demo_model ();
   self->settings = g_settings_new (TERN_APPLICATION_ID);

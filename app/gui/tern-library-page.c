@@ -3,6 +3,7 @@
 
 #include <glib/gi18n.h>
 
+#include "tern-accessible.h"
 #include "tern-model-details.h"
 
 struct _TernLibraryPage
@@ -243,6 +244,7 @@ model_row (const TernStoreModel *model, gboolean loaded)
   gtk_actionable_set_action_name (GTK_ACTIONABLE (use), "library.use");
   gtk_actionable_set_action_target_value (GTK_ACTIONABLE (use), g_variant_new_int64 (model->id));
   adw_action_row_add_suffix (ADW_ACTION_ROW (row), use);
+  tern_accessible_fix_names (use);
 
   gtk_menu_button_set_icon_name (GTK_MENU_BUTTON (more), "view-more-symbolic");
   gtk_menu_button_set_menu_model (GTK_MENU_BUTTON (more), menu);

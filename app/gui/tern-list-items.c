@@ -15,6 +15,7 @@ struct _TernMessageItem {
   gboolean streaming;
   gint n_branches;
   gint branch_index;
+  GStrv highlight;
 };
 
 G_DEFINE_FINAL_TYPE (TernMessageItem, tern_message_item, G_TYPE_OBJECT)
@@ -24,6 +25,7 @@ enum {
   MESSAGE_PROP_CONTENT,
   MESSAGE_PROP_STREAMING,
   MESSAGE_PROP_N_BRANCHES,
+  MESSAGE_PROP_HIGHLIGHT,
   MESSAGE_N_PROPS,
 };
 
@@ -35,6 +37,7 @@ tern_message_item_finalize (GObject *object)
   TernMessageItem *self = TERN_MESSAGE_ITEM (object);
 
   g_string_free (self->content, TRUE);
+  g_strfreev (self->highlight);
   G_OBJECT_CLASS (tern_message_item_parent_class)->finalize (object);
 }
 
@@ -54,6 +57,9 @@ tern_message_item_get_property (GObject *object, guint prop_id, GValue *value, G
     case MESSAGE_PROP_N_BRANCHES:
       g_value_set_int (value, self->n_branches);
       break;
+    case MESSAGE_PROP_HIGHLIGHT:
+      g_value_set_boxed (value, self->highlight);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -71,6 +77,7 @@ tern_message_item_class_init (TernMessageItemClass *klass)
   message_properties[MESSAGE_PROP_STREAMING] = g_param_spec_boolean ("streaming", NULL, NULL, FALSE, ro);
   /* Also notified when the place among the branches or completeness changes. */
   message_properties[MESSAGE_PROP_N_BRANCHES] = g_param_spec_int ("n-branches", NULL, NULL, 1, G_MAXINT, 1, ro);
+  message_properties[MESSAGE_PROP_HIGHLIGHT] = g_param_spec_boxed ("highlight", NULL, NULL, G_TYPE_STRV, ro);
   g_object_class_install_properties (object_class, MESSAGE_N_PROPS, message_properties);
 }
 
@@ -196,6 +203,22 @@ gint
 tern_message_item_get_branch_index (TernMessageItem *self)
 {
   return self->branch_index;
+}
+
+const char *const *
+tern_message_item_get_highlight (TernMessageItem *self)
+{
+  return (const char *const *) self->highlight;
+}
+
+void
+tern_message_item_set_highlight (TernMessageItem *self, const char *const *terms)
+{
+  if (terms == NULL && self->highlight == NULL)
+    return;
+  g_strfreev (self->highlight);
+  self->highlight = g_strdupv ((char **) terms);
+  g_object_notify_by_pspec (G_OBJECT (self), message_properties[MESSAGE_PROP_HIGHLIGHT]);
 }
 
 /* ---- TernConversationItem ---- */

@@ -31,6 +31,10 @@ gboolean tern_message_item_get_streaming (TernMessageItem *self);
 void tern_message_item_finish (TernMessageItem *self, gboolean incomplete);
 gint tern_message_item_get_n_branches (TernMessageItem *self);
 gint tern_message_item_get_branch_index (TernMessageItem *self);
+/* The words marked in the message (a search's match), NULL for none;
+ * "highlight" notifies a change. */
+const char *const *tern_message_item_get_highlight (TernMessageItem *self);
+void tern_message_item_set_highlight (TernMessageItem *self, const char *const *terms);
 
 /* A conversation in the sidebar, or a search hit (then "snippet" holds
  * the matching text, with the match between U+E000 and U+E001, and

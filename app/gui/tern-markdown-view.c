@@ -21,7 +21,8 @@ typedef struct {
   GtkWidget *code_label;    /* CODE */
   GtkWidget *language_label;
   GtkWidget *copy_button;
-  guint copied_id; /* CODE: restores the copy button's icon */
+  guint copied_id;  /* CODE: restores the copy button's icon */
+  GtkWidget *grid;  /* TABLE: the cells' labels */
 } Entry;
 
 struct _TernMarkdownView
@@ -30,6 +31,7 @@ struct _TernMarkdownView
 
   char *text;
   GPtrArray *entries; /* Entry, in the order of the children */
+  GRegex *highlight;  /* the terms highlighted, or NULL */
 };
 
 enum {
@@ -160,6 +162,141 @@ new_code_block (Entry *entry)
   return frame;
 }
 
+/* Marks @highlight's matches in @label's text with a background, over its
+ * markup's own styles. */
+static void
+highlight_label (GtkWidget *label, GRegex *highlight)
+{
+  g_autoptr (PangoAttrList) attributes = NULL;
+  g_autoptr (GMatchInfo) match = NULL;
+
+  if (highlight != NULL && g_regex_match (highlight, gtk_label_get_text (GTK_LABEL (label)), 0, &match))
+    {
+      attributes = pango_attr_list_new ();
+      for (; g_match_info_matches (match); g_match_info_next (match, NULL))
+        {
+          PangoAttribute *attribute = pango_attr_background_new (0xf600, 0xd300, 0x2d00);
+          PangoAttribute *color = pango_attr_foreground_new (0, 0, 0);
+          int start, end;
+
+          g_match_info_fetch_pos (match, 0, &start, &end);
+          attribute->start_index = color->start_index = start;
+          attribute->end_index = color->end_index = end;
+          pango_attr_list_insert (attributes, attribute);
+          pango_attr_list_insert (attributes, color);
+        }
+    }
+  if (attributes != NULL || gtk_label_get_attributes (GTK_LABEL (label)) != NULL)
+    gtk_label_set_attributes (GTK_LABEL (label), attributes);
+}
+
+static void
+entry_highlight (Entry *entry, GRegex *highlight)
+{
+  switch (entry->block->kind)
+    {
+    case TERN_MARKDOWN_BLOCK_TEXT:
+      highlight_label (entry->widget, highlight);
+      break;
+    case TERN_MARKDOWN_BLOCK_CODE:
+      highlight_label (entry->code_label, highlight);
+      break;
+    case TERN_MARKDOWN_BLOCK_TABLE:
+      for (GtkWidget *cell = gtk_widget_get_first_child (entry->grid); cell != NULL;
+           cell = gtk_widget_get_next_sibling (cell))
+        highlight_label (cell, highlight);
+      break;
+    case TERN_MARKDOWN_BLOCK_RULE:
+    default:
+      break;
+    }
+}
+
+static float
+xalign_of (TernMarkdownAlign alignment)
+{
+  switch (alignment)
+    {
+    case TERN_MARKDOWN_ALIGN_CENTER:
+      return 0.5f;
+    case TERN_MARKDOWN_ALIGN_RIGHT:
+      return 1.0f;
+    case TERN_MARKDOWN_ALIGN_LEFT:
+    case TERN_MARKDOWN_ALIGN_NONE:
+    default:
+      return 0.0f;
+    }
+}
+
+/* Shows the table's cells in the grid, reusing the labels already there:
+ * a table being streamed gains rows at its end. */
+static void
+update_table (Entry *entry)
+{
+  const TernMarkdownBlock *block = entry->block;
+  GtkGrid *grid = GTK_GRID (entry->grid);
+  gboolean has_links = FALSE;
+  guint n_cells = block->n_rows * block->n_columns;
+  GtkWidget *child;
+
+  for (guint i = 0; i < n_cells; i++)
+    {
+      int column = (int) (i % block->n_columns);
+      int row = (int) (i / block->n_columns);
+      GtkWidget *label = gtk_grid_get_child_at (grid, column, row);
+      g_autofree char *markup = row == 0 ? g_strdup_printf ("<b>%s</b>", block->cells[i]) : g_strdup (block->cells[i]);
+
+      if (label == NULL)
+        {
+          /* Cells do not wrap: the scrolled window would size the grid
+           * for its narrowest width, each cell a column of letters, and a
+           * wide table scrolls sideways instead. */
+          label = gtk_label_new (NULL);
+          gtk_label_set_selectable (GTK_LABEL (label), TRUE);
+          gtk_widget_add_css_class (label, row == 0 ? "table-header" : "table-cell");
+          gtk_grid_attach (grid, label, column, row, 1, 1);
+        }
+      if (g_strcmp0 (gtk_label_get_label (GTK_LABEL (label)), markup) != 0)
+        gtk_label_set_markup (GTK_LABEL (label), markup);
+      gtk_label_set_xalign (GTK_LABEL (label), xalign_of (block->alignments[column]));
+      gtk_widget_set_halign (label, GTK_ALIGN_FILL);
+      has_links = has_links || strstr (block->cells[i], "<a ") != NULL;
+    }
+
+  /* Cells beyond the table: a column or rows that went away. */
+  child = gtk_widget_get_first_child (entry->grid);
+  while (child != NULL)
+    {
+      GtkWidget *next = gtk_widget_get_next_sibling (child);
+      int column, row;
+
+      gtk_grid_query_child (grid, child, &column, &row, NULL, NULL);
+      if ((guint) column >= block->n_columns || (guint) row >= block->n_rows)
+        gtk_grid_remove (grid, child);
+      child = next;
+    }
+  entry->has_links = has_links;
+}
+
+static GtkWidget *
+new_table (Entry *entry)
+{
+  GtkWidget *scrolled = gtk_scrolled_window_new ();
+
+  entry->grid = gtk_grid_new ();
+  gtk_grid_set_column_spacing (GTK_GRID (entry->grid), 18);
+  gtk_grid_set_row_spacing (GTK_GRID (entry->grid), 6);
+  gtk_widget_set_margin_bottom (entry->grid, 12);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (entry->grid), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Table"), -1);
+
+  /* A wide table scrolls sideways rather than widening the conversation. */
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_AUTOMATIC, GTK_POLICY_NEVER);
+  gtk_scrolled_window_set_propagate_natural_width (GTK_SCROLLED_WINDOW (scrolled), TRUE);
+  gtk_widget_add_css_class (scrolled, "markdown-table");
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), entry->grid);
+  return scrolled;
+}
+
 /* A new entry taking @block, its widget not yet in the view. */
 static Entry *
 entry_new (TernMarkdownBlock *block)
@@ -177,6 +314,10 @@ entry_new (TernMarkdownBlock *block)
       entry->widget = new_code_block (entry);
       gtk_label_set_text (GTK_LABEL (entry->code_label), block->text);
       update_code_language (entry);
+      break;
+    case TERN_MARKDOWN_BLOCK_TABLE:
+      entry->widget = new_table (entry);
+      update_table (entry);
       break;
     case TERN_MARKDOWN_BLOCK_RULE:
     default:
@@ -205,6 +346,9 @@ entry_update (Entry *entry, TernMarkdownBlock *block)
       if (g_strcmp0 (old->language, block->language) != 0)
         update_code_language (entry);
       break;
+    case TERN_MARKDOWN_BLOCK_TABLE:
+      update_table (entry);
+      break;
     case TERN_MARKDOWN_BLOCK_RULE:
     default:
       break;
@@ -224,6 +368,8 @@ entry_tab_target (Entry *entry)
       return entry->has_links ? entry->widget : NULL;
     case TERN_MARKDOWN_BLOCK_CODE:
       return entry->copy_button;
+    case TERN_MARKDOWN_BLOCK_TABLE:
+      return entry->has_links ? entry->widget : NULL;
     case TERN_MARKDOWN_BLOCK_RULE:
     default:
       return NULL;
@@ -231,6 +377,39 @@ entry_tab_target (Entry *entry)
 }
 
 /* ---- The view ---- */
+
+static void
+apply_highlight (TernMarkdownView *self)
+{
+  for (guint i = 0; i < self->entries->len; i++)
+    entry_highlight (g_ptr_array_index (self->entries, i), self->highlight);
+}
+
+void
+tern_markdown_view_set_highlight (TernMarkdownView *self, const char *const *terms)
+{
+  g_autoptr (GString) pattern = g_string_new (NULL);
+
+  g_return_if_fail (TERN_IS_MARKDOWN_VIEW (self));
+
+  for (guint i = 0; terms != NULL && terms[i] != NULL; i++)
+    {
+      g_autofree char *escaped = NULL;
+
+      if (terms[i][0] == '\0')
+        continue;
+      escaped = g_regex_escape_string (terms[i], -1);
+      if (pattern->len > 0)
+        g_string_append_c (pattern, '|');
+      g_string_append (pattern, escaped);
+    }
+
+  g_clear_pointer (&self->highlight, g_regex_unref);
+  if (pattern->len > 0)
+    self->highlight = g_regex_new (pattern->str, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+  if (self->entries != NULL)
+    apply_highlight (self);
+}
 
 void
 tern_markdown_view_set_text (TernMarkdownView *self, const char *text)
@@ -294,6 +473,8 @@ tern_markdown_view_set_text (TernMarkdownView *self, const char *text)
     }
   if (self->entries->len > blocks->len)
     g_ptr_array_remove_range (self->entries, blocks->len, self->entries->len - blocks->len);
+  if (self->highlight != NULL)
+    apply_highlight (self);
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TEXT]);
 }
@@ -338,7 +519,8 @@ tern_markdown_view_focus (GtkWidget *widget, GtkDirectionType direction)
       if (i == n)
         return gtk_widget_child_focus (focus_child, direction);
 
-      if (entry->block->kind == TERN_MARKDOWN_BLOCK_TEXT && gtk_widget_child_focus (focus_child, direction))
+      if ((entry->block->kind == TERN_MARKDOWN_BLOCK_TEXT || entry->block->kind == TERN_MARKDOWN_BLOCK_TABLE)
+          && gtk_widget_child_focus (focus_child, direction))
         return TRUE;
       if (entry->block->kind == TERN_MARKDOWN_BLOCK_CODE && backward && !gtk_widget_has_focus (entry->copy_button)
           && gtk_widget_child_focus (entry->copy_button, direction))
@@ -403,6 +585,7 @@ tern_markdown_view_finalize (GObject *object)
   TernMarkdownView *self = TERN_MARKDOWN_VIEW (object);
 
   g_free (self->text);
+  g_clear_pointer (&self->highlight, g_regex_unref);
 
   G_OBJECT_CLASS (tern_markdown_view_parent_class)->finalize (object);
 }

@@ -7,7 +7,9 @@ G_BEGIN_DECLS
 
 /* TernMarkdownView: a chat message's Markdown, shown as a column of
  * widgets: wrapped selectable labels for text, framed monospace code
- * blocks with their language and a copy button, and separators for rules
+ * blocks with their language and a copy button, tables as a grid of
+ * selectable labels (the header row bold, each column aligned as its
+ * delimiter row says, scrolling sideways when wide), and separators for rules
  * (see tern-markdown.h for what the text becomes).
  *
  * Made for streaming: setting a longer text re-parses it but keeps the
@@ -34,5 +36,11 @@ void tern_markdown_view_set_text (TernMarkdownView *self, const char *text);
 
 /* The text shown, owned by the view, valid until the next set_text. */
 const char *tern_markdown_view_get_text (TernMarkdownView *self);
+
+/* Highlights every occurrence of the words in @terms (NULL-terminated,
+ * matched without regard to case) in the text, code and table cells, also
+ * in text set later; NULL or no words clears the highlight. The view copies
+ * what it needs. */
+void tern_markdown_view_set_highlight (TernMarkdownView *self, const char *const *terms);
 
 G_END_DECLS

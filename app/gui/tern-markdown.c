@@ -6,8 +6,19 @@
  * item's first line or as many spaces after it. */
 #include "tern-markdown.h"
 
-#include <cmark.h>
+#include <cmark-gfm-core-extensions.h>
+#include <cmark-gfm.h>
 #include <string.h>
+
+/* The extensions' node types, exported by libcmark-gfm-extensions but
+ * declared only in its uninstalled headers. */
+extern cmark_node_type CMARK_NODE_TABLE;
+extern cmark_node_type CMARK_NODE_TABLE_ROW;
+extern cmark_node_type CMARK_NODE_TABLE_CELL;
+extern cmark_node_type CMARK_NODE_STRIKETHROUGH;
+
+/* The GitHub extensions attached to every parser. */
+static const char *const extension_names[] = { "table", "strikethrough", "autolink" };
 
 /* Open block quotes, lists and items that get their own bar or indent;
  * deeper ones are written as the deepest shown (the innermost item still
@@ -58,6 +69,9 @@ typedef struct {
   guint common_depth;    /* containers open since the last block began, whose bars a blank line keeps */
   guint inline_depth;    /* open emphasis, strong, links and images */
   cmark_node *open_link; /* the link or image written as <a>, as links do not nest */
+  GPtrArray *cells;      /* the cells of the table being written, or NULL outside tables */
+  guint table_columns;   /* the table's columns */
+  guint row_cells;       /* the cells written of the table's current row */
 } Renderer;
 
 void
@@ -67,13 +81,27 @@ tern_markdown_block_free (TernMarkdownBlock *block)
     return;
   g_free (block->text);
   g_free (block->language);
+  g_strfreev (block->cells);
+  g_free (block->alignments);
   g_free (block);
+}
+
+static gboolean
+tables_equal (const TernMarkdownBlock *a, const TernMarkdownBlock *b)
+{
+  if (a->n_columns != b->n_columns || a->n_rows != b->n_rows)
+    return FALSE;
+  if (a->n_columns > 0 && memcmp (a->alignments, b->alignments, a->n_columns * sizeof *a->alignments) != 0)
+    return FALSE;
+  return a->cells == NULL ? b->cells == NULL : b->cells != NULL && g_strv_equal ((const char *const *) a->cells,
+                                                                                  (const char *const *) b->cells);
 }
 
 gboolean
 tern_markdown_block_equal (const TernMarkdownBlock *a, const TernMarkdownBlock *b)
 {
-  return a->kind == b->kind && g_strcmp0 (a->text, b->text) == 0 && g_strcmp0 (a->language, b->language) == 0;
+  return a->kind == b->kind && g_strcmp0 (a->text, b->text) == 0 && g_strcmp0 (a->language, b->language) == 0
+         && tables_equal (a, b);
 }
 
 static void
@@ -356,7 +384,7 @@ enter_heading (Renderer *r, cmark_node *node)
     g_string_append (r->markup, "<span weight=\"bold\">");
 }
 
-/* Emphasis, strong, links and images, beyond MAX_INLINE_DEPTH left as
+/* Emphasis, strong, strikethrough, links and images, beyond MAX_INLINE_DEPTH left as
  * plain text; links only to safe addresses and never nested. */
 static void
 enter_inline_style (Renderer *r, cmark_node *node)
@@ -366,6 +394,9 @@ enter_inline_style (Renderer *r, cmark_node *node)
   r->inline_depth++;
   if (r->inline_depth > MAX_INLINE_DEPTH)
     return;
+
+  if (type == CMARK_NODE_STRIKETHROUGH)
+    g_string_append (r->markup, "<s>");
 
   switch (type)
     {
@@ -409,6 +440,9 @@ exit_inline_style (Renderer *r, cmark_node *node)
   if (r->inline_depth-- > MAX_INLINE_DEPTH)
     return;
 
+  if (cmark_node_get_type (node) == CMARK_NODE_STRIKETHROUGH)
+    g_string_append (r->markup, "</s>");
+
   switch (cmark_node_get_type (node))
     {
     case CMARK_NODE_EMPH:
@@ -430,6 +464,72 @@ exit_inline_style (Renderer *r, cmark_node *node)
     }
 }
 
+/* ---- Tables: each cell's inlines are written to the markup, then moved
+ * to the table's cells when the cell ends. ---- */
+
+static TernMarkdownAlign
+alignment_from_cmark (uint8_t alignment)
+{
+  switch (alignment)
+    {
+    case 'l':
+      return TERN_MARKDOWN_ALIGN_LEFT;
+    case 'c':
+      return TERN_MARKDOWN_ALIGN_CENTER;
+    case 'r':
+      return TERN_MARKDOWN_ALIGN_RIGHT;
+    default:
+      return TERN_MARKDOWN_ALIGN_NONE;
+    }
+}
+
+static void
+enter_table (Renderer *r, cmark_node *node)
+{
+  flush_text (r);
+  r->table_columns = MAX (cmark_gfm_extensions_get_table_columns (node), 1);
+  r->cells = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* Rows have as many cells as the table has columns. */
+static void
+exit_table_row (Renderer *r)
+{
+  for (; r->row_cells < r->table_columns; r->row_cells++)
+    g_ptr_array_add (r->cells, g_strdup (""));
+  r->row_cells = 0;
+}
+
+static void
+exit_table (Renderer *r, cmark_node *node)
+{
+  TernMarkdownBlock *block = g_new0 (TernMarkdownBlock, 1);
+  uint8_t *alignments = cmark_gfm_extensions_get_table_alignments (node);
+
+  block->kind = TERN_MARKDOWN_BLOCK_TABLE;
+  block->n_columns = r->table_columns;
+  block->n_rows = r->cells->len / r->table_columns;
+  g_ptr_array_add (r->cells, NULL);
+  block->cells = (char **) g_ptr_array_free (g_steal_pointer (&r->cells), FALSE);
+  block->alignments = g_new0 (TernMarkdownAlign, block->n_columns);
+  for (guint i = 0; alignments != NULL && i < block->n_columns; i++)
+    block->alignments[i] = alignment_from_cmark (alignments[i]);
+  g_ptr_array_add (r->blocks, block);
+  r->separator = SEPARATOR_BLANK;
+}
+
+static void
+exit_table_cell (Renderer *r)
+{
+  /* Cells beyond the header's count are dropped, as GitHub does. */
+  if (r->row_cells < r->table_columns)
+    {
+      g_ptr_array_add (r->cells, g_strndup (r->markup->str, r->markup->len));
+      r->row_cells++;
+    }
+  g_string_truncate (r->markup, 0);
+}
+
 static void
 enter_node (Renderer *r, cmark_node *node)
 {
@@ -437,6 +537,17 @@ enter_node (Renderer *r, cmark_node *node)
 
   if (cmark_node_parent (node) == r->root && r->markup->len >= TEXT_BLOCK_SOFT_LIMIT)
     flush_text (r);
+
+  if (type == CMARK_NODE_TABLE)
+    {
+      enter_table (r, node);
+      return;
+    }
+  if (type == CMARK_NODE_STRIKETHROUGH)
+    {
+      enter_inline_style (r, node);
+      return;
+    }
 
   switch (type)
     {
@@ -507,7 +618,18 @@ enter_node (Renderer *r, cmark_node *node)
 static void
 exit_node (Renderer *r, cmark_node *node)
 {
-  switch (cmark_node_get_type (node))
+  cmark_node_type type = cmark_node_get_type (node);
+
+  if (type == CMARK_NODE_TABLE)
+    exit_table (r, node);
+  else if (type == CMARK_NODE_TABLE_ROW)
+    exit_table_row (r);
+  else if (type == CMARK_NODE_TABLE_CELL)
+    exit_table_cell (r);
+  else if (type == CMARK_NODE_STRIKETHROUGH)
+    exit_inline_style (r, node);
+
+  switch (type)
     {
     case CMARK_NODE_BLOCK_QUOTE:
       pop_container (r);
@@ -542,6 +664,35 @@ exit_node (Renderer *r, cmark_node *node)
     }
 }
 
+/* The registry of extensions is global and filled without a lock. */
+static void
+ensure_extensions_registered (void)
+{
+  static gsize registered;
+
+  if (g_once_init_enter (&registered))
+    {
+      cmark_gfm_core_extensions_ensure_registered ();
+      g_once_init_leave (&registered, 1);
+    }
+}
+
+static cmark_node *
+parse_document (const char *text)
+{
+  cmark_parser *parser;
+  cmark_node *root;
+
+  ensure_extensions_registered ();
+  parser = cmark_parser_new (CMARK_OPT_VALIDATE_UTF8);
+  for (guint i = 0; i < G_N_ELEMENTS (extension_names); i++)
+    cmark_parser_attach_syntax_extension (parser, cmark_find_syntax_extension (extension_names[i]));
+  cmark_parser_feed (parser, text, strlen (text));
+  root = cmark_parser_finish (parser);
+  cmark_parser_free (parser);
+  return root;
+}
+
 GPtrArray *
 tern_markdown_parse (const char *text)
 {
@@ -552,7 +703,7 @@ tern_markdown_parse (const char *text)
   if (text == NULL)
     text = "";
 
-  r.root = cmark_parse_document (text, strlen (text), CMARK_OPT_VALIDATE_UTF8);
+  r.root = parse_document (text);
   r.blocks = g_ptr_array_new_with_free_func ((GDestroyNotify) tern_markdown_block_free);
   r.markup = g_string_new (NULL);
   r.containers = g_array_new (FALSE, FALSE, sizeof (Container));

@@ -27,6 +27,7 @@ struct _TernMessageRow {
   gulong streaming_handler;
   gulong branches_handler;
   gulong list_handler;
+  gulong highlight_handler;
 };
 
 G_DEFINE_FINAL_TYPE (TernMessageRow, tern_message_row, GTK_TYPE_WIDGET)
@@ -35,6 +36,12 @@ static void
 update_content (TernMessageRow *self)
 {
   tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (self->markdown), tern_message_item_get_content (self->item));
+}
+
+static void
+update_highlight (TernMessageRow *self)
+{
+  tern_markdown_view_set_highlight (TERN_MARKDOWN_VIEW (self->markdown), tern_message_item_get_highlight (self->item));
 }
 
 /* Only the last reply can be regenerated. */
@@ -109,6 +116,7 @@ tern_message_row_bind (TernMessageRow *self, TernMessageItem *item, GListModel *
   self->content_handler = g_signal_connect (item, "notify::content", G_CALLBACK (on_content), self);
   self->streaming_handler = g_signal_connect (item, "notify::streaming", G_CALLBACK (on_streaming), self);
   self->branches_handler = g_signal_connect (item, "notify::n-branches", G_CALLBACK (on_streaming), self);
+  self->highlight_handler = g_signal_connect_swapped (item, "notify::highlight", G_CALLBACK (update_highlight), self);
 
   gboolean user = tern_message_item_get_role (item) == TERN_ROLE_USER;
   gtk_label_set_label (self->role_label, user ? _("You") : _("Assistant"));
@@ -129,6 +137,7 @@ tern_message_row_bind (TernMessageRow *self, TernMessageItem *item, GListModel *
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->next_button), "win.next-branch");
   g_variant_unref (id);
   update_content (self);
+  update_highlight (self);
   update_state (self);
 }
 
@@ -142,6 +151,7 @@ tern_message_row_unbind (TernMessageRow *self)
   g_clear_signal_handler (&self->content_handler, self->item);
   g_clear_signal_handler (&self->streaming_handler, self->item);
   g_clear_signal_handler (&self->branches_handler, self->item);
+  g_clear_signal_handler (&self->highlight_handler, self->item);
   g_clear_signal_handler (&self->list_handler, self->list);
   g_clear_object (&self->item);
   g_clear_object (&self->list);

@@ -279,7 +279,9 @@ on_result_activated (TernWindow *self, guint position, GtkListView *list)
   g_autoptr (TernConversationItem) item = g_list_model_get_item (G_LIST_MODEL (self->results), position);
 
   if (item)
-    tern_window_open_conversation (self, tern_conversation_item_get_id (item));
+    tern_window_open_at_message (self, tern_conversation_item_get_id (item),
+                                 tern_conversation_item_get_message_id (item),
+                                 tern_conversation_item_get_snippet (item));
 }
 
 static void
@@ -633,6 +635,8 @@ setup_conversation_row (GtkSignalListItemFactory *factory, GtkListItem *list_ite
   gtk_widget_add_css_class (snippet, "caption");
   gtk_widget_add_css_class (snippet, "dim-label");
   gtk_widget_set_hexpand (labels, TRUE);
+  /* Level with the menu button, with or without a snippet below. */
+  gtk_widget_set_valign (labels, GTK_ALIGN_CENTER);
   gtk_box_append (GTK_BOX (labels), title);
   gtk_box_append (GTK_BOX (labels), snippet);
   gtk_box_append (GTK_BOX (box), labels);

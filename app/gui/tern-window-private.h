@@ -48,6 +48,8 @@ struct _TernWindow {
   GtkWidget *library_page;
   GtkRevealer *composer_note;     /* why nothing can be sent: no model */
   GtkButton *banner_remove_button; /* removes the model whose file is gone */
+  AdwWindowTitle *chat_title;
+  AdwStatusPage *welcome;
 
   TernService *service;
   GSettings *settings;
@@ -91,6 +93,11 @@ struct _TernWindow {
   GPtrArray *load_fallbacks;     /* paths to try, in turn, while the model loaded at start fails; NULL: none */
   char *load_failure;            /* why the first model tried at start failed, until one loads */
   gint64 missing_model_id;       /* the library model whose file is gone, for the banner's Remove */
+  gint64 reveal_id;              /* a message to bring into view once shown (a search result); 0: none */
+  GStrv reveal_terms;            /* the words to mark in it */
+  guint reveal_tick;             /* a scroll to it queued for the next frame */
+  TernMessageItem *highlighted;  /* the message whose words are marked, or NULL */
+  guint highlight_timeout;       /* unmarks them */
 };
 
 /* tern-window.c */
@@ -165,5 +172,19 @@ void tern_window_chat_update_actions (TernWindow *self);
 /* Shows what an empty chat says: a welcome on first start, and what the
  * demo model can do while it is the one loaded. */
 void tern_window_chat_update_empty (TernWindow *self);
+
+/* tern-window-layout.c */
+/* Sets up the chat's title for narrow windows and the welcome's text
+ * (@have_demo: the demo model is installed). */
+void tern_window_layout_init (TernWindow *self, gboolean have_demo);
+
+/* tern-window-reveal.c */
+void tern_window_reveal_init (TernWindow *self);
+void tern_window_reveal_dispose (TernWindow *self);
+/* Opens conversation @conversation_id and, once message @message_id is
+ * shown, scrolls the chat to it and marks the words @snippet marks between
+ * TERN_SNIPPET_OPEN and TERN_SNIPPET_CLOSE, until the user types or a few
+ * seconds pass. */
+void tern_window_open_at_message (TernWindow *self, gint64 conversation_id, gint64 message_id, const char *snippet);
 
 G_END_DECLS

@@ -2,6 +2,7 @@
 /* TernWindow: the window itself, the status line, progress and errors.
  * The sidebar is in tern-window-conversations.c, the model menu and the
  * library in tern-window-models.c, the chat in tern-window-chat.c. */
+#include "tern-accessible.h"
 #include "tern-window-private.h"
 
 #include <tern/error.h>
@@ -206,6 +207,11 @@ setup (TernWindow *self, TernApplication *app)
   tern_window_chat_init (self);
   if (tern_service_get_read_only (self->service))
     set_read_only (self, tern_application_get_read_only_reason (app));
+  tern_window_reveal_init (self);
+  tern_accessible_follow_revealer (self->banner);
+  tern_accessible_follow_revealer (self->progress);
+  tern_accessible_follow_revealer (self->edit_bar);
+  tern_window_layout_init (self, tern_application_get_demo_model (app) != NULL);
   tern_window_update_status (self);
   tern_window_reload_conversations (self);
   tern_window_reload_models (self, TRUE);
@@ -217,6 +223,7 @@ tern_window_dispose (GObject *object)
   TernWindow *self = TERN_WINDOW (object);
 
   g_cancellable_cancel (self->cancellable);
+  tern_window_reveal_dispose (self);
   tern_window_chat_dispose (self);
   g_clear_object (&self->conversation_selection);
   g_clear_object (&self->conversations);
@@ -280,6 +287,8 @@ tern_window_class_init (TernWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TernWindow, message_scroller);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, message_list);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, edit_bar);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, chat_title);
+  gtk_widget_class_bind_template_child (widget_class, TernWindow, welcome);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, composer);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, send_button);
   gtk_widget_class_bind_template_child (widget_class, TernWindow, demo_button);

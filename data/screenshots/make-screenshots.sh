@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Screenshots of the app (the welcome on first start, main window
-# light/dark, wide/narrow, the model library, Preferences) chatting with
-# the demo model (or MODEL), made under Xvfb into this folder:
+# light/dark, wide/narrow, the model library, Preferences, a reply with a
+# table) chatting with the demo model (or MODEL), made under Xvfb into
+# this folder:
 #   ./data/screenshots/make-screenshots.sh [BUILD_DIR] [MODEL]
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"

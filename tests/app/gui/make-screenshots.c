@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* make-screenshots OUTDIR [MODEL]: PNG screenshots of the real window
  * (light and dark, wide and narrow), the model library and Preferences,
- * with a short conversation in it, for reviewers and the AppStream
+ * with a short conversation in it, and a reply with a table, for reviewers and the AppStream
  * metainfo. Without MODEL, a first start with the demo model, whose
  * welcome is shot too. Run by data/screenshots/make-screenshots.sh under
  * Xvfb. */
@@ -74,6 +74,49 @@ resize (GtkWindow *window, int width, int height)
   settle ();
 }
 
+static gboolean
+chat_shown (gpointer data)
+{
+  TernWindow *w = data;
+
+  return w->fill == NULL && app_harness_n_messages (w) == 2;
+}
+
+/* A reply with a table, strikethrough and a link, stored as another
+ * program would store it (a model this small writes no tables), then
+ * opened. */
+static void
+open_markdown_reply (AppHarness *h)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *db = g_build_filename (h->dir, "tern.db", NULL);
+  TernStore *store = tern_store_open (db, &error);
+  gint64 c, question;
+
+  g_assert_no_error (error);
+  c = tern_store_conversation_new (store, "Which model should I try?", 0, NULL, NULL, &error);
+  g_assert_no_error (error);
+  question = tern_store_message_add (store, c, TERN_STORE_HEAD, TERN_ROLE_USER,
+                                     "Which model should I try on a laptop with 16 GB?", NULL, 0, NULL, &error);
+  g_assert_no_error (error);
+  tern_store_message_add (store, c, question, TERN_ROLE_ASSISTANT,
+                          "Any of these runs well in **Q4_K_M**:\n\n"
+                          "| Model | Parameters | File size | Context |\n"
+                          "|:------|-----------:|----------:|:-------:|\n"
+                          "| SmolLM2 Instruct | 1.7 B | 1.1 GB | 8 K |\n"
+                          "| Qwen2.5 Instruct | 3 B | 1.9 GB | 32 K |\n"
+                          "| Llama 3.1 Instruct | 8 B | 4.9 GB | 128 K |\n"
+                          "| ~~Llama 2 Chat~~ | 7 B | 4.1 GB | 4 K |\n\n"
+                          "Search for “GGUF” on https://huggingface.co to find them.",
+                          NULL, 0, NULL, &error);
+  g_assert_no_error (error);
+  tern_store_free (store);
+  tern_window_reload_conversations (h->window);
+  app_harness_sync (h->window);
+  tern_window_open_conversation (h->window, c);
+  app_harness_wait ("the reply with a table", chat_shown, h->window, 30);
+}
+
 typedef struct {
   const char *dir;
   const char *model; /* NULL: the demo model, as on first start */
@@ -127,6 +170,9 @@ shots_body (AppHarness *hp, gpointer data)
   gtk_window_present (GTK_WINDOW (prefs));
   save (prefs, dir, "preferences.png");
   gtk_window_destroy (GTK_WINDOW (prefs));
+
+  open_markdown_reply (&h);
+  save (GTK_WIDGET (window), dir, "markdown-table.png");
 }
 
 int

@@ -91,6 +91,179 @@ new_view (void)
   return g_object_ref_sink (tern_markdown_view_new ());
 }
 
+static gboolean
+has_background (GtkWidget *label, int start, int end)
+{
+  PangoAttrList *attributes = gtk_label_get_attributes (GTK_LABEL (label));
+  GSList *list = NULL;
+
+  if (attributes == NULL)
+    return FALSE;
+  list = pango_attr_list_get_attributes (attributes);
+  for (GSList *l = list; l != NULL; l = l->next)
+    {
+      PangoAttribute *attribute = l->data;
+
+      if (attribute->klass->type == PANGO_ATTR_BACKGROUND && (int) attribute->start_index == start
+          && (int) attribute->end_index == end)
+        {
+          g_slist_free_full (list, (GDestroyNotify) pango_attribute_destroy);
+          return TRUE;
+        }
+    }
+  g_slist_free_full (list, (GDestroyNotify) pango_attribute_destroy);
+  return FALSE;
+}
+
+static guint
+n_backgrounds (GtkWidget *label)
+{
+  PangoAttrList *attributes = gtk_label_get_attributes (GTK_LABEL (label));
+  GSList *list = NULL;
+  guint n = 0;
+
+  if (attributes == NULL)
+    return 0;
+  list = pango_attr_list_get_attributes (attributes);
+  for (GSList *l = list; l != NULL; l = l->next)
+    n += ((PangoAttribute *) l->data)->klass->type == PANGO_ATTR_BACKGROUND;
+  g_slist_free_full (list, (GDestroyNotify) pango_attribute_destroy);
+  return n;
+}
+
+/* A table is a grid of selectable labels: the header bold, the columns
+ * aligned as the delimiter row says, links and strikethrough kept. */
+static void
+test_view_table (void)
+{
+  g_autoptr (GtkWidget) view = NULL;
+  GtkWidget *grid, *cell;
+  PangoAttrList *attributes;
+
+  if (!require_display ())
+    return;
+
+  view = new_view ();
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "Before\n\n| Name | Size | Note |\n|:--|--:|:-:|\n"
+                                                          "| tiny | 1 MB | ~~old~~ |\n\nAfter");
+  g_assert_cmpuint (n_children (view), ==, 3);
+  g_assert_true (GTK_IS_SCROLLED_WINDOW (nth_child (view, 1)));
+  grid = find_one (nth_child (view, 1), GTK_TYPE_GRID);
+
+  cell = gtk_grid_get_child_at (GTK_GRID (grid), 0, 0);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (cell)), ==, "Name");
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (cell)), ==, "<b>Name</b>");
+  g_assert_true (gtk_label_get_selectable (GTK_LABEL (cell)));
+  g_assert_cmpfloat (gtk_label_get_xalign (GTK_LABEL (cell)), ==, 0.0);
+
+  cell = gtk_grid_get_child_at (GTK_GRID (grid), 1, 1);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (cell)), ==, "1 MB");
+  g_assert_cmpfloat (gtk_label_get_xalign (GTK_LABEL (cell)), ==, 1.0);
+  g_assert_true (gtk_label_get_selectable (GTK_LABEL (cell)));
+
+  cell = gtk_grid_get_child_at (GTK_GRID (grid), 2, 1);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (cell)), ==, "old");
+  g_assert_cmpfloat (gtk_label_get_xalign (GTK_LABEL (cell)), ==, 0.5);
+  attributes = gtk_label_get_attributes (GTK_LABEL (cell));
+  g_assert_null (attributes);
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (cell)), ==, "<s>old</s>");
+
+  /* Streaming a row in keeps the cells already shown. */
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "Before\n\n| Name | Size | Note |\n|:--|--:|:-:|\n"
+                                                          "| tiny | 1 MB | ~~old~~ |\n| big | 9 GB | new |\n\nAfter");
+  g_assert_true (find_one (nth_child (view, 1), GTK_TYPE_GRID) == grid);
+  g_assert_true (gtk_grid_get_child_at (GTK_GRID (grid), 0, 0) != NULL);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (gtk_grid_get_child_at (GTK_GRID (grid), 0, 2))), ==, "big");
+  g_assert_cmpuint (n_children (grid), ==, 9);
+
+  /* Fewer rows remove the labels of the rows gone, in the same grid. */
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "Before\n\n| Name | Size | Note |\n|:--|--:|:-:|\n"
+                                                          "| tiny | 1 MB | ~~old~~ |\n\nAfter");
+  g_assert_true (find_one (nth_child (view, 1), GTK_TYPE_GRID) == grid);
+  g_assert_cmpuint (n_children (grid), ==, 6);
+  g_assert_null (gtk_grid_get_child_at (GTK_GRID (grid), 0, 2));
+
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "| A | B |\n|---|---|");
+  g_assert_cmpuint (n_children (view), ==, 1);
+  grid = find_one (view, GTK_TYPE_GRID);
+  g_assert_cmpuint (n_children (grid), ==, 2);
+  g_assert_cmpstr (gtk_label_get_text (GTK_LABEL (gtk_grid_get_child_at (GTK_GRID (grid), 1, 0))), ==, "B");
+}
+
+/* In a window, a table is as tall as its rows, however long its cells. */
+static void
+test_view_table_height (void)
+{
+  GtkWidget *window, *scrolled, *view, *table, *grid;
+  int natural;
+
+  if (!require_display ())
+    return;
+
+  window = gtk_window_new ();
+  scrolled = gtk_scrolled_window_new ();
+  view = tern_markdown_view_new ();
+  gtk_window_set_default_size (GTK_WINDOW (window), 700, 600);
+  gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scrolled), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+  gtk_scrolled_window_set_child (GTK_SCROLLED_WINDOW (scrolled), view);
+  gtk_window_set_child (GTK_WINDOW (window), scrolled);
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view),
+                               "| Model | Notes |\n|---|---|\n"
+                               "| Llama 3.1 Instruct | a long cell that says a great deal about the model and more |\n"
+                               "| SmolLM2 | short |");
+  gtk_window_present (GTK_WINDOW (window));
+  for (int i = 0; i < 50 && gtk_widget_get_height (view) == 0; i++)
+    {
+      g_usleep (10000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+
+  table = nth_child (view, 0);
+  grid = find_one (table, GTK_TYPE_GRID);
+  gtk_widget_measure (grid, GTK_ORIENTATION_VERTICAL, -1, NULL, &natural, NULL, NULL);
+  g_assert_cmpint (gtk_widget_get_height (grid), >, 0);
+  /* Three rows of one line each, not the height of the narrowest grid. */
+  g_assert_cmpint (gtk_widget_get_height (table), <=, natural + 16);
+  g_assert_cmpint (natural, <, 3 * 40);
+  gtk_window_destroy (GTK_WINDOW (window));
+}
+
+/* Search terms are highlighted in text, code and cells, kept while the
+ * text changes, and cleared. */
+static void
+test_view_highlight (void)
+{
+  g_autoptr (GtkWidget) view = NULL;
+  const char *terms[] = { "apple", "pie", NULL };
+  GtkWidget *label, *code, *cell;
+
+  if (!require_display ())
+    return;
+
+  view = new_view ();
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view),
+                               "An **Apple** a day.\n\n```\napple = 1\n```\n\n| Pie |\n|---|\n| x |");
+  label = nth_child (view, 0);
+  code = code_label (nth_child (view, 1));
+  cell = gtk_grid_get_child_at (GTK_GRID (find_one (nth_child (view, 2), GTK_TYPE_GRID)), 0, 0);
+  g_assert_cmpuint (n_backgrounds (label), ==, 0);
+
+  tern_markdown_view_set_highlight (TERN_MARKDOWN_VIEW (view), terms);
+  g_assert_true (has_background (label, 3, 8));
+  g_assert_cmpuint (n_backgrounds (label), ==, 1);
+  g_assert_true (has_background (code, 0, 5));
+  g_assert_true (has_background (cell, 0, 3));
+
+  tern_markdown_view_set_text (TERN_MARKDOWN_VIEW (view), "No fruit, then apple pie.");
+  label = nth_child (view, 0);
+  g_assert_cmpuint (n_backgrounds (label), ==, 2);
+  g_assert_true (has_background (label, 15, 20));
+
+  tern_markdown_view_set_highlight (TERN_MARKDOWN_VIEW (view), NULL);
+  g_assert_cmpuint (n_backgrounds (label), ==, 0);
+}
+
 static void
 test_view_children (void)
 {
@@ -483,6 +656,9 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/app/markdown/view/children", test_view_children);
+  g_test_add_func ("/app/markdown/view/table", test_view_table);
+  g_test_add_func ("/app/markdown/view/table-height", test_view_table_height);
+  g_test_add_func ("/app/markdown/view/highlight", test_view_highlight);
   g_test_add_func ("/app/markdown/view/streaming", test_view_streaming);
   g_test_add_func ("/app/markdown/view/long-stream", test_view_long_stream);
   g_test_add_func ("/app/markdown/view/kind-change", test_view_kind_change);

@@ -52,6 +52,14 @@ assert_blocks_valid (GPtrArray *blocks)
           g_assert_null (block->text);
           g_assert_null (block->language);
           break;
+        case TERN_MARKDOWN_BLOCK_TABLE:
+          g_assert_null (block->text);
+          g_assert_cmpuint (block->n_columns, >=, 1);
+          g_assert_cmpuint (block->n_rows, >=, 1);
+          g_assert_cmpuint (g_strv_length (block->cells), ==, block->n_rows * block->n_columns);
+          for (guint c = 0; block->cells[c] != NULL; c++)
+            assert_markup_valid (block->cells[c]);
+          break;
         default:
           g_assert_not_reached ();
         }
@@ -122,6 +130,81 @@ test_parse_escape (void)
 
   /* Entities in Markdown are decoded by cmark, then escaped again. */
   g_assert_cmpstr (markup, ==, "a &lt; b &amp;&amp; c &gt; d &apos;q&apos; &quot;dq&quot; &amp; &lt;");
+}
+
+static void
+test_parse_strikethrough (void)
+{
+  g_autofree char *markup = parse_single_text ("Was ~~wrong~~ ~right~, a~b.");
+
+  g_assert_cmpstr (markup, ==, "Was <s>wrong</s> <s>right</s>, a~b.");
+}
+
+static void
+test_parse_autolinks (void)
+{
+  g_autofree char *markup = parse_single_text ("See https://example.org/a?b=1&c=2, www.gnome.org and me@example.com.");
+
+  g_assert_cmpstr (markup, ==,
+                   "See <a href=\"https://example.org/a?b=1&amp;c=2\">https://example.org/a?b=1&amp;c=2</a>, "
+                   "<a href=\"http://www.gnome.org\">www.gnome.org</a> and "
+                   "<a href=\"mailto:me@example.com\">me@example.com</a>.");
+}
+
+static void
+test_parse_table (void)
+{
+  g_autoptr (GPtrArray) blocks = parse ("Sizes:\n\n"
+                                        "| Model | **Size** | Fast |\n"
+                                        "|:------|------:|:----:|\n"
+                                        "| `tiny` | 1 MB | ~~no~~ |\n"
+                                        "| a &lt; b | 2 GB |\n"
+                                        "| x | y | z | extra |\n"
+                                        "\nDone.");
+  TernMarkdownBlock *table;
+  const char *cells[] = { "Model", "<b>Size</b>", "Fast", "<tt>tiny</tt>", "1 MB", "<s>no</s>",
+                          "a &lt; b", "2 GB", "", "x", "y", "z", NULL };
+
+  g_assert_cmpuint (blocks->len, ==, 3);
+  g_assert_cmpstr (block_at (blocks, 0)->text, ==, "Sizes:");
+  table = block_at (blocks, 1);
+  g_assert_cmpint (table->kind, ==, TERN_MARKDOWN_BLOCK_TABLE);
+  g_assert_cmpuint (table->n_columns, ==, 3);
+  g_assert_cmpuint (table->n_rows, ==, 4);
+  g_assert_true (g_strv_equal ((const char *const *) table->cells, cells));
+  g_assert_cmpint (table->alignments[0], ==, TERN_MARKDOWN_ALIGN_LEFT);
+  g_assert_cmpint (table->alignments[1], ==, TERN_MARKDOWN_ALIGN_RIGHT);
+  g_assert_cmpint (table->alignments[2], ==, TERN_MARKDOWN_ALIGN_CENTER);
+  g_assert_cmpstr (block_at (blocks, 2)->text, ==, "Done.");
+}
+
+static void
+test_parse_table_variants (void)
+{
+  /* No alignment, a single column, and a table in a list item. */
+  g_autoptr (GPtrArray) plain = parse ("a | b\n--|--\n1 | 2");
+  g_autoptr (GPtrArray) single = parse ("| only |\n|---|");
+  g_autoptr (GPtrArray) in_list = parse ("- item\n\n  | h |\n  |---|\n  | c |\n- next");
+  g_autoptr (GPtrArray) not_table = parse ("a | b\nno delimiter row");
+  const char *plain_cells[] = { "a", "b", "1", "2", NULL };
+
+  g_assert_cmpuint (plain->len, ==, 1);
+  g_assert_true (g_strv_equal ((const char *const *) block_at (plain, 0)->cells, plain_cells));
+  g_assert_cmpint (block_at (plain, 0)->alignments[0], ==, TERN_MARKDOWN_ALIGN_NONE);
+  g_assert_cmpint (block_at (plain, 0)->alignments[1], ==, TERN_MARKDOWN_ALIGN_NONE);
+
+  g_assert_cmpuint (single->len, ==, 1);
+  g_assert_cmpuint (block_at (single, 0)->n_columns, ==, 1);
+  g_assert_cmpuint (block_at (single, 0)->n_rows, ==, 1);
+  g_assert_cmpstr (block_at (single, 0)->cells[0], ==, "only");
+
+  g_assert_cmpuint (in_list->len, ==, 3);
+  g_assert_cmpstr (block_at (in_list, 0)->text, ==, "• item");
+  g_assert_cmpint (block_at (in_list, 1)->kind, ==, TERN_MARKDOWN_BLOCK_TABLE);
+  g_assert_cmpstr (block_at (in_list, 2)->text, ==, "• next");
+
+  g_assert_cmpuint (not_table->len, ==, 1);
+  g_assert_cmpint (block_at (not_table, 0)->kind, ==, TERN_MARKDOWN_BLOCK_TEXT);
 }
 
 static void
@@ -538,6 +621,10 @@ main (int argc, char **argv)
   g_test_add_func ("/app/markdown/parse/inline", test_parse_inline);
   g_test_add_func ("/app/markdown/parse/escape", test_parse_escape);
   g_test_add_func ("/app/markdown/parse/raw-html", test_parse_raw_html);
+  g_test_add_func ("/app/markdown/parse/strikethrough", test_parse_strikethrough);
+  g_test_add_func ("/app/markdown/parse/autolinks", test_parse_autolinks);
+  g_test_add_func ("/app/markdown/parse/table", test_parse_table);
+  g_test_add_func ("/app/markdown/parse/table-variants", test_parse_table_variants);
   g_test_add_func ("/app/markdown/parse/paragraphs", test_parse_paragraphs);
   g_test_add_func ("/app/markdown/parse/headings", test_parse_headings);
   g_test_add_func ("/app/markdown/parse/links", test_parse_links);
