@@ -168,6 +168,7 @@ tern_window_open_conversation (TernWindow *self, gint64 id)
 
   if (self->conversation_id != id)
     {
+      tern_window_reply_leave (self);
       self->editing_id = 0;
       gtk_revealer_set_reveal_child (self->edit_bar, FALSE);
       self->tokens_per_second = 0;
@@ -224,7 +225,9 @@ new_conversation_activated (GSimpleAction *action, GVariant *param, gpointer dat
 {
   TernWindow *self = data;
 
+  tern_window_reply_leave (self);
   self->conversation_id = 0;
+  self->tokens_per_second = 0;
   self->editing_id = 0;
   self->opening = FALSE;
   g_clear_pointer (&self->resume_note, g_free);
