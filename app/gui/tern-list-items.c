@@ -11,6 +11,7 @@ struct _TernMessageItem {
   GString *content;
   gboolean complete;
   gboolean streaming;
+  gboolean stopped;      /* streamed here and stopped before its end */
   gboolean reading;      /* the message it answers is being read */
   gint n_read, n_total;  /* of the prompt's tokens, while reading (n_total 0: not known yet) */
   gint n_branches;
@@ -177,6 +178,12 @@ tern_message_item_get_complete (TernMessageItem *self)
 }
 
 gboolean
+tern_message_item_get_stopped (TernMessageItem *self)
+{
+  return self->stopped;
+}
+
+gboolean
 tern_message_item_get_streaming (TernMessageItem *self)
 {
   return self->streaming;
@@ -214,7 +221,8 @@ tern_message_item_get_reading (TernMessageItem *self, gint *n_read, gint *n_tota
 void
 tern_message_item_finish (TernMessageItem *self, gboolean incomplete)
 {
-  self->complete = !incomplete;
+  self->complete = TRUE;
+  self->stopped = incomplete;
   if (!self->streaming)
     return;
   self->streaming = FALSE;

@@ -34,8 +34,10 @@ TernMessageItem *tern_message_item_new_reading (void);
 void tern_message_item_set_reading (TernMessageItem *self, gint n_read, gint n_total);
 /* Whether it is a reading row; @n_read and @n_total (may be NULL): how far. */
 gboolean tern_message_item_get_reading (TernMessageItem *self, gint *n_read, gint *n_total);
-/* Ends streaming; @incomplete: the reply was cut (stopped, limit). */
+/* Ends streaming; @incomplete: the reply was cut (stopped, limit), which
+ * "stopped" says from then on (the store keeps such a reply complete). */
 void tern_message_item_finish (TernMessageItem *self, gboolean incomplete);
+gboolean tern_message_item_get_stopped (TernMessageItem *self);
 gint tern_message_item_get_n_branches (TernMessageItem *self);
 gint tern_message_item_get_branch_index (TernMessageItem *self);
 

@@ -67,11 +67,13 @@ update_state (TernMessageRow *self)
     note = g_strdup (_("Reading your message…"));
   else if (streaming)
     note = g_strdup (_("Writing…"));
-  else if (!user && !tern_message_item_get_complete (item))
+  else if (tern_message_item_get_stopped (item))
     {
       note = g_strdup (_("Stopped"));
       description = _("The reply was stopped before its end");
     }
+  else if (!tern_message_item_get_complete (item))
+    note = g_strdup (_("Interrupted"));
   gtk_label_set_label (self->note_label, note ? note : "");
   gtk_widget_set_visible (GTK_WIDGET (self->note_label), note != NULL);
   gtk_progress_bar_set_fraction (self->reading_bar, n_total > 0 ? (double) n_read / n_total : 0.0);

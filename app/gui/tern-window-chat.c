@@ -476,6 +476,7 @@ new_chat_opened (GObject *source, GAsyncResult *result, gpointer data)
   self->opening = FALSE;
   if (kind < 0)
     {
+      tern_window_reply_drop_pending (self);
       tern_window_toast_error (self, _("Could not start the conversation"), error);
       tern_window_chat_update_actions (self);
       return;
@@ -496,6 +497,7 @@ new_chat_created (GObject *source, GAsyncResult *result, gpointer data)
   if (id == 0)
     {
       self->opening = FALSE;
+      tern_window_reply_drop_pending (self);
       tern_window_toast_error (self, _("Could not start the conversation"), error);
       tern_window_chat_update_actions (self);
       return;
@@ -534,6 +536,7 @@ send_activated (GSimpleAction *action, GVariant *param, gpointer data)
   tern_settings_get_sampling (self->settings, &params, &limit);
   chat->window = g_object_ref (self);
   chat->text = g_strdup (text);
+  tern_window_reply_show_pending (self, text);
   self->opening = TRUE;
   tern_window_chat_update_actions (self);
   tern_service_new_conversation (self->service, title, system_prompt, &params, self->cancellable, new_chat_created,

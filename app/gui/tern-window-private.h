@@ -144,6 +144,10 @@ void tern_window_reply_init (TernWindow *self);
 /* Sends @text (or the message being edited) and shows its reply. */
 void tern_window_reply_send (TernWindow *self, const char *text);
 void tern_window_reply_regenerate (TernWindow *self);
+/* The message @text shown at once, with the reply's reading row, before
+ * it is sent (a new chat is stored first); dropped when it cannot be. */
+void tern_window_reply_show_pending (TernWindow *self, const char *text);
+void tern_window_reply_drop_pending (TernWindow *self);
 /* Before another conversation is shown: a reply in flight is stopped
  * (the engine stores what was written) and no longer shown. */
 void tern_window_reply_leave (TernWindow *self);

@@ -178,12 +178,9 @@ show_reading (TernWindow *self)
 }
 
 void
-tern_window_reply_send (TernWindow *self, const char *text)
+tern_window_reply_show_pending (TernWindow *self, const char *text)
 {
-  g_free (self->pending_text);
-  self->pending_text = g_strdup (text);
-  self->busy = TRUE;
-  if (self->editing_id == 0)
+  if (tern_window_chat_find_message (self, 0) < 0)
     {
       /* Shown at once, pending, until its reply starts: storing it may
        * wait for another program (the status line says so). */
@@ -192,7 +189,27 @@ tern_window_reply_send (TernWindow *self, const char *text)
       self->follow = TRUE;
       g_list_store_append (self->messages, pending);
     }
-  show_reading (self);
+  if (self->reading == NULL)
+    show_reading (self);
+}
+
+void
+tern_window_reply_drop_pending (TernWindow *self)
+{
+  remove_row (self, 0);
+  end_reading (self);
+}
+
+void
+tern_window_reply_send (TernWindow *self, const char *text)
+{
+  g_free (self->pending_text);
+  self->pending_text = g_strdup (text);
+  self->busy = TRUE;
+  if (self->editing_id == 0)
+    tern_window_reply_show_pending (self, text);
+  else
+    show_reading (self);
   if (self->editing_id)
     {
       self->pending_edit_id = self->editing_id;
