@@ -338,7 +338,13 @@ test_stopped (void)
 static void
 slow_token (TernService *service, guint n_tokens, gpointer data)
 {
-  g_usleep (100 * 1000);
+  g_usleep (300 * 1000);
+}
+
+static void
+on_reply_finished (TernService *service, gint64 reply_id, gboolean incomplete, double rate, int *stopped)
+{
+  *stopped = incomplete;
 }
 
 static gboolean
@@ -372,7 +378,6 @@ switch_body (AppHarness *hp, gpointer data)
   app_harness_wait ("the second reply to stream", app_harness_has_reply, h.window, 60);
 
   /* A click on the first conversation in the sidebar. */
-  app_harness_sync (h.window);
   guint position = G_MAXUINT;
   GListModel *list = G_LIST_MODEL (h.window->conversation_selection);
   for (guint i = 0; i < g_list_model_get_n_items (list); i++)
@@ -382,14 +387,19 @@ switch_body (AppHarness *hp, gpointer data)
         position = i;
     }
   g_assert_cmpuint (position, !=, G_MAXUINT);
+  int stopped = -1;
+  gulong handler = g_signal_connect (h.window->service, "reply-finished", G_CALLBACK (on_reply_finished), &stopped);
   gint64 start = g_get_monotonic_time ();
   g_signal_emit_by_name (h.window->conversation_list, "activate", position);
-  app_harness_wait ("the first conversation", shows_first, h.window, 2);
+  app_harness_wait ("the first conversation", shows_first, h.window, 1);
   g_test_message ("the first conversation was shown %.3f s after the click", (g_get_monotonic_time () - start) / 1e6);
   g_assert_cmpint (h.window->conversation_id, ==, first_id);
   app_harness_wait ("the window to be ready", app_harness_idle, h.window, 10);
   app_harness_sync (h.window);
   tern_service_testing_set_token_hook (h.window->service, NULL, NULL);
+  g_signal_handler_disconnect (h.window->service, handler);
+  /* Stopped, not ended on its own. */
+  g_assert_cmpint (stopped, ==, TRUE);
   g_assert_true (shows_first (h.window));
   g_assert_cmpint (tern_service_get_conversation_id (h.window->service), ==, first_id);
 }
