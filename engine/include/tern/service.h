@@ -116,7 +116,9 @@ void tern_service_shutdown (TernService *self);
 
 /* Stops the replies requested so far: the generating loop sees the request
  * between two tokens, so at most one more token is produced. The reply is
- * stored as it stands (complete, "reply-finished" says incomplete). A
+ * stored as it stands (complete, "reply-finished" says incomplete); a reply
+ * once begun ("reply-started") is never stored empty: it gets its first
+ * token, and a stop that comes before it begins stores no reply. A
  * prompt still being evaluated for one of them stops within milliseconds,
  * inside a forward pass too: its request fails with CANCELLED, the user
  * message stays stored, and the context keeps the passes that finished.
