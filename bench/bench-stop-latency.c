@@ -165,6 +165,8 @@ main (int argc, char **argv)
   g_autoptr (GOptionContext) options = g_option_context_new ("[MODEL]");
   g_autoptr (GError) error = NULL;
 
+  /* Each stop as it comes: a run on a slow machine takes minutes. */
+  setvbuf (stdout, NULL, _IOLBF, 0);
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error) || argc > 2 || runs <= 0 || n_prompt <= 0 ||
       n_threads < 0)
@@ -220,6 +222,7 @@ main (int argc, char **argv)
         g_error ("%s", run.error->message);
       g_assert (!tern_service_get_generating (service));
       double d = (run.done_at - run.stop_at) / 1e6;
+      printf ("stop %u at %.3f s: %.3f s\n", delays->len + 1, (run.stop_at - start) / 1e6, d);
       g_array_append_val (delays, d);
     }
   g_array_sort (delays, compare_doubles);
