@@ -13,6 +13,9 @@ struct _TernMessageItem {
   GString *content;
   gboolean complete;
   gboolean streaming;
+  gboolean stopped;      /* streamed here and stopped before its end */
+  gboolean reading;      /* the message it answers is being read */
+  gint n_read, n_total;  /* of the prompt's tokens, while reading (n_total 0: not known yet) */
   gint n_branches;
   gint branch_index;
   GStrv highlight;
@@ -26,6 +29,7 @@ enum {
   MESSAGE_PROP_STREAMING,
   MESSAGE_PROP_N_BRANCHES,
   MESSAGE_PROP_HIGHLIGHT,
+  MESSAGE_PROP_READING,
   MESSAGE_N_PROPS,
 };
 
@@ -54,6 +58,9 @@ tern_message_item_get_property (GObject *object, guint prop_id, GValue *value, G
     case MESSAGE_PROP_STREAMING:
       g_value_set_boolean (value, self->streaming);
       break;
+    case MESSAGE_PROP_READING:
+      g_value_set_boolean (value, self->reading);
+      break;
     case MESSAGE_PROP_N_BRANCHES:
       g_value_set_int (value, self->n_branches);
       break;
@@ -76,6 +83,8 @@ tern_message_item_class_init (TernMessageItemClass *klass)
   message_properties[MESSAGE_PROP_CONTENT] = g_param_spec_string ("content", NULL, NULL, "", ro);
   message_properties[MESSAGE_PROP_STREAMING] = g_param_spec_boolean ("streaming", NULL, NULL, FALSE, ro);
   /* Also notified when the place among the branches or completeness changes. */
+  /* Notified on each step of the reading too. */
+  message_properties[MESSAGE_PROP_READING] = g_param_spec_boolean ("reading", NULL, NULL, FALSE, ro);
   message_properties[MESSAGE_PROP_N_BRANCHES] = g_param_spec_int ("n-branches", NULL, NULL, 1, G_MAXINT, 1, ro);
   message_properties[MESSAGE_PROP_HIGHLIGHT] = g_param_spec_boxed ("highlight", NULL, NULL, G_TYPE_STRV, ro);
   g_object_class_install_properties (object_class, MESSAGE_N_PROPS, message_properties);
@@ -178,15 +187,51 @@ tern_message_item_get_complete (TernMessageItem *self)
 }
 
 gboolean
+tern_message_item_get_stopped (TernMessageItem *self)
+{
+  return self->stopped;
+}
+
+gboolean
 tern_message_item_get_streaming (TernMessageItem *self)
 {
   return self->streaming;
 }
 
+TernMessageItem *
+tern_message_item_new_reading (void)
+{
+  TernMessageItem *self = tern_message_item_new_reply (-1, 0);
+
+  self->reading = TRUE;
+  return self;
+}
+
+void
+tern_message_item_set_reading (TernMessageItem *self, gint n_read, gint n_total)
+{
+  if (!self->reading || (self->n_read == n_read && self->n_total == n_total))
+    return;
+  self->n_read = n_read;
+  self->n_total = n_total;
+  g_object_notify_by_pspec (G_OBJECT (self), message_properties[MESSAGE_PROP_READING]);
+}
+
+gboolean
+tern_message_item_get_reading (TernMessageItem *self, gint *n_read, gint *n_total)
+{
+  if (n_read)
+    *n_read = self->n_read;
+  if (n_total)
+    *n_total = self->n_total;
+  return self->reading;
+}
+
 void
 tern_message_item_finish (TernMessageItem *self, gboolean incomplete)
 {
-  self->complete = !incomplete;
+  self->complete = TRUE;
+  self->stopped = incomplete;
   if (!self->streaming)
     return;
   self->streaming = FALSE;

@@ -27,8 +27,17 @@ const char *tern_message_item_get_content (TernMessageItem *self);
 void tern_message_item_append (TernMessageItem *self, const char *text);
 gboolean tern_message_item_get_complete (TernMessageItem *self);
 gboolean tern_message_item_get_streaming (TernMessageItem *self);
-/* Ends streaming; @incomplete: the reply was cut (stopped, limit). */
+/* The reply row shown while the message it answers is read, before the
+ * reply starts (id -1, "streaming" and "reading" TRUE). */
+TernMessageItem *tern_message_item_new_reading (void);
+/* @n_read of the prompt's @n_total tokens are read ("reading" notified). */
+void tern_message_item_set_reading (TernMessageItem *self, gint n_read, gint n_total);
+/* Whether it is a reading row; @n_read and @n_total (may be NULL): how far. */
+gboolean tern_message_item_get_reading (TernMessageItem *self, gint *n_read, gint *n_total);
+/* Ends streaming; @incomplete: the reply was cut (stopped, limit), which
+ * "stopped" says from then on (the store keeps such a reply complete). */
 void tern_message_item_finish (TernMessageItem *self, gboolean incomplete);
+gboolean tern_message_item_get_stopped (TernMessageItem *self);
 gint tern_message_item_get_n_branches (TernMessageItem *self);
 gint tern_message_item_get_branch_index (TernMessageItem *self);
 /* The words marked in the message (a search's match), NULL for none;

@@ -20,12 +20,14 @@ struct _TernMessageRow {
   GtkLabel *branch_label;
   GtkWidget *next_button;
   GtkWidget *markdown;
+  GtkProgressBar *reading_bar;
 
   TernMessageItem *item;
   GListModel *list;       /* the messages the item is in */
   gulong content_handler;
   gulong streaming_handler;
   gulong branches_handler;
+  gulong reading_handler;
   gulong list_handler;
   gulong highlight_handler;
 };
@@ -61,14 +63,34 @@ update_state (TernMessageRow *self)
   gboolean streaming = tern_message_item_get_streaming (item);
   gboolean user = tern_message_item_get_role (item) == TERN_ROLE_USER;
   gint n = tern_message_item_get_n_branches (item), i = tern_message_item_get_branch_index (item);
-  const char *note = NULL;
+  gint n_read, n_total;
+  gboolean reading = tern_message_item_get_reading (item, &n_read, &n_total);
+  g_autofree char *note = NULL;
+  const char *description = NULL;
 
-  if (streaming)
-    note = _("Writing…");
+  if (reading && n_total > 0)
+    note = g_strdup_printf (_("Reading… %d of %d tokens"), n_read, n_total);
+  else if (reading)
+    note = g_strdup (_("Reading your message…"));
+  else if (streaming)
+    note = g_strdup (_("Writing…"));
+  else if (tern_message_item_get_stopped (item))
+    {
+      note = g_strdup (_("Stopped"));
+      description = _("The reply was stopped before its end");
+    }
   else if (!tern_message_item_get_complete (item))
-    note = _("Interrupted");
+    note = g_strdup (_("Interrupted"));
   gtk_label_set_label (self->note_label, note ? note : "");
   gtk_widget_set_visible (GTK_WIDGET (self->note_label), note != NULL);
+  gtk_progress_bar_set_fraction (self->reading_bar, n_total > 0 ? (double) n_read / n_total : 0.0);
+  gtk_widget_set_visible (GTK_WIDGET (self->reading_bar), reading);
+  gtk_widget_set_visible (GTK_WIDGET (self->bubble), !reading);
+  if (note)
+    gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                    description ? description : note, -1);
+  else
+    gtk_accessible_reset_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION);
 
   /* Nothing can be done with a reply until it is whole. */
   gtk_widget_set_visible (self->actions, !streaming);
@@ -89,7 +111,8 @@ on_content (TernMessageItem *item, GParamSpec *pspec, TernMessageRow *self)
   update_content (self);
 }
 
-/* Streaming ended, or the branches or completeness changed. */
+/* Streaming ended, the reading advanced, or the branches or completeness
+ * changed. */
 static void
 on_streaming (TernMessageItem *item, GParamSpec *pspec, TernMessageRow *self)
 {
@@ -117,6 +140,7 @@ tern_message_row_bind (TernMessageRow *self, TernMessageItem *item, GListModel *
   self->streaming_handler = g_signal_connect (item, "notify::streaming", G_CALLBACK (on_streaming), self);
   self->branches_handler = g_signal_connect (item, "notify::n-branches", G_CALLBACK (on_streaming), self);
   self->highlight_handler = g_signal_connect_swapped (item, "notify::highlight", G_CALLBACK (update_highlight), self);
+  self->reading_handler = g_signal_connect (item, "notify::reading", G_CALLBACK (on_streaming), self);
 
   gboolean user = tern_message_item_get_role (item) == TERN_ROLE_USER;
   gtk_label_set_label (self->role_label, user ? _("You") : _("Assistant"));
@@ -152,6 +176,7 @@ tern_message_row_unbind (TernMessageRow *self)
   g_clear_signal_handler (&self->streaming_handler, self->item);
   g_clear_signal_handler (&self->branches_handler, self->item);
   g_clear_signal_handler (&self->highlight_handler, self->item);
+  g_clear_signal_handler (&self->reading_handler, self->item);
   g_clear_signal_handler (&self->list_handler, self->list);
   g_clear_object (&self->item);
   g_clear_object (&self->list);
@@ -221,6 +246,13 @@ tern_message_row_init (TernMessageRow *self)
   gtk_widget_add_css_class (GTK_WIDGET (self->note_label), "caption");
   gtk_box_append (GTK_BOX (header), GTK_WIDGET (self->note_label));
   gtk_widget_set_parent (header, widget);
+
+  /* How much of the message the engine has read, before the reply starts. */
+  self->reading_bar = GTK_PROGRESS_BAR (gtk_progress_bar_new ());
+  gtk_widget_set_visible (GTK_WIDGET (self->reading_bar), FALSE);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->reading_bar), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Reading your message"), -1);
+  gtk_widget_set_parent (GTK_WIDGET (self->reading_bar), widget);
 
   self->bubble = GTK_BOX (gtk_box_new (GTK_ORIENTATION_VERTICAL, 0));
   gtk_widget_add_css_class (GTK_WIDGET (self->bubble), "message-bubble");

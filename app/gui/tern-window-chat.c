@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* The chat part of TernWindow: the messages of the conversation shown,
- * the reply streaming in, the composer, and the per-message actions. */
+ * the composer, and the per-message actions. Sending and the reply
+ * streaming in are in tern-window-reply.c. */
 #include "tern-message-row.h"
 #include "tern-sampling-group.h"
 #include "tern-window-private.h"
@@ -10,29 +11,28 @@
 /* The title a new conversation gets from its first message. */
 #define TITLE_CHARS 48
 
-static TernMessageItem *
-message_at (TernWindow *self, guint i)
+TernMessageItem *
+tern_window_chat_message_at (TernWindow *self, guint i)
 {
   return g_list_model_get_item (G_LIST_MODEL (self->messages), i);
 }
 
-/* The position of message @id in the list, or -1. */
-static gint
-find_message (TernWindow *self, gint64 id)
+gint
+tern_window_chat_find_message (TernWindow *self, gint64 id)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
 
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (TernMessageItem) item = message_at (self, i);
+      g_autoptr (TernMessageItem) item = tern_window_chat_message_at (self, i);
       if (tern_message_item_get_id (item) == id)
         return (gint) i;
     }
   return -1;
 }
 
-static void
-truncate_messages (TernWindow *self, guint n)
+void
+tern_window_chat_truncate (TernWindow *self, guint n)
 {
   guint len = g_list_model_get_n_items (G_LIST_MODEL (self->messages));
 
@@ -266,8 +266,8 @@ fill_step (gpointer data)
 }
 
 /* Shows every message still waiting at once (when a reply needs them). */
-static void
-fill_flush (TernWindow *self)
+void
+tern_window_chat_fill_flush (TernWindow *self)
 {
   if (self->fill == NULL)
     return;
@@ -337,7 +337,7 @@ got_messages (GObject *source, GAsyncResult *result, gpointer data)
       guint same = 0;
       for (guint i = 0; i < list->len; i++)
         {
-          g_autoptr (TernMessageItem) item = message_at (self, i);
+          g_autoptr (TernMessageItem) item = tern_window_chat_message_at (self, i);
           same += tern_message_item_update (item, list->pdata[i]);
         }
       if (same == list->len)
@@ -369,75 +369,6 @@ tern_window_chat_reload (TernWindow *self)
     }
   tern_service_list_messages (self->service, self->conversation_id, self->cancellable, got_messages,
                               g_object_ref (self));
-}
-
-/* ---- Streaming ---- */
-
-/* The row of the message sent, shown until its reply starts (id 0). */
-static void
-remove_pending (TernWindow *self)
-{
-  gint at = find_message (self, 0);
-
-  if (at >= 0)
-    g_list_store_remove (self->messages, at);
-}
-
-static void
-on_reply_started (TernService *service, gint64 reply_id, gint64 parent_id, TernWindow *self)
-{
-  gint at;
-
-  fill_flush (self);
-  remove_pending (self);
-  at = find_message (self, parent_id);
-  if (at >= 0)
-    {
-      /* Regenerated: the new reply replaces what followed its question. */
-      truncate_messages (self, at + 1);
-    }
-  else
-    {
-      /* A new user message: after the head, or in place of the one edited. */
-      TernMessage m = { .id = parent_id, .role = TERN_ROLE_USER, .complete = TRUE, .n_branches = 1 };
-      gint edited = self->pending_edit_id ? find_message (self, self->pending_edit_id) : -1;
-      if (edited >= 0)
-        {
-          g_autoptr (TernMessageItem) old = message_at (self, edited);
-          m.n_branches = tern_message_item_get_n_branches (old) + 1;
-          m.branch_index = m.n_branches - 1;
-          truncate_messages (self, edited);
-        }
-      m.content = self->pending_text ? self->pending_text : "";
-      g_autoptr (TernMessageItem) user = tern_message_item_new (&m);
-      g_list_store_append (self->messages, user);
-    }
-  g_clear_pointer (&self->pending_text, g_free);
-  self->pending_edit_id = 0;
-  g_clear_object (&self->reply);
-  self->reply = tern_message_item_new_reply (reply_id, parent_id);
-  self->follow = TRUE;
-  g_list_store_append (self->messages, self->reply);
-}
-
-static void
-on_reply_delta (TernService *service, const char *text, TernWindow *self)
-{
-  if (self->reply)
-    tern_message_item_append (self->reply, text);
-}
-
-static void
-on_reply_finished (TernService *service, gint64 reply_id, gboolean incomplete, double tokens_per_second,
-                   TernWindow *self)
-{
-  if (self->reply && tern_message_item_get_id (self->reply) == reply_id)
-    tern_message_item_finish (self->reply, incomplete);
-  g_clear_object (&self->reply);
-  self->tokens_per_second = tokens_per_second;
-  tern_window_update_status (self);
-  /* Branch counts and the stored text, as the store has them. */
-  tern_window_chat_reload (self);
 }
 
 static void
@@ -505,98 +436,6 @@ tern_window_chat_update_actions (TernWindow *self)
   tern_window_models_update_composer (self);
 }
 
-static void
-got_reply (GObject *source, GAsyncResult *result, gpointer data)
-{
-  g_autoptr (GError) error = NULL;
-  TernService *service = TERN_SERVICE (source);
-  g_autoptr (TernWindow) self = data;
-  GTask *task = G_TASK (result);
-  gpointer tag = g_task_get_source_tag (task);
-  gint64 id;
-
-  if (tag == tern_service_send_message)
-    id = tern_service_send_message_finish (service, result, &error);
-  else if (tag == tern_service_edit_message)
-    id = tern_service_edit_message_finish (service, result, &error);
-  else
-    id = tern_service_regenerate_finish (service, result, &error);
-  if (tern_window_gone (self))
-    return;
-  self->busy = FALSE;
-  remove_pending (self);
-  /* No reply started: the message may not be stored (stopped while the
-   * database was busy, or another program changed the conversation); the
-   * reload says, and gives it back to the composer when it was not. */
-  if (id == 0 && self->pending_text)
-    {
-      g_free (self->unsent);
-      self->unsent = g_steal_pointer (&self->pending_text);
-    }
-  g_clear_pointer (&self->pending_text, g_free);
-  self->pending_edit_id = 0;
-  g_clear_object (&self->reply);
-  if (id == 0)
-    {
-      /* Stopped while the prompt was read, the message stays stored,
-       * unanswered: the user asked for that. */
-      if (!tern_window_cancelled (error))
-        tern_window_toast_error (self, _("No reply"), error);
-      /* Changed by another program: read again, the session too. */
-      if (g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CONFLICT))
-        tern_window_open_conversation (self, self->conversation_id);
-      else
-        tern_window_chat_reload (self);
-    }
-  tern_window_chat_update_actions (self);
-  tern_window_reload_conversations (self);
-}
-
-static gint
-max_tokens (TernWindow *self)
-{
-  TernConversationItem *item = tern_window_find_conversation (self, self->conversation_id);
-  const TernConversation *c = item ? tern_conversation_item_get_conversation (item) : NULL;
-
-  g_autofree char *system_prompt = NULL;
-  TernSamplerParams sampling;
-  gint limit;
-
-  if (c)
-    return c->max_tokens;
-  tern_window_new_chat_settings (self, &system_prompt, &sampling, &limit);
-  return limit;
-}
-
-static void
-send_text (TernWindow *self, const char *text)
-{
-  g_free (self->pending_text);
-  self->pending_text = g_strdup (text);
-  self->busy = TRUE;
-  if (self->editing_id == 0)
-    {
-      /* Shown at once, pending, until its reply starts: storing it may
-       * wait for another program (the status line says so). */
-      TernMessage m = { .id = 0, .role = TERN_ROLE_USER, .content = (char *) text, .complete = TRUE, .n_branches = 1 };
-      g_autoptr (TernMessageItem) pending = tern_message_item_new (&m);
-      self->follow = TRUE;
-      g_list_store_append (self->messages, pending);
-    }
-  if (self->editing_id)
-    {
-      self->pending_edit_id = self->editing_id;
-      tern_service_edit_message (self->service, self->editing_id, text, max_tokens (self), self->cancellable,
-                                 got_reply, g_object_ref (self));
-    }
-  else
-    tern_service_send_message (self->service, text, max_tokens (self), self->cancellable, got_reply,
-                               g_object_ref (self));
-  self->editing_id = 0;
-  gtk_revealer_set_reveal_child (self->edit_bar, FALSE);
-  tern_window_chat_update_actions (self);
-}
-
 static char *
 title_for (const char *text)
 {
@@ -640,11 +479,12 @@ new_chat_opened (GObject *source, GAsyncResult *result, gpointer data)
   self->opening = FALSE;
   if (kind < 0)
     {
+      tern_window_reply_drop_pending (self);
       tern_window_toast_error (self, _("Could not start the conversation"), error);
       tern_window_chat_update_actions (self);
       return;
     }
-  send_text (self, chat->text);
+  tern_window_reply_send (self, chat->text);
 }
 
 static void
@@ -660,6 +500,7 @@ new_chat_created (GObject *source, GAsyncResult *result, gpointer data)
   if (id == 0)
     {
       self->opening = FALSE;
+      tern_window_reply_drop_pending (self);
       tern_window_toast_error (self, _("Could not start the conversation"), error);
       tern_window_chat_update_actions (self);
       return;
@@ -687,7 +528,7 @@ send_activated (GSimpleAction *action, GVariant *param, gpointer data)
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer), "", -1);
   if (self->conversation_id != 0)
     {
-      send_text (self, text);
+      tern_window_reply_send (self, text);
       return;
     }
   /* The first message of a new chat: the conversation is stored now, so
@@ -701,6 +542,7 @@ send_activated (GSimpleAction *action, GVariant *param, gpointer data)
   tern_window_new_chat_settings (self, &system_prompt, &params, &limit);
   chat->window = g_object_ref (self);
   chat->text = g_strdup (text);
+  tern_window_reply_show_pending (self, text);
   self->opening = TRUE;
   tern_window_chat_update_actions (self);
   tern_service_new_conversation (self->service, title, system_prompt, &params, self->cancellable, new_chat_created,
@@ -718,22 +560,18 @@ stop_activated (GSimpleAction *action, GVariant *param, gpointer data)
 static void
 regenerate_activated (GSimpleAction *action, GVariant *param, gpointer data)
 {
-  TernWindow *self = data;
-
-  self->busy = TRUE;
-  tern_service_regenerate (self->service, max_tokens (self), self->cancellable, got_reply, g_object_ref (self));
-  tern_window_chat_update_actions (self);
+  tern_window_reply_regenerate (data);
 }
 
 static void
 copy_activated (GSimpleAction *action, GVariant *param, gpointer data)
 {
   TernWindow *self = data;
-  gint at = find_message (self, g_variant_get_int64 (param));
+  gint at = tern_window_chat_find_message (self, g_variant_get_int64 (param));
 
   if (at < 0)
     return;
-  g_autoptr (TernMessageItem) item = message_at (self, at);
+  g_autoptr (TernMessageItem) item = tern_window_chat_message_at (self, at);
   gdk_clipboard_set_text (gtk_widget_get_clipboard (GTK_WIDGET (self)), tern_message_item_get_content (item));
   tern_window_toast (self, _("Message copied"));
 }
@@ -742,11 +580,11 @@ static void
 edit_activated (GSimpleAction *action, GVariant *param, gpointer data)
 {
   TernWindow *self = data;
-  gint at = find_message (self, g_variant_get_int64 (param));
+  gint at = tern_window_chat_find_message (self, g_variant_get_int64 (param));
 
   if (at < 0)
     return;
-  g_autoptr (TernMessageItem) item = message_at (self, at);
+  g_autoptr (TernMessageItem) item = tern_window_chat_message_at (self, at);
   self->editing_id = tern_message_item_get_id (item);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->composer), tern_message_item_get_content (item), -1);
   gtk_revealer_set_reveal_child (self->edit_bar, TRUE);
@@ -885,9 +723,7 @@ tern_window_chat_init (TernWindow *self)
   gtk_widget_add_controller (GTK_WIDGET (self->composer), keys);
   g_signal_connect (gtk_text_view_get_buffer (self->composer), "changed", G_CALLBACK (on_composer_changed), self);
 
-  g_signal_connect_object (self->service, "reply-started", G_CALLBACK (on_reply_started), self, 0);
-  g_signal_connect_object (self->service, "reply-delta", G_CALLBACK (on_reply_delta), self, 0);
-  g_signal_connect_object (self->service, "reply-finished", G_CALLBACK (on_reply_finished), self, 0);
+  tern_window_reply_init (self);
   g_signal_connect_object (self->service, "notify::generating", G_CALLBACK (on_generating), self, 0);
   g_signal_connect (self->conversations, "items-changed", G_CALLBACK (on_list_changed), self);
   g_signal_connect (self->models, "items-changed", G_CALLBACK (on_list_changed), self);
@@ -902,6 +738,7 @@ tern_window_chat_dispose (TernWindow *self)
 {
   fill_stop (self);
   g_clear_object (&self->reply);
+  g_clear_object (&self->reading);
   g_clear_pointer (&self->pending_text, g_free);
   g_clear_pointer (&self->unsent, g_free);
   g_clear_pointer (&self->damage, g_free);

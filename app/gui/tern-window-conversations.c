@@ -219,6 +219,7 @@ open_conversation (TernWindow *self, gint64 id, gboolean own_model)
 
   if (self->conversation_id != id)
     {
+      tern_window_reply_leave (self);
       clear_draft (self);
       self->editing_id = 0;
       gtk_revealer_set_reveal_child (self->edit_bar, FALSE);
@@ -289,8 +290,10 @@ new_conversation_activated (GSimpleAction *action, GVariant *param, gpointer dat
 {
   TernWindow *self = data;
 
+  tern_window_reply_leave (self);
   tern_window_set_conversation (self, 0);
   clear_draft (self);
+  self->tokens_per_second = 0;
   self->editing_id = 0;
   self->opening = FALSE;
   g_clear_pointer (&self->resume_note, g_free);

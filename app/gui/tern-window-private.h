@@ -4,8 +4,9 @@
 /* What the parts of TernWindow share: tern-window.c (the window, status
  * and errors), tern-window-conversations.c (the sidebar: conversations,
  * search, rename, duplicate, delete), tern-window-models.c (the model menu
- * and the library) and tern-window-chat.c (the chat: messages, streaming,
- * the composer and the message actions). Tests read the fields too. */
+ * and the library), tern-window-chat.c (the chat: messages, the composer
+ * and the message actions) and tern-window-reply.c (sending, reading,
+ * streaming). Tests read the fields too. */
 
 #include <glib/gi18n.h>
 
@@ -75,6 +76,9 @@ struct _TernWindow {
   gboolean follow;               /* keep the end of the chat in view */
   guint scroll_tick;             /* a scroll to the end queued for the next frame */
   double tokens_per_second;      /* of the last reply; 0: none yet */
+  TernMessageItem *reading;      /* the reply's row while the message is read, or NULL */
+  double reading_rate;           /* tokens/s of that reading; 0: none */
+  gboolean left_reply;           /* the reply in flight was stopped for another conversation */
   char *resume_note;             /* how the conversation was opened */
   gboolean syncing_models;       /* the model menu is being set from code */
   guint search_serial;           /* the latest search asked for */
@@ -172,6 +176,26 @@ void tern_window_chat_update_actions (TernWindow *self);
 /* Shows what an empty chat says: a welcome on first start, and what the
  * demo model can do while it is the one loaded. */
 void tern_window_chat_update_empty (TernWindow *self);
+/* The message at @i of the list shown (a new reference); the position of
+ * message @id in it, or -1; the list cut to @n messages; the messages
+ * still waiting to be shown, shown at once. */
+TernMessageItem *tern_window_chat_message_at (TernWindow *self, guint i);
+gint tern_window_chat_find_message (TernWindow *self, gint64 id);
+void tern_window_chat_truncate (TernWindow *self, guint n);
+void tern_window_chat_fill_flush (TernWindow *self);
+
+/* tern-window-reply.c */
+void tern_window_reply_init (TernWindow *self);
+/* Sends @text (or the message being edited) and shows its reply. */
+void tern_window_reply_send (TernWindow *self, const char *text);
+void tern_window_reply_regenerate (TernWindow *self);
+/* The message @text shown at once, with the reply's reading row, before
+ * it is sent (a new chat is stored first); dropped when it cannot be. */
+void tern_window_reply_show_pending (TernWindow *self, const char *text);
+void tern_window_reply_drop_pending (TernWindow *self);
+/* Before another conversation is shown: a reply in flight is stopped
+ * (the engine stores what was written) and no longer shown. */
+void tern_window_reply_leave (TernWindow *self);
 
 /* tern-window-layout.c */
 /* Sets up the chat's title for narrow windows and the welcome's text

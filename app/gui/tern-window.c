@@ -70,7 +70,9 @@ tern_window_update_status (TernWindow *self)
       g_string_append (status, tern_service_get_backend (self->service));
       g_string_append_printf (status, _(" · %d / %d tokens"), tern_service_get_context_used (self->service),
                               tern_service_get_context_size (self->service));
-      if (self->tokens_per_second > 0)
+      if (self->reading_rate > 0)
+        g_string_append_printf (status, _(" · reading %.1f tokens/s"), self->reading_rate);
+      else if (self->tokens_per_second > 0)
         g_string_append_printf (status, _(" · %.1f tokens/s"), self->tokens_per_second);
       if (self->resume_note)
         g_string_append_printf (status, " · %s", self->resume_note);

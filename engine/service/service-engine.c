@@ -26,7 +26,20 @@ publish (Engine *e)
 typedef struct {
   Engine *engine;
   TernServicePhase phase;
+  gint n_total; /* PROMPT: the tokens to evaluate */
+  gint64 start; /* PROMPT: when the evaluation began */
 } Progress;
+
+/* The reading of a prompt, as tokens: what the window shows on the reply. */
+static void
+prompt_progress (Progress *p, double fraction)
+{
+  gint n_read = (gint) (fraction * p->n_total + 0.5);
+  gint64 elapsed = g_get_monotonic_time () - p->start;
+
+  tern_service_emit_prompt_progress (p->engine->service, n_read, p->n_total,
+                                     n_read > 0 && elapsed > 0 ? n_read * 1e6 / elapsed : 0.0);
+}
 
 static void
 on_progress (double fraction, gpointer data)
@@ -36,6 +49,8 @@ on_progress (double fraction, gpointer data)
   if (p->engine->state.waiting)
     publish (p->engine);
   tern_service_emit_progress (p->engine->service, p->phase, fraction);
+  if (p->phase == TERN_SERVICE_PHASE_PROMPT)
+    prompt_progress (p, fraction);
 #ifdef TERN_SERVICE_TESTING
   TernService *self = p->engine->service;
   if (self->progress_hook != NULL)
@@ -310,15 +325,25 @@ set_generating (Engine *e, gboolean generating)
 typedef struct {
   Engine *engine;
   Job *job;
+  guint n_tokens; /* of the reply so far */
 } Streaming;
 
+static gboolean
+stop_requested (Streaming *st)
+{
+  return g_atomic_int_get (&st->engine->service->stop_serial) >= st->job->serial ||
+         g_cancellable_is_cancelled (st->job->cancellable);
+}
+
+/* A reply begun is never stopped before its first token: a stop that came
+ * before it began stores nothing (reply), and one after stores a reply
+ * with something in it, never an empty one. */
 static gboolean
 stream_stopped (gpointer data)
 {
   Streaming *st = data;
 
-  return g_atomic_int_get (&st->engine->service->stop_serial) >= st->job->serial ||
-         g_cancellable_is_cancelled (st->job->cancellable);
+  return st->n_tokens > 0 && stop_requested (st);
 }
 
 static void
@@ -335,6 +360,7 @@ stream_token (guint n_tokens, gpointer data)
 {
   Streaming *st = data;
 
+  st->n_tokens = n_tokens;
   publish (st->engine);
 #ifdef TERN_SERVICE_TESTING
   TernService *self = st->engine->service;
@@ -354,9 +380,15 @@ reply (Engine *e, Job *job, gint64 head_id, gint64 parent_id, gint max_tokens, G
   g_autoptr (GString) text = g_string_new (NULL);
   g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
   g_autoptr (GError) snapshot_error = NULL;
-  Streaming streaming = { e, job };
+  Streaming streaming = { e, job, 0 };
   gboolean ended;
 
+  /* Stopped as the prompt's last chunk was read: no reply, nothing stored. */
+  if (stop_requested (&streaming))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "The reply was stopped before it began");
+      return 0;
+    }
   g_autoptr (TernReply) checkpoint =
       tern_store_reply_begin_if_head (e->store, e->conversation_id, head_id, parent_id, error);
   if (checkpoint == NULL)
@@ -425,9 +457,12 @@ static gint64
 answer (Engine *e, Job *job, const TernConversation *c, GArray *tokens, gint64 head_id, gint64 parent_id,
         gint max_tokens, GError **error)
 {
-  Progress progress = { e, TERN_SERVICE_PHASE_PROMPT };
+  gint32 n = (gint32) tokens->len;
+  gint32 n_reused = tern_session_prompt_reuse (e->session, (TernToken *) tokens->data, n);
+  Progress progress = { e, TERN_SERVICE_PHASE_PROMPT, n - n_reused, g_get_monotonic_time () };
 
   tern_session_set_sampling (e->session, &c->sampling);
+  prompt_progress (&progress, 0.0);
   gboolean ok = tern_session_feed_prompt (e->session, (TernToken *) tokens->data, (gint32) tokens->len, on_progress,
                                           &progress, job->cancellable, NULL, error);
   publish (e);

@@ -164,6 +164,7 @@ void tern_service_emit_reply_started (TernService *self, gint64 reply_id, gint64
 void tern_service_emit_delta (TernService *self, const char *text, gsize len);
 void tern_service_emit_finished (TernService *self, gint64 reply_id, gboolean incomplete, double tokens_per_second);
 void tern_service_emit_progress (TernService *self, TernServicePhase phase, double fraction);
+void tern_service_emit_prompt_progress (TernService *self, gint n_read, gint n_total, double tokens_per_second);
 void tern_service_emit_error (TernService *self, const GError *error);
 void tern_service_emit_notice (TernService *self, const char *text);
 void tern_service_emit_model_damaged (TernService *self, gint64 model_id, const GError *error);

@@ -12,6 +12,7 @@ typedef enum {
   EVENT_DELTA,
   EVENT_FINISHED,
   EVENT_PROGRESS,
+  EVENT_PROMPT_PROGRESS,
   EVENT_ERROR,
   EVENT_NOTICE,
   EVENT_MODEL_DAMAGED,
@@ -20,8 +21,8 @@ typedef enum {
 
 typedef struct {
   EventKind kind;
-  gint64 id;         /* reply id; MODEL_DAMAGED: model id */
-  gint64 parent_id;  /* REPLY_STARTED */
+  gint64 id;         /* reply id; MODEL_DAMAGED: model id; PROMPT_PROGRESS: tokens read */
+  gint64 parent_id;  /* REPLY_STARTED; PROMPT_PROGRESS: tokens to read */
   gboolean incomplete;
   TernServicePhase phase; /* PROGRESS */
   double value;      /* progress fraction, tokens per second */
@@ -54,6 +55,7 @@ enum {
   SIGNAL_REPLY_DELTA,
   SIGNAL_REPLY_FINISHED,
   SIGNAL_PROGRESS,
+  SIGNAL_PROMPT_PROGRESS,
   SIGNAL_ERROR,
   SIGNAL_NOTICE,
   SIGNAL_MODEL_DAMAGED,
@@ -307,6 +309,9 @@ deliver (TernService *self)
         case EVENT_PROGRESS:
           g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, ev->phase, ev->value);
           break;
+        case EVENT_PROMPT_PROGRESS:
+          g_signal_emit (self, signals[SIGNAL_PROMPT_PROGRESS], 0, (gint) ev->id, (gint) ev->parent_id, ev->value);
+          break;
         case EVENT_ERROR:
           g_signal_emit (self, signals[SIGNAL_ERROR], 0, ev->error);
           break;
@@ -370,6 +375,13 @@ queue_event (TernService *self, Event *ev)
       tail->value = ev->value;
       event_free (ev);
     }
+  else if (tail && tail->kind == EVENT_PROMPT_PROGRESS && ev->kind == EVENT_PROMPT_PROGRESS)
+    {
+      tail->id = ev->id;
+      tail->parent_id = ev->parent_id;
+      tail->value = ev->value;
+      event_free (ev);
+    }
   else
     g_queue_push_tail (&self->events, ev);
   schedule_locked (self);
@@ -423,6 +435,17 @@ tern_service_emit_progress (TernService *self, TernServicePhase phase, double fr
 
   ev->phase = phase;
   ev->value = fraction;
+  queue_event (self, ev);
+}
+
+void
+tern_service_emit_prompt_progress (TernService *self, gint n_read, gint n_total, double tokens_per_second)
+{
+  Event *ev = event_new (EVENT_PROMPT_PROGRESS);
+
+  ev->id = n_read;
+  ev->parent_id = n_total;
+  ev->value = tokens_per_second;
   queue_event (self, ev);
 }
 
@@ -718,6 +741,9 @@ tern_service_class_init (TernServiceClass *klass)
   signals[SIGNAL_PROGRESS] =
       g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
                     TERN_TYPE_SERVICE_PHASE, G_TYPE_DOUBLE);
+  signals[SIGNAL_PROMPT_PROGRESS] =
+      g_signal_new ("prompt-progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                    3, G_TYPE_INT, G_TYPE_INT, G_TYPE_DOUBLE);
   signals[SIGNAL_ERROR] = g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                         G_TYPE_NONE, 1, G_TYPE_ERROR);
   signals[SIGNAL_NOTICE] = g_signal_new ("notice", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,

@@ -379,24 +379,33 @@ tern_session_feed (TernSession *s, const TernToken *tokens, gint32 n_tokens, GEr
   return feed (s, tokens, n_tokens, "the text", NULL, NULL, NULL, error);
 }
 
+gint32
+tern_session_prompt_reuse (TernSession *s, const TernToken *tokens, gint32 n_tokens)
+{
+  gint32 n_cached, common = 0;
+  const TernToken *cached = tern_context_tokens (s->ctx, &n_cached);
+
+  while (common < n_cached && common < n_tokens && cached[common] == tokens[common])
+    common++;
+  /* The last token is evaluated again when all are there: its logits are
+   * what the reply starts from. */
+  if (common > 0 && common == n_tokens)
+    common--;
+  return common;
+}
+
 gboolean
 tern_session_feed_prompt (TernSession *s, const TernToken *tokens, gint32 n_tokens, TernProgressFn progress,
                           gpointer user_data, GCancellable *cancellable, gint32 *n_reused, GError **error)
 {
-  gint32 n_cached, common = 0;
-  const TernToken *cached = tern_context_tokens (s->ctx, &n_cached);
+  gint32 common;
 
   if (n_tokens == 0)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "The prompt has no tokens");
       return FALSE;
     }
-  while (common < n_cached && common < n_tokens && cached[common] == tokens[common])
-    common++;
-  /* The last token is evaluated again when all are there: its logits are
-   * what the reply starts from. */
-  if (common == n_tokens)
-    common--;
+  common = tern_session_prompt_reuse (s, tokens, n_tokens);
   if (n_reused)
     *n_reused = common;
   tern_context_truncate (s->ctx, common);

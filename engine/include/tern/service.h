@@ -46,6 +46,12 @@ G_BEGIN_DECLS
  * - "progress" (TernServicePhase phase, double fraction): a long operation
  *   advanced (see TernServicePhase). Fractions of one phase only grow;
  *   consecutive ones may be merged.
+ * - "prompt-progress" (gint n_read, gint n_total, double tokens_per_second):
+ *   the message being answered is read: @n_read of the @n_total prompt
+ *   tokens the context did not hold yet are evaluated, at
+ *   @tokens_per_second (0 until the first chunk is read). The first comes
+ *   with @n_read 0 before the reading starts, the last with @n_read
+ *   @n_total before "reply-started"; consecutive ones may be merged.
  * - "error" (GError *error): a failure no request reports: the store
  *   could not be opened (every request that needs it then fails with the
  *   same error), or a snapshot after a stored reply could not be saved.
@@ -119,7 +125,9 @@ void tern_service_shutdown (TernService *self);
 
 /* Stops the replies requested so far: the generating loop sees the request
  * between two tokens, so at most one more token is produced. The reply is
- * stored as it stands (complete, "reply-finished" says incomplete). A
+ * stored as it stands (complete, "reply-finished" says incomplete); a reply
+ * once begun ("reply-started") is never stored empty: it gets its first
+ * token, and a stop that comes before it begins stores no reply. A
  * prompt still being evaluated for one of them stops within milliseconds,
  * inside a forward pass too: its request fails with CANCELLED, the user
  * message stays stored, and the context keeps the passes that finished.

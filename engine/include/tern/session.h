@@ -87,6 +87,11 @@ gboolean tern_session_fit (TernSession *session, const char *system_prompt, cons
 
 /* ---- Evaluation ---- */
 
+/* How many of the @n_tokens of a prompt tern_session_feed_prompt would
+ * keep from the context rather than evaluate: the longest prefix the
+ * context holds, less the last token when it holds them all. */
+gint32 tern_session_prompt_reuse (TernSession *session, const TernToken *tokens, gint32 n_tokens);
+
 /* Brings the context to hold exactly the @n_tokens of a prompt:
  * evaluates only those after the longest prefix it already holds (and at
  * least the last one, whose logits a reply starts from), putting them in
