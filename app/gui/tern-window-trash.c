@@ -17,8 +17,9 @@ update_trash_button (TernWindow *self)
       g_strdup_printf (g_dngettext (NULL, "%u deleted conversation", "%u deleted conversations", n), n);
 
   adw_button_content_set_label (ADW_BUTTON_CONTENT (gtk_button_get_child (GTK_BUTTON (self->trash_button))), label);
-  gtk_accessible_update_property (GTK_ACCESSIBLE (self->trash_button), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Trash"),
-                                  GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, description, -1);
+  /* Named by the label it shows: a label of its own as well reads twice. */
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->trash_button), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION,
+                                  description, -1);
   gtk_widget_set_sensitive (self->empty_trash_button, n > 0);
 }
 
