@@ -42,6 +42,10 @@ name_button (GtkWidget *button)
   if (name == NULL && GTK_IS_IMAGE (child) && g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (child)),
                                                           "edit-find-symbolic") == 0)
     name = _("Search");
+  /* A toast's dismiss button. */
+  if (name == NULL && GTK_IS_IMAGE (child) && g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (child)),
+                                                          "window-close-symbolic") == 0)
+    name = _("Close");
   if (name == NULL && gtk_widget_get_ancestor (button, GTK_TYPE_SHORTCUTS_WINDOW) != NULL)
     name = GTK_IS_MENU_BUTTON (button) || GTK_IS_MENU_BUTTON (parent) ? _("Sections") : NULL;
   set_name (button, name);

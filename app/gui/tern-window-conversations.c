@@ -411,7 +411,7 @@ got_delete (GObject *source, GAsyncResult *result, gpointer data)
   adw_toast_set_action_name (toast, "win.undo-delete");
   adw_toast_set_action_target_value (toast, g_variant_new_int64 (request->id));
   adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
-  adw_toast_overlay_add_toast (self->toasts, toast);
+  tern_window_add_toast (self, toast);
 }
 
 static void

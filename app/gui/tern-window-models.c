@@ -351,7 +351,7 @@ on_library_error (TernLibraryPage *page, const char *message, TernWindow *self)
   AdwToast *toast = adw_toast_new (escaped);
 
   adw_toast_set_timeout (toast, 0);
-  adw_toast_overlay_add_toast (self->toasts, toast);
+  tern_window_add_toast (self, toast);
 }
 
 static void

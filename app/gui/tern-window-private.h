@@ -108,6 +108,8 @@ struct _TernWindow {
 /* Shows @error as a toast ("@what: message"). */
 void tern_window_toast_error (TernWindow *self, const char *what, const GError *error);
 void tern_window_toast (TernWindow *self, const char *text);
+/* Shows @toast (taken), its buttons named for screen readers. */
+void tern_window_add_toast (TernWindow *self, AdwToast *toast);
 /* Shows @text in the banner above the chat (NULL: hides it). */
 void tern_window_show_banner (TernWindow *self, const char *text);
 void tern_window_hide_progress (TernWindow *self);

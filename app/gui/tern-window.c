@@ -23,13 +23,37 @@ tern_window_cancelled (const GError *error)
          g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
 }
 
+static gboolean
+fix_toast_names (gpointer data)
+{
+  tern_accessible_fix_names (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_toast_dismissed (AdwToast *toast, TernWindow *self)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, fix_toast_names, g_object_ref (self->toasts), g_object_unref);
+}
+
+void
+tern_window_add_toast (TernWindow *self, AdwToast *toast)
+{
+  /* libadwaita names the toast's buttons "_Undo Undo" and after the icon's
+   * type: named again each time a toast is shown, which is when one is
+   * added or the one before it goes. */
+  g_signal_connect_object (toast, "dismissed", G_CALLBACK (on_toast_dismissed), self, 0);
+  adw_toast_overlay_add_toast (self->toasts, toast);
+  tern_accessible_fix_names (GTK_WIDGET (self->toasts));
+}
+
 void
 tern_window_toast (TernWindow *self, const char *text)
 {
   AdwToast *toast = adw_toast_new (text);
 
   adw_toast_set_timeout (toast, 3);
-  adw_toast_overlay_add_toast (self->toasts, toast);
+  tern_window_add_toast (self, toast);
 }
 
 void
@@ -42,7 +66,7 @@ tern_window_toast_error (TernWindow *self, const char *what, const GError *error
   /* Errors stay until dismissed: the detail is for reading. */
   adw_toast_set_timeout (toast, 0);
   adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
-  adw_toast_overlay_add_toast (self->toasts, toast);
+  tern_window_add_toast (self, toast);
 }
 
 void

@@ -2,7 +2,7 @@
 /* The accessible names of every page of the real window, read over AT-SPI
  * as a screen reader reads them (a11y-names.py, run while the window
  * waits): the welcome, an empty chat, a chat with messages, search
- * results, the library, a model's details, Preferences, conversation
+ * results, the trash, the library, a model's details, Preferences, conversation
  * settings and the shortcuts. Controls must have a name; no name repeats
  * a word ("Use Use"), shows a mnemonic underscore or a GTK type name. */
 #include "app-harness.h"
@@ -161,6 +161,13 @@ chat_body (AppHarness *h, gpointer data)
   g_action_group_activate_action (G_ACTION_GROUP (w), "new-conversation", NULL);
   app_harness_sync (w);
   check_page ("empty chat");
+
+  g_action_group_activate_action (G_ACTION_GROUP (w), "delete-conversation", g_variant_new_int64 (conversation));
+  app_harness_sync (w);
+  gtk_toggle_button_set_active (w->trash_button, TRUE);
+  app_harness_sync (w);
+  check_page ("trash");
+  gtk_toggle_button_set_active (w->trash_button, FALSE);
 
   g_action_group_change_action_state (G_ACTION_GROUP (w), "show-library", g_variant_new_boolean (TRUE));
   app_harness_sync (w);
