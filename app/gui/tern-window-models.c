@@ -172,6 +172,7 @@ static void start_load (TernWindow *self, const char *path);
 typedef struct {
   TernWindow *window; /* a reference */
   char *path;
+  gboolean new_chat;  /* a new chat opens with the model once it loads */
 } LoadRequest;
 
 static void
@@ -234,12 +235,17 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
       g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
       if (self->load_failure == NULL)
         self->missing_model_id = 0;
+      if (request->new_chat)
+        {
+          g_action_group_activate_action (G_ACTION_GROUP (self), "new-conversation", NULL);
+          gtk_stack_set_visible_child_name (self->main_stack, "chat");
+        }
       show_loaded_banner (self, id, request->path);
       g_clear_pointer (&self->load_failure, g_free);
       g_settings_set_int64 (self->settings, "last-model-id", id);
       tern_library_page_reload (TERN_LIBRARY_PAGE (self->library_page));
       /* The conversation shown goes on with this model. */
-      if (self->conversation_id != 0)
+      if (!request->new_chat && self->conversation_id != 0)
         tern_window_continue_conversation (self, self->conversation_id);
     }
   tern_window_reload_models (self, FALSE);
@@ -248,7 +254,7 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
 }
 
 static void
-start_load (TernWindow *self, const char *path)
+start_load_full (TernWindow *self, const char *path, gboolean new_chat)
 {
   self->model_pending = 1;
   g_clear_pointer (&self->resume_note, g_free);
@@ -257,17 +263,30 @@ start_load (TernWindow *self, const char *path)
   LoadRequest *request = g_new0 (LoadRequest, 1);
   request->window = g_object_ref (self);
   request->path = g_strdup (path);
+  request->new_chat = new_chat;
   tern_service_load_model (self->service, path, self->cancellable, got_model, request);
+}
+
+static void
+start_load (TernWindow *self, const char *path)
+{
+  start_load_full (self, path, FALSE);
+}
+
+/* A model the user chose: it ends the start-up's fallbacks. */
+static void
+load_chosen (TernWindow *self, const char *path, gboolean new_chat)
+{
+  g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
+  g_clear_pointer (&self->load_failure, g_free);
+  self->missing_model_id = 0;
+  start_load_full (self, path, new_chat);
 }
 
 void
 tern_window_load_model (TernWindow *self, const char *path)
 {
-  /* A model the user chose ends the start-up's fallbacks. */
-  g_clear_pointer (&self->load_fallbacks, g_ptr_array_unref);
-  g_clear_pointer (&self->load_failure, g_free);
-  self->missing_model_id = 0;
-  start_load (self, path);
+  load_chosen (self, path, FALSE);
 }
 
 void
@@ -302,12 +321,9 @@ tern_window_open_model_file (TernWindow *self, GFile *file)
       tern_window_toast (self, _("Only local model files can be opened"));
       return;
     }
-  /* A new chat with it. */
-  tern_window_set_conversation (self, 0);
-  tern_window_chat_reload (self);
-  gtk_stack_set_visible_child_name (self->main_stack, "chat");
-  adw_leaflet_set_visible_child (self->leaflet, self->content);
-  tern_window_load_model (self, path);
+  /* A new chat with it once it loads: a file that fails leaves the
+   * conversation shown as it was. */
+  load_chosen (self, path, TRUE);
 }
 
 static void

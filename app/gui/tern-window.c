@@ -26,14 +26,18 @@ tern_window_cancelled (const GError *error)
 static gboolean
 fix_toast_names (gpointer data)
 {
-  tern_accessible_fix_names (data);
+  TernWindow *self = data;
+
+  if (!tern_window_gone (self) && self->toasts != NULL)
+    tern_accessible_fix_names (GTK_WIDGET (self->toasts));
   return G_SOURCE_REMOVE;
 }
 
 static void
 on_toast_dismissed (AdwToast *toast, TernWindow *self)
 {
-  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, fix_toast_names, g_object_ref (self->toasts), g_object_unref);
+  if (!tern_window_gone (self))
+    g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, fix_toast_names, g_object_ref (self), g_object_unref);
 }
 
 void

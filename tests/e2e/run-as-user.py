@@ -3,11 +3,13 @@
 """Uses the installed Tern as a person would, through the accessibility tree
 and synthesized input: starts it for the first time (the demo model is
 there, and the chat welcomes), opens a model from the command line, chats,
-quits, starts again and resumes the conversation, keeping a screenshot of
-each step. Run by run-as-user.sh, which installs Tern and provides the
-display, the session bus and a fresh home.
+quits, starts again and resumes the conversation; opens a file that is not
+a model beside the working one; sends a long message to a slow model and
+stops it while it is read; starts on a data folder it cannot write. Keeps
+a screenshot of each step. Run by run-as-user.sh, which installs Tern and
+provides the display, the session bus and a fresh home.
 
-    run-as-user.py TERN MODEL.gguf SCREENSHOT_DIR
+    run-as-user.py TERN MODEL.gguf VOCAB.gguf SCREENSHOT_DIR
 """
 
 import os
@@ -23,6 +25,9 @@ from gi.repository import Atspi  # noqa: E402
 TIMEOUT = 120
 QUESTION = "Who created the heaven and the earth?"
 XK_RETURN = 0xFF0D
+XK_ESCAPE = 0xFF1B
+# About 700 tokens: a 1.1 B model on two cores reads it for several seconds.
+LONG_MESSAGE = "And God said, Let there be light: and there was light. " * 55
 
 
 def nodes(root):
@@ -115,8 +120,15 @@ def start_read_only(tern):
     return subprocess.Popen(["unshare", "-m", "sh", "-c", remount, "sh", data, tern])
 
 
+def type_text(text):
+    click(wait_for("the message box", named("text", lambda s: s == "Message")))
+    time.sleep(0.5)
+    Atspi.generate_keyboard_event(0, text, Atspi.KeySynthType.STRING)
+    time.sleep(0.5)
+
+
 def main():
-    tern, model, outdir = sys.argv[1:4]
+    tern, model, vocab, outdir = sys.argv[1:5]
     os.makedirs(outdir, exist_ok=True)
 
     # 0. First start: the installed demo model is in the library and loaded.
@@ -133,10 +145,7 @@ def main():
     shot(outdir, "1-model-opened.png")
 
     # 2. Chat: into the message box, type, Enter.
-    click(wait_for("the message box", named("text", lambda s: s == "Message")))
-    time.sleep(0.5)
-    Atspi.generate_keyboard_event(0, QUESTION, Atspi.KeySynthType.STRING)
-    time.sleep(0.5)
+    type_text(QUESTION)
     shot(outdir, "2-typed.png")
     press(XK_RETURN)
     wait_for("the conversation in the sidebar", lambda n: n.get_name() == QUESTION and n.get_role_name() != "label")
@@ -154,9 +163,39 @@ def main():
     wait_for("the resumed conversation", status_says("snapshot"))
     wait_for("the stored reply", named("label", lambda s: s == "Assistant"))
     shot(outdir, "5-resumed.png")
+
+    # 4. `tern bad.gguf` beside the working model: the error says what is
+    #    wrong, and the model stays loaded.
+    bad = os.path.join(os.environ["HOME"], "bad.gguf")
+    with open(bad, "w") as f:
+        f.write("<!DOCTYPE html><html>404 Not Found</html>")
+    subprocess.run([tern, bad], check=True, timeout=TIMEOUT)
+    wait_for("the error", named("label", lambda s: s.startswith("Could not load bad.gguf: not a GGUF model file")
+                                and s.endswith("stays loaded.")))
+    wait_for("the model still loaded", status_says("tokens"))
+    shot(outdir, "6-bad-file.png")
     quit_app(proc)
 
-    # 4. A data folder Tern cannot write: a page says why, and the
+    # 5. A long message to a slow model: it shows at once, the reading is
+    #    counted, and Escape stops it; the window is ready again.
+    slow = os.path.join(os.environ["HOME"], "slow.gguf")
+    tern_cli = os.path.join(os.path.dirname(tern), "tern-cli")
+    subprocess.run([tern_cli, "make-model", "--preset", "bench-1b", "--type", "q8_0", "--vocab", vocab, slow],
+                   check=True, timeout=600)
+    proc = subprocess.Popen([tern, slow])
+    wait_for("the slow model to load", status_says("tokens"))
+    type_text(LONG_MESSAGE)
+    press(XK_RETURN)
+    wait_for("the reading", named("label", lambda s: s.startswith("Reading")))
+    wait_for("the message shown", named("label", lambda s: s == "You"))
+    shot(outdir, "7-reading.png")
+    press(XK_ESCAPE)
+    wait_for("the window ready again", named("push button", lambda s: s == "Send"))
+    shot(outdir, "8-stopped.png")
+    quit_app(proc)
+    os.remove(slow)
+
+    # 6. A data folder Tern cannot write: a page says why, and the
     #    conversations can still be read.
     proc = start_read_only(tern)
     if proc is None:
@@ -164,16 +203,17 @@ def main():
     else:
         wait_for("the storage page", named("label", lambda s: s == "Your Conversations Cannot Be Opened"))
         wait_for("the cause", named("label", lambda s: "cannot write to this folder" in s))
-        shot(outdir, "6-read-only-page.png")
+        shot(outdir, "9-read-only-page.png")
         click(wait_for("Open Read-Only", named("push button", lambda s: s == "Open Read-Only")))
         wait_for("the read-only banner", named("label", lambda s: s.startswith("Read-only:")))
         row = wait_for("the stored conversation", lambda n: n.get_name() == QUESTION and n.get_role_name() != "label")
         click(row)
         wait_for("the stored reply", named("label", lambda s: s == "Assistant"))
-        shot(outdir, "7-read-only-open.png")
+        shot(outdir, "10-read-only-open.png")
         quit_app(proc)
         os.chmod(data_folder(), 0o755)
-    print("ok: welcomed, chatted, quit, started again and resumed from the snapshot, read a read-only folder")
+    print("ok: welcomed, chatted, quit, resumed from the snapshot, kept the model past a bad file, stopped a long "
+          "message while it was read, read a read-only folder")
 
 
 if __name__ == "__main__":

@@ -4,11 +4,12 @@
 # temporary root, then runs it under its own Xvfb display and session bus
 # with a fresh home, driven by run-as-user.py through the accessibility
 # tree. Screenshots of each step go to OUT_DIR.
-#   tests/e2e/run-as-user.sh BUILD_DIR MODEL.gguf OUT_DIR
+#   tests/e2e/run-as-user.sh BUILD_DIR MODEL.gguf VOCAB.gguf OUT_DIR
 set -eu
 build="$(cd "$1" && pwd)"
 model="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
-out="$(mkdir -p "$3" && cd "$3" && pwd)"
+vocab="$(cd "$(dirname "$3")" && pwd)/$(basename "$3")"
+out="$(mkdir -p "$4" && cd "$4" && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -27,4 +28,4 @@ env -i PATH="$PATH" HOME="$tmp/home" XDG_DATA_DIRS="$share:/usr/share" \
   GSETTINGS_SCHEMA_DIR="$share/glib-2.0/schemas" TERN_DEMO_MODEL="$share/tern/tern-demo.gguf" \
   GDK_BACKEND=x11 GSK_RENDERER=cairo LSAN_OPTIONS="${LSAN_OPTIONS:-}" \
   xvfb-run -a -e "$out/xvfb.log" -s "-screen 0 1280x800x24 -noreset" dbus-run-session -- \
-  /usr/bin/python3 "$here/run-as-user.py" "$tmp/root$prefix/bin/tern" "$model" "$out"
+  /usr/bin/python3 "$here/run-as-user.py" "$tmp/root$prefix/bin/tern" "$model" "$vocab" "$out"
