@@ -24,8 +24,6 @@ typedef struct {
 static const Preset presets[] = {
   /* The shape of llama.cpp's figures in the fixtures' bench.md. */
   { "bench-1b", 2048, 16, 32, 8, 8192, 4096 },
-  /* Slow enough to watch a prompt being read, quick to make. */
-  { "small", 1024, 8, 16, 4, 2816, 2048 },
   /* Small enough for tests. */
   { "tiny", 256, 2, 8, 2, 768, 256 },
 };
@@ -194,7 +192,7 @@ cli_make_model (int argc, char **argv)
   g_autofree char *preset_name = NULL, *type_name = NULL, *vocab = NULL, *seed_s = NULL;
   gint n_threads = 0;
   const GOptionEntry entries[] = {
-    { "preset", 0, 0, G_OPTION_ARG_STRING, &preset_name, "The model's shape: bench-1b, small or tiny", "NAME" },
+    { "preset", 0, 0, G_OPTION_ARG_STRING, &preset_name, "The model's shape: bench-1b or tiny", "NAME" },
     { "type", 0, 0, G_OPTION_ARG_STRING, &type_name,
       "Weight type: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k, tq1_0 or tq2_0", "TYPE" },
     { "vocab", 0, 0, G_OPTION_ARG_FILENAME, &vocab, "GGUF file whose tokenizer the model gets", "FILE" },
@@ -213,8 +211,6 @@ cli_make_model (int argc, char **argv)
                   "Presets (RoPE base 10000, RMSNorm eps 1e-5, separate output matrix):\n"
                   "  bench-1b  embedding 2048, 16 layers, 32 heads, 8 KV heads, feed-forward 8192,\n"
                   "            context 4096 (1.1 B parameters with a 32000-token vocabulary)\n"
-                  "  small     embedding 1024, 8 layers, 16 heads, 4 KV heads, feed-forward 2816,\n"
-                  "            context 2048 (0.15 B parameters with a 32000-token vocabulary)\n"
                   "  tiny      embedding 256, 2 layers, 8 heads, 2 KV heads, feed-forward 768,\n"
                   "            context 256\n"
                   "\n"
@@ -240,7 +236,7 @@ cli_make_model (int argc, char **argv)
       preset = &presets[i];
   if (preset == NULL)
     {
-      g_printerr ("tern-cli make-model: unknown preset '%s' (bench-1b, small or tiny)\n", preset_name);
+      g_printerr ("tern-cli make-model: unknown preset '%s' (bench-1b or tiny)\n", preset_name);
       return CLI_EXIT_USAGE;
     }
   if (!tern_type_from_name (type_name, &type) || !tern_model_writer_type_supported (type))
