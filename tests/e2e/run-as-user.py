@@ -203,6 +203,8 @@ def main():
     else:
         wait_for("the storage page", named("label", lambda s: s == "Your Conversations Cannot Be Opened"))
         wait_for("the cause", named("label", lambda s: "cannot write to this folder" in s))
+        for button in ("Choose Another Folder…", "Try Again", "Quit"):
+            wait_for(button, named("push button", lambda s, b=button: s == b))
         shot(outdir, "9-read-only-page.png")
         click(wait_for("Open Read-Only", named("push button", lambda s: s == "Open Read-Only")))
         wait_for("the read-only banner", named("label", lambda s: s.startswith("Read-only:")))
