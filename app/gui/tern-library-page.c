@@ -600,23 +600,35 @@ got_renamed (GObject *source, GAsyncResult *result, gpointer data)
   g_signal_emit (self, signals[SIGNAL_MODEL_RENAMED], 0, request->id);
 }
 
+/* The request a dialog holds, when it was answered with @expected and its
+ * page is still there (@self); NULL otherwise. */
+static Request *
+take_request (AdwMessageDialog *dialog, const char *response, const char *expected, TernLibraryPage **self)
+{
+  Request *request;
+
+  if (g_strcmp0 (response, expected) != 0)
+    return NULL;
+  request = g_object_steal_data (G_OBJECT (dialog), "tern-request");
+  if (request == NULL)
+    return NULL;
+  *self = request_page (request);
+  if (*self == NULL)
+    {
+      request_free (request);
+      return NULL;
+    }
+  return request;
+}
+
 static void
 rename_response (AdwMessageDialog *dialog, const char *response, GtkEditable *entry)
 {
-  Request *request;
   TernLibraryPage *self;
+  Request *request = take_request (dialog, response, "rename", &self);
 
-  if (g_strcmp0 (response, "rename") != 0)
-    return;
-  request = g_object_steal_data (G_OBJECT (dialog), "tern-request");
   if (request == NULL)
     return;
-  self = request_page (request);
-  if (self == NULL)
-    {
-      request_free (request);
-      return;
-    }
   tern_service_rename_model (self->service, request->id, gtk_editable_get_text (entry), self->cancellable,
                              got_renamed, request);
 }
@@ -711,20 +723,11 @@ got_removed (GObject *source, GAsyncResult *result, gpointer data)
 static void
 remove_response (AdwMessageDialog *dialog, const char *response, GtkCheckButton *trash)
 {
-  Request *request;
   TernLibraryPage *self;
+  Request *request = take_request (dialog, response, "remove", &self);
 
-  if (g_strcmp0 (response, "remove") != 0)
-    return;
-  request = g_object_steal_data (G_OBJECT (dialog), "tern-request");
   if (request == NULL)
     return;
-  self = request_page (request);
-  if (self == NULL)
-    {
-      request_free (request);
-      return;
-    }
   if (!gtk_check_button_get_active (trash))
     g_clear_pointer (&request->path, g_free);
   /* Listings in flight show the library as it was: drop them, and their

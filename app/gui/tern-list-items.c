@@ -359,6 +359,16 @@ tern_conversation_item_new_hit (const TernSearchHit *hit)
   return self;
 }
 
+void
+tern_conversation_items_replace (GListStore *store, GPtrArray *conversations)
+{
+  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; i < conversations->len; i++)
+    g_ptr_array_add (items, tern_conversation_item_new (conversations->pdata[i]));
+  g_list_store_splice (store, 0, g_list_model_get_n_items (G_LIST_MODEL (store)), items->pdata, items->len);
+}
+
 gint64
 tern_conversation_item_get_id (TernConversationItem *self)
 {

@@ -53,6 +53,9 @@ G_DECLARE_FINAL_TYPE (TernConversationItem, tern_conversation_item, TERN, CONVER
 
 TernConversationItem *tern_conversation_item_new (const TernConversation *conversation);
 TernConversationItem *tern_conversation_item_new_hit (const TernSearchHit *hit);
+/* Makes @store (of TernConversationItem) hold an item of each of
+ * @conversations (TernConversation), in their order. */
+void tern_conversation_items_replace (GListStore *store, GPtrArray *conversations);
 gint64 tern_conversation_item_get_id (TernConversationItem *self);
 const char *tern_conversation_item_get_title (TernConversationItem *self);
 void tern_conversation_item_set_title (TernConversationItem *self, const char *title);

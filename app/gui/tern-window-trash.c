@@ -37,11 +37,7 @@ got_trash (GObject *source, GAsyncResult *result, gpointer data)
       tern_window_toast_error (self, _("Could not read the trash"), error);
       return;
     }
-  g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; i < list->len; i++)
-    g_ptr_array_add (items, tern_conversation_item_new (list->pdata[i]));
-  g_list_store_splice (self->trash, 0, g_list_model_get_n_items (G_LIST_MODEL (self->trash)), items->pdata,
-                       items->len);
+  tern_conversation_items_replace (self->trash, list);
   update_trash_button (self);
 }
 

@@ -125,6 +125,31 @@ app_harness_sync (TernWindow *window)
     }
 }
 
+GtkWidget *
+app_harness_find_widget (GtkWidget *root, AppHarnessMatch match, gconstpointer data)
+{
+  if (match (root, data))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = app_harness_find_widget (child, match, data);
+
+      if (found)
+        return found;
+    }
+  return NULL;
+}
+
+void
+app_harness_open_model (TernWindow *window, const char *path)
+{
+  g_autofree char *fixture = g_test_build_filename (G_TEST_DIST, "data", "models", "kjv-tiny-q4_k_m.gguf", NULL);
+  g_autoptr (GFile) file = g_file_new_for_path (path ? path : fixture);
+
+  tern_window_open_model_file (window, file);
+  app_harness_wait ("the model to load", app_harness_model_ready, window, 60);
+}
+
 gboolean
 app_harness_model_ready (gpointer data)
 {

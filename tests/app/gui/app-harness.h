@@ -41,6 +41,16 @@ gboolean app_harness_model_ready (gpointer window);   /* a model is loaded, noth
 gboolean app_harness_idle (gpointer window);          /* no reply, no open, no load in flight */
 gboolean app_harness_has_reply (gpointer window);     /* a reply is streaming with some text */
 
+/* Whether @widget is the one looked for (@data: what the test gives). */
+typedef gboolean (*AppHarnessMatch) (GtkWidget *widget, gconstpointer data);
+/* @root or its first descendant, depth first, that @match accepts; NULL
+ * when none does. */
+GtkWidget *app_harness_find_widget (GtkWidget *root, AppHarnessMatch match, gconstpointer data);
+
+/* Opens the model file at @path (NULL: the kjv-tiny fixture) as `tern PATH`
+ * does, and waits until it is loaded. */
+void app_harness_open_model (TernWindow *window, const char *path);
+
 /* Types @text into the composer and sends it, as Enter does. */
 void app_harness_send (TernWindow *window, const char *text);
 /* Message @i of the chat view (a new reference). */

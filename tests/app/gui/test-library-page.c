@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <tern/model-identity.h>
 
+#include "app-harness.h"
 #include "test-data.h"
 
 #define TIMEOUT_S 60
@@ -113,23 +114,6 @@ list_models (Fixture *f)
 
 /* ---- Finding widgets ---- */
 
-typedef gboolean (*WidgetFunc) (GtkWidget *widget, gconstpointer data);
-
-static GtkWidget *
-find_widget (GtkWidget *root, WidgetFunc func, gconstpointer data)
-{
-  if (func (root, data))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, func, data);
-
-      if (found)
-        return found;
-    }
-  return NULL;
-}
-
 static gboolean
 is_row_titled (GtkWidget *widget, gconstpointer title)
 {
@@ -182,7 +166,7 @@ is_status_page (GtkWidget *widget, gconstpointer title)
 static GtkWidget *
 find_row (Fixture *f, const char *title)
 {
-  return find_widget (GTK_WIDGET (f->page), is_row_titled, title);
+  return app_harness_find_widget (GTK_WIDGET (f->page), is_row_titled, title);
 }
 
 /* The page's stack: list, empty state, or nothing yet. */
@@ -286,14 +270,14 @@ is_menu_button (GtkWidget *widget, gconstpointer data)
 static void
 choose_from_menu (GtkWidget *row, const char *text)
 {
-  GtkWidget *more = find_widget (row, is_menu_button, NULL);
+  GtkWidget *more = app_harness_find_widget (row, is_menu_button, NULL);
 
   g_assert_nonnull (more);
   g_assert_true (gtk_widget_get_mapped (more));
   gtk_menu_button_popup (GTK_MENU_BUTTON (more));
 
   GtkWidget *popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more)));
-  GtkWidget *label = find_widget (popover, is_label_text, text);
+  GtkWidget *label = app_harness_find_widget (popover, is_label_text, text);
 
   if (label == NULL)
     g_error ("the row's menu has no item \"%s\"", text);
@@ -466,18 +450,18 @@ test_empty (Fixture *f, gconstpointer data)
 {
   wait_until ("the empty state", shows_empty, f);
 
-  GtkWidget *status = find_widget (GTK_WIDGET (f->page), is_status_page, "No Models");
+  GtkWidget *status = app_harness_find_widget (GTK_WIDGET (f->page), is_status_page, "No Models");
   g_assert_nonnull (status);
   g_assert_true (gtk_widget_get_mapped (status));
   g_assert_cmpstr (adw_status_page_get_description (ADW_STATUS_PAGE (status)), ==,
                    "Add a GGUF model file to chat with it");
 
-  GtkWidget *add = find_widget (status, is_button_labelled, "_Add a Model…");
+  GtkWidget *add = app_harness_find_widget (status, is_button_labelled, "_Add a Model…");
   g_assert_nonnull (add);
   g_assert_true (gtk_widget_get_mapped (add));
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (add)), ==, "library.add");
   g_assert_true (gtk_widget_is_sensitive (add));
-  g_assert_null (find_widget (GTK_WIDGET (f->page), is_any_row, NULL));
+  g_assert_null (app_harness_find_widget (GTK_WIDGET (f->page), is_any_row, NULL));
 }
 
 static void
@@ -508,7 +492,7 @@ test_add (Fixture *f, gconstpointer data)
   g_assert_cmpstr (page_state (f), ==, "list");
 
   /* "Use" says which model and where its file is. */
-  GtkWidget *use = find_widget (row, is_button_labelled, "_Use");
+  GtkWidget *use = app_harness_find_widget (row, is_button_labelled, "_Use");
   click (use);
   g_assert_cmpint (f->activated, ==, model->id);
   g_assert_cmpstr (f->activated_path, ==, model->path);
@@ -651,7 +635,7 @@ warning_shown (gpointer data)
 {
   WarningWait *wait = data;
   GtkWidget *row = find_row (wait->f, wait->title);
-  GtkWidget *warning = row ? find_widget (row, is_warning, NULL) : NULL;
+  GtkWidget *warning = row ? app_harness_find_widget (row, is_warning, NULL) : NULL;
 
   if (warning == NULL)
     return FALSE;
@@ -663,7 +647,7 @@ warning_shown (gpointer data)
 static GtkWidget *
 use_button (Fixture *f, const char *title)
 {
-  GtkWidget *use = find_widget (find_row (f, title), is_button_labelled, "_Use");
+  GtkWidget *use = app_harness_find_widget (find_row (f, title), is_button_labelled, "_Use");
 
   g_assert_nonnull (use);
   return use;
@@ -685,7 +669,7 @@ test_missing (Fixture *f, gconstpointer data)
   wait.tooltip = "File missing";
   wait_until ("the missing warning", warning_shown, &wait);
   g_assert_false (gtk_widget_get_sensitive (use_button (f, model->name)));
-  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (find_widget (find_row (f, model->name), is_warning, NULL)),
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (app_harness_find_widget (find_row (f, model->name), is_warning, NULL)),
                                        GTK_ACCESSIBLE_PROPERTY_LABEL, "File missing");
 
   /* Another model at the same path: "changed". */
@@ -766,7 +750,7 @@ test_details (Fixture *f, gconstpointer data)
                              hash, "Ready", "Never", added };
   for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
     {
-      GtkWidget *label = find_widget (GTK_WIDGET (details), is_value_text, expected[i]);
+      GtkWidget *label = app_harness_find_widget (GTK_WIDGET (details), is_value_text, expected[i]);
 
       if (label == NULL)
         g_error ("the details do not show \"%s\"", expected[i]);
@@ -777,13 +761,13 @@ test_details (Fixture *f, gconstpointer data)
       g_assert_cmpstr (gtk_widget_get_tooltip_text (label), ==, expected[i]);
       g_assert_true (gtk_widget_has_css_class (gtk_widget_get_ancestor (label, ADW_TYPE_ACTION_ROW), "property"));
     }
-  g_assert_nonnull (find_widget (GTK_WIDGET (details), is_button_tooltip, "Copy Header SHA-256"));
+  g_assert_nonnull (app_harness_find_widget (GTK_WIDGET (details), is_button_tooltip, "Copy Header SHA-256"));
   /* The path is long: it shows its start and its file name, and never
    * takes more than its line. */
-  GtkWidget *location = find_widget (GTK_WIDGET (details), is_value_text, model->path);
-  GtkWidget *ready = find_widget (GTK_WIDGET (details), is_value_text, "Ready");
+  GtkWidget *location = app_harness_find_widget (GTK_WIDGET (details), is_value_text, model->path);
+  GtkWidget *ready = app_harness_find_widget (GTK_WIDGET (details), is_value_text, "Ready");
   g_assert_cmpint (gtk_widget_get_height (location), ==, gtk_widget_get_height (ready));
-  g_assert_nonnull (find_widget (GTK_WIDGET (details), is_button_tooltip, "Copy Location"));
+  g_assert_nonnull (app_harness_find_widget (GTK_WIDGET (details), is_button_tooltip, "Copy Location"));
   close_details (details);
 
   /* Checked when opened: a file deleted since the listing shows missing,
@@ -791,7 +775,7 @@ test_details (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_remove (path), ==, 0);
   details = open_details (f, model->name);
   g_assert_cmpint (tern_model_details_get_status (details), ==, TERN_MODEL_MISSING);
-  g_assert_nonnull (find_widget (GTK_WIDGET (details), is_label_text, "File missing"));
+  g_assert_nonnull (app_harness_find_widget (GTK_WIDGET (details), is_label_text, "File missing"));
   WarningWait wait = { f, model->name, "File missing" };
   g_assert_true (warning_shown (&wait));
   close_details (details);
@@ -813,8 +797,8 @@ is_row_of (GtkWidget *widget, gconstpointer path)
 static gboolean
 tag_shown (Fixture *f, const char *path)
 {
-  GtkWidget *row = find_widget (GTK_WIDGET (f->page), is_row_of, path);
-  GtkWidget *tag = row ? find_widget (row, is_label_text, "Loaded") : NULL;
+  GtkWidget *row = app_harness_find_widget (GTK_WIDGET (f->page), is_row_of, path);
+  GtkWidget *tag = row ? app_harness_find_widget (row, is_label_text, "Loaded") : NULL;
 
   return tag != NULL && gtk_widget_get_visible (tag);
 }
@@ -865,8 +849,8 @@ test_loaded (Fixture *f, gconstpointer data)
   wait.not_loaded = a;
   wait_until ("the tag to move to b", loaded_shown, &wait);
   g_autofree char *description = g_strdup_printf (
-      "Loaded · %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (find_widget (GTK_WIDGET (f->page), is_row_of, b))));
-  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (find_widget (GTK_WIDGET (f->page), is_row_of, b)),
+      "Loaded · %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (app_harness_find_widget (GTK_WIDGET (f->page), is_row_of, b))));
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (app_harness_find_widget (GTK_WIDGET (f->page), is_row_of, b)),
                                        GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, description);
   g_assert_cmpuint (f->n_errors, ==, 0);
 }

@@ -36,23 +36,6 @@ copy_model (const char *dir, const char *name, const char *as)
 
 /* ---- Finding widgets ---- */
 
-typedef gboolean (*WidgetFunc) (GtkWidget *widget, gconstpointer data);
-
-static GtkWidget *
-find_widget (GtkWidget *root, WidgetFunc func, gconstpointer data)
-{
-  if (func (root, data))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, func, data);
-
-      if (found)
-        return found;
-    }
-  return NULL;
-}
-
 static gboolean
 is_label_text (GtkWidget *widget, gconstpointer text)
 {
@@ -99,7 +82,7 @@ is_row_of (GtkWidget *widget, gconstpointer path)
 static GtkWidget *
 library_row (TernWindow *w, const char *path)
 {
-  GtkWidget *row = find_widget (w->library_page, is_row_of, path);
+  GtkWidget *row = app_harness_find_widget (w->library_page, is_row_of, path);
 
   g_assert_nonnull (row);
   return row;
@@ -115,7 +98,7 @@ is_list_box (GtkWidget *widget, gconstpointer data)
 static char *
 rows_by_file (TernWindow *w)
 {
-  GtkWidget *list = find_widget (w->library_page, is_list_box, NULL);
+  GtkWidget *list = app_harness_find_widget (w->library_page, is_list_box, NULL);
   GString *order = g_string_new (NULL);
 
   for (GtkWidget *row = gtk_widget_get_first_child (list); row; row = gtk_widget_get_next_sibling (row))
@@ -132,7 +115,7 @@ rows_by_file (TernWindow *w)
 static gboolean
 row_loaded (GtkWidget *row)
 {
-  GtkWidget *tag = find_widget (row, is_label_text, "Loaded");
+  GtkWidget *tag = app_harness_find_widget (row, is_label_text, "Loaded");
   g_autofree char *description =
       g_strdup_printf ("Loaded · %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
   g_autofree char *mismatch =
@@ -160,13 +143,13 @@ find_toplevel (GType type)
 static void
 choose_from_menu (GtkWidget *row, const char *text)
 {
-  GtkWidget *more = find_widget (row, is_menu_button, NULL);
+  GtkWidget *more = app_harness_find_widget (row, is_menu_button, NULL);
 
   g_assert_nonnull (more);
   g_assert_true (gtk_widget_get_mapped (more));
   gtk_menu_button_popup (GTK_MENU_BUTTON (more));
 
-  GtkWidget *label = find_widget (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more))), is_label_text, text);
+  GtkWidget *label = app_harness_find_widget (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more))), is_label_text, text);
   if (label == NULL)
     g_error ("the row's menu has no item \"%s\"", text);
   GtkWidget *item = gtk_widget_get_ancestor (label, g_type_from_name ("GtkModelButton"));
@@ -193,11 +176,11 @@ model_menu_labels (TernWindow *w)
   g_assert_nonnull (popover);
   app_harness_wait ("the model menu to open", (gboolean (*) (gpointer)) gtk_widget_get_mapped, popover, 60);
 
-  GtkWidget *list = find_widget (popover, is_list_view, NULL);
+  GtkWidget *list = app_harness_find_widget (popover, is_list_view, NULL);
   g_assert_nonnull (list);
   for (GtkWidget *row = gtk_widget_get_first_child (list); row; row = gtk_widget_get_next_sibling (row))
     {
-      GtkWidget *label = find_widget (row, is_label, NULL);
+      GtkWidget *label = app_harness_find_widget (row, is_label, NULL);
       if (label && gtk_widget_get_visible (row))
         g_string_append_printf (labels, "%s%s", labels->len ? " | " : "", gtk_label_get_text (GTK_LABEL (label)));
     }
@@ -279,7 +262,7 @@ library_body (AppHarness *h, gpointer data)
   choose_from_menu (library_row (w, m->a), "Details…");
   GtkWindow *details = find_toplevel (TERN_TYPE_MODEL_DETAILS);
   g_assert_nonnull (details);
-  g_assert_null (find_widget (GTK_WIDGET (details), is_value_text, "Never"));
+  g_assert_null (app_harness_find_widget (GTK_WIDGET (details), is_value_text, "Never"));
   gtk_window_destroy (details);
 
   /* The two differ in the model menu by type and size. */
@@ -296,7 +279,7 @@ library_body (AppHarness *h, gpointer data)
    * moves to it. */
   g_action_group_activate_action (G_ACTION_GROUP (w), "new-conversation", NULL);
   show_library (w);
-  GtkWidget *use = find_widget (library_row (w, m->b), is_button_labelled, "_Use");
+  GtkWidget *use = app_harness_find_widget (library_row (w, m->b), is_button_labelled, "_Use");
   g_assert_true (gtk_widget_get_mapped (use));
   g_signal_emit_by_name (use, "clicked");
   g_object_set_data (G_OBJECT (w), "tern-window", w);

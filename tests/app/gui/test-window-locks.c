@@ -102,10 +102,7 @@ static gint64
 first_turn (World *w)
 {
   TernWindow *win = w->h->window;
-  g_autoptr (GFile) file = g_file_new_for_path (w->model);
-
-  tern_window_open_model_file (win, file);
-  app_harness_wait ("the model to load", app_harness_model_ready, win, 60);
+  app_harness_open_model (win, w->model);
   app_harness_send (win, "In the beginning");
   app_harness_wait ("the first reply", settled, win, 120);
   app_harness_sync (win);

@@ -139,24 +139,10 @@ fill_library (AppHarness *h, const char *const *names, guint n)
 }
 
 static gboolean
-is_remove_button (GtkWidget *widget)
+is_remove_button (GtkWidget *widget, gconstpointer data)
 {
   return GTK_IS_BUTTON (widget) && gtk_widget_get_visible (widget) &&
          g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), "_Remove from Library") == 0;
-}
-
-static GtkWidget *
-find_widget (GtkWidget *root, gboolean (*match) (GtkWidget *widget))
-{
-  if (match (root))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, match);
-      if (found)
-        return found;
-    }
-  return NULL;
 }
 
 static gboolean
@@ -188,7 +174,7 @@ missing_body (AppHarness *hp, gpointer data)
   g_assert_true (gtk_drop_down_get_selected_item (h.window->model_dropdown) == loaded);
 
   /* The banner offers to remove the model that is gone. */
-  GtkWidget *remove = find_widget (GTK_WIDGET (h.window->banner), is_remove_button);
+  GtkWidget *remove = app_harness_find_widget (GTK_WIDGET (h.window->banner), is_remove_button, NULL);
   g_assert_nonnull (remove);
   gtk_widget_activate (remove);
   app_harness_wait ("the model to leave the library", one_model_listed, h.window, 60);

@@ -21,16 +21,6 @@
 /* Short enough to be its conversation's title. */
 #define SECOND "Tell me of the ark."
 
-static void
-start_chat (AppHarness *h)
-{
-  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "data", "models", "kjv-tiny-q4_k_m.gguf", NULL);
-  g_autoptr (GFile) file = g_file_new_for_path (model);
-
-  tern_window_open_model_file (h->window, file);
-  app_harness_wait ("the model to load", app_harness_model_ready, h->window, 60);
-}
-
 static gboolean
 held (gpointer data)
 {
@@ -127,7 +117,7 @@ reading_body (AppHarness *hp, gpointer data)
   AppHarness h = *hp;
   GActionGroup *actions = G_ACTION_GROUP (h.window);
 
-  start_chat (&h);
+  app_harness_open_model (h.window, NULL);
   app_harness_send (h.window, QUESTION);
   /* Before the main loop runs again: the message, and no empty page. */
   g_assert_cmpuint (app_harness_n_messages (h.window), >=, 1);
@@ -209,7 +199,7 @@ rate_body (AppHarness *hp, gpointer data)
   AppHarness h = *hp;
   Seen seen = { h.window };
 
-  start_chat (&h);
+  app_harness_open_model (h.window, NULL);
   /* After the window's own handler, which updates the row. */
   gulong handler = g_signal_connect (h.window->service, "prompt-progress", G_CALLBACK (on_prompt_progress), &seen);
   app_harness_send (h.window, QUESTION);
@@ -264,7 +254,7 @@ stop_at_end_body (AppHarness *hp, gpointer data)
 {
   AppHarness h = *hp;
 
-  start_chat (&h);
+  app_harness_open_model (h.window, NULL);
   tern_service_testing_set_progress_hook (h.window->service, stop_at_end_of_prompt, NULL);
   app_harness_send (h.window, QUESTION);
   app_harness_wait ("the window to be ready", app_harness_idle, h.window, 60);
@@ -305,7 +295,7 @@ stopped_body (AppHarness *hp, gpointer data)
 {
   AppHarness h = *hp;
 
-  start_chat (&h);
+  app_harness_open_model (h.window, NULL);
   tern_service_testing_set_token_hook (h.window->service, stop_at_token, NULL);
   app_harness_send (h.window, QUESTION);
   app_harness_wait ("the reply", answered, h.window, 60);
@@ -364,7 +354,7 @@ switch_body (AppHarness *hp, gpointer data)
   AppHarness h = *hp;
   g_autoptr (GSettings) settings = g_settings_new (TERN_APPLICATION_ID);
 
-  start_chat (&h);
+  app_harness_open_model (h.window, NULL);
   g_settings_set_int (settings, "max-tokens", 4);
   app_harness_send (h.window, "First");
   app_harness_wait ("the first reply", answered, h.window, 60);

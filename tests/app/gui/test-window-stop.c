@@ -15,16 +15,6 @@
 /* An operation in the second layer of the prompt's pass. */
 #define HELD_OP 20
 
-static void
-start_chat (AppHarness *h)
-{
-  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "data", "models", "kjv-tiny-q4_k_m.gguf", NULL);
-  g_autoptr (GFile) file = g_file_new_for_path (model);
-
-  tern_window_open_model_file (h->window, file);
-  app_harness_wait ("the model to load", app_harness_model_ready, h->window, 60);
-}
-
 static gboolean
 held (gpointer data)
 {
@@ -56,7 +46,7 @@ stop_body (AppHarness *hp, gpointer data)
   AppHarness h = *hp;
   GActionGroup *actions = G_ACTION_GROUP (h.window);
 
-  start_chat (&h);
+  app_harness_open_model (h.window, NULL);
   app_harness_send (h.window, QUESTION);
   app_harness_wait ("the engine to read the message", held, NULL, 60);
   g_assert_true (g_action_group_get_action_enabled (actions, "stop"));
@@ -124,7 +114,7 @@ quit_body (AppHarness *hp, gpointer data)
 {
   AppHarness h = *hp;
 
-  start_chat (&h);
+  app_harness_open_model (h.window, NULL);
   app_harness_send (h.window, QUESTION);
   app_harness_wait ("the engine to read the message", held, NULL, 60);
   /* Returning quits, as app.quit does. */

@@ -99,11 +99,7 @@ idle_with_reply (gpointer data)
 static void
 start_model (AppHarness *h)
 {
-  g_autofree char *model = g_test_build_filename (G_TEST_DIST, "data", "models", "kjv-tiny-q4_k_m.gguf", NULL);
-  g_autoptr (GFile) file = g_file_new_for_path (model);
-
-  tern_window_open_model_file (h->window, file);
-  app_harness_wait ("the model to load", app_harness_model_ready, h->window, 60);
+  app_harness_open_model (h->window, NULL);
   app_harness_sync (h->window);
 }
 

@@ -32,10 +32,7 @@ copy_model (const char *dir)
 static void
 start_chat (AppHarness *h, const char *model)
 {
-  g_autoptr (GFile) file = g_file_new_for_path (model);
-
-  tern_window_open_model_file (h->window, file);
-  app_harness_wait ("the model to load", app_harness_model_ready, h->window, 60);
+  app_harness_open_model (h->window, model);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (h->window->main_stack), ==, "chat");
 }
 
@@ -828,22 +825,8 @@ check_banner (const char *word)
   app_harness_clear (&h);
 }
 
-static GtkWidget *
-find_widget (GtkWidget *root, gboolean (*match) (GtkWidget *widget))
-{
-  if (match (root))
-    return root;
-  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
-    {
-      GtkWidget *found = find_widget (child, match);
-      if (found)
-        return found;
-    }
-  return NULL;
-}
-
 static gboolean
-is_changed_warning (GtkWidget *widget)
+is_changed_warning (GtkWidget *widget, gconstpointer data)
 {
   return GTK_IS_IMAGE (widget) && gtk_widget_get_visible (widget) &&
          g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (widget)), "dialog-warning-symbolic") == 0 &&
@@ -855,7 +838,7 @@ library_marks_changed (gpointer data)
 {
   TernWindow *w = data;
 
-  return find_widget (w->library_page, is_changed_warning) != NULL;
+  return app_harness_find_widget (w->library_page, is_changed_warning, NULL) != NULL;
 }
 
 /* The model file cut to half while chatting (the issue's SIGBUS): the
