@@ -183,8 +183,9 @@ test_not_a_database (void)
 {
   Case c = { "damaged, or is not a Tern database", FALSE, make_dir () };
   g_autofree char *path = g_build_filename (c.dir, "tern.db", NULL);
+  g_autofree char *bytes = g_strnfill (8192, 'j');
 
-  g_assert_true (g_file_set_contents (path, g_strnfill (8192, 'j'), 8192, NULL));
+  g_assert_true (g_file_set_contents (path, bytes, 8192, NULL));
   run_case (&c);
   test_remove_tree (c.dir);
   g_free (c.dir);

@@ -257,9 +257,10 @@ test_corrupt (void)
   g_autofree char *junk = g_build_filename (dir, "junk.db", NULL);
   g_autofree char *path = g_build_filename (dir, "tern.db", NULL);
   g_autofree char *contents = NULL;
+  g_autofree char *bytes = g_strnfill (8192, 'j');
   gsize len;
 
-  g_assert_true (g_file_set_contents (junk, g_strnfill (8192, 'j'), 8192, NULL));
+  g_assert_true (g_file_set_contents (junk, bytes, 8192, NULL));
   g_assert_null (tern_store_open (junk, &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT);
   g_assert_nonnull (strstr (error->message, "not a Tern database"));
