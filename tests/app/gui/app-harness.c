@@ -140,6 +140,30 @@ app_harness_find_widget (GtkWidget *root, AppHarnessMatch match, gconstpointer d
   return NULL;
 }
 
+gboolean
+app_harness_is_label_text (GtkWidget *widget, gconstpointer text)
+{
+  return GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
+}
+
+gboolean
+app_harness_is_value_text (GtkWidget *widget, gconstpointer text)
+{
+  return app_harness_is_label_text (widget, text) && gtk_label_get_selectable (GTK_LABEL (widget));
+}
+
+gboolean
+app_harness_is_button_labelled (GtkWidget *widget, gconstpointer label)
+{
+  return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
+}
+
+gboolean
+app_harness_is_menu_button (GtkWidget *widget, gconstpointer data)
+{
+  return GTK_IS_MENU_BUTTON (widget);
+}
+
 void
 app_harness_open_model (TernWindow *window, const char *path)
 {

@@ -47,6 +47,12 @@ typedef gboolean (*AppHarnessMatch) (GtkWidget *widget, gconstpointer data);
  * when none does. */
 GtkWidget *app_harness_find_widget (GtkWidget *root, AppHarnessMatch match, gconstpointer data);
 
+/* Matches for app_harness_find_widget. */
+gboolean app_harness_is_label_text (GtkWidget *widget, gconstpointer text);       /* a label showing @text */
+gboolean app_harness_is_value_text (GtkWidget *widget, gconstpointer text);       /* a selectable one: a value */
+gboolean app_harness_is_button_labelled (GtkWidget *widget, gconstpointer label); /* a button labelled @label */
+gboolean app_harness_is_menu_button (GtkWidget *widget, gconstpointer data);      /* any menu button */
+
 /* Opens the model file at @path (NULL: the kjv-tiny fixture) as `tern PATH`
  * does, and waits until it is loaded. */
 void app_harness_open_model (TernWindow *window, const char *path);

@@ -127,12 +127,6 @@ is_any_row (GtkWidget *widget, gconstpointer data)
 }
 
 static gboolean
-is_button_labelled (GtkWidget *widget, gconstpointer label)
-{
-  return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
-}
-
-static gboolean
 is_button_tooltip (GtkWidget *widget, gconstpointer tooltip)
 {
   return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_widget_get_tooltip_text (widget), tooltip) == 0;
@@ -142,19 +136,6 @@ static gboolean
 is_warning (GtkWidget *widget, gconstpointer data)
 {
   return GTK_IS_IMAGE (widget) && g_strcmp0 (gtk_image_get_icon_name (GTK_IMAGE (widget)), "dialog-warning-symbolic") == 0;
-}
-
-static gboolean
-is_label_text (GtkWidget *widget, gconstpointer text)
-{
-  return GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
-}
-
-/* A value of the details: a selectable label (titles are not). */
-static gboolean
-is_value_text (GtkWidget *widget, gconstpointer text)
-{
-  return is_label_text (widget, text) && gtk_label_get_selectable (GTK_LABEL (widget));
 }
 
 static gboolean
@@ -260,24 +241,18 @@ click (GtkWidget *button)
   g_signal_emit_by_name (button, "clicked");
 }
 
-static gboolean
-is_menu_button (GtkWidget *widget, gconstpointer data)
-{
-  return GTK_IS_MENU_BUTTON (widget);
-}
-
 /* Opens the menu of @row and clicks its item @text, as a pointer would. */
 static void
 choose_from_menu (GtkWidget *row, const char *text)
 {
-  GtkWidget *more = app_harness_find_widget (row, is_menu_button, NULL);
+  GtkWidget *more = app_harness_find_widget (row, app_harness_is_menu_button, NULL);
 
   g_assert_nonnull (more);
   g_assert_true (gtk_widget_get_mapped (more));
   gtk_menu_button_popup (GTK_MENU_BUTTON (more));
 
   GtkWidget *popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more)));
-  GtkWidget *label = app_harness_find_widget (popover, is_label_text, text);
+  GtkWidget *label = app_harness_find_widget (popover, app_harness_is_label_text, text);
 
   if (label == NULL)
     g_error ("the row's menu has no item \"%s\"", text);
@@ -456,7 +431,7 @@ test_empty (Fixture *f, gconstpointer data)
   g_assert_cmpstr (adw_status_page_get_description (ADW_STATUS_PAGE (status)), ==,
                    "Add a GGUF model file to chat with it");
 
-  GtkWidget *add = app_harness_find_widget (status, is_button_labelled, "_Add a Model…");
+  GtkWidget *add = app_harness_find_widget (status, app_harness_is_button_labelled, "_Add a Model…");
   g_assert_nonnull (add);
   g_assert_true (gtk_widget_get_mapped (add));
   g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (add)), ==, "library.add");
@@ -492,7 +467,7 @@ test_add (Fixture *f, gconstpointer data)
   g_assert_cmpstr (page_state (f), ==, "list");
 
   /* "Use" says which model and where its file is. */
-  GtkWidget *use = app_harness_find_widget (row, is_button_labelled, "_Use");
+  GtkWidget *use = app_harness_find_widget (row, app_harness_is_button_labelled, "_Use");
   click (use);
   g_assert_cmpint (f->activated, ==, model->id);
   g_assert_cmpstr (f->activated_path, ==, model->path);
@@ -647,7 +622,7 @@ warning_shown (gpointer data)
 static GtkWidget *
 use_button (Fixture *f, const char *title)
 {
-  GtkWidget *use = app_harness_find_widget (find_row (f, title), is_button_labelled, "_Use");
+  GtkWidget *use = app_harness_find_widget (find_row (f, title), app_harness_is_button_labelled, "_Use");
 
   g_assert_nonnull (use);
   return use;
@@ -750,7 +725,7 @@ test_details (Fixture *f, gconstpointer data)
                              hash, "Ready", "Never", added };
   for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
     {
-      GtkWidget *label = app_harness_find_widget (GTK_WIDGET (details), is_value_text, expected[i]);
+      GtkWidget *label = app_harness_find_widget (GTK_WIDGET (details), app_harness_is_value_text, expected[i]);
 
       if (label == NULL)
         g_error ("the details do not show \"%s\"", expected[i]);
@@ -764,8 +739,8 @@ test_details (Fixture *f, gconstpointer data)
   g_assert_nonnull (app_harness_find_widget (GTK_WIDGET (details), is_button_tooltip, "Copy Header SHA-256"));
   /* The path is long: it shows its start and its file name, and never
    * takes more than its line. */
-  GtkWidget *location = app_harness_find_widget (GTK_WIDGET (details), is_value_text, model->path);
-  GtkWidget *ready = app_harness_find_widget (GTK_WIDGET (details), is_value_text, "Ready");
+  GtkWidget *location = app_harness_find_widget (GTK_WIDGET (details), app_harness_is_value_text, model->path);
+  GtkWidget *ready = app_harness_find_widget (GTK_WIDGET (details), app_harness_is_value_text, "Ready");
   g_assert_cmpint (gtk_widget_get_height (location), ==, gtk_widget_get_height (ready));
   g_assert_nonnull (app_harness_find_widget (GTK_WIDGET (details), is_button_tooltip, "Copy Location"));
   close_details (details);
@@ -775,7 +750,7 @@ test_details (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_remove (path), ==, 0);
   details = open_details (f, model->name);
   g_assert_cmpint (tern_model_details_get_status (details), ==, TERN_MODEL_MISSING);
-  g_assert_nonnull (app_harness_find_widget (GTK_WIDGET (details), is_label_text, "File missing"));
+  g_assert_nonnull (app_harness_find_widget (GTK_WIDGET (details), app_harness_is_label_text, "File missing"));
   WarningWait wait = { f, model->name, "File missing" };
   g_assert_true (warning_shown (&wait));
   close_details (details);
@@ -798,7 +773,7 @@ static gboolean
 tag_shown (Fixture *f, const char *path)
 {
   GtkWidget *row = app_harness_find_widget (GTK_WIDGET (f->page), is_row_of, path);
-  GtkWidget *tag = row ? app_harness_find_widget (row, is_label_text, "Loaded") : NULL;
+  GtkWidget *tag = row ? app_harness_find_widget (row, app_harness_is_label_text, "Loaded") : NULL;
 
   return tag != NULL && gtk_widget_get_visible (tag);
 }

@@ -37,24 +37,6 @@ copy_model (const char *dir, const char *name, const char *as)
 /* ---- Finding widgets ---- */
 
 static gboolean
-is_label_text (GtkWidget *widget, gconstpointer text)
-{
-  return GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0;
-}
-
-static gboolean
-is_value_text (GtkWidget *widget, gconstpointer text)
-{
-  return is_label_text (widget, text) && gtk_label_get_selectable (GTK_LABEL (widget));
-}
-
-static gboolean
-is_button_labelled (GtkWidget *widget, gconstpointer label)
-{
-  return GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0;
-}
-
-static gboolean
 is_label (GtkWidget *widget, gconstpointer data)
 {
   return GTK_IS_LABEL (widget);
@@ -64,12 +46,6 @@ static gboolean
 is_list_view (GtkWidget *widget, gconstpointer data)
 {
   return GTK_IS_LIST_VIEW (widget);
-}
-
-static gboolean
-is_menu_button (GtkWidget *widget, gconstpointer data)
-{
-  return GTK_IS_MENU_BUTTON (widget);
 }
 
 /* A library row is the model's file: its tooltip. */
@@ -115,7 +91,7 @@ rows_by_file (TernWindow *w)
 static gboolean
 row_loaded (GtkWidget *row)
 {
-  GtkWidget *tag = app_harness_find_widget (row, is_label_text, "Loaded");
+  GtkWidget *tag = app_harness_find_widget (row, app_harness_is_label_text, "Loaded");
   g_autofree char *description =
       g_strdup_printf ("Loaded · %s", adw_action_row_get_subtitle (ADW_ACTION_ROW (row)));
   g_autofree char *mismatch =
@@ -143,13 +119,13 @@ find_toplevel (GType type)
 static void
 choose_from_menu (GtkWidget *row, const char *text)
 {
-  GtkWidget *more = app_harness_find_widget (row, is_menu_button, NULL);
+  GtkWidget *more = app_harness_find_widget (row, app_harness_is_menu_button, NULL);
 
   g_assert_nonnull (more);
   g_assert_true (gtk_widget_get_mapped (more));
   gtk_menu_button_popup (GTK_MENU_BUTTON (more));
 
-  GtkWidget *label = app_harness_find_widget (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more))), is_label_text, text);
+  GtkWidget *label = app_harness_find_widget (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more))), app_harness_is_label_text, text);
   if (label == NULL)
     g_error ("the row's menu has no item \"%s\"", text);
   GtkWidget *item = gtk_widget_get_ancestor (label, g_type_from_name ("GtkModelButton"));
@@ -262,7 +238,7 @@ library_body (AppHarness *h, gpointer data)
   choose_from_menu (library_row (w, m->a), "Details…");
   GtkWindow *details = find_toplevel (TERN_TYPE_MODEL_DETAILS);
   g_assert_nonnull (details);
-  g_assert_null (app_harness_find_widget (GTK_WIDGET (details), is_value_text, "Never"));
+  g_assert_null (app_harness_find_widget (GTK_WIDGET (details), app_harness_is_value_text, "Never"));
   gtk_window_destroy (details);
 
   /* The two differ in the model menu by type and size. */
@@ -279,7 +255,7 @@ library_body (AppHarness *h, gpointer data)
    * moves to it. */
   g_action_group_activate_action (G_ACTION_GROUP (w), "new-conversation", NULL);
   show_library (w);
-  GtkWidget *use = app_harness_find_widget (library_row (w, m->b), is_button_labelled, "_Use");
+  GtkWidget *use = app_harness_find_widget (library_row (w, m->b), app_harness_is_button_labelled, "_Use");
   g_assert_true (gtk_widget_get_mapped (use));
   g_signal_emit_by_name (use, "clicked");
   g_object_set_data (G_OBJECT (w), "tern-window", w);
