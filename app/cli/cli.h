@@ -26,6 +26,7 @@ int cli_logits (int argc, char **argv);
 int cli_perplexity (int argc, char **argv);
 int cli_bench (int argc, char **argv);
 int cli_make_model (int argc, char **argv);
+int cli_compress (int argc, char **argv);
 int cli_template (int argc, char **argv);
 int cli_devices (int argc, char **argv);
 

@@ -25,6 +25,7 @@ static const Command commands[] = {
   { "perplexity", cli_perplexity, "measure perplexity on a text, as llama.cpp does" },
   { "bench", cli_bench, "measure prompt and generation speed, as llama-bench does" },
   { "make-model", cli_make_model, "write a model with random weights" },
+  { "compress", cli_compress, "make a model's weights ternary, with a report of what it cost" },
   { "devices", cli_devices, "list the devices Tern can compute on" },
 };
 

@@ -15,6 +15,7 @@ typedef struct {
   gint64 row_len; /* ne[0] */
   gint64 n_rows;  /* the product of the other dimensions */
   gsize row_bytes;
+  const guint8 *raw; /* the tensor's bytes as stored, or NULL: made by the row function */
 } Tensor;
 
 struct TernModelWriter {
@@ -24,6 +25,8 @@ struct TernModelWriter {
   GArray *tensors; /* Tensor, in file order */
   guint64 n_elements, n_bytes;
   gboolean written; /* write was called: nothing can be added */
+  TernTensorDoneFn tensor_done;
+  gpointer tensor_done_data;
 };
 
 gboolean
@@ -73,23 +76,12 @@ tern_model_writer_metadata (TernModelWriter *writer)
   return writer->gguf;
 }
 
-gboolean
-tern_model_writer_add_tensor (TernModelWriter *writer, const char *name, TernType type, guint32 n_dims,
-                              const gint64 *ne, GError **error)
+static void
+declare (TernModelWriter *writer, const char *name, TernType type, guint32 n_dims, const gint64 *ne,
+         const guint8 *raw)
 {
-  Tensor t = { .type = type, .row_len = ne[0], .n_rows = 1 };
+  Tensor t = { .type = type, .row_len = ne[0], .n_rows = 1, .raw = raw };
 
-  g_return_val_if_fail (writer != NULL && !writer->written, FALSE);
-  g_return_val_if_fail (n_dims >= 1 && n_dims <= TERN_GGUF_MAX_DIMS, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (!tern_model_writer_type_supported (type) || ne[0] % tern_type_info (type)->block_elems != 0)
-    {
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED,
-                   "%s: rows of %" G_GINT64_FORMAT " elements cannot be stored as %s", name, ne[0],
-                   tern_type_name (type));
-      return FALSE;
-    }
   for (guint32 d = 1; d < n_dims; d++)
     t.n_rows *= ne[d];
   t.row_bytes = tern_type_row_bytes (type, t.row_len);
@@ -97,7 +89,78 @@ tern_model_writer_add_tensor (TernModelWriter *writer, const char *name, TernTyp
   g_array_append_val (writer->tensors, t);
   writer->n_elements += (guint64) (t.row_len * t.n_rows);
   writer->n_bytes += (guint64) t.row_bytes * (guint64) t.n_rows;
+}
+
+static gboolean
+rows_fit (const char *name, TernType type, const gint64 *ne, GError **error)
+{
+  if (ne[0] % tern_type_info (type)->block_elems == 0)
+    return TRUE;
+  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED,
+               "%s: rows of %" G_GINT64_FORMAT " elements cannot be stored as %s", name, ne[0], tern_type_name (type));
+  return FALSE;
+}
+
+gboolean
+tern_model_writer_add_tensor (TernModelWriter *writer, const char *name, TernType type, guint32 n_dims,
+                              const gint64 *ne, GError **error)
+{
+  g_return_val_if_fail (writer != NULL && !writer->written, FALSE);
+  g_return_val_if_fail (n_dims >= 1 && n_dims <= TERN_GGUF_MAX_DIMS, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!tern_model_writer_type_supported (type))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED, "%s: tensors cannot be written as %s",
+                   name, tern_type_name (type));
+      return FALSE;
+    }
+  if (!rows_fit (name, type, ne, error))
+    return FALSE;
+  declare (writer, name, type, n_dims, ne, NULL);
   return TRUE;
+}
+
+gboolean
+tern_model_writer_add_tensor_bytes (TernModelWriter *writer, const char *name, TernType type, guint32 n_dims,
+                                    const gint64 *ne, const void *data, guint64 n_bytes, GError **error)
+{
+  const TernTypeInfo *info = tern_type_info (type);
+  guint64 n_rows = 1;
+
+  g_return_val_if_fail (writer != NULL && !writer->written, FALSE);
+  g_return_val_if_fail (n_dims >= 1 && n_dims <= TERN_GGUF_MAX_DIMS, FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (info == NULL || !info->storage)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED, "%s: type %u is no storage type", name,
+                   (guint) type);
+      return FALSE;
+    }
+  if (!rows_fit (name, type, ne, error))
+    return FALSE;
+  for (guint32 d = 1; d < n_dims; d++)
+    n_rows *= (guint64) ne[d];
+  if (n_bytes != n_rows * tern_type_row_bytes (type, ne[0]))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED,
+                   "%s: %" G_GUINT64_FORMAT " bytes are not a %s tensor of this shape", name, n_bytes,
+                   tern_type_name (type));
+      return FALSE;
+    }
+  declare (writer, name, type, n_dims, ne, data);
+  return TRUE;
+}
+
+void
+tern_model_writer_set_tensor_done (TernModelWriter *writer, TernTensorDoneFn done, gpointer user_data)
+{
+  g_return_if_fail (writer != NULL && !writer->written);
+
+  writer->tensor_done = done;
+  writer->tensor_done_data = user_data;
 }
 
 guint64
@@ -214,13 +277,16 @@ tern_model_writer_write (TernModelWriter *writer, TernRowFn rows, gpointer user_
             }
           chunk.n_rows = MIN (n, t->n_rows - chunk.row0);
           len = (gsize) chunk.n_rows * t->row_bytes;
-          tern_thread_pool_run (pool, chunk_run, &chunk);
-          if (!tern_gguf_writer_write (writer->gguf, out, len, error))
+          if (t->raw == NULL)
+            tern_thread_pool_run (pool, chunk_run, &chunk);
+          if (!tern_gguf_writer_write (writer->gguf, t->raw ? t->raw + chunk.row0 * t->row_bytes : out, len, error))
             return FALSE;
           done += len;
           if (progress)
             progress ((double) done / (double) writer->n_bytes, progress_data);
         }
+      if (writer->tensor_done)
+        writer->tensor_done (i, writer->tensor_done_data);
     }
   return tern_gguf_writer_finish (writer->gguf, error);
 }

@@ -47,3 +47,27 @@ tern_type_policy_choose (const TernTypePolicy *policy, const char *name, guint32
 
   return policy->types[tern_tensor_role (name, n_dims)];
 }
+
+static gboolean
+fits (TernType type, gint64 row_len)
+{
+  return row_len % tern_type_info (type)->block_elems == 0;
+}
+
+TernType
+tern_type_policy_fit_rows (TernType type, TernTensorRole role, gint64 row_len)
+{
+  TernType fallback;
+
+  g_return_val_if_fail (tern_type_info (type) != NULL, TERN_TYPE_F32);
+
+  if (fits (type, row_len))
+    return type;
+  if (role == TERN_TENSOR_ROLE_OUTPUT)
+    fallback = TERN_TYPE_Q8_0;
+  else if (type == TERN_TYPE_TQ1_0 || type == TERN_TYPE_TQ2_0 || type == TERN_TYPE_Q2_K || type == TERN_TYPE_Q3_K)
+    fallback = TERN_TYPE_Q4_0;
+  else
+    fallback = TERN_TYPE_Q8_0;
+  return fits (fallback, row_len) ? fallback : TERN_TYPE_F16;
+}

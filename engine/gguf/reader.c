@@ -3,6 +3,8 @@
 #include <tern/error.h>
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "guard.h"
 
@@ -588,6 +590,24 @@ gint64
 tern_gguf_tensor_n_elems (const TernGgufTensor *t)
 {
   return t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
+}
+
+void
+tern_gguf_release_tensor (const TernGguf *gguf, const TernGgufTensor *tensor)
+{
+  guintptr page = (guintptr) sysconf (_SC_PAGESIZE);
+  guintptr start, end;
+
+  g_return_if_fail (gguf != NULL && tensor != NULL);
+
+  start = ((guintptr) tensor->data + page - 1) / page * page;
+  end = ((guintptr) tensor->data + tensor->n_bytes) / page * page;
+
+  /* Only a file's mapping: dropping pages of memory would zero them. Only
+   * the tensor's whole pages: their neighbours may still be in use. */
+  if (gguf->guard < 0 || end <= start)
+    return;
+  madvise ((void *) start, end - start, MADV_DONTNEED);
 }
 
 /* Typed access. */

@@ -141,6 +141,13 @@ const TernGgufTensor *tern_gguf_find_tensor (const TernGguf *gguf, const char *n
 /* Elements in the tensor. */
 gint64 tern_gguf_tensor_n_elems (const TernGgufTensor *tensor);
 
+/* Gives back the memory of the pages of @tensor's data that the process
+ * holds (they are read from the file again when touched), so that a
+ * program going once through a file, as compression does, keeps resident
+ * only what it reads now. Does nothing for a TernGguf made from bytes.
+ * Any thread. */
+void tern_gguf_release_tensor (const TernGguf *gguf, const TernGgufTensor *tensor);
+
 /* Writer. Calls go in this order: add metadata and tensor infos, then
  * begin_data (which writes the header, metadata and infos), then the bytes
  * of each tensor in the order they were added, possibly in pieces, then

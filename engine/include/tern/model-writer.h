@@ -28,6 +28,10 @@ typedef struct TernModelWriter TernModelWriter;
  * give the same values whatever the thread. */
 typedef void (*TernRowFn) (gsize tensor, gint64 row, float *out, gpointer user_data);
 
+/* Called on the thread that writes, once all rows of tensor @tensor are
+ * written. */
+typedef void (*TernTensorDoneFn) (gsize tensor, gpointer user_data);
+
 /* Whether tensors of @type can be written: a storage type with a quantizer
  * (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, TQ1_0, TQ2_0). */
 gboolean tern_model_writer_type_supported (TernType type);
@@ -48,6 +52,17 @@ TernGgufWriter *tern_model_writer_metadata (TernModelWriter *writer);
  * ne[0] elements is not a whole number of @type's blocks. */
 gboolean tern_model_writer_add_tensor (TernModelWriter *writer, const char *name, TernType type, guint32 n_dims,
                                        const gint64 *ne, GError **error);
+
+/* Declares the next tensor as @data, @n_bytes of @type's blocks stored as
+ * they are (no row function is called for it): for a tensor copied from
+ * another file. @data must stay valid until the write. UNSUPPORTED when
+ * @n_bytes is not the size of such a tensor. */
+gboolean tern_model_writer_add_tensor_bytes (TernModelWriter *writer, const char *name, TernType type, guint32 n_dims,
+                                             const gint64 *ne, const void *data, guint64 n_bytes, GError **error);
+
+/* Has @done called after each tensor while the file is written (before
+ * write). */
+void tern_model_writer_set_tensor_done (TernModelWriter *writer, TernTensorDoneFn done, gpointer user_data);
 
 /* Elements and bytes of the tensors declared so far. */
 guint64 tern_model_writer_n_elements (const TernModelWriter *writer);

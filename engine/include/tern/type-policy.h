@@ -36,4 +36,13 @@ void tern_type_policy_init (TernTypePolicy *policy, TernType type);
 /* The type @policy gives tensor @name of @n_dims dimensions. */
 TernType tern_type_policy_choose (const TernTypePolicy *policy, const char *name, guint32 n_dims);
 
+/* The type a tensor of @role gets instead of @type when its rows of
+ * @row_len weights are not whole blocks of @type (@type itself when they
+ * are), as llama-quantize falls back: Q8_0 for the output matrix; for the
+ * others a type of 32-weight blocks of about @type's size, Q4_0 for the
+ * ternary types and Q2_K/Q3_K (llama.cpp: IQ4_NL, which Tern cannot
+ * write, of the same size) and Q8_0 for Q4_K and Q6_K (llama.cpp: Q5_0
+ * and Q8_0); F16 when rows are not whole blocks of that either. */
+TernType tern_type_policy_fit_rows (TernType type, TernTensorRole role, gint64 row_len);
+
 G_END_DECLS

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Compressing a model to ternary weights: the plan (each tensor's type and
+ * place, llama-quantize's), the rows (the input's dequantized, projected
+ * by the method) and the report (what each tensor lost). */
+#include <tern/compress.h>
+#include <tern/error.h>
+#include <tern/gguf.h>
+#include <tern/model-writer.h>
+#include <tern/type-policy.h>
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "compress/ternarize.h"
+#include "quant/quant.h"
+
+/* llama.cpp's GGML_QNT_VERSION and its file types (llama_ftype). */
+#define QUANTIZATION_VERSION 2
+#define FILE_TYPE_TQ1_0 36
+#define FILE_TYPE_TQ2_0 37
+
+static const char *const method_names[TERN_COMPRESS_N_METHODS] = { "absmax", "absmean", "twn" };
+
+const char *
+tern_compress_method_name (TernCompressMethod method)
+{
+  g_return_val_if_fail (method < TERN_COMPRESS_N_METHODS, NULL);
+
+  return method_names[method];
+}
+
+gboolean
+tern_compress_method_from_name (const char *name, TernCompressMethod *out)
+{
+  for (guint m = 0; m < TERN_COMPRESS_N_METHODS; m++)
+    if (g_strcmp0 (name, method_names[m]) == 0)
+      {
+        *out = m;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+tern_compress_params_init (TernCompressParams *params)
+{
+  *params = (TernCompressParams) { .type = TERN_TYPE_TQ2_0, .method = TERN_COMPRESS_TWN };
+}
+
+/* One output tensor: where its rows come from and what they lost. */
+typedef struct {
+  const TernGgufTensor *src;
+  TernType out_type;
+  gboolean ternary;        /* stored TQ1_0 / TQ2_0 */
+  gboolean copied;         /* the input's bytes, as they are */
+  gsize in_row_bytes;
+  int absmean_ready;       /* atomic: @absmean_scale is set */
+  float absmean_scale;
+  /* Under the job's lock. */
+  double sum_sq, err_sq;
+  guint64 zeros;
+} Plan;
+
+typedef struct {
+  TernGguf *in;
+  TernCompressMethod method;
+  Plan *plans;             /* in the output's order */
+  gsize n_plans;
+  GMutex lock;
+} Job;
+
+/* llama.cpp's weight_name_comparer: tensors outside the layers first, then
+ * layer by layer (by number), by name within each. */
+static int
+layer_of (const char *name)
+{
+  int layer = -1;
+
+  if (sscanf (name, "blk.%d.", &layer) != 1)
+    return -1;
+  return layer;
+}
+
+static int
+compare_tensors (gconstpointer a, gconstpointer b)
+{
+  const TernGgufTensor *ta = *(const TernGgufTensor *const *) a;
+  const TernGgufTensor *tb = *(const TernGgufTensor *const *) b;
+  int la = layer_of (ta->name), lb = layer_of (tb->name);
+
+  if (la != lb)
+    return la < lb ? -1 : 1;
+  return strcmp (ta->name, tb->name);
+}
+
+/* The type llama-quantize gives @t: only matrices named "…weight" are
+ * quantized (others keep their type), the embeddings of a model without an
+ * output matrix are its output matrix. */
+static TernType
+choose_type (const TernGguf *in, const TernGgufTensor *t, TernType type)
+{
+  TernTypePolicy policy;
+  TernTensorRole role = tern_tensor_role (t->name, t->n_dims);
+
+  if (role == TERN_TENSOR_ROLE_VECTOR || !g_str_has_suffix (t->name, "weight"))
+    return t->type;
+  if (role == TERN_TENSOR_ROLE_TOKEN_EMBD && tern_gguf_find_tensor (in, "output.weight") == NULL)
+    role = TERN_TENSOR_ROLE_OUTPUT;
+  tern_type_policy_init (&policy, type);
+  return tern_type_policy_fit_rows (policy.types[role], role, t->ne[0]);
+}
+
+static gboolean
+make_plans (Job *job, TernType type, GError **error)
+{
+  gsize n = tern_gguf_n_tensors (job->in);
+  g_autofree const TernGgufTensor **order = g_new (const TernGgufTensor *, MAX (n, 1));
+
+  if (tern_gguf_find (job->in, "general.architecture") == NULL || n == 0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_FORMAT,
+                   "%s: not a model (no general.architecture key or no tensors)", tern_gguf_name (job->in));
+      return FALSE;
+    }
+  for (gsize i = 0; i < n; i++)
+    order[i] = tern_gguf_tensor (job->in, i);
+  qsort (order, n, sizeof *order, compare_tensors);
+
+  job->plans = g_new0 (Plan, n);
+  job->n_plans = n;
+  for (gsize i = 0; i < n; i++)
+    {
+      Plan *p = &job->plans[i];
+
+      p->src = order[i];
+      p->out_type = choose_type (job->in, p->src, type);
+      p->ternary = p->out_type == TERN_TYPE_TQ1_0 || p->out_type == TERN_TYPE_TQ2_0;
+      p->copied = p->out_type == p->src->type;
+      p->in_row_bytes = tern_type_row_bytes (p->src->type, p->src->ne[0]);
+      if (tern_quant_dequant_row (p->src->type) == NULL)
+        {
+          g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED, "%s: tensor %s is %s, which Tern cannot read",
+                       tern_gguf_name (job->in), p->src->name, tern_type_name (p->src->type));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Metadata as llama-quantize writes it: the input's keys in order, then
+ * the quantization version and the file type. */
+static void
+copy_metadata (const TernGguf *in, TernGgufWriter *out, TernType type)
+{
+  tern_gguf_writer_set_alignment (out, tern_gguf_alignment (in));
+  for (gsize i = 0; i < tern_gguf_n_kv (in); i++)
+    {
+      const char *key = tern_gguf_kv_key (in, i);
+
+      if (strcmp (key, "general.file_type") != 0 && strcmp (key, "general.quantization_version") != 0)
+        tern_gguf_writer_add_value (out, key, tern_gguf_kv_value (in, i));
+    }
+  tern_gguf_writer_add_uint32 (out, "general.quantization_version", QUANTIZATION_VERSION);
+  tern_gguf_writer_add_uint32 (out, "general.file_type", type == TERN_TYPE_TQ1_0 ? FILE_TYPE_TQ1_0 : FILE_TYPE_TQ2_0);
+}
+
+/* The tensor's absmean scale, made by the first row that needs it. */
+static float
+absmean_scale (Job *job, Plan *p)
+{
+  if (!g_atomic_int_get (&p->absmean_ready))
+    {
+      g_mutex_lock (&job->lock);
+      if (!p->absmean_ready)
+        {
+          TernDequantRowFn dequant = tern_quant_dequant_row (p->src->type);
+          g_autofree float *row = g_new (float, p->src->ne[0]);
+          gint64 n_rows = tern_gguf_tensor_n_elems (p->src) / p->src->ne[0];
+          TernAbsmeanScale scale;
+
+          tern_absmean_scale_init (&scale);
+          for (gint64 r = 0; r < n_rows; r++)
+            {
+              dequant ((const guint8 *) p->src->data + r * p->in_row_bytes, row, p->src->ne[0]);
+              tern_absmean_scale_add (&scale, row, p->src->ne[0]);
+            }
+          p->absmean_scale = tern_absmean_scale_get (&scale);
+          g_atomic_int_set (&p->absmean_ready, TRUE);
+        }
+      g_mutex_unlock (&job->lock);
+    }
+  return p->absmean_scale;
+}
+
+/* Adds the squared norm of @x, of its difference to @y, and @y's zeros. */
+static void
+measure (const float *x, const float *y, gint64 n, double *sum_sq, double *err_sq, guint64 *zeros)
+{
+  for (gint64 i = 0; i < n; i++)
+    {
+      double d = (double) x[i] - (double) y[i];
+
+      *sum_sq += (double) x[i] * x[i];
+      *err_sq += d * d;
+      *zeros += y[i] == 0.0f;
+    }
+}
+
+/* Measures what storing @x as @type loses, block by block (each type's
+ * blocks are quantized independently, so this equals quantizing the row). */
+static void
+measure_stored (const float *x, gint64 n, TernType type, double *sum_sq, double *err_sq, guint64 *zeros)
+{
+  TernQuantizeRowFn quantize = tern_quant_quantize_row (type);
+  TernDequantRowFn dequant = tern_quant_dequant_row (type);
+  guint8 bytes[TERN_TERNARY_BLOCK * sizeof (float)];
+  float back[TERN_TERNARY_BLOCK];
+
+  for (gint64 i = 0; i < n; i += TERN_TERNARY_BLOCK)
+    {
+      gint64 len = MIN (TERN_TERNARY_BLOCK, n - i);
+
+      quantize (x + i, bytes, len);
+      dequant (bytes, back, len);
+      measure (x + i, back, len, sum_sq, err_sq, zeros);
+    }
+}
+
+static void
+compress_row (gsize tensor, gint64 row, float *out, gpointer data)
+{
+  Job *job = data;
+  Plan *p = &job->plans[tensor];
+  gint64 n = p->src->ne[0];
+  double sum_sq = 0.0, err_sq = 0.0;
+  guint64 zeros = 0;
+
+  tern_quant_dequant_row (p->src->type) ((const guint8 *) p->src->data + row * p->in_row_bytes, out, n);
+  if (p->ternary && job->method != TERN_COMPRESS_ABSMAX)
+    {
+      float x[TERN_TERNARY_BLOCK];
+      float scale = job->method == TERN_COMPRESS_ABSMEAN ? absmean_scale (job, p) : 0.0f;
+
+      /* The projection is exact in the ternary types: what it gives is
+       * what is stored. */
+      for (gint64 i = 0; i < n; i += TERN_TERNARY_BLOCK)
+        {
+          memcpy (x, out + i, sizeof x);
+          if (job->method == TERN_COMPRESS_ABSMEAN)
+            tern_ternarize_absmean (x, out + i, TERN_TERNARY_BLOCK, scale);
+          else
+            tern_ternarize_twn (x, out + i, TERN_TERNARY_BLOCK);
+          measure (x, out + i, TERN_TERNARY_BLOCK, &sum_sq, &err_sq, &zeros);
+        }
+    }
+  else
+    measure_stored (out, n, p->out_type, &sum_sq, &err_sq, &zeros);
+
+  g_mutex_lock (&job->lock);
+  p->sum_sq += sum_sq;
+  p->err_sq += err_sq;
+  p->zeros += zeros;
+  g_mutex_unlock (&job->lock);
+}
+
+static void
+tensor_done (gsize tensor, gpointer data)
+{
+  Job *job = data;
+  Plan *p = &job->plans[tensor];
+
+  /* A ternary tensor copied as it was loses nothing; its zeros still
+   * count in the report. */
+  if (p->copied && p->ternary)
+    {
+      g_autofree float *row = g_new (float, p->src->ne[0]);
+      gint64 n_rows = tern_gguf_tensor_n_elems (p->src) / p->src->ne[0];
+
+      for (gint64 r = 0; r < n_rows; r++)
+        {
+          tern_quant_dequant_row (p->src->type) ((const guint8 *) p->src->data + r * p->in_row_bytes, row, p->src->ne[0]);
+          measure (row, row, p->src->ne[0], &p->sum_sq, &p->err_sq, &p->zeros);
+        }
+    }
+  tern_gguf_release_tensor (job->in, p->src);
+}
+
+static gboolean
+same_file (const char *a, const char *b)
+{
+  GStatBuf sa, sb;
+
+  return g_stat (a, &sa) == 0 && g_stat (b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static guint64
+file_size (const char *path)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 ? (guint64) st.st_size : 0;
+}
+
+static TernCompressReport *
+make_report (const Job *job, const char *in_path, const char *out_path, const TernCompressParams *params)
+{
+  TernCompressReport *report = g_new0 (TernCompressReport, 1);
+  double sum_sq = 0.0, err_sq = 0.0;
+  guint64 ternary_zeros = 0;
+
+  report->in_path = g_strdup (in_path);
+  report->out_path = g_strdup (out_path);
+  report->type = params->type;
+  report->method = params->method;
+  report->in_size = file_size (in_path);
+  report->out_size = file_size (out_path);
+  report->tensors = g_array_sized_new (FALSE, TRUE, sizeof (TernCompressTensor), (guint) job->n_plans);
+  for (gsize i = 0; i < job->n_plans; i++)
+    {
+      const Plan *p = &job->plans[i];
+      guint64 n = (guint64) tern_gguf_tensor_n_elems (p->src);
+      TernCompressTensor t = {
+        .name = g_strdup (p->src->name),
+        .in_type = p->src->type,
+        .out_type = p->out_type,
+        .n_elements = n,
+        .in_bytes = p->src->n_bytes,
+        .out_bytes = (guint64) tern_type_row_bytes (p->out_type, p->src->ne[0]) * (n / (guint64) p->src->ne[0]),
+        .sparsity = p->ternary ? (double) p->zeros / (double) n : 0.0,
+        .rel_error = p->sum_sq > 0.0 ? sqrt (p->err_sq / p->sum_sq) : 0.0,
+      };
+
+      g_array_append_val (report->tensors, t);
+      report->n_weights += n;
+      if (p->src->n_dims >= 2)
+        {
+          sum_sq += p->sum_sq;
+          err_sq += p->err_sq;
+        }
+      if (p->ternary)
+        {
+          report->n_ternary += n;
+          ternary_zeros += p->zeros;
+        }
+    }
+  report->sparsity = report->n_ternary ? (double) ternary_zeros / (double) report->n_ternary : 0.0;
+  report->rel_error = sum_sq > 0.0 ? sqrt (err_sq / sum_sq) : 0.0;
+  return report;
+}
+
+static void
+job_clear (Job *job)
+{
+  g_free (job->plans);
+  tern_gguf_free (job->in);
+  g_mutex_clear (&job->lock);
+}
+
+TernCompressReport *
+tern_compress (const char *in_path, const char *out_path, const TernCompressParams *params, TernProgressFn progress,
+               gpointer progress_data, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (TernModelWriter) writer = NULL;
+  Job job = { 0 };
+  TernCompressReport *report = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  g_return_val_if_fail (in_path != NULL && out_path != NULL && params != NULL, NULL);
+  g_return_val_if_fail (params->method < TERN_COMPRESS_N_METHODS, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (params->type != TERN_TYPE_TQ1_0 && params->type != TERN_TYPE_TQ2_0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED,
+                   "models are compressed to tq1_0 or tq2_0, not %s", tern_type_name (params->type));
+      return NULL;
+    }
+  if (same_file (in_path, out_path))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO,
+                   "%s is the model being compressed: choose another file for the result", out_path);
+      return NULL;
+    }
+
+  g_mutex_init (&job.lock);
+  job.method = params->method;
+  job.in = tern_gguf_open (in_path, error);
+  if (job.in == NULL || !make_plans (&job, params->type, error))
+    goto out;
+
+  writer = tern_model_writer_new (out_path, params->n_threads, error);
+  if (writer == NULL)
+    goto out;
+  copy_metadata (job.in, tern_model_writer_metadata (writer), params->type);
+  for (gsize i = 0; i < job.n_plans; i++)
+    {
+      const Plan *p = &job.plans[i];
+      gboolean ok = p->copied ? tern_model_writer_add_tensor_bytes (writer, p->src->name, p->out_type, p->src->n_dims,
+                                                                    p->src->ne, p->src->data, p->src->n_bytes, error)
+                              : tern_model_writer_add_tensor (writer, p->src->name, p->out_type, p->src->n_dims,
+                                                              p->src->ne, error);
+      if (!ok)
+        goto out;
+    }
+  tern_model_writer_set_tensor_done (writer, tensor_done, &job);
+  if (!tern_model_writer_write (writer, compress_row, &job, progress, progress_data, cancellable, error))
+    goto out;
+  /* A file that changed while it was read gave zeros where it shrank. */
+  if (!tern_gguf_check_intact (job.in, error))
+    {
+      g_unlink (out_path);
+      goto out;
+    }
+  report = make_report (&job, in_path, out_path, params);
+  report->seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+
+out:
+  job_clear (&job);
+  return report;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gio/gio.h>
+#include <tern/model.h>
+#include <tern/types.h>
+
+G_BEGIN_DECLS
+
+/* Compressing a model to ternary weights: a GGUF model of any supported
+ * tensor type in, a GGUF model whose linear weights are TQ2_0 or TQ1_0 out,
+ * with a report of what each tensor lost.
+ *
+ * The output follows llama-quantize: the same metadata with
+ * general.quantization_version and general.file_type set last, tensors in
+ * its order (the tensors outside the layers by name, then each layer's by
+ * name), token embeddings in Q4_K and the output matrix in Q6_K (the
+ * embeddings take the output's type when the model ties them), vectors in
+ * F32, and rows that are not whole 256-weight blocks in a type whose blocks
+ * fit them. With the ABSMAX method the file is byte for byte
+ * llama-quantize's.
+ *
+ * The file is written tensor by tensor through the model writer (bounded
+ * memory: one chunk of rows and one row per thread beyond the input's
+ * mapping, whose pages are given back after each tensor), to a temporary
+ * file renamed into place when all went well: a failed or cancelled
+ * compression leaves nothing at the output path. */
+
+typedef enum {
+  /* llama.cpp's rounding: per 256-weight block, the scale is the largest
+   * magnitude and each weight rounds to the nearest of -1, 0, 1 times it. */
+  TERN_COMPRESS_ABSMAX,
+  /* BitNet b1.58's: one scale per tensor, the mean magnitude; each weight
+   * rounds to the nearest of -1, 0, 1 times it (clipped). */
+  TERN_COMPRESS_ABSMEAN,
+  /* Ternary weight networks: per block, the threshold (searched around
+   * 0.7 times the block's mean magnitude) and the least-squares scale that
+   * minimize the block's squared error. */
+  TERN_COMPRESS_TWN,
+  TERN_COMPRESS_N_METHODS
+} TernCompressMethod;
+
+/* "absmax", "absmean", "twn". */
+const char *tern_compress_method_name (TernCompressMethod method);
+/* The method named @name; FALSE for an unknown name. */
+gboolean tern_compress_method_from_name (const char *name, TernCompressMethod *out);
+
+typedef struct {
+  TernType type;             /* TERN_TYPE_TQ2_0 or TERN_TYPE_TQ1_0 */
+  TernCompressMethod method;
+  guint n_threads;           /* 0: one per physical core */
+} TernCompressParams;
+
+/* TQ2_0, TWN, one thread per core. */
+void tern_compress_params_init (TernCompressParams *params);
+
+/* What one tensor became. */
+typedef struct {
+  char *name;
+  TernType in_type, out_type;
+  guint64 n_elements;
+  guint64 in_bytes, out_bytes;
+  double sparsity;  /* the share of weights stored as zero (ternary types); 0 otherwise */
+  double rel_error; /* ‖w − w'‖ / ‖w‖ over the tensor, against the input's values */
+} TernCompressTensor;
+
+/* What a compression made. */
+typedef struct {
+  char *in_path, *out_path;
+  TernType type;
+  TernCompressMethod method;
+  guint64 in_size, out_size; /* the files' sizes in bytes */
+  guint64 n_weights;         /* elements of every tensor */
+  guint64 n_ternary;         /* elements stored ternary */
+  double sparsity;           /* the share of zeros among the ternary weights */
+  double rel_error;          /* over every matrix, weighted by its squared norm */
+  double seconds;            /* wall time of the compression */
+  GArray *tensors;           /* TernCompressTensor, in the output's order */
+} TernCompressReport;
+
+void tern_compress_report_free (TernCompressReport *report);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernCompressReport, tern_compress_report_free)
+
+/* Bits per weight of the output (its size over its weights). */
+double tern_compress_report_bits_per_weight (const TernCompressReport *report);
+
+/* The report as a JSON object (a newly allocated string, ending in a
+ * newline): the fields above, sizes in bytes, types and the method by
+ * name, "tensors" as an array of objects. */
+char *tern_compress_report_to_json (const TernCompressReport *report);
+
+/* Compresses the model at @in_path into @out_path as @params say. The
+ * input is checked as a model is when it loads (every tensor against the
+ * file) before anything is written. @progress (may be NULL) is called on
+ * the calling thread with the share of the output written; @cancellable
+ * stops the work between chunks of rows (CANCELLED). Errors: IO or
+ * FORMAT for the input, UNSUPPORTED for a @params type that is not
+ * ternary or a tensor that cannot be converted, IO for the output (a full
+ * disk), NOMEM. On any error nothing is left at @out_path.
+ *
+ * Returns the report (free with tern_compress_report_free), or NULL. Any
+ * thread; the call blocks until the file is written. */
+TernCompressReport *tern_compress (const char *in_path, const char *out_path, const TernCompressParams *params,
+                                   TernProgressFn progress, gpointer progress_data, GCancellable *cancellable,
+                                   GError **error);
+
+G_END_DECLS
