@@ -211,6 +211,15 @@ chunk_rows (const Tensor *t)
   return CLAMP ((gint64) (CHUNK_BYTES / t->row_bytes), 1, t->n_rows);
 }
 
+static gboolean
+cancelled (const TernModelWriter *writer, GCancellable *cancellable, GError **error)
+{
+  if (!g_cancellable_is_cancelled (cancellable))
+    return FALSE;
+  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: writing cancelled", writer->name);
+  return TRUE;
+}
+
 gboolean
 tern_model_writer_write (TernModelWriter *writer, TernRowFn rows, gpointer user_data, TernProgressFn progress,
                          gpointer progress_data, GCancellable *cancellable, GError **error)
@@ -269,12 +278,8 @@ tern_model_writer_write (TernModelWriter *writer, TernRowFn rows, gpointer user_
         {
           gsize len;
 
-          if (g_cancellable_is_cancelled (cancellable))
-            {
-              g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED, "%s: writing cancelled",
-                           writer->name);
-              return FALSE;
-            }
+          if (cancelled (writer, cancellable, error))
+            return FALSE;
           chunk.n_rows = MIN (n, t->n_rows - chunk.row0);
           len = (gsize) chunk.n_rows * t->row_bytes;
           if (t->raw == NULL)
@@ -288,5 +293,6 @@ tern_model_writer_write (TernModelWriter *writer, TernRowFn rows, gpointer user_
       if (writer->tensor_done)
         writer->tensor_done (i, writer->tensor_done_data);
     }
-  return tern_gguf_writer_finish (writer->gguf, error);
+  /* A cancel after the last chunk still leaves no file. */
+  return !cancelled (writer, cancellable, error) && tern_gguf_writer_finish (writer->gguf, error);
 }
