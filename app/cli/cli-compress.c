@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tern-cli compress IN OUT [--type tq2_0|tq1_0] [--method M] [--report FILE.json] [--threads N]:
- * a model's linear weights made ternary, progress on stderr, a summary on
- * stdout and the report as JSON. */
+/* tern-cli compress IN OUT [--type tq2_0|tq1_0] [--method M] [--report FILE.json] [--threads N]
+ * [--eval-text FILE | --no-eval]: a model's linear weights made ternary, both models measured on
+ * held-out text, progress on stderr, a summary on stdout and the report as JSON. */
 #include <tern/compress.h>
 #include <tern/error.h>
 
@@ -32,6 +32,21 @@ show_progress (double fraction, gpointer data)
 }
 
 static void
+show_measure_progress (double fraction, gpointer data)
+{
+  Progress *p = data;
+  int percent = (int) (fraction * 100.0);
+
+  if (p->tty && percent != p->shown)
+    g_printerr ("\rmeasuring: %3d%%", percent);
+  else if (!p->tty && percent / 10 != p->shown / 10)
+    g_printerr ("measuring: %d%%\n", percent);
+  else
+    return;
+  p->shown = percent;
+}
+
+static void
 print_summary (const TernCompressReport *r)
 {
   g_print ("%s → %s (%s, %s)\n", r->in_path, r->out_path, tern_type_name (r->type),
@@ -43,18 +58,43 @@ print_summary (const TernCompressReport *r)
            r->n_weights, 100.0 * r->sparsity);
   g_print ("relative error:  %.4f (over every matrix)\n", r->rel_error);
   g_print ("time:            %.2f s\n", r->seconds);
+  if (r->verdict != TERN_COMPRESS_NOT_EVALUATED)
+    {
+      g_autofree char *verdict = tern_compress_report_verdict (r);
+
+      g_print ("perplexity:      %.3f → %.3f (%" G_GINT64_FORMAT " tokens in chunks of %d)\n", r->ppl_before,
+               r->ppl_after, r->eval_tokens, r->eval_ctx);
+      g_print ("generation:      %.1f → %.1f tokens/s\n", r->tps_before, r->tps_after);
+      g_print ("verdict:         %s\n", verdict);
+    }
+}
+
+/* The bundled held-out text: installed, or in the source tree when
+ * tern-cli runs from its build folder. */
+static const char *
+default_heldout_text (void)
+{
+  if (g_file_test (TERN_HELDOUT_TEXT_INSTALLED, G_FILE_TEST_IS_REGULAR))
+    return TERN_HELDOUT_TEXT_INSTALLED;
+  return TERN_HELDOUT_TEXT_SOURCE;
 }
 
 int
 cli_compress (int argc, char **argv)
 {
-  g_autofree char *type_name = NULL, *method_name = NULL, *report_path = NULL;
+  g_autofree char *type_name = NULL, *method_name = NULL, *report_path = NULL, *eval_path = NULL;
+  g_autofree char *eval_text = NULL;
+  gsize eval_len = 0;
+  gboolean no_eval = FALSE;
   gint n_threads = 0;
   const GOptionEntry entries[] = {
     { "type", 0, 0, G_OPTION_ARG_STRING, &type_name, "Ternary type: tq2_0 (default) or tq1_0", "TYPE" },
     { "method", 0, 0, G_OPTION_ARG_STRING, &method_name, "absmax, absmean or twn (default)", "METHOD" },
     { "report", 0, 0, G_OPTION_ARG_FILENAME, &report_path, "Write the report as JSON to FILE", "FILE.json" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Threads (default: one per core)", "N" },
+    { "eval-text", 0, 0, G_OPTION_ARG_FILENAME, &eval_path,
+      "Measure both models' perplexity on this held-out text (default: the bundled one)", "FILE" },
+    { "no-eval", 0, 0, G_OPTION_ARG_NONE, &no_eval, "Do not measure perplexity and speed", NULL },
     { NULL },
   };
   g_autoptr (GError) error = NULL;
@@ -74,7 +114,13 @@ cli_compress (int argc, char **argv)
                   "  twn      per block, the threshold and least-squares scale of least error\n"
                   "\n"
                   "A model trained for ternary weights comes out as it was with absmean and\n"
-                  "twn. Ctrl+C stops and leaves no file.",
+                  "twn. Ctrl+C stops and leaves no file.\n"
+                  "\n"
+                  "Then both models are measured on held-out text (the Book of Revelation,\n"
+                  "KJV, unless --eval-text says otherwise): perplexity as llama-perplexity\n"
+                  "scores it (chunks of half the training context, at most 512 tokens, over\n"
+                  "at most 4096 tokens) and generation tokens/s, with a verdict: usable\n"
+                  "(perplexity within 10%), degraded (within twice), or unusable.",
                   entries))
     return CLI_EXIT_USAGE;
   if (!cli_check_threads ("compress", n_threads))
@@ -98,6 +144,16 @@ cli_compress (int argc, char **argv)
       return CLI_EXIT_USAGE;
     }
 
+  if (no_eval && eval_path)
+    {
+      g_printerr ("tern-cli compress: --eval-text and --no-eval exclude each other\n");
+      return CLI_EXIT_USAGE;
+    }
+  /* Read before the work starts: a bad text should not cost a compression. */
+  if (!no_eval && !cli_read_file (eval_path ? eval_path : default_heldout_text (), CLI_TEXT_MAX_BYTES, "text",
+                                  &eval_text, &eval_len, &error))
+    return cli_fail (CLI_EXIT_MODEL, error);
+
   interrupt = cli_interrupt_new ();
   cli_interrupt_arm (interrupt, TRUE);
   report = tern_compress (argv[1], argv[2], &params, show_progress, &progress, cli_interrupt_cancellable (interrupt),
@@ -106,6 +162,21 @@ cli_compress (int argc, char **argv)
     g_printerr ("\n");
   if (report == NULL)
     return cli_fail (CLI_EXIT_MODEL, error);
+  if (eval_text)
+    {
+      progress.shown = -1;
+      if (!tern_compress_evaluate (report, eval_text, (gssize) eval_len, params.n_threads, show_measure_progress,
+                                   &progress, cli_interrupt_cancellable (interrupt), &error))
+        {
+          if (progress.tty)
+            g_printerr ("\n");
+          /* The file is made; only its measure failed. */
+          g_printerr ("tern-cli compress: %s is written, but could not be measured: %s\n", argv[2], error->message);
+          return CLI_EXIT_MODEL;
+        }
+      if (progress.tty)
+        g_printerr ("\n");
+    }
   print_summary (report);
   if (report_path)
     {

@@ -80,6 +80,23 @@ tern_compress_report_to_json (const TernCompressReport *report)
   add_number (b, "sparsity", report->sparsity);
   add_number (b, "relative_error", report->rel_error);
   add_number (b, "seconds", report->seconds);
+  if (report->verdict != TERN_COMPRESS_NOT_EVALUATED)
+    {
+      static const char *const verdicts[] = { "", "usable", "degraded", "unusable" };
+      g_autofree char *verdict = tern_compress_report_verdict (report);
+
+      json_builder_set_member_name (b, "quality");
+      json_builder_begin_object (b);
+      add_text (b, "verdict", verdicts[report->verdict]);
+      add_text (b, "verdict_text", verdict);
+      add_number (b, "perplexity_before", report->ppl_before);
+      add_number (b, "perplexity_after", report->ppl_after);
+      add_size (b, "perplexity_context", (guint64) report->eval_ctx);
+      add_size (b, "perplexity_tokens", (guint64) report->eval_tokens);
+      add_number (b, "tokens_per_second_before", report->tps_before);
+      add_number (b, "tokens_per_second_after", report->tps_after);
+      json_builder_end_object (b);
+    }
   json_builder_set_member_name (b, "tensors");
   json_builder_begin_array (b);
   for (guint i = 0; i < report->tensors->len; i++)

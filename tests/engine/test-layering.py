@@ -26,7 +26,7 @@ BELOW = {
     "weights": ["gguf", "core"],
     "backend": ["weights", "quant", "gguf", "core"],
     "model": ["backend", "weights", "text", "quant", "gguf", "core"],
-    "compress": ["quant", "gguf", "core"],
+    "compress": ["model", "backend", "weights", "text", "quant", "gguf", "core"],
     "store": ["gguf", "core"],
     "session": ["model", "store", "backend", "weights", "text", "quant", "gguf", "core"],
     "service": ["session", "model", "store", "backend", "weights", "text", "quant", "gguf", "core"],

@@ -64,6 +64,14 @@ typedef struct {
   double rel_error; /* ‖w − w'‖ / ‖w‖ over the tensor, against the input's values */
 } TernCompressTensor;
 
+/* What the compression cost, in plain words (tern_compress_evaluate). */
+typedef enum {
+  TERN_COMPRESS_NOT_EVALUATED,
+  TERN_COMPRESS_USABLE,   /* perplexity within 10% of the original's */
+  TERN_COMPRESS_DEGRADED, /* within twice the original's */
+  TERN_COMPRESS_UNUSABLE, /* more */
+} TernCompressVerdict;
+
 /* What a compression made. */
 typedef struct {
   char *in_path, *out_path;
@@ -76,6 +84,12 @@ typedef struct {
   double rel_error;          /* over every matrix, weighted by its squared norm */
   double seconds;            /* wall time of the compression */
   GArray *tensors;           /* TernCompressTensor, in the output's order */
+  /* Set by tern_compress_evaluate. */
+  TernCompressVerdict verdict;
+  gint32 eval_ctx;           /* tokens per perplexity chunk */
+  gint64 eval_tokens;        /* tokens scored */
+  double ppl_before, ppl_after;
+  double tps_before, tps_after; /* generation, tokens/s */
 } TernCompressReport;
 
 void tern_compress_report_free (TernCompressReport *report);
@@ -88,6 +102,30 @@ double tern_compress_report_bits_per_weight (const TernCompressReport *report);
  * newline): the fields above, sizes in bytes, types and the method by
  * name, "tensors" as an array of objects. */
 char *tern_compress_report_to_json (const TernCompressReport *report);
+
+/* The verdict in plain words, for people: "usable: within 10% of the
+ * original's perplexity" and so on, with the figures. Newly allocated. */
+char *tern_compress_report_verdict (const TernCompressReport *report);
+
+/* Perplexity is scored on at most this many tokens of the text. */
+#define TERN_COMPRESS_EVAL_MAX_TOKENS 4096
+/* Generation speed is timed over this many tokens. */
+#define TERN_COMPRESS_EVAL_GENERATE 32
+
+/* Measures what the compression @report describes cost: the perplexity of
+ * both models on @text (@len bytes, or NUL-terminated when -1: held-out
+ * text, never the calibration text), as llama-perplexity scores it in
+ * chunks of half the model's training context (at most 512 tokens) over at most
+ * TERN_COMPRESS_EVAL_MAX_TOKENS tokens, and their generation speed over
+ * TERN_COMPRESS_EVAL_GENERATE tokens on @n_threads threads (0: one per
+ * core); then sets the verdict from the ratio of the perplexities. Each
+ * model is loaded in turn. @progress gets the share done; @cancellable
+ * stops it (CANCELLED). Errors: those of loading a model and of
+ * perplexity (INVALID for a text shorter than one chunk). On error the
+ * report is left as it was. Any thread; blocks. */
+gboolean tern_compress_evaluate (TernCompressReport *report, const char *text, gssize len, guint n_threads,
+                                 TernProgressFn progress, gpointer progress_data, GCancellable *cancellable,
+                                 GError **error);
 
 /* Compresses the model at @in_path into @out_path as @params say. The
  * input is checked as a model is when it loads (every tensor against the

@@ -41,6 +41,7 @@ test_usage (void)
     { { "compress", model, out, "--method", "gptq" }, "--method: 'gptq' is not absmax, absmean or twn" },
     { { "compress", model, out, "--threads", "-1" }, "--threads takes a number" },
     { { "compress", model, out, "--bogus" }, "Unknown option --bogus" },
+    { { "compress", model, out, "--no-eval", "--eval-text", model }, "--eval-text and --no-eval exclude each other" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -96,7 +97,7 @@ test_absmax_file (void)
   gsize la, lb;
   g_auto (RunResult) r = { 0 };
 
-  run_cli (&r, "compress", model, out, "--method", "absmax", "--type", "tq1_0", "-t", "2", NULL);
+  run_cli (&r, "compress", model, out, "--method", "absmax", "--type", "tq1_0", "-t", "2", "--no-eval", NULL);
   g_assert_cmpint (r.status, ==, 0);
   g_assert_nonnull (strstr (r.err, "compressing: 100%"));
   g_assert_true (g_file_get_contents (out, &a, &la, NULL));
@@ -108,7 +109,8 @@ test_absmax_file (void)
 }
 
 /* The default (TWN, TQ2_0) with --report: the JSON names the method and
- * type and gives the sizes of the files, a tensor per tensor of the model;
+ * type and gives the sizes of the files, a tensor per tensor of the model,
+ * and the quality measured on the bundled held-out text with its verdict;
  * the summary says the same; the model runs with a perplexity far below
  * absmax's 513. */
 static void
@@ -123,7 +125,7 @@ test_report_and_run (void)
   g_autoptr (GError) error = NULL;
   g_auto (RunResult) r = { 0 };
   g_auto (RunResult) ppl = { 0 };
-  JsonObject *o;
+  JsonObject *o, *q;
   GStatBuf st;
   const char *line;
 
@@ -142,6 +144,12 @@ test_report_and_run (void)
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (o, "tensors")), ==, 39);
   g_assert_cmpfloat (json_object_get_double_member (o, "sparsity"), >, 0.2);
   g_assert_cmpfloat (json_object_get_double_member (o, "sparsity"), <, 0.8);
+  q = json_object_get_object_member (o, "quality");
+  g_assert_nonnull (q);
+  g_assert_cmpstr (json_object_get_string_member (q, "verdict"), ==, "degraded");
+  g_assert_cmpfloat (json_object_get_double_member (q, "perplexity_after"), >,
+                     json_object_get_double_member (q, "perplexity_before"));
+  g_assert_nonnull (strstr (r.out, "verdict:         degraded: perplexity"));
 
   run_cli (&ppl, "perplexity", "-c", "128", "-t", "2", "-f", text, out, NULL);
   g_assert_cmpint (ppl.status, ==, 0);

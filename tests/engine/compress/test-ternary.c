@@ -399,6 +399,90 @@ test_twn_perplexity (void)
   assert_empty_and_remove (dir);
 }
 
+static char *
+eval_text (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "text", "kjv_eval.txt", NULL);
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return text;
+}
+
+/* The verdict follows the perplexities measured on held-out text:
+ * absmax ruins kjv-tiny (unusable), TWN degrades it, a model trained
+ * ternary loses nothing (usable); both models' perplexity and speed are
+ * set, the text cut to whole chunks of half the training context. */
+static void
+test_evaluate (void)
+{
+  const struct {
+    const char *model;
+    TernCompressMethod method;
+    TernCompressVerdict verdict;
+    const char *words;
+  } cases[] = {
+    { "kjv-tiny-f32", TERN_COMPRESS_ABSMAX, TERN_COMPRESS_UNUSABLE, "unusable: perplexity " },
+    { "kjv-tiny-f32", TERN_COMPRESS_TWN, TERN_COMPRESS_DEGRADED, "degraded: perplexity " },
+    { "kjv-ternary-f32", TERN_COMPRESS_TWN, TERN_COMPRESS_USABLE, "usable: within 10%" },
+  };
+  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
+  g_autofree char *text = eval_text ();
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *in = model_path (cases[i].model);
+      g_autoptr (TernCompressReport) report = compress (in, out, TERN_TYPE_TQ2_0, cases[i].method);
+      g_autoptr (GError) error = NULL;
+      g_autofree char *words = NULL;
+
+      g_assert_cmpint (report->verdict, ==, TERN_COMPRESS_NOT_EVALUATED);
+      g_assert_true (tern_compress_evaluate (report, text, -1, 2, NULL, NULL, NULL, &error));
+      g_assert_no_error (error);
+      words = tern_compress_report_verdict (report);
+      g_test_message ("%s, %s: %s, %.1f → %.1f tokens/s", cases[i].model, tern_compress_method_name (cases[i].method),
+                      words, report->tps_before, report->tps_after);
+      g_assert_cmpint (report->verdict, ==, cases[i].verdict);
+      g_assert_true (g_str_has_prefix (words, cases[i].words));
+      g_assert_cmpint (report->eval_ctx, ==, 128);
+      /* 4096 tokens make 32 chunks of 128, each scoring 63. */
+      g_assert_cmpint (report->eval_tokens, ==, 32 * 63);
+      g_assert_cmpfloat (report->ppl_before, >, 20.0);
+      g_assert_cmpfloat (report->ppl_before, <, 50.0);
+      g_assert_cmpfloat (report->tps_before, >, 0.0);
+      g_assert_cmpfloat (report->tps_after, >, 0.0);
+      g_unlink (out);
+    }
+  assert_empty_and_remove (dir);
+}
+
+/* A text shorter than a chunk is INVALID, a cancelled measure CANCELLED,
+ * and either leaves the report unmeasured. */
+static void
+test_evaluate_errors (void)
+{
+  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *in = model_path ("kjv-tiny-f32");
+  g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
+  g_autoptr (TernCompressReport) report = compress (in, out, TERN_TYPE_TQ2_0, TERN_COMPRESS_TWN);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autofree char *text = eval_text ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_false (tern_compress_evaluate (report, "In the beginning", -1, 2, NULL, NULL, NULL, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_assert_cmpint (report->verdict, ==, TERN_COMPRESS_NOT_EVALUATED);
+  g_clear_error (&error);
+  g_cancellable_cancel (cancellable);
+  g_assert_false (tern_compress_evaluate (report, text, -1, 2, NULL, NULL, cancellable, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
+  g_assert_cmpint (report->verdict, ==, TERN_COMPRESS_NOT_EVALUATED);
+  g_assert_cmpfloat (report->ppl_before, ==, 0.0);
+  g_unlink (out);
+  assert_empty_and_remove (dir);
+}
+
 /* ---- Shapes: tied embeddings, rows that are not whole blocks ---- */
 
 static void
@@ -714,6 +798,8 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/compress/ternary/absmean", test_absmean);
   g_test_add_func ("/engine/compress/ternary/report", test_report_matches_file);
   g_test_add_func ("/engine/compress/ternary/twn-perplexity", test_twn_perplexity);
+  g_test_add_func ("/engine/compress/ternary/evaluate", test_evaluate);
+  g_test_add_func ("/engine/compress/ternary/evaluate-errors", test_evaluate_errors);
   g_test_add_func ("/engine/compress/ternary/shapes", test_shapes);
   g_test_add_func ("/engine/compress/ternary/cancel", test_cancel);
   g_test_add_func ("/engine/compress/ternary/disk-full", test_disk_full);
