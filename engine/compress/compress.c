@@ -208,24 +208,32 @@ measure (const float *x, const float *y, gint64 n, double *sum_sq, double *err_s
     }
 }
 
-/* Measures what storing @x as @type loses, block by block (each type's
- * blocks are quantized independently, so this equals quantizing the row). */
+/* Measures what storing @x as @stored lost, 256 weights at a time (every
+ * type's blocks fit a 256-weight piece). */
 static void
-measure_stored (const float *x, gint64 n, TernType type, double *sum_sq, double *err_sq, guint64 *zeros)
+measure_stored (const float *x, const guint8 *stored, gint64 n, TernType type, double *sum_sq, double *err_sq,
+                guint64 *zeros)
 {
-  TernQuantizeRowFn quantize = tern_quant_quantize_row (type);
   TernDequantRowFn dequant = tern_quant_dequant_row (type);
-  guint8 bytes[TERN_TERNARY_BLOCK * sizeof (float)];
   float back[TERN_TERNARY_BLOCK];
 
   for (gint64 i = 0; i < n; i += TERN_TERNARY_BLOCK)
     {
       gint64 len = MIN (TERN_TERNARY_BLOCK, n - i);
 
-      quantize (x + i, bytes, len);
-      dequant (bytes, back, len);
+      dequant (stored + tern_type_row_bytes (type, i), back, len);
       measure (x + i, back, len, sum_sq, err_sq, zeros);
     }
+}
+
+static void
+add_stats (Job *job, Plan *p, double sum_sq, double err_sq, guint64 zeros)
+{
+  g_mutex_lock (&job->lock);
+  p->sum_sq += sum_sq;
+  p->err_sq += err_sq;
+  p->zeros += zeros;
+  g_mutex_unlock (&job->lock);
 }
 
 static void
@@ -234,12 +242,12 @@ compress_row (gsize tensor, gint64 row, float *out, gpointer data)
   Job *job = data;
   Plan *p = &job->plans[tensor];
   gint64 n = p->src->ne[0];
-  double sum_sq = 0.0, err_sq = 0.0;
-  guint64 zeros = 0;
 
   tern_quant_dequant_row (p->src->type) ((const guint8 *) p->src->data + row * p->in_row_bytes, out, n);
   if (p->ternary && job->method != TERN_COMPRESS_ABSMAX)
     {
+      double sum_sq = 0.0, err_sq = 0.0;
+      guint64 zeros = 0;
       float x[TERN_TERNARY_BLOCK];
       float scale = job->method == TERN_COMPRESS_ABSMEAN ? absmean_scale (job, p) : 0.0f;
 
@@ -254,15 +262,25 @@ compress_row (gsize tensor, gint64 row, float *out, gpointer data)
             tern_ternarize_twn (x, out + i, TERN_TERNARY_BLOCK);
           measure (x, out + i, TERN_TERNARY_BLOCK, &sum_sq, &err_sq, &zeros);
         }
+      add_stats (job, p, sum_sq, err_sq, zeros);
     }
-  else
-    measure_stored (out, n, p->out_type, &sum_sq, &err_sq, &zeros);
+}
 
-  g_mutex_lock (&job->lock);
-  p->sum_sq += sum_sq;
-  p->err_sq += err_sq;
-  p->zeros += zeros;
-  g_mutex_unlock (&job->lock);
+/* Rows the writer quantized as they came (absmax, and the types that are
+ * not ternary): what they lost is measured on the bytes written. */
+static void
+row_stored (gsize tensor, gint64 row, const float *values, const void *stored, gpointer data)
+{
+  Job *job = data;
+  Plan *p = &job->plans[tensor];
+  double sum_sq = 0.0, err_sq = 0.0;
+  guint64 zeros = 0;
+
+  (void) row;
+  if (p->ternary && job->method != TERN_COMPRESS_ABSMAX)
+    return;
+  measure_stored (values, stored, p->src->ne[0], p->out_type, &sum_sq, &err_sq, &zeros);
+  add_stats (job, p, sum_sq, err_sq, zeros);
 }
 
 static void
@@ -405,6 +423,7 @@ tern_compress (const char *in_path, const char *out_path, const TernCompressPara
         goto out;
     }
   tern_model_writer_set_tensor_done (writer, tensor_done, &job);
+  tern_model_writer_set_row_done (writer, row_stored, &job);
   if (!tern_model_writer_write (writer, compress_row, &job, progress, progress_data, cancellable, error))
     goto out;
   /* A file that changed while it was read gave zeros where it shrank. */

@@ -27,6 +27,8 @@ struct TernModelWriter {
   gboolean written; /* write was called: nothing can be added */
   TernTensorDoneFn tensor_done;
   gpointer tensor_done_data;
+  TernRowDoneFn row_done;
+  gpointer row_done_data;
 };
 
 gboolean
@@ -163,6 +165,15 @@ tern_model_writer_set_tensor_done (TernModelWriter *writer, TernTensorDoneFn don
   writer->tensor_done_data = user_data;
 }
 
+void
+tern_model_writer_set_row_done (TernModelWriter *writer, TernRowDoneFn done, gpointer user_data)
+{
+  g_return_if_fail (writer != NULL && !writer->written);
+
+  writer->row_done = done;
+  writer->row_done_data = user_data;
+}
+
 guint64
 tern_model_writer_n_elements (const TernModelWriter *writer)
 {
@@ -179,6 +190,8 @@ tern_model_writer_n_bytes (const TernModelWriter *writer)
 typedef struct {
   TernRowFn rows;
   gpointer user_data;
+  TernRowDoneFn row_done;
+  gpointer row_done_data;
   gsize tensor;
   const Tensor *t;
   TernQuantizeRowFn quantize;
@@ -201,6 +214,8 @@ chunk_run (gpointer data, guint thread, guint n_threads)
     {
       c->rows (c->tensor, c->row0 + r, row, c->user_data);
       c->quantize (row, c->out + r * c->t->row_bytes, c->t->row_len);
+      if (c->row_done)
+        c->row_done (c->tensor, c->row0 + r, row, c->out + r * c->t->row_bytes, c->row_done_data);
     }
 }
 
@@ -266,6 +281,8 @@ tern_model_writer_write (TernModelWriter *writer, TernRowFn rows, gpointer user_
       Chunk chunk = {
         .rows = rows,
         .user_data = user_data,
+        .row_done = writer->row_done,
+        .row_done_data = writer->row_done_data,
         .tensor = i,
         .t = t,
         .quantize = tern_quant_quantize_row (t->type),

@@ -4,17 +4,17 @@
 #include "compress/ternarize.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "quant/quant.h"
 
 /* Thresholds tried, as multiples of the block's mean magnitude: TWN's
  * 0.7 is the optimum for normally distributed weights; trained weights
- * have heavier tails, so the grid spans 0.3…1.2. */
+ * have heavier tails, so the grid spans 0.3…1.2 (and keeps everything
+ * from a lower one when that is best). */
 #define N_THRESHOLDS 16
 #define THRESHOLD_FIRST 0.3f
 #define THRESHOLD_STEP 0.06f
-/* Lanes the sums are split over, so that the compiler can vectorize them. */
-#define LANES 8
 
 static float
 to_fp16_value (float x)
@@ -22,67 +22,78 @@ to_fp16_value (float x)
   return tern_fp16_to_fp32 (tern_fp32_to_fp16 (x));
 }
 
-/* Sets @y to @scale·sign(x) where |x| > @threshold, 0 elsewhere. */
+/* y = ±@scale (the sign of x) where the level reaches @best, +0 elsewhere;
+ * on the bits, without a branch per weight (which half the weights would
+ * mispredict). */
 static void
-write_block (const float *x, float *y, float threshold, float scale)
+write_block (const float *x, const guint8 *level, int best, float scale, float *y)
 {
+  guint32 scale_bits;
+
+  memcpy (&scale_bits, &scale, sizeof scale_bits);
   for (int j = 0; j < TERN_TERNARY_BLOCK; j++)
-    y[j] = fabsf (x[j]) > threshold ? copysignf (scale, x[j]) : 0.0f;
+    {
+      guint32 bits, keep = -(guint32) (level[j] >= best);
+
+      memcpy (&bits, &x[j], sizeof bits);
+      bits = ((bits & 0x80000000u) | scale_bits) & keep;
+      memcpy (&y[j], &bits, sizeof bits);
+    }
 }
 
 static void
 twn_block (const float *x, float *y)
 {
-  float a[TERN_TERNARY_BLOCK];
-  float lane_sum[LANES] = { 0 };
-  float mean, best_t = 0.0f, best_scale = 0.0f;
-  double best_gain = 0.0;
+  guint8 level[TERN_TERNARY_BLOCK];
+  float lane_sum[8] = { 0 };
+  /* Four copies of the bins, so that neighbouring weights of one bin do
+   * not wait for each other's sums. */
+  float bin_sum[4][N_THRESHOLDS + 1] = { { 0 } };
+  int bin_count[4][N_THRESHOLDS + 1] = { { 0 } };
+  float mean = 0.0f, scale_of_best = 0.0f, step, offset;
+  double best_gain = 0.0, sum = 0.0;
+  int kept = 0, best = N_THRESHOLDS + 1;
 
-  for (int j = 0; j < TERN_TERNARY_BLOCK; j++)
-    a[j] = fabsf (x[j]);
-  for (int j = 0; j < TERN_TERNARY_BLOCK; j += LANES)
-    for (int l = 0; l < LANES; l++)
-      lane_sum[l] += a[j + l];
-  mean = 0.0f;
-  for (int l = 0; l < LANES; l++)
+  for (int j = 0; j < TERN_TERNARY_BLOCK; j += 8)
+    for (int l = 0; l < 8; l++)
+      lane_sum[l] += fabsf (x[j + l]);
+  for (int l = 0; l < 8; l++)
     mean += lane_sum[l];
   mean /= TERN_TERNARY_BLOCK;
 
-  /* Keeping the k weights above t at the scale s = S/k (S their summed
-   * magnitude) leaves an error of Σw² − S²/k: the best threshold is the
-   * one with the largest S²/k. */
-  for (int c = 0; c < N_THRESHOLDS; c++)
+  /* A weight's level is how many thresholds of the grid it reaches:
+   * threshold c keeps the weights of level above c. */
+  step = mean > 0.0f ? 1.0f / (mean * THRESHOLD_STEP) : 0.0f;
+  offset = 1.0f - THRESHOLD_FIRST / THRESHOLD_STEP;
+  for (int j = 0; j < TERN_TERNARY_BLOCK; j++)
+    level[j] = (guint8) CLAMP (fabsf (x[j]) * step + offset, 0.0f, (float) N_THRESHOLDS);
+  for (int j = 0; j < TERN_TERNARY_BLOCK; j++)
     {
-      float t = mean * (THRESHOLD_FIRST + THRESHOLD_STEP * (float) c);
-      float s[LANES] = { 0 };
-      int k[LANES] = { 0 };
-      float sum = 0.0f;
-      int kept = 0;
+      bin_sum[j & 3][level[j]] += fabsf (x[j]);
+      bin_count[j & 3][level[j]]++;
+    }
+
+  /* Keeping the k weights of level above c at the scale s = S/k (S their
+   * summed magnitude) leaves an error of Σw² − S²/k: the best threshold is
+   * the one with the largest S²/k. */
+  for (int c = N_THRESHOLDS; c >= 1; c--)
+    {
       double gain;
 
-      for (int j = 0; j < TERN_TERNARY_BLOCK; j += LANES)
-        for (int l = 0; l < LANES; l++)
-          {
-            int keep = a[j + l] > t;
-            s[l] += keep ? a[j + l] : 0.0f;
-            k[l] += keep;
-          }
-      for (int l = 0; l < LANES; l++)
-        {
-          sum += s[l];
-          kept += k[l];
-        }
+      sum += (double) bin_sum[0][c] + bin_sum[1][c] + bin_sum[2][c] + bin_sum[3][c];
+      kept += bin_count[0][c] + bin_count[1][c] + bin_count[2][c] + bin_count[3][c];
       if (kept == 0)
         continue;
-      gain = (double) sum * sum / kept;
+      gain = sum * sum / kept;
       if (gain > best_gain)
         {
           best_gain = gain;
-          best_t = t;
-          best_scale = sum / (float) kept;
+          best = c;
+          scale_of_best = (float) (sum / kept);
         }
     }
-  write_block (x, y, best_t, to_fp16_value (best_scale));
+  scale_of_best = to_fp16_value (scale_of_best);
+  write_block (x, level, best, scale_of_best, y);
 }
 
 void

@@ -502,7 +502,11 @@ tern_quant_quantize_row_q6_K (const float *x, void *vy, gint64 n)
 static inline int
 ternary (float x, float id)
 {
-  return (int) lroundf (x * id) + 1;
+  /* lroundf (x * id) + 1 for |x * id| <= 1 (id is 1 / the block's largest
+   * magnitude), without the library call: halves round away from zero. */
+  float v = x * id;
+
+  return (v >= 0.5f) - (v <= -0.5f) + 1;
 }
 
 static float

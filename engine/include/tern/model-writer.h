@@ -28,6 +28,13 @@ typedef struct TernModelWriter TernModelWriter;
  * give the same values whatever the thread. */
 typedef void (*TernRowFn) (gsize tensor, gint64 row, float *out, gpointer user_data);
 
+/* Called from the writer's threads after row @row of tensor @tensor is
+ * quantized: @values are the floats the row function gave, @stored the
+ * row's bytes as they will be written (both valid during the call only).
+ * Called for different rows at the same time: it must be thread-safe. */
+typedef void (*TernRowDoneFn) (gsize tensor, gint64 row, const float *values, const void *stored,
+                               gpointer user_data);
+
 /* Called on the thread that writes, once all rows of tensor @tensor are
  * written. */
 typedef void (*TernTensorDoneFn) (gsize tensor, gpointer user_data);
@@ -52,6 +59,9 @@ TernGgufWriter *tern_model_writer_metadata (TernModelWriter *writer);
  * ne[0] elements is not a whole number of @type's blocks. */
 gboolean tern_model_writer_add_tensor (TernModelWriter *writer, const char *name, TernType type, guint32 n_dims,
                                        const gint64 *ne, GError **error);
+
+/* Has @done called after each row is quantized (before write). */
+void tern_model_writer_set_row_done (TernModelWriter *writer, TernRowDoneFn done, gpointer user_data);
 
 /* Declares the next tensor as @data, @n_bytes of @type's blocks stored as
  * they are (no row function is called for it): for a tensor copied from
