@@ -5,6 +5,7 @@
 
 #include "tern-accessible.h"
 #include "tern-model-details.h"
+#include "tern-compress-dialog.h"
 
 struct _TernLibraryPage
 {
@@ -182,6 +183,7 @@ row_menu (gint64 id)
     const char *action;
   } items[] = {
     { N_("_Rename…"), "library.rename" },
+    { N_("_Compress…"), "library.compress" },
     { N_("_Details…"), "library.details" },
     { N_("Re_move…"), "library.remove" },
   };
@@ -579,6 +581,31 @@ details_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
   gtk_window_present (GTK_WINDOW (details));
 }
 
+/* ---- Compressing ---- */
+
+static void
+compress_use (TernCompressDialog *dialog, gint64 id, TernLibraryPage *self)
+{
+  gtk_widget_activate_action (GTK_WIDGET (self), "library.use", "x", id);
+}
+
+static void
+compress_action (GtkWidget *widget, const char *action_name, GVariant *parameter)
+{
+  TernLibraryPage *self = TERN_LIBRARY_PAGE (widget);
+  const TernStoreModel *model = find_model (self, g_variant_get_int64 (parameter));
+
+  if (model == NULL)
+    return;
+
+  GtkWidget *dialog = tern_compress_dialog_new (parent_window (self), self->service, model);
+
+  /* The new model joins the list as soon as it is in the library. */
+  g_signal_connect_object (dialog, "compressed", G_CALLBACK (tern_library_page_reload), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (dialog, "use", G_CALLBACK (compress_use), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
 /* ---- Renaming ---- */
 
 static void
@@ -833,6 +860,7 @@ tern_library_page_class_init (TernLibraryPageClass *klass)
   gtk_widget_class_install_action (widget_class, "library.use", "x", use_action);
   gtk_widget_class_install_action (widget_class, "library.rename", "x", rename_action);
   gtk_widget_class_install_action (widget_class, "library.details", "x", details_action);
+  gtk_widget_class_install_action (widget_class, "library.compress", "x", compress_action);
   gtk_widget_class_install_action (widget_class, "library.remove", "x", remove_action);
 }
 

@@ -15,7 +15,8 @@ G_BEGIN_DECLS
  * missing or changed since it was added (each model is checked at every
  * listing, and again when the service finds the loaded model's file
  * changed: "model-damaged"). Each row has "Use" and a menu of "Rename…" (a
- * dialog asking the new name), "Details…" (a TernModelDetails dialog) and
+ * dialog asking the new name), "Compress…" (a TernCompressDialog; the new
+ * model joins the list once made), "Details…" (a TernModelDetails dialog) and
  * "Remove…" (a confirmation that can also move the file to the trash;
  * otherwise the file is kept).
  * With no models, an empty state says how to add one.

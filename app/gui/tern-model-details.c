@@ -2,7 +2,10 @@
 #include "tern-model-details.h"
 
 #include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
 #include <tern/model-identity.h>
+
+#include "tern-compress-dialog.h"
 
 struct _TernModelDetails
 {
@@ -194,6 +197,29 @@ got_status (GObject *source, GAsyncResult *result, gpointer data)
   g_free (check);
 }
 
+/* A compressed model's report, and the model it was made from. */
+static void
+add_compression (TernModelDetails *self, const TernStoreModel *model)
+{
+  GtkWidget *page = gtk_widget_get_ancestor (GTK_WIDGET (self->model_group), ADW_TYPE_PREFERENCES_PAGE);
+  AdwPreferencesGroup *group = ADW_PREFERENCES_GROUP (adw_preferences_group_new ());
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autofree char *from = NULL;
+
+  if (model->compression_report == NULL || page == NULL ||
+      !json_parser_load_from_data (parser, model->compression_report, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return;
+  const char *input = json_object_get_string_member_with_default (
+      json_node_get_object (json_parser_get_root (parser)), "input", NULL);
+  g_autofree char *base = input ? g_path_get_basename (input) : g_strdup (_("Unknown"));
+  from = model->compressed_from ? g_strdup (base) : g_strdup_printf (_("%s (no longer in the library)"), base);
+  adw_preferences_group_set_title (group, _("Compression"));
+  add_row (self, group, _("Made From"), from, NULL);
+  tern_compress_report_add_rows (group, model->compression_report);
+  adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), group);
+}
+
 /* ---- The object ---- */
 
 GtkWidget *
@@ -236,6 +262,7 @@ tern_model_details_new (GtkWindow *parent, TernService *service, const TernStore
 
   add_row (self, self->library_group, _("Added"), added, NULL);
   add_row (self, self->library_group, _("Last Used"), used, NULL);
+  add_compression (self, model);
 
   /* Checked now: the status the library page showed may be old. */
   check->self = self;

@@ -114,6 +114,8 @@ struct _TernService {
   gint shutting_down;    /* atomic */
   guint reply_n_tokens;  /* atomic */
   gboolean shut_down;    /* owner thread: shutdown is over */
+  /* Cancelled by shutdown: the compressions on threads of their own. */
+  GCancellable *shutdown_cancellable;
 
 #ifdef TERN_SERVICE_TESTING
   TernServiceTokenHook token_hook; /* set while the engine thread is idle */

@@ -70,7 +70,8 @@ G_DEFINE_FINAL_TYPE (TernService, tern_service, G_TYPE_OBJECT)
 G_DEFINE_ENUM_TYPE (TernServicePhase, tern_service_phase,
                     G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_LOAD, "load"),
                     G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_INGEST, "ingest"),
-                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_PROMPT, "prompt"))
+                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_PROMPT, "prompt"),
+                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_COMPRESS, "compress"))
 
 /* ---- State ---- */
 
@@ -565,6 +566,7 @@ tern_service_shutdown (TernService *self)
   self->shut_down = TRUE;
   g_atomic_int_set (&self->shutting_down, TRUE);
   tern_service_stop (self);
+  g_cancellable_cancel (self->shutdown_cancellable);
 
   /* Cancel a load or an evaluation in progress; the engine thread checks
    * shutting_down before it starts the next one, and stops waiting for the
@@ -615,6 +617,7 @@ tern_service_finalize (GObject *object)
   TernService *self = TERN_SERVICE (object);
 
   g_async_queue_unref (self->inbox);
+  g_object_unref (self->shutdown_cancellable);
   g_free (self->engine.db_path);
   g_free (self->engine.backend);
   g_free (self->engine.ctx_backend);
@@ -758,6 +761,7 @@ tern_service_init (TernService *self)
   g_mutex_init (&self->lock);
   g_queue_init (&self->events);
   self->inbox = g_async_queue_new ();
+  self->shutdown_cancellable = g_cancellable_new ();
   self->context = g_main_context_ref_thread_default ();
 }
 

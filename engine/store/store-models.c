@@ -2,11 +2,13 @@
 /* The store's model library. */
 #include "store-private.h"
 
+#include <json-glib/json-glib.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MODEL_COLUMNS \
-  "id, path, name, arch, n_params, tensor_types, n_ctx_train, size, mtime_us, header_sha256, added_at, last_used_at"
+  "id, path, name, arch, n_params, tensor_types, n_ctx_train, size, mtime_us, header_sha256, added_at, last_used_at, " \
+  "compressed_from, compression_report"
 
 void
 tern_store_model_free (TernStoreModel *model)
@@ -17,6 +19,7 @@ tern_store_model_free (TernStoreModel *model)
   g_free (model->name);
   g_free (model->arch);
   g_free (model->tensor_types);
+  g_free (model->compression_report);
   g_free (model);
 }
 
@@ -39,6 +42,8 @@ read_model (StoreStmt *stmt)
     memcpy (m->identity.sha256, hash, sizeof m->identity.sha256);
   m->added_at = sqlite3_column_int64 (stmt, 10);
   m->last_used_at = sqlite3_column_int64 (stmt, 11);
+  m->compressed_from = sqlite3_column_int64 (stmt, 12);
+  m->compression_report = g_strdup ((const char *) sqlite3_column_text (stmt, 13));
   return m;
 }
 
@@ -105,6 +110,8 @@ tern_store_model_add (TernStore *store, const char *path, GError **error)
       /* A name given in the library stays while the file is the same one;
        * another file at the path is another model, with its own name. */
       "ON CONFLICT (path) DO UPDATE SET name = CASE WHEN header_sha256 = ?9 AND size = ?7 THEN name ELSE ?2 END, "
+      "compressed_from = CASE WHEN header_sha256 = ?9 AND size = ?7 THEN compressed_from END, "
+      "compression_report = CASE WHEN header_sha256 = ?9 AND size = ?7 THEN compression_report END, "
       "arch = ?3, n_params = ?4, tensor_types = ?5, "
       "n_ctx_train = ?6, size = ?7, mtime_us = ?8, header_sha256 = ?9 RETURNING id",
       error);
@@ -228,6 +235,50 @@ tern_store_model_rename (TernStore *store, gint64 id, const char *name, GError *
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_text (stmt, 2, stripped, -1, SQLITE_STATIC);
   if (!tern_store_step_done (store, stmt, "renaming a model", error))
+    {
+      tern_store_txn_rollback (store, &txn);
+      return FALSE;
+    }
+  if (sqlite3_changes (store->db) == 0)
+    {
+      tern_store_txn_rollback (store, &txn);
+      return tern_store_no_such ("model", id, error);
+    }
+  return tern_store_txn_commit (store, &txn, error);
+}
+
+static gboolean
+is_json_object (const char *text)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  return text != NULL && json_parser_load_from_data (parser, text, -1, NULL) &&
+         JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser));
+}
+
+gboolean
+tern_store_model_set_compression (TernStore *store, gint64 id, gint64 from_id, const char *report_json,
+                                  GError **error)
+{
+  g_autoptr (StoreStmt) stmt = NULL;
+  StoreTxn txn;
+
+  if (!tern_store_check_text ("compression report", report_json, error))
+    return FALSE;
+  if (!is_json_object (report_json))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "the compression report is not a JSON object");
+      return FALSE;
+    }
+  stmt = tern_store_prepare (store, "UPDATE models SET compressed_from = ?2, compression_report = ?3 WHERE id = ?1",
+                             error);
+  if (stmt == NULL || !tern_store_txn_begin (store, &txn, error))
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (from_id > 0)
+    sqlite3_bind_int64 (stmt, 2, from_id);
+  sqlite3_bind_text (stmt, 3, report_json, -1, SQLITE_STATIC);
+  if (!tern_store_step_done (store, stmt, "recording a model's compression", error))
     {
       tern_store_txn_rollback (store, &txn);
       return FALSE;

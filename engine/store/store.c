@@ -124,6 +124,11 @@ static const char *const migrations[] = {
    * point at it to NULL; without an index each such delete scans every
    * conversation, and emptying a big trash took minutes. */
   "CREATE INDEX conversations_by_head ON conversations (head_id);",
+
+  /* 4: a model made by compressing another keeps the report it was made
+   * with and the library entry it was made from. */
+  "ALTER TABLE models ADD COLUMN compressed_from INTEGER REFERENCES models (id) ON DELETE SET NULL;"
+  "ALTER TABLE models ADD COLUMN compression_report TEXT;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == TERN_STORE_SCHEMA_VERSION);

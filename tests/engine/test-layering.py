@@ -29,7 +29,7 @@ BELOW = {
     "compress": ["model", "backend", "weights", "text", "quant", "gguf", "core"],
     "store": ["gguf", "core"],
     "session": ["model", "store", "backend", "weights", "text", "quant", "gguf", "core"],
-    "service": ["session", "model", "store", "backend", "weights", "text", "quant", "gguf", "core"],
+    "service": ["session", "compress", "model", "store", "backend", "weights", "text", "quant", "gguf", "core"],
 }
 
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <tern/compress.h>
 #include <tern/session.h>
 #include <tern/store.h>
 
@@ -87,6 +88,7 @@ typedef enum {
   TERN_SERVICE_PHASE_LOAD,   /* a model being loaded */
   TERN_SERVICE_PHASE_INGEST, /* a transcript evaluated again as a conversation opens */
   TERN_SERVICE_PHASE_PROMPT, /* a message evaluated before its reply */
+  TERN_SERVICE_PHASE_COMPRESS, /* a model being compressed (tern_service_compress_model) */
 } TernServicePhase;
 
 #define TERN_TYPE_SERVICE_PHASE (tern_service_phase_get_type ())
@@ -340,5 +342,36 @@ gboolean tern_service_rename_model_finish (TernService *self, GAsyncResult *resu
 void tern_service_check_model (TernService *self, gint64 id, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);
 int tern_service_check_model_finish (TernService *self, GAsyncResult *result, GError **error);
+
+/* ---- Compression ---- */
+
+/* How a compression advances: @fraction of @phase done (0 to 1, only
+ * growing; the last is 1) and an estimate of the @seconds_left (-1 while
+ * there is none yet). */
+typedef void (*TernServiceCompressProgressFn) (TernServicePhase phase, double fraction, double seconds_left,
+                                               gpointer user_data);
+
+/* Compresses library model @model_id as @params say (tern_compress) into
+ * a new file and adds that to the library beside it, named after it ("kjv
+ * · TQ2_0"), with the compression's report and the link to the original
+ * (tern_store_model_set_compression). The file is @out_path, or when NULL
+ * one named after the original's file ("kjv-tq2_0.gguf") in its folder,
+ * or when that folder cannot be written in the "models" folder beside the
+ * service's database; an existing file is never replaced: the name gets
+ * " (2)", " (3)"… instead.
+ *
+ * The work runs on a thread of its own, so that the engine thread's
+ * requests (a chat) go on meanwhile. @progress (may be NULL) is called on
+ * the owner context, at most about ten times a second, until the callback
+ * runs; @progress_data must live until then. @cancellable (or shutdown)
+ * stops it: then, as on any error, there is no new file and no library
+ * entry. _finish returns the new model's library id, 0 on error:
+ * READ_ONLY for a read-only service, INVALID for an unknown model,
+ * CANCELLED, and tern_compress's and the store's errors. */
+void tern_service_compress_model (TernService *self, gint64 model_id, const TernCompressParams *params,
+                                  const char *out_path, TernServiceCompressProgressFn progress,
+                                  gpointer progress_data, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer user_data);
+gint64 tern_service_compress_model_finish (TernService *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

@@ -54,7 +54,7 @@ G_BEGIN_DECLS
  * finds and repairs such damage. */
 
 /* The schema version this Tern writes (PRAGMA user_version). */
-#define TERN_STORE_SCHEMA_VERSION 3
+#define TERN_STORE_SCHEMA_VERSION 4
 
 typedef struct TernStore TernStore;
 
@@ -139,6 +139,12 @@ typedef struct {
   TernModelIdentity identity; /* identity.size is the file size */
   gint64 added_at;     /* microseconds since the epoch */
   gint64 last_used_at; /* 0: never */
+  /* For a model made by compressing another: the library model it was made
+   * from (0 when it was not, or when that entry has been removed) and the
+   * compression's report as JSON text (tern_compress_report_to_json; NULL
+   * when not compressed). */
+  gint64 compressed_from;
+  char *compression_report;
 } TernStoreModel;
 
 void tern_store_model_free (TernStoreModel *model);
@@ -167,6 +173,13 @@ gboolean tern_store_model_check (TernStore *store, gint64 id, TernModelStatus *s
 /* Gives the model the name @name (trimmed; not empty: INVALID), kept
  * when the same file is added again. */
 gboolean tern_store_model_rename (TernStore *store, gint64 id, const char *name, GError **error);
+/* Records that model @id was made by compressing library model @from_id
+ * (0: unknown) and the report it came with (@report_json, a JSON object's
+ * text, copied). Forgotten when another file takes the model's path.
+ * Errors: INVALID for an unknown id or text that is not a JSON object,
+ * READ_ONLY. */
+gboolean tern_store_model_set_compression (TernStore *store, gint64 id, gint64 from_id, const char *report_json,
+                                           GError **error);
 /* Records that the model was just loaded (its last_used_at). */
 gboolean tern_store_model_mark_used (TernStore *store, gint64 id, GError **error);
 

@@ -178,6 +178,10 @@ static const char *const version_data[TERN_STORE_SCHEMA_VERSION] = {
   "VALUES (50, 'from v2', '', 0.8, 40, 0.95, 0.05, 1.0, 64, 0, 0, 1, 1, 1, 5, 20);"
   "INSERT INTO messages (id, conversation_id, role, content, created_at) VALUES (70, 50, 'user', 'trashed v2', 1);"
   "UPDATE conversations SET head_id = 70 WHERE id = 50;",
+  /* Version 3: two library models. */
+  "INSERT INTO models (id, path, name, arch, n_params, tensor_types, n_ctx_train, size, mtime_us, header_sha256, "
+  "added_at, last_used_at) VALUES (8, '/m/a.gguf', 'a', 'llama', 10, 'f32 1', 128, 100, 1, x'00', 1, 0), "
+  "(9, '/m/b.gguf', 'b', 'llama', 10, 'tq2_0 1', 128, 20, 1, x'01', 2, 3);",
 };
 
 static void
@@ -231,6 +235,27 @@ test_migrations (Fixture *f, gconstpointer data)
           g_assert_cmpint (tern_store_empty_trash (store, &error), ==, 1);
           g_assert_cmpint (pragma_int (store, "SELECT count(*) FROM messages WHERE id = 70"), ==, 0);
         }
+      if (v == 3)
+        {
+          /* Every model of version 3 is kept, as it was, not compressed;
+           * and can be marked as compressed. */
+          g_autoptr (GPtrArray) models = tern_store_model_list (store, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (models->len, ==, 2);
+          TernStoreModel *b = models->pdata[0], *a = models->pdata[1];
+          g_assert_cmpint (a->id, ==, 8);
+          g_assert_cmpstr (a->path, ==, "/m/a.gguf");
+          g_assert_cmpuint (a->identity.size, ==, 100);
+          g_assert_cmpint (b->id, ==, 9);
+          g_assert_cmpstr (b->tensor_types, ==, "tq2_0 1");
+          g_assert_cmpint (b->last_used_at, ==, 3);
+          g_assert_cmpint (b->compressed_from, ==, 0);
+          g_assert_null (b->compression_report);
+          g_assert_true (tern_store_model_set_compression (store, 9, 8, "{\"type\": \"tq2_0\"}", &error));
+          g_assert_no_error (error);
+          g_autoptr (TernStoreModel) marked = tern_store_model_get (store, 9, &error);
+          g_assert_cmpint (marked->compressed_from, ==, 8);
+        }
     }
 
   /* Reopening the current version changes nothing and keeps the data. */
@@ -263,6 +288,70 @@ test_branch_leaf (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpint (tern_store_branch_leaf (f->store, b, r2, &error), ==, 0);
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+}
+
+/* A compressed model keeps its report and its original while that stays
+ * in the library; another file at its path forgets them. */
+static void
+test_model_compression (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *src = store_test_model_path ("kjv-tiny-q4_k_m");
+  g_autofree char *ternary = store_test_model_path ("kjv-tiny-f32");
+  g_autofree char *path = g_build_filename (f->dir, "small.gguf", NULL);
+  const char *report = "{\"type\": \"tq2_0\", \"ratio\": 7.5, \"verdict\": \"usable: within 10%\"}";
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  gint64 original = tern_store_model_add (f->store, src, &error);
+  g_assert_true (g_file_get_contents (src, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (path, contents, len, NULL));
+  gint64 small = tern_store_model_add (f->store, path, &error);
+  g_assert_no_error (error);
+  g_autoptr (TernStoreModel) plain = tern_store_model_get (f->store, small, &error);
+  g_assert_cmpint (plain->compressed_from, ==, 0);
+  g_assert_null (plain->compression_report);
+
+  g_assert_true (tern_store_model_set_compression (f->store, small, original, report, &error));
+  g_assert_no_error (error);
+  g_autoptr (TernStoreModel) got = tern_store_model_get (f->store, small, &error);
+  g_assert_cmpint (got->compressed_from, ==, original);
+  g_assert_cmpstr (got->compression_report, ==, report);
+  /* Adding the same file again (as loading it does) keeps them. */
+  g_assert_cmpint (tern_store_model_add (f->store, path, &error), ==, small);
+  g_autoptr (TernStoreModel) again = tern_store_model_get (f->store, small, &error);
+  g_assert_cmpstr (again->compression_report, ==, report);
+
+  /* Refused: not a JSON object, an unknown model or original. */
+  g_assert_false (tern_store_model_set_compression (f->store, small, original, "[1, 2]", &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (tern_store_model_set_compression (f->store, small, original, "{\"type\":", &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (tern_store_model_set_compression (f->store, small + 100, original, report, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (tern_store_model_set_compression (f->store, small, small + 100, report, &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_autoptr (TernStoreModel) kept = tern_store_model_get (f->store, small, &error);
+  g_assert_cmpint (kept->compressed_from, ==, original);
+  g_assert_cmpstr (kept->compression_report, ==, report);
+
+  /* The original leaves the library: the report stays, the link goes. */
+  g_assert_true (tern_store_model_remove (f->store, original, &error));
+  g_autoptr (TernStoreModel) orphan = tern_store_model_get (f->store, small, &error);
+  g_assert_cmpint (orphan->compressed_from, ==, 0);
+  g_assert_cmpstr (orphan->compression_report, ==, report);
+
+  /* Another file at the path is another model: no report. */
+  g_clear_pointer (&contents, g_free);
+  g_assert_true (g_file_get_contents (ternary, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (path, contents, len, NULL));
+  g_assert_cmpint (tern_store_model_add (f->store, path, &error), ==, small);
+  g_autoptr (TernStoreModel) other = tern_store_model_get (f->store, small, &error);
+  g_assert_null (other->compression_report);
 }
 
 static void
@@ -749,6 +838,7 @@ main (int argc, char **argv)
   ADD ("models", test_models);
   ADD ("models/shrunk-in-use", test_model_shrunk_in_use);
   ADD ("models/order", test_models_order);
+  ADD ("models/compression", test_model_compression);
   ADD ("conversations", test_conversations);
   ADD ("reply", test_reply);
   ADD ("search", test_search);

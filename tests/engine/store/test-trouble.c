@@ -84,6 +84,9 @@ check_read_only_store (TernStore *store)
   g_clear_error (&error);
   g_assert_false (tern_store_conversation_rename (store, 1, "renamed", &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_READ_ONLY);
+  g_clear_error (&error);
+  g_assert_false (tern_store_model_set_compression (store, 1, 0, "{}", &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_READ_ONLY);
 }
 
 /* A folder the user cannot write: opening for writing fails with

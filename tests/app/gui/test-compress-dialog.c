@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Compressing a library model from the window: the row's menu opens the
+ * dialog; a run stopped leaves no file and no entry; a run finished shows
+ * its report, joins the library with it, and chats; the main loop stays
+ * responsive meanwhile. */
+#include <glib/gstdio.h>
+
+#include "app-harness.h"
+#include "main-loop-probe.h"
+#include "tern-compress-dialog.h"
+#include "tern-library-page.h"
+#include "test-data.h"
+
+static gboolean
+is_row_titled (GtkWidget *widget, gconstpointer title)
+{
+  return ADW_IS_ACTION_ROW (widget) && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
+}
+
+static GtkWindow *
+find_dialog (void)
+{
+  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l; l = l->next)
+    if (TERN_IS_COMPRESS_DIALOG (l->data) && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
+static void
+choose_from_menu (GtkWidget *row, const char *text)
+{
+  GtkWidget *more = app_harness_find_widget (row, app_harness_is_menu_button, NULL);
+
+  g_assert_nonnull (more);
+  gtk_menu_button_popup (GTK_MENU_BUTTON (more));
+  GtkWidget *label = app_harness_find_widget (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more))),
+                                              app_harness_is_label_text, text);
+  g_assert_nonnull (label);
+  g_signal_emit_by_name (gtk_widget_get_ancestor (label, g_type_from_name ("GtkModelButton")), "clicked");
+}
+
+static gboolean
+has_dialog (gpointer data)
+{
+  return find_dialog () != NULL;
+}
+
+typedef struct {
+  GtkWidget *root;
+  AppHarnessMatch match;
+  gconstpointer data;
+} Find;
+
+static gboolean
+has_widget (gpointer data)
+{
+  const Find *find = data;
+  return app_harness_find_widget (find->root, find->match, find->data) != NULL;
+}
+
+static void
+wait_widget (const char *what, GtkWidget *root, AppHarnessMatch match, gconstpointer data)
+{
+  Find find = { root, match, data };
+  app_harness_wait (what, has_widget, &find, 120);
+}
+
+static gboolean
+bar_moved (gpointer data)
+{
+  GtkWidget *b = data;
+  return gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (b)) > 0;
+}
+
+static gboolean
+is_progress_bar (GtkWidget *widget, gconstpointer data)
+{
+  return GTK_IS_PROGRESS_BAR (widget);
+}
+
+static char *
+folder_files (const char *folder)
+{
+  g_autoptr (GDir) dir = g_dir_open (folder, 0, NULL);
+  GString *s = g_string_new (NULL);
+  const char *name;
+  guint n = 0;
+
+  while ((name = g_dir_read_name (dir)))
+    n++;
+  g_string_printf (s, "%u", n);
+  return g_string_free (s, FALSE);
+}
+
+static void
+body (AppHarness *h, gpointer data)
+{
+  const char *folder = data;
+  TernWindow *w = h->window;
+  g_autofree char *path = g_build_filename (folder, "kjv-tiny-f32.gguf", NULL);
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  MainLoopProbe probe = { 0 };
+
+  g_action_group_change_action_state (G_ACTION_GROUP (w), "show-library", g_variant_new_boolean (TRUE));
+  tern_library_page_add_file (TERN_LIBRARY_PAGE (w->library_page), file);
+  wait_widget ("the model's row", w->library_page, is_row_titled, "kjv-tiny");
+  GtkWidget *row = app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny");
+
+  /* A run stopped: no file, no entry. */
+  choose_from_menu (row, "Compress…");
+  app_harness_wait ("the dialog", has_dialog, NULL, 60);
+  GtkWidget *dialog = GTK_WIDGET (find_dialog ());
+  GtkWidget *bar = app_harness_find_widget (dialog, is_progress_bar, NULL);
+  GtkWidget *start = app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Compress");
+  GtkWidget *stop = app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Stop");
+  g_signal_emit_by_name (start, "clicked");
+  g_signal_emit_by_name (stop, "clicked");
+  wait_widget ("the run to stop", dialog, is_row_titled, "Stopped");
+  g_assert_cmpstr (folder_files (folder), ==, "1");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+
+  /* A run finished: progress, the report, the new row. The list may have
+   * been read again meanwhile: its rows are new. */
+  row = app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny");
+  choose_from_menu (row, "Compress…");
+  app_harness_wait ("the dialog", has_dialog, NULL, 60);
+  dialog = GTK_WIDGET (find_dialog ());
+  bar = app_harness_find_widget (dialog, is_progress_bar, NULL);
+  start = app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Compress");
+  main_loop_probe_start (&probe);
+  g_signal_emit_by_name (start, "clicked");
+  app_harness_wait ("progress", bar_moved, bar, 120);
+  wait_widget ("the report", dialog, is_row_titled, "Bits per Weight");
+  main_loop_probe_stop (&probe);
+  main_loop_probe_report (&probe, "compressing", FALSE);
+  g_assert_cmpfloat (main_loop_probe_quantile_ms (&probe, PROBE_WALL, 1.0), <=, 50);
+  g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)), ==, 1);
+  wait_widget ("the new model's row", w->library_page, is_row_titled, "kjv-tiny · TQ2_0");
+  main_loop_probe_clear (&probe);
+
+  /* Use it, and chat. */
+  g_signal_emit_by_name (app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Use"), "clicked");
+  app_harness_wait ("the model to load", app_harness_model_ready, w, 120);
+  app_harness_send (w, "In the beginning");
+  app_harness_wait ("a reply", app_harness_has_reply, w, 120);
+  app_harness_wait ("the reply to end", app_harness_idle, w, 120);
+}
+
+static void
+test_compress_dialog (void)
+{
+  AppHarness h;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("tern-compress-XXXXXX", &error);
+  g_autofree char *folder = g_build_filename (dir, "models", NULL);
+  g_autofree char *src = g_test_build_filename (G_TEST_DIST, "data", "models", "kjv-tiny-f32.gguf", NULL);
+  g_autofree char *dest = g_build_filename (folder, "kjv-tiny-f32.gguf", NULL);
+  g_autofree char *contents = NULL;
+  gsize len;
+
+  g_mkdir (folder, 0755);
+  g_assert_true (g_file_get_contents (src, &contents, &len, NULL));
+  g_assert_true (g_file_set_contents (dest, contents, len, NULL));
+  app_harness_init (&h, dir, 1, 256);
+  app_harness_run (&h, body, folder);
+  app_harness_clear (&h);
+  test_remove_tree (dir);
+}
+
+int
+main (int argc, char *argv[])
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+  g_test_add_func ("/app/compress-dialog", test_compress_dialog);
+  return g_test_run ();
+}
