@@ -104,6 +104,7 @@ tern_compress_report_add_rows (AdwPreferencesGroup *group, const char *json)
   g_autoptr (JsonParser) parser = json_parser_new ();
   double in_bytes, out_bytes, value;
   const char *text;
+  JsonObject *quality;
 
   g_return_val_if_fail (ADW_IS_PREFERENCES_GROUP (group), FALSE);
 
@@ -112,7 +113,11 @@ tern_compress_report_add_rows (AdwPreferencesGroup *group, const char *json)
     return FALSE;
   JsonObject *o = json_node_get_object (json_parser_get_root (parser));
 
-  if ((text = get_text (o, "verdict")))
+  /* Present when both models were measured on held-out text. */
+  quality = json_object_has_member (o, "quality") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (o, "quality"))
+                ? json_object_get_object_member (o, "quality")
+                : NULL;
+  if (quality && (text = get_text (quality, "verdict_text")))
     add_value_row (group, _("Verdict"), text);
   if ((text = get_text (o, "type")))
     {
@@ -148,8 +153,12 @@ tern_compress_report_add_rows (AdwPreferencesGroup *group, const char *json)
       g_autofree char *error = g_strdup_printf ("%.3f", value);
       add_value_row (group, _("Relative Error"), error);
     }
-  add_before_after (group, o, _("Perplexity"), "perplexity_before", "perplexity_after", "%.2f");
-  add_before_after (group, o, _("Speed (tokens/s)"), "tokens_per_second_before", "tokens_per_second_after", "%.1f");
+  if (quality)
+    {
+      add_before_after (group, quality, _("Perplexity"), "perplexity_before", "perplexity_after", "%.2f");
+      add_before_after (group, quality, _("Speed (tokens/s)"), "tokens_per_second_before", "tokens_per_second_after",
+                        "%.1f");
+    }
   return TRUE;
 }
 
@@ -172,6 +181,8 @@ on_progress (TernServicePhase phase, double fraction, double seconds_left, gpoin
   g_autofree char *percent = g_strdup_printf (_("%d%%"), (int) (fraction * 100));
   g_autofree char *subtitle = NULL;
 
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->phase_row),
+                                 phase == TERN_SERVICE_PHASE_MEASURE ? _("Measuring Quality") : _("Compressing"));
   if (seconds_left >= 0 && fraction < 1)
     {
       g_autofree char *left = g_strdup_printf (g_dngettext (NULL, "about %d second left", "about %d seconds left",
@@ -224,6 +235,17 @@ compressed (GObject *source, GAsyncResult *result, gpointer data)
   g_object_unref (self);
 }
 
+/* The held-out text both models are measured on: the bundled Book of
+ * Revelation, installed, or in the source tree when the app runs from its
+ * build folder. */
+static const char *
+heldout_text (void)
+{
+  if (g_file_test (TERN_HELDOUT_TEXT_INSTALLED, G_FILE_TEST_IS_REGULAR))
+    return TERN_HELDOUT_TEXT_INSTALLED;
+  return TERN_HELDOUT_TEXT_SOURCE;
+}
+
 static void
 start_clicked (TernCompressDialog *self)
 {
@@ -240,8 +262,8 @@ start_clicked (TernCompressDialog *self)
   gtk_widget_set_visible (GTK_WIDGET (self->outcome), FALSE);
   show_running (self, TRUE);
   /* The dialog lives until the answer, which ends its progress. */
-  tern_service_compress_model (self->service, self->model_id, &params, NULL, on_progress, self, self->cancellable,
-                               compressed, g_object_ref (self));
+  tern_service_compress_model (self->service, self->model_id, &params, NULL, heldout_text (), on_progress, self,
+                               self->cancellable, compressed, g_object_ref (self));
 }
 
 static void

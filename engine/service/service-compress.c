@@ -10,8 +10,12 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+/* How much the compression yields to the rest of the process (nice). */
+#define BACKGROUND_NICE 10
 /* The least time between two progress reports. */
 #define PROGRESS_INTERVAL_US (100 * 1000)
 
@@ -20,6 +24,7 @@ typedef struct {
   gint64 model_id;
   TernCompressParams params;
   char *out_path;   /* asked for; NULL: chosen beside the original */
+  char *eval_path;  /* the held-out text, or NULL: not measured */
   TernServiceCompressProgressFn progress;
   gpointer progress_data;
   GCancellable *cancellable; /* cancelled by the caller's or by shutdown */
@@ -47,6 +52,7 @@ compress_free (Compress *c)
   g_object_unref (c->cancellable);
   g_object_unref (c->service);
   g_free (c->out_path);
+  g_free (c->eval_path);
   g_free (c->in_path);
   g_free (c->name);
   g_free (c->written);
@@ -82,6 +88,7 @@ compress_return (GTask *task, gint64 id, GError *error)
 
 typedef struct {
   GTask *task;
+  TernServicePhase phase;
   double fraction, seconds_left;
 } Progress;
 
@@ -99,29 +106,29 @@ deliver_progress (gpointer data)
   Compress *c = g_task_get_task_data (p->task);
 
   if (!c->returned && c->progress)
-    c->progress (TERN_SERVICE_PHASE_COMPRESS, p->fraction, p->seconds_left, c->progress_data);
+    c->progress (p->phase, p->fraction, p->seconds_left, c->progress_data);
   return G_SOURCE_REMOVE;
 }
 
 static void
-send_progress (GTask *task, double fraction, double seconds_left)
+send_progress (GTask *task, TernServicePhase phase, double fraction, double seconds_left)
 {
   Progress *p = g_new (Progress, 1);
 
   p->task = g_object_ref (task);
+  p->phase = phase;
   p->fraction = fraction;
   p->seconds_left = seconds_left;
   g_main_context_invoke_full (g_task_get_context (task), G_PRIORITY_DEFAULT, deliver_progress, p,
                               (GDestroyNotify) progress_free);
 }
 
-/* tern_compress's progress, on the compression thread: passed on at most
- * once per PROGRESS_INTERVAL_US, so that a fast model cannot flood the
- * main loop. */
+/* A phase's progress, on the compression thread: passed on at most once
+ * per PROGRESS_INTERVAL_US, so that a fast model cannot flood the main
+ * loop. */
 static void
-on_compress_progress (double fraction, gpointer data)
+pass_progress (GTask *task, TernServicePhase phase, double fraction)
 {
-  GTask *task = data;
   Compress *c = g_task_get_task_data (task);
   gint64 now = g_get_monotonic_time ();
   double seconds_left = -1;
@@ -132,7 +139,19 @@ on_compress_progress (double fraction, gpointer data)
   /* Too early a guess swings wildly: none before a hundredth is done. */
   if (fraction >= 0.01)
     seconds_left = (double) (now - c->start_us) / G_USEC_PER_SEC * (1 - fraction) / fraction;
-  send_progress (task, fraction, seconds_left);
+  send_progress (task, phase, fraction, seconds_left);
+}
+
+static void
+on_compress_progress (double fraction, gpointer data)
+{
+  pass_progress (data, TERN_SERVICE_PHASE_COMPRESS, fraction);
+}
+
+static void
+on_measure_progress (double fraction, gpointer data)
+{
+  pass_progress (data, TERN_SERVICE_PHASE_MEASURE, fraction);
 }
 
 /* ---- Where the file goes ---- */
@@ -199,25 +218,70 @@ choose_path (TernService *self, const Compress *c, GError **error)
 
 /* ---- The compression thread ---- */
 
-static void
-compress_thread (GTask *thread_task, gpointer source, gpointer data, GCancellable *cancellable)
+/* Both models measured on the held-out text, on the compression thread. */
+static gboolean
+measure (Compress *c, GTask *task, TernCompressReport *report, GError **error)
+{
+  g_autofree char *text = NULL;
+  gsize len;
+
+  if (!g_file_get_contents (c->eval_path, &text, &len, NULL))
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "the held-out text %s cannot be read",
+                   c->eval_path);
+      return FALSE;
+    }
+  c->start_us = c->last_report_us = g_get_monotonic_time ();
+  if (!tern_compress_evaluate (report, text, (gssize) len, c->params.n_threads, on_measure_progress, task,
+                               c->cancellable, error))
+    return FALSE;
+  send_progress (task, TERN_SERVICE_PHASE_MEASURE, 1, 0);
+  return TRUE;
+}
+
+/* The work, on a thread of its own at a lower priority (nice), whose
+ * compute threads inherit it: the window and a chat going on meanwhile get
+ * the CPU first, and the compression takes what is left. Returns the error,
+ * or NULL. */
+static gpointer
+compress_work (gpointer data)
 {
   GTask *task = data;
   Compress *c = g_task_get_task_data (task);
   GError *error = NULL;
+  TernCompressReport *report;
 
+  /* On Linux the nice value is the thread's own; failing is harmless. */
+  (void) setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), BACKGROUND_NICE);
   c->start_us = g_get_monotonic_time ();
-  TernCompressReport *report = tern_compress (c->in_path, c->written, &c->params, on_compress_progress, task,
-                                              c->cancellable, &error);
+  report = tern_compress (c->in_path, c->written, &c->params, on_compress_progress, task, c->cancellable, &error);
   if (report == NULL)
+    return error;
+  send_progress (task, TERN_SERVICE_PHASE_COMPRESS, 1, 0);
+  if (c->eval_path && !measure (c, task, report, &error))
     {
-      g_task_return_error (thread_task, error);
-      return;
+      tern_compress_report_free (report);
+      return error;
     }
   c->report_json = tern_compress_report_to_json (report);
   tern_compress_report_free (report);
-  send_progress (task, 1, 0);
-  g_task_return_boolean (thread_task, TRUE);
+  return NULL;
+}
+
+/* A GTask thread, lent by GLib's pool: it only waits for the work's own
+ * thread, so that the lower priority does not stay with a pooled thread. */
+static void
+compress_thread (GTask *thread_task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  GError *error = NULL;
+  GThread *work = g_thread_try_new ("tern-compress", compress_work, data, &error);
+
+  if (work)
+    error = g_thread_join (work);
+  if (error)
+    g_task_return_error (thread_task, error);
+  else
+    g_task_return_boolean (thread_task, TRUE);
 }
 
 /* ---- Adding the file to the library, on the engine thread ---- */
@@ -327,7 +391,8 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
 
 void
 tern_service_compress_model (TernService *self, gint64 model_id, const TernCompressParams *params,
-                             const char *out_path, TernServiceCompressProgressFn progress, gpointer progress_data,
+                             const char *out_path, const char *eval_text, TernServiceCompressProgressFn progress,
+                             gpointer progress_data,
                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (TERN_IS_SERVICE (self));
@@ -342,6 +407,7 @@ tern_service_compress_model (TernService *self, gint64 model_id, const TernCompr
   c->model_id = model_id;
   c->params = *params;
   c->out_path = g_strdup (out_path);
+  c->eval_path = g_strdup (eval_text);
   c->progress = progress;
   c->progress_data = progress_data;
   c->cancellable = g_cancellable_new ();

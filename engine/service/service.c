@@ -71,7 +71,8 @@ G_DEFINE_ENUM_TYPE (TernServicePhase, tern_service_phase,
                     G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_LOAD, "load"),
                     G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_INGEST, "ingest"),
                     G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_PROMPT, "prompt"),
-                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_COMPRESS, "compress"))
+                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_COMPRESS, "compress"),
+                    G_DEFINE_ENUM_VALUE (TERN_SERVICE_PHASE_MEASURE, "measure"))
 
 /* ---- State ---- */
 

@@ -18,6 +18,7 @@ typedef struct {
   Fixture *f;
   GThread *owner;
   guint n;
+  TernServicePhase phase;
   double last;
   gboolean compress_done;  /* the compression's callback ran */
   GCancellable *cancel_on_first;
@@ -31,7 +32,15 @@ on_progress (TernServicePhase phase, double fraction, double seconds_left, gpoin
 
   g_assert_true (g_thread_self () == p->owner);
   g_assert_false (p->compress_done);
-  g_assert_cmpint (phase, ==, TERN_SERVICE_PHASE_COMPRESS);
+  /* Compressing, then (with a held-out text) measuring. */
+  g_assert_true (phase == TERN_SERVICE_PHASE_COMPRESS || phase == TERN_SERVICE_PHASE_MEASURE);
+  g_assert_cmpint (phase, >=, p->phase);
+  if (p->n > 0 && phase != p->phase)
+    {
+      g_assert_cmpfloat (p->last, ==, 1);
+      p->last = 0;
+    }
+  p->phase = phase;
   g_assert_cmpfloat (fraction, >=, p->last);
   g_assert_cmpfloat (fraction, <=, 1);
   g_assert_cmpfloat (seconds_left, >=, -1);
@@ -92,7 +101,7 @@ compress (Fixture *f, TernService *service, gint64 id, const char *out, Progress
   p->owner = g_thread_self ();
   p->compress_done = FALSE;
   p->last = 0;
-  tern_service_compress_model (service, id, &params, out, on_progress, p, cancellable, on_compressed, p);
+  tern_service_compress_model (service, id, &params, out, NULL, on_progress, p, cancellable, on_compressed, p);
   return tern_service_compress_model_finish (service, await (f), error);
 }
 
@@ -137,8 +146,9 @@ folder_files (const char *folder)
   return g_strjoinv ("|", (char **) names->pdata);
 }
 
-/* Compressed beside the original: the entry is named after it, keeps the
- * report and the link; progress reaches 1 on the owner context, and the
+/* Compressed beside the original and measured on held-out text: the entry
+ * is named after it, keeps the report (with the verdict) and the link;
+ * compressing then measuring reach 1 on the owner context, and the
  * engine thread answers meanwhile. A second one never replaces the
  * first. */
 static void
@@ -157,7 +167,8 @@ test_compress (void)
   params.n_threads = 1;
   p.f = &f;
   p.owner = g_thread_self ();
-  tern_service_compress_model (service, original, &params, NULL, on_progress, &p, NULL, on_compressed, &p);
+  g_autofree char *heldout = g_test_build_filename (G_TEST_DIST, "data", "text", "kjv_eval.txt", NULL);
+  tern_service_compress_model (service, original, &params, NULL, heldout, on_progress, &p, NULL, on_compressed, &p);
   /* A store request made once it runs is answered before it ends. */
   tern_service_list_conversations (service, FALSE, 0, -1, NULL, on_listed, &p);
   gint64 id = tern_service_compress_model_finish (service, await (&f), &error);
@@ -165,6 +176,7 @@ test_compress (void)
   g_assert_cmpint (id, >, original);
   g_assert_cmpuint (p.n, >=, 2);
   g_assert_cmpfloat (p.last, ==, 1);
+  g_assert_cmpint (p.phase, ==, TERN_SERVICE_PHASE_MEASURE);
   g_assert_true (p.listed_before_done);
 
   g_autoptr (GPtrArray) models = list_models (&f, service);
@@ -174,6 +186,7 @@ test_compress (void)
   g_assert_cmpint (m->compressed_from, ==, original);
   g_assert_nonnull (strstr (m->compression_report, "\"method\""));
   g_assert_nonnull (strstr (m->compression_report, "\"tensors\""));
+  g_assert_nonnull (strstr (m->compression_report, "\"verdict\" : \"degraded\""));
   g_autofree char *expected = g_build_filename (folder, ORIGINAL "-tq2_0.gguf", NULL);
   g_assert_cmpstr (m->path, ==, expected);
   g_assert_cmpstr (m->tensor_types, !=, ((TernStoreModel *) find_model (models, original))->tensor_types);
