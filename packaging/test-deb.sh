@@ -30,7 +30,8 @@ for f in \
   usr/share/glib-2.0/schemas/io.github.ternapp.Tern.gschema.xml \
   usr/share/mime/packages/io.github.ternapp.Tern.xml \
   usr/share/tern/tern-demo.gguf \
-  usr/share/tern/README.md
+  usr/share/tern/README.md \
+  usr/share/tern/heldout.txt
 do
   if [ -f "$dest/$f" ]; then echo "ok   /$f"; else echo "MISSING /$f"; status=1; fi
 done
