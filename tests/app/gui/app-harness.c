@@ -218,3 +218,41 @@ app_harness_n_messages (TernWindow *window)
 {
   return g_list_model_get_n_items (G_LIST_MODEL (window->messages));
 }
+
+static gboolean
+widget_mapped (gpointer widget)
+{
+  return gtk_widget_get_mapped (widget);
+}
+
+GtkWindow *
+app_harness_find_toplevel (GType type)
+{
+  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
+
+  for (GList *l = toplevels; l; l = l->next)
+    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
+      return l->data;
+  return NULL;
+}
+
+void
+app_harness_choose_from_menu (GtkWidget *row, const char *text)
+{
+  GtkWidget *more = app_harness_find_widget (row, app_harness_is_menu_button, NULL);
+
+  g_assert_nonnull (more);
+  g_assert_true (gtk_widget_get_mapped (more));
+  gtk_menu_button_popup (GTK_MENU_BUTTON (more));
+
+  GtkWidget *popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more)));
+  GtkWidget *label = app_harness_find_widget (popover, app_harness_is_label_text, text);
+
+  if (label == NULL)
+    g_error ("the row's menu has no item \"%s\"", text);
+  GtkWidget *item = gtk_widget_get_ancestor (label, g_type_from_name ("GtkModelButton"));
+  g_assert_nonnull (item);
+  /* The popover maps on a later frame when the machine is busy. */
+  app_harness_wait ("the menu item to show", widget_mapped, item, 10);
+  g_signal_emit_by_name (item, "clicked");
+}

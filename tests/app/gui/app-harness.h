@@ -46,6 +46,11 @@ typedef gboolean (*AppHarnessMatch) (GtkWidget *widget, gconstpointer data);
 /* @root or its first descendant, depth first, that @match accepts; NULL
  * when none does. */
 GtkWidget *app_harness_find_widget (GtkWidget *root, AppHarnessMatch match, gconstpointer data);
+/* The first visible toplevel window of @type, or NULL. */
+GtkWindow *app_harness_find_toplevel (GType type);
+/* Opens the menu of @row (its menu button) and clicks its item @text, as a
+ * pointer would; fails the test when there is no such item. */
+void app_harness_choose_from_menu (GtkWidget *row, const char *text);
 
 /* Matches for app_harness_find_widget. */
 gboolean app_harness_is_label_text (GtkWidget *widget, gconstpointer text);       /* a label showing @text */

@@ -17,34 +17,10 @@ is_row_titled (GtkWidget *widget, gconstpointer title)
   return ADW_IS_ACTION_ROW (widget) && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
 }
 
-static GtkWindow *
-find_dialog (void)
-{
-  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
-
-  for (GList *l = toplevels; l; l = l->next)
-    if (TERN_IS_COMPRESS_DIALOG (l->data) && gtk_widget_get_visible (l->data))
-      return l->data;
-  return NULL;
-}
-
-static void
-choose_from_menu (GtkWidget *row, const char *text)
-{
-  GtkWidget *more = app_harness_find_widget (row, app_harness_is_menu_button, NULL);
-
-  g_assert_nonnull (more);
-  gtk_menu_button_popup (GTK_MENU_BUTTON (more));
-  GtkWidget *label = app_harness_find_widget (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more))),
-                                              app_harness_is_label_text, text);
-  g_assert_nonnull (label);
-  g_signal_emit_by_name (gtk_widget_get_ancestor (label, g_type_from_name ("GtkModelButton")), "clicked");
-}
-
 static gboolean
 has_dialog (gpointer data)
 {
-  return find_dialog () != NULL;
+  return app_harness_find_toplevel (TERN_TYPE_COMPRESS_DIALOG) != NULL;
 }
 
 typedef struct {
@@ -117,9 +93,9 @@ body (AppHarness *h, gpointer data)
   GtkWidget *row = app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny");
 
   /* A run stopped: no file, no entry. */
-  choose_from_menu (row, "Compress…");
+  app_harness_choose_from_menu (row, "Compress…");
   app_harness_wait ("the dialog", has_dialog, NULL, 60);
-  GtkWidget *dialog = GTK_WIDGET (find_dialog ());
+  GtkWidget *dialog = GTK_WIDGET (app_harness_find_toplevel (TERN_TYPE_COMPRESS_DIALOG));
   GtkWidget *bar = app_harness_find_widget (dialog, is_progress_bar, NULL);
   GtkWidget *start = app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Compress");
   GtkWidget *stop = app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Stop");
@@ -134,9 +110,9 @@ body (AppHarness *h, gpointer data)
   /* A run finished: progress, the report, the new row. The list may have
    * been read again meanwhile: its rows are new. */
   row = app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny");
-  choose_from_menu (row, "Compress…");
+  app_harness_choose_from_menu (row, "Compress…");
   app_harness_wait ("the dialog", has_dialog, NULL, 60);
-  dialog = GTK_WIDGET (find_dialog ());
+  dialog = GTK_WIDGET (app_harness_find_toplevel (TERN_TYPE_COMPRESS_DIALOG));
   bar = app_harness_find_widget (dialog, is_progress_bar, NULL);
   start = app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Compress");
   main_loop_probe_start (&probe);

@@ -68,12 +68,6 @@ wait_until (const char *what, Condition done, gpointer data)
 }
 
 static gboolean
-is_mapped (gpointer widget)
-{
-  return gtk_widget_get_mapped (widget);
-}
-
-static gboolean
 is_nonnull (gpointer pointer)
 {
   return *(gpointer *) pointer != NULL;
@@ -188,18 +182,6 @@ wait_row (Fixture *f, const char *title)
   return find_row (f, title);
 }
 
-/* The first visible toplevel of @type, or NULL. */
-static GtkWindow *
-find_toplevel (GType type)
-{
-  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
-
-  for (GList *l = toplevels; l; l = l->next)
-    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
-      return l->data;
-  return NULL;
-}
-
 /* GTK has no public way to synthesize a key press: this finds the Escape
  * shortcut among @window's controllers and runs its action. */
 static void
@@ -239,28 +221,6 @@ click (GtkWidget *button)
   g_assert_true (gtk_widget_get_mapped (button));
   g_assert_true (gtk_widget_is_sensitive (button));
   g_signal_emit_by_name (button, "clicked");
-}
-
-/* Opens the menu of @row and clicks its item @text, as a pointer would. */
-static void
-choose_from_menu (GtkWidget *row, const char *text)
-{
-  GtkWidget *more = app_harness_find_widget (row, app_harness_is_menu_button, NULL);
-
-  g_assert_nonnull (more);
-  g_assert_true (gtk_widget_get_mapped (more));
-  gtk_menu_button_popup (GTK_MENU_BUTTON (more));
-
-  GtkWidget *popover = GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more)));
-  GtkWidget *label = app_harness_find_widget (popover, app_harness_is_label_text, text);
-
-  if (label == NULL)
-    g_error ("the row's menu has no item \"%s\"", text);
-  GtkWidget *item = gtk_widget_get_ancestor (label, g_type_from_name ("GtkModelButton"));
-  g_assert_nonnull (item);
-  /* The popover maps on a later frame when the machine is busy. */
-  wait_until ("the menu item to show", is_mapped, item);
-  g_signal_emit_by_name (item, "clicked");
 }
 
 /* ---- Files ---- */
@@ -517,9 +477,9 @@ test_add_invalid (Fixture *f, gconstpointer data)
 static AdwMessageDialog *
 open_remove_dialog (Fixture *f, GtkWidget *row, const char *name)
 {
-  choose_from_menu (row, "Remove…");
+  app_harness_choose_from_menu (row, "Remove…");
 
-  AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (app_harness_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
   g_autofree char *heading = g_strdup_printf ("Remove %s from the library?", name);
 
   g_assert_nonnull (dialog);
@@ -678,9 +638,9 @@ details_checked (gpointer details)
 static TernModelDetails *
 open_details (Fixture *f, const char *title)
 {
-  choose_from_menu (find_row (f, title), "Details…");
+  app_harness_choose_from_menu (find_row (f, title), "Details…");
 
-  TernModelDetails *details = TERN_MODEL_DETAILS (find_toplevel (TERN_TYPE_MODEL_DETAILS));
+  TernModelDetails *details = TERN_MODEL_DETAILS (app_harness_find_toplevel (TERN_TYPE_MODEL_DETAILS));
   g_assert_nonnull (details);
   g_assert_true (gtk_window_get_transient_for (GTK_WINDOW (details)) == f->window);
   g_assert_true (gtk_window_get_modal (GTK_WINDOW (details)));
@@ -876,8 +836,8 @@ test_accessible (Fixture *f, gconstpointer data)
   check_names (GTK_WIDGET (dialog));
   respond (dialog, "cancel");
 
-  choose_from_menu (find_row (f, model->name), "Rename…");
-  dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  app_harness_choose_from_menu (find_row (f, model->name), "Rename…");
+  dialog = ADW_MESSAGE_DIALOG (app_harness_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
   g_assert_nonnull (dialog);
   check_names (GTK_WIDGET (dialog));
   gtk_test_accessible_assert_property (GTK_ACCESSIBLE (adw_message_dialog_get_extra_child (dialog)),

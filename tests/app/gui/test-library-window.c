@@ -103,36 +103,6 @@ row_loaded (GtkWidget *row)
   return shown;
 }
 
-/* The first visible toplevel of @type, or NULL. */
-static GtkWindow *
-find_toplevel (GType type)
-{
-  g_autoptr (GList) toplevels = gtk_window_list_toplevels ();
-
-  for (GList *l = toplevels; l; l = l->next)
-    if (G_TYPE_CHECK_INSTANCE_TYPE (l->data, type) && gtk_widget_get_visible (l->data))
-      return l->data;
-  return NULL;
-}
-
-/* Opens the menu of @row and clicks its item @text, as a pointer would. */
-static void
-choose_from_menu (GtkWidget *row, const char *text)
-{
-  GtkWidget *more = app_harness_find_widget (row, app_harness_is_menu_button, NULL);
-
-  g_assert_nonnull (more);
-  g_assert_true (gtk_widget_get_mapped (more));
-  gtk_menu_button_popup (GTK_MENU_BUTTON (more));
-
-  GtkWidget *label = app_harness_find_widget (GTK_WIDGET (gtk_menu_button_get_popover (GTK_MENU_BUTTON (more))), app_harness_is_label_text, text);
-  if (label == NULL)
-    g_error ("the row's menu has no item \"%s\"", text);
-  GtkWidget *item = gtk_widget_get_ancestor (label, g_type_from_name ("GtkModelButton"));
-  g_assert_true (gtk_widget_get_mapped (item));
-  g_signal_emit_by_name (item, "clicked");
-}
-
 /* The labels of the model menu's rows, as shown when it opens, joined by
  * " | "; the menu is closed again. */
 static char *
@@ -235,8 +205,8 @@ library_body (AppHarness *h, gpointer data)
   g_assert_false (row_loaded (library_row (w, m->b)));
 
   /* The details say when, in the locale's format. */
-  choose_from_menu (library_row (w, m->a), "Details…");
-  GtkWindow *details = find_toplevel (TERN_TYPE_MODEL_DETAILS);
+  app_harness_choose_from_menu (library_row (w, m->a), "Details…");
+  GtkWindow *details = app_harness_find_toplevel (TERN_TYPE_MODEL_DETAILS);
   g_assert_nonnull (details);
   g_assert_null (app_harness_find_widget (GTK_WIDGET (details), app_harness_is_value_text, "Never"));
   gtk_window_destroy (details);
@@ -269,8 +239,8 @@ library_body (AppHarness *h, gpointer data)
   g_assert_false (row_loaded (library_row (w, m->a)));
 
   /* Rename a from its menu: the row and the model menu follow. */
-  choose_from_menu (library_row (w, m->a), "Rename…");
-  AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
+  app_harness_choose_from_menu (library_row (w, m->a), "Rename…");
+  AdwMessageDialog *dialog = ADW_MESSAGE_DIALOG (app_harness_find_toplevel (ADW_TYPE_MESSAGE_DIALOG));
   g_assert_nonnull (dialog);
   GtkWidget *entry = adw_message_dialog_get_extra_child (dialog);
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "kjv-tiny");

@@ -21,6 +21,8 @@
 
 #include "quant/quant.h"
 
+#include "peak-rss.h"
+
 /* ---- Helpers ---- */
 
 /* A value of row @row, column @col of tensor @tensor: smooth enough that
@@ -410,30 +412,6 @@ big_rows (gsize tensor, gint64 row, float *out, gpointer data)
 {
   for (gint64 i = 0; i < BIG_ROW; i++)
     out[i] = (float) ((gint64) (tensor * 131 + (gsize) row * 31 + (gsize) i * 7) % 97 - 48) * 0.01f;
-}
-
-/* The process's peak resident memory (VmHWM), in bytes. */
-static gint64
-peak_rss (void)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  line = strstr (status, "\nVmHWM:");
-  g_assert_nonnull (line);
-  return g_ascii_strtoll (line + strlen ("\nVmHWM:"), NULL, 10) * 1024;
-}
-
-/* Makes the peak resident memory the current one (Linux's clear_refs). */
-static void
-reset_peak_rss (void)
-{
-  FILE *f = fopen ("/proc/self/clear_refs", "w");
-
-  g_assert_nonnull (f);
-  g_assert_cmpint (fputs ("5", f), >=, 0);
-  g_assert_cmpint (fclose (f), ==, 0);
 }
 
 /* Writing a model of 16 tensors of 17 MiB (Q8_0) raises the process's

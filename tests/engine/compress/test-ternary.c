@@ -21,6 +21,7 @@
 #include "compress/ternarize.h"
 #include "quant/quant-private.h"
 #include "quant/quant.h"
+#include "peak-rss.h"
 #include "test-data.h"
 
 /* ---- Helpers ---- */
@@ -708,29 +709,6 @@ test_bad_input (void)
 }
 
 /* ---- Memory ---- */
-
-/* The process's peak resident memory (VmHWM), in bytes. */
-static gint64
-peak_rss (void)
-{
-  g_autofree char *status = NULL;
-  const char *line;
-
-  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
-  line = strstr (status, "\nVmHWM:");
-  g_assert_nonnull (line);
-  return g_ascii_strtoll (line + strlen ("\nVmHWM:"), NULL, 10) * 1024;
-}
-
-static void
-reset_peak_rss (void)
-{
-  FILE *f = fopen ("/proc/self/clear_refs", "w");
-
-  g_assert_nonnull (f);
-  g_assert_cmpint (fputs ("5", f), >=, 0);
-  g_assert_cmpint (fclose (f), ==, 0);
-}
 
 #define BIG_N_TENSORS 12
 #define BIG_ROW 2048
