@@ -56,18 +56,17 @@ is_progress_bar (GtkWidget *widget, gconstpointer data)
   return GTK_IS_PROGRESS_BAR (widget);
 }
 
-static char *
-folder_files (const char *folder)
+/* How many files @folder holds. */
+static guint
+n_files (const char *folder)
 {
   g_autoptr (GDir) dir = g_dir_open (folder, 0, NULL);
-  GString *s = g_string_new (NULL);
-  const char *name;
   guint n = 0;
 
-  while ((name = g_dir_read_name (dir)))
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir))
     n++;
-  g_string_printf (s, "%u", n);
-  return g_string_free (s, FALSE);
+  return n;
 }
 
 static gboolean
@@ -102,7 +101,7 @@ body (AppHarness *h, gpointer data)
   g_signal_emit_by_name (start, "clicked");
   g_signal_emit_by_name (stop, "clicked");
   wait_widget ("the run to stop", dialog, is_row_titled, "Stopped");
-  g_assert_cmpstr (folder_files (folder), ==, "1");
+  g_assert_cmpuint (n_files (folder), ==, 1);
   app_harness_sync (w);
   g_assert_null (app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny · TQ2_0"));
   gtk_window_destroy (GTK_WINDOW (dialog));
@@ -124,7 +123,16 @@ body (AppHarness *h, gpointer data)
   g_assert_nonnull (app_harness_find_widget (dialog, is_row_titled, "Perplexity"));
   main_loop_probe_stop (&probe);
   main_loop_probe_report (&probe, "compressing", FALSE);
-  g_assert_cmpfloat (main_loop_probe_quantile_ms (&probe, PROBE_WALL, 1.0), <=, 50);
+#ifdef __SANITIZE_ADDRESS__
+  /* Instrumented code runs a few times slower: its timings say nothing. */
+  g_test_message ("timings are not checked under AddressSanitizer");
+#else
+  /* The loop's own work never takes more than 50 ms, and the compression
+   * threads (at a lower priority) do not keep it waiting: a busy machine
+   * may delay a single wake-up, not one in a hundred. */
+  g_assert_cmpfloat (main_loop_probe_quantile_ms (&probe, PROBE_CPU, 1.0), <=, 50);
+  g_assert_cmpfloat (main_loop_probe_quantile_ms (&probe, PROBE_WALL, 0.99), <=, 50);
+#endif
   g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)), ==, 1);
   wait_widget ("the new model's row", w->library_page, is_row_titled, "kjv-tiny · TQ2_0");
   main_loop_probe_clear (&probe);
