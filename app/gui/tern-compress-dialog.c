@@ -309,7 +309,6 @@ combo_row (const char *title, const char *subtitle, GtkStringList *items)
   if (subtitle)
     adw_action_row_set_subtitle (ADW_ACTION_ROW (row), subtitle);
   adw_combo_row_set_model (row, G_LIST_MODEL (items));
-  gtk_accessible_update_property (GTK_ACCESSIBLE (row), GTK_ACCESSIBLE_PROPERTY_LABEL, title, -1);
   g_object_unref (items);
   return row;
 }

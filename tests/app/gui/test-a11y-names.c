@@ -2,7 +2,7 @@
 /* The accessible names of every page of the real window, read over AT-SPI
  * as a screen reader reads them (a11y-names.py, run while the window
  * waits): the welcome, an empty chat, a chat with messages, search
- * results, the trash, the library, a model's details, Preferences, conversation
+ * results, the trash, the library, a model's details, the compress dialog, Preferences, conversation
  * settings and the shortcuts. Controls must have a name; no name repeats
  * a word ("Use Use"), shows a mnemonic underscore or a GTK type name. */
 #include "app-harness.h"
@@ -177,6 +177,7 @@ chat_body (AppHarness *h, gpointer data)
 
     g_assert_nonnull (model);
     check_dialog (w, NULL, "library.details", g_variant_new_int64 (tern_model_item_get_id (model)), "model details");
+    check_dialog (w, NULL, "library.compress", g_variant_new_int64 (tern_model_item_get_id (model)), "compress");
   }
 }
 
