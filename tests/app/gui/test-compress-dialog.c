@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* Compressing a library model from the window: the row's menu opens the
  * dialog; a run stopped leaves no file and no entry; a run finished shows
- * its report, joins the library with it, and chats; the main loop stays
+ * its report (measured on the held-out text: the verdict), joins the
+ * library with it (its details show it), and chats; the main loop stays
  * responsive meanwhile. */
 #include <glib/gstdio.h>
 
@@ -9,6 +10,7 @@
 #include "main-loop-probe.h"
 #include "tern-compress-dialog.h"
 #include "tern-library-page.h"
+#include "tern-model-details.h"
 #include "test-data.h"
 
 static gboolean
@@ -67,6 +69,12 @@ n_files (const char *folder)
   while (g_dir_read_name (dir))
     n++;
   return n;
+}
+
+static gboolean
+has_details (gpointer data)
+{
+  return app_harness_find_toplevel (TERN_TYPE_MODEL_DETAILS) != NULL;
 }
 
 static gboolean
@@ -136,6 +144,16 @@ body (AppHarness *h, gpointer data)
   g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)), ==, 1);
   wait_widget ("the new model's row", w->library_page, is_row_titled, "kjv-tiny · TQ2_0");
   main_loop_probe_clear (&probe);
+
+  /* Its details keep the report and the model it was made from. */
+  app_harness_choose_from_menu (app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny · TQ2_0"),
+                                "Details…");
+  app_harness_wait ("the details", has_details, NULL, 60);
+  GtkWidget *details = GTK_WIDGET (app_harness_find_toplevel (TERN_TYPE_MODEL_DETAILS));
+  wait_widget ("the details' report", details, is_row_titled, "Made From");
+  g_assert_nonnull (app_harness_find_widget (details, is_row_titled, "Verdict"));
+  g_assert_nonnull (app_harness_find_widget (details, is_row_titled, "Bits per Weight"));
+  gtk_window_destroy (GTK_WINDOW (details));
 
   /* Use it, and chat. */
   g_signal_emit_by_name (app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Use"), "clicked");
