@@ -12,7 +12,8 @@
 
 typedef struct {
   gboolean tty;
-  int shown; /* percent last printed */
+  const char *phase; /* "compressing", "measuring" */
+  int shown;         /* percent last printed */
 } Progress;
 
 static void
@@ -23,24 +24,9 @@ show_progress (double fraction, gpointer data)
 
   /* A terminal sees one line counting up; a log a line per tenth. */
   if (p->tty && percent != p->shown)
-    g_printerr ("\rcompressing: %3d%%", percent);
+    g_printerr ("\r%s: %3d%%", p->phase, percent);
   else if (!p->tty && percent / 10 != p->shown / 10)
-    g_printerr ("compressing: %d%%\n", percent);
-  else
-    return;
-  p->shown = percent;
-}
-
-static void
-show_measure_progress (double fraction, gpointer data)
-{
-  Progress *p = data;
-  int percent = (int) (fraction * 100.0);
-
-  if (p->tty && percent != p->shown)
-    g_printerr ("\rmeasuring: %3d%%", percent);
-  else if (!p->tty && percent / 10 != p->shown / 10)
-    g_printerr ("measuring: %d%%\n", percent);
+    g_printerr ("%s: %d%%\n", p->phase, percent);
   else
     return;
   p->shown = percent;
@@ -101,7 +87,7 @@ cli_compress (int argc, char **argv)
   g_autoptr (TernCompressReport) report = NULL;
   g_autoptr (CliInterrupt) interrupt = NULL;
   TernCompressParams params;
-  Progress progress = { .tty = isatty (STDERR_FILENO), .shown = -1 };
+  Progress progress = { .tty = isatty (STDERR_FILENO), .phase = "compressing", .shown = -1 };
 
   if (!cli_parse (&argc, &argv, "IN.gguf OUT.gguf",
                   "Compress a model: its linear weights ternary (three values per 256-weight\n"
@@ -164,8 +150,9 @@ cli_compress (int argc, char **argv)
     return cli_fail (CLI_EXIT_MODEL, error);
   if (eval_text)
     {
+      progress.phase = "measuring";
       progress.shown = -1;
-      if (!tern_compress_evaluate (report, eval_text, (gssize) eval_len, params.n_threads, show_measure_progress,
+      if (!tern_compress_evaluate (report, eval_text, (gssize) eval_len, params.n_threads, show_progress,
                                    &progress, cli_interrupt_cancellable (interrupt), &error))
         {
           if (progress.tty)

@@ -219,6 +219,40 @@ app_harness_n_messages (TernWindow *window)
   return g_list_model_get_n_items (G_LIST_MODEL (window->messages));
 }
 
+gboolean
+app_harness_is_row_titled (GtkWidget *widget, gconstpointer title)
+{
+  return ADW_IS_ACTION_ROW (widget) && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
+}
+
+typedef struct {
+  GtkWidget *root;
+  AppHarnessMatch match;
+  gconstpointer data;
+} Find;
+
+static gboolean
+has_widget (gpointer data)
+{
+  const Find *find = data;
+
+  return app_harness_find_widget (find->root, find->match, find->data) != NULL;
+}
+
+void
+app_harness_wait_widget (const char *what, GtkWidget *root, AppHarnessMatch match, gconstpointer data)
+{
+  Find find = { root, match, data };
+
+  app_harness_wait (what, has_widget, &find, 120);
+}
+
+gboolean
+app_harness_replied (gpointer window)
+{
+  return app_harness_idle (window) && app_harness_n_messages (window) >= 2;
+}
+
 static gboolean
 widget_mapped (gpointer widget)
 {

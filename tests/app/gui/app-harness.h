@@ -46,6 +46,14 @@ typedef gboolean (*AppHarnessMatch) (GtkWidget *widget, gconstpointer data);
 /* @root or its first descendant, depth first, that @match accepts; NULL
  * when none does. */
 GtkWidget *app_harness_find_widget (GtkWidget *root, AppHarnessMatch match, gconstpointer data);
+/* Matches an AdwActionRow whose title is the string @data. */
+gboolean app_harness_is_row_titled (GtkWidget *widget, gconstpointer title);
+/* Runs the main loop until a widget below @root matches (at most 120 s),
+ * failing the test with @what otherwise. */
+void app_harness_wait_widget (const char *what, GtkWidget *root, AppHarnessMatch match, gconstpointer data);
+/* For app_harness_wait: window @data is idle and shows a message and its
+ * reply (at least two messages). */
+gboolean app_harness_replied (gpointer window);
 /* The first visible toplevel window of @type, or NULL. */
 GtkWindow *app_harness_find_toplevel (GType type);
 /* Opens the menu of @row (its menu button) and clicks its item @text, as a

@@ -61,12 +61,6 @@ save (GtkWidget *window, const char *dir, const char *name)
   printf ("%s (%d x %d)\n", path, width, height);
 }
 
-static gboolean
-settled (gpointer data)
-{
-  return app_harness_idle (data) && app_harness_n_messages (data) >= 2;
-}
-
 static void
 resize (GtkWindow *window, int width, int height)
 {
@@ -140,11 +134,11 @@ shots_body (AppHarness *hp, gpointer data)
     save (GTK_WIDGET (window), dir, "welcome.png");
   /* What the demo model knows: English words. */
   app_harness_send (h.window, "Hello! Who are you?");
-  app_harness_wait ("the reply", settled, h.window, 300);
+  app_harness_wait ("the reply", app_harness_replied, h.window, 300);
   app_harness_send (h.window, "What does tree mean?");
-  app_harness_wait ("the reply", settled, h.window, 300);
+  app_harness_wait ("the reply", app_harness_replied, h.window, 300);
   app_harness_send (h.window, "What is the opposite of happy?");
-  app_harness_wait ("the reply", settled, h.window, 300);
+  app_harness_wait ("the reply", app_harness_replied, h.window, 300);
   settle ();
 
   AdwStyleManager *style = adw_style_manager_get_default ();

@@ -14,35 +14,9 @@
 #include "test-data.h"
 
 static gboolean
-is_row_titled (GtkWidget *widget, gconstpointer title)
-{
-  return ADW_IS_ACTION_ROW (widget) && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
-}
-
-static gboolean
 has_dialog (gpointer data)
 {
   return app_harness_find_toplevel (TERN_TYPE_COMPRESS_DIALOG) != NULL;
-}
-
-typedef struct {
-  GtkWidget *root;
-  AppHarnessMatch match;
-  gconstpointer data;
-} Find;
-
-static gboolean
-has_widget (gpointer data)
-{
-  const Find *find = data;
-  return app_harness_find_widget (find->root, find->match, find->data) != NULL;
-}
-
-static void
-wait_widget (const char *what, GtkWidget *root, AppHarnessMatch match, gconstpointer data)
-{
-  Find find = { root, match, data };
-  app_harness_wait (what, has_widget, &find, 120);
 }
 
 static gboolean
@@ -77,14 +51,6 @@ has_details (gpointer data)
   return app_harness_find_toplevel (TERN_TYPE_MODEL_DETAILS) != NULL;
 }
 
-static gboolean
-replied (gpointer data)
-{
-  TernWindow *w = data;
-
-  return app_harness_idle (w) && app_harness_n_messages (w) >= 2;
-}
-
 static void
 body (AppHarness *h, gpointer data)
 {
@@ -96,8 +62,8 @@ body (AppHarness *h, gpointer data)
 
   g_action_group_change_action_state (G_ACTION_GROUP (w), "show-library", g_variant_new_boolean (TRUE));
   tern_library_page_add_file (TERN_LIBRARY_PAGE (w->library_page), file);
-  wait_widget ("the model's row", w->library_page, is_row_titled, "kjv-tiny");
-  GtkWidget *row = app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny");
+  app_harness_wait_widget ("the model's row", w->library_page, app_harness_is_row_titled, "kjv-tiny");
+  GtkWidget *row = app_harness_find_widget (w->library_page, app_harness_is_row_titled, "kjv-tiny");
 
   /* A run stopped: no file, no entry. */
   app_harness_choose_from_menu (row, "Compress…");
@@ -108,15 +74,15 @@ body (AppHarness *h, gpointer data)
   GtkWidget *stop = app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Stop");
   g_signal_emit_by_name (start, "clicked");
   g_signal_emit_by_name (stop, "clicked");
-  wait_widget ("the run to stop", dialog, is_row_titled, "Stopped");
+  app_harness_wait_widget ("the run to stop", dialog, app_harness_is_row_titled, "Stopped");
   g_assert_cmpuint (n_files (folder), ==, 1);
   app_harness_sync (w);
-  g_assert_null (app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny · TQ2_0"));
+  g_assert_null (app_harness_find_widget (w->library_page, app_harness_is_row_titled, "kjv-tiny · TQ2_0"));
   gtk_window_destroy (GTK_WINDOW (dialog));
 
   /* A run finished: progress, the report, the new row. The list may have
    * been read again meanwhile: its rows are new. */
-  row = app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny");
+  row = app_harness_find_widget (w->library_page, app_harness_is_row_titled, "kjv-tiny");
   app_harness_choose_from_menu (row, "Compress…");
   app_harness_wait ("the dialog", has_dialog, NULL, 60);
   dialog = GTK_WIDGET (app_harness_find_toplevel (TERN_TYPE_COMPRESS_DIALOG));
@@ -125,10 +91,10 @@ body (AppHarness *h, gpointer data)
   main_loop_probe_start (&probe);
   g_signal_emit_by_name (start, "clicked");
   app_harness_wait ("progress", bar_moved, bar, 120);
-  wait_widget ("the report", dialog, is_row_titled, "Bits per Weight");
+  app_harness_wait_widget ("the report", dialog, app_harness_is_row_titled, "Bits per Weight");
   /* Measured on the bundled held-out text: the verdict and both perplexities. */
-  g_assert_nonnull (app_harness_find_widget (dialog, is_row_titled, "Verdict"));
-  g_assert_nonnull (app_harness_find_widget (dialog, is_row_titled, "Perplexity"));
+  g_assert_nonnull (app_harness_find_widget (dialog, app_harness_is_row_titled, "Verdict"));
+  g_assert_nonnull (app_harness_find_widget (dialog, app_harness_is_row_titled, "Perplexity"));
   main_loop_probe_stop (&probe);
   main_loop_probe_report (&probe, "compressing", FALSE);
 #ifdef __SANITIZE_ADDRESS__
@@ -142,17 +108,17 @@ body (AppHarness *h, gpointer data)
   g_assert_cmpfloat (main_loop_probe_quantile_ms (&probe, PROBE_WALL, 0.99), <=, 50);
 #endif
   g_assert_cmpfloat (gtk_progress_bar_get_fraction (GTK_PROGRESS_BAR (bar)), ==, 1);
-  wait_widget ("the new model's row", w->library_page, is_row_titled, "kjv-tiny · TQ2_0");
+  app_harness_wait_widget ("the new model's row", w->library_page, app_harness_is_row_titled, "kjv-tiny · TQ2_0");
   main_loop_probe_clear (&probe);
 
   /* Its details keep the report and the model it was made from. */
-  app_harness_choose_from_menu (app_harness_find_widget (w->library_page, is_row_titled, "kjv-tiny · TQ2_0"),
+  app_harness_choose_from_menu (app_harness_find_widget (w->library_page, app_harness_is_row_titled, "kjv-tiny · TQ2_0"),
                                 "Details…");
   app_harness_wait ("the details", has_details, NULL, 60);
   GtkWidget *details = GTK_WIDGET (app_harness_find_toplevel (TERN_TYPE_MODEL_DETAILS));
-  wait_widget ("the details' report", details, is_row_titled, "Made From");
-  g_assert_nonnull (app_harness_find_widget (details, is_row_titled, "Verdict"));
-  g_assert_nonnull (app_harness_find_widget (details, is_row_titled, "Bits per Weight"));
+  app_harness_wait_widget ("the details' report", details, app_harness_is_row_titled, "Made From");
+  g_assert_nonnull (app_harness_find_widget (details, app_harness_is_row_titled, "Verdict"));
+  g_assert_nonnull (app_harness_find_widget (details, app_harness_is_row_titled, "Bits per Weight"));
   gtk_window_destroy (GTK_WINDOW (details));
 
   /* Use it, and chat. */
@@ -161,7 +127,7 @@ body (AppHarness *h, gpointer data)
   app_harness_send (w, "In the beginning");
   /* The tiny model may answer within one turn of the loop: wait for the
    * reply stored, not for it streaming. */
-  app_harness_wait ("the reply", replied, w, 120);
+  app_harness_wait ("the reply", app_harness_replied, w, 120);
   g_autoptr (TernMessageItem) reply = app_harness_message (w, 1);
   g_assert_cmpint (tern_message_item_get_role (reply), ==, TERN_ROLE_ASSISTANT);
   g_assert_cmpstr (tern_message_item_get_content (reply), !=, "");

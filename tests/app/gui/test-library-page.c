@@ -109,12 +109,6 @@ list_models (Fixture *f)
 /* ---- Finding widgets ---- */
 
 static gboolean
-is_row_titled (GtkWidget *widget, gconstpointer title)
-{
-  return ADW_IS_ACTION_ROW (widget) && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0;
-}
-
-static gboolean
 is_any_row (GtkWidget *widget, gconstpointer data)
 {
   return ADW_IS_ACTION_ROW (widget);
@@ -141,7 +135,7 @@ is_status_page (GtkWidget *widget, gconstpointer title)
 static GtkWidget *
 find_row (Fixture *f, const char *title)
 {
-  return app_harness_find_widget (GTK_WIDGET (f->page), is_row_titled, title);
+  return app_harness_find_widget (GTK_WIDGET (f->page), app_harness_is_row_titled, title);
 }
 
 /* The page's stack: list, empty state, or nothing yet. */

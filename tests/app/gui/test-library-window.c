@@ -167,14 +167,6 @@ model_id (TernWindow *w, const char *path)
   g_error ("%s is not in the model menu", path);
 }
 
-static gboolean
-settled (gpointer data)
-{
-  TernWindow *w = data;
-
-  return app_harness_idle (w) && app_harness_n_messages (w) >= 2;
-}
-
 /* ---- The tests ---- */
 
 static void
@@ -189,7 +181,7 @@ library_body (AppHarness *h, gpointer data)
   tern_window_open_model_file (w, a);
   app_harness_wait ("the model to load", app_harness_model_ready, w, 60);
   app_harness_send (w, "In the beginning");
-  app_harness_wait ("the reply", settled, w, 120);
+  app_harness_wait ("the reply", app_harness_replied, w, 120);
 
   /* Model b joins the library, never used. */
   show_library (w);

@@ -39,14 +39,6 @@ unlock_db (World *w)
 }
 
 static gboolean
-settled (gpointer data)
-{
-  TernWindow *win = data;
-
-  return app_harness_idle (win) && app_harness_n_messages (win) >= 2;
-}
-
-static gboolean
 waiting_shown (gpointer data)
 {
   TernWindow *win = data;
@@ -104,7 +96,7 @@ first_turn (World *w)
   TernWindow *win = w->h->window;
   app_harness_open_model (win, w->model);
   app_harness_send (win, "In the beginning");
-  app_harness_wait ("the first reply", settled, win, 120);
+  app_harness_wait ("the first reply", app_harness_replied, win, 120);
   app_harness_sync (win);
   return win->conversation_id;
 }
@@ -122,7 +114,7 @@ wait_body (AppHarness *h, gpointer data)
   assert_last (win, "typed while busy", FALSE);
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (win), "stop"));
   unlock_db (w);
-  app_harness_wait ("the reply", settled, win, 120);
+  app_harness_wait ("the reply", app_harness_replied, win, 120);
   app_harness_sync (win);
   g_assert_false (waiting_shown (win));
   guint n = app_harness_n_messages (win);
@@ -180,7 +172,7 @@ conflict_body (AppHarness *h, gpointer data)
   assert_last (win, "from the other program", TRUE);
 
   g_action_group_activate_action (G_ACTION_GROUP (win), "send", NULL);
-  app_harness_wait ("the reply", settled, win, 120);
+  app_harness_wait ("the reply", app_harness_replied, win, 120);
   app_harness_sync (win);
   g_assert_true (stored (w, id, "from the app"));
 }

@@ -36,18 +36,10 @@ start_chat (AppHarness *h, const char *model)
   g_assert_cmpstr (gtk_stack_get_visible_child_name (h->window->main_stack), ==, "chat");
 }
 
-static gboolean
-settled (gpointer data)
-{
-  TernWindow *w = data;
-
-  return app_harness_idle (w) && app_harness_n_messages (w) >= 2;
-}
-
 static void
 wait_reply (TernWindow *w)
 {
-  app_harness_wait ("the reply", settled, w, 120);
+  app_harness_wait ("the reply", app_harness_replied, w, 120);
   app_harness_sync (w);
 }
 
