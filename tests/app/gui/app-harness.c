@@ -247,6 +247,21 @@ app_harness_wait_widget (const char *what, GtkWidget *root, AppHarnessMatch matc
   app_harness_wait (what, has_widget, &find, 120);
 }
 
+static gboolean
+is_mapped (gpointer widget)
+{
+  return gtk_widget_get_mapped (widget);
+}
+
+void
+app_harness_click (GtkWidget *button)
+{
+  g_assert_nonnull (button);
+  app_harness_wait ("the button to be on screen", is_mapped, button, 60);
+  g_assert_true (gtk_widget_is_sensitive (button));
+  g_signal_emit_by_name (button, "clicked");
+}
+
 gboolean
 app_harness_replied (gpointer window)
 {

@@ -60,6 +60,12 @@ GtkWindow *app_harness_find_toplevel (GType type);
  * pointer would; fails the test when there is no such item. */
 void app_harness_choose_from_menu (GtkWidget *row, const char *text);
 
+/* Clicks @button as a pointer would, once it is on screen (mapped, at
+ * most 60 s): it must be sensitive. (gtk_widget_activate does nothing on a
+ * button not yet realized, and emits "clicked" only after GTK's 250 ms
+ * press animation.) */
+void app_harness_click (GtkWidget *button);
+
 /* Matches for app_harness_find_widget. */
 gboolean app_harness_is_label_text (GtkWidget *widget, gconstpointer text);       /* a label showing @text */
 gboolean app_harness_is_value_text (GtkWidget *widget, gconstpointer text);       /* a selectable one: a value */

@@ -205,18 +205,6 @@ press_escape (GtkWidget *window)
   g_object_unref (escape);
 }
 
-/* Clicks @button as a pointer would: it must be shown and sensitive.
- * (gtk_widget_activate would emit "clicked" only after GTK's 250 ms
- * press animation.) */
-static void
-click (GtkWidget *button)
-{
-  g_assert_nonnull (button);
-  g_assert_true (gtk_widget_get_mapped (button));
-  g_assert_true (gtk_widget_is_sensitive (button));
-  g_signal_emit_by_name (button, "clicked");
-}
-
 /* ---- Files ---- */
 
 static const char *
@@ -422,7 +410,7 @@ test_add (Fixture *f, gconstpointer data)
 
   /* "Use" says which model and where its file is. */
   GtkWidget *use = app_harness_find_widget (row, app_harness_is_button_labelled, "_Use");
-  click (use);
+  app_harness_click (use);
   g_assert_cmpint (f->activated, ==, model->id);
   g_assert_cmpstr (f->activated_path, ==, model->path);
 

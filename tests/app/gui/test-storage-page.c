@@ -112,7 +112,7 @@ on_activate (GApplication *app, Case *c)
 
   if (c->can_read)
     {
-      gtk_widget_activate (read_only);
+      app_harness_click (read_only);
       app_harness_wait ("the main window", main_window_up, app, 30);
       TernWindow *window = TERN_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (app)));
       app_harness_sync (window);
