@@ -283,6 +283,42 @@ tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens,
   return TRUE;
 }
 
+gboolean
+tern_context_collect_inputs (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, TernInputsFn fn,
+                             gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  const TernHParams *hp = ctx->hp;
+  gint64 widest = MAX (MAX ((gint64) hp->n_embd, (gint64) hp->n_head * hp->head_dim), (gint64) hp->n_ff);
+  g_autofree float *rows = NULL;
+  TernForwardTap tap = { .fn = fn, .user_data = user_data };
+
+  g_return_val_if_fail (ctx != NULL && fn != NULL, FALSE);
+
+  if (!check_tokens (ctx, tokens, n_tokens, error))
+    return FALSE;
+  rows = g_try_malloc_n ((gsize) MIN (ctx->n_batch, n_tokens) * (gsize) widest, sizeof (float));
+  if (rows == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                   "not enough memory for the inputs of %d tokens: evaluate fewer at once", n_tokens);
+      return FALSE;
+    }
+  tap.rows = rows;
+  /* No logits are kept: those of the last decode are gone. */
+  ctx->n_logit_rows = 0;
+  for (gint32 done = 0; done < n_tokens;)
+    {
+      gint32 n = MIN (ctx->n_batch, n_tokens - done);
+
+      if (!tern_forward_tapped (ctx->backend, tern_model_weights (ctx->model), &ctx->bufs, tokens + done, n,
+                                (gint32) ctx->tokens->len, 0, &tap, cancellable, error))
+        return FALSE;
+      g_array_append_vals (ctx->tokens, tokens + done, n);
+      done += n;
+    }
+  return TRUE;
+}
+
 const float *
 tern_context_logits (const TernContext *ctx, gint32 i)
 {

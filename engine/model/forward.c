@@ -40,14 +40,69 @@ tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b)
       }
 }
 
-/* Records the pass. */
+/* Hands @tap the @n rows of @buf that layer @layer's @kind matrices read:
+ * what the pass recorded so far is submitted and waited for, and the pass
+ * goes on in a new one (begun again whatever happens, so that the caller
+ * always ends a begun pass). */
+static gboolean
+tap_input (TernBackend *b, const TernForwardTap *tap, TernBuf *buf, gint32 n, gint64 n_cols, gint32 layer,
+           TernWeightKind kind, GCancellable *cancellable, GError **error)
+{
+  gboolean ok = b->ops->submit (b, error) && b->ops->read (b, buf, 0, n, tap->rows, error);
+
+  if (ok)
+    tap->fn (layer, kind, tap->rows, n, (gint32) n_cols, tap->user_data);
+  b->ops->begin (b, cancellable);
+  return ok;
+}
+
+/* Records layer @l of the pass (with @tap, handing it the layer's inputs). */
+static gboolean
+record_layer (TernBackend *b, TernForwardBuffers *bufs, const TernHParams *hp, gint32 l, gint32 n, gint32 pos,
+              const TernForwardTap *tap, GCancellable *cancellable, GError **error)
+{
+  const TernBackendOps *ops = b->ops;
+  gboolean biases = hp->arch == TERN_ARCH_QWEN2;
+  const TernWeightKind none = TERN_WEIGHT_N_KINDS;
+
+  /* Attention block. */
+  ops->rms_norm (b, bufs->x, n, l, TERN_WEIGHT_ATTN_NORM, bufs->xn);
+  if (tap && !tap_input (b, tap, bufs->xn, n, hp->n_embd, l, TERN_WEIGHT_Q, cancellable, error))
+    return FALSE;
+  ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_Q, biases ? TERN_WEIGHT_Q_BIAS : none, bufs->q);
+  ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_K, biases ? TERN_WEIGHT_K_BIAS : none, bufs->k);
+  ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_V, biases ? TERN_WEIGHT_V_BIAS : none, bufs->v);
+  ops->rope (b, bufs->q, n, hp->n_head, pos);
+  ops->rope (b, bufs->k, n, hp->n_head_kv, pos);
+  ops->kv_store (b, l, bufs->k, bufs->v, n, pos);
+  ops->attend (b, l, bufs->q, n, pos, bufs->att);
+  if (tap && !tap_input (b, tap, bufs->att, n, (gint64) hp->n_head * hp->head_dim, l, TERN_WEIGHT_O, cancellable,
+                         error))
+    return FALSE;
+  ops->matmul (b, bufs->att, n, l, TERN_WEIGHT_O, none, bufs->xn);
+  ops->add (b, bufs->x, bufs->xn, n);
+
+  /* Feed-forward block (SwiGLU). */
+  ops->rms_norm (b, bufs->x, n, l, TERN_WEIGHT_FFN_NORM, bufs->xn);
+  if (tap && !tap_input (b, tap, bufs->xn, n, hp->n_embd, l, TERN_WEIGHT_GATE, cancellable, error))
+    return FALSE;
+  ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_GATE, none, bufs->gate);
+  ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_UP, none, bufs->up);
+  ops->swiglu (b, bufs->gate, bufs->up, n);
+  if (tap && !tap_input (b, tap, bufs->gate, n, hp->n_ff, l, TERN_WEIGHT_DOWN, cancellable, error))
+    return FALSE;
+  ops->matmul (b, bufs->gate, n, l, TERN_WEIGHT_DOWN, none, bufs->xn);
+  ops->add (b, bufs->x, bufs->xn, n);
+  return TRUE;
+}
+
+/* Records the pass (with @tap, in several). */
 static gboolean
 record (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n, gint32 pos,
-        gint32 n_logits, GCancellable *cancellable, GError **error)
+        gint32 n_logits, const TernForwardTap *tap, GCancellable *cancellable, GError **error)
 {
   const TernBackendOps *ops = b->ops;
   const TernHParams *hp = tern_weights_hparams (w);
-  gboolean biases = hp->arch == TERN_ARCH_QWEN2;
   const TernWeightKind none = TERN_WEIGHT_N_KINDS;
 
   /* The global weights (embedding, output) for the whole pass. */
@@ -72,25 +127,12 @@ record (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToke
           return FALSE;
         }
 
-      /* Attention block. */
-      ops->rms_norm (b, bufs->x, n, l, TERN_WEIGHT_ATTN_NORM, bufs->xn);
-      ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_Q, biases ? TERN_WEIGHT_Q_BIAS : none, bufs->q);
-      ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_K, biases ? TERN_WEIGHT_K_BIAS : none, bufs->k);
-      ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_V, biases ? TERN_WEIGHT_V_BIAS : none, bufs->v);
-      ops->rope (b, bufs->q, n, hp->n_head, pos);
-      ops->rope (b, bufs->k, n, hp->n_head_kv, pos);
-      ops->kv_store (b, l, bufs->k, bufs->v, n, pos);
-      ops->attend (b, l, bufs->q, n, pos, bufs->att);
-      ops->matmul (b, bufs->att, n, l, TERN_WEIGHT_O, none, bufs->xn);
-      ops->add (b, bufs->x, bufs->xn, n);
-
-      /* Feed-forward block (SwiGLU). */
-      ops->rms_norm (b, bufs->x, n, l, TERN_WEIGHT_FFN_NORM, bufs->xn);
-      ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_GATE, none, bufs->gate);
-      ops->matmul (b, bufs->xn, n, l, TERN_WEIGHT_UP, none, bufs->up);
-      ops->swiglu (b, bufs->gate, bufs->up, n);
-      ops->matmul (b, bufs->gate, n, l, TERN_WEIGHT_DOWN, none, bufs->xn);
-      ops->add (b, bufs->x, bufs->xn, n);
+      if (!record_layer (b, bufs, hp, l, n, pos, tap, cancellable, error))
+        {
+          tern_weights_release (w, l);
+          tern_weights_release (w, -1);
+          return FALSE;
+        }
       tern_weights_release (w, l);
     }
 
@@ -108,8 +150,16 @@ gboolean
 tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
               gint32 pos, gint32 n_logits, GCancellable *cancellable, GError **error)
 {
+  return tern_forward_tapped (b, w, bufs, tokens, n, pos, n_logits, NULL, cancellable, error);
+}
+
+gboolean
+tern_forward_tapped (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
+                     gint32 pos, gint32 n_logits, const TernForwardTap *tap, GCancellable *cancellable,
+                     GError **error)
+{
   b->ops->begin (b, cancellable);
-  if (!record (b, w, bufs, tokens, n, pos, n_logits, cancellable, error))
+  if (!record (b, w, bufs, tokens, n, pos, n_logits, tap, cancellable, error))
     {
       /* A pass always ends; what it computed is not used. A failure of
        * the backend's own shows again where the context next uses it. */

@@ -4,6 +4,8 @@
 /* The forward pass of the llama family, written once against the backend
  * interface. Private to the engine. */
 
+#include <tern/context.h>
+
 #include "backend/backend.h"
 
 typedef struct {
@@ -40,3 +42,17 @@ void tern_forward_buffers_clear (TernForwardBuffers *bufs, TernBackend *b);
  * positions are then void. */
 gboolean tern_forward (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens, gint32 n,
                        gint32 pos, gint32 n_logits, GCancellable *cancellable, GError **error);
+
+/* Where a pass hands the inputs of each layer's weight matrices
+ * (tern_context_collect_inputs). */
+typedef struct {
+  TernInputsFn fn;
+  gpointer user_data;
+  float *rows; /* room for n_batch rows of the widest input (n_embd, the attention's width, n_ff) */
+} TernForwardTap;
+
+/* tern_forward, handing @tap each input as the pass reaches it: the pass
+ * is submitted and its rows read there, and goes on in a new one. */
+gboolean tern_forward_tapped (TernBackend *b, TernWeights *w, TernForwardBuffers *bufs, const TernToken *tokens,
+                              gint32 n, gint32 pos, gint32 n_logits, const TernForwardTap *tap,
+                              GCancellable *cancellable, GError **error);

@@ -3,6 +3,7 @@
 
 #include <tern/model.h>
 #include <tern/stream.h>
+#include <tern/weights.h>
 
 G_BEGIN_DECLS
 
@@ -70,6 +71,25 @@ const char *tern_context_backend_name (const TernContext *ctx);
 gboolean tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
                               TernProgressFn progress, gpointer user_data, GCancellable *cancellable,
                               GError **error);
+
+/* Called with the rows a pass feeds a layer's weight matrices: @kind is
+ * TERN_WEIGHT_Q for the attention norm's output (which Q, K and V read),
+ * TERN_WEIGHT_O for the attention's output, TERN_WEIGHT_GATE for the
+ * feed-forward norm's output (which GATE and UP read) and TERN_WEIGHT_DOWN
+ * for the gated activation. @rows is [@n_rows][@n_cols], valid during the
+ * call; the calls come layer by layer, in that order, on the thread that
+ * called tern_context_collect_inputs. */
+typedef void (*TernInputsFn) (gint32 layer, TernWeightKind kind, const float *rows, gint32 n_rows, gint32 n_cols,
+                              gpointer user_data);
+
+/* Evaluates @n_tokens tokens after those in the cache, as
+ * tern_context_decode does but keeping no logits, and hands @fn the inputs
+ * of every weight matrix of every layer: what calibrating a compression
+ * measures. Slower than a decode: each pass waits for the device at every
+ * input. Errors as tern_context_decode's, and NOMEM when the rows of a
+ * batch cannot be held. */
+gboolean tern_context_collect_inputs (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, TernInputsFn fn,
+                                      gpointer user_data, GCancellable *cancellable, GError **error);
 
 /* The logits (n_vocab floats) of token @i of the last decode; with
  * all_logits unset only the last token's (i = n_tokens - 1) exist. Valid
