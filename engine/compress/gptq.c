@@ -130,56 +130,72 @@ inverse_factor (const double *l, gint64 n, double *u)
   return TRUE;
 }
 
-gboolean
-tern_gptq_ternary (const float *w, gint64 n_rows, gint64 n_in, const double *h, double damp, float *out)
+struct TernGptq {
+  gint64 n_in;
+  double *u;      /* upper, Uᵀ·U = H⁻¹ */
+  float *h_diag;  /* the weights of the block fit */
+};
+
+TernGptq *
+tern_gptq_new (const double *h, gint64 n_in, double damp)
 {
-  g_autofree double *u = g_new (double, (gsize) (n_in * n_in));
-  g_autofree double *row = g_new (double, (gsize) n_in);
-  g_autofree float *h_diag = g_new (float, (gsize) n_in);
-  float block[TERN_TERNARY_BLOCK], fitted[TERN_TERNARY_BLOCK];
+  g_autoptr (TernGptq) gptq = g_new0 (TernGptq, 1);
+  g_autofree double *l = NULL;
   double mean_diag = 0.0;
 
-  g_return_val_if_fail (n_in % TERN_TERNARY_BLOCK == 0, FALSE);
+  g_return_val_if_fail (n_in % TERN_TERNARY_BLOCK == 0, NULL);
 
+  gptq->n_in = n_in;
+  gptq->u = g_new (double, (gsize) (n_in * n_in));
+  gptq->h_diag = g_new (float, (gsize) n_in);
   for (gint64 j = 0; j < n_in; j++)
     {
-      h_diag[j] = (float) h[j * n_in + j];
+      gptq->h_diag[j] = (float) h[j * n_in + j];
       mean_diag += h[j * n_in + j] / (double) n_in;
     }
-  memcpy (u, h, (gsize) (n_in * n_in) * sizeof *u);
+  l = g_memdup2 (h, (gsize) (n_in * n_in) * sizeof *l);
   for (gint64 j = 0; j < n_in; j++)
-    u[j * n_in + j] += damp * mean_diag;
-  {
-    g_autofree double *l = g_memdup2 (u, (gsize) (n_in * n_in) * sizeof *u);
+    l[j * n_in + j] += damp * mean_diag;
+  if (!cholesky (l, n_in) || !inverse_factor (l, n_in, gptq->u))
+    return NULL;
+  return g_steal_pointer (&gptq);
+}
 
-    if (!cholesky (l, n_in) || !inverse_factor (l, n_in, u))
-      return FALSE;
-  }
+void
+tern_gptq_free (TernGptq *gptq)
+{
+  if (gptq == NULL)
+    return;
+  g_free (gptq->u);
+  g_free (gptq->h_diag);
+  g_free (gptq);
+}
 
-  for (gint64 r = 0; r < n_rows; r++)
+void
+tern_gptq_row (const TernGptq *gptq, const float *w, float *out)
+{
+  gint64 n_in = gptq->n_in;
+  g_autofree double *row = g_new (double, (gsize) n_in);
+  float block[TERN_TERNARY_BLOCK], fitted[TERN_TERNARY_BLOCK];
+
+  for (gint64 j = 0; j < n_in; j++)
+    row[j] = w[j];
+  for (gint64 b = 0; b < n_in; b += TERN_TERNARY_BLOCK)
     {
-      float *y = out + r * n_in;
+      float scale;
 
-      for (gint64 j = 0; j < n_in; j++)
-        row[j] = w[r * n_in + j];
-      for (gint64 b = 0; b < n_in; b += TERN_TERNARY_BLOCK)
+      for (int j = 0; j < TERN_TERNARY_BLOCK; j++)
+        block[j] = (float) row[b + j];
+      scale = tern_ternarize_weighted (block, gptq->h_diag + b, fitted, TERN_TERNARY_BLOCK);
+      for (gint64 j = b; j < b + TERN_TERNARY_BLOCK; j++)
         {
-          float scale;
+          const double *uj = gptq->u + j * n_in;
+          double err;
 
-          for (int j = 0; j < TERN_TERNARY_BLOCK; j++)
-            block[j] = (float) row[b + j];
-          scale = tern_ternarize_weighted (block, h_diag + b, fitted, TERN_TERNARY_BLOCK);
-          for (gint64 j = b; j < b + TERN_TERNARY_BLOCK; j++)
-            {
-              const double *uj = u + j * n_in;
-              double err;
-
-              y[j] = scale > 0.0f && fabs (row[j]) >= 0.5 * scale ? copysignf (scale, (float) row[j]) : 0.0f;
-              err = (row[j] - y[j]) / uj[j];
-              for (gint64 k = j + 1; k < n_in; k++)
-                row[k] -= err * uj[k];
-            }
+          out[j] = scale > 0.0f && fabs (row[j]) >= 0.5 * scale ? copysignf (scale, (float) row[j]) : 0.0f;
+          err = (row[j] - out[j]) / uj[j];
+          for (gint64 k = j + 1; k < n_in; k++)
+            row[k] -= err * uj[k];
         }
     }
-  return TRUE;
 }

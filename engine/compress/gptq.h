@@ -17,13 +17,23 @@ G_BEGIN_DECLS
  * and writes the block to @y; @n is 256. */
 float tern_ternarize_weighted (const float *w, const float *h_diag, float *y, gint64 n);
 
-/* Rounds the @n_rows rows of @n_in weights in @w (row-major, a multiple of
- * 256 long) to ternary 256-blocks,
- * writing what is stored to @out: each block's scale is fitted
- * (tern_ternarize_weighted) when the feedback reaches it, and each weight
- * rounds at half that scale. @h is the inputs' Hessian XᵀX (@n_in × @n_in,
- * row-major), damped here by @damp times its mean diagonal. FALSE when it
- * is not positive definite even then (a layer that never saw its inputs). */
-gboolean tern_gptq_ternary (const float *w, gint64 n_rows, gint64 n_in, const double *h, double damp, float *out);
+/* The error feedback of one layer input's Hessian, shared by the rows of
+ * every matrix that reads that input. */
+typedef struct TernGptq TernGptq;
+
+/* Prepares the feedback of @h, the inputs' Hessian XᵀX (@n_in × @n_in,
+ * row-major; @n_in a multiple of 256), damped by @damp times its mean
+ * diagonal. NULL when it is not positive definite even then (a layer that
+ * never saw its inputs). O(@n_in³). */
+TernGptq *tern_gptq_new (const double *h, gint64 n_in, double damp);
+void tern_gptq_free (TernGptq *gptq);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernGptq, tern_gptq_free)
+
+/* Rounds the row @w of n_in weights to ternary 256-blocks into @out: each
+ * block's scale is fitted (tern_ternarize_weighted) when the feedback
+ * reaches it, and each weight rounds at half that scale; the rounding
+ * error of each weight is spread over the weights after it. Any thread,
+ * for different rows at once. O(n_in²). */
+void tern_gptq_row (const TernGptq *gptq, const float *w, float *out);
 
 G_END_DECLS
