@@ -69,13 +69,15 @@ int
 cli_compress (int argc, char **argv)
 {
   g_autofree char *type_name = NULL, *method_name = NULL, *report_path = NULL, *eval_path = NULL;
-  g_autofree char *eval_text = NULL;
+  g_autofree char *eval_text = NULL, *calibration_path = NULL, *calibration = NULL;
+  gsize calibration_len = 0;
   gsize eval_len = 0;
   gboolean no_eval = FALSE;
   gint n_threads = 0;
   const GOptionEntry entries[] = {
     { "type", 0, 0, G_OPTION_ARG_STRING, &type_name, "Ternary type: tq2_0 (default) or tq1_0", "TYPE" },
-    { "method", 0, 0, G_OPTION_ARG_STRING, &method_name, "absmax, absmean or twn (default)", "METHOD" },
+    { "method", 0, 0, G_OPTION_ARG_STRING, &method_name, "absmax, absmean, twn (default) or calibrated", "METHOD" },
+    { "calibration", 0, 0, G_OPTION_ARG_FILENAME, &calibration_path, "The calibrated method's text", "FILE" },
     { "report", 0, 0, G_OPTION_ARG_FILENAME, &report_path, "Write the report as JSON to FILE", "FILE.json" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Threads (default: one per core)", "N" },
     { "eval-text", 0, 0, G_OPTION_ARG_FILENAME, &eval_path,
@@ -126,7 +128,7 @@ cli_compress (int argc, char **argv)
     }
   if (method_name && !tern_compress_method_from_name (method_name, &params.method))
     {
-      g_printerr ("tern-cli compress: --method: '%s' is not absmax, absmean or twn\n", method_name);
+      g_printerr ("tern-cli compress: --method: '%s' is not absmax, absmean, twn or calibrated\n", method_name);
       return CLI_EXIT_USAGE;
     }
 
@@ -134,6 +136,13 @@ cli_compress (int argc, char **argv)
     {
       g_printerr ("tern-cli compress: --eval-text and --no-eval exclude each other\n");
       return CLI_EXIT_USAGE;
+    }
+  if (calibration_path)
+    {
+      if (!cli_read_file (calibration_path, CLI_TEXT_MAX_BYTES, "text", &calibration, &calibration_len, &error))
+        return cli_fail (CLI_EXIT_MODEL, error);
+      params.calibration_text = calibration;
+      params.calibration_len = (gssize) calibration_len;
     }
   /* Read before the work starts: a bad text should not cost a compression. */
   if (!no_eval && !cli_read_file (eval_path ? eval_path : default_heldout_text (), CLI_TEXT_MAX_BYTES, "text",

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compress/calibrate.h"
+#include "compress/gptq.h"
 #include "compress/ternarize.h"
 #include "quant/quant.h"
 
@@ -20,8 +22,11 @@
 #define QUANTIZATION_VERSION 2
 #define FILE_TYPE_TQ1_0 36
 #define FILE_TYPE_TQ2_0 37
+/* GPTQ's damping of the Hessian, times its mean diagonal: the value of its
+ * paper, best of 0.003…0.1 on kjv-tiny too. */
+#define GPTQ_DAMP 0.01
 
-static const char *const method_names[TERN_COMPRESS_N_METHODS] = { "absmax", "absmean", "twn" };
+static const char *const method_names[TERN_COMPRESS_N_METHODS] = { "absmax", "absmean", "twn", "calibrated" };
 
 const char *
 tern_compress_method_name (TernCompressMethod method)
@@ -58,10 +63,18 @@ typedef struct {
   gsize in_row_bytes;
   int absmean_ready;       /* atomic: @absmean_scale is set */
   float absmean_scale;
+  int group;               /* TernCalibrationGroup of a layer's matrix, or -1 */
+  gint32 layer;
   /* Under the job's lock. */
   double sum_sq, err_sq;
   guint64 zeros;
 } Plan;
+
+/* The feedback of one layer input, made by the first row that needs it. */
+typedef struct {
+  int ready; /* atomic */
+  TernGptq *gptq; /* NULL once ready: the Hessian could not be inverted */
+} Feedback;
 
 typedef struct {
   TernGguf *in;
@@ -69,6 +82,9 @@ typedef struct {
   Plan *plans;             /* in the output's order */
   gsize n_plans;
   GMutex lock;
+  TernCalibration *calibration; /* CALIBRATED's */
+  Feedback *feedback;      /* [layer * TERN_CALIBRATION_N_GROUPS + group] */
+  gint32 n_layer;
 } Job;
 
 /* llama.cpp's weight_name_comparer: tensors outside the layers first, then
@@ -139,6 +155,7 @@ make_plans (Job *job, TernType type, GError **error)
       p->ternary = p->out_type == TERN_TYPE_TQ1_0 || p->out_type == TERN_TYPE_TQ2_0;
       p->copied = p->out_type == p->src->type;
       p->in_row_bytes = tern_type_row_bytes (p->src->type, p->src->ne[0]);
+      p->group = tern_calibration_group_of (p->src->name, &p->layer);
       if (tern_quant_dequant_row (p->src->type) == NULL)
         {
           g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_UNSUPPORTED, "%s: tensor %s is %s, which Tern cannot read",
@@ -194,6 +211,31 @@ absmean_scale (Job *job, Plan *p)
   return p->absmean_scale;
 }
 
+/* The feedback of @p's input, or NULL where there is none (a matrix no
+ * layer input of the calibration feeds, a Hessian that could not be
+ * inverted): TWN rounds those. */
+static const TernGptq *
+feedback (Job *job, const Plan *p)
+{
+  Feedback *f;
+  const double *h;
+  gint64 n_in;
+
+  if (job->calibration == NULL || p->group < 0 || p->layer >= job->n_layer)
+    return NULL;
+  f = &job->feedback[p->layer * TERN_CALIBRATION_N_GROUPS + p->group];
+  if (!g_atomic_int_get (&f->ready))
+    {
+      g_mutex_lock (&job->lock);
+      h = tern_calibration_hessian (job->calibration, p->layer, p->group, &n_in);
+      if (!f->ready && h != NULL && n_in == p->src->ne[0])
+        f->gptq = tern_gptq_new (h, n_in, GPTQ_DAMP);
+      g_atomic_int_set (&f->ready, TRUE);
+      g_mutex_unlock (&job->lock);
+    }
+  return f->gptq;
+}
+
 /* Adds the squared norm of @x, of its difference to @y, and @y's zeros. */
 static void
 measure (const float *x, const float *y, gint64 n, double *sum_sq, double *err_sq, guint64 *zeros)
@@ -244,7 +286,17 @@ compress_row (gsize tensor, gint64 row, float *out, gpointer data)
   gint64 n = p->src->ne[0];
 
   tern_quant_dequant_row (p->src->type) ((const guint8 *) p->src->data + row * p->in_row_bytes, out, n);
-  if (p->ternary && job->method != TERN_COMPRESS_ABSMAX)
+  if (p->ternary && job->method == TERN_COMPRESS_CALIBRATED && feedback (job, p) != NULL)
+    {
+      g_autofree float *x = g_memdup2 (out, (gsize) n * sizeof *out);
+      double sum_sq = 0.0, err_sq = 0.0;
+      guint64 zeros = 0;
+
+      tern_gptq_row (feedback (job, p), x, out);
+      measure (x, out, n, &sum_sq, &err_sq, &zeros);
+      add_stats (job, p, sum_sq, err_sq, zeros);
+    }
+  else if (p->ternary && job->method != TERN_COMPRESS_ABSMAX)
     {
       double sum_sq = 0.0, err_sq = 0.0;
       guint64 zeros = 0;
@@ -368,9 +420,33 @@ make_report (const Job *job, const char *in_path, const char *out_path, const Te
   return report;
 }
 
+/* CALIBRATED: the Hessians of every layer's inputs over the text. */
+static gboolean
+calibrate (Job *job, const char *in_path, const TernCompressParams *params, GCancellable *cancellable,
+           GError **error)
+{
+  if (params->calibration_text == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                   "the calibrated method needs a calibration text");
+      return FALSE;
+    }
+  job->calibration = tern_calibration_collect (in_path, params->calibration_text, params->calibration_len,
+                                               params->n_threads, cancellable, error);
+  if (job->calibration == NULL)
+    return FALSE;
+  job->n_layer = tern_calibration_n_layer (job->calibration);
+  job->feedback = g_new0 (Feedback, (gsize) job->n_layer * TERN_CALIBRATION_N_GROUPS);
+  return TRUE;
+}
+
 static void
 job_clear (Job *job)
 {
+  for (gint32 i = 0; job->feedback && i < job->n_layer * TERN_CALIBRATION_N_GROUPS; i++)
+    tern_gptq_free (job->feedback[i].gptq);
+  g_free (job->feedback);
+  tern_calibration_free (job->calibration);
   g_free (job->plans);
   tern_gguf_free (job->in);
   g_mutex_clear (&job->lock);
@@ -406,6 +482,9 @@ tern_compress (const char *in_path, const char *out_path, const TernCompressPara
   job.method = params->method;
   job.in = tern_gguf_open (in_path, error);
   if (job.in == NULL || !make_plans (&job, params->type, error))
+    goto out;
+
+  if (params->method == TERN_COMPRESS_CALIBRATED && !calibrate (&job, in_path, params, cancellable, error))
     goto out;
 
   writer = tern_model_writer_new (out_path, params->n_threads, error);

@@ -37,10 +37,15 @@ typedef enum {
    * 0.7 times the block's mean magnitude) and the least-squares scale that
    * minimize the block's squared error. */
   TERN_COMPRESS_TWN,
+  /* Calibrated on a text: the inputs each matrix reads there give its
+   * Hessian, and GPTQ spreads each weight's rounding error over the
+   * weights after it, fitting each block's scale to the inputs'
+   * importance (tern_compress_params.calibration_text). */
+  TERN_COMPRESS_CALIBRATED,
   TERN_COMPRESS_N_METHODS
 } TernCompressMethod;
 
-/* "absmax", "absmean", "twn". */
+/* "absmax", "absmean", "twn", "calibrated". */
 const char *tern_compress_method_name (TernCompressMethod method);
 /* The method named @name; FALSE for an unknown name. */
 gboolean tern_compress_method_from_name (const char *name, TernCompressMethod *out);
@@ -49,7 +54,15 @@ typedef struct {
   TernType type;             /* TERN_TYPE_TQ2_0 or TERN_TYPE_TQ1_0 */
   TernCompressMethod method;
   guint n_threads;           /* 0: one per physical core */
+  /* CALIBRATED's text (UTF-8, not kept), @calibration_len bytes or
+   * NUL-terminated when -1: at most TERN_COMPRESS_CALIBRATION_TOKENS of
+   * it are read. */
+  const char *calibration_text;
+  gssize calibration_len;
 } TernCompressParams;
+
+/* Tokens of calibration text read at most. */
+#define TERN_COMPRESS_CALIBRATION_TOKENS 16384
 
 /* TQ2_0, TWN, one thread per core. */
 void tern_compress_params_init (TernCompressParams *params);
