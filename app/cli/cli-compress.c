@@ -55,14 +55,12 @@ print_summary (const TernCompressReport *r)
     }
 }
 
-/* The bundled held-out text: installed, or in the source tree when
- * tern-cli runs from its build folder. */
+/* A bundled text: installed, or in the source tree when tern-cli runs
+ * from its build folder. */
 static const char *
-default_heldout_text (void)
+bundled (const char *installed, const char *source)
 {
-  if (g_file_test (TERN_HELDOUT_TEXT_INSTALLED, G_FILE_TEST_IS_REGULAR))
-    return TERN_HELDOUT_TEXT_INSTALLED;
-  return TERN_HELDOUT_TEXT_SOURCE;
+  return g_file_test (installed, G_FILE_TEST_IS_REGULAR) ? installed : source;
 }
 
 int
@@ -77,7 +75,8 @@ cli_compress (int argc, char **argv)
   const GOptionEntry entries[] = {
     { "type", 0, 0, G_OPTION_ARG_STRING, &type_name, "Ternary type: tq2_0 (default) or tq1_0", "TYPE" },
     { "method", 0, 0, G_OPTION_ARG_STRING, &method_name, "absmax, absmean, twn (default) or calibrated", "METHOD" },
-    { "calibration", 0, 0, G_OPTION_ARG_FILENAME, &calibration_path, "The calibrated method's text", "FILE" },
+    { "calibration", 0, 0, G_OPTION_ARG_FILENAME, &calibration_path,
+      "The calibrated method's text (default: the bundled one)", "FILE" },
     { "report", 0, 0, G_OPTION_ARG_FILENAME, &report_path, "Write the report as JSON to FILE", "FILE.json" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Threads (default: one per core)", "N" },
     { "eval-text", 0, 0, G_OPTION_ARG_FILENAME, &eval_path,
@@ -100,6 +99,10 @@ cli_compress (int argc, char **argv)
                   "  absmax   llama.cpp's rounding (its file, byte for byte)\n"
                   "  absmean  BitNet b1.58's: one scale per tensor, its mean magnitude\n"
                   "  twn      per block, the threshold and least-squares scale of least error\n"
+                  "  calibrated  GPTQ: the model reads a text (--calibration, by default parts of\n"
+                  "           Genesis, Psalms, Matthew and Isaiah, KJV), each layer's inputs weigh\n"
+                  "           the error, and each weight's rounding error is passed on to the\n"
+                  "           weights after it\n"
                   "\n"
                   "A model trained for ternary weights comes out as it was with absmean and\n"
                   "twn. Ctrl+C stops and leaves no file.\n"
@@ -137,6 +140,8 @@ cli_compress (int argc, char **argv)
       g_printerr ("tern-cli compress: --eval-text and --no-eval exclude each other\n");
       return CLI_EXIT_USAGE;
     }
+  if (params.method == TERN_COMPRESS_CALIBRATED && calibration_path == NULL)
+    calibration_path = g_strdup (bundled (TERN_CALIBRATION_TEXT_INSTALLED, TERN_CALIBRATION_TEXT_SOURCE));
   if (calibration_path)
     {
       if (!cli_read_file (calibration_path, CLI_TEXT_MAX_BYTES, "text", &calibration, &calibration_len, &error))
@@ -145,7 +150,7 @@ cli_compress (int argc, char **argv)
       params.calibration_len = (gssize) calibration_len;
     }
   /* Read before the work starts: a bad text should not cost a compression. */
-  if (!no_eval && !cli_read_file (eval_path ? eval_path : default_heldout_text (), CLI_TEXT_MAX_BYTES, "text",
+  if (!no_eval && !cli_read_file (eval_path ? eval_path : bundled (TERN_HELDOUT_TEXT_INSTALLED, TERN_HELDOUT_TEXT_SOURCE), CLI_TEXT_MAX_BYTES, "text",
                                   &eval_text, &eval_len, &error))
     return cli_fail (CLI_EXIT_MODEL, error);
 

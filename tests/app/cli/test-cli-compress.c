@@ -38,7 +38,7 @@ test_usage (void)
   } cases[] = {
     { { "compress", model }, "expected IN.gguf and OUT.gguf" },
     { { "compress", model, out, "--type", "q4_k" }, "--type: 'q4_k' is not tq2_0 or tq1_0" },
-    { { "compress", model, out, "--method", "gptq" }, "--method: 'gptq' is not absmax, absmean or twn" },
+    { { "compress", model, out, "--method", "gptq" }, "--method: 'gptq' is not absmax, absmean, twn or calibrated" },
     { { "compress", model, out, "--threads", "-1" }, "--threads takes a number" },
     { { "compress", model, out, "--bogus" }, "Unknown option --bogus" },
     { { "compress", model, out, "--no-eval", "--eval-text", model }, "--eval-text and --no-eval exclude each other" },
