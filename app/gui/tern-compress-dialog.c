@@ -235,15 +235,13 @@ compressed (GObject *source, GAsyncResult *result, gpointer data)
   g_object_unref (self);
 }
 
-/* The held-out text both models are measured on: the bundled Book of
- * Revelation, installed, or in the source tree when the app runs from its
- * build folder. */
+/* A bundled text (the Book of Revelation both models are measured on, the
+ * books the calibrated method reads): installed, or in the source tree
+ * when the app runs from its build folder. */
 static const char *
-heldout_text (void)
+bundled (const char *installed, const char *source)
 {
-  if (g_file_test (TERN_HELDOUT_TEXT_INSTALLED, G_FILE_TEST_IS_REGULAR))
-    return TERN_HELDOUT_TEXT_INSTALLED;
-  return TERN_HELDOUT_TEXT_SOURCE;
+  return g_file_test (installed, G_FILE_TEST_IS_REGULAR) ? installed : source;
 }
 
 static void
@@ -262,7 +260,9 @@ start_clicked (TernCompressDialog *self)
   gtk_widget_set_visible (GTK_WIDGET (self->outcome), FALSE);
   show_running (self, TRUE);
   /* The dialog lives until the answer, which ends its progress. */
-  tern_service_compress_model (self->service, self->model_id, &params, NULL, heldout_text (), on_progress, self,
+  tern_service_compress_model (self->service, self->model_id, &params, NULL,
+                               bundled (TERN_CALIBRATION_TEXT_INSTALLED, TERN_CALIBRATION_TEXT_SOURCE),
+                               bundled (TERN_HELDOUT_TEXT_INSTALLED, TERN_HELDOUT_TEXT_SOURCE), on_progress, self,
                                self->cancellable, compressed, g_object_ref (self));
 }
 

@@ -25,6 +25,8 @@ typedef struct {
   TernCompressParams params;
   char *out_path;   /* asked for; NULL: chosen beside the original */
   char *eval_path;  /* the held-out text, or NULL: not measured */
+  char *calibration_path; /* the calibrated method's text, or NULL */
+  char *calibration; /* its contents, read on the compression thread */
   TernServiceCompressProgressFn progress;
   gpointer progress_data;
   GCancellable *cancellable; /* cancelled by the caller's or by shutdown */
@@ -53,6 +55,8 @@ compress_free (Compress *c)
   g_object_unref (c->service);
   g_free (c->out_path);
   g_free (c->eval_path);
+  g_free (c->calibration_path);
+  g_free (c->calibration);
   g_free (c->in_path);
   g_free (c->name);
   g_free (c->written);
@@ -253,6 +257,16 @@ compress_work (gpointer data)
 
   /* On Linux the nice value is the thread's own; failing is harmless. */
   (void) setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), BACKGROUND_NICE);
+  if (c->params.method == TERN_COMPRESS_CALIBRATED && c->calibration_path)
+    {
+      gsize len;
+
+      if (!g_file_get_contents (c->calibration_path, &c->calibration, &len, NULL))
+        return g_error_new (TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "the calibration text %s cannot be read",
+                            c->calibration_path);
+      c->params.calibration_text = c->calibration;
+      c->params.calibration_len = (gssize) len;
+    }
   c->start_us = g_get_monotonic_time ();
   report = tern_compress (c->in_path, c->written, &c->params, on_compress_progress, task, c->cancellable, &error);
   if (report == NULL)
@@ -391,7 +405,8 @@ got_model (GObject *source, GAsyncResult *result, gpointer data)
 
 void
 tern_service_compress_model (TernService *self, gint64 model_id, const TernCompressParams *params,
-                             const char *out_path, const char *eval_text, TernServiceCompressProgressFn progress,
+                             const char *out_path, const char *calibration, const char *eval_text,
+                             TernServiceCompressProgressFn progress,
                              gpointer progress_data,
                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -408,6 +423,7 @@ tern_service_compress_model (TernService *self, gint64 model_id, const TernCompr
   c->params = *params;
   c->out_path = g_strdup (out_path);
   c->eval_path = g_strdup (eval_text);
+  c->calibration_path = g_strdup (calibration);
   c->progress = progress;
   c->progress_data = progress_data;
   c->cancellable = g_cancellable_new ();

@@ -359,9 +359,11 @@ typedef void (*TernServiceCompressProgressFn) (TernServicePhase phase, double fr
  * one named after the original's file ("kjv-tq2_0.gguf") in its folder,
  * or when that folder cannot be written in the "models" folder beside the
  * service's database; an existing file is never replaced: the name gets
- * " (2)", " (3)"… instead. With @eval_text (a held-out text file, may be
- * NULL) both models are then measured on it (tern_compress_evaluate, the
- * MEASURE phase) and the report carries their quality and the verdict.
+ * " (2)", " (3)"… instead. The calibrated method reads the text file
+ * @calibration (may be NULL for the other methods). With @eval_text (a
+ * held-out text file, may be NULL) both models are then measured on it
+ * (tern_compress_evaluate, the MEASURE phase) and the report carries their
+ * quality and the verdict.
  *
  * The work runs on a thread of its own, so that the engine thread's
  * requests (a chat) go on meanwhile. @progress (may be NULL) is called on
@@ -372,7 +374,8 @@ typedef void (*TernServiceCompressProgressFn) (TernServicePhase phase, double fr
  * READ_ONLY for a read-only service, INVALID for an unknown model,
  * CANCELLED, and tern_compress's and the store's errors. */
 void tern_service_compress_model (TernService *self, gint64 model_id, const TernCompressParams *params,
-                                  const char *out_path, const char *eval_text, TernServiceCompressProgressFn progress,
+                                  const char *out_path, const char *calibration, const char *eval_text,
+                                  TernServiceCompressProgressFn progress,
                                   gpointer progress_data, GCancellable *cancellable, GAsyncReadyCallback callback,
                                   gpointer user_data);
 gint64 tern_service_compress_model_finish (TernService *self, GAsyncResult *result, GError **error);

@@ -101,7 +101,7 @@ compress (Fixture *f, TernService *service, gint64 id, const char *out, Progress
   p->owner = g_thread_self ();
   p->compress_done = FALSE;
   p->last = 0;
-  tern_service_compress_model (service, id, &params, out, NULL, on_progress, p, cancellable, on_compressed, p);
+  tern_service_compress_model (service, id, &params, out, NULL, NULL, on_progress, p, cancellable, on_compressed, p);
   return tern_service_compress_model_finish (service, await (f), error);
 }
 
@@ -168,7 +168,8 @@ test_compress (void)
   p.f = &f;
   p.owner = g_thread_self ();
   g_autofree char *heldout = g_test_build_filename (G_TEST_DIST, "data", "text", "kjv_eval.txt", NULL);
-  tern_service_compress_model (service, original, &params, NULL, heldout, on_progress, &p, NULL, on_compressed, &p);
+  tern_service_compress_model (service, original, &params, NULL, NULL, heldout, on_progress, &p, NULL, on_compressed,
+                               &p);
   /* A store request made once it runs is answered before it ends. */
   tern_service_list_conversations (service, FALSE, 0, -1, NULL, on_listed, &p);
   gint64 id = tern_service_compress_model_finish (service, await (&f), &error);
@@ -207,6 +208,48 @@ test_compress (void)
 }
 
 /* Cancelled while it writes: no file, no entry. */
+/* The calibrated method reads its text file on the compression thread; a
+ * text file that cannot be read is a clear error and leaves nothing. */
+static void
+test_calibrated (void)
+{
+  g_auto (Fixture) f = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *folder = NULL;
+  g_autofree char *text = g_test_build_filename (G_TEST_DIST, "data", "text", "kjv_calibration.txt", NULL);
+  g_autofree char *missing = g_test_build_filename (G_TEST_DIST, "data", "text", "no-such-text.txt", NULL);
+  TernCompressParams params;
+  Progress p = { 0 };
+
+  fixture_init (&f);
+  TernService *service = service_new (&f, f.db);
+  gint64 original = add_original (&f, service, &folder);
+  tern_compress_params_init (&params);
+  params.method = TERN_COMPRESS_CALIBRATED;
+  params.n_threads = 1;
+  p.f = &f;
+  p.owner = g_thread_self ();
+  tern_service_compress_model (service, original, &params, NULL, missing, NULL, on_progress, &p, NULL, on_compressed,
+                               &p);
+  g_assert_cmpint (tern_service_compress_model_finish (service, await (&f), &error), ==, 0);
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "no-such-text.txt"));
+  g_clear_error (&error);
+  g_autoptr (GPtrArray) before = list_models (&f, service);
+  g_assert_cmpuint (before->len, ==, 1);
+
+  Progress again = { .f = &f, .owner = g_thread_self () };
+  tern_service_compress_model (service, original, &params, NULL, text, NULL, on_progress, &again, NULL, on_compressed,
+                               &again);
+  gint64 id = tern_service_compress_model_finish (service, await (&f), &error);
+  g_assert_no_error (error);
+  g_autoptr (GPtrArray) models = list_models (&f, service);
+  g_assert_nonnull (strstr (find_model (models, id)->compression_report, "\"method\" : \"calibrated\""));
+
+  release (&f);
+  g_assert_finalize_object (service);
+}
+
 static void
 test_cancel (void)
 {
@@ -309,6 +352,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/service/compress", test_compress);
+  g_test_add_func ("/service/compress/calibrated", test_calibrated);
   g_test_add_func ("/service/compress/cancel", test_cancel);
   g_test_add_func ("/service/compress/failures", test_failures);
   g_test_add_func ("/service/compress/read-only", test_read_only);
