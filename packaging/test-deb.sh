@@ -31,7 +31,8 @@ for f in \
   usr/share/mime/packages/io.github.ternapp.Tern.xml \
   usr/share/tern/tern-demo.gguf \
   usr/share/tern/README.md \
-  usr/share/tern/heldout.txt
+  usr/share/tern/heldout.txt \
+  usr/share/tern/calibration.txt
 do
   if [ -f "$dest/$f" ]; then echo "ok   /$f"; else echo "MISSING /$f"; status=1; fi
 done
