@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* tern-cli compress IN OUT [--type tq2_0|tq1_0] [--method M] [--report FILE.json] [--threads N]
- * [--eval-text FILE | --no-eval]: a model's linear weights made ternary, both models measured on
+/* tern-cli compress IN OUT [--type tq2_0|tq1_0] [--method M] [--calibration FILE]
+ * [--max-size BYTES|PERCENT] [--report FILE.json] [--threads N] [--eval-text FILE | --no-eval]: a model's linear weights made ternary, both models measured on
  * held-out text, progress on stderr, a summary on stdout and the report as JSON. */
 #include <tern/compress.h>
 #include <tern/error.h>
 
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -32,6 +36,18 @@ show_progress (double fraction, gpointer data)
   p->shown = percent;
 }
 
+/* A matrix the size target kept in a better type than its small one (a
+ * layer's: ternary; the output matrix: Q4_K). */
+static gboolean
+kept_better (const TernCompressTensor *t)
+{
+  if (t->sensitivity < 0.0)
+    return FALSE;
+  if (g_str_has_prefix (t->name, "blk."))
+    return t->out_type != TERN_TYPE_TQ1_0 && t->out_type != TERN_TYPE_TQ2_0;
+  return t->out_type == TERN_TYPE_Q6_K;
+}
+
 static void
 print_summary (const TernCompressReport *r)
 {
@@ -40,6 +56,20 @@ print_summary (const TernCompressReport *r)
   g_print ("size:            %" G_GUINT64_FORMAT " → %" G_GUINT64_FORMAT " bytes (%.2f× smaller, %.3f bits per weight)\n",
            r->in_size, r->out_size, r->out_size ? (double) r->in_size / (double) r->out_size : 0.0,
            tern_compress_report_bits_per_weight (r));
+  if (r->max_size > 0)
+    {
+      g_autoptr (GString) kept = g_string_new (NULL);
+
+      for (guint i = 0; i < r->tensors->len; i++)
+        {
+          const TernCompressTensor *t = &g_array_index (r->tensors, TernCompressTensor, i);
+
+          if (kept_better (t))
+            g_string_append_printf (kept, " %s (%s)", t->name, tern_type_name (t->out_type));
+        }
+      g_print ("size target:     %" G_GUINT64_FORMAT " bytes; kept better:%s\n", r->max_size,
+               kept->len ? kept->str : " none");
+    }
   g_print ("ternary weights: %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT ", %.1f%% of them zero\n", r->n_ternary,
            r->n_weights, 100.0 * r->sparsity);
   g_print ("relative error:  %.4f (over every matrix)\n", r->rel_error);
@@ -63,11 +93,49 @@ bundled (const char *installed, const char *source)
   return g_file_test (installed, G_FILE_TEST_IS_REGULAR) ? installed : source;
 }
 
+/* --max-size: whole bytes, or a percentage of @in_path's size. Errors:
+ * G_OPTION_ERROR for a bad value, the engine's IO for an input that
+ * cannot be read. */
+static gboolean
+parse_size (const char *text, const char *in_path, guint64 *out, GError **error)
+{
+  g_autofree char *number = g_strdup (text);
+  gboolean percent = g_str_has_suffix (number, "%");
+  char *end = NULL;
+  double value;
+  GStatBuf st;
+
+  if (percent)
+    number[strlen (number) - 1] = '\0';
+  value = g_ascii_strtod (number, &end);
+  if (end == number || *end != '\0' || !(value > 0.0) || (!percent && value != floor (value)) ||
+      (percent && value > 100.0) || value > 1e18)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "'%s' is not a size: bytes (\"1500000\") or a percentage of the input's (\"20%%\")", text);
+      return FALSE;
+    }
+  if (!percent)
+    {
+      *out = (guint64) value;
+      return TRUE;
+    }
+  if (g_stat (in_path, &st) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO, "%s: %s", in_path, g_strerror (saved));
+      return FALSE;
+    }
+  *out = MAX ((guint64) ((double) st.st_size * value / 100.0), 1);
+  return TRUE;
+}
+
 int
 cli_compress (int argc, char **argv)
 {
   g_autofree char *type_name = NULL, *method_name = NULL, *report_path = NULL, *eval_path = NULL;
-  g_autofree char *eval_text = NULL, *calibration_path = NULL, *calibration = NULL;
+  g_autofree char *eval_text = NULL, *calibration_path = NULL, *calibration = NULL, *max_size = NULL;
   gsize calibration_len = 0;
   gsize eval_len = 0;
   gboolean no_eval = FALSE;
@@ -77,6 +145,8 @@ cli_compress (int argc, char **argv)
     { "method", 0, 0, G_OPTION_ARG_STRING, &method_name, "absmax, absmean, twn (default) or calibrated", "METHOD" },
     { "calibration", 0, 0, G_OPTION_ARG_FILENAME, &calibration_path,
       "The calibrated method's text (default: the bundled one)", "FILE" },
+    { "max-size", 0, 0, G_OPTION_ARG_STRING, &max_size,
+      "The output's size at most: bytes, or a percentage of the input's (\"20%\")", "BYTES|PERCENT" },
     { "report", 0, 0, G_OPTION_ARG_FILENAME, &report_path, "Write the report as JSON to FILE", "FILE.json" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Threads (default: one per core)", "N" },
     { "eval-text", 0, 0, G_OPTION_ARG_FILENAME, &eval_path,
@@ -103,6 +173,11 @@ cli_compress (int argc, char **argv)
                   "           Genesis, Psalms, Matthew and Isaiah, KJV), each layer's inputs weigh\n"
                   "           the error, and each weight's rounding error is passed on to the\n"
                   "           weights after it\n"
+                  "\n"
+                  "With --max-size, the output matrix starts at Q4_K and the bytes the target\n"
+                  "leaves keep the matrices that matter most at Q4_K or Q6_K: each one's\n"
+                  "sensitivity is measured on the calibration text (the model's predictions\n"
+                  "with that matrix alone ternary, against the original's).\n"
                   "\n"
                   "A model trained for ternary weights comes out as it was with absmean and\n"
                   "twn. Ctrl+C stops and leaves no file.\n"
@@ -135,12 +210,19 @@ cli_compress (int argc, char **argv)
       return CLI_EXIT_USAGE;
     }
 
+  if (max_size && !parse_size (max_size, argv[1], &params.max_size, &error))
+    {
+      if (error->domain == TERN_ENGINE_ERROR)
+        return cli_fail (CLI_EXIT_MODEL, error);
+      g_printerr ("tern-cli compress: --max-size: %s\n", error->message);
+      return CLI_EXIT_USAGE;
+    }
   if (no_eval && eval_path)
     {
       g_printerr ("tern-cli compress: --eval-text and --no-eval exclude each other\n");
       return CLI_EXIT_USAGE;
     }
-  if (params.method == TERN_COMPRESS_CALIBRATED && calibration_path == NULL)
+  if ((params.method == TERN_COMPRESS_CALIBRATED || params.max_size > 0) && calibration_path == NULL)
     calibration_path = g_strdup (bundled (TERN_CALIBRATION_TEXT_INSTALLED, TERN_CALIBRATION_TEXT_SOURCE));
   if (calibration_path)
     {

@@ -103,6 +103,34 @@ finish (TernCalibration *cal)
     }
 }
 
+GArray *
+tern_calibration_chunks (const TernModel *model, const char *text, gssize len, guint max_tokens, gint32 *n_ctx,
+                         GError **error)
+{
+  const TernHParams *hp = tern_model_hparams (model);
+  const TernTokenizer *tok = tern_model_tokenizer (model);
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  TernToken bos = tern_tokenizer_bos (tok);
+  guint n_chunks;
+
+  /* As the quality measure reads its text (evaluate.c). */
+  *n_ctx = hp->n_ctx_train / 2 >= 16 ? MIN (hp->n_ctx_train / 2, CALIBRATION_MAX_CTX) : CALIBRATION_MAX_CTX;
+  if (!tern_tokenizer_encode (tok, text, len, 0, tokens, error))
+    return NULL;
+  n_chunks = MIN (tokens->len, max_tokens) / (guint) *n_ctx;
+  if (n_chunks == 0)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                   "the calibration text has %u tokens: it takes at least %d", tokens->len, *n_ctx);
+      return NULL;
+    }
+  g_array_set_size (tokens, n_chunks * (guint) *n_ctx);
+  /* Each chunk starts as a text does. */
+  for (guint c = 0; bos >= 0 && c < n_chunks; c++)
+    g_array_index (tokens, TernToken, c * (guint) *n_ctx) = bos;
+  return g_steal_pointer (&tokens);
+}
+
 TernCalibration *
 tern_calibration_collect (const char *model_path, const char *text, gssize len, guint n_threads,
                           GCancellable *cancellable, GError **error)
@@ -110,45 +138,26 @@ tern_calibration_collect (const char *model_path, const char *text, gssize len, 
   g_autoptr (TernCalibration) cal = g_new0 (TernCalibration, 1);
   g_autoptr (TernModel) model = tern_model_load (model_path, NULL, NULL, cancellable, error);
   g_autoptr (TernContext) ctx = NULL;
-  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
-  const TernHParams *hp;
-  const TernTokenizer *tok;
+  g_autoptr (GArray) tokens = NULL;
   TernContextParams params;
-  TernToken bos;
   gint32 n_ctx;
-  guint n_chunks;
 
   if (model == NULL)
     return NULL;
-  hp = tern_model_hparams (model);
-  tok = tern_model_tokenizer (model);
-  /* As the quality measure reads its text (evaluate.c). */
-  n_ctx = hp->n_ctx_train / 2 >= 16 ? MIN (hp->n_ctx_train / 2, CALIBRATION_MAX_CTX) : CALIBRATION_MAX_CTX;
-  if (!tern_tokenizer_encode (tok, text, len, 0, tokens, error))
+  tokens = tern_calibration_chunks (model, text, len, TERN_COMPRESS_CALIBRATION_TOKENS, &n_ctx, error);
+  if (tokens == NULL)
     return NULL;
-  n_chunks = MIN (tokens->len, TERN_COMPRESS_CALIBRATION_TOKENS) / (guint) n_ctx;
-  if (n_chunks == 0)
-    {
-      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
-                   "the calibration text has %u tokens: it takes at least %d", tokens->len, n_ctx);
-      return NULL;
-    }
   tern_context_params_init (&params);
   params.n_ctx = n_ctx;
   params.n_threads = n_threads;
   ctx = tern_context_new (model, &params, error);
-  if (ctx == NULL || !allocate (cal, hp, error))
+  if (ctx == NULL || !allocate (cal, tern_model_hparams (model), error))
     return NULL;
-  bos = tern_tokenizer_bos (tok);
-  for (guint c = 0; c < n_chunks; c++)
+  for (guint c = 0; c < tokens->len; c += (guint) n_ctx)
     {
-      TernToken *chunk = &g_array_index (tokens, TernToken, c * (guint) n_ctx);
-
-      /* Each chunk starts as a text does. */
-      if (bos >= 0)
-        chunk[0] = bos;
       tern_context_truncate (ctx, 0);
-      if (!tern_context_collect_inputs (ctx, chunk, n_ctx, add_inputs, cal, cancellable, error))
+      if (!tern_context_collect_inputs (ctx, &g_array_index (tokens, TernToken, c), n_ctx, add_inputs, cal,
+                                        cancellable, error))
         return NULL;
     }
   finish (cal);

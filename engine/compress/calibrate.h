@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <tern/model.h>
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,14 @@ typedef enum {
 } TernCalibrationGroup;
 
 typedef struct TernCalibration TernCalibration;
+
+/* The tokens of @text (@len bytes, or NUL-terminated when -1) that @model
+ * reads in calibrating, in chunks of *@n_ctx tokens (half its training
+ * context, at most 512), each starting with BOS as a text does: as many
+ * whole chunks as the first @max_tokens tokens hold. INVALID for a text
+ * shorter than a chunk. */
+GArray *tern_calibration_chunks (const TernModel *model, const char *text, gssize len, guint max_tokens, gint32 *n_ctx,
+                                 GError **error);
 
 /* Evaluates the model at @model_path on @text (@len bytes, or
  * NUL-terminated when -1) in chunks of half its training context (at most

@@ -73,6 +73,8 @@ tern_compress_report_to_json (const TernCompressReport *report)
   add_text (b, "method", tern_compress_method_name (report->method));
   add_size (b, "input_bytes", report->in_size);
   add_size (b, "output_bytes", report->out_size);
+  if (report->max_size > 0)
+    add_size (b, "max_bytes", report->max_size);
   add_number (b, "ratio", report->out_size ? (double) report->in_size / (double) report->out_size : 0.0);
   add_number (b, "bits_per_weight", tern_compress_report_bits_per_weight (report));
   add_size (b, "weights", report->n_weights);
@@ -112,6 +114,8 @@ tern_compress_report_to_json (const TernCompressReport *report)
       add_size (b, "output_bytes", t->out_bytes);
       add_number (b, "sparsity", t->sparsity);
       add_number (b, "relative_error", t->rel_error);
+      if (t->sensitivity >= 0.0)
+        add_number (b, "sensitivity", t->sensitivity);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);

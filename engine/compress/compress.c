@@ -15,6 +15,7 @@
 
 #include "compress/calibrate.h"
 #include "compress/gptq.h"
+#include "compress/precision.h"
 #include "compress/ternarize.h"
 #include "quant/quant.h"
 
@@ -65,6 +66,8 @@ typedef struct {
   float absmean_scale;
   int group;               /* TernCalibrationGroup of a layer's matrix, or -1 */
   gint32 layer;
+  TernTensorRole role;
+  double sensitivity;      /* the precision policy's measure, or -1 */
   /* Under the job's lock. */
   double sum_sq, err_sq;
   guint64 zeros;
@@ -114,18 +117,39 @@ compare_tensors (gconstpointer a, gconstpointer b)
 /* The type llama-quantize gives @t: only matrices named "…weight" are
  * quantized (others keep their type), the embeddings of a model without an
  * output matrix are its output matrix. */
+static TernTensorRole
+role_of (const TernGguf *in, const TernGgufTensor *t)
+{
+  TernTensorRole role = tern_tensor_role (t->name, t->n_dims);
+
+  if (role == TERN_TENSOR_ROLE_TOKEN_EMBD && tern_gguf_find_tensor (in, "output.weight") == NULL)
+    return TERN_TENSOR_ROLE_OUTPUT;
+  return role;
+}
+
 static TernType
-choose_type (const TernGguf *in, const TernGgufTensor *t, TernType type)
+choose_type (const TernGgufTensor *t, TernTensorRole role, TernType type)
 {
   TernTypePolicy policy;
-  TernTensorRole role = tern_tensor_role (t->name, t->n_dims);
 
   if (role == TERN_TENSOR_ROLE_VECTOR || !g_str_has_suffix (t->name, "weight"))
     return t->type;
-  if (role == TERN_TENSOR_ROLE_TOKEN_EMBD && tern_gguf_find_tensor (in, "output.weight") == NULL)
-    role = TERN_TENSOR_ROLE_OUTPUT;
   tern_type_policy_init (&policy, type);
   return tern_type_policy_fit_rows (policy.types[role], role, t->ne[0]);
+}
+
+static gboolean
+is_ternary (TernType type)
+{
+  return type == TERN_TYPE_TQ1_0 || type == TERN_TYPE_TQ2_0;
+}
+
+static void
+set_type (Plan *p, TernType type)
+{
+  p->out_type = type;
+  p->ternary = is_ternary (type);
+  p->copied = type == p->src->type;
 }
 
 static gboolean
@@ -151,9 +175,9 @@ make_plans (Job *job, TernType type, GError **error)
       Plan *p = &job->plans[i];
 
       p->src = order[i];
-      p->out_type = choose_type (job->in, p->src, type);
-      p->ternary = p->out_type == TERN_TYPE_TQ1_0 || p->out_type == TERN_TYPE_TQ2_0;
-      p->copied = p->out_type == p->src->type;
+      p->role = role_of (job->in, p->src);
+      p->sensitivity = -1.0;
+      set_type (p, choose_type (p->src, p->role, type));
       p->in_row_bytes = tern_type_row_bytes (p->src->type, p->src->ne[0]);
       p->group = tern_calibration_group_of (p->src->name, &p->layer);
       if (tern_quant_dequant_row (p->src->type) == NULL)
@@ -384,6 +408,7 @@ make_report (const Job *job, const char *in_path, const char *out_path, const Te
   report->out_path = g_strdup (out_path);
   report->type = params->type;
   report->method = params->method;
+  report->max_size = params->max_size;
   report->in_size = file_size (in_path);
   report->out_size = file_size (out_path);
   report->tensors = g_array_sized_new (FALSE, TRUE, sizeof (TernCompressTensor), (guint) job->n_plans);
@@ -400,6 +425,7 @@ make_report (const Job *job, const char *in_path, const char *out_path, const Te
         .out_bytes = (guint64) tern_type_row_bytes (p->out_type, p->src->ne[0]) * (n / (guint64) p->src->ne[0]),
         .sparsity = p->ternary ? (double) p->zeros / (double) n : 0.0,
         .rel_error = p->sum_sq > 0.0 ? sqrt (p->err_sq / p->sum_sq) : 0.0,
+        .sensitivity = p->sensitivity,
       };
 
       g_array_append_val (report->tensors, t);
@@ -437,6 +463,70 @@ calibrate (Job *job, const char *in_path, const TernCompressParams *params, GCan
     return FALSE;
   job->n_layer = tern_calibration_n_layer (job->calibration);
   job->feedback = g_new0 (Feedback, (gsize) job->n_layer * TERN_CALIBRATION_N_GROUPS);
+  return TRUE;
+}
+
+/* The matrices the precision policy chooses for: the ternary ones, and
+ * the output matrix from Q4_K. */
+static gboolean
+is_choice (const Plan *p)
+{
+  return p->ternary ||
+         (p->role == TERN_TENSOR_ROLE_OUTPUT && !p->copied && p->src->ne[0] % tern_type_info (TERN_TYPE_Q4_K)->block_elems == 0);
+}
+
+/* The size target: the output matrix starts at Q4_K, and the policy
+ * spends what the target leaves. */
+static gboolean
+fit_size (Job *job, const TernGgufWriter *meta, guint32 alignment, const char *in_path,
+          const TernCompressParams *params, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GArray) choices = g_array_new (FALSE, FALSE, sizeof (TernPrecisionChoice));
+  g_autofree gsize *plan_of = g_new (gsize, MAX (job->n_plans, 1));
+  guint64 head = tern_gguf_writer_file_size (meta), data = 0, smallest;
+
+  if (params->calibration_text == NULL)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                   "a size target needs a calibration text, to measure which matrices matter");
+      return FALSE;
+    }
+  for (gsize i = 0; i < job->n_plans; i++)
+    {
+      Plan *p = &job->plans[i];
+
+      if (is_choice (p))
+        {
+          TernPrecisionChoice c = { p->src, p->ternary ? p->out_type : TERN_TYPE_Q4_K, 0.0 };
+
+          set_type (p, c.type);
+          plan_of[choices->len] = i;
+          g_array_append_val (choices, c);
+        }
+      head += tern_gguf_tensor_info_size (p->src->name, p->src->n_dims);
+      data += (tern_type_row_bytes (p->out_type, p->src->ne[0]) * (guint64) (tern_gguf_tensor_n_elems (p->src) / p->src->ne[0]) +
+               alignment - 1) / alignment * alignment;
+    }
+  smallest = (head + alignment - 1) / alignment * alignment + data;
+  if (smallest > params->max_size)
+    {
+      g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                   "%s compresses to %" G_GUINT64_FORMAT " bytes at the least (every matrix %s), more than the %"
+                   G_GUINT64_FORMAT " asked for",
+                   tern_gguf_name (job->in), smallest, tern_type_name (params->type), params->max_size);
+      return FALSE;
+    }
+  if (!tern_precision_choose (in_path, params->calibration_text, params->calibration_len,
+                              (TernPrecisionChoice *) choices->data, choices->len, params->max_size - smallest,
+                              alignment, params->n_threads, cancellable, error))
+    return FALSE;
+  for (guint c = 0; c < choices->len; c++)
+    {
+      const TernPrecisionChoice *choice = &g_array_index (choices, TernPrecisionChoice, c);
+
+      set_type (&job->plans[plan_of[c]], choice->type);
+      job->plans[plan_of[c]].sensitivity = choice->sensitivity;
+    }
   return TRUE;
 }
 
@@ -484,13 +574,16 @@ tern_compress (const char *in_path, const char *out_path, const TernCompressPara
   if (job.in == NULL || !make_plans (&job, params->type, error))
     goto out;
 
-  if (params->method == TERN_COMPRESS_CALIBRATED && !calibrate (&job, in_path, params, cancellable, error))
-    goto out;
-
   writer = tern_model_writer_new (out_path, params->n_threads, error);
   if (writer == NULL)
     goto out;
   copy_metadata (job.in, tern_model_writer_metadata (writer), params->type);
+  if (params->max_size > 0 && !fit_size (&job, tern_model_writer_metadata (writer), tern_gguf_alignment (job.in),
+                                         in_path, params, cancellable, error))
+    goto out;
+  if (params->method == TERN_COMPRESS_CALIBRATED && !calibrate (&job, in_path, params, cancellable, error))
+    goto out;
+
   for (gsize i = 0; i < job.n_plans; i++)
     {
       const Plan *p = &job.plans[i];

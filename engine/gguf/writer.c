@@ -260,6 +260,35 @@ tern_gguf_writer_add_tensor (TernGgufWriter *w, const char *name, TernType type,
   g_array_append_val (w->tensors, t);
 }
 
+guint64
+tern_gguf_tensor_info_size (const char *name, guint32 n_dims)
+{
+  /* The name as a string, the dimension count, the sizes, type, offset. */
+  return 8 + strlen (name) + 4 + 8 * (guint64) n_dims + 4 + 8;
+}
+
+static guint64
+align_up (guint64 n, guint32 alignment)
+{
+  return (n + alignment - 1) / alignment * alignment;
+}
+
+guint64
+tern_gguf_writer_file_size (const TernGgufWriter *w)
+{
+  guint64 head = 4 + 4 + 8 + 8 + w->metadata->len, data = 0;
+
+  g_assert (w->state == STATE_DECLARE);
+  for (guint i = 0; i < w->tensors->len; i++)
+    {
+      const PendingTensor *t = &g_array_index (w->tensors, PendingTensor, i);
+
+      head += tern_gguf_tensor_info_size (t->name, t->n_dims);
+      data += align_up (t->n_bytes, w->alignment);
+    }
+  return w->tensors->len == 0 ? head : align_up (head, w->alignment) + data;
+}
+
 static gboolean
 write_out (TernGgufWriter *w, const void *data, gsize len, GError **error)
 {
@@ -312,7 +341,7 @@ tern_gguf_writer_begin_data (TernGgufWriter *w, GError **error)
         put_u64 (head, (guint64) t->ne[d]);
       put_u32 (head, t->type);
       put_u64 (head, t->offset);
-      offset += (t->n_bytes + w->alignment - 1) / w->alignment * w->alignment;
+      offset += align_up (t->n_bytes, w->alignment);
     }
 
   w->state = STATE_DATA;

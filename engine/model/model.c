@@ -468,3 +468,49 @@ tern_model_weight (const TernModel *model, gint32 layer, TernWeightKind kind)
   tern_weights_release (model->weights, layer);
   return t;
 }
+
+gboolean
+tern_model_weight_role (const TernModel *model, const char *name, gint32 *layer, TernWeightKind *kind)
+{
+  g_return_val_if_fail (name != NULL && layer != NULL && kind != NULL, FALSE);
+
+  for (gint32 l = -1; l < model->hp.n_layer; l++)
+    {
+      int first = l < 0 ? 0 : TERN_WEIGHT_FIRST_LAYER_KIND;
+      int end = l < 0 ? TERN_WEIGHT_FIRST_LAYER_KIND : TERN_WEIGHT_N_KINDS;
+
+      for (int k = first; k < end; k++)
+        {
+          const TernGgufTensor *t = tern_model_weight (model, l, k);
+
+          if (t != NULL && strcmp (t->name, name) == 0)
+            {
+              *layer = l;
+              *kind = k;
+              return TRUE;
+            }
+        }
+    }
+  return FALSE;
+}
+
+const TernGgufTensor *
+tern_model_swap_weight (TernModel *model, gint32 layer, TernWeightKind kind, const TernGgufTensor *tensor)
+{
+  const TernGgufTensor *old = tern_model_weight (model, layer, kind);
+
+  g_return_val_if_fail (old != NULL && tensor != NULL, NULL);
+  g_return_val_if_fail (tensor->n_dims == old->n_dims && tensor->ne[0] == old->ne[0] && tensor->ne[1] == old->ne[1],
+                        NULL);
+
+  /* Tied embeddings are one weight in two roles. */
+  if (layer < 0 && (kind == TERN_WEIGHT_TOKEN_EMBD || kind == TERN_WEIGHT_OUTPUT))
+    {
+      TernWeightKind other = kind == TERN_WEIGHT_OUTPUT ? TERN_WEIGHT_TOKEN_EMBD : TERN_WEIGHT_OUTPUT;
+
+      if (tern_model_weight (model, -1, other) == old)
+        tern_weights_bind (model->weights, -1, other, tensor);
+    }
+  tern_weights_bind (model->weights, layer, kind, tensor);
+  return old;
+}

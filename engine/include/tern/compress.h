@@ -59,6 +59,13 @@ typedef struct {
    * it are read. */
   const char *calibration_text;
   gssize calibration_len;
+  /* The size target: the output file's size at most, in bytes (0: none;
+   * the types are llama-quantize's). With a target the output matrix
+   * starts at Q4_K, and the bytes left under the target keep the
+   * matrices where they remove the most damage at Q4_K or Q6_K, by their
+   * sensitivity measured on the calibration text (needed then, whatever
+   * the method). */
+  guint64 max_size;
 } TernCompressParams;
 
 /* Tokens of calibration text read at most. */
@@ -75,6 +82,10 @@ typedef struct {
   guint64 in_bytes, out_bytes;
   double sparsity;  /* the share of weights stored as zero (ternary types); 0 otherwise */
   double rel_error; /* ‖w − w'‖ / ‖w‖ over the tensor, against the input's values */
+  /* With a size target: the mean KL divergence (nats per token) of the
+   * model's predictions on the calibration text when this matrix alone is
+   * stored small (ternary, or Q4_K for the output); -1 when not measured. */
+  double sensitivity;
 } TernCompressTensor;
 
 /* What the compression cost, in plain words (tern_compress_evaluate). */
@@ -90,6 +101,7 @@ typedef struct {
   char *in_path, *out_path;
   TernType type;
   TernCompressMethod method;
+  guint64 max_size;          /* the size target, 0 for none */
   guint64 in_size, out_size; /* the files' sizes in bytes */
   guint64 n_weights;         /* elements of every tensor */
   guint64 n_ternary;         /* elements stored ternary */
@@ -146,8 +158,10 @@ gboolean tern_compress_evaluate (TernCompressReport *report, const char *text, g
  * the calling thread with the share of the output written; @cancellable
  * stops the work between chunks of rows (CANCELLED). Errors: IO or
  * FORMAT for the input, UNSUPPORTED for a @params type that is not
- * ternary or a tensor that cannot be converted, IO for the output (a full
- * disk), NOMEM. On any error nothing is left at @out_path.
+ * ternary or a tensor that cannot be converted, INVALID for a size target
+ * below the smallest the model compresses to (every matrix small) or
+ * without a calibration text, IO for the output (a full disk), NOMEM. On
+ * any error nothing is left at @out_path.
  *
  * Returns the report (free with tern_compress_report_free), or NULL. Any
  * thread; the call blocks until the file is written. */

@@ -185,6 +185,14 @@ void tern_gguf_writer_add_value (TernGgufWriter *writer, const char *key, const 
 void tern_gguf_writer_add_tensor (TernGgufWriter *writer, const char *name, TernType type,
                                   guint32 n_dims, const gint64 *ne);
 
+/* Bytes a tensor named @name with @n_dims dimensions takes in the header
+ * (its info), whatever its type. */
+guint64 tern_gguf_tensor_info_size (const char *name, guint32 n_dims);
+/* Bytes of the file as declared so far: the header with the metadata and
+ * the infos of the tensors added, padded to the alignment when there are
+ * tensors, then each tensor's data padded. Before begin_data. */
+guint64 tern_gguf_writer_file_size (const TernGgufWriter *writer);
+
 gboolean tern_gguf_writer_begin_data (TernGgufWriter *writer, GError **error);
 gboolean tern_gguf_writer_write (TernGgufWriter *writer, const void *data, gsize len, GError **error);
 /* Checks every tensor got exactly its bytes, pads, syncs and renames. */

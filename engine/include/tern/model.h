@@ -53,4 +53,20 @@ TernWeights *tern_model_weights (const TernModel *model);
  * info, tests). */
 const TernGgufTensor *tern_model_weight (const TernModel *model, gint32 layer, TernWeightKind kind);
 
+/* The role of the model's weight named @name ("blk.3.attn_k.weight"):
+ * its layer (-1 for a global one) and kind. FALSE when the model uses no
+ * tensor of that name. */
+gboolean tern_model_weight_role (const TernModel *model, const char *name, gint32 *layer, TernWeightKind *kind);
+
+/* Makes the model compute with @tensor in role @kind of layer @layer in
+ * place of the weight it has there, and returns that weight (to swap it
+ * back): for measuring what storing one weight differently costs
+ * (compression's sensitivity). @tensor must have the weight's shape and a
+ * type the backends compute with, and outlive its use; the caller owns
+ * it. Tied embeddings (the output matrix is the token embedding) are
+ * swapped in both roles. Between passes only, on the thread that runs
+ * them. */
+const TernGgufTensor *tern_model_swap_weight (TernModel *model, gint32 layer, TernWeightKind kind,
+                                              const TernGgufTensor *tensor);
+
 G_END_DECLS

@@ -74,7 +74,8 @@ void tern_weights_free (TernWeights *weights);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernWeights, tern_weights_free)
 
 /* Sets the tensor in role @kind of layer @layer (-1 for global roles).
- * While the model is being loaded only. */
+ * While the model is being loaded, and between passes to swap a weight
+ * for one of its shape (tern_model_swap_weight). */
 void tern_weights_bind (TernWeights *weights, gint32 layer, TernWeightKind kind, const TernGgufTensor *tensor);
 
 const TernHParams *tern_weights_hparams (const TernWeights *weights);

@@ -21,6 +21,7 @@
 
 #include "quant/quant.h"
 
+#include "compress-test.h"
 #include "peak-rss.h"
 
 /* ---- Helpers ---- */
@@ -41,27 +42,6 @@ rows_by_formula (gsize tensor, gint64 row, float *out, gpointer data)
 
   for (gint64 i = 0; i < row_lengths[tensor]; i++)
     out[i] = value_at (tensor, row, i);
-}
-
-static char *
-make_tmp_dir (void)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("tern-compress-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
-/* Asserts that @dir holds no file (no temporary left behind) and removes it. */
-static void
-assert_empty_and_remove (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-
-  g_assert_nonnull (d);
-  g_assert_null (g_dir_read_name (d));
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
 /* ---- The type policy ---- */
@@ -240,7 +220,7 @@ record_progress (double fraction, gpointer data)
 static void
 test_writer_read_back (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = compress_test_make_dir ();
   g_autofree char *path = g_build_filename (dir, "model.gguf", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (TernModelWriter) w = tern_model_writer_new (path, 3, &error);
@@ -308,14 +288,14 @@ test_writer_read_back (void)
 
   g_clear_pointer (&gguf, tern_gguf_free);
   g_unlink (path);
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* The file does not depend on the number of threads. */
 static void
 test_writer_threads (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = compress_test_make_dir ();
   const guint n_threads[] = { 1, 2, 5 };
   g_autofree char *first = NULL;
   gsize first_len = 0;
@@ -346,7 +326,7 @@ test_writer_threads (void)
         g_assert_cmpmem (bytes, len, first, first_len);
       g_unlink (path);
     }
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 typedef struct {
@@ -379,7 +359,7 @@ test_writer_cancel (void)
   g_assert_cmpint (read_back_specs[4].ne[1], ==, 2100);
   for (gsize k = 0; k < G_N_ELEMENTS (cancel_at); k++)
     {
-      g_autofree char *dir = make_tmp_dir ();
+      g_autofree char *dir = compress_test_make_dir ();
       g_autofree char *path = g_build_filename (dir, "model.gguf", NULL);
       g_autoptr (GCancellable) cancellable = g_cancellable_new ();
       CancelAt c = { cancellable, cancel_at[k], 0 };
@@ -397,7 +377,7 @@ test_writer_cancel (void)
       g_assert_cmpuint (c.n_reports, ==, cancel_at[k]);
       g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
       tern_model_writer_free (w);
-      assert_empty_and_remove (dir);
+      compress_test_assert_empty_and_remove (dir);
     }
 }
 
@@ -425,7 +405,7 @@ test_writer_bounded_memory (void)
 {
   if (g_test_subprocess ())
     {
-      g_autofree char *dir = make_tmp_dir ();
+      g_autofree char *dir = compress_test_make_dir ();
       g_autofree char *path = g_build_filename (dir, "big.gguf", NULL);
       g_autoptr (GError) error = NULL;
       g_autoptr (TernModelWriter) w = tern_model_writer_new (path, 2, &error);
@@ -464,7 +444,7 @@ test_writer_bounded_memory (void)
 static void
 test_writer_unsupported (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = compress_test_make_dir ();
   g_autofree char *path = g_build_filename (dir, "model.gguf", NULL);
   const TernType no_quantizer[] = { TERN_TYPE_Q4_1, TERN_TYPE_Q5_0, TERN_TYPE_Q2_K, TERN_TYPE_Q3_K, TERN_TYPE_Q5_K,
                                     TERN_TYPE_Q8_1, TERN_TYPE_Q8_K };
@@ -488,7 +468,7 @@ test_writer_unsupported (void)
   g_assert_nonnull (strstr (error->message, "blk.0.attn_q.weight: rows of 100 elements cannot be stored as q4_K"));
   g_assert_cmpuint (tern_model_writer_n_bytes (w), ==, 0);
   tern_model_writer_free (w);
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* A full disk (simulated by a file size limit) is a clean IO error, and
@@ -498,7 +478,7 @@ test_writer_disk_full (void)
 {
   if (g_test_subprocess ())
     {
-      g_autofree char *dir = make_tmp_dir ();
+      g_autofree char *dir = compress_test_make_dir ();
       g_autofree char *path = g_build_filename (dir, "model.gguf", NULL);
       g_autoptr (GError) error = NULL;
       TernModelWriter *w = tern_model_writer_new (path, 2, &error);
@@ -517,7 +497,7 @@ test_writer_disk_full (void)
       g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
       g_printerr ("%s\n", error->message);
       tern_model_writer_free (w);
-      assert_empty_and_remove (dir);
+      compress_test_assert_empty_and_remove (dir);
       return;
     }
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -531,7 +511,7 @@ test_writer_disk_full (void)
 static void
 test_writer_unwritable_folder (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = compress_test_make_dir ();
   const char *folder = dir;
   g_autofree char *path = NULL;
   g_autoptr (GError) error = NULL;
@@ -547,7 +527,7 @@ test_writer_unwritable_folder (void)
   g_assert_nonnull (strstr (error->message, "model.gguf: cannot create"));
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   g_assert_cmpint (g_chmod (dir, 0700), ==, 0);
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 int

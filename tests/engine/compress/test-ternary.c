@@ -21,39 +21,11 @@
 #include "compress/ternarize.h"
 #include "quant/quant-private.h"
 #include "quant/quant.h"
+#include "compress-test.h"
 #include "peak-rss.h"
 #include "test-data.h"
 
 /* ---- Helpers ---- */
-
-static char *
-model_path (const char *name)
-{
-  g_autofree char *file = g_strconcat (name, ".gguf", NULL);
-
-  return g_test_build_filename (G_TEST_DIST, "data", "models", file, NULL);
-}
-
-static char *
-make_tmp_dir (void)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("tern-ternary-XXXXXX", &error);
-
-  g_assert_no_error (error);
-  return dir;
-}
-
-/* Asserts that @dir holds no file and removes it. */
-static void
-assert_empty_and_remove (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-
-  g_assert_nonnull (d);
-  g_assert_null (g_dir_read_name (d));
-  g_assert_cmpint (g_rmdir (dir), ==, 0);
-}
 
 static TernCompressReport *
 compress (const char *in, const char *out, TernType type, TernCompressMethod method)
@@ -94,21 +66,21 @@ test_absmax_llama_quantize (void)
 {
   static const char *const models[] = { "kjv-tiny", "kjv-ternary" };
   static const TernType types[] = { TERN_TYPE_TQ2_0, TERN_TYPE_TQ1_0 };
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = compress_test_make_dir ();
 
   for (gsize m = 0; m < G_N_ELEMENTS (models); m++)
     for (gsize t = 0; t < G_N_ELEMENTS (types); t++)
       {
         g_autofree char *name = g_strdup_printf ("%s-f32", models[m]);
         g_autofree char *ref_name = g_strdup_printf ("%s-%s", models[m], tern_type_name (types[t]));
-        g_autofree char *in = model_path (name), *ref = model_path (ref_name);
+        g_autofree char *in = compress_test_model_path (name), *ref = compress_test_model_path (ref_name);
         g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
         g_autoptr (TernCompressReport) report = compress (in, out, types[t], TERN_COMPRESS_ABSMAX);
 
         assert_same_bytes (out, ref);
         g_unlink (out);
       }
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* A model trained ternary (each matrix holds -a, 0, a) comes out exactly
@@ -119,14 +91,14 @@ test_trained_ternary_exact (void)
 {
   static const TernType types[] = { TERN_TYPE_TQ2_0, TERN_TYPE_TQ1_0 };
   static const TernCompressMethod methods[] = { TERN_COMPRESS_ABSMEAN, TERN_COMPRESS_TWN };
-  g_autofree char *dir = make_tmp_dir ();
-  g_autofree char *in = model_path ("kjv-ternary-f32");
+  g_autofree char *dir = compress_test_make_dir ();
+  g_autofree char *in = compress_test_model_path ("kjv-ternary-f32");
 
   for (gsize t = 0; t < G_N_ELEMENTS (types); t++)
     for (gsize m = 0; m < G_N_ELEMENTS (methods); m++)
       {
         g_autofree char *ref_name = g_strdup_printf ("kjv-ternary-%s", tern_type_name (types[t]));
-        g_autofree char *ref = model_path (ref_name);
+        g_autofree char *ref = compress_test_model_path (ref_name);
         g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
         g_autoptr (TernCompressReport) report = compress (in, out, types[t], methods[m]);
 
@@ -139,7 +111,7 @@ test_trained_ternary_exact (void)
           }
         g_unlink (out);
       }
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* ---- TWN and absmean, block by block ---- */
@@ -292,8 +264,8 @@ test_absmean (void)
 static void
 test_report_matches_file (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
-  g_autofree char *in_path = model_path ("kjv-tiny-f32");
+  g_autofree char *dir = compress_test_make_dir ();
+  g_autofree char *in_path = compress_test_model_path ("kjv-tiny-f32");
   g_autofree char *out_path = g_build_filename (dir, "out.gguf", NULL);
   g_autoptr (TernCompressReport) report = compress (in_path, out_path, TERN_TYPE_TQ2_0, TERN_COMPRESS_TWN);
   g_autoptr (GError) error = NULL;
@@ -356,30 +328,7 @@ test_report_matches_file (void)
   g_assert_nonnull (strstr (json, "\"type\" : \"tq2_0\""));
   g_assert_nonnull (strstr (json, "\"name\" : \"blk.3.ffn_up.weight\""));
   g_unlink (out_path);
-  assert_empty_and_remove (dir);
-}
-
-static double
-perplexity (const char *path)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *text_path = g_test_build_filename (G_TEST_DIST, "data", "text", "kjv_eval.txt", NULL);
-  g_autofree char *text = NULL;
-  g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
-  TernContextParams cp;
-  g_autoptr (TernContext) ctx = NULL;
-  double ppl = 0.0;
-
-  g_assert_no_error (error);
-  g_assert_true (g_file_get_contents (text_path, &text, NULL, NULL));
-  tern_context_params_init (&cp);
-  cp.n_ctx = 128;
-  cp.n_threads = 2;
-  ctx = tern_context_new (model, &cp, &error);
-  g_assert_no_error (error);
-  g_assert_true (tern_perplexity_eval_text (ctx, text, -1, 128, NULL, NULL, NULL, &ppl, NULL, &error));
-  g_assert_no_error (error);
-  return ppl;
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* TWN keeps kjv-tiny usable where llama.cpp's rounding ruins it
@@ -387,17 +336,17 @@ perplexity (const char *path)
 static void
 test_twn_perplexity (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
-  g_autofree char *in = model_path ("kjv-tiny-f32");
+  g_autofree char *dir = compress_test_make_dir ();
+  g_autofree char *in = compress_test_model_path ("kjv-tiny-f32");
   g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
   g_autoptr (TernCompressReport) report = compress (in, out, TERN_TYPE_TQ2_0, TERN_COMPRESS_TWN);
-  double ppl = perplexity (out);
+  double ppl = compress_test_perplexity (out);
 
   g_test_message ("kjv-tiny, TWN TQ2_0: perplexity %.3f", ppl);
   g_assert_cmpfloat (ppl, <, 53.0);
   g_assert_cmpfloat (ppl, >, 34.8);
   g_unlink (out);
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 static char *
@@ -427,13 +376,13 @@ test_evaluate (void)
     { "kjv-tiny-f32", TERN_COMPRESS_TWN, TERN_COMPRESS_DEGRADED, "degraded: perplexity " },
     { "kjv-ternary-f32", TERN_COMPRESS_TWN, TERN_COMPRESS_USABLE, "usable: within 10%" },
   };
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = compress_test_make_dir ();
   g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
   g_autofree char *text = eval_text ();
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *in = model_path (cases[i].model);
+      g_autofree char *in = compress_test_model_path (cases[i].model);
       g_autoptr (TernCompressReport) report = compress (in, out, TERN_TYPE_TQ2_0, cases[i].method);
       g_autoptr (GError) error = NULL;
       g_autofree char *words = NULL;
@@ -455,7 +404,7 @@ test_evaluate (void)
       g_assert_cmpfloat (report->tps_after, >, 0.0);
       g_unlink (out);
     }
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* A text shorter than a chunk is INVALID, a cancelled measure CANCELLED,
@@ -463,8 +412,8 @@ test_evaluate (void)
 static void
 test_evaluate_errors (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
-  g_autofree char *in = model_path ("kjv-tiny-f32");
+  g_autofree char *dir = compress_test_make_dir ();
+  g_autofree char *in = compress_test_model_path ("kjv-tiny-f32");
   g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
   g_autoptr (TernCompressReport) report = compress (in, out, TERN_TYPE_TQ2_0, TERN_COMPRESS_TWN);
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
@@ -481,17 +430,7 @@ test_evaluate_errors (void)
   g_assert_cmpint (report->verdict, ==, TERN_COMPRESS_NOT_EVALUATED);
   g_assert_cmpfloat (report->ppl_before, ==, 0.0);
   g_unlink (out);
-  assert_empty_and_remove (dir);
-}
-
-static char *
-calibration_text (void)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "text", "kjv_calibration.txt", NULL);
-  char *text = NULL;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  return text;
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* Calibrated on other books of the Bible (Genesis, Psalms, Matthew,
@@ -501,10 +440,10 @@ calibration_text (void)
 static void
 test_calibrated (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
-  g_autofree char *tiny = model_path ("kjv-tiny-f32"), *ternary = model_path ("kjv-ternary-f32");
+  g_autofree char *dir = compress_test_make_dir ();
+  g_autofree char *tiny = compress_test_model_path ("kjv-tiny-f32"), *ternary = compress_test_model_path ("kjv-ternary-f32");
   g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
-  g_autofree char *text = calibration_text ();
+  g_autofree char *text = compress_test_calibration_text ();
   g_autoptr (GError) error = NULL;
   TernCompressParams params;
   double ppl;
@@ -520,7 +459,7 @@ test_calibrated (void)
     g_assert_no_error (error);
     g_assert_cmpuint (report->out_size, ==, 1559680);
   }
-  ppl = perplexity (out);
+  ppl = compress_test_perplexity (out);
   g_test_message ("kjv-tiny, calibrated TQ2_0: perplexity %.3f", ppl);
   g_assert_cmpfloat (ppl, <, 46.0);
   g_unlink (out);
@@ -530,13 +469,13 @@ test_calibrated (void)
     g_assert_no_error (error);
   }
   /* Its scales are stored in float16, whose rounding the feedback passes
-   * on: not llama.cpp's bytes, but its perplexity (kjv-ternary-f32: 28.311
+   * on: not llama.cpp's bytes, but its compress_test_perplexity (kjv-ternary-f32: 28.311
    * in llama.cpp). */
-  ppl = perplexity (out);
+  ppl = compress_test_perplexity (out);
   g_test_message ("kjv-ternary, calibrated TQ2_0: perplexity %.3f", ppl);
   g_assert_cmpfloat (fabs (ppl / 28.311 - 1.0), <, 0.005);
   g_unlink (out);
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* Without a calibration text, with one shorter than a chunk, or cancelled
@@ -544,10 +483,10 @@ test_calibrated (void)
 static void
 test_calibrated_errors (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
-  g_autofree char *in = model_path ("kjv-tiny-f32");
+  g_autofree char *dir = compress_test_make_dir ();
+  g_autofree char *in = compress_test_model_path ("kjv-tiny-f32");
   g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
-  g_autofree char *text = calibration_text ();
+  g_autofree char *text = compress_test_calibration_text ();
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   const struct {
     const char *text;
@@ -575,7 +514,7 @@ test_calibrated_errors (void)
       g_assert_nonnull (strstr (error->message, cases[i].message));
       g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
     }
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* ---- Shapes: tied embeddings, rows that are not whole blocks ---- */
@@ -641,7 +580,7 @@ type_of (const TernCompressReport *report, const char *name)
 static void
 test_shapes (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = compress_test_make_dir ();
   g_autofree char *in = g_build_filename (dir, "in.gguf", NULL);
   g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
 
@@ -669,7 +608,7 @@ test_shapes (void)
   }
   g_unlink (in);
   g_unlink (out);
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* ---- Failures ---- */
@@ -696,8 +635,8 @@ static void
 test_cancel (void)
 {
   static const double points[] = { 0.0, 0.5, 0.999 };
-  g_autofree char *dir = make_tmp_dir ();
-  g_autofree char *in = model_path ("kjv-tiny-f32");
+  g_autofree char *dir = compress_test_make_dir ();
+  g_autofree char *in = compress_test_model_path ("kjv-tiny-f32");
   g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
 
   for (gsize i = 0; i < G_N_ELEMENTS (points); i++)
@@ -713,7 +652,7 @@ test_cancel (void)
       g_assert_cmpint (c.calls, >, 0);
       g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
     }
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* A full disk (a file size limit) is a clear IO error and leaves nothing. */
@@ -722,8 +661,8 @@ test_disk_full (void)
 {
   if (g_test_subprocess ())
     {
-      g_autofree char *dir = make_tmp_dir ();
-      g_autofree char *in = model_path ("kjv-tiny-f32");
+      g_autofree char *dir = compress_test_make_dir ();
+      g_autofree char *in = compress_test_model_path ("kjv-tiny-f32");
       g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
       g_autoptr (GError) error = NULL;
       struct rlimit limit = { 512 << 10, 512 << 10 };
@@ -735,7 +674,7 @@ test_disk_full (void)
       g_assert_null (tern_compress (in, out, &params, NULL, NULL, NULL, &error));
       g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_IO);
       g_printerr ("%s\n", error->message);
-      assert_empty_and_remove (dir);
+      compress_test_assert_empty_and_remove (dir);
       return;
     }
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -749,12 +688,12 @@ test_disk_full (void)
 static void
 test_bad_input (void)
 {
-  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *dir = compress_test_make_dir ();
   g_autofree char *text = g_build_filename (dir, "text.gguf", NULL);
   g_autofree char *missing = g_build_filename (dir, "missing.gguf", NULL);
   g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
   g_autofree char *vocab = g_test_build_filename (G_TEST_DIST, "data", "vocab", "ggml-vocab-llama-spm.gguf", NULL);
-  g_autofree char *model = model_path ("kjv-tiny-f32");
+  g_autofree char *model = compress_test_model_path ("kjv-tiny-f32");
   g_autofree char *copy = g_build_filename (dir, "model.gguf", NULL);
   g_autofree char *before = NULL, *after = NULL;
   gsize len_before, len_after;
@@ -799,7 +738,7 @@ test_bad_input (void)
   g_assert_true (memcmp (before, after, len_before) == 0);
   g_unlink (copy);
   g_unlink (text);
-  assert_empty_and_remove (dir);
+  compress_test_assert_empty_and_remove (dir);
 }
 
 /* ---- Memory ---- */
@@ -824,7 +763,7 @@ test_bounded_memory (void)
 {
   if (g_test_subprocess ())
     {
-      g_autofree char *dir = make_tmp_dir ();
+      g_autofree char *dir = compress_test_make_dir ();
       g_autofree char *in = g_build_filename (dir, "in.gguf", NULL);
       g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
       g_autoptr (GError) error = NULL;

@@ -145,6 +145,7 @@ test_write_read (void)
   tern_gguf_writer_add_array (w, "i16s", TERN_GGUF_INT16, i16s, 3);
   tern_gguf_writer_add_string_array (w, "strs", strs, 3);
   tern_gguf_writer_add_tensor (w, "t", TERN_TYPE_F32, 2, ne);
+  guint64 size = tern_gguf_writer_file_size (w);
   g_assert_true (tern_gguf_writer_begin_data (w, &error));
   /* In uneven pieces: the writer streams. */
   g_assert_true (tern_gguf_writer_write (w, data, 100, &error));
@@ -152,6 +153,10 @@ test_write_read (void)
   g_assert_true (tern_gguf_writer_finish (w, &error));
   g_assert_no_error (error);
   tern_gguf_writer_free (w);
+  /* The size was known before the write. */
+  GStatBuf st;
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpuint (size, ==, (guint64) st.st_size);
 
   g_autoptr (TernGguf) gguf = tern_gguf_open (path, &error);
   guint64 u;
