@@ -28,6 +28,11 @@ struct _TernCompressDialog {
   gboolean closing;       /* closed while running: gone once it stops */
 
   AdwComboRow *preset_row, *type_row, *method_row;
+  AdwActionRow *size_row, *calibration_row;
+  GtkSpinButton *size_spin;  /* percent of the original's size; 0: no target */
+  GtkWidget *calibration_button;
+  guint64 original_size;
+  char *calibration_path;    /* the user's text, or NULL for the bundled one */
   AdwPreferencesGroup *progress_group;
   AdwActionRow *phase_row;
   GtkProgressBar *bar;
@@ -98,6 +103,32 @@ add_before_after (AdwPreferencesGroup *group, JsonObject *o, const char *title, 
   add_value_row (group, title, value);
 }
 
+/* How many of the matrices the size target chose for were kept better
+ * than their small type: a layer's above ternary, the output at Q6_K. */
+static char *
+kept_better (JsonObject *report)
+{
+  JsonArray *tensors = json_object_has_member (report, "tensors") ? json_object_get_array_member (report, "tensors") : NULL;
+  guint kept = 0, measured = 0;
+
+  for (guint i = 0; tensors && i < json_array_get_length (tensors); i++)
+    {
+      JsonNode *node = json_array_get_element (tensors, i);
+      JsonObject *t = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+      const char *name = t ? get_text (t, "name") : NULL;
+      const char *type = t ? get_text (t, "output_type") : NULL;
+      double sensitivity;
+
+      if (name == NULL || type == NULL || !get_number (t, "sensitivity", &sensitivity))
+        continue;
+      measured++;
+      if (g_str_has_prefix (name, "blk.") ? !g_str_has_prefix (type, "tq") : g_ascii_strcasecmp (type, "q6_k") == 0)
+        kept++;
+    }
+  /* TRANSLATORS: matrices of a model kept in a better type than ternary. */
+  return g_strdup_printf (g_dngettext (NULL, "%u of %u matrix", "%u of %u matrices", measured), kept, measured);
+}
+
 gboolean
 tern_compress_report_add_rows (AdwPreferencesGroup *group, const char *json)
 {
@@ -132,6 +163,14 @@ tern_compress_report_add_rows (AdwPreferencesGroup *group, const char *json)
       g_autofree char *out = g_format_size ((guint64) out_bytes);
       g_autofree char *sizes = g_strdup_printf (_("%s → %s"), in, out);
       add_value_row (group, _("Size"), sizes);
+    }
+  if (get_number (o, "max_bytes", &value))
+    {
+      g_autofree char *target = g_format_size ((guint64) value);
+      g_autofree char *kept = kept_better (o);
+
+      add_value_row (group, _("Size Target"), target);
+      add_value_row (group, _("Kept Better"), kept);
     }
   if (get_number (o, "ratio", &value))
     {
@@ -172,6 +211,8 @@ show_running (TernCompressDialog *self, gboolean running)
   gtk_widget_set_sensitive (GTK_WIDGET (self->preset_row), !running && self->new_id == 0);
   gtk_widget_set_sensitive (GTK_WIDGET (self->type_row), !running && self->new_id == 0);
   gtk_widget_set_sensitive (GTK_WIDGET (self->method_row), !running && self->new_id == 0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->size_row), !running && self->new_id == 0);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->calibration_row), !running && self->new_id == 0);
 }
 
 static void
@@ -252,6 +293,7 @@ start_clicked (TernCompressDialog *self)
   tern_compress_params_init (&params);
   params.type = types[adw_combo_row_get_selected (self->type_row)];
   params.method = adw_combo_row_get_selected (self->method_row);
+  params.max_size = (guint64) ((double) self->original_size * gtk_spin_button_get_value (self->size_spin) / 100.0);
   self->cancellable = g_cancellable_new ();
   adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->phase_row), _("Compressing"));
   adw_action_row_set_subtitle (self->phase_row, _("Starting…"));
@@ -261,9 +303,47 @@ start_clicked (TernCompressDialog *self)
   show_running (self, TRUE);
   /* The dialog lives until the answer, which ends its progress. */
   tern_service_compress_model (self->service, self->model_id, &params, NULL,
-                               bundled (TERN_CALIBRATION_TEXT_INSTALLED, TERN_CALIBRATION_TEXT_SOURCE),
+                               self->calibration_path ? self->calibration_path
+                                                      : bundled (TERN_CALIBRATION_TEXT_INSTALLED, TERN_CALIBRATION_TEXT_SOURCE),
                                bundled (TERN_HELDOUT_TEXT_INSTALLED, TERN_HELDOUT_TEXT_SOURCE), on_progress, self,
                                self->cancellable, compressed, g_object_ref (self));
+}
+
+static void
+calibration_chosen (GtkNativeDialog *chooser, int response, gpointer data)
+{
+  TernCompressDialog *self = data;
+
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      g_autofree char *name = file ? g_file_get_basename (file) : NULL;
+
+      if (file && g_file_peek_path (file))
+        {
+          g_free (self->calibration_path);
+          self->calibration_path = g_file_get_path (file);
+          adw_action_row_set_subtitle (self->calibration_row, name);
+        }
+    }
+  g_object_unref (chooser);
+  g_object_unref (self);
+}
+
+static void
+choose_calibration (TernCompressDialog *self)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Choose a Calibration Text"), GTK_WINDOW (self),
+                                                               GTK_FILE_CHOOSER_ACTION_OPEN, _("_Choose"), NULL);
+  GtkFileFilter *filter = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (filter, _("Plain text"));
+  gtk_file_filter_add_mime_type (filter, "text/plain");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+  g_object_unref (filter);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect (chooser, "response", G_CALLBACK (calibration_chosen), g_object_ref (self));
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
 static void
@@ -347,6 +427,7 @@ tern_compress_dialog_new (GtkWindow *parent, TernService *service, const TernSto
 
   self->service = g_object_ref (service);
   self->model_id = model->id;
+  self->original_size = model->identity.size;
   gtk_window_set_title (GTK_WINDOW (self), title);
 
   for (gsize i = 0; i < G_N_ELEMENTS (presets); i++)
@@ -377,6 +458,32 @@ tern_compress_dialog_new (GtkWindow *parent, TernService *service, const TernSto
   gtk_accessible_update_property (GTK_ACCESSIBLE (details), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Details"), -1);
   adw_expander_row_add_row (ADW_EXPANDER_ROW (details), GTK_WIDGET (self->type_row));
   adw_expander_row_add_row (ADW_EXPANDER_ROW (details), GTK_WIDGET (self->method_row));
+
+  self->size_row = ADW_ACTION_ROW (adw_action_row_new ());
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->size_row), _("Size Target"));
+  adw_action_row_set_subtitle (self->size_row,
+                               _("Percent of this model's size. Matrices that matter most are kept better within "
+                                 "it, measured on the calibration text; 0: every matrix ternary"));
+  self->size_spin = GTK_SPIN_BUTTON (gtk_spin_button_new_with_range (0, 100, 0.1));
+  gtk_spin_button_set_value (self->size_spin, 0);
+  gtk_widget_set_valign (GTK_WIDGET (self->size_spin), GTK_ALIGN_CENTER);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->size_spin), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Size Target (percent)"), -1);
+  adw_action_row_add_suffix (self->size_row, GTK_WIDGET (self->size_spin));
+  adw_action_row_set_activatable_widget (self->size_row, GTK_WIDGET (self->size_spin));
+  adw_expander_row_add_row (ADW_EXPANDER_ROW (details), GTK_WIDGET (self->size_row));
+
+  self->calibration_row = ADW_ACTION_ROW (adw_action_row_new ());
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (self->calibration_row), _("Calibration Text"));
+  adw_action_row_set_subtitle (self->calibration_row,
+                               _("Bundled: Genesis, Psalms, Matthew and Isaiah (King James Version)"));
+  self->calibration_button = gtk_button_new_with_mnemonic (_("C_hoose…"));
+  gtk_widget_set_valign (self->calibration_button, GTK_ALIGN_CENTER);
+  gtk_widget_set_tooltip_text (self->calibration_button, _("Choose the text the calibrated method and the size "
+                                                           "target read"));
+  g_signal_connect_swapped (self->calibration_button, "clicked", G_CALLBACK (choose_calibration), self);
+  adw_action_row_add_suffix (self->calibration_row, self->calibration_button);
+  adw_expander_row_add_row (ADW_EXPANDER_ROW (details), GTK_WIDGET (self->calibration_row));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (choice), GTK_WIDGET (self->preset_row));
   adw_preferences_group_add (ADW_PREFERENCES_GROUP (choice), details);
   adw_preferences_page_add (ADW_PREFERENCES_PAGE (page), ADW_PREFERENCES_GROUP (choice));
@@ -457,6 +564,7 @@ tern_compress_dialog_dispose (GObject *object)
   TernCompressDialog *self = TERN_COMPRESS_DIALOG (object);
 
   g_clear_object (&self->service);
+  g_clear_pointer (&self->calibration_path, g_free);
   G_OBJECT_CLASS (tern_compress_dialog_parent_class)->dispose (object);
 }
 

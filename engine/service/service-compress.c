@@ -257,7 +257,7 @@ compress_work (gpointer data)
 
   /* On Linux the nice value is the thread's own; failing is harmless. */
   (void) setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), BACKGROUND_NICE);
-  if (c->params.method == TERN_COMPRESS_CALIBRATED && c->calibration_path)
+  if ((c->params.method == TERN_COMPRESS_CALIBRATED || c->params.max_size > 0) && c->calibration_path)
     {
       gsize len;
 

@@ -359,8 +359,9 @@ typedef void (*TernServiceCompressProgressFn) (TernServicePhase phase, double fr
  * one named after the original's file ("kjv-tq2_0.gguf") in its folder,
  * or when that folder cannot be written in the "models" folder beside the
  * service's database; an existing file is never replaced: the name gets
- * " (2)", " (3)"… instead. The calibrated method reads the text file
- * @calibration (may be NULL for the other methods). With @eval_text (a
+ * " (2)", " (3)"… instead. The calibrated method and a size target
+ * (@params max_size) read the text file @calibration (may be NULL
+ * otherwise). With @eval_text (a
  * held-out text file, may be NULL) both models are then measured on it
  * (tern_compress_evaluate, the MEASURE phase) and the report carries their
  * quality and the verdict.

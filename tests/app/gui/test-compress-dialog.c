@@ -32,6 +32,12 @@ is_progress_bar (GtkWidget *widget, gconstpointer data)
   return GTK_IS_PROGRESS_BAR (widget);
 }
 
+static gboolean
+is_spin_button (GtkWidget *widget, gconstpointer data)
+{
+  return GTK_IS_SPIN_BUTTON (widget);
+}
+
 /* How many files @folder holds. */
 static guint
 n_files (const char *folder)
@@ -80,14 +86,16 @@ body (AppHarness *h, gpointer data)
   g_assert_null (app_harness_find_widget (w->library_page, app_harness_is_row_titled, "kjv-tiny · TQ2_0"));
   gtk_window_destroy (GTK_WINDOW (dialog));
 
-  /* A run finished: progress, the report, the new row. The list may have
-   * been read again meanwhile: its rows are new. */
+  /* A run finished, within a size target (9.6% of the F32 file: about
+   * llama.cpp's TQ2_0 size): progress, the report, the new row. The list
+   * may have been read again meanwhile: its rows are new. */
   row = app_harness_find_widget (w->library_page, app_harness_is_row_titled, "kjv-tiny");
   app_harness_choose_from_menu (row, "Compress…");
   app_harness_wait ("the dialog", has_dialog, NULL, 60);
   dialog = GTK_WIDGET (app_harness_find_toplevel (TERN_TYPE_COMPRESS_DIALOG));
   bar = app_harness_find_widget (dialog, is_progress_bar, NULL);
   start = app_harness_find_widget (dialog, app_harness_is_button_labelled, "_Compress");
+  gtk_spin_button_set_value (GTK_SPIN_BUTTON (app_harness_find_widget (dialog, is_spin_button, NULL)), 9.6);
   main_loop_probe_start (&probe);
   g_signal_emit_by_name (start, "clicked");
   app_harness_wait ("progress", bar_moved, bar, 120);
@@ -95,6 +103,9 @@ body (AppHarness *h, gpointer data)
   /* Measured on the bundled held-out text: the verdict and both perplexities. */
   g_assert_nonnull (app_harness_find_widget (dialog, app_harness_is_row_titled, "Verdict"));
   g_assert_nonnull (app_harness_find_widget (dialog, app_harness_is_row_titled, "Perplexity"));
+  /* The target, and the matrices kept better within it. */
+  g_assert_nonnull (app_harness_find_widget (dialog, app_harness_is_row_titled, "Size Target"));
+  g_assert_nonnull (app_harness_find_widget (dialog, app_harness_is_row_titled, "Kept Better"));
   main_loop_probe_stop (&probe);
   main_loop_probe_report (&probe, "compressing", FALSE);
 #ifdef __SANITIZE_ADDRESS__

@@ -207,9 +207,9 @@ test_compress (void)
   g_assert_finalize_object (service);
 }
 
-/* Cancelled while it writes: no file, no entry. */
-/* The calibrated method reads its text file on the compression thread; a
- * text file that cannot be read is a clear error and leaves nothing. */
+/* The calibrated method and a size target read their text file on the
+ * compression thread; a text file that cannot be read is a clear error
+ * and leaves nothing. */
 static void
 test_calibrated (void)
 {
@@ -238,13 +238,19 @@ test_calibrated (void)
   g_autoptr (GPtrArray) before = list_models (&f, service);
   g_assert_cmpuint (before->len, ==, 1);
 
+  /* A size target measures the matrices on the text, whatever the
+   * method. */
   Progress again = { .f = &f, .owner = g_thread_self () };
+  params.method = TERN_COMPRESS_TWN;
+  params.type = TERN_TYPE_TQ1_0;
+  params.max_size = 1559680;
   tern_service_compress_model (service, original, &params, NULL, text, NULL, on_progress, &again, NULL, on_compressed,
                                &again);
   gint64 id = tern_service_compress_model_finish (service, await (&f), &error);
   g_assert_no_error (error);
   g_autoptr (GPtrArray) models = list_models (&f, service);
-  g_assert_nonnull (strstr (find_model (models, id)->compression_report, "\"method\" : \"calibrated\""));
+  g_assert_nonnull (strstr (find_model (models, id)->compression_report, "\"max_bytes\" : 1559680"));
+  g_assert_nonnull (strstr (find_model (models, id)->compression_report, "\"sensitivity\" : "));
 
   release (&f);
   g_assert_finalize_object (service);
