@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 /* tern-cli compress as scripts drive it: usage errors exit 1, bad input
  * exits 2 and leaves no file, absmax writes llama-quantize's file, the
- * JSON report describes the file written, and the result runs. */
+ * JSON report describes the file written, the result runs, and a size
+ * target is kept. */
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -42,6 +43,10 @@ test_usage (void)
     { { "compress", model, out, "--threads", "-1" }, "--threads takes a number" },
     { { "compress", model, out, "--bogus" }, "Unknown option --bogus" },
     { { "compress", model, out, "--no-eval", "--eval-text", model }, "--eval-text and --no-eval exclude each other" },
+    { { "compress", model, out, "--max-size", "big" }, "--max-size: 'big' is not a size" },
+    { { "compress", model, out, "--max-size", "0" }, "--max-size: '0' is not a size" },
+    { { "compress", model, out, "--max-size", "1.5" }, "--max-size: '1.5' is not a size" },
+    { { "compress", model, out, "--max-size", "120%" }, "--max-size: '120%' is not a size" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -161,6 +166,46 @@ test_report_and_run (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* --max-size as a percentage of the input: the file keeps to it, the
+ * summary and the report name the target and the matrices kept better;
+ * a target below the smallest file exits 2 with that size, and no file. */
+static void
+test_max_size (void)
+{
+  g_autofree char *model = data_path ("models", "kjv-tiny-f32.gguf");
+  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *out = g_build_filename (dir, "out.gguf", NULL);
+  g_autofree char *json_path = g_build_filename (dir, "report.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_auto (RunResult) r = { 0 };
+  g_auto (RunResult) small = { 0 };
+  GStatBuf in, st;
+  guint64 target;
+
+  g_assert_cmpint (g_stat (model, &in), ==, 0);
+  target = (guint64) ((double) in.st_size * 9.6 / 100.0);
+  run_cli (&r, "compress", model, out, "--type", "tq1_0", "--max-size", "9.6%", "--no-eval", "--report", json_path,
+           NULL);
+  g_assert_cmpint (r.status, ==, 0);
+  g_assert_cmpint (g_stat (out, &st), ==, 0);
+  g_assert_cmpuint ((guint64) st.st_size, <=, target);
+  g_assert_true (json_parser_load_from_file (parser, json_path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_object_get_int_member (json_node_get_object (json_parser_get_root (parser)), "max_bytes"), ==,
+                    target);
+  g_assert_nonnull (strstr (r.out, "size target:"));
+  g_assert_nonnull (strstr (r.out, "kept better: blk."));
+  g_unlink (out);
+  g_unlink (json_path);
+
+  run_cli (&small, "compress", model, out, "--max-size", "1000000", "--no-eval", NULL);
+  g_assert_cmpint (small.status, ==, 2);
+  g_assert_nonnull (strstr (small.err, "at the least"));
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -169,5 +214,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cli/compress/bad-input", test_bad_input);
   g_test_add_func ("/cli/compress/absmax-file", test_absmax_file);
   g_test_add_func ("/cli/compress/report-and-run", test_report_and_run);
+  g_test_add_func ("/cli/compress/max-size", test_max_size);
   return g_test_run ();
 }
