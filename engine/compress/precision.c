@@ -88,7 +88,7 @@ read_chunks (Measure *m, double *kl, GCancellable *cancellable, GError **error)
 }
 
 static gboolean
-measure_init (Measure *m, const char *model_path, const char *text, gssize len, guint n_threads,
+measure_init (Measure *m, const char *model_path, const char *text, gssize len, gsize n_choices, guint n_threads,
               GCancellable *cancellable, GError **error)
 {
   TernContextParams params;
@@ -102,7 +102,9 @@ measure_init (Measure *m, const char *model_path, const char *text, gssize len, 
     return FALSE;
   m->n_vocab = tern_model_hparams (m->model)->n_vocab;
   per_chunk = (gsize) n_scored (m->n_ctx) * (gsize) m->n_vocab;
-  m->n_chunks = CLAMP (REFERENCE_MAX_FLOATS / per_chunk, 1, m->tokens->len / (guint) m->n_ctx);
+  m->n_chunks = MIN (m->tokens->len / (guint) m->n_ctx, REFERENCE_MAX_FLOATS / per_chunk);
+  m->n_chunks = MIN (m->n_chunks, TERN_PRECISION_TOTAL_TOKENS / (MAX (n_choices, 1) * (gsize) m->n_ctx));
+  m->n_chunks = MAX (m->n_chunks, 1);
   m->reference = g_try_new (float, per_chunk * m->n_chunks);
   if (m->reference == NULL)
     {
@@ -296,7 +298,7 @@ tern_precision_choose (const char *model_path, const char *text, gssize len, Ter
 
   g_return_val_if_fail (model_path != NULL && text != NULL && (choices != NULL || n == 0), FALSE);
 
-  ok = measure_init (&m, model_path, text, len, n_threads, cancellable, error);
+  ok = measure_init (&m, model_path, text, len, n, n_threads, cancellable, error);
   for (gsize i = 0; ok && i < n; i++)
     {
       Options *o = &options[i];

@@ -30,8 +30,11 @@ typedef struct {
   double sensitivity;           /* out: nats per token (see above) */
 } TernPrecisionChoice;
 
-/* Tokens of the calibration text read per measurement at most. */
+/* Tokens of the calibration text read per measurement at most, and over
+ * all measurements (a large model's many matrices are measured on fewer
+ * tokens each, at least one chunk). */
 #define TERN_PRECISION_TOKENS 2048
+#define TERN_PRECISION_TOTAL_TOKENS 65536
 
 /* Measures the sensitivity of each of the @n @choices of the model at
  * @model_path on @text (@len bytes, or NUL-terminated when -1) and gives
