@@ -261,6 +261,51 @@ test_disk_full (void)
   g_test_trap_assert_stderr ("*big.gguf: write failed*");
 }
 
+/* The size a file will have is known before it is written, byte for byte:
+ * unpadded (alignment 1) and padded, for tensors of every name length and
+ * dimension count. */
+static void
+test_file_size (void)
+{
+  static const guint32 alignments[] = { 1, 32 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("tern-gguf-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "sized.gguf", NULL);
+  static const guint8 zeros[4096];
+
+  for (gsize a = 0; a < G_N_ELEMENTS (alignments); a++)
+    {
+      TernGgufWriter *w = tern_gguf_writer_new (path, &error);
+      GStatBuf st;
+      guint64 size;
+
+      g_assert_no_error (error);
+      tern_gguf_writer_set_alignment (w, alignments[a]);
+      tern_gguf_writer_add_string (w, "general.architecture", "llama");
+      for (guint32 t = 0; t < 5; t++)
+        {
+          g_autofree char *name = g_strnfill (t * 7 + 1, 'a' + t);
+          const gint64 ne[3] = { 32 + t, 2, 1 + t };
+
+          tern_gguf_writer_add_tensor (w, name, TERN_TYPE_F32, 1 + t % 3, ne);
+        }
+      size = tern_gguf_writer_file_size (w);
+      g_assert_true (tern_gguf_writer_begin_data (w, &error));
+      for (guint32 t = 0; t < 5; t++)
+        {
+          const gint64 n = (32 + t) * (t % 3 >= 1 ? 2 : 1) * (t % 3 == 2 ? 1 + t : 1);
+
+          g_assert_true (tern_gguf_writer_write (w, zeros, (gsize) n * 4, &error));
+        }
+      g_assert_true (tern_gguf_writer_finish (w, &error));
+      tern_gguf_writer_free (w);
+      g_assert_cmpint (g_stat (path, &st), ==, 0);
+      g_assert_cmpuint (size, ==, (guint64) st.st_size);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -270,6 +315,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/gguf/round-trip/models", test_round_trip_models);
   g_test_add_func ("/engine/gguf/round-trip/vocab", test_round_trip_vocab);
   g_test_add_func ("/engine/gguf/write-read", test_write_read);
+  g_test_add_func ("/engine/gguf/file-size", test_file_size);
   g_test_add_func ("/engine/gguf/abandoned-write", test_abandoned_write);
   g_test_add_func ("/engine/gguf/disk-full", test_disk_full);
   return g_test_run ();
