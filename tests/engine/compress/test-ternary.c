@@ -469,7 +469,7 @@ test_calibrated (void)
     g_assert_no_error (error);
   }
   /* Its scales are stored in float16, whose rounding the feedback passes
-   * on: not llama.cpp's bytes, but its compress_test_perplexity (kjv-ternary-f32: 28.311
+   * on: not llama.cpp's bytes, but its perplexity (kjv-ternary-f32: 28.311
    * in llama.cpp). */
   ppl = compress_test_perplexity (out);
   g_test_message ("kjv-ternary, calibrated TQ2_0: perplexity %.3f", ppl);
