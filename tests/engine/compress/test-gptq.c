@@ -3,11 +3,17 @@
  * a fine grid of scales; GPTQ without correlations (an identity Hessian)
  * equal to the plain fit; GPTQ with correlated inputs leaving a smaller
  * output error than the plain fit; a Hessian that is not positive
- * definite refused. */
+ * definite refused; the calibration's Hessians against double sums of
+ * the inputs the model hands out, on one thread and two. */
 #include <math.h>
+#include <tern/compress.h>
+#include <tern/context.h>
+#include <tern/model.h>
 
+#include "compress/calibrate.h"
 #include "compress/gptq.h"
 #include "compress/ternarize.h"
+#include "compress-test.h"
 
 static double
 normal (GRand *rand)
@@ -195,6 +201,79 @@ test_not_positive_definite (void)
   g_assert_false (gptq_rows (w, h, 0.01, out));
 }
 
+/* The inputs of layer 1's feed-forward down matrix, summed in double. */
+typedef struct {
+  double *h;
+  gint64 n_rows;
+} DownSums;
+
+static void
+sum_down (gint32 layer, TernWeightKind kind, const float *rows, gint32 n_rows, gint32 n_cols, gpointer data)
+{
+  DownSums *d = data;
+
+  if (layer != 1 || kind != TERN_WEIGHT_DOWN)
+    return;
+  for (gint32 r = 0; r < n_rows; r++)
+    for (gint32 i = 0; i < n_cols; i++)
+      for (gint32 j = 0; j < n_cols; j++)
+        d->h[(gsize) i * n_cols + j] += (double) rows[(gsize) r * n_cols + i] * rows[(gsize) r * n_cols + j];
+  d->n_rows += n_rows;
+}
+
+/* The Hessian of an input is XᵀX / n over the chunks of the text: the
+ * calibration's (summed in cached blocks, on a thread pool) against a
+ * plain double sum of the same inputs, every element of it. */
+static void
+test_calibration_hessian (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = compress_test_model_path ("kjv-tiny-f32");
+  g_autofree char *text = compress_test_calibration_text ();
+  g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
+  g_autoptr (TernContext) ctx = NULL;
+  g_autoptr (GArray) tokens = NULL;
+  TernContextParams params;
+  gint32 n_ctx;
+  gint64 n = tern_model_hparams (model)->n_ff;
+  DownSums sums = { g_new0 (double, (gsize) (n * n)), 0 };
+
+  g_assert_no_error (error);
+  tokens = tern_calibration_chunks (model, text, 4096, TERN_COMPRESS_CALIBRATION_TOKENS, &n_ctx, &error);
+  g_assert_no_error (error);
+  tern_context_params_init (&params);
+  params.n_ctx = n_ctx;
+  params.n_threads = 1;
+  ctx = tern_context_new (model, &params, &error);
+  g_assert_no_error (error);
+  for (guint c = 0; c < tokens->len; c += (guint) n_ctx)
+    {
+      tern_context_truncate (ctx, 0);
+      g_assert_true (tern_context_collect_inputs (ctx, &g_array_index (tokens, TernToken, c), n_ctx, sum_down, &sums,
+                                                  NULL, &error));
+    }
+  for (guint threads = 1; threads <= 2; threads++)
+    {
+      g_autoptr (TernCalibration) cal = tern_calibration_collect (path, text, 4096, threads, NULL, &error);
+      gint64 n_in = 0;
+      const double *h;
+      double worst = 0.0;
+
+      g_assert_no_error (error);
+      h = tern_calibration_hessian (cal, 1, TERN_CALIBRATION_DOWN, &n_in);
+      g_assert_cmpint (n_in, ==, n);
+      for (gint64 i = 0; i < n * n; i++)
+        {
+          double want = sums.h[i] / (double) sums.n_rows;
+
+          worst = MAX (worst, fabs (h[i] - want) / (fabs (want) + 1e-3));
+        }
+      g_test_message ("%u threads: worst relative difference %.2g", threads, worst);
+      g_assert_cmpfloat (worst, <, 1e-4);
+    }
+  g_free (sums.h);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -203,5 +282,6 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/compress/gptq/identity", test_identity);
   g_test_add_func ("/engine/compress/gptq/correlated", test_correlated);
   g_test_add_func ("/engine/compress/gptq/not-positive-definite", test_not_positive_definite);
+  g_test_add_func ("/engine/compress/gptq/calibration-hessian", test_calibration_hessian);
   return g_test_run ();
 }
