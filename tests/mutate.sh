@@ -71,6 +71,23 @@ has_cpu_feature() {
 
 header() { sed -n "s/^$1: *//p;/^diff --git /q" "$2" | head -n 1; }
 
+# The files the tests named in $@ run (their executables and the programs
+# they call), relative to the build folder: a mutation rebuilds only those,
+# not every program that links the mutated library.
+test_targets() {
+  meson introspect "$build" --tests --targets | python3 -c '
+import json, os, sys
+info = json.load(sys.stdin)
+names, build = set(sys.argv[2:]), sys.argv[1]
+files = {t["id"]: t["filename"] for t in info["targets"]}
+for test in info["tests"]:
+    if test["name"] in names:
+        for dep in test["depends"]:
+            for f in files.get(dep, []):
+                print(os.path.relpath(f, build))
+' "$build" "$@" | sort -u
+}
+
 started=$(date +%s)
 echo "Copying the tree to $tree"
 mkdir -p "$tree"
@@ -115,7 +132,8 @@ for patch in "$@"; do
     continue
   fi
   applied=$patch
-  if ! ninja -C "$build" >"$log" 2>&1; then
+  # shellcheck disable=SC2046,SC2086 # one target per line, names without spaces
+  if ! ninja -C "$build" $(test_targets $tests) >"$log" 2>&1; then
     echo "BROKEN    $name: the mutated tree does not build (a mutation must compile)"
     broken=$((broken + 1))
   else
