@@ -109,7 +109,8 @@ deliver_progress (gpointer data)
   Progress *p = data;
   Compress *c = g_task_get_task_data (p->task);
 
-  if (!c->returned && c->progress)
+  /* Updates queued before a cancel from this context are old news. */
+  if (!c->returned && c->progress && !g_cancellable_is_cancelled (c->cancellable))
     c->progress (p->phase, p->fraction, p->seconds_left, c->progress_data);
   return G_SOURCE_REMOVE;
 }

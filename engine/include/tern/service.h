@@ -369,7 +369,7 @@ typedef void (*TernServiceCompressProgressFn) (TernServicePhase phase, double fr
  * The work runs on a thread of its own, so that the engine thread's
  * requests (a chat) go on meanwhile. @progress (may be NULL) is called on
  * the owner context, at most about ten times a second, until the callback
- * runs; @progress_data must live until then. @cancellable (or shutdown)
+ * runs or @cancellable is cancelled; @progress_data must live until then. @cancellable (or shutdown)
  * stops it: then, as on any error, there is no new file and no library
  * entry. _finish returns the new model's library id, 0 on error:
  * READ_ONLY for a read-only service, INVALID for an unknown model,
