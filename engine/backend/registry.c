@@ -2,6 +2,7 @@
 /* The registry of backends and their devices (tern/backend.h): the
  * built-in backends' devices, enumerated once, and the tests' additions. */
 #include "backend/backend.h"
+#include "backend/vulkan/vulkan-private.h"
 
 #include <string.h>
 #include <tern/error.h>
@@ -9,48 +10,52 @@
 /* The built-in backends, in the order their devices are listed. */
 static const TernBackendClass *const builtin[] = {
   &tern_backend_cpu_class,
+  &tern_backend_vulkan_class,
 };
 
+/* A backend class and its devices, enumerated on first need: a program
+ * that computes on the CPU never starts the Vulkan loader and driver. */
 typedef struct {
-  const TernDevice *device;
   const TernBackendClass *klass;
+  GPtrArray *devices; /* TernDevice *; NULL until enumerated */
 } Entry;
 
 static GMutex lock;
-static GArray *entries;    /* Entry */
-static GPtrArray *devices; /* the same devices, for tern_devices */
+static GArray *entries;    /* Entry, in the order their devices are listed */
+static GPtrArray *devices; /* every class's devices, for tern_devices */
 
 static void
-add_class_locked (const TernBackendClass *klass)
-{
-  g_autoptr (GPtrArray) found = g_ptr_array_new ();
-
-  klass->enumerate (found);
-  for (guint i = 0; i < found->len; i++)
-    {
-      Entry e = { found->pdata[i], klass };
-      g_array_append_val (entries, e);
-      g_ptr_array_add (devices, found->pdata[i]);
-    }
-}
-
-static void
-ensure_locked (void)
+ensure_entries_locked (void)
 {
   if (entries != NULL)
     return;
   entries = g_array_new (FALSE, FALSE, sizeof (Entry));
-  devices = g_ptr_array_new ();
   for (guint i = 0; i < G_N_ELEMENTS (builtin); i++)
-    add_class_locked (builtin[i]);
+    {
+      Entry e = { builtin[i], NULL };
+      g_array_append_val (entries, e);
+    }
+}
+
+static void
+enumerate_locked (Entry *e)
+{
+  if (e->devices != NULL)
+    return;
+  e->devices = g_ptr_array_new ();
+  e->klass->enumerate (e->devices);
 }
 
 void
 tern_backend_register (const TernBackendClass *klass)
 {
+  Entry e = { klass, NULL };
+
   g_mutex_lock (&lock);
-  ensure_locked ();
-  add_class_locked (klass);
+  ensure_entries_locked ();
+  enumerate_locked (&e);
+  g_array_append_val (entries, e);
+  g_clear_pointer (&devices, g_ptr_array_unref);
   g_mutex_unlock (&lock);
 }
 
@@ -58,22 +63,60 @@ const TernDevice *const *
 tern_devices (guint *n_devices)
 {
   g_mutex_lock (&lock);
-  ensure_locked ();
+  ensure_entries_locked ();
+  if (devices == NULL)
+    {
+      devices = g_ptr_array_new ();
+      for (guint i = 0; i < entries->len; i++)
+        {
+          Entry *e = &g_array_index (entries, Entry, i);
+          enumerate_locked (e);
+          for (guint j = 0; j < e->devices->len; j++)
+            g_ptr_array_add (devices, e->devices->pdata[j]);
+        }
+    }
   g_mutex_unlock (&lock);
   *n_devices = devices->len;
   return (const TernDevice *const *) devices->pdata;
 }
 
+/* The device named @name and its class, enumerating only the class that
+ * the name belongs to ("vulkan:1" → vulkan); NULL when there is none. */
+static const TernDevice *
+find_locked (const char *name, const TernBackendClass **klass)
+{
+  ensure_entries_locked ();
+  for (guint i = 0; i < entries->len; i++)
+    {
+      Entry *e = &g_array_index (entries, Entry, i);
+      gsize len = strlen (e->klass->name);
+      if (strncmp (name, e->klass->name, len) != 0 || (name[len] != '\0' && name[len] != ':'))
+        continue;
+      enumerate_locked (e);
+      for (guint j = 0; j < e->devices->len; j++)
+        if (strcmp (((const TernDevice *) e->devices->pdata[j])->name, name) == 0)
+          {
+            *klass = e->klass;
+            return e->devices->pdata[j];
+          }
+    }
+  return NULL;
+}
+
 const TernDevice *
 tern_device_find (const char *name, GError **error)
 {
+  const TernBackendClass *klass;
   guint n;
+
+  g_mutex_lock (&lock);
+  const TernDevice *device = find_locked (name, &klass);
+  g_mutex_unlock (&lock);
+  if (device != NULL)
+    return device;
+
   const TernDevice *const *all = tern_devices (&n);
   g_autoptr (GString) names = g_string_new (NULL);
-
-  for (guint i = 0; i < n; i++)
-    if (g_strcmp0 (all[i]->name, name) == 0)
-      return all[i];
   for (guint i = 0; i < n; i++)
     g_string_append_printf (names, "%s%s", i > 0 ? ", " : "", all[i]->name);
   g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "unknown backend '%s' (the backends are: %s)",
@@ -108,15 +151,12 @@ tern_device_kind_name (TernDeviceKind kind)
 TernBackend *
 tern_backend_new (const char *name, const TernBackendParams *params, GError **error)
 {
-  const TernDevice *device = tern_device_find (name != NULL ? name : "cpu", error);
+  const TernBackendClass *klass = NULL;
 
-  if (device == NULL)
+  if (tern_device_find (name != NULL ? name : "cpu", error) == NULL)
     return NULL;
   g_mutex_lock (&lock);
-  const TernBackendClass *klass = NULL;
-  for (guint i = 0; klass == NULL; i++)
-    if (g_array_index (entries, Entry, i).device == device)
-      klass = g_array_index (entries, Entry, i).klass;
+  const TernDevice *device = find_locked (name != NULL ? name : "cpu", &klass);
   g_mutex_unlock (&lock);
   return klass->open (device, params, error);
 }

@@ -95,10 +95,9 @@ ref_activations (TernType type, const float *x, gint64 n, double *a, double *ste
  * d's rounding, 2^-10 of |m| × Σ|a| per block, with |m| <= max |w| of the
  * block (the hand-made weights have m >= 0 and d > 0). */
 void
-ref_matmul (const double *w, TernType w_type, gint64 n_in, gint64 n_out, const float *x, const double *bias,
+ref_matmul (const double *w, TernType a_type, gint64 n_in, gint64 n_out, const float *x, const double *bias,
             double *out, double *tol)
 {
-  TernType a_type = tern_quant_vec_dot_type (w_type);
   g_autofree double *a = g_new (double, n_in);
   double step;
   gint64 block;

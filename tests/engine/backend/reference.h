@@ -27,10 +27,10 @@ void ref_weight_row (const TernGgufTensor *t, gint64 r, double *out);
  * the float types). */
 void ref_activations (TernType type, const float *x, gint64 n, double *a, double *step, gint64 *block);
 
-/* out = W x + bias (@bias NULL: none) for one row @x of @n_in values and
- * the @n_out rows of @w (dequantized, [n_out][n_in]) of weights of type
- * @w_type; sets @tol for each. */
-void ref_matmul (const double *w, TernType w_type, gint64 n_in, gint64 n_out, const float *x, const double *bias,
+/* out = W x + bias (@bias NULL: none) for one row @x of @n_in values,
+ * rounded as activations of type @a_type, and the @n_out rows of @w
+ * (dequantized, [n_out][n_in]); sets @tol for each. */
+void ref_matmul (const double *w, TernType a_type, gint64 n_in, gint64 n_out, const float *x, const double *bias,
                  double *out, double *tol);
 
 /* RMSNorm of @x (@n values) times the norm weight @w. */

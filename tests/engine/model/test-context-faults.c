@@ -105,7 +105,8 @@ test_backend_by_name (void)
   g_assert_null (new_context (model, "nosuch", &error));
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
   g_assert_nonnull (strstr (error->message, "'nosuch'"));
-  g_assert_nonnull (strstr (error->message, "cpu, faulty"));
+  g_assert_nonnull (strstr (error->message, "are: cpu, "));
+  g_assert_nonnull (strstr (error->message, ", faulty"));
   g_clear_error (&error);
 
   g_autoptr (TernContext) cpu = new_context (model, "cpu", &error);

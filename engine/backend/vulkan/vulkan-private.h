@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* What the Vulkan backend's files share: its devices as the registry lists
+ * them (device-vulkan.c), with the facts the backend sizes its work by. */
+
+#include <vulkan/vulkan.h>
+#include "backend/backend.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  TernDevice device;         /* what the registry lists: first, so that a
+                              * TernDevice * of this backend is one of these */
+  VkPhysicalDevice physical;
+  VkPhysicalDeviceProperties props;
+  VkPhysicalDeviceMemoryProperties memory;
+  guint32 queue_family;      /* one with compute */
+  guint32 subgroup_size;
+  gboolean has_memory_budget; /* VK_EXT_memory_budget */
+  /* NULL when the device can run Tern's shaders, or why it cannot. */
+  const char *unusable;
+} TernVkDevice;
+
+/* The process's Vulkan instance, made by the first enumeration (with the
+ * Khronos validation layer when TERN_VULKAN_VALIDATE is set: each message
+ * it reports is a g_critical); VK_NULL_HANDLE where there is no Vulkan. */
+VkInstance tern_vk_instance (void);
+
+/* The compiled shaders (shaders/, glib-compile-resources): SPIR-V under
+ * /org/tern/shaders/NAME.spv. */
+GResource *tern_shaders_get_resource (void);
+
+/* The Vulkan backend (backend-vulkan.c) and its devices (device-vulkan.c). */
+extern const TernBackendClass tern_backend_vulkan_class;
+void tern_backend_vulkan_enumerate (GPtrArray *devices);
+TernBackend *tern_backend_vulkan_open (const TernDevice *device, const TernBackendParams *params, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// y[t][row] = W[row] · x[t] (+ bias[row]) for up to NC tokens t per
+// workgroup: each weight group is dequantized once and multiplied with
+// every token's activations. A workgroup takes rows in turn; its threads
+// share a row's groups of four and add their sums up in shared memory.
+#version 450
+#include "common.glsl"
+
+layout (local_size_x_id = 0) in;
+layout (set = 0, binding = 0) readonly buffer Weights { uint wq[]; };
+#include "dequant.glsl"
+layout (set = 0, binding = 1) readonly buffer X { float x[]; };
+layout (set = 0, binding = 2) buffer Y { float y[]; };
+layout (set = 0, binding = 3) readonly buffer Bias { float bias[]; };
+
+layout (push_constant) uniform Push {
+  uint n_in;      // elements of a row
+  uint n_rows;    // rows of this part of the weight
+  uint row_bytes;
+  uint n;         // tokens
+  uint x_stride;  // floats from one token's x to the next
+  uint y_stride;
+  uint y_base;    // where token 0's value of row 0 goes in y
+  uint bias_base; // bias[bias_base + row]; no bias when has_bias is 0
+  uint has_bias;
+} p;
+
+#define NC 8
+shared float partial[NC * gl_WorkGroupSize.x];
+
+void main ()
+{
+  const uint wg = gl_WorkGroupSize.x, tid = gl_LocalInvocationID.x;
+  const uint t0 = gl_WorkGroupID.y * NC;
+  const uint nc = min (NC, p.n - t0);
+  const uint n_groups = p.n_in / 4;
+
+  for (uint row = gl_WorkGroupID.x; row < p.n_rows; row += gl_NumWorkGroups.x)
+    {
+      float acc[NC];
+      for (uint c = 0; c < NC; c++)
+        acc[c] = 0.0;
+      const uint off = row * p.row_bytes;
+      for (uint g = tid; g < n_groups; g += wg)
+        {
+          const vec4 w = dq4 (off, g);
+          for (uint c = 0; c < nc; c++)
+            {
+              const uint xi = (t0 + c) * p.x_stride + 4 * g;
+              acc[c] += dot (w, vec4 (x[xi], x[xi + 1], x[xi + 2], x[xi + 3]));
+            }
+        }
+      for (uint i = 4 * n_groups + tid; i < p.n_in; i += wg)
+        {
+          const float w = dq1 (off, i);
+          for (uint c = 0; c < nc; c++)
+            acc[c] += w * x[(t0 + c) * p.x_stride + i];
+        }
+      for (uint c = 0; c < NC; c++)
+        partial[c * wg + tid] = acc[c];
+      barrier ();
+      for (uint s = wg / 2; s > 0; s >>= 1)
+        {
+          if (tid < s)
+            for (uint c = 0; c < NC; c++)
+              partial[c * wg + tid] += partial[c * wg + tid + s];
+          barrier ();
+        }
+      if (tid < nc)
+        {
+          float v = partial[tid * wg];
+          if (p.has_bias != 0)
+            v += bias[p.bias_base + row];
+          y[p.y_base + (t0 + tid) * p.y_stride + row] = v;
+        }
+      barrier ();
+    }
+}

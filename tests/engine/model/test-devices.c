@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+/* Every fixture model on every device that is not the CPU backend (the
+ * Vulkan GPUs; lavapipe in CI): teacher-forced logits within the fixture's
+ * tolerance of llama.cpp's reference (the largest logit difference and the
+ * top-1 agreement), the same greedy continuation as the CPU backend up to
+ * its first near tie, and a perplexity within 0.5% of the CPU's. A machine with no such device skips
+ * each case, saying so. A quick run takes three models (quick_models). */
+#include <tern/backend.h>
+#include <tern/context.h>
+#include <tern/error.h>
+#include <tern/perplexity.h>
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+#include "test-data.h"
+
+/* Greedy tokens compared with the CPU's, after prompt_greedy.txt. */
+#define N_GREEDY 24
+/* A top-two margin (in logits) under which a greedy choice is a near tie. */
+#define NEAR_TIE 0.1f
+/* Perplexity: 8 chunks of 128 tokens of kjv_eval.txt. */
+#define PPL_CTX 128
+#define PPL_TOKENS 1024
+
+typedef struct {
+  const TernDevice *device;
+  char *model;
+} DeviceTest;
+
+static char *
+data_path (const char *dir, const char *file)
+{
+  return g_test_build_filename (G_TEST_DIST, "data", dir, file, NULL);
+}
+
+static TernContext *
+new_context (TernModel *model, const char *backend)
+{
+  TernContextParams params;
+  g_autoptr (GError) error = NULL;
+
+  tern_context_params_init (&params);
+  params.n_ctx = 512;
+  params.n_batch = 512;
+  params.backend = backend;
+  TernContext *ctx = tern_context_new (model, &params, &error);
+  g_assert_no_error (error);
+  return ctx;
+}
+
+static gint32
+argmax (const float *x, gint32 n)
+{
+  gint32 best = 0;
+  for (gint32 i = 1; i < n; i++)
+    if (x[i] > x[best])
+      best = i;
+  return best;
+}
+
+/* The logits of llama.cpp's prompt against its reference. */
+static void
+check_reference (TernModel *model, TernContext *ctx, const char *name)
+{
+  g_autofree char *file = g_strconcat (name, ".json", NULL);
+  g_autofree char *path = data_path ("reference", file);
+  g_autofree char *lfile = g_strconcat (name, ".logits.f32", NULL);
+  g_autofree char *lpath = data_path ("reference", lfile);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree float *want = NULL;
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab, agree = 0;
+  double max_diff = 0;
+  gsize len;
+
+  g_assert_true (json_parser_load_from_file (parser, path, &error));
+  JsonObject *ref = json_node_get_object (json_parser_get_root (parser));
+  JsonArray *tokens = json_object_get_array_member (ref, "prompt_tokens");
+  gint32 n = json_array_get_length (tokens);
+  g_autofree TernToken *prompt = g_new (TernToken, n);
+  for (gint32 i = 0; i < n; i++)
+    prompt[i] = (TernToken) json_array_get_int_element (tokens, i);
+  JsonObject *tol = json_object_get_object_member (ref, "tolerance");
+  g_assert_true (g_file_get_contents (lpath, (char **) &want, &len, &error));
+  g_assert_cmpuint (len, ==, sizeof (float) * n * n_vocab);
+
+  g_assert_true (tern_context_decode (ctx, prompt, n, TRUE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  for (gint32 i = 0; i < n; i++)
+    {
+      const float *got = tern_context_logits (ctx, i), *w = want + (gsize) i * n_vocab;
+      for (gint32 j = 0; j < n_vocab; j++)
+        {
+          g_assert_true (isfinite (got[j]));
+          max_diff = MAX (max_diff, fabs ((double) got[j] - w[j]));
+        }
+      agree += argmax (got, n_vocab) == argmax (w, n_vocab);
+    }
+  g_test_message ("%s: max |logit diff| from llama.cpp %.5f (tolerance %.3f), top-1 agreement %.3f (at least %.3f)",
+                  name, max_diff, json_object_get_double_member (tol, "max_abs_logit_diff"), (double) agree / n,
+                  json_object_get_double_member (tol, "min_top1_agreement"));
+  g_assert_cmpfloat (max_diff, <=, json_object_get_double_member (tol, "max_abs_logit_diff"));
+  g_assert_cmpfloat ((double) agree / n, >=, json_object_get_double_member (tol, "min_top1_agreement"));
+}
+
+/* The greedy continuation of prompt_greedy.txt, token by token; @margins
+ * (or NULL): the top-two margin of each choice. */
+static void
+greedy (TernModel *model, TernContext *ctx, TernToken *out, float *margins)
+{
+  g_autofree char *path = data_path ("text", "prompt_greedy.txt");
+  g_autofree char *text = NULL;
+  g_autoptr (GArray) prompt = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  g_autoptr (GError) error = NULL;
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_true (tern_tokenizer_encode (tern_model_tokenizer (model), text, -1, TERN_TOKENIZE_ADD_SPECIAL, prompt,
+                                        &error));
+  tern_context_truncate (ctx, 0);
+  g_assert_true (tern_context_decode (ctx, (TernToken *) prompt->data, prompt->len, FALSE, NULL, NULL, NULL, &error));
+  for (gint32 i = 0; i < N_GREEDY; i++)
+    {
+      const float *logits = tern_context_last_logits (ctx);
+      out[i] = argmax (logits, n_vocab);
+      if (margins != NULL)
+        {
+          float second = -INFINITY;
+          for (gint32 j = 0; j < n_vocab; j++)
+            if (j != out[i])
+              second = MAX (second, logits[j]);
+          margins[i] = logits[out[i]] - second;
+        }
+      g_assert_true (tern_context_decode (ctx, &out[i], 1, FALSE, NULL, NULL, NULL, &error));
+      g_assert_no_error (error);
+    }
+}
+
+/* Perplexity on the first PPL_TOKENS tokens of kjv_eval.txt. */
+static double
+perplexity (TernModel *model, TernContext *ctx)
+{
+  g_autofree char *path = data_path ("text", "kjv_eval.txt");
+  g_autofree char *text = NULL;
+  g_autoptr (GArray) tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
+  g_autoptr (GError) error = NULL;
+  double ppl;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  g_assert_true (tern_tokenizer_encode (tern_model_tokenizer (model), text, -1, TERN_TOKENIZE_ADD_SPECIAL, tokens,
+                                        &error));
+  g_assert_cmpuint (tokens->len, >=, PPL_TOKENS);
+  g_assert_true (tern_perplexity_eval_tokens (ctx, (TernToken *) tokens->data, PPL_TOKENS, PPL_CTX, NULL, NULL, NULL,
+                                              &ppl, NULL, &error));
+  g_assert_no_error (error);
+  return ppl;
+}
+
+static void
+test_model (gconstpointer data)
+{
+  const DeviceTest *t = data;
+
+  if (t->device == NULL)
+    {
+      g_test_skip ("no device other than the CPU backend's (no Vulkan GPU, nor lavapipe)");
+      return;
+    }
+  g_autofree char *file = g_strconcat (t->model, ".gguf", NULL);
+  g_autofree char *path = data_path ("models", file);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (TernContext) ctx = new_context (model, t->device->name);
+  g_autoptr (TernContext) cpu = new_context (model, "cpu");
+  TernToken got[N_GREEDY], want[N_GREEDY];
+
+  float margins[N_GREEDY];
+  gint32 n_same = 0;
+
+  check_reference (model, ctx, t->model);
+  greedy (model, ctx, got, NULL);
+  greedy (model, cpu, want, margins);
+  /* Up to the CPU's first near tie, where rounding may choose either. */
+  while (n_same < N_GREEDY && margins[n_same] >= NEAR_TIE)
+    {
+      g_assert_cmpint (got[n_same], ==, want[n_same]);
+      n_same++;
+    }
+  g_test_message ("%s: the CPU's greedy tokens, %d of %d (to the first near tie)", t->model, n_same, N_GREEDY);
+  double ppl = perplexity (model, ctx), cpu_ppl = perplexity (model, cpu);
+  g_test_message ("%s on %s: perplexity %.4f, the CPU's %.4f (%+.3f%%)", t->model, t->device->name, ppl, cpu_ppl,
+                  100 * (ppl / cpu_ppl - 1));
+  g_assert_cmpfloat (fabs (ppl / cpu_ppl - 1), <=, 0.005);
+}
+
+/* The models of a quick run, one per family of tensor types; -m slow runs
+ * every fixture model. */
+static const char *const quick_models[] = { "kjv-tiny-q4_k_m", "kjv-ternary-tq2_0", "kjv-tiny-f16", NULL };
+
+int
+main (int argc, char **argv)
+{
+  guint n_devices;
+  const TernDevice *const *devices = tern_devices (&n_devices);
+  g_autoptr (GPtrArray) tests = g_ptr_array_new ();
+  gboolean any = FALSE;
+
+  g_test_init (&argc, &argv, NULL);
+  g_autoptr (GPtrArray) models = test_data_list ("models", ".gguf", TRUE);
+  for (guint d = 0; d <= n_devices; d++)
+    {
+      /* Past the last device: one skipped case per model where no device
+       * but the CPU backend's is there. */
+      const TernDevice *device = d < n_devices ? devices[d] : NULL;
+      if ((device != NULL && strcmp (device->backend, "cpu") == 0) || (device == NULL && any))
+        continue;
+      any |= device != NULL;
+      for (guint i = 0; i < models->len; i++)
+        {
+          if (!g_test_slow () && !g_strv_contains (quick_models, models->pdata[i]))
+            continue;
+          DeviceTest *t = g_new (DeviceTest, 1);
+          *t = (DeviceTest) { device, g_strdup (models->pdata[i]) };
+          g_autofree char *test_path = g_strdup_printf ("/engine/devices/%s/%s", device ? device->name : "none",
+                                                        t->model);
+          g_ptr_array_add (tests, t);
+          g_test_add_data_func (test_path, t, test_model);
+        }
+    }
+  int status = g_test_run ();
+  for (guint i = 0; i < tests->len; i++)
+    {
+      DeviceTest *t = tests->pdata[i];
+      g_free (t->model);
+      g_free (t);
+    }
+  return status;
+}
