@@ -14,6 +14,9 @@ struct TernContext {
   TernModel *model;
   const TernHParams *hp;
   TernBackend *backend;
+  TernBackendParams backend_params;
+  char *device;          /* the name of the device asked for */
+  char *fallback;        /* why it runs on the CPU though asked for a GPU */
   TernForwardBuffers bufs;
   gint32 n_ctx;
   gint32 n_batch;
@@ -79,6 +82,39 @@ automatic_n_ctx (const TernHParams *hp, gint32 n_ctx, gint32 n_batch, TernType k
   return MAX ((gint32) MIN (fit, (guint64) n_ctx) / AUTO_CTX_STEP * AUTO_CTX_STEP, AUTO_CTX_STEP);
 }
 
+/* Makes the context's backend on device @name and its buffers. */
+static gboolean
+open_backend (TernContext *ctx, const char *name, GError **error)
+{
+  ctx->backend = tern_backend_new (name, &ctx->backend_params, error);
+  if (ctx->backend == NULL)
+    return FALSE;
+  if (tern_forward_buffers_init (&ctx->bufs, ctx->backend, ctx->hp, ctx->n_batch, error))
+    return TRUE;
+  ctx->backend->ops->free (ctx->backend);
+  ctx->backend = NULL;
+  return FALSE;
+}
+
+/* Whether the failure @error of device @name leaves the CPU to compute
+ * on: that of a GPU, a device of a backend with several, named
+ * "NAME:INDEX" (which may also be gone: a GPU unplugged, its driver
+ * removed). */
+static gboolean
+can_fall_back (const char *name, const GError *error)
+{
+  return name != NULL && strchr (name, ':') != NULL
+         && !g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
+}
+
+static void
+set_fallback (TernContext *ctx, const char *name, const GError *why)
+{
+  g_free (ctx->fallback);
+  ctx->fallback = g_strdup_printf ("%s could not be used: %s", name, why->message);
+  g_info ("computing on the CPU: %s", ctx->fallback);
+}
+
 TernContext *
 tern_context_new (TernModel *model, const TernContextParams *params, GError **error)
 {
@@ -114,7 +150,7 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
   ctx->kv_type = params->kv_type;
   ctx->tokens = g_array_new (FALSE, FALSE, sizeof (TernToken));
 
-  TernBackendParams backend_params = {
+  ctx->backend_params = (TernBackendParams) {
     .weights = tern_model_weights (model),
     .n_ctx = n_ctx,
     .kv_type = params->kv_type,
@@ -122,8 +158,14 @@ tern_context_new (TernModel *model, const TernContextParams *params, GError **er
     .n_threads = ctx->n_threads,
   };
   GError *local = NULL;
-  ctx->backend = tern_backend_new (params->backend, &backend_params, &local);
-  if (ctx->backend == NULL || !tern_forward_buffers_init (&ctx->bufs, ctx->backend, hp, ctx->n_batch, &local))
+  ctx->device = g_strdup (params->backend != NULL ? params->backend : "cpu");
+  if (!open_backend (ctx, params->backend, &local) && can_fall_back (params->backend, local))
+    {
+      set_fallback (ctx, params->backend, local);
+      g_clear_error (&local);
+      open_backend (ctx, "cpu", &local);
+    }
+  if (local != NULL)
     {
       /* Whichever allocation failed, the size asked for is the cause. */
       if (g_error_matches (local, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM))
@@ -156,6 +198,8 @@ tern_context_free (TernContext *ctx)
     }
   g_array_unref (ctx->tokens);
   g_free (ctx->logits);
+  g_free (ctx->fallback);
+  g_free (ctx->device);
   g_free (ctx);
 }
 
@@ -168,6 +212,12 @@ const char *
 tern_context_backend_name (const TernContext *ctx)
 {
   return ctx->backend->ops->name (ctx->backend);
+}
+
+const char *
+tern_context_backend_fallback (const TernContext *ctx)
+{
+  return ctx->fallback;
 }
 
 const TernToken *
@@ -214,9 +264,9 @@ first_non_finite_row (const float *logits, gint32 n_rows, gint32 n_vocab)
   return -1;
 }
 
-gboolean
-tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
-                     TernProgressFn progress, gpointer user_data, GCancellable *cancellable, GError **error)
+static gboolean
+decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits, TernProgressFn progress,
+        gpointer user_data, GCancellable *cancellable, GError **error)
 {
   const TernBackendOps *ops = ctx->backend->ops;
   gint32 n_vocab = ctx->hp->n_vocab;
@@ -281,6 +331,47 @@ tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens,
         progress ((double) done / n_tokens, user_data);
     }
   return TRUE;
+}
+
+/* Moves the context to the CPU after its GPU failed with @why: a CPU
+ * backend, and the tokens of the cache evaluated again there. */
+static gboolean
+move_to_cpu (TernContext *ctx, const GError *why, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GArray) held = g_array_copy (ctx->tokens);
+
+  tern_forward_buffers_clear (&ctx->bufs, ctx->backend);
+  ctx->backend->ops->free (ctx->backend);
+  ctx->backend = NULL;
+  set_fallback (ctx, ctx->device, why);
+  g_array_set_size (ctx->tokens, 0);
+  if (!open_backend (ctx, "cpu", error))
+    return FALSE;
+  return held->len == 0 || decode (ctx, (const TernToken *) held->data, held->len, FALSE, NULL, NULL, cancellable,
+                                   error);
+}
+
+gboolean
+tern_context_decode (TernContext *ctx, const TernToken *tokens, gint32 n_tokens, gboolean all_logits,
+                     TernProgressFn progress, gpointer user_data, GCancellable *cancellable, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  gint32 n_before = (gint32) ctx->tokens->len;
+
+  if (decode (ctx, tokens, n_tokens, all_logits, progress, user_data, cancellable, &local))
+    return TRUE;
+  /* A GPU lost, or out of memory, in the middle of a decode. */
+  if (ctx->fallback != NULL || !can_fall_back (ctx->device, local)
+      || !(g_error_matches (local, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_DEVICE)
+           || g_error_matches (local, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM)))
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  /* The batches of this decode that were done are evaluated again too. */
+  g_array_set_size (ctx->tokens, n_before);
+  return move_to_cpu (ctx, local, cancellable, error)
+         && decode (ctx, tokens, n_tokens, all_logits, progress, user_data, cancellable, error);
 }
 
 gboolean

@@ -20,6 +20,15 @@ publish (Engine *e)
   e->state.context_size = e->ctx ? tern_context_n_ctx (e->ctx) : 0;
   e->state.context_trained = e->model ? tern_model_hparams (e->model)->n_ctx_train : 0;
   e->state.conversation_id = e->conversation_id;
+  /* A context moves to the CPU when its GPU fails, even mid-reply. */
+  if (e->ctx != NULL)
+    {
+      const char *fallback = tern_context_backend_fallback (e->ctx);
+      g_free (e->state.backend);
+      e->state.backend = fallback != NULL
+                           ? g_strdup_printf ("%s (%s)", tern_context_backend_name (e->ctx), fallback)
+                           : g_strdup (tern_context_backend_name (e->ctx));
+    }
   tern_service_publish_state (e->service, &e->state);
 }
 
@@ -220,7 +229,6 @@ tern_service_engine_load (Engine *e, const char *path, GCancellable *cancellable
   start_session (e);
   e->state.model_loaded = TRUE;
   e->state.model_id = id;
-  e->state.backend = g_strdup (tern_context_backend_name (e->ctx));
   publish (e);
   return id;
 }

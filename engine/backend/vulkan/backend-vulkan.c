@@ -2,10 +2,12 @@
 /* The Vulkan backend: weights uploaded once into device memory, the
  * activations and the KV cache kept there, and each pass recorded into one
  * command buffer of compute shaders (shaders/) that the host waits for only
- * where it reads. Numerics: weights are dequantized to f32 and multiplied
- * with f32 activations (as llama.cpp's Vulkan matrix-vector products do);
- * RoPE's cosines and sines are the CPU backend's own, computed here; the
- * cache is F16 rounded to nearest even, or F32. */
+ * where it reads. Numerics: a matmul's activations are rounded as the CPU
+ * backend quantizes them for the weight's type (act_quant.comp, bit for
+ * bit) and multiplied in f32 with the dequantized weights, so that both
+ * backends multiply the same values; RoPE's cosines and sines are the CPU
+ * backend's own, computed here; the cache is F16 rounded to nearest even,
+ * or F32. */
 #include "backend/vulkan/vulkan-runtime.h"
 
 #include <math.h>
@@ -15,6 +17,8 @@
 struct TernBuf {
   gint64 rows, cols;
   TernVkMem mem;
+  guint64 version; /* bumped by every operation that writes it: keys the
+                    * rounded activations below */
 };
 
 /* A weight in device memory: whole rows in one buffer or, past the
@@ -49,11 +53,21 @@ typedef struct {
   GArray *uploads;        /* UploadBlock */
   float *rope_freqs;      /* [n_rot/2] divisors, or NULL */
 
+  guint32 subgroup;       /* invocations of a matmul workgroup */
+  guint32 wg;             /* of the other shaders' workgroups */
   gint32 n_ctx;
   TernType kv_type;
   gsize kv_elem;
   gint64 kv_dim;
   TernVkMem *k_cache, *v_cache; /* per layer: [position][kv_dim] */
+  /* The activations last rounded for a matmul (as the CPU quantizes them),
+   * reused while the same buffer is multiplied by several weights. */
+  TernVkMem act;
+  const TernBuf *act_src;
+  guint64 act_version;
+  TernType act_type;
+  gint32 act_n;
+
   TernVkMem attend_parts;       /* the split attention's partial results */
   GArray *retired;              /* TernVkMem: buffers grown out of, freed
                                  * when the pass that may use them is done */
@@ -61,8 +75,6 @@ typedef struct {
 
 #define VKB(b) ((VkBackend *) (b))
 
-/* Workgroup sizes: a multiple of every subgroup size up to 64. */
-#define WG 64
 #define ATTEND_WG 64
 /* The most keys a workgroup of attend.comp takes, and the workgroups that
  * fill a GPU (twice the compute units of a large one). */
@@ -70,6 +82,9 @@ typedef struct {
 #define ATTEND_FILL 128
 /* The largest attention head the shaders take (kv_move.comp, attend.comp). */
 #define MAX_HEAD_DIM 256
+
+/* Tokens a matmul workgroup takes at once in a batch. */
+#define MATMUL_TOKENS 8
 
 /* The byte alignment of a binding's offset that every device accepts. */
 #define BIND_ALIGN 256
@@ -108,6 +123,12 @@ type_suffix (TernType type)
       g_strlcpy (s, lower, sizeof names[type]);
     }
   return s;
+}
+
+static void
+touch (TernBuf *buf)
+{
+  buf->version++;
 }
 
 /* ---- Weights ---- */
@@ -282,6 +303,8 @@ vk_buf_free (TernBackend *b, TernBuf *buf)
   g_assert (!vb->rt->recording);
   /* A pass in flight may still use it. */
   tern_vk_wait (vb->rt);
+  if (vb->act_src == buf)
+    vb->act_src = NULL;
   tern_vk_mem_free (vb->rt, &buf->mem);
   g_free (buf);
 }
@@ -351,8 +374,9 @@ vk_embed (TernBackend *b, const TernToken *tokens, gint32 n, TernBuf *out)
       guint32 push[] = { w->ne0, i * w->part_rows, MIN (w->part_rows, w->ne1 - i * w->part_rows), w->row_bytes,
                          out->cols };
       TernVkBind binds[] = { whole (&w->parts[i]), ids, whole (&out->mem) };
-      tern_vk_dispatch (vb->rt, shader, WG, binds, 3, push, sizeof push, groups (w->ne0, WG), n, 1);
+      tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 3, push, sizeof push, groups (w->ne0, vb->wg), n, 1);
     }
+  touch (out);
 }
 
 static void
@@ -365,7 +389,40 @@ vk_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeigh
   struct { guint32 d, x_stride, o_stride; float eps; } push = { x->cols, x->cols, out->cols, vb->hp->rms_eps };
   TernVkBind binds[] = { whole (&x->mem), w ? whole (&w->parts[0]) : (TernVkBind) { 0 }, whole (&out->mem) };
   if (w != NULL)
-    tern_vk_dispatch (vb->rt, "rms_norm", WG, binds, 3, &push, sizeof push, n, 1, 1);
+    tern_vk_dispatch (vb->rt, "rms_norm", vb->wg, 0, binds, 3, &push, sizeof push, n, 1, 1);
+  touch (out);
+}
+
+/* @x's rows rounded as the CPU's dot products of weights whose vec_dot
+ * type is @type take them (so that both backends multiply the same
+ * values), unless the last call did; NULL once a failure is stored. */
+static const TernVkMem *
+activations (VkBackend *vb, const TernBuf *x, gint32 n, TernType type)
+{
+  VkDeviceSize size = (VkDeviceSize) n * x->cols * sizeof (float);
+
+  if (type == TERN_TYPE_F32)
+    return &x->mem;
+  if (vb->act_src == x && vb->act_version == x->version && vb->act_type == type && vb->act_n >= n)
+    return &vb->act;
+  if (size > vb->act.size)
+    {
+      /* The pass recorded so far may read the old one. */
+      g_array_append_val (vb->retired, vb->act);
+      if (!tern_vk_mem_new (vb->rt, size, FALSE, &vb->act))
+        return NULL;
+    }
+  gint64 block = tern_type_info (type)->block_elems;
+  gint64 span = type == TERN_TYPE_F16 || type == TERN_TYPE_BF16 ? vb->wg : MAX (vb->wg / block, 1) * block;
+  g_autofree char *shader = g_strdup_printf ("act_quant-%s", type_suffix (type));
+  guint32 push[] = { x->cols, x->cols };
+  TernVkBind binds[] = { whole (&x->mem), whole (&vb->act) };
+  tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 2, push, sizeof push, groups (x->cols, span), n, 1);
+  vb->act_src = x;
+  vb->act_version = x->version;
+  vb->act_type = type;
+  vb->act_n = n;
+  return &vb->act;
 }
 
 static void
@@ -381,17 +438,22 @@ vk_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightK
   if (w == NULL || (bias_kind != TERN_WEIGHT_N_KINDS && bias == NULL))
     return;
   g_assert (x->cols == w->ne0 && out->cols >= w->ne1);
+  const TernVkMem *input = activations (vb, x, n, tern_quant_vec_dot_type (w->type));
+  if (input == NULL)
+    return;
   g_autofree char *shader = g_strdup_printf ("matvec-%s", type_suffix (w->type));
   /* An output past the device's largest binding (a long prompt's logits)
    * is bound a slice of tokens at a time. */
   VkDeviceSize row_size = out->cols * sizeof (float);
   gint32 slice = (gint32) MAX (1, (range - BIND_ALIGN) / row_size);
+  /* Tokens a workgroup multiplies each weight with: one in generation. */
+  guint32 nc = n == 1 ? 1 : MATMUL_TOKENS;
   for (gint32 t0 = 0; t0 < n; t0 += slice)
     {
       gint32 nt = MIN (slice, n - t0);
       VkDeviceSize first = t0 * row_size, offset = first / BIND_ALIGN * BIND_ALIGN;
       TernVkBind y = { &out->mem, offset, MIN (out->mem.size - offset, range) };
-      TernVkBind xs = { &x->mem, t0 * x->cols * sizeof (float), nt * x->cols * sizeof (float) };
+      TernVkBind xs = { input, t0 * x->cols * sizeof (float), nt * x->cols * sizeof (float) };
       for (guint i = 0; i < w->n_parts; i++)
         {
           gint64 r0 = i * w->part_rows;
@@ -401,9 +463,10 @@ vk_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightK
           };
           TernVkBind binds[] = { whole (&w->parts[i]), xs, y, bias ? whole (&bias->parts[0]) : (TernVkBind) { 0 } };
           guint32 rows = (guint32) MIN (push[1], 65535);
-          tern_vk_dispatch (vb->rt, shader, WG, binds, 4, push, sizeof push, rows, (nt + 7) / 8, 1);
+          tern_vk_dispatch (vb->rt, shader, vb->subgroup, nc, binds, 4, push, sizeof push, rows, (nt + nc - 1) / nc, 1);
         }
     }
+  touch (out);
 }
 
 static void
@@ -417,7 +480,8 @@ vk_rope (TernBackend *b, TernBuf *x, gint32 n, gint32 n_heads, gint32 pos)
   guint32 push[] = { n_heads, hp->head_dim, hp->n_rot, hp->rope_neox, x->cols };
   TernVkBind binds[] = { whole (&x->mem), table };
   if (table.mem != NULL)
-    tern_vk_dispatch (vb->rt, "rope", WG, binds, 2, push, sizeof push, groups (n_heads * hp->n_rot / 2, WG), n, 1);
+    tern_vk_dispatch (vb->rt, "rope", vb->wg, 0, binds, 2, push, sizeof push, groups (n_heads * hp->n_rot / 2, vb->wg), n, 1);
+  touch (x);
 }
 
 /* Whether the cache's shaders take the model's heads (up to 256 values,
@@ -450,7 +514,7 @@ vk_kv_store (TernBackend *b, gint32 layer, const TernBuf *k, const TernBuf *v, g
   g_autofree char *shader = g_strdup_printf ("kv_store-%s", kv_suffix (vb));
   guint32 push[] = { vb->kv_dim, pos, k->cols, v->cols };
   TernVkBind binds[] = { whole (&k->mem), whole (&v->mem), whole (&vb->k_cache[layer]), whole (&vb->v_cache[layer]) };
-  tern_vk_dispatch (vb->rt, shader, WG, binds, 4, push, sizeof push, groups (vb->kv_dim / 2, WG), n, 1);
+  tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 4, push, sizeof push, groups (vb->kv_dim / 2, vb->wg), n, 1);
 }
 
 /* How many parts a query's keys are split into: at most 1024 keys each
@@ -500,9 +564,9 @@ vk_attend (TernBackend *b, gint32 layer, const TernBuf *q, gint32 n, gint32 pos,
   g_autofree char *shader = g_strdup_printf ("attend-%s", kv_suffix (vb));
   TernVkBind binds[] = { whole (&q->mem), whole (&vb->k_cache[layer]), whole (&vb->v_cache[layer]),
                          whole (&out->mem), whole (&vb->attend_parts) };
-  tern_vk_dispatch (vb->rt, shader, ATTEND_WG, binds, 5, &push, sizeof push, hp->n_head_kv, n, n_split);
+  tern_vk_dispatch (vb->rt, shader, ATTEND_WG, 0, binds, 5, &push, sizeof push, hp->n_head_kv, n, n_split);
   if (n_split > 1)
-    tern_vk_dispatch (vb->rt, "attend-reduce", ATTEND_WG, binds, 5, &push, sizeof push, hp->n_head, n, 1);
+    tern_vk_dispatch (vb->rt, "attend-reduce", ATTEND_WG, 0, binds, 5, &push, sizeof push, hp->n_head, n, 1);
 }
 
 static void
@@ -512,7 +576,8 @@ vk_swiglu (TernBackend *b, TernBuf *gate, const TernBuf *up, gint32 n)
   g_assert (gate->cols == up->cols);
   guint32 count = n * gate->cols;
   TernVkBind binds[] = { whole (&gate->mem), whole (&up->mem) };
-  tern_vk_dispatch (VKB (b)->rt, "swiglu", WG, binds, 2, &count, sizeof count, groups (count, WG), 1, 1);
+  tern_vk_dispatch (VKB (b)->rt, "swiglu", VKB (b)->wg, 0, binds, 2, &count, sizeof count, groups (count, VKB (b)->wg), 1, 1);
+  touch (gate);
 }
 
 static void
@@ -522,7 +587,8 @@ vk_add (TernBackend *b, TernBuf *x, const TernBuf *y, gint32 n)
   g_assert (x->cols == y->cols);
   guint32 count = n * x->cols;
   TernVkBind binds[] = { whole (&x->mem), whole (&y->mem) };
-  tern_vk_dispatch (VKB (b)->rt, "add", WG, binds, 2, &count, sizeof count, groups (count, WG), 1, 1);
+  tern_vk_dispatch (VKB (b)->rt, "add", VKB (b)->wg, 0, binds, 2, &count, sizeof count, groups (count, VKB (b)->wg), 1, 1);
+  touch (x);
 }
 
 static void
@@ -533,6 +599,7 @@ vk_copy_rows (TernBackend *b, const TernBuf *src, gint32 row, gint32 count, Tern
   OPERATION_START (b);
   g_assert (src->cols == dst->cols);
   tern_vk_copy (VKB (b)->rt, &src->mem, row * row_size, &dst->mem, dst_row * row_size, count * row_size);
+  touch (dst);
 }
 
 static void
@@ -558,7 +625,7 @@ vk_kv_move (TernBackend *b, gint32 from, gint32 to, gint32 count)
         gint32 part = MIN (step, count - done);
         guint32 push[] = { from + done, to + done, part, hp->n_head_kv, hp->head_dim, hp->n_rot, hp->rope_neox };
         TernVkBind binds[] = { whole (&vb->k_cache[l]), whole (&vb->v_cache[l]), table };
-        tern_vk_dispatch (vb->rt, shader, WG, binds, 3, push, sizeof push, groups (part * hp->n_head_kv, WG), 1, 1);
+        tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 3, push, sizeof push, groups (part * hp->n_head_kv, vb->wg), 1, 1);
       }
 }
 
@@ -579,6 +646,7 @@ vk_write (TernBackend *b, TernBuf *buf, gint32 row, gint32 count, const float *s
   gsize row_size = buf->cols * sizeof (float);
 
   g_assert (!vb->rt->recording && row + count <= buf->rows);
+  touch (buf);
   return tern_vk_upload (vb->rt, &buf->mem, row * row_size, src, count * row_size) || !tern_vk_failed (vb->rt, error);
 }
 
@@ -626,6 +694,7 @@ vk_free (TernBackend *b)
           tern_vk_mem_free (vb->rt, &vb->v_cache[l]);
         }
       tern_vk_mem_free (vb->rt, &vb->attend_parts);
+      tern_vk_mem_free (vb->rt, &vb->act);
       free_retired (vb);
       tern_vk_runtime_free (vb->rt);
     }
@@ -702,6 +771,11 @@ tern_backend_vulkan_open (const TernDevice *device, const TernBackendParams *par
   vb->kv_type = params->kv_type;
   vb->kv_elem = params->kv_type == TERN_TYPE_F16 ? 2 : 4;
   vb->kv_dim = (gint64) hp->n_head_kv * hp->head_dim;
+  vb->subgroup = CLAMP (dev->subgroup_size, 4, 32);
+  /* A GPU wants several subgroups a workgroup. Lavapipe runs a workgroup
+   * one SIMD vector at a time, and each barrier switches every vector:
+   * there one subgroup a workgroup is several times faster. */
+  vb->wg = dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? vb->subgroup : 64;
   vb->rt = tern_vk_runtime_new (dev, error);
   if (vb->rt == NULL)
     {

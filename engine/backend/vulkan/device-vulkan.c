@@ -202,8 +202,11 @@ describe (VkListed *l, guint index)
     vk->unusable = "it supports Vulkan 1.1 or older, and Tern needs 1.2";
   else if (vk->queue_family == G_MAXUINT32)
     vk->unusable = "it has no compute queue";
-  else if (vk->props.limits.maxComputeSharedMemorySize < 16384)
-    vk->unusable = "it has less than 16 KiB of shared memory";
+  else if (vk->props.limits.maxComputeSharedMemorySize < 32768)
+    vk->unusable = "it has less than 32 KiB of shared memory";
+  else if (!(subgroup.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT)
+           || !(subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT))
+    vk->unusable = "its compute shaders lack subgroup arithmetic";
 
   const VkPhysicalDeviceLimits *lim = &vk->props.limits;
   guint32 v = vk->props.apiVersion;

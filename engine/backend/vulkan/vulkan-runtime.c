@@ -254,9 +254,9 @@ tern_vk_download (TernVkRuntime *rt, const TernVkMem *mem, VkDeviceSize offset, 
 /* ---- Pipelines ---- */
 
 static VkPipeline
-pipeline (TernVkRuntime *rt, const char *name, guint32 workgroup)
+pipeline (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1)
 {
-  g_autofree char *key = g_strdup_printf ("%s/%u", name, workgroup);
+  g_autofree char *key = g_strdup_printf ("%s/%u/%u", name, workgroup, spec1);
   VkPipeline p = g_hash_table_lookup (rt->pipelines, key);
 
   if (p != VK_NULL_HANDLE)
@@ -271,8 +271,10 @@ pipeline (TernVkRuntime *rt, const char *name, guint32 workgroup)
   VkShaderModule module;
   if (!tern_vk_check (rt, vkCreateShaderModule (rt->device, &module_info, NULL, &module), "load a shader"))
     return VK_NULL_HANDLE;
-  VkSpecializationMapEntry entry = { 0, 0, sizeof (guint32) };
-  VkSpecializationInfo spec = { 1, &entry, sizeof (guint32), &workgroup };
+  /* Constants a shader does not declare are ignored. */
+  const guint32 values[] = { workgroup, spec1 };
+  VkSpecializationMapEntry entries[] = { { 0, 0, sizeof (guint32) }, { 1, sizeof (guint32), sizeof (guint32) } };
+  VkSpecializationInfo spec = { 2, entries, sizeof values, values };
   VkComputePipelineCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO,
     .stage = { .sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO,
@@ -395,8 +397,8 @@ descriptor_set (TernVkRuntime *rt)
 }
 
 void
-tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, const TernVkBind *binds, guint n_binds,
-                  const void *push, gsize push_size, guint32 gx, guint32 gy, guint32 gz)
+tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1, const TernVkBind *binds,
+                  guint n_binds, const void *push, gsize push_size, guint32 gx, guint32 gy, guint32 gz)
 {
   VkDescriptorBufferInfo infos[TERN_VK_MAX_BINDINGS];
   VkWriteDescriptorSet writes[TERN_VK_MAX_BINDINGS];
@@ -405,7 +407,7 @@ tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, const 
   g_assert (rt->recording && n_binds <= TERN_VK_MAX_BINDINGS && push_size <= TERN_VK_PUSH_BYTES);
   if (rt->failure != NULL || gx == 0 || gy == 0 || gz == 0)
     return;
-  VkPipeline p = pipeline (rt, name, workgroup);
+  VkPipeline p = pipeline (rt, name, workgroup, spec1);
   VkDescriptorSet set = p != VK_NULL_HANDLE ? descriptor_set (rt) : VK_NULL_HANDLE;
   if (set == VK_NULL_HANDLE)
     return;
@@ -448,6 +450,25 @@ tern_vk_copy (TernVkRuntime *rt, const TernVkMem *src, VkDeviceSize src_offset, 
 
 /* ---- The runtime ---- */
 
+/* Faults tests ask for: TERN_VULKAN_INJECT=alloc=N fails the Nth memory
+ * allocation (and those after it) as out of device memory; lost=N loses
+ * the device once the Nth pass has been submitted. */
+static void
+inject_faults (TernVkRuntime *rt)
+{
+  const char *inject = g_getenv ("TERN_VULKAN_INJECT");
+  guint64 n;
+
+  if (inject == NULL)
+    return;
+  if (g_str_has_prefix (inject, "alloc=") && g_ascii_string_to_unsigned (inject + 6, 10, 1, G_MAXUINT, &n, NULL))
+    rt->fail_alloc = n;
+  else if (g_str_has_prefix (inject, "lost=") && g_ascii_string_to_unsigned (inject + 5, 10, 1, G_MAXUINT, &n, NULL))
+    rt->lose_after_submits = n;
+  else
+    g_warning ("TERN_VULKAN_INJECT=%s is neither alloc=N nor lost=N", inject);
+}
+
 TernVkRuntime *
 tern_vk_runtime_new (const TernVkDevice *dev, GError **error)
 {
@@ -466,6 +487,7 @@ tern_vk_runtime_new (const TernVkDevice *dev, GError **error)
   TernVkRuntime *rt = g_new0 (TernVkRuntime, 1);
 
   rt->dev = dev;
+  inject_faults (rt);
   rt->pools = g_array_new (FALSE, FALSE, sizeof (VkDescriptorPool));
   rt->pipelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (dev->unusable != NULL)

@@ -53,8 +53,9 @@ typedef struct {
   GHashTable *pipelines;  /* "name/workgroup" → VkPipeline */
   TernVkMem dummy;        /* bound where a shader leaves a binding unused */
   GError *failure;
-  /* Faults injected by tests: the allocation that fails (counting from 1),
-   * or the submit after which the device is lost (0: none). */
+  /* Faults injected by tests (TERN_VULKAN_INJECT): the allocation that
+   * fails (counting from 1), or the submit after which the device is lost
+   * (0: none). */
   guint fail_alloc, lose_after_submits;
   guint n_allocs, n_submits;
   /* Bytes copied between host and device memory by read and write, and
@@ -93,10 +94,11 @@ void tern_vk_begin (TernVkRuntime *rt);
 /* Ends the pass and submits it unless @run is FALSE (a stopped pass). */
 gboolean tern_vk_submit (TernVkRuntime *rt, gboolean run, GError **error);
 
-/* Records shader @name (with workgroup size @workgroup) on @binds over
+/* Records shader @name (with workgroup size @workgroup, and @spec1 as its
+ * specialization constant 1 where it has one) on @binds over
  * @groups[3] workgroups, @push its push constants, and a barrier after it
  * so that the next command sees what it wrote. Failures are stored. */
-void tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, const TernVkBind *binds,
+void tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1, const TernVkBind *binds,
                        guint n_binds, const void *push, gsize push_size, guint32 gx, guint32 gy, guint32 gz);
 /* Records a copy of @size bytes between buffers, and the same barrier. */
 void tern_vk_copy (TernVkRuntime *rt, const TernVkMem *src, VkDeviceSize src_offset, const TernVkMem *dst,

@@ -40,7 +40,14 @@ typedef struct TernContext TernContext;
  * kernel level the CPU lacks, NOMEM when the KV cache, the buffers of a
  * batch (n_batch × n_vocab logits the largest) or the compute threads
  * cannot be allocated (the message gives the size asked for and says to
- * choose a smaller context), DEVICE when the device cannot be used. */
+ * choose a smaller context).
+ *
+ * A GPU that cannot be used (a device of a backend with several, named
+ * "NAME:INDEX", that is not there, whose driver refuses, or that is short
+ * of memory for the model) is no error: the context computes on the CPU, and
+ * tern_context_backend_fallback says why. So does a GPU lost or out of
+ * memory later: the decode that met it moves the context to the CPU,
+ * evaluates the cache's tokens again there and goes on. */
 TernContext *tern_context_new (TernModel *model, const TernContextParams *params, GError **error);
 void tern_context_free (TernContext *ctx);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TernContext, tern_context_free)
@@ -53,6 +60,9 @@ const TernToken *tern_context_tokens (const TernContext *ctx, gint32 *n_tokens);
 gint32 tern_context_n_past (const TernContext *ctx);
 /* "cpu (avx512, 2 threads)", for status lines. */
 const char *tern_context_backend_name (const TernContext *ctx);
+/* Why the context computes on the CPU though another device was asked
+ * for ("vulkan:0 could not be used: …"), or NULL. */
+const char *tern_context_backend_fallback (const TernContext *ctx);
 
 /* Evaluates @n_tokens tokens after those in the cache, in forward passes of
  * at most n_batch tokens. With @all_logits, the logits of every token are

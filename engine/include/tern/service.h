@@ -71,7 +71,8 @@ G_BEGIN_DECLS
  * "context-used" and "context-size" (tokens), "context-trained" (the
  * tokens the loaded model was trained on: a larger "context-size" gives
  * worse replies past it; 0 without a model), "backend" (e.g. "cpu
- * (avx512, 2 threads)"; NULL without a model), "waiting" (TRUE while the
+ * (avx512, 2 threads)", followed by why in parentheses where a GPU was
+ * asked for and could not be used; NULL without a model), "waiting" (TRUE while the
  * engine thread has waited more than TERN_STORE_BUSY_NOTICE_MS for another
  * program's lock on the database, until it goes on).
  *

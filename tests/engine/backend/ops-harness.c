@@ -13,14 +13,6 @@ target_runs (const Target *t)
   return t->level == TERN_KERNEL_BEST || kernel_level_runs (t->level);
 }
 
-TernType
-target_activations (const Target *t, TernType w_type)
-{
-  return t->device->kind == TERN_DEVICE_CPU && g_strcmp0 (t->device->backend, "cpu") == 0
-           ? tern_quant_vec_dot_type (w_type)
-           : TERN_TYPE_F32;
-}
-
 /* ---- Checking values ---- */
 
 void

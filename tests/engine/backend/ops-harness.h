@@ -27,10 +27,6 @@ typedef struct {
  * a kernel level the CPU lacks. */
 gboolean target_runs (const Target *t);
 
-/* The type @t's matmul rounds activations to for weights of @w_type: the
- * CPU's vec_dot type (as llama.cpp's CPU backend), F32 on a GPU. */
-TernType target_activations (const Target *t, TernType w_type);
-
 /* Values of one operation checked against their reference. */
 typedef struct {
   const char *what;

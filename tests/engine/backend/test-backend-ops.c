@@ -183,7 +183,7 @@ test_matmul (gconstpointer data)
                 g_autofree float *got = buf_read (b, out, 0, n, n_out);
                 for (gint32 i = 0; i < n; i++)
                   {
-                    ref_matmul (w, target_activations (t, type), n_in, n_out, x + i * n_in, k == 0 ? NULL : bias_d, want, tol);
+                    ref_matmul (w, tern_quant_vec_dot_type (type), n_in, n_out, x + i * n_in, k == 0 ? NULL : bias_d, want, tol);
                     for (gint64 r = 0; r < n_out; r++)
                       check (&c, got[i * n_out + r], want[r], tol[r], "%s %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
                              "%s, row %d of %d, output %" G_GINT64_FORMAT, tern_type_name (type), n_out, n_in,

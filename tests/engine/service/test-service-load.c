@@ -171,10 +171,10 @@ test_failed_load_keeps_model (void)
 
   /* The file checks out but its context cannot be made: the model in use
    * gets its own context back, and a conversation opens on it again. */
-  tern_service_configure (service, 2, 0, "vulkan:9", NULL, got_result, &f);
+  tern_service_configure (service, 2, 0, "nosuch", NULL, got_result, &f);
   g_assert_true (tern_service_configure_finish (service, await (&f), &error));
   g_assert_no_error (error);
-  load_fails (&f, service, f.model, TERN_ENGINE_ERROR_INVALID, "vulkan:9");
+  load_fails (&f, service, f.model, TERN_ENGINE_ERROR_INVALID, "nosuch");
   g_assert_true (tern_service_get_model_loaded (service));
   g_assert_cmpint (tern_service_get_model_id (service), ==, model_id);
   g_assert_true (g_str_has_prefix (tern_service_get_backend (service), "cpu "));
@@ -217,8 +217,9 @@ test_context_automatic (void)
   g_assert_finalize_object (service);
 }
 
-/* The backend setting reaches the context: a device that is not there
- * makes a load fail, naming the ones there are, and the CPU loads. */
+/* The backend setting reaches the context: a backend that is not there
+ * makes a load fail, naming the ones there are; a GPU that is not there
+ * leaves the model on the CPU, and the backend says why. */
 static void
 test_backend (void)
 {
@@ -228,23 +229,32 @@ test_backend (void)
   fixture_init (&f);
   TernService *service = service_new (&f, f.db);
 
-  tern_service_configure (service, 2, 0, "vulkan:9", NULL, got_result, &f);
+  tern_service_configure (service, 2, 0, "nosuch", NULL, got_result, &f);
   g_assert_true (tern_service_configure_finish (service, await (&f), &error));
   g_assert_no_error (error);
   tern_service_load_model (service, f.model, NULL, got_result, &f);
   g_assert_cmpint (tern_service_load_model_finish (service, await (&f), &error), ==, 0);
   g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
-  g_assert_nonnull (strstr (error->message, "vulkan:9"));
+  g_assert_nonnull (strstr (error->message, "nosuch"));
   g_assert_nonnull (strstr (error->message, "cpu"));
   g_clear_error (&error);
   g_assert_false (tern_service_get_model_loaded (service));
   f.last_fraction = 0; /* the next load's progress starts again */
+
+  tern_service_configure (service, 2, 0, "vulkan:9", NULL, got_result, &f);
+  g_assert_true (tern_service_configure_finish (service, await (&f), &error));
+  g_assert_no_error (error);
+  load (&f, service);
+  g_assert_true (g_str_has_prefix (tern_service_get_backend (service), "cpu "));
+  g_assert_nonnull (strstr (tern_service_get_backend (service), "(vulkan:9 could not be used: unknown backend"));
+  f.last_fraction = 0;
 
   tern_service_configure (service, 2, 0, "cpu", NULL, got_result, &f);
   g_assert_true (tern_service_configure_finish (service, await (&f), &error));
   g_assert_no_error (error);
   load (&f, service);
   g_assert_true (g_str_has_prefix (tern_service_get_backend (service), "cpu "));
+  g_assert_null (strstr (tern_service_get_backend (service), "could not be used"));
   release (&f);
   g_assert_finalize_object (service);
 }
