@@ -79,6 +79,7 @@ HandModel *rope_model (const RopeShape *s, guint32 seed, const float **freqs);
 
 /* The operations on the KV cache, in test-backend-ops-kv.c. */
 void test_attend (gconstpointer data);
+void test_attend_shapes (gconstpointer data);
 void test_kv_move (gconstpointer data);
 void test_kv_save_load (gconstpointer data);
 

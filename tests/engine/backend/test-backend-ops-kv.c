@@ -143,6 +143,68 @@ test_attend (gconstpointer data)
   check_done (&c);
 }
 
+/* Attention over every head size and grouping models have (head sizes
+ * 32 to 256, 1 to 8 query heads a key head), from a cache filled in one
+ * call and continued in another: 1 query on an empty cache, 7 after one
+ * position, 64 after 57, 512 after 100, and 1 and 7 after long caches (up
+ * to 8,191 positions), for a GPU's splits of the keys. */
+void
+test_attend_shapes (gconstpointer data)
+{
+  const Target *t = data;
+  const gint32 head_dims[] = { 32, 64, 80, 96, 128, 256 }, ratios[] = { 1, 2, 4, 8 };
+  const struct { gint32 filled, n; } steps[] = { { 0, 1 }, { 1, 7 }, { 57, 64 }, { 100, 512 }, { 2000, 7 },
+                                                 { 8191, 1 } };
+  Check c = { "attend shapes" };
+
+  if (!target_runs (t))
+    return;
+  for (guint hi = 0; hi < G_N_ELEMENTS (head_dims); hi++)
+    for (guint ri = 0; ri < G_N_ELEMENTS (ratios); ri++)
+      for (guint si = 0; si < G_N_ELEMENTS (steps); si++)
+        {
+          gint32 hd = head_dims[hi], filled = steps[si].filled, n = steps[si].n, n_ctx = filled + n;
+          /* The long chunk with the common head sizes only: its reference
+           * costs the most. */
+          if (n == 512 && hd != 64 && hd != 128)
+            continue;
+          TernHParams hp = hparams (256, 2 * ratios[ri], 2, hd);
+          g_autoptr (HandModel) m = hand_model_new (&hp, 300 + hi * 64 + ri * 8 + si);
+          GRand *rand = hand_model_rand (m);
+          gint64 kv_dim = (gint64) hp.n_head_kv * hd, q_dim = (gint64) hp.n_head * hd;
+          TernBackend *b = backend_open (t, m, n_ctx, TERN_TYPE_F16);
+          g_autofree float *k = random_floats (rand, n_ctx * kv_dim, -2, 2);
+          g_autofree float *v = random_floats (rand, n_ctx * kv_dim, -2, 2);
+          g_autofree float *q = random_floats (rand, n * q_dim, -2, 2);
+          g_autofree double *kd = g_new (double, n_ctx * kv_dim);
+          g_autofree double *vd = g_new (double, n_ctx * kv_dim);
+
+          for (gint64 i = 0; i < n_ctx * kv_dim; i++)
+            {
+              kd[i] = ref_cache_round (TERN_TYPE_F16, k[i]);
+              vd[i] = ref_cache_round (TERN_TYPE_F16, v[i]);
+            }
+          if (filled > 0)
+            store (b, 0, k, v, filled, 0, kv_dim);
+          TernBuf *kb = buf_new (b, n, kv_dim, k + filled * kv_dim), *vb = buf_new (b, n, kv_dim, v + filled * kv_dim);
+          TernBuf *qb = buf_new (b, n, q_dim, q), *out = buf_new (b, n, q_dim, NULL);
+          begin (b);
+          b->ops->kv_store (b, 0, kb, vb, n, filled);
+          b->ops->attend (b, 0, qb, n, filled, out);
+          submit (b);
+          g_autofree float *got = buf_read (b, out, 0, n, q_dim);
+          g_autofree char *what = g_strdup_printf ("heads of %d, %d on 2, %d queries after %d", hd, hp.n_head, n,
+                                                   filled);
+          check_attention (&c, &hp, TERN_TYPE_F16, q, kd, vd, n, filled, got, what);
+          b->ops->buf_free (b, kb);
+          b->ops->buf_free (b, vb);
+          b->ops->buf_free (b, qb);
+          b->ops->buf_free (b, out);
+          backend_close (b, m);
+        }
+  check_done (&c);
+}
+
 /* |x_j| + |x_k| for the RoPE pair (j, k) of element @j of a head (2|x_j|
  * past n_rot). */
 static double

@@ -402,6 +402,7 @@ add_target_tests (GPtrArray *targets, const TernDevice *device, TernKernelLevel 
     { "matmul", test_matmul },
     { "rope", test_rope },
     { "kv_store+attend", test_attend },
+    { "attend-shapes", test_attend_shapes },
     { "kv_move", test_kv_move },
     { "kv_save+kv_load", test_kv_save_load },
     { "swiglu", test_swiglu },
