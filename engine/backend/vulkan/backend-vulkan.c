@@ -805,6 +805,14 @@ tern_backend_vulkan_open (const TernDevice *device, const TernBackendParams *par
   return &vb->base;
 }
 
+void
+tern_backend_vulkan_transfers (TernBackend *b, guint64 *n_transfers, guint64 *bytes)
+{
+  g_return_if_fail (b->ops == &vk_ops);
+  *n_transfers = VKB (b)->rt->n_transfers;
+  *bytes = VKB (b)->rt->transfer_bytes;
+}
+
 const TernBackendClass tern_backend_vulkan_class = {
   .name = "vulkan",
   .enumerate = tern_backend_vulkan_enumerate,

@@ -36,4 +36,9 @@ extern const TernBackendClass tern_backend_vulkan_class;
 void tern_backend_vulkan_enumerate (GPtrArray *devices);
 TernBackend *tern_backend_vulkan_open (const TernDevice *device, const TernBackendParams *params, GError **error);
 
+/* How many copies between host and device memory backend @b (a Vulkan
+ * one) made since it was opened, and their bytes: read, write, kv_save
+ * and kv_load, and the uploads of weights. For tests. */
+void tern_backend_vulkan_transfers (TernBackend *b, guint64 *n_transfers, guint64 *bytes);
+
 G_END_DECLS

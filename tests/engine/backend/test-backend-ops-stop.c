@@ -2,10 +2,12 @@
 /* The backend operation test's cases on stopping a pass (backend.h): a pass
  * stopped at any point fails its submit with CANCELLED and leaves the
  * backend as good as new, and a long operation ends soon after its pass is
- * stopped (see test-backend-ops.c). */
+ * stopped (see test-backend-ops.c). And a GPU's pass reads back only the
+ * logits. */
 #include <string.h>
 #include <tern/error.h>
 
+#include "backend/vulkan/vulkan-private.h"
 #include "ops-harness.h"
 
 /* The buffers of a layer's pass over @n tokens. */
@@ -133,8 +135,22 @@ test_stopped_pass (const Target *t)
                     weights[i].lo, 1);
   TernBackend *fresh = backend_open (t, m, 16, TERN_TYPE_F16);
   bufs_init (&f, fresh, &hp, n);
+  /* A GPU's pass copies nothing between host and device but the tokens
+   * it embeds: the one row of logits read is the only transfer. */
+  gboolean gpu = g_strcmp0 (t->device->backend, "vulkan") == 0;
+  guint64 n_before = 0, bytes_before = 0, n_after, bytes_after;
+  if (gpu)
+    tern_backend_vulkan_transfers (fresh, &n_before, &bytes_before);
   g_assert_true (layer_pass (fresh, &f, tokens, n, NULL, -1, &error));
   g_assert_no_error (error);
+  g_autofree float *logits = g_new (float, hp.n_vocab);
+  g_assert_true (fresh->ops->read (fresh, f.logits, 0, 1, logits, &error));
+  if (gpu)
+    {
+      tern_backend_vulkan_transfers (fresh, &n_after, &bytes_after);
+      g_assert_cmpuint (n_after - n_before, ==, 1);
+      g_assert_cmpuint (bytes_after - bytes_before, ==, hp.n_vocab * sizeof (float));
+    }
   g_autoptr (GByteArray) want = pass_result (fresh, &f, &hp, n);
   bufs_clear (&f, fresh);
   backend_close (fresh, m);

@@ -6,8 +6,9 @@
  * one that parts from it at a near tie), and a perplexity within 0.5% of
  * the CPU's. A machine with no such device skips
  * each case, saying so. A quick run takes three models (quick_models).
- * And a GPU that is not there, runs out of memory or is lost leaves the
- * context on the CPU, saying why. */
+ * A state saved on the GPU restores on the GPU and on the CPU. And a GPU
+ * that is not there, runs out of memory or is lost leaves the context on
+ * the CPU, saying why. */
 #include <tern/backend.h>
 #include <tern/context.h>
 #include <tern/error.h>
@@ -269,6 +270,98 @@ test_fallback (gconstpointer data)
     g_assert_nonnull (strstr (why, "stopped working (device lost"));
 }
 
+static gboolean
+write_bytes (const void *data, gsize len, gpointer user_data, GError **error)
+{
+  g_byte_array_append (user_data, data, len);
+  return TRUE;
+}
+
+typedef struct {
+  GByteArray *bytes;
+  gsize at;
+} Reader;
+
+static gboolean
+read_bytes (void *data, gsize len, gpointer user_data, GError **error)
+{
+  Reader *r = user_data;
+
+  g_assert_cmpuint (r->at + len, <=, r->bytes->len);
+  memcpy (data, r->bytes->data + r->at, len);
+  r->at += len;
+  return TRUE;
+}
+
+/* The logits of the token after @ctx's state @state, loaded. */
+static float *
+next_after (TernModel *model, TernContext *ctx, GByteArray *state)
+{
+  Reader r = { state, 0 };
+  g_autoptr (GError) error = NULL;
+  const TernToken next = 1234;
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab;
+
+  g_assert_true (tern_context_load_state (ctx, read_bytes, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (r.at, ==, state->len);
+  g_assert_true (tern_context_decode (ctx, &next, 1, FALSE, NULL, NULL, NULL, &error));
+  return g_memdup2 (tern_context_last_logits (ctx), sizeof (float) * n_vocab);
+}
+
+/* A state saved on the GPU restores on the GPU, where the next token's
+ * logits are the ones it would have had, and on the CPU, where they are
+ * within rounding of the CPU's own. */
+static void
+test_snapshot (gconstpointer data)
+{
+  const TernDevice *device = data;
+  g_autofree char *path = data_path ("models", "kjv-tiny-q4_k_m.gguf");
+  g_autoptr (GError) error = NULL;
+  const TernToken prompt[] = { 1, 450, 386, 310, 278, 560, 338, 411 }, next = 1234;
+  g_autoptr (GByteArray) state = g_byte_array_new ();
+  g_autoptr (GByteArray) cpu_state = g_byte_array_new ();
+  double max_diff = 0;
+
+  if (device == NULL)
+    {
+      g_test_skip ("no device other than the CPU backend's (no Vulkan GPU, nor lavapipe)");
+      return;
+    }
+  g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  gint32 n_vocab = tern_model_hparams (model)->n_vocab;
+  g_autoptr (TernContext) gpu = new_context (model, device->name);
+  g_autoptr (TernContext) cpu = new_context (model, "cpu");
+  g_assert_true (tern_context_decode (gpu, prompt, G_N_ELEMENTS (prompt), FALSE, NULL, NULL, NULL, &error));
+  g_assert_true (tern_context_save_state (gpu, write_bytes, state, &error));
+  g_assert_true (tern_context_decode (gpu, &next, 1, FALSE, NULL, NULL, NULL, &error));
+  g_assert_true (tern_context_decode (cpu, prompt, G_N_ELEMENTS (prompt), FALSE, NULL, NULL, NULL, &error));
+  g_assert_true (tern_context_save_state (cpu, write_bytes, cpu_state, &error));
+  g_assert_true (tern_context_decode (cpu, &next, 1, FALSE, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  g_autoptr (TernContext) gpu2 = new_context (model, device->name);
+  g_autofree float *on_gpu = next_after (model, gpu2, state);
+  g_assert_cmpmem (on_gpu, sizeof (float) * n_vocab, tern_context_last_logits (gpu), sizeof (float) * n_vocab);
+
+  g_autoptr (TernContext) cpu2 = new_context (model, "cpu");
+  g_autofree float *on_cpu = next_after (model, cpu2, state);
+  for (gint32 j = 0; j < n_vocab; j++)
+    max_diff = MAX (max_diff, fabs (on_cpu[j] - tern_context_last_logits (cpu)[j]));
+  g_test_message ("restored on the CPU: max |logit diff| from the CPU's own %.4f", max_diff);
+  g_assert_cmpfloat (max_diff, <, 0.5);
+
+  /* And the CPU's state on the GPU. */
+  g_autoptr (TernContext) gpu3 = new_context (model, device->name);
+  g_autofree float *cpu_on_gpu = next_after (model, gpu3, cpu_state);
+  max_diff = 0;
+  for (gint32 j = 0; j < n_vocab; j++)
+    max_diff = MAX (max_diff, fabs (cpu_on_gpu[j] - tern_context_last_logits (cpu)[j]));
+  g_test_message ("the CPU's state on the GPU: max |logit diff| from the CPU %.4f", max_diff);
+  g_assert_cmpfloat (max_diff, <, 0.5);
+}
+
 /* The models of a quick run, one per family of tensor types; -m slow runs
  * every fixture model. */
 static const char *const quick_models[] = { "kjv-tiny-q4_k_m", "kjv-ternary-tq2_0", "kjv-tiny-f16", NULL };
@@ -291,6 +384,8 @@ main (int argc, char **argv)
       if ((device != NULL && strcmp (device->backend, "cpu") == 0) || (device == NULL && any))
         continue;
       any |= device != NULL;
+      g_autofree char *snapshot_path = g_strdup_printf ("/engine/devices/%s/snapshot", device ? device->name : "none");
+      g_test_add_data_func (snapshot_path, device, test_snapshot);
       for (guint i = 0; i < models->len; i++)
         {
           if (!g_test_slow () && !g_strv_contains (quick_models, models->pdata[i]))
