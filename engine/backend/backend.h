@@ -126,6 +126,12 @@ typedef struct {
   TernBackend *(*open) (const TernDevice *device, const TernBackendParams *params, GError **error);
 } TernBackendClass;
 
+/* The cosines and sines of RoPE at position @pos into @cs (@hp's n_rot
+ * values: cos, sin of each pair), as ggml's rope_yarn with no
+ * extrapolation: theta_i = pos * base^(-2i/n_rot) / freqs[i] (@freqs:
+ * the model's frequency divisors, or NULL), by a running product. */
+void tern_rope_cos_sin (const TernHParams *hp, const float *freqs, float pos, float *cs);
+
 /* A backend on the device named @device (NULL: "cpu"); the errors of
  * tern_device_find and of the class's open. */
 TernBackend *tern_backend_new (const char *device, const TernBackendParams *params, GError **error);

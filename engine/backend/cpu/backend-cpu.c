@@ -361,27 +361,16 @@ cpu_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeight
 
 /* RoPE. */
 
-/* Rotates the @n_heads heads of one row to position @pos, as ggml's
- * rope_yarn with no extrapolation: theta_i = pos * base^(-2i/n_rot) /
- * freq_factor_i, computed by the same running product. */
+/* Rotates the @n_heads heads of one row to position @pos. */
 static void
 rope_row (const CpuBackend *cpu, float *x, gint32 n_heads, float pos)
 {
   const TernHParams *hp = cpu->hp;
   gint32 n_rot = hp->n_rot, hd = hp->head_dim;
-  float theta_scale = powf (hp->rope_freq_base, -2.0f / n_rot);
   float cs[2 * 512];
   float *cache = n_rot <= 512 ? cs : g_new (float, n_rot);
-  float theta = pos;
 
-  for (gint32 i0 = 0; i0 < n_rot; i0 += 2)
-    {
-      float ff = cpu->rope_freqs ? cpu->rope_freqs[i0 / 2] : 1.0f;
-      float t = hp->rope_freq_scale * (theta / ff);
-      cache[i0] = cosf (t);
-      cache[i0 + 1] = sinf (t);
-      theta *= theta_scale;
-    }
+  tern_rope_cos_sin (hp, cpu->rope_freqs, pos, cache);
   for (gint32 h = 0; h < n_heads; h++)
     {
       float *xh = x + h * hd;

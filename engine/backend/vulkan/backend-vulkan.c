@@ -52,6 +52,8 @@ typedef struct {
   Weight **roles;         /* [(layer + 1) * TERN_WEIGHT_N_KINDS + kind] */
   GArray *uploads;        /* UploadBlock */
   float *rope_freqs;      /* [n_rot/2] divisors, or NULL */
+  TernVkBind rope;        /* the pass's last RoPE table, at rope_pos.. */
+  gint32 rope_pos, rope_n;
 
   guint32 subgroup;       /* invocations of a matmul workgroup */
   guint32 wg;             /* of the other shaders' workgroups */
@@ -236,30 +238,22 @@ upload (VkBackend *vb, const void *data, gsize size)
 }
 
 /* The cosines and sines of RoPE at positions @pos.. (@n rows of n_rot
- * values), as the CPU backend computes them: ggml's rope_yarn with no
- * extrapolation, theta_i = pos * base^(-2i/n_rot) / freq_factor_i, by the
- * same running product. */
+ * values), the CPU backend's own; the last table of the pass again when
+ * it is the same (each layer rotates its queries and keys alike). */
 static TernVkBind
 rope_table (VkBackend *vb, gint32 pos, gint32 n)
 {
-  const TernHParams *hp = vb->hp;
-  gint32 n_rot = hp->n_rot;
-  float theta_scale = powf (hp->rope_freq_base, -2.0f / n_rot);
-  g_autofree float *table = g_new (float, (gsize) n * n_rot);
+  gint32 n_rot = vb->hp->n_rot;
 
+  if (vb->rope.mem != NULL && vb->rope_pos == pos && vb->rope_n == n)
+    return vb->rope;
+  g_autofree float *table = g_new (float, (gsize) n * n_rot);
   for (gint32 i = 0; i < n; i++)
-    {
-      float theta = (float) (pos + i);
-      for (gint32 i0 = 0; i0 < n_rot; i0 += 2)
-        {
-          float ff = vb->rope_freqs ? vb->rope_freqs[i0 / 2] : 1.0f;
-          float t = hp->rope_freq_scale * (theta / ff);
-          table[i * n_rot + i0] = cosf (t);
-          table[i * n_rot + i0 + 1] = sinf (t);
-          theta *= theta_scale;
-        }
-    }
-  return upload (vb, table, sizeof (float) * n * n_rot);
+    tern_rope_cos_sin (vb->hp, vb->rope_freqs, (float) (pos + i), table + (gsize) i * n_rot);
+  vb->rope = upload (vb, table, sizeof (float) * n * n_rot);
+  vb->rope_pos = pos;
+  vb->rope_n = n;
+  return vb->rope;
 }
 
 /* ---- Buffers and passes ---- */
@@ -338,6 +332,7 @@ vk_begin (TernBackend *b, GCancellable *cancellable)
     }
   if (vb->uploads->len == 1)
     g_array_index (vb->uploads, UploadBlock, 0).used = 0;
+  vb->rope = (TernVkBind) { 0 };
   free_retired (vb);
 }
 
