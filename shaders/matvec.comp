@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// y[t][row] = W[row] · x[t] (+ bias[row]) for up to NC tokens t per
-// workgroup (specialization constant 1): each weight group of four is
-// dequantized once and multiplied with every token's activations. A
-// workgroup takes rows in turn; its invocations share a row's groups and
-// add their sums with subgroup operations, through shared memory only
-// where the workgroup holds several subgroups. The host makes workgroups
-// of one subgroup: no barrier at all (lavapipe runs a barrier as a switch
-// of every invocation).
+// y[t][row] = W[row] · x[t] (+ bias[row]) for up to NC tokens t
+// (specialization constant 1) and NR rows per workgroup. The invocations
+// share a row's 32-element units; each loads its unit of every token's
+// activations once and multiplies it with the unit of NR rows, each unit
+// of weights dequantized once (dq32). Loads are what costs on a CPU-type
+// device, so each loaded value serves as many products as registers allow.
+// Sums are added with subgroup operations, through shared memory only where
+// the workgroup holds several subgroups. The host makes workgroups of one
+// subgroup: no barrier at all (lavapipe runs a barrier as a switch of every
+// invocation).
 #version 450
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
@@ -14,9 +16,14 @@
 
 layout (local_size_x_id = 0) in;
 layout (constant_id = 1) const uint NC = 8;
+// Rows per workgroup: MATMUL_ROWS in backend-vulkan.c.
+const uint NR = 4;
 layout (set = 0, binding = 0) readonly buffer Weights { uint wq[]; };
+layout (set = 0, binding = 0) readonly buffer Weights4 { uvec4 wq4[]; };
 #include "dequant.glsl"
+#include "dequant32.glsl"
 layout (set = 0, binding = 1) readonly buffer X { float x[]; };
+layout (set = 0, binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout (set = 0, binding = 2) buffer Y { float y[]; };
 layout (set = 0, binding = 3) readonly buffer Bias { float bias[]; };
 
@@ -32,63 +39,93 @@ layout (push_constant) uniform Push {
   uint has_bias;
 } p;
 
-// One sum per token and subgroup, where there are several subgroups.
-shared float partial[NC * 32];
+// One sum per row, token and subgroup, where there are several subgroups.
+shared float partial[NR * NC * 32];
+
+// x[i..i + 3], i a multiple of 4. Rows of block types hold whole blocks,
+// so their x_stride is one too; other types' rows may be of any length.
+vec4 x_at (uint i)
+{
+#if defined(TYPE_F32) || defined(TYPE_F16) || defined(TYPE_BF16)
+  if ((p.x_stride & 3u) != 0u)
+    return vec4 (x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
+#endif
+  return x4[i >> 2];
+}
 
 void main ()
 {
   const uint wg = gl_WorkGroupSize.x, tid = gl_LocalInvocationID.x;
   const uint t0 = gl_WorkGroupID.y * NC;
   const uint nc = min (NC, p.n - t0);
-  const uint n_groups = p.n_in / 4;
+  const uint n_units = p.n_in / 32u;
 
-  for (uint row = gl_WorkGroupID.x; row < p.n_rows; row += gl_NumWorkGroups.x)
+  for (uint row0 = gl_WorkGroupID.x * NR; row0 < p.n_rows; row0 += gl_NumWorkGroups.x * NR)
     {
-      float acc[NC];
-      [[unroll]] for (uint c = 0; c < NC; c++)
-        acc[c] = 0.0;
-      const uint off = row * p.row_bytes;
-      for (uint g = tid; g < n_groups; g += wg)
+      float acc[NR][NC];
+      [[unroll]] for (uint r = 0; r < NR; r++)
+        [[unroll]] for (uint c = 0; c < NC; c++)
+          acc[r][c] = 0.0;
+      for (uint u = tid; u < n_units; u += wg)
         {
-          const vec4 w = dq4 (off, g);
+          vec4 xs[NC][8];
           [[unroll]] for (uint c = 0; c < NC; c++)
             if (c < nc)
+              [[unroll]] for (uint k = 0; k < 8; k++)
+                xs[c][k] = x_at ((t0 + c) * p.x_stride + 32u * u + 4u * k);
+          [[unroll]] for (uint r = 0; r < NR; r++)
+            if (row0 + r < p.n_rows)
               {
-                const uint xi = (t0 + c) * p.x_stride + 4 * g;
-                acc[c] += dot (w, vec4 (x[xi], x[xi + 1], x[xi + 2], x[xi + 3]));
+                vec4 w[8];
+                dq32 ((row0 + r) * p.row_bytes, u, w);
+                [[unroll]] for (uint c = 0; c < NC; c++)
+                  if (c < nc)
+                    {
+                      float sum = 0.0;
+                      [[unroll]] for (uint k = 0; k < 8; k++)
+                        sum += dot (w[k], xs[c][k]);
+                      acc[r][c] += sum;
+                    }
               }
         }
-      for (uint i = 4 * n_groups + tid; i < p.n_in; i += wg)
-        {
-          const float w = dq1 (off, i);
-          [[unroll]] for (uint c = 0; c < NC; c++)
-            if (c < nc)
-              acc[c] += w * x[(t0 + c) * p.x_stride + i];
-        }
-      [[unroll]] for (uint c = 0; c < NC; c++)
-        acc[c] = subgroupAdd (acc[c]);
+      for (uint i = 32u * n_units + tid; i < p.n_in; i += wg)
+        [[unroll]] for (uint r = 0; r < NR; r++)
+          if (row0 + r < p.n_rows)
+            {
+              const float w = dq1 ((row0 + r) * p.row_bytes, i);
+              [[unroll]] for (uint c = 0; c < NC; c++)
+                if (c < nc)
+                  acc[r][c] += w * x[(t0 + c) * p.x_stride + i];
+            }
+      [[unroll]] for (uint r = 0; r < NR; r++)
+        [[unroll]] for (uint c = 0; c < NC; c++)
+          acc[r][c] = subgroupAdd (acc[r][c]);
       if (gl_NumSubgroups > 1)
         {
           if (subgroupElect ())
-            [[unroll]] for (uint c = 0; c < NC; c++)
-              partial[c * 32 + gl_SubgroupID] = acc[c];
+            [[unroll]] for (uint r = 0; r < NR; r++)
+              [[unroll]] for (uint c = 0; c < NC; c++)
+                partial[(r * NC + c) * 32 + gl_SubgroupID] = acc[r][c];
           barrier ();
-          [[unroll]] for (uint c = 0; c < NC; c++)
-            {
-              acc[c] = 0.0;
-              for (uint s = 0; s < gl_NumSubgroups; s++)
-                acc[c] += partial[c * 32 + s];
-            }
+          [[unroll]] for (uint r = 0; r < NR; r++)
+            [[unroll]] for (uint c = 0; c < NC; c++)
+              {
+                acc[r][c] = 0.0;
+                for (uint s = 0; s < gl_NumSubgroups; s++)
+                  acc[r][c] += partial[(r * NC + c) * 32 + s];
+              }
           barrier ();
         }
       if (tid == 0)
-        [[unroll]] for (uint c = 0; c < NC; c++)
-          if (c < nc)
-            {
-              float v = acc[c];
-              if (p.has_bias != 0)
-                v += bias[p.bias_base + row];
-              y[p.y_base + (t0 + c) * p.y_stride + row] = v;
-            }
+        [[unroll]] for (uint r = 0; r < NR; r++)
+          if (row0 + r < p.n_rows)
+            [[unroll]] for (uint c = 0; c < NC; c++)
+              if (c < nc)
+                {
+                  float v = acc[r][c];
+                  if (p.has_bias != 0)
+                    v += bias[p.bias_base + row0 + r];
+                  y[p.y_base + (t0 + c) * p.y_stride + row0 + r] = v;
+                }
     }
 }

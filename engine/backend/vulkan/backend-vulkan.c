@@ -87,6 +87,8 @@ typedef struct {
 
 /* Tokens a matmul workgroup takes at once in a batch. */
 #define MATMUL_TOKENS 8
+/* Rows a matrix-vector workgroup takes at a time: NR in matvec.comp. */
+#define MATMUL_ROWS 4
 
 /* The byte alignment of a binding's offset that every device accepts. */
 #define BIND_ALIGN 256
@@ -457,7 +459,7 @@ vk_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightK
             (first - offset) / sizeof (float) + r0, r0, bias != NULL,
           };
           TernVkBind binds[] = { whole (&w->parts[i]), xs, y, bias ? whole (&bias->parts[0]) : (TernVkBind) { 0 } };
-          guint32 rows = (guint32) MIN (push[1], 65535);
+          guint32 rows = (guint32) MIN ((push[1] + MATMUL_ROWS - 1) / MATMUL_ROWS, 65535);
           tern_vk_dispatch (vb->rt, shader, vb->subgroup, nc, binds, 4, push, sizeof push, rows, (nt + nc - 1) / nc, 1);
         }
     }
