@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Dequantizing rows of a weight tensor. Included after common.glsl and the
-// declaration of wq[] (the tensor's bytes as little-endian 32-bit words),
+// declaration of wq[] (the tensor's bytes as little-endian 32-bit words; or
+// a macro WQ (i) that reads word i otherwise),
 // with exactly one TYPE_* defined. It gives:
 //
 //   QK                  elements per block (1 for F32, F16 and BF16)
@@ -29,15 +30,19 @@
 #error "dequant.glsl needs exactly one known TYPE_* defined"
 #endif
 
+#ifndef WQ
+#define WQ(i) wq[i]
+#endif
+
 uint wq_u8 (uint off)
 {
-  return (wq[off >> 2] >> ((off & 3u) << 3)) & 0xffu;
+  return (WQ (off >> 2) >> ((off & 3u) << 3)) & 0xffu;
 }
 
 // @off even.
 uint wq_u16 (uint off)
 {
-  return (wq[off >> 2] >> ((off & 2u) << 3)) & 0xffffu;
+  return (WQ (off >> 2) >> ((off & 2u) << 3)) & 0xffffu;
 }
 
 // The 4 bytes at any offset, reading only the words that hold them (never
@@ -46,8 +51,8 @@ uint wq_u16 (uint off)
 uint wq_u32_unaligned (uint off)
 {
   uint s = (off & 3u) << 3;
-  uint lo = wq[off >> 2];
-  uint hi = wq[(off + 3u) >> 2];
+  uint lo = WQ (off >> 2);
+  uint hi = WQ ((off + 3u) >> 2);
   return (lo >> s) | ((hi << 1) << (31u - s));
 }
 
@@ -75,13 +80,13 @@ const uint QB = 4u;
 
 float dq1 (uint row_off, uint i)
 {
-  return uintBitsToFloat (wq[(row_off >> 2) + i]);
+  return uintBitsToFloat (WQ ((row_off >> 2) + i));
 }
 
 vec4 dq4 (uint row_off, uint g)
 {
   uint w = (row_off >> 2) + 4u * g;
-  return uintBitsToFloat (uvec4 (wq[w], wq[w + 1u], wq[w + 2u], wq[w + 3u]));
+  return uintBitsToFloat (uvec4 (WQ (w), WQ (w + 1u), WQ (w + 2u), WQ (w + 3u)));
 }
 
 #elif defined(TYPE_F16)

@@ -12,18 +12,21 @@
 #version 450
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_EXT_control_flow_attributes : require
+#extension GL_EXT_samplerless_texture_functions : require
 #include "common.glsl"
 
 layout (local_size_x_id = 0) in;
 layout (constant_id = 1) const uint NC = 8;
 // Rows per workgroup: MATMUL_ROWS in backend-vulkan.c.
-const uint NR = 4;
-layout (set = 0, binding = 0) readonly buffer Weights { uint wq[]; };
-layout (set = 0, binding = 0) readonly buffer Weights4 { uvec4 wq4[]; };
+const uint NR = 8;
+// The weights and the activations are read through the texel views of
+// bindings 0 and 1 (bindings 5 and 6): on a CPU-type device a texel fetch is
+// a vector gather, where a storage buffer is read one invocation at a time.
+layout (set = 0, binding = 5) uniform utextureBuffer weights;
+layout (set = 0, binding = 6) uniform utextureBuffer xt;
+#define WQ(i) texelFetch (weights, int (i)).x
 #include "dequant.glsl"
 #include "dequant32.glsl"
-layout (set = 0, binding = 1) readonly buffer X { float x[]; };
-layout (set = 0, binding = 1) readonly buffer X4 { vec4 x4[]; };
 layout (set = 0, binding = 2) buffer Y { float y[]; };
 layout (set = 0, binding = 3) readonly buffer Bias { float bias[]; };
 
@@ -37,20 +40,15 @@ layout (push_constant) uniform Push {
   uint y_base;    // where token 0's value of row 0 goes in y
   uint bias_base; // bias[bias_base + row]; no bias when has_bias is 0
   uint has_bias;
+  uint x_base;    // where token 0's x starts in the activations
 } p;
 
 // One sum per row, token and subgroup, where there are several subgroups.
 shared float partial[NR * NC * 32];
 
-// x[i..i + 3], i a multiple of 4. Rows of block types hold whole blocks,
-// so their x_stride is one too; other types' rows may be of any length.
-vec4 x_at (uint i)
+float x_at (uint i)
 {
-#if defined(TYPE_F32) || defined(TYPE_F16) || defined(TYPE_BF16)
-  if ((p.x_stride & 3u) != 0u)
-    return vec4 (x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
-#endif
-  return x4[i >> 2];
+  return uintBitsToFloat (texelFetch (xt, int (p.x_base + i)).x);
 }
 
 void main ()
@@ -72,7 +70,10 @@ void main ()
           [[unroll]] for (uint c = 0; c < NC; c++)
             if (c < nc)
               [[unroll]] for (uint k = 0; k < 8; k++)
-                xs[c][k] = x_at ((t0 + c) * p.x_stride + 32u * u + 4u * k);
+                {
+                  const uint i = (t0 + c) * p.x_stride + 32u * u + 4u * k;
+                  xs[c][k] = vec4 (x_at (i), x_at (i + 1u), x_at (i + 2u), x_at (i + 3u));
+                }
           [[unroll]] for (uint r = 0; r < NR; r++)
             if (row0 + r < p.n_rows)
               {
@@ -95,7 +96,7 @@ void main ()
               const float w = dq1 ((row0 + r) * p.row_bytes, i);
               [[unroll]] for (uint c = 0; c < NC; c++)
                 if (c < nc)
-                  acc[r][c] += w * x[(t0 + c) * p.x_stride + i];
+                  acc[r][c] += w * x_at ((t0 + c) * p.x_stride + i);
             }
       [[unroll]] for (uint r = 0; r < NR; r++)
         [[unroll]] for (uint c = 0; c < NC; c++)

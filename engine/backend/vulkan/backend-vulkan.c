@@ -88,7 +88,7 @@ typedef struct {
 /* Tokens a matmul workgroup takes at once in a batch. */
 #define MATMUL_TOKENS 8
 /* Rows a matrix-vector workgroup takes at a time: NR in matvec.comp. */
-#define MATMUL_ROWS 4
+#define MATMUL_ROWS 8
 
 /* The byte alignment of a binding's offset that every device accepts. */
 #define BIND_ALIGN 256
@@ -151,7 +151,9 @@ weight_unref (VkBackend *vb, Weight *w)
 static Weight *
 weight_upload (VkBackend *vb, const TernGgufTensor *t)
 {
-  VkDeviceSize range = vb->rt->dev->props.limits.maxStorageBufferRange;
+  /* The matrix products read a part through its texel view. */
+  VkDeviceSize range = MIN (vb->rt->dev->props.limits.maxStorageBufferRange,
+                            (VkDeviceSize) vb->rt->dev->props.limits.maxTexelBufferElements * 4);
   Weight *w = g_new0 (Weight, 1);
 
   w->src = t;
@@ -438,6 +440,14 @@ vk_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightK
   const TernVkMem *input = activations (vb, x, n, tern_quant_vec_dot_type (w->type));
   if (input == NULL)
     return;
+  if (input->view == VK_NULL_HANDLE)
+    {
+      if (vb->rt->failure == NULL)
+        vb->rt->failure = g_error_new (TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,
+                                       "the GPU cannot read %" G_GINT64_FORMAT " activations of %" G_GINT64_FORMAT
+                                       " values at once", (gint64) n, x->cols);
+      return;
+    }
   g_autofree char *shader = g_strdup_printf ("matvec-%s", type_suffix (w->type));
   /* An output past the device's largest binding (a long prompt's logits)
    * is bound a slice of tokens at a time. */
@@ -450,13 +460,15 @@ vk_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightK
       gint32 nt = MIN (slice, n - t0);
       VkDeviceSize first = t0 * row_size, offset = first / BIND_ALIGN * BIND_ALIGN;
       TernVkBind y = { &out->mem, offset, MIN (out->mem.size - offset, range) };
-      TernVkBind xs = { input, t0 * x->cols * sizeof (float), nt * x->cols * sizeof (float) };
+      /* The shader reads the activations through the buffer's texel view,
+       * from token t0 on (push constant x_base). */
+      TernVkBind xs = { input, 0, MIN (input->size, range) };
       for (guint i = 0; i < w->n_parts; i++)
         {
           gint64 r0 = i * w->part_rows;
           guint32 push[] = {
             w->ne0, MIN (w->part_rows, w->ne1 - r0), w->row_bytes, nt, x->cols, out->cols,
-            (first - offset) / sizeof (float) + r0, r0, bias != NULL,
+            (first - offset) / sizeof (float) + r0, r0, bias != NULL, t0 * x->cols,
           };
           TernVkBind binds[] = { whole (&w->parts[i]), xs, y, bias ? whole (&bias->parts[0]) : (TernVkBind) { 0 } };
           guint32 rows = (guint32) MIN ((push[1] + MATMUL_ROWS - 1) / MATMUL_ROWS, 65535);

@@ -22,6 +22,9 @@ typedef struct {
   VkDeviceSize size;
   guint8 *map;
   gboolean coherent;
+  /* The whole buffer as 32-bit texels (R32_UINT), where it has no more
+   * than the device's maxTexelBufferElements; else VK_NULL_HANDLE. */
+  VkBufferView view;
 } TernVkMem;
 
 /* A buffer bound to one of a shader's bindings: @range bytes from @offset
@@ -31,7 +34,7 @@ typedef struct {
   VkDeviceSize offset, range;
 } TernVkBind;
 
-/* The most bindings a shader has. */
+/* The most storage-buffer bindings a shader has (its texel views follow). */
 #define TERN_VK_MAX_BINDINGS 5
 /* The largest push constant block a shader has, in bytes (the least every
  * device allows is 128). */
@@ -95,7 +98,10 @@ void tern_vk_begin (TernVkRuntime *rt);
 gboolean tern_vk_submit (TernVkRuntime *rt, gboolean run, GError **error);
 
 /* Records shader @name (with workgroup size @workgroup, and @spec1 as its
- * specialization constant 1 where it has one) on @binds over
+ * specialization constant 1 where it has one) on @binds (storage buffers
+ * 0, 1, ...; bindings TERN_VK_MAX_BINDINGS and the next are the texel views
+ * of the buffers of binds 0 and 1, whole whatever their bind's offset, for
+ * shaders that read through them) over
  * @groups[3] workgroups, @push its push constants, and a barrier after it
  * so that the next command sees what it wrote. Failures are stored. */
 void tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1, const TernVkBind *binds,
