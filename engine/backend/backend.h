@@ -118,6 +118,10 @@ typedef struct {
 /* A kind of backend: its devices, and backends on them. */
 typedef struct {
   const char *name; /* "cpu": its devices are named after it */
+  /* Whether its devices are GPUs named "NAME:INDEX", NAME alone choosing
+   * the best of them (tern/backend.h), and a context that cannot use one
+   * computes on the CPU instead. */
+  gboolean gpus;
   /* Appends the backend's devices (TernDevice *, static for the life of
    * the process) to @devices: none when it finds no device. Called once. */
   void (*enumerate) (GPtrArray *devices);

@@ -80,27 +80,78 @@ tern_devices (guint *n_devices)
   return (const TernDevice *const *) devices->pdata;
 }
 
-/* The device named @name and its class, enumerating only the class that
- * the name belongs to ("vulkan:1" → vulkan); NULL when there is none. */
+/* How much a bare backend name ("vulkan") prefers a device of @kind: a
+ * discrete GPU, then an integrated one, then any other; never a CPU-type
+ * device such as lavapipe, which computes only when named ("vulkan:0"). */
+static int
+kind_rank (TernDeviceKind kind)
+{
+  switch (kind)
+    {
+    case TERN_DEVICE_DISCRETE_GPU:
+      return 3;
+    case TERN_DEVICE_INTEGRATED_GPU:
+      return 2;
+    case TERN_DEVICE_VIRTUAL_GPU:
+    case TERN_DEVICE_OTHER:
+      return 1;
+    case TERN_DEVICE_CPU:
+    default:
+      return 0;
+    }
+}
+
+/* The device a bare backend name chooses among @devices: the first of the
+ * most preferred kind that can be used; NULL when none is a GPU. */
 static const TernDevice *
-find_locked (const char *name, const TernBackendClass **klass)
+choose (GPtrArray *list)
+{
+  const TernDevice *best = NULL;
+
+  for (guint i = 0; i < list->len; i++)
+    {
+      const TernDevice *d = list->pdata[i];
+      const char *usable = tern_device_feature (d, "usable");
+      if (kind_rank (d->kind) > (best ? kind_rank (best->kind) : 0) && (usable == NULL || strcmp (usable, "yes") == 0))
+        best = d;
+    }
+  return best;
+}
+
+/* The class whose name @name is, alone or before ":"; NULL when none. */
+static Entry *
+entry_locked (const char *name)
 {
   ensure_entries_locked ();
   for (guint i = 0; i < entries->len; i++)
     {
       Entry *e = &g_array_index (entries, Entry, i);
       gsize len = strlen (e->klass->name);
-      if (strncmp (name, e->klass->name, len) != 0 || (name[len] != '\0' && name[len] != ':'))
-        continue;
-      enumerate_locked (e);
-      for (guint j = 0; j < e->devices->len; j++)
-        if (strcmp (((const TernDevice *) e->devices->pdata[j])->name, name) == 0)
-          {
-            *klass = e->klass;
-            return e->devices->pdata[j];
-          }
+      if (strncmp (name, e->klass->name, len) == 0 && (name[len] == '\0' || name[len] == ':'))
+        return e;
     }
   return NULL;
+}
+
+/* The device named @name and its class, enumerating only the class that
+ * the name belongs to ("vulkan:1" → vulkan); a class's bare name chooses
+ * its best GPU. NULL when there is none. */
+static const TernDevice *
+find_locked (const char *name, const TernBackendClass **klass)
+{
+  Entry *e = entry_locked (name);
+  const TernDevice *device = NULL;
+
+  if (e == NULL)
+    return NULL;
+  enumerate_locked (e);
+  for (guint j = 0; j < e->devices->len && device == NULL; j++)
+    if (strcmp (((const TernDevice *) e->devices->pdata[j])->name, name) == 0)
+      device = e->devices->pdata[j];
+  if (device == NULL && e->klass->gpus && strcmp (name, e->klass->name) == 0)
+    device = choose (e->devices);
+  *klass = e->klass;
+  return device;
 }
 
 const TernDevice *
@@ -111,6 +162,8 @@ tern_device_find (const char *name, GError **error)
 
   g_mutex_lock (&lock);
   const TernDevice *device = find_locked (name, &klass);
+  Entry *e = entry_locked (name);
+  gboolean bare = device == NULL && e != NULL && e->klass->gpus && strchr (name, ':') == NULL;
   g_mutex_unlock (&lock);
   if (device != NULL)
     return device;
@@ -119,9 +172,26 @@ tern_device_find (const char *name, GError **error)
   g_autoptr (GString) names = g_string_new (NULL);
   for (guint i = 0; i < n; i++)
     g_string_append_printf (names, "%s%s", i > 0 ? ", " : "", all[i]->name);
-  g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "unknown backend '%s' (the backends are: %s)",
-               name, names->str);
+  if (bare)
+    g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID,
+                 "'%s' found no GPU it can use; a CPU-type device such as llvmpipe computes only when named "
+                 "(the backends are: %s)", name, names->str);
+  else
+    g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID, "unknown backend '%s' (the backends are: %s)",
+                 name, names->str);
   return NULL;
+}
+
+gboolean
+tern_device_name_is_gpu (const char *name)
+{
+  if (strchr (name, ':') != NULL)
+    return TRUE;
+  g_mutex_lock (&lock);
+  Entry *e = entry_locked (name);
+  gboolean gpus = e != NULL && e->klass->gpus;
+  g_mutex_unlock (&lock);
+  return gpus;
 }
 
 const char *

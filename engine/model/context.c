@@ -97,13 +97,12 @@ open_backend (TernContext *ctx, const char *name, GError **error)
 }
 
 /* Whether the failure @error of device @name leaves the CPU to compute
- * on: that of a GPU, a device of a backend with several, named
- * "NAME:INDEX" (which may also be gone: a GPU unplugged, its driver
- * removed). */
+ * on: that of a GPU ("vulkan", "vulkan:1"), which may also be gone (a GPU
+ * unplugged, its driver removed). */
 static gboolean
 can_fall_back (const char *name, const GError *error)
 {
-  return name != NULL && strchr (name, ':') != NULL
+  return name != NULL && tern_device_name_is_gpu (name)
          && !g_error_matches (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_CANCELLED);
 }
 

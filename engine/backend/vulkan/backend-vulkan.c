@@ -824,6 +824,7 @@ tern_backend_vulkan_transfers (TernBackend *b, guint64 *n_transfers, guint64 *by
 
 const TernBackendClass tern_backend_vulkan_class = {
   .name = "vulkan",
+  .gpus = TRUE,
   .enumerate = tern_backend_vulkan_enumerate,
   .open = tern_backend_vulkan_open,
 };

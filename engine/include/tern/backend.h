@@ -10,7 +10,10 @@ G_BEGIN_DECLS
  * a device's name chooses it (TernContextParams.backend, tern-cli's
  * --backend, the "backend" setting). Names are the backend's name, alone
  * for a backend with one device ("cpu"), or followed by ":" and the
- * device's index for one with several ("vulkan:0", "vulkan:1").
+ * device's index for one with several ("vulkan:0", "vulkan:1"). The
+ * backend's name alone ("vulkan") chooses its best GPU: a discrete one,
+ * else an integrated one, else any other; a CPU-type device (lavapipe)
+ * computes only when named.
  *
  * The list is made once, on first use, and never changes: devices and
  * everything they point to are static for the life of the process. Every
@@ -49,9 +52,15 @@ typedef struct {
 /* The devices, the CPU first; sets *@n_devices. */
 const TernDevice *const *tern_devices (guint *n_devices);
 
-/* The device named @name, or NULL with an INVALID error whose message
- * lists the names there are. */
+/* The device named @name (for a backend's bare name, the GPU it chooses),
+ * or NULL with an INVALID error whose message lists the names there are. */
 const TernDevice *tern_device_find (const char *name, GError **error);
+
+/* Whether @name names a GPU, by index ("vulkan:3", of any backend) or by
+ * its backend's name alone ("vulkan"), whether or not there is such a
+ * device now: a context asked for one computes on the CPU where it cannot
+ * be used. */
+gboolean tern_device_name_is_gpu (const char *name);
 
 /* The value of feature @key of @device, or NULL. */
 const char *tern_device_feature (const TernDevice *device, const char *key);

@@ -8,7 +8,8 @@
  * each case, saying so. A quick run takes three models (quick_models).
  * A state saved on the GPU restores on the GPU and on the CPU. And a GPU
  * that is not there, runs out of memory or is lost leaves the context on
- * the CPU, saying why. */
+ * the CPU, saying why. A backend's bare name ("vulkan") chooses its best
+ * GPU, never a CPU-type device. */
 #include <tern/backend.h>
 #include <tern/context.h>
 #include <tern/error.h>
@@ -18,6 +19,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "test-data.h"
 
 /* Greedy tokens compared with the CPU's, after prompt_greedy.txt. */
@@ -366,6 +368,74 @@ test_snapshot (gconstpointer data)
  * every fixture model. */
 static const char *const quick_models[] = { "kjv-tiny-q4_k_m", "kjv-ternary-tq2_0", "kjv-tiny-f16", NULL };
 
+/* Two backends of GPUs that only enumerate: "fakegpu", with one device of
+ * each kind (and a discrete GPU that cannot be used before the one that
+ * can), and "cpuonly", with a CPU-type device (as lavapipe is) only. */
+static const TernDeviceFeature unusable[] = { { "usable", "no: it has no compute queue" } };
+static const TernDeviceFeature usable[] = { { "usable", "yes" } };
+static const TernDevice fake_devices[] = {
+  { "fakegpu:0", "fakegpu", "a CPU", TERN_DEVICE_CPU, 0, usable, 1 },
+  { "fakegpu:1", "fakegpu", "an integrated GPU", TERN_DEVICE_INTEGRATED_GPU, 0, usable, 1 },
+  { "fakegpu:2", "fakegpu", "a broken discrete GPU", TERN_DEVICE_DISCRETE_GPU, 0, unusable, 1 },
+  { "fakegpu:3", "fakegpu", "a discrete GPU", TERN_DEVICE_DISCRETE_GPU, 0, usable, 1 },
+  { "fakegpu:4", "fakegpu", "a virtual GPU", TERN_DEVICE_VIRTUAL_GPU, 0, usable, 1 },
+};
+
+static void
+fake_enumerate (GPtrArray *list)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (fake_devices); i++)
+    g_ptr_array_add (list, (gpointer) &fake_devices[i]);
+}
+
+static void
+cpuonly_enumerate (GPtrArray *list)
+{
+  g_ptr_array_add (list, (gpointer) &fake_devices[0]);
+}
+
+static const TernBackendClass fake_class = { .name = "fakegpu", .gpus = TRUE, .enumerate = fake_enumerate };
+static const TernBackendClass cpuonly_class = { .name = "cpuonly", .gpus = TRUE, .enumerate = cpuonly_enumerate };
+
+static void
+test_choose (void)
+{
+  g_autoptr (GError) error = NULL;
+
+  tern_backend_register (&fake_class);
+  tern_backend_register (&cpuonly_class);
+  g_assert_cmpstr (tern_device_find ("fakegpu", &error)->name, ==, "fakegpu:3");
+  g_assert_cmpstr (tern_device_find ("fakegpu:0", &error)->name, ==, "fakegpu:0");
+  g_assert_null (tern_device_find ("cpuonly", &error));
+  g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "found no GPU"));
+  g_clear_error (&error);
+
+  /* Vulkan's own: lavapipe is never chosen by the bare name, and a
+   * context asked for "vulkan" where there is no GPU computes on the CPU. */
+  const TernDevice *vulkan = tern_device_find ("vulkan", &error);
+  if (vulkan != NULL)
+    g_assert_cmpint (vulkan->kind, !=, TERN_DEVICE_CPU);
+  else
+    {
+      g_assert_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_INVALID);
+      g_clear_error (&error);
+      g_autofree char *path = data_path ("models", "kjv-tiny-q4_k_m.gguf");
+      g_autoptr (TernModel) model = tern_model_load (path, NULL, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_autoptr (TernContext) ctx = new_context_batch (model, "vulkan", 4);
+      g_assert_true (g_str_has_prefix (tern_context_backend_name (ctx), "cpu ("));
+      g_assert_nonnull (strstr (tern_context_backend_fallback (ctx), "vulkan could not be used: 'vulkan' found no GPU"));
+    }
+  g_clear_error (&error);
+
+  g_assert_true (tern_device_name_is_gpu ("vulkan"));
+  g_assert_true (tern_device_name_is_gpu ("vulkan:7"));
+  g_assert_false (tern_device_name_is_gpu ("cpu"));
+  g_assert_false (tern_device_name_is_gpu ("vulkanx"));
+  g_assert_false (tern_device_name_is_gpu ("bogus"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -398,6 +468,7 @@ main (int argc, char **argv)
           g_test_add_data_func (test_path, t, test_model);
         }
     }
+  g_test_add_func ("/engine/devices/choose", test_choose);
   g_test_add_data_func ("/engine/devices/fallback/no-device", NULL, test_fallback);
   g_test_add_data_func ("/engine/devices/fallback/out-of-memory", "alloc=1", test_fallback);
   g_test_add_data_func ("/engine/devices/fallback/device-lost", "lost=2", test_fallback);
