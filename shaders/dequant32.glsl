@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // 32 consecutive elements of a weight row at once, for the matrix-vector
-// products. Included after dequant.glsl. It gives
+// products. Included after dequant.glsl and a macro WQ16 (i) that reads
+// the tensor's 16-byte word i. It gives
 //
 //   dq32 (row_off, u, w)   elements 32u..32u+31 of the row at byte offset
 //                          row_off into w[8]
@@ -11,25 +12,24 @@
 // reads a buffer one invocation at a time). Types without their own dq32
 // take eight dq4 calls.
 
-// The 16-byte word @i.
-uvec4 wq16 (uint i)
-{
-  return uvec4 (WQ (4u * i), WQ (4u * i + 1u), WQ (4u * i + 2u), WQ (4u * i + 3u));
-}
-
-// The 8 words of the 32 bytes at the even offset @off, in 9 loads (when
-// @off is word-aligned the last one reads word 7 again, never past them).
+// The 8 words of the 32 bytes at the even offset @off, from the three
+// quads that hold them (buffers end with 32 bytes to spare, so the third
+// is there when the span ends a quad early): the word where a span starts
+// differs between invocations, so each picks its words with selects, not
+// by indexing.
 void wq_span32 (uint off, out uint w[8])
 {
+  uint q = off >> 4;
+  uvec4 a = WQ16 (q), b = WQ16 (q + 1u), c = WQ16 (q + 2u);
+  uint words[12] = uint[12] (a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w);
+  uint j = (off >> 2) & 3u;
   uint s = (off & 3u) << 3;
-  uint base = off >> 2;
-  uint words[9];
-  [[unroll]] for (uint k = 0; k < 8; k++)
-    words[k] = WQ (base + k);
-  words[8] = WQ ((off + 31u) >> 2);
+  uint picked[9];
+  [[unroll]] for (uint k = 0; k < 9; k++)
+    picked[k] = j == 0u ? words[k] : (j == 1u ? words[k + 1u] : (j == 2u ? words[k + 2u] : words[k + 3u]));
   // (hi << 1) << (31 - s) is hi << (32 - s), and 0 when s is 0.
   [[unroll]] for (uint k = 0; k < 8; k++)
-    w[k] = (words[k] >> s) | ((words[k + 1] << 1) << (31u - s));
+    w[k] = (picked[k] >> s) | ((picked[k + 1] << 1) << (31u - s));
 }
 
 #if defined(TYPE_Q8_0)
@@ -63,7 +63,7 @@ void dq32 (uint row_off, uint u, out vec4 w[8])
 {
   uint b = row_off + (u >> 3) * QB;
   uint j = u & 7u;
-  uvec4 h = wq16 (b >> 4);
+  uvec4 h = WQ16 (b >> 4);
   float d = f16_to_f32 (h.x & 0xffffu);
   float dmin = f16_to_f32 (h.x >> 16);
   uint sc, m;
@@ -81,7 +81,7 @@ void dq32 (uint row_off, uint u, out vec4 w[8])
   precise float d1 = d * float (sc);
   precise float m1 = dmin * float (m);
   uint qs = (b + 16u + ((j >> 1) << 5)) >> 4;
-  uvec4 q0 = wq16 (qs), q1 = wq16 (qs + 1u);
+  uvec4 q0 = WQ16 (qs), q1 = WQ16 (qs + 1u);
   uint q[8] = uint[8] (q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w);
   uint shift = (j & 1u) << 2;
   [[unroll]] for (uint k = 0; k < 8; k++)

@@ -20,11 +20,15 @@ layout (constant_id = 1) const uint NC = 8;
 // Rows per workgroup: MATMUL_ROWS in backend-vulkan.c.
 const uint NR = 8;
 // The weights and the activations are read through the texel views of
-// bindings 0 and 1 (bindings 5 and 6): on a CPU-type device a texel fetch is
-// a vector gather, where a storage buffer is read one invocation at a time.
+// bindings 0 and 1, as words (bindings 5 and 6) and as 16-byte quads (7 and
+// 8): on a CPU-type device a texel fetch is a vector gather, where a storage
+// buffer is read one invocation at a time.
 layout (set = 0, binding = 5) uniform utextureBuffer weights;
 layout (set = 0, binding = 6) uniform utextureBuffer xt;
+layout (set = 0, binding = 7) uniform utextureBuffer weights16;
+layout (set = 0, binding = 8) uniform utextureBuffer xt16;
 #define WQ(i) texelFetch (weights, int (i)).x
+#define WQ16(i) texelFetch (weights16, int (i))
 #include "dequant.glsl"
 #include "dequant32.glsl"
 layout (set = 0, binding = 2) buffer Y { float y[]; };
@@ -51,6 +55,18 @@ float x_at (uint i)
   return uintBitsToFloat (texelFetch (xt, int (p.x_base + i)).x);
 }
 
+// x[i..i + 3], i a multiple of 4. Rows of block types hold whole blocks,
+// so x_stride and x_base are multiples of 4 too; other types' rows may be
+// of any length.
+vec4 x4_at (uint i)
+{
+#if defined(TYPE_F32) || defined(TYPE_F16) || defined(TYPE_BF16)
+  if (((p.x_stride | p.x_base) & 3u) != 0u)
+    return vec4 (x_at (i), x_at (i + 1u), x_at (i + 2u), x_at (i + 3u));
+#endif
+  return uintBitsToFloat (texelFetch (xt16, int ((p.x_base + i) >> 2)));
+}
+
 void main ()
 {
   const uint wg = gl_WorkGroupSize.x, tid = gl_LocalInvocationID.x;
@@ -70,10 +86,7 @@ void main ()
           [[unroll]] for (uint c = 0; c < NC; c++)
             if (c < nc)
               [[unroll]] for (uint k = 0; k < 8; k++)
-                {
-                  const uint i = (t0 + c) * p.x_stride + 32u * u + 4u * k;
-                  xs[c][k] = vec4 (x_at (i), x_at (i + 1u), x_at (i + 2u), x_at (i + 3u));
-                }
+                xs[c][k] = x4_at ((t0 + c) * p.x_stride + 32u * u + 4u * k);
           [[unroll]] for (uint r = 0; r < NR; r++)
             if (row0 + r < p.n_rows)
               {

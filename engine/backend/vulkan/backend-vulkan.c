@@ -151,9 +151,10 @@ weight_unref (VkBackend *vb, Weight *w)
 static Weight *
 weight_upload (VkBackend *vb, const TernGgufTensor *t)
 {
-  /* The matrix products read a part through its texel view. */
+  /* The matrix products read a part through its texel views, which cover
+   * the spare bytes at the end of a buffer too (tern_vk_mem_new). */
   VkDeviceSize range = MIN (vb->rt->dev->props.limits.maxStorageBufferRange,
-                            (VkDeviceSize) vb->rt->dev->props.limits.maxTexelBufferElements * 4);
+                            (VkDeviceSize) vb->rt->dev->props.limits.maxTexelBufferElements * 4 - 64);
   Weight *w = g_new0 (Weight, 1);
 
   w->src = t;
@@ -209,7 +210,8 @@ weight (VkBackend *vb, gint32 layer, TernWeightKind kind)
 static TernVkBind
 whole (const TernVkMem *mem)
 {
-  return (TernVkBind) { mem, 0, VK_WHOLE_SIZE };
+  /* Not VK_WHOLE_SIZE: the buffer is a little larger (tern_vk_mem_new). */
+  return (TernVkBind) { mem, 0, (mem->size + 15) / 16 * 16 };
 }
 
 /* ---- Host data of a pass ---- */
@@ -440,7 +442,7 @@ vk_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightK
   const TernVkMem *input = activations (vb, x, n, tern_quant_vec_dot_type (w->type));
   if (input == NULL)
     return;
-  if (input->view == VK_NULL_HANDLE)
+  if (input->views[TERN_VK_VIEW_WORDS] == VK_NULL_HANDLE)
     {
       if (vb->rt->failure == NULL)
         vb->rt->failure = g_error_new (TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_NOMEM,

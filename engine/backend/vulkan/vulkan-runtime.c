@@ -78,8 +78,9 @@ tern_vk_mem_new (TernVkRuntime *rt, VkDeviceSize size, gboolean host_visible, Te
     return FALSE;
   VkBufferCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-    /* Shaders read whole words: a tensor of 270 bytes is read to 272. */
-    .size = MAX ((size + 15) / 16 * 16, 16),
+    /* Shaders read whole quads of 16 bytes, and the matrix products up to
+     * two quads past their last byte (dequant32.glsl): 32 bytes to spare. */
+    .size = (size + 15) / 16 * 16 + 32,
     .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT
              | VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT,
     .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
@@ -116,16 +117,21 @@ tern_vk_mem_new (TernVkRuntime *rt, VkDeviceSize size, gboolean host_visible, Te
       tern_vk_mem_free (rt, mem);
       return FALSE;
     }
-  if (info.size / 4 <= rt->dev->props.limits.maxTexelBufferElements)
-    {
-      VkBufferViewCreateInfo view = { .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = mem->buffer,
-                                      .format = VK_FORMAT_R32_UINT, .offset = 0, .range = VK_WHOLE_SIZE };
-      if (!tern_vk_check (rt, vkCreateBufferView (rt->device, &view, NULL, &mem->view), "make a view"))
-        {
-          tern_vk_mem_free (rt, mem);
-          return FALSE;
-        }
-    }
+  static const struct {
+    VkFormat format;
+    VkDeviceSize size;
+  } texels[] = { [TERN_VK_VIEW_WORDS] = { VK_FORMAT_R32_UINT, 4 }, [TERN_VK_VIEW_QUADS] = { VK_FORMAT_R32G32B32A32_UINT, 16 } };
+  for (guint v = 0; v < G_N_ELEMENTS (texels); v++)
+    if (info.size / texels[v].size <= rt->dev->props.limits.maxTexelBufferElements)
+      {
+        VkBufferViewCreateInfo view = { .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO, .buffer = mem->buffer,
+                                        .format = texels[v].format, .offset = 0, .range = VK_WHOLE_SIZE };
+        if (!tern_vk_check (rt, vkCreateBufferView (rt->device, &view, NULL, &mem->views[v]), "make a view"))
+          {
+            tern_vk_mem_free (rt, mem);
+            return FALSE;
+          }
+      }
   VkMemoryPropertyFlags flags = rt->dev->memory.memoryTypes[type].propertyFlags;
   if (flags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)
     {
@@ -145,8 +151,9 @@ tern_vk_mem_new (TernVkRuntime *rt, VkDeviceSize size, gboolean host_visible, Te
 void
 tern_vk_mem_free (TernVkRuntime *rt, TernVkMem *mem)
 {
-  if (mem->view != VK_NULL_HANDLE)
-    vkDestroyBufferView (rt->device, mem->view, NULL);
+  for (guint v = 0; v < G_N_ELEMENTS (mem->views); v++)
+    if (mem->views[v] != VK_NULL_HANDLE)
+      vkDestroyBufferView (rt->device, mem->views[v], NULL);
   if (mem->buffer != VK_NULL_HANDLE)
     vkDestroyBuffer (rt->device, mem->buffer, NULL);
   if (mem->memory != VK_NULL_HANDLE)
@@ -309,7 +316,7 @@ add_pool (TernVkRuntime *rt)
 {
   VkDescriptorPoolSize sizes[] = {
     { VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, SETS_PER_POOL * TERN_VK_MAX_BINDINGS },
-    { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 2 * SETS_PER_POOL },
+    { VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, SETS_PER_POOL * TERN_VK_TEXEL_BINDINGS },
   };
   VkDescriptorPoolCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
@@ -416,7 +423,8 @@ tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint3
                   guint n_binds, const void *push, gsize push_size, guint32 gx, guint32 gy, guint32 gz)
 {
   VkDescriptorBufferInfo infos[TERN_VK_MAX_BINDINGS];
-  VkWriteDescriptorSet writes[TERN_VK_MAX_BINDINGS + 2];
+  VkWriteDescriptorSet writes[TERN_VK_MAX_BINDINGS + TERN_VK_TEXEL_BINDINGS];
+  VkBufferView views[TERN_VK_TEXEL_BINDINGS];
   guint8 push_block[TERN_VK_PUSH_BYTES] = { 0 };
 
   g_assert (rt->recording && n_binds <= TERN_VK_MAX_BINDINGS && push_size <= TERN_VK_PUSH_BYTES);
@@ -441,11 +449,12 @@ tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint3
         .pBufferInfo = &infos[i],
       };
     }
-  VkBufferView views[2];
-  for (guint i = 0; i < 2; i++)
+  for (guint i = 0; i < TERN_VK_TEXEL_BINDINGS; i++)
     {
-      views[i] = n_binds > i && binds[i].mem != NULL && binds[i].mem->view != VK_NULL_HANDLE ? binds[i].mem->view
-                                                                                               : rt->dummy.view;
+      guint b = i % 2, v = i / 2;
+      views[i] = n_binds > b && binds[b].mem != NULL && binds[b].mem->views[v] != VK_NULL_HANDLE
+                   ? binds[b].mem->views[v]
+                   : rt->dummy.views[v];
       writes[TERN_VK_MAX_BINDINGS + i] = (VkWriteDescriptorSet) {
         .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
         .dstSet = set,
@@ -455,7 +464,7 @@ tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint3
         .pTexelBufferView = &views[i],
       };
     }
-  vkUpdateDescriptorSets (rt->device, TERN_VK_MAX_BINDINGS + 2, writes, 0, NULL);
+  vkUpdateDescriptorSets (rt->device, G_N_ELEMENTS (writes), writes, 0, NULL);
   memcpy (push_block, push, push_size);
   vkCmdBindPipeline (rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p);
   vkCmdBindDescriptorSets (rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, rt->layout, 0, 1, &set, 0, NULL);
@@ -535,15 +544,15 @@ tern_vk_runtime_new (const TernVkDevice *dev, GError **error)
     }
   vkGetDeviceQueue (rt->device, dev->queue_family, 0, &rt->queue);
 
-  VkDescriptorSetLayoutBinding bindings[TERN_VK_MAX_BINDINGS + 2];
+  VkDescriptorSetLayoutBinding bindings[TERN_VK_MAX_BINDINGS + TERN_VK_TEXEL_BINDINGS];
   for (guint i = 0; i < TERN_VK_MAX_BINDINGS; i++)
     bindings[i] = (VkDescriptorSetLayoutBinding) { i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
                                                    VK_SHADER_STAGE_COMPUTE_BIT, NULL };
-  for (guint i = TERN_VK_MAX_BINDINGS; i < TERN_VK_MAX_BINDINGS + 2; i++)
+  for (guint i = TERN_VK_MAX_BINDINGS; i < G_N_ELEMENTS (bindings); i++)
     bindings[i] = (VkDescriptorSetLayoutBinding) { i, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1,
                                                    VK_SHADER_STAGE_COMPUTE_BIT, NULL };
   VkDescriptorSetLayoutCreateInfo set_info = { .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
-                                               .bindingCount = TERN_VK_MAX_BINDINGS + 2, .pBindings = bindings };
+                                               .bindingCount = G_N_ELEMENTS (bindings), .pBindings = bindings };
   VkPushConstantRange push = { VK_SHADER_STAGE_COMPUTE_BIT, 0, TERN_VK_PUSH_BYTES };
   VkPipelineLayoutCreateInfo layout_info = { .sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO,
                                              .setLayoutCount = 1, .pSetLayouts = &rt->set_layout,

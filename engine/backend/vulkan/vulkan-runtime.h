@@ -22,10 +22,17 @@ typedef struct {
   VkDeviceSize size;
   guint8 *map;
   gboolean coherent;
-  /* The whole buffer as 32-bit texels (R32_UINT), where it has no more
+  /* The whole buffer as texels (TernVkView), where it has no more of them
    * than the device's maxTexelBufferElements; else VK_NULL_HANDLE. */
-  VkBufferView view;
+  VkBufferView views[2];
 } TernVkMem;
+
+/* A buffer's texel views: 32-bit words (R32_UINT) and 16-byte quads
+ * (R32G32B32A32_UINT). */
+typedef enum {
+  TERN_VK_VIEW_WORDS,
+  TERN_VK_VIEW_QUADS,
+} TernVkView;
 
 /* A buffer bound to one of a shader's bindings: @range bytes from @offset
  * (VK_WHOLE_SIZE: to the end). */
@@ -34,8 +41,11 @@ typedef struct {
   VkDeviceSize offset, range;
 } TernVkBind;
 
-/* The most storage-buffer bindings a shader has (its texel views follow). */
+/* The most storage-buffer bindings a shader has. */
 #define TERN_VK_MAX_BINDINGS 5
+/* The texel views of binds 0 and 1 follow: binding TERN_VK_MAX_BINDINGS
+ * + 2 view + bind. */
+#define TERN_VK_TEXEL_BINDINGS 4
 /* The largest push constant block a shader has, in bytes (the least every
  * device allows is 128). */
 #define TERN_VK_PUSH_BYTES 64
@@ -99,9 +109,8 @@ gboolean tern_vk_submit (TernVkRuntime *rt, gboolean run, GError **error);
 
 /* Records shader @name (with workgroup size @workgroup, and @spec1 as its
  * specialization constant 1 where it has one) on @binds (storage buffers
- * 0, 1, ...; bindings TERN_VK_MAX_BINDINGS and the next are the texel views
- * of the buffers of binds 0 and 1, whole whatever their bind's offset, for
- * shaders that read through them) over
+ * 0, 1, ...; then the texel views of the buffers of binds 0 and 1, whole
+ * whatever their bind's offset, for shaders that read through them) over
  * @groups[3] workgroups, @push its push constants, and a barrier after it
  * so that the next command sees what it wrote. Failures are stored. */
 void tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1, const TernVkBind *binds,
