@@ -13,6 +13,7 @@
 #include <tern/error.h>
 
 #include "backend/backend.h"
+#include "bench-devices.h"
 
 static TernBuf *
 filled (TernBackend *b, gint64 rows, gint64 cols, GRand *rand)
@@ -107,13 +108,7 @@ main (int argc, char **argv)
       return 1;
     }
   if (backends == NULL)
-    {
-      guint n;
-      const TernDevice *const *devices = tern_devices (&n);
-      backends = g_new0 (char *, n + 1);
-      for (guint i = 0; i < n; i++)
-        backends[i] = g_strdup (devices[i]->name);
-    }
+    backends = bench_all_devices ();
   const gint32 *lengths = quick ? quick_lengths : all_lengths, *heads = quick ? quick_heads : all_heads;
   guint n_lengths = quick ? G_N_ELEMENTS (quick_lengths) : G_N_ELEMENTS (all_lengths);
   guint n_heads = quick ? G_N_ELEMENTS (quick_heads) : G_N_ELEMENTS (all_heads);

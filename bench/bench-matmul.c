@@ -10,6 +10,7 @@
 #include <tern/model.h>
 
 #include "backend/backend.h"
+#include "bench-devices.h"
 
 static const TernWeightKind kinds[] = {
   TERN_WEIGHT_Q, TERN_WEIGHT_K, TERN_WEIGHT_V, TERN_WEIGHT_O, TERN_WEIGHT_GATE, TERN_WEIGHT_UP, TERN_WEIGHT_DOWN,
@@ -95,13 +96,7 @@ main (int argc, char **argv)
       return 1;
     }
   if (backends == NULL)
-    {
-      guint n;
-      const TernDevice *const *devices = tern_devices (&n);
-      backends = g_new0 (char *, n + 1);
-      for (guint i = 0; i < n; i++)
-        backends[i] = g_strdup (devices[i]->name);
-    }
+    backends = bench_all_devices ();
   if (tokens == NULL)
     tokens = g_strsplit ("1 64", " ", -1);
 
