@@ -7,9 +7,9 @@
 //   QK                  elements per block (1 for F32, F16 and BF16)
 //   QB                  bytes per block
 //   dq1 (row_off, i)    element i of the row at byte offset row_off
-//   dq4 (row_off, g)    elements 4g..4g+3 of that row: the matrix-vector
-//                       products' hot path, so a call decodes its block's
-//                       scales once and reads its quants a word at a time
+//   dq4 (row_off, g)    elements 4g..4g+3 of that row, its block's scales
+//                       decoded once and its quants read a word at a time
+//                       (the matrix products decode 32 at once: dequant32.glsl)
 //
 // Values are bit for bit those of the CPU's scalar dequantizers
 // (engine/quant/quant-ref.c, which repeat llama.cpp's float operations in
