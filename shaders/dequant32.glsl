@@ -12,24 +12,20 @@
 // reads a buffer one invocation at a time). Types without their own dq32
 // take eight dq4 calls.
 
-// The 8 words of the 32 bytes at the even offset @off, from the three
-// quads that hold them (buffers end with 32 bytes to spare, so the third
-// is there when the span ends a quad early): the word where a span starts
-// differs between invocations, so each picks its words with selects, not
-// by indexing.
+// The 8 words of the 32 bytes at the even offset @off, in 9 word loads
+// (when @off is word-aligned the last one reads word 7 again, never past
+// the span).
 void wq_span32 (uint off, out uint w[8])
 {
-  uint q = off >> 4;
-  uvec4 a = WQ16 (q), b = WQ16 (q + 1u), c = WQ16 (q + 2u);
-  uint words[12] = uint[12] (a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w, c.x, c.y, c.z, c.w);
-  uint j = (off >> 2) & 3u;
   uint s = (off & 3u) << 3;
-  uint picked[9];
-  [[unroll]] for (uint k = 0; k < 9; k++)
-    picked[k] = j == 0u ? words[k] : (j == 1u ? words[k + 1u] : (j == 2u ? words[k + 2u] : words[k + 3u]));
+  uint base = off >> 2;
+  uint words[9];
+  [[unroll]] for (uint k = 0; k < 8; k++)
+    words[k] = WQ (base + k);
+  words[8] = WQ ((off + 31u) >> 2);
   // (hi << 1) << (31 - s) is hi << (32 - s), and 0 when s is 0.
   [[unroll]] for (uint k = 0; k < 8; k++)
-    w[k] = (picked[k] >> s) | ((picked[k + 1] << 1) << (31u - s));
+    w[k] = (words[k] >> s) | ((words[k + 1] << 1) << (31u - s));
 }
 
 #if defined(TYPE_Q8_0)

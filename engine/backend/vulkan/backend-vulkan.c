@@ -152,9 +152,9 @@ static Weight *
 weight_upload (VkBackend *vb, const TernGgufTensor *t)
 {
   /* The matrix products read a part through its texel views, which cover
-   * the spare bytes at the end of a buffer too (tern_vk_mem_new). */
+   * the buffer's size rounded up to 16 bytes (tern_vk_mem_new). */
   VkDeviceSize range = MIN (vb->rt->dev->props.limits.maxStorageBufferRange,
-                            (VkDeviceSize) vb->rt->dev->props.limits.maxTexelBufferElements * 4 - 64);
+                            (VkDeviceSize) vb->rt->dev->props.limits.maxTexelBufferElements * 4 - 16);
   Weight *w = g_new0 (Weight, 1);
 
   w->src = t;
@@ -210,8 +210,7 @@ weight (VkBackend *vb, gint32 layer, TernWeightKind kind)
 static TernVkBind
 whole (const TernVkMem *mem)
 {
-  /* Not VK_WHOLE_SIZE: the buffer is a little larger (tern_vk_mem_new). */
-  return (TernVkBind) { mem, 0, (mem->size + 15) / 16 * 16 };
+  return (TernVkBind) { mem, 0, VK_WHOLE_SIZE };
 }
 
 /* ---- Host data of a pass ---- */

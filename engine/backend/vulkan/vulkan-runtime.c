@@ -78,9 +78,9 @@ tern_vk_mem_new (TernVkRuntime *rt, VkDeviceSize size, gboolean host_visible, Te
     return FALSE;
   VkBufferCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-    /* Shaders read whole quads of 16 bytes, and the matrix products up to
-     * two quads past their last byte (dequant32.glsl): 32 bytes to spare. */
-    .size = (size + 15) / 16 * 16 + 32,
+    /* Shaders read whole words and quads: a tensor of 270 bytes is read to
+     * 272, and through its quad view to 288. */
+    .size = MAX ((size + 15) / 16 * 16, 16),
     .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT
              | VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT,
     .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
