@@ -15,10 +15,17 @@ layout(set = 0, binding = 1) readonly buffer K { uint kc[]; };
 layout(set = 0, binding = 2) readonly buffer V { uint vc[]; };
 layout(set = 0, binding = 3) buffer O { float o[]; };
 layout(set = 0, binding = 4) buffer Part { float part[]; };
+// What changes from one token to the next, written by the host for each
+// pass (so that a command buffer recorded once runs every token of a
+// generation): the workgroup counts of attend.comp's indirect dispatch,
+// the first query's position and the number of splits.
+layout(set = 0, binding = 5) readonly buffer Now {
+  uint groups_x; uint groups_y; uint groups_z; uint pos; uint n_split;
+} now;
 
 layout(push_constant) uniform P {
-  uint n; uint pos; uint n_head; uint n_head_kv; uint head_dim;
-  uint q_stride; uint o_stride; uint n_split; float scale;
+  uint n; uint n_head; uint n_head_kv; uint head_dim;
+  uint q_stride; uint o_stride; float scale;
 } p;
 
 // The weight of the split whose record starts at @at.
@@ -32,20 +39,20 @@ void main ()
   const uint h = gl_WorkGroupID.x;
   const uint i = gl_WorkGroupID.y;
   const uint rec = p.head_dim + 2u;
-  const uint base = (i * p.n_head + h) * p.n_split * rec;
+  const uint base = (i * p.n_head + h) * now.n_split * rec;
 
   // Every invocation finds M and the sum itself: a few splits, no barrier.
   float m = part[base];
-  for (uint s = 1u; s < p.n_split; s++)
+  for (uint s = 1u; s < now.n_split; s++)
     m = max (m, part[base + s * rec]);
   float l = 0.0;
-  for (uint s = 0u; s < p.n_split; s++)
+  for (uint s = 0u; s < now.n_split; s++)
     l += weight (base + s * rec, m) * part[base + s * rec + 1u];
 
   for (uint d = gl_LocalInvocationID.x; d < p.head_dim; d += gl_WorkGroupSize.x)
     {
       float a = 0.0;
-      for (uint s = 0u; s < p.n_split; s++)
+      for (uint s = 0u; s < now.n_split; s++)
         a += weight (base + s * rec, m) * part[base + s * rec + 2u + d];
       o[i * p.o_stride + h * p.head_dim + d] = a / l;
     }

@@ -39,10 +39,17 @@ layout(set = 0, binding = 1) readonly buffer K { uint kc[]; };
 layout(set = 0, binding = 2) readonly buffer V { uint vc[]; };
 layout(set = 0, binding = 3) buffer O { float o[]; };
 layout(set = 0, binding = 4) buffer Part { float part[]; };
+// What changes from one token to the next, written by the host for each
+// pass (so that a command buffer recorded once runs every token of a
+// generation): the workgroup counts of attend.comp's indirect dispatch,
+// the first query's position and the number of splits.
+layout(set = 0, binding = 5) readonly buffer Now {
+  uint groups_x; uint groups_y; uint groups_z; uint pos; uint n_split;
+} now;
 
 layout(push_constant) uniform P {
-  uint n; uint pos; uint n_head; uint n_head_kv; uint head_dim;
-  uint q_stride; uint o_stride; uint n_split; float scale;
+  uint n; uint n_head; uint n_head_kv; uint head_dim;
+  uint q_stride; uint o_stride; float scale;
 } p;
 
 // Shared memory, 29,440 bytes in all (lavapipe allows 32 KiB), in vec4s:
@@ -135,10 +142,10 @@ void main ()
   const uint kv_dim = p.n_head_kv * hd;
   const float neg_inf = uintBitsToFloat (0xff800000u);
 
-  const uint max_keys = p.pos + p.n;
-  const uint chunk = (max_keys + p.n_split - 1u) / p.n_split;
+  const uint max_keys = now.pos + p.n;
+  const uint chunk = (max_keys + now.n_split - 1u) / now.n_split;
   const uint first = s * chunk;
-  const uint last = min (first + chunk, p.pos + i + 1u);
+  const uint last = min (first + chunk, now.pos + i + 1u);
 
   // Heads per pass, and keys per tile (a multiple of 4, at least 8): a
   // tile's keys and its scores for every head of the pass must fit.
@@ -249,7 +256,7 @@ void main ()
           barrier ();
         }
 
-      if (p.n_split == 1u)
+      if (now.n_split == 1u)
         {
           for (uint u = tid; u < nh * hd; u += wg)
             {
@@ -263,7 +270,7 @@ void main ()
             {
               uint g = u / (hd + 2u), e = u % (hd + 2u);
               float x = e == 0u ? m_run[g] : e == 1u ? l_run[g] : acc[g * hd4 + (e - 2u) / 4u][(e - 2u) % 4u];
-              part[((i * p.n_head + qh0 + g) * p.n_split + s) * (hd + 2u) + e] = x;
+              part[((i * p.n_head + qh0 + g) * now.n_split + s) * (hd + 2u) + e] = x;
             }
         }
       // The next pass overwrites qs, acc and the running values.

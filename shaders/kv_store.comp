@@ -9,10 +9,12 @@ layout (set = 0, binding = 0) readonly buffer K { float k[]; };
 layout (set = 0, binding = 1) readonly buffer V { float v[]; };
 layout (set = 0, binding = 2) buffer KC { uint kc[]; };
 layout (set = 0, binding = 3) buffer VC { uint vc[]; };
+// The first position, written by the host for each pass: a command buffer
+// recorded once stores every token of a generation.
+layout (set = 0, binding = 4) readonly buffer Now { uint pos; } now;
 
 layout (push_constant) uniform Push {
   uint kv_dim;
-  uint pos;
   uint k_stride;
   uint v_stride;
 } p;
@@ -26,13 +28,13 @@ void main ()
     {
       const uint ki = i * p.k_stride + 2 * j, vi = i * p.v_stride + 2 * j;
 #ifdef KV_F32
-      const uint at = (p.pos + i) * p.kv_dim + 2 * j;
+      const uint at = (now.pos + i) * p.kv_dim + 2 * j;
       kc[at] = floatBitsToUint (k[ki]);
       kc[at + 1] = floatBitsToUint (k[ki + 1]);
       vc[at] = floatBitsToUint (v[vi]);
       vc[at + 1] = floatBitsToUint (v[vi + 1]);
 #else
-      const uint at = (p.pos + i) * half_dim + j;
+      const uint at = (now.pos + i) * half_dim + j;
       kc[at] = f32_to_f16 (k[ki]) | (f32_to_f16 (k[ki + 1]) << 16);
       vc[at] = f32_to_f16 (v[vi]) | (f32_to_f16 (v[vi + 1]) << 16);
 #endif

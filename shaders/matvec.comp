@@ -20,13 +20,13 @@ layout (constant_id = 1) const uint NC = 8;
 // Rows per workgroup: MATMUL_ROWS in backend-vulkan.c.
 const uint NR = 8;
 // The weights and the activations are read through the texel views of
-// bindings 0 and 1, as words (bindings 5 and 6) and as 16-byte quads (7 and
-// 8): on a CPU-type device a texel fetch is a vector gather, where a storage
+// bindings 0 and 1, as words (bindings 6 and 7) and as 16-byte quads (8 and
+// 9): on a CPU-type device a texel fetch is a vector gather, where a storage
 // buffer is read one invocation at a time.
-layout (set = 0, binding = 5) uniform utextureBuffer weights;
-layout (set = 0, binding = 6) uniform utextureBuffer xt;
-layout (set = 0, binding = 7) uniform utextureBuffer weights16;
-layout (set = 0, binding = 8) uniform utextureBuffer xt16;
+layout (set = 0, binding = 6) uniform utextureBuffer weights;
+layout (set = 0, binding = 7) uniform utextureBuffer xt;
+layout (set = 0, binding = 8) uniform utextureBuffer weights16;
+layout (set = 0, binding = 9) uniform utextureBuffer xt16;
 #define WQ(i) texelFetch (weights, int (i)).x
 #define WQ16(i) texelFetch (weights16, int (i))
 #include "dequant.glsl"

@@ -2,7 +2,10 @@
 /* The Vulkan backend: weights uploaded once into device memory, the
  * activations and the KV cache kept there, and each pass recorded into one
  * command buffer of compute shaders (shaders/) that the host waits for only
- * where it reads. Numerics: a matmul's activations are rounded as the CPU
+ * where it reads. A generation's passes differ only in values the shaders
+ * read from upload blocks (token ids, RoPE tables, positions), so the
+ * command buffer recorded for its first token runs the others as it is
+ * (vulkan-runtime.h, Reuse). Numerics: a matmul's activations are rounded as the CPU
  * backend quantizes them for the weight's type (act_quant.comp, bit for
  * bit) and multiplied in f32 with the dequantized weights, so that both
  * backends multiply the same values; RoPE's cosines and sines are the CPU
@@ -522,9 +525,12 @@ vk_kv_store (TernBackend *b, gint32 layer, const TernBuf *k, const TernBuf *v, g
   OPERATION_START (b);
   g_assert (pos + n <= vb->n_ctx);
   g_autofree char *shader = g_strdup_printf ("kv_store-%s", kv_suffix (vb));
-  guint32 push[] = { vb->kv_dim, pos, k->cols, v->cols };
-  TernVkBind binds[] = { whole (&k->mem), whole (&v->mem), whole (&vb->k_cache[layer]), whole (&vb->v_cache[layer]) };
-  tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 4, push, sizeof push, groups (vb->kv_dim / 2, vb->wg), n, 1);
+  guint32 now = pos;
+  guint32 push[] = { vb->kv_dim, k->cols, v->cols };
+  TernVkBind binds[] = { whole (&k->mem), whole (&v->mem), whole (&vb->k_cache[layer]), whole (&vb->v_cache[layer]),
+                         upload (vb, &now, sizeof now) };
+  if (binds[4].mem != NULL)
+    tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 5, push, sizeof push, groups (vb->kv_dim / 2, vb->wg), n, 1);
 }
 
 /* How many parts a query's keys are split into: at most 1024 keys each
@@ -540,13 +546,15 @@ attend_splits (const VkBackend *vb, gint32 n, gint32 n_keys)
   return MIN (MAX (needed, fill), vb->rt->dev->props.limits.maxComputeWorkGroupCount[2]);
 }
 
-/* The split attention's partial results for @n queries in @n_split parts:
- * grown as needed (the pass before, the last user of the old buffer, is
- * done); FALSE with the failure stored. */
+/* The split attention's partial results for @n queries: grown as needed
+ * (the pass before, the last user of the old buffer, is done) to the most
+ * parts @n queries take, so that a generation, whose parts grow with its
+ * cache, does not grow it again; FALSE with the failure stored. */
 static gboolean
-attend_parts (VkBackend *vb, gint32 n, guint32 n_split)
+attend_parts (VkBackend *vb, gint32 n)
 {
-  VkDeviceSize need = (VkDeviceSize) n * vb->hp->n_head * n_split * (vb->hp->head_dim + 2) * sizeof (float);
+  guint32 most = attend_splits (vb, n, vb->n_ctx);
+  VkDeviceSize need = (VkDeviceSize) n * vb->hp->n_head * most * (vb->hp->head_dim + 2) * sizeof (float);
 
   if (need <= vb->attend_parts.size)
     return TRUE;
@@ -564,19 +572,21 @@ vk_attend (TernBackend *b, gint32 layer, const TernBuf *q, gint32 n, gint32 pos,
   if (!heads_fit (vb))
     return;
   guint32 n_split = attend_splits (vb, n, pos + n);
-  if (n_split > 1 && !attend_parts (vb, n, n_split))
+  if (n_split > 1 && !attend_parts (vb, n))
     return;
   struct {
-    guint32 n, pos, n_head, n_head_kv, head_dim, q_stride, o_stride, n_split;
+    guint32 n, n_head, n_head_kv, head_dim, q_stride, o_stride;
     float scale;
-  } push = { n, pos, hp->n_head, hp->n_head_kv, hp->head_dim, q->cols, out->cols, n_split,
-             1.0f / sqrtf ((float) hp->head_dim) };
+  } push = { n, hp->n_head, hp->n_head_kv, hp->head_dim, q->cols, out->cols, 1.0f / sqrtf ((float) hp->head_dim) };
+  /* What changes from token to token goes in a buffer: the workgroups of
+   * the indirect dispatch, the position and the split. */
+  guint32 now[] = { hp->n_head_kv, n, n_split, pos, n_split };
   g_autofree char *shader = g_strdup_printf ("attend-%s", kv_suffix (vb));
   TernVkBind binds[] = { whole (&q->mem), whole (&vb->k_cache[layer]), whole (&vb->v_cache[layer]),
-                         whole (&out->mem), whole (&vb->attend_parts) };
-  tern_vk_dispatch (vb->rt, shader, ATTEND_WG, 0, binds, 5, &push, sizeof push, hp->n_head_kv, n, n_split);
+                         whole (&out->mem), whole (&vb->attend_parts), upload (vb, now, sizeof now) };
+  tern_vk_dispatch_indirect (vb->rt, shader, ATTEND_WG, 0, binds, 6, &push, sizeof push, binds[5]);
   if (n_split > 1)
-    tern_vk_dispatch (vb->rt, "attend-reduce", ATTEND_WG, 0, binds, 5, &push, sizeof push, hp->n_head, n, 1);
+    tern_vk_dispatch (vb->rt, "attend-reduce", ATTEND_WG, 0, binds, 6, &push, sizeof push, hp->n_head, n, 1);
 }
 
 static void
@@ -821,6 +831,21 @@ tern_backend_vulkan_transfers (TernBackend *b, guint64 *n_transfers, guint64 *by
   g_return_if_fail (b->ops == &vk_ops);
   *n_transfers = VKB (b)->rt->n_transfers;
   *bytes = VKB (b)->rt->transfer_bytes;
+}
+
+void
+tern_backend_vulkan_passes (TernBackend *b, guint64 *n_recorded, guint64 *n_reused)
+{
+  g_return_if_fail (b->ops == &vk_ops);
+  *n_recorded = VKB (b)->rt->n_recorded;
+  *n_reused = VKB (b)->rt->n_reused;
+}
+
+void
+tern_backend_vulkan_set_reuse (TernBackend *b, gboolean reuse)
+{
+  g_return_if_fail (b->ops == &vk_ops);
+  VKB (b)->rt->reuse = reuse;
 }
 
 const TernBackendClass tern_backend_vulkan_class = {

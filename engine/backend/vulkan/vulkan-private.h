@@ -40,5 +40,11 @@ TernBackend *tern_backend_vulkan_open (const TernDevice *device, const TernBacke
  * one) made since it was opened, and their bytes: read, write, kv_save
  * and kv_load, and the uploads of weights. For tests. */
 void tern_backend_vulkan_transfers (TernBackend *b, guint64 *n_transfers, guint64 *bytes);
+/* How many passes backend @b (a Vulkan one) wrote into its command buffer,
+ * and how many ran the one recorded before as it was; and whether passes
+ * may do that (TRUE from the start), for tests that compare with and
+ * without. */
+void tern_backend_vulkan_passes (TernBackend *b, guint64 *n_recorded, guint64 *n_reused);
+void tern_backend_vulkan_set_reuse (TernBackend *b, gboolean reuse);
 
 G_END_DECLS

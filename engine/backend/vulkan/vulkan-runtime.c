@@ -82,7 +82,8 @@ tern_vk_mem_new (TernVkRuntime *rt, VkDeviceSize size, gboolean host_visible, Te
      * 272, and through its quad view to 288. */
     .size = MAX ((size + 15) / 16 * 16, 16),
     .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT
-             | VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT,
+             | VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT
+             | VK_BUFFER_USAGE_INDIRECT_BUFFER_BIT,
     .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
   };
   if (!tern_vk_check (rt, vkCreateBuffer (rt->device, &info, NULL, &mem->buffer), "make a buffer"))
@@ -148,9 +149,43 @@ tern_vk_mem_new (TernVkRuntime *rt, VkDeviceSize size, gboolean host_visible, Te
   return TRUE;
 }
 
+/* One command of a pass, zeroed before it is filled in so that two of
+ * them compare with memcmp: a dispatch (direct, or over the counts in
+ * @indirect), or a copy (@pipeline VK_NULL_HANDLE). */
+typedef struct {
+  VkPipeline pipeline;
+  VkDescriptorBufferInfo buffers[TERN_VK_MAX_BINDINGS];
+  VkBufferView views[TERN_VK_TEXEL_BINDINGS];
+  guint8 push[TERN_VK_PUSH_BYTES];
+  guint32 groups[3];
+  VkDescriptorBufferInfo indirect;
+  VkBuffer src, dst;
+  VkBufferCopy region;
+} Command;
+
+/* Whether the command buffer, as recorded, reads or writes @buffer. */
+static gboolean
+recorded_uses (const TernVkRuntime *rt, VkBuffer buffer)
+{
+  for (guint i = 0; rt->cmd_ready && i < rt->recorded->len; i++)
+    {
+      const Command *c = &g_array_index (rt->recorded, Command, i);
+      if (c->src == buffer || c->dst == buffer || c->indirect.buffer == buffer)
+        return TRUE;
+      for (guint b = 0; b < TERN_VK_MAX_BINDINGS; b++)
+        if (c->buffers[b].buffer == buffer)
+          return TRUE;
+    }
+  return FALSE;
+}
+
 void
 tern_vk_mem_free (TernVkRuntime *rt, TernVkMem *mem)
 {
+  /* Another buffer may get its handle: the command buffer must not run
+   * as recorded with it. */
+  if (mem->buffer != VK_NULL_HANDLE && recorded_uses (rt, mem->buffer))
+    rt->cmd_ready = FALSE;
   for (guint v = 0; v < G_N_ELEMENTS (mem->views); v++)
     if (mem->views[v] != VK_NULL_HANDLE)
       vkDestroyBufferView (rt->device, mem->views[v], NULL);
@@ -335,46 +370,12 @@ add_pool (TernVkRuntime *rt)
 void
 tern_vk_begin (TernVkRuntime *rt)
 {
-  VkCommandBufferBeginInfo begin = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
-                                     .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT };
-
   g_assert (!rt->recording);
   rt->recording = TRUE;
-  /* The last pass's command buffer and sets are reused: it must be done. */
-  if (!tern_vk_wait (rt))
-    return;
-  for (guint i = 0; i < rt->pools->len; i++)
-    vkResetDescriptorPool (rt->device, g_array_index (rt->pools, VkDescriptorPool, i), 0);
-  rt->pool = 0;
-  if (tern_vk_check (rt, vkResetCommandBuffer (rt->cmd, 0), "reset a command buffer"))
-    tern_vk_check (rt, vkBeginCommandBuffer (rt->cmd, &begin), "record commands");
-}
-
-gboolean
-tern_vk_submit (TernVkRuntime *rt, gboolean run, GError **error)
-{
-  g_assert (rt->recording);
-  rt->recording = FALSE;
-  if (rt->failure != NULL)
-    return tern_vk_failed (rt, error) && FALSE;
-  /* What the pass wrote is visible to the host's reads of mapped memory. */
-  VkMemoryBarrier barrier = { .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT };
-  vkCmdPipelineBarrier (rt->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
-                        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
-  if (!tern_vk_check (rt, vkEndCommandBuffer (rt->cmd), "record commands"))
-    return tern_vk_failed (rt, error) && FALSE;
-  if (!run)
-    return TRUE;
-  VkSubmitInfo submit = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
-                          .pCommandBuffers = &rt->cmd };
-  if (!tern_vk_check (rt, vkResetFences (rt->device, 1, &rt->fence), "reset a fence")
-      || !tern_vk_check (rt, vkQueueSubmit (rt->queue, 1, &submit, rt->fence), "run a pass"))
-    return tern_vk_failed (rt, error) && FALSE;
-  rt->in_flight = TRUE;
-  rt->n_submits++;
-  return TRUE;
+  g_array_set_size (rt->commands, 0);
+  /* What the host writes for the pass must not change the last one's
+   * inputs while it runs. */
+  tern_vk_wait (rt);
 }
 
 static void
@@ -418,72 +419,178 @@ descriptor_set (TernVkRuntime *rt)
     }
 }
 
-void
-tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1, const TernVkBind *binds,
-                  guint n_binds, const void *push, gsize push_size, guint32 gx, guint32 gy, guint32 gz)
+/* Writes dispatch @c into the command buffer, with a descriptor set of its
+ * own; FALSE with the failure stored. */
+static gboolean
+record_dispatch (TernVkRuntime *rt, const Command *c)
 {
-  VkDescriptorBufferInfo infos[TERN_VK_MAX_BINDINGS];
   VkWriteDescriptorSet writes[TERN_VK_MAX_BINDINGS + TERN_VK_TEXEL_BINDINGS];
-  VkBufferView views[TERN_VK_TEXEL_BINDINGS];
-  guint8 push_block[TERN_VK_PUSH_BYTES] = { 0 };
+  VkDescriptorSet set = descriptor_set (rt);
 
-  g_assert (rt->recording && n_binds <= TERN_VK_MAX_BINDINGS && push_size <= TERN_VK_PUSH_BYTES);
-  if (rt->failure != NULL || gx == 0 || gy == 0 || gz == 0)
-    return;
-  VkPipeline p = pipeline (rt, name, workgroup, spec1);
-  VkDescriptorSet set = p != VK_NULL_HANDLE ? descriptor_set (rt) : VK_NULL_HANDLE;
   if (set == VK_NULL_HANDLE)
-    return;
-  for (guint i = 0; i < TERN_VK_MAX_BINDINGS; i++)
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (writes); i++)
     {
-      const TernVkBind *bind
-        = i < n_binds && binds[i].mem != NULL && binds[i].mem->buffer != VK_NULL_HANDLE ? &binds[i] : NULL;
-      infos[i] = bind ? (VkDescriptorBufferInfo) { bind->mem->buffer, bind->offset, bind->range }
-                      : (VkDescriptorBufferInfo) { rt->dummy.buffer, 0, VK_WHOLE_SIZE };
+      gboolean texel = i >= TERN_VK_MAX_BINDINGS;
       writes[i] = (VkWriteDescriptorSet) {
         .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
         .dstSet = set,
         .dstBinding = i,
         .descriptorCount = 1,
-        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-        .pBufferInfo = &infos[i],
-      };
-    }
-  for (guint i = 0; i < TERN_VK_TEXEL_BINDINGS; i++)
-    {
-      guint b = i % 2, v = i / 2;
-      views[i] = n_binds > b && binds[b].mem != NULL && binds[b].mem->views[v] != VK_NULL_HANDLE
-                   ? binds[b].mem->views[v]
-                   : rt->dummy.views[v];
-      writes[TERN_VK_MAX_BINDINGS + i] = (VkWriteDescriptorSet) {
-        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-        .dstSet = set,
-        .dstBinding = TERN_VK_MAX_BINDINGS + i,
-        .descriptorCount = 1,
-        .descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
-        .pTexelBufferView = &views[i],
+        .descriptorType = texel ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = texel ? NULL : &c->buffers[i],
+        .pTexelBufferView = texel ? &c->views[i - TERN_VK_MAX_BINDINGS] : NULL,
       };
     }
   vkUpdateDescriptorSets (rt->device, G_N_ELEMENTS (writes), writes, 0, NULL);
-  memcpy (push_block, push, push_size);
-  vkCmdBindPipeline (rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p);
+  vkCmdBindPipeline (rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, c->pipeline);
   vkCmdBindDescriptorSets (rt->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, rt->layout, 0, 1, &set, 0, NULL);
-  vkCmdPushConstants (rt->cmd, rt->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, TERN_VK_PUSH_BYTES, push_block);
-  vkCmdDispatch (rt->cmd, gx, gy, gz);
-  barrier (rt);
+  vkCmdPushConstants (rt->cmd, rt->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, TERN_VK_PUSH_BYTES, c->push);
+  if (c->indirect.buffer != VK_NULL_HANDLE)
+    vkCmdDispatchIndirect (rt->cmd, c->indirect.buffer, c->indirect.offset);
+  else
+    vkCmdDispatch (rt->cmd, c->groups[0], c->groups[1], c->groups[2]);
+  return TRUE;
+}
+
+/* Writes the pass's commands into the command buffer, in place of what it
+ * held (the last pass is done: begin waited for it). */
+static gboolean
+record (TernVkRuntime *rt)
+{
+  VkCommandBufferBeginInfo begin = { .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO };
+
+  rt->cmd_ready = FALSE;
+  for (guint i = 0; i < rt->pools->len; i++)
+    vkResetDescriptorPool (rt->device, g_array_index (rt->pools, VkDescriptorPool, i), 0);
+  rt->pool = 0;
+  if (!tern_vk_check (rt, vkResetCommandBuffer (rt->cmd, 0), "reset a command buffer")
+      || !tern_vk_check (rt, vkBeginCommandBuffer (rt->cmd, &begin), "record commands"))
+    return FALSE;
+  for (guint i = 0; i < rt->commands->len; i++)
+    {
+      const Command *c = &g_array_index (rt->commands, Command, i);
+      if (c->pipeline != VK_NULL_HANDLE && !record_dispatch (rt, c))
+        return FALSE;
+      if (c->pipeline == VK_NULL_HANDLE)
+        vkCmdCopyBuffer (rt->cmd, c->src, c->dst, 1, &c->region);
+      barrier (rt);
+    }
+  /* What the pass wrote is visible to the host's reads of mapped memory. */
+  VkMemoryBarrier barrier = { .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                              .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+                              .dstAccessMask = VK_ACCESS_HOST_READ_BIT };
+  vkCmdPipelineBarrier (rt->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
+  if (!tern_vk_check (rt, vkEndCommandBuffer (rt->cmd), "record commands"))
+    return FALSE;
+  g_array_set_size (rt->recorded, 0);
+  g_array_append_vals (rt->recorded, rt->commands->data, rt->commands->len);
+  rt->cmd_ready = TRUE;
+  rt->n_recorded++;
+  return TRUE;
+}
+
+gboolean
+tern_vk_submit (TernVkRuntime *rt, gboolean run, GError **error)
+{
+  g_assert (rt->recording);
+  rt->recording = FALSE;
+  if (rt->failure != NULL)
+    return tern_vk_failed (rt, error) && FALSE;
+  if (!run)
+    return TRUE;
+  gboolean same = rt->reuse && rt->cmd_ready && rt->recorded->len == rt->commands->len
+                  && memcmp (rt->recorded->data, rt->commands->data, rt->commands->len * sizeof (Command)) == 0;
+  if (same)
+    rt->n_reused++;
+  else if (!record (rt))
+    return tern_vk_failed (rt, error) && FALSE;
+  VkSubmitInfo submit = { .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1,
+                          .pCommandBuffers = &rt->cmd };
+  if (!tern_vk_check (rt, vkResetFences (rt->device, 1, &rt->fence), "reset a fence")
+      || !tern_vk_check (rt, vkQueueSubmit (rt->queue, 1, &submit, rt->fence), "run a pass"))
+    return tern_vk_failed (rt, error) && FALSE;
+  rt->in_flight = TRUE;
+  rt->n_submits++;
+  return TRUE;
+}
+
+static VkDescriptorBufferInfo
+buffer_info (const TernVkRuntime *rt, const TernVkBind *bind)
+{
+  if (bind == NULL || bind->mem == NULL || bind->mem->buffer == VK_NULL_HANDLE)
+    return (VkDescriptorBufferInfo) { rt->dummy.buffer, 0, VK_WHOLE_SIZE };
+  return (VkDescriptorBufferInfo) { bind->mem->buffer, bind->offset, bind->range };
+}
+
+/* Adds a dispatch to the pass; FALSE (nothing added) once a failure is
+ * stored. */
+static gboolean
+add_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1, const TernVkBind *binds,
+              guint n_binds, const void *push, gsize push_size, Command *c)
+{
+  g_assert (rt->recording && n_binds <= TERN_VK_MAX_BINDINGS && push_size <= TERN_VK_PUSH_BYTES);
+  if (rt->failure != NULL)
+    return FALSE;
+  c->pipeline = pipeline (rt, name, workgroup, spec1);
+  if (c->pipeline == VK_NULL_HANDLE)
+    return FALSE;
+  for (guint i = 0; i < TERN_VK_MAX_BINDINGS; i++)
+    c->buffers[i] = buffer_info (rt, i < n_binds ? &binds[i] : NULL);
+  for (guint i = 0; i < TERN_VK_TEXEL_BINDINGS; i++)
+    {
+      guint b = i % 2, v = i / 2;
+      c->views[i] = n_binds > b && binds[b].mem != NULL && binds[b].mem->views[v] != VK_NULL_HANDLE
+                      ? binds[b].mem->views[v]
+                      : rt->dummy.views[v];
+    }
+  memcpy (c->push, push, push_size);
+  g_array_append_vals (rt->commands, c, 1);
+  return TRUE;
+}
+
+void
+tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1, const TernVkBind *binds,
+                  guint n_binds, const void *push, gsize push_size, guint32 gx, guint32 gy, guint32 gz)
+{
+  Command c = { 0 };
+
+  if (gx == 0 || gy == 0 || gz == 0)
+    return;
+  c.groups[0] = gx;
+  c.groups[1] = gy;
+  c.groups[2] = gz;
+  add_dispatch (rt, name, workgroup, spec1, binds, n_binds, push, push_size, &c);
+}
+
+void
+tern_vk_dispatch_indirect (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1,
+                           const TernVkBind *binds, guint n_binds, const void *push, gsize push_size,
+                           TernVkBind groups)
+{
+  Command c = { 0 };
+
+  g_assert (groups.mem == NULL || groups.offset % 4 == 0);
+  if (groups.mem == NULL)
+    return;
+  c.indirect = buffer_info (rt, &groups);
+  add_dispatch (rt, name, workgroup, spec1, binds, n_binds, push, push_size, &c);
 }
 
 void
 tern_vk_copy (TernVkRuntime *rt, const TernVkMem *src, VkDeviceSize src_offset, const TernVkMem *dst,
               VkDeviceSize dst_offset, VkDeviceSize size)
 {
-  VkBufferCopy region = { src_offset, dst_offset, size };
+  Command c = { 0 };
 
   g_assert (rt->recording);
   if (rt->failure != NULL || size == 0)
     return;
-  vkCmdCopyBuffer (rt->cmd, src->buffer, dst->buffer, 1, &region);
-  barrier (rt);
+  c.src = src->buffer;
+  c.dst = dst->buffer;
+  c.region = (VkBufferCopy) { src_offset, dst_offset, size };
+  g_array_append_vals (rt->commands, &c, 1);
 }
 
 /* ---- The runtime ---- */
@@ -528,6 +635,9 @@ tern_vk_runtime_new (const TernVkDevice *dev, GError **error)
   inject_faults (rt);
   rt->pools = g_array_new (FALSE, FALSE, sizeof (VkDescriptorPool));
   rt->pipelines = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  rt->commands = g_array_new (FALSE, FALSE, sizeof (Command));
+  rt->recorded = g_array_new (FALSE, FALSE, sizeof (Command));
+  rt->reuse = TRUE;
   if (dev->unusable != NULL)
     {
       g_set_error (error, TERN_ENGINE_ERROR, TERN_ENGINE_ERROR_DEVICE, "the GPU %s cannot be used: %s",
@@ -609,6 +719,8 @@ tern_vk_runtime_free (TernVkRuntime *rt)
     }
   g_hash_table_unref (rt->pipelines);
   g_array_unref (rt->pools);
+  g_array_unref (rt->commands);
+  g_array_unref (rt->recorded);
   g_clear_error (&rt->failure);
   g_free (rt);
 }

@@ -6,6 +6,16 @@
  * pipelines made from the embedded shaders, and a pass recorded into one
  * command buffer (vulkan-runtime.c). One thread at a time, as the backend.
  *
+ * Reuse. A pass's commands are collected as it is recorded and written
+ * into the command buffer at submit, unless they are those the command
+ * buffer already holds: then it runs again as it is, descriptor sets
+ * included. Same commands means the same shaders, buffers, ranges, push
+ * constants and workgroup counts, so what changes from one token to the
+ * next (positions, the attention's split, token ids, RoPE tables) lives
+ * in buffers the host writes (the backend's upload blocks), never in the
+ * commands. Freeing a buffer the command buffer uses makes it record
+ * again.
+ *
  * Failures are kept: the first one (NOMEM for memory, DEVICE for a lost
  * device or any other refusal of the driver) is stored in the runtime, and
  * every later call that could fail fails the same way. */
@@ -42,7 +52,7 @@ typedef struct {
 } TernVkBind;
 
 /* The most storage-buffer bindings a shader has. */
-#define TERN_VK_MAX_BINDINGS 5
+#define TERN_VK_MAX_BINDINGS 6
 /* The texel views of binds 0 and 1 follow: binding TERN_VK_MAX_BINDINGS
  * + 2 view + bind. */
 #define TERN_VK_TEXEL_BINDINGS 4
@@ -61,6 +71,11 @@ typedef struct {
   VkCommandPool cmd_pool;
   VkCommandBuffer cmd;    /* the pass */
   VkFence fence;          /* signalled when the pass submitted last is done */
+  GArray *commands;       /* the pass being recorded (see Reuse) */
+  GArray *recorded;       /* what cmd holds, where cmd_ready */
+  gboolean cmd_ready;
+  gboolean reuse;         /* TRUE but in tests that compare without it */
+  guint64 n_recorded, n_reused; /* passes written into cmd, and run as it was */
   gboolean recording;
   gboolean in_flight;     /* a submitted pass not yet waited for */
   GHashTable *pipelines;  /* "name/workgroup" → VkPipeline */
@@ -111,10 +126,16 @@ gboolean tern_vk_submit (TernVkRuntime *rt, gboolean run, GError **error);
  * specialization constant 1 where it has one) on @binds (storage buffers
  * 0, 1, ...; then the texel views of the buffers of binds 0 and 1, whole
  * whatever their bind's offset, for shaders that read through them) over
- * @groups[3] workgroups, @push its push constants, and a barrier after it
- * so that the next command sees what it wrote. Failures are stored. */
+ * @gx × @gy × @gz workgroups, @push its push constants, and a barrier
+ * after it so that the next command sees what it wrote. Failures are
+ * stored. */
 void tern_vk_dispatch (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1, const TernVkBind *binds,
                        guint n_binds, const void *push, gsize push_size, guint32 gx, guint32 gy, guint32 gz);
+/* The same, over the workgroup counts that three words at @groups hold
+ * when the pass runs (a host-visible buffer the host writes: see Reuse). */
+void tern_vk_dispatch_indirect (TernVkRuntime *rt, const char *name, guint32 workgroup, guint32 spec1,
+                                const TernVkBind *binds, guint n_binds, const void *push, gsize push_size,
+                                TernVkBind groups);
 /* Records a copy of @size bytes between buffers, and the same barrier. */
 void tern_vk_copy (TernVkRuntime *rt, const TernVkMem *src, VkDeviceSize src_offset, const TernVkMem *dst,
                    VkDeviceSize dst_offset, VkDeviceSize size);

@@ -83,7 +83,9 @@ void test_attend_shapes (gconstpointer data);
 void test_kv_move (gconstpointer data);
 void test_kv_save_load (gconstpointer data);
 
-/* Stopping a pass, in test-backend-ops-stop.c: once per device. */
+/* Whole passes, in test-backend-ops-passes.c, once per device: stopping
+ * one, and a GPU's reuse of its command buffer. */
 void test_stop (gconstpointer data);
+void test_reuse (gconstpointer data);
 
 G_END_DECLS

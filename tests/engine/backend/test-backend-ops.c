@@ -437,6 +437,8 @@ main (int argc, char **argv)
       g_ptr_array_add (targets, best);
       g_autofree char *stop_path = g_strdup_printf ("/engine/backend/ops/%s/stop", devices[i]->name);
       g_test_add_data_func (stop_path, best, test_stop);
+      g_autofree char *reuse_path = g_strdup_printf ("/engine/backend/ops/%s/reuse", devices[i]->name);
+      g_test_add_data_func (reuse_path, best, test_reuse);
       /* A device with kernel levels (the CPU) runs at each of them. */
       if (tern_device_feature (devices[i], "kernel-levels") == NULL)
         {

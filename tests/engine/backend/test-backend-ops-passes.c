@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-/* The backend operation test's cases on stopping a pass (backend.h): a pass
+/* The backend operation test's cases on whole passes (backend.h): a pass
  * stopped at any point fails its submit with CANCELLED and leaves the
  * backend as good as new, and a long operation ends soon after its pass is
- * stopped (see test-backend-ops.c). And a GPU's pass reads back only the
- * logits. */
+ * stopped (see test-backend-ops.c). A GPU's pass reads back only the
+ * logits, and a GPU runs the command buffer of a generation's first token
+ * for the tokens after it. */
 #include <string.h>
 #include <tern/error.h>
 
@@ -15,12 +16,12 @@ typedef struct {
   TernBuf *x, *xn, *q, *k, *v, *att, *gate, *up, *logits;
 } Bufs;
 
-/* Records a layer and the logits of the last token, as the forward pass
- * does, cancelling @stop before operation @stop_at; returns what submit
- * does. */
+/* Records a layer over @n tokens at positions @pos.. and the logits of the
+ * last token, as the forward pass does, cancelling @stop before operation
+ * @stop_at; returns what submit does. */
 static gboolean
-layer_pass (TernBackend *b, Bufs *f, const TernToken *tokens, gint32 n, GCancellable *stop, gint stop_at,
-            GError **error)
+layer_pass_at (TernBackend *b, Bufs *f, const TernToken *tokens, gint32 n, gint32 pos, GCancellable *stop,
+               gint stop_at, GError **error)
 {
   const TernBackendOps *ops = b->ops;
   const TernWeightKind none = TERN_WEIGHT_N_KINDS;
@@ -41,10 +42,10 @@ layer_pass (TernBackend *b, Bufs *f, const TernToken *tokens, gint32 n, GCancell
   OP (ops->matmul (b, f->xn, n, 0, TERN_WEIGHT_Q, none, f->q));
   OP (ops->matmul (b, f->xn, n, 0, TERN_WEIGHT_K, none, f->k));
   OP (ops->matmul (b, f->xn, n, 0, TERN_WEIGHT_V, none, f->v));
-  OP (ops->rope (b, f->q, n, 4, 0));
-  OP (ops->rope (b, f->k, n, 2, 0));
-  OP (ops->kv_store (b, 0, f->k, f->v, n, 0));
-  OP (ops->attend (b, 0, f->q, n, 0, f->att));
+  OP (ops->rope (b, f->q, n, 4, pos));
+  OP (ops->rope (b, f->k, n, 2, pos));
+  OP (ops->kv_store (b, 0, f->k, f->v, n, pos));
+  OP (ops->attend (b, 0, f->q, n, pos, f->att));
   OP (ops->matmul (b, f->att, n, 0, TERN_WEIGHT_O, none, f->xn));
   OP (ops->add (b, f->x, f->xn, n));
   OP (ops->rms_norm (b, f->x, n, 0, TERN_WEIGHT_FFN_NORM, f->xn));
@@ -63,6 +64,13 @@ layer_pass (TernBackend *b, Bufs *f, const TernToken *tokens, gint32 n, GCancell
 }
 
 #define LAYER_PASS_OPS 20
+
+static gboolean
+layer_pass (TernBackend *b, Bufs *f, const TernToken *tokens, gint32 n, GCancellable *stop, gint stop_at,
+            GError **error)
+{
+  return layer_pass_at (b, f, tokens, n, 0, stop, stop_at, error);
+}
 
 static void
 bufs_init (Bufs *f, TernBackend *b, const TernHParams *hp, gint32 n)
@@ -86,16 +94,17 @@ bufs_clear (Bufs *f, TernBackend *b)
     b->ops->buf_free (b, all[i]);
 }
 
-/* What a pass of @tokens leaves: the logits and layer 0's cache. */
+/* What passes over @n cache positions leave: the logits in @logits and
+ * layer 0's cache. */
 static GByteArray *
-pass_result (TernBackend *b, Bufs *f, const TernHParams *hp, gint32 n)
+logits_result (TernBackend *b, const TernBuf *logits, const TernHParams *hp, gint32 n)
 {
   gsize cache = (gsize) n * hp->n_head_kv * hp->head_dim * 2;
   GByteArray *out = g_byte_array_sized_new (hp->n_vocab * sizeof (float) + 2 * cache);
   g_autoptr (GError) error = NULL;
 
   g_byte_array_set_size (out, hp->n_vocab * sizeof (float) + 2 * cache);
-  g_assert_true (b->ops->read (b, f->logits, 0, 1, (float *) out->data, &error));
+  g_assert_true (b->ops->read (b, logits, 0, 1, (float *) out->data, &error));
   guint8 *k = out->data + hp->n_vocab * sizeof (float);
   g_assert_true (b->ops->kv_save (b, 0, n, k, k + cache, &error));
   g_assert_no_error (error);
@@ -105,12 +114,11 @@ pass_result (TernBackend *b, Bufs *f, const TernHParams *hp, gint32 n)
 /* A pass stopped before each of its operations (and before its submit)
  * fails with CANCELLED; the pass after it on the same backend computes
  * what a fresh backend does, bit for bit. */
-static void
-test_stopped_pass (const Target *t)
+/* A model of one layer (and the output) with weights of several types:
+ * norm weights in [0.5, 1], the others in [-1, 1]. */
+static HandModel *
+layer_model (const TernHParams *hp, guint32 seed)
 {
-  TernHParams hp = hparams (256, 4, 2, 64);
-  g_autoptr (HandModel) m = hand_model_new (&hp, 90);
-  /* Norm weights in [0.5, 1], the others in [-1, 1]. */
   const struct { gint32 layer; TernWeightKind kind; TernType type; gint64 ne0, ne1; float lo; } weights[] = {
     { -1, TERN_WEIGHT_TOKEN_EMBD, TERN_TYPE_Q8_0, 256, 50, -1 },
     { -1, TERN_WEIGHT_OUTPUT_NORM, TERN_TYPE_F32, 256, 1, 0.5 },
@@ -125,14 +133,24 @@ test_stopped_pass (const Target *t)
     { 0, TERN_WEIGHT_UP, TERN_TYPE_Q4_K, 256, 256, -1 },
     { 0, TERN_WEIGHT_DOWN, TERN_TYPE_Q6_K, 256, 256, -1 },
   };
+  HandModel *m = hand_model_new (hp, seed);
+
+  for (guint i = 0; i < G_N_ELEMENTS (weights); i++)
+    hand_model_add (m, weights[i].layer, weights[i].kind, weights[i].type, weights[i].ne0, weights[i].ne1,
+                    weights[i].lo, 1);
+  return m;
+}
+
+static void
+test_stopped_pass (const Target *t)
+{
+  TernHParams hp = hparams (256, 4, 2, 64);
+  g_autoptr (HandModel) m = layer_model (&hp, 90);
   const gint32 n = 7;
   TernToken tokens[7] = { 3, 14, 15, 9, 26, 5, 35 }, others[7] = { 2, 7, 18, 28, 18, 28, 45 };
   g_autoptr (GError) error = NULL;
   Bufs f;
 
-  for (guint i = 0; i < G_N_ELEMENTS (weights); i++)
-    hand_model_add (m, weights[i].layer, weights[i].kind, weights[i].type, weights[i].ne0, weights[i].ne1,
-                    weights[i].lo, 1);
   TernBackend *fresh = backend_open (t, m, 16, TERN_TYPE_F16);
   bufs_init (&f, fresh, &hp, n);
   /* A GPU's pass copies nothing between host and device but the tokens
@@ -151,7 +169,7 @@ test_stopped_pass (const Target *t)
       g_assert_cmpuint (n_after - n_before, ==, 1);
       g_assert_cmpuint (bytes_after - bytes_before, ==, hp.n_vocab * sizeof (float));
     }
-  g_autoptr (GByteArray) want = pass_result (fresh, &f, &hp, n);
+  g_autoptr (GByteArray) want = logits_result (fresh, f.logits, &hp, n);
   bufs_clear (&f, fresh);
   backend_close (fresh, m);
 
@@ -165,7 +183,7 @@ test_stopped_pass (const Target *t)
       g_clear_error (&error);
       g_assert_true (layer_pass (b, &f, tokens, n, NULL, -1, &error));
       g_assert_no_error (error);
-      g_autoptr (GByteArray) got = pass_result (b, &f, &hp, n);
+      g_autoptr (GByteArray) got = logits_result (b, f.logits, &hp, n);
       g_assert_cmpmem (got->data, got->len, want->data, want->len);
     }
   bufs_clear (&f, b);
@@ -268,4 +286,77 @@ test_stop (gconstpointer data)
     return;
   test_stopped_pass (t);
   test_stopped_operation (t);
+}
+
+/* A generation on two backends of the device, one running the command
+ * buffer of a pass again for the next one of the same shape and one
+ * recording every pass: a prompt that fills the cache past the point where
+ * attention splits, then tokens one by one, across a change in the number
+ * of splits, and then into another logits buffer. After each pass both
+ * hold the same logits and cache, bit for bit; the first counts one pass
+ * recorded for the prompt, one for the first token, one for the change of
+ * buffer, and reuses the command buffer for every other token. */
+void
+test_reuse (gconstpointer data)
+{
+  const Target *t = data;
+  const gint32 n_prompt = 510, n_tokens = 8, n_ctx = 520;
+
+  if (!target_runs (t))
+    return;
+  if (g_strcmp0 (t->device->backend, "vulkan") != 0)
+    {
+      g_test_skip ("only a GPU backend records passes");
+      return;
+    }
+  TernHParams hp = hparams (256, 4, 2, 64);
+  g_autoptr (HandModel) m = layer_model (&hp, 92);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (93);
+  TernBackend *b[2];
+  Bufs f[2];
+  TernBuf *other[2];
+  g_autofree TernToken *tokens = g_new (TernToken, n_prompt + n_tokens);
+
+  for (gint32 i = 0; i < n_prompt + n_tokens; i++)
+    tokens[i] = g_rand_int_range (rand, 0, hp.n_vocab);
+  for (guint i = 0; i < 2; i++)
+    {
+      b[i] = backend_open (t, m, n_ctx, TERN_TYPE_F16);
+      tern_backend_vulkan_set_reuse (b[i], i == 0);
+      bufs_init (&f[i], b[i], &hp, n_prompt);
+      other[i] = buf_new (b[i], 1, hp.n_vocab, NULL);
+    }
+  for (gint32 pos = 0; pos < n_prompt + n_tokens; pos += pos == 0 ? n_prompt : 1)
+    {
+      g_autoptr (GByteArray) want = NULL;
+      for (guint i = 0; i < 2; i++)
+        {
+          g_autoptr (GError) error = NULL;
+          /* The last two tokens' logits go to another buffer. */
+          TernBuf *logits = pos >= n_prompt + n_tokens - 2 ? other[i] : f[i].logits;
+          TernBuf *kept = f[i].logits;
+          f[i].logits = logits;
+          g_assert_true (layer_pass_at (b[i], &f[i], tokens + pos, pos == 0 ? n_prompt : 1, pos, NULL, -1, &error));
+          g_assert_no_error (error);
+          f[i].logits = kept;
+          g_autoptr (GByteArray) got = logits_result (b[i], logits, &hp, pos == 0 ? n_prompt : pos + 1);
+          if (i == 0)
+            want = g_steal_pointer (&got);
+          else
+            g_assert_cmpmem (got->data, got->len, want->data, want->len);
+        }
+    }
+  guint64 recorded[2], reused[2];
+  for (guint i = 0; i < 2; i++)
+    tern_backend_vulkan_passes (b[i], &recorded[i], &reused[i]);
+  g_assert_cmpuint (recorded[0], ==, 3);
+  g_assert_cmpuint (reused[0], ==, n_tokens - 2);
+  g_assert_cmpuint (recorded[1], ==, n_tokens + 1);
+  g_assert_cmpuint (reused[1], ==, 0);
+  for (guint i = 0; i < 2; i++)
+    {
+      b[i]->ops->buf_free (b[i], other[i]);
+      bufs_clear (&f[i], b[i]);
+      backend_close (b[i], m);
+    }
 }
