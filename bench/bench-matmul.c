@@ -4,12 +4,15 @@
  * down matrices) on each device (default: every device the registry lists),
  * for batches of 1 token (generation) and 64 (a prompt chunk): milliseconds
  * per layer, the weight bytes read per second, and multiply-adds per second.
- * The median of 5 runs, after one that compiles and warms. */
+ * The median of 5 runs, after one that compiles and warms. A Vulkan device
+ * with integer dot products is measured on both paths of its products:
+ * "float" and "int8" (the types that have one; the others stay float). */
 #include <stdio.h>
 #include <tern/error.h>
 #include <tern/model.h>
 
 #include "backend/backend.h"
+#include "backend/vulkan/vulkan-private.h"
 #include "bench-devices.h"
 
 static const TernWeightKind kinds[] = {
@@ -23,10 +26,17 @@ compare_doubles (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
+/* The paths a Vulkan device's products can take. */
+typedef enum {
+  PATH_DEFAULT,
+  PATH_FLOAT,
+  PATH_INT8,
+} Path;
+
 /* Seconds the layer's products of @n tokens take on @device, the median of
  * @reps; -1 when the device cannot be opened. */
 static double
-time_layer (TernModel *model, const char *device, gint32 n, guint reps)
+time_layer (TernModel *model, const char *device, Path path, gint32 n, guint reps)
 {
   const TernHParams *hp = tern_model_hparams (model);
   TernBackendParams params = { tern_model_weights (model), 16, TERN_TYPE_F16, TERN_KERNEL_BEST, 2 };
@@ -40,6 +50,8 @@ time_layer (TernModel *model, const char *device, gint32 n, guint reps)
       g_printerr ("%s: %s\n", device, error->message);
       return -1;
     }
+  if (path != PATH_DEFAULT)
+    g_assert (tern_backend_vulkan_set_int_dot (b, path == PATH_INT8));
   g_autofree float *x = g_new (float, n * width);
   g_autoptr (GRand) rand = g_rand_new_with_seed (7);
   for (gint64 i = 0; i < n * width; i++)
@@ -107,22 +119,29 @@ main (int argc, char **argv)
       bytes += (double) t->n_bytes;
       macs += (double) t->ne[0] * (double) t->ne[1];
     }
-  g_print ("| %-10s | %6s | %10s | %8s | %8s |\n", "device", "tokens", "ms/layer", "GB/s", "GMAC/s");
-  g_print ("| ---------- | -----: | ---------: | -------: | -------: |\n");
+  g_print ("| %-10s | %-7s | %6s | %10s | %8s | %8s |\n", "device", "path", "tokens", "ms/layer", "GB/s", "GMAC/s");
+  g_print ("| ---------- | ------- | -----: | ---------: | -------: | -------: |\n");
   for (guint d = 0; backends[d] != NULL; d++)
-    for (guint t = 0; tokens[t] != NULL; t++)
-      {
-        gint32 n = (gint32) g_ascii_strtoll (tokens[t], NULL, 10);
-        if (n < 1)
+    {
+      const TernDevice *device = tern_device_find (backends[d], NULL);
+      const char *dot = device ? tern_device_feature (device, "integer-dot-product") : NULL;
+      gboolean two = g_str_has_prefix (dot ? dot : "no", "yes");
+      for (Path path = two ? PATH_FLOAT : PATH_DEFAULT; path <= (two ? PATH_INT8 : PATH_DEFAULT); path++)
+        for (guint t = 0; tokens[t] != NULL; t++)
           {
-            g_printerr ("--tokens takes a positive number\n");
-            return 1;
+            gint32 n = (gint32) g_ascii_strtoll (tokens[t], NULL, 10);
+            if (n < 1)
+              {
+                g_printerr ("--tokens takes a positive number\n");
+                return 1;
+              }
+            double s = time_layer (model, backends[d], path, n, 5);
+            if (s < 0)
+              return 2;
+            g_print ("| %-10s | %-7s | %6d | %10.2f | %8.2f | %8.2f |\n", backends[d],
+                     path == PATH_DEFAULT ? "-" : path == PATH_FLOAT ? "float" : "int8", n, s * 1e3, bytes / s / 1e9,
+                     macs * n / s / 1e9);
           }
-        double s = time_layer (model, backends[d], n, 5);
-        if (s < 0)
-          return 2;
-        g_print ("| %-10s | %6d | %10.2f | %8.2f | %8.2f |\n", backends[d], n, s * 1e3, bytes / s / 1e9,
-                 macs * n / s / 1e9);
-      }
+    }
   return 0;
 }

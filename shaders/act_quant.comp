@@ -12,6 +12,12 @@
 // min (WG, B) threads, consecutive columns to consecutive threads; they
 // find its largest magnitude in shared memory.
 //
+// With ACT_PACK (block types only), for the integer dot products of
+// matvec.comp's integer path, y holds the quantized values themselves:
+// row r's region of `stride` words holds its n_cols values as signed bytes,
+// four a word, then each 32-column unit's scale (its block's d) as an f32.
+// A block with an infinity or NaN gets zeros and a NaN scale.
+//
 // Exactness: Vulkan lets a division be 2.5 ulp off and may fuse a multiply
 // and an add, so divisions are done in integers (div_rn) and products are
 // precise. Scales and values that fall below FLT_MIN (|x| < ~1.5e-36, where
@@ -52,7 +58,11 @@
 
 layout (local_size_x_id = 0) in;
 layout (set = 0, binding = 0) readonly buffer X { float x[]; };
+#ifdef ACT_PACK
+layout (set = 0, binding = 1) buffer Y { uint y[]; };
+#else
 layout (set = 0, binding = 1) buffer Y { float y[]; };
+#endif
 
 layout (push_constant) uniform P {
   uint n_cols;
@@ -166,6 +176,21 @@ int nearest_int (float v)
   return (floatBitsToInt (t) & 0x007fffff) - 0x00400000;
 }
 
+#ifdef ACT_PACK
+// Writes the block's values, quantized by quant (), and its scale @d into
+// the packed layout; @x0 is the block's first value in x, @row its row.
+#define WRITE_PACKED(x0, row, d)                                                          \
+  for (uint c4 = lane; c4 < B / 4u; c4 += lanes)                                          \
+    {                                                                                     \
+      uint word = 0u;                                                                     \
+      for (uint k = 0u; k < 4u; k++)                                                      \
+        word |= (uint (quant (x[x0 + 4u * c4 + k])) & 0xffu) << (8u * k);                 \
+      y[row * p.stride + col0 / 4u + c4] = word;                                          \
+    }                                                                                     \
+  for (uint s = lane; s < B / 32u; s += lanes)                                            \
+    y[row * p.stride + p.n_cols / 4u + col0 / 32u + s] = floatBitsToUint (d);
+#endif
+
 void main ()
 {
   const uint wg = gl_WorkGroupSize.x, tid = gl_LocalInvocationID.x;
@@ -228,8 +253,14 @@ void main ()
   if (key == NONFINITE || key == 0u)
     {
       const float v = key == 0u ? 0.0 : CPU_NAN;
+#ifdef ACT_PACK
+#define quant(value) 0
+      WRITE_PACKED (base, gl_WorkGroupID.y, v);
+#undef quant
+#else
       for (uint c = lane; c < B; c += lanes)
         y[base + c] = v;
+#endif
       return;
     }
   const bool neg = x[base + cols[slot * lanes]] < 0.0;
@@ -237,6 +268,10 @@ void main ()
   const float iscale = neg ? ai : -ai;
   const float ad = div_rn (1.0, ai);
   const float d = neg ? ad : -ad;
+#ifdef ACT_PACK
+#define quant(value) min (127, nearest_int (iscale * (value)))
+  WRITE_PACKED (base, gl_WorkGroupID.y, d);
+#else
   for (uint c = lane; c < B; c += lanes)
     {
       precise float t = iscale * x[base + c];
@@ -244,17 +279,28 @@ void main ()
       precise float v = d * float (q);
       y[base + c] = v;
     }
+#endif
 #else
   // quantize.c's act_block_q8: d = amax / 127, id = 127 / amax, d stored
   // as f16.
   if (key == NONFINITE)
     {
+#ifdef ACT_PACK
+#define quant(value) 0
+      WRITE_PACKED (base, gl_WorkGroupID.y, CPU_NAN);
+#undef quant
+#else
       for (uint c = lane; c < B; c += lanes)
         y[base + c] = CPU_NAN;
+#endif
       return;
     }
   const float d = key == 0u ? 0.0 : f16_to_f32 (f32_to_f16 (div_rn (amax, 127.0)));
   const float id = key == 0u ? 0.0 : div_rn (127.0, amax);
+#ifdef ACT_PACK
+#define quant(value) nearest_int ((value) * id)
+  WRITE_PACKED (base, gl_WorkGroupID.y, d);
+#else
   for (uint c = lane; c < B; c += lanes)
     {
       precise float t = x[base + c] * id;
@@ -262,6 +308,7 @@ void main ()
       precise float v = float (q) * d;
       y[base + c] = v;
     }
+#endif
 #endif
 }
 

@@ -31,6 +31,22 @@ layout (set = 0, binding = 9) uniform utextureBuffer xt16;
 #define WQ16(i) texelFetch (weights16, int (i))
 #include "dequant.glsl"
 #include "dequant32.glsl"
+#ifdef INT_DOT
+// The integer path: the activations are packed signed bytes with a scale
+// per 32 (act_quant.comp's ACT_PACK), multiplied with the weights' integers
+// four at a time by the device's integer dot product.
+#extension GL_EXT_spirv_intrinsics : require
+#include "dequant_int.glsl"
+#ifndef INT_DOT_TYPE
+#error "this type has no integer path"
+#endif
+// OpSDot (SPV_KHR_integer_dot_product) of two words of four signed bytes:
+// format 0 is PackedVectorFormat4x8Bit; capabilities DotProductInput4x8BitPacked
+// and DotProduct. (Debian 12's glslang predates GL_EXT_integer_dot_product.)
+spirv_instruction (extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6018, 6019], id = 4450)
+int sdot4 (int a, int b, spirv_literal int format);
+#define SDOT4(a, b) sdot4 (int (a), int (b), 0)
+#endif
 layout (set = 0, binding = 2) buffer Y { float y[]; };
 layout (set = 0, binding = 3) readonly buffer Bias { float bias[]; };
 
@@ -80,6 +96,44 @@ void main ()
       [[unroll]] for (uint r = 0; r < NR; r++)
         [[unroll]] for (uint c = 0; c < NC; c++)
           acc[r][c] = 0.0;
+#ifdef INT_DOT
+      for (uint u = tid; u < n_units; u += wg)
+        {
+          // Each token's unit: 8 words of bytes, their scale, and the sums
+          // of each half's bytes (for the weights' offsets).
+          uint xq[NC][8];
+          float xd[NC];
+          ivec2 xsum[NC];
+          [[unroll]] for (uint c = 0; c < NC; c++)
+            if (c < nc)
+              {
+                const uint at = p.x_base + (t0 + c) * p.x_stride;
+                const uvec4 lo = texelFetch (xt16, int ((at >> 2) + 2u * u));
+                const uvec4 hi = texelFetch (xt16, int ((at >> 2) + 2u * u + 1u));
+                xq[c] = uint[8] (lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w);
+                xd[c] = uintBitsToFloat (texelFetch (xt, int (at + p.n_in / 4u + u)).x);
+                xsum[c] = ivec2 (0);
+                [[unroll]] for (uint k = 0; k < 8; k++)
+                  xsum[c][k / 4u] += SDOT4 (xq[c][k], 0x01010101u);
+              }
+          [[unroll]] for (uint r = 0; r < NR; r++)
+            if (row0 + r < p.n_rows)
+              {
+                uint wq[8];
+                vec4 ab;
+                dqi32 ((row0 + r) * p.row_bytes, u, wq, ab);
+                [[unroll]] for (uint c = 0; c < NC; c++)
+                  if (c < nc)
+                    {
+                      ivec2 isum = ivec2 (0);
+                      [[unroll]] for (uint k = 0; k < 8; k++)
+                        isum[k / 4u] += SDOT4 (wq[k], xq[c][k]);
+                      acc[r][c] += xd[c] * (ab.x * float (isum.x) + ab.y * float (xsum[c].x)
+                                            + ab.z * float (isum.y) + ab.w * float (xsum[c].y));
+                    }
+              }
+        }
+#else
       for (uint u = tid; u < n_units; u += wg)
         {
           vec4 xs[NC][8];
@@ -111,6 +165,7 @@ void main ()
                 if (c < nc)
                   acc[r][c] += w * x_at ((t0 + c) * p.x_stride + i);
             }
+#endif
       [[unroll]] for (uint r = 0; r < NR; r++)
         [[unroll]] for (uint c = 0; c < NC; c++)
           acc[r][c] = subgroupAdd (acc[r][c]);

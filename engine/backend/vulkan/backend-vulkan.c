@@ -71,7 +71,11 @@ typedef struct {
   const TernBuf *act_src;
   guint64 act_version;
   TernType act_type;
+  gboolean act_packed;
   gint32 act_n;
+  /* Whether the matrix products of the types that have one take the
+   * integer path (integer dot products of packed bytes). */
+  gboolean int_dot;
 
   TernVkMem attend_parts;       /* the split attention's partial results */
   GArray *retired;              /* TernVkMem: buffers grown out of, freed
@@ -396,17 +400,38 @@ vk_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeigh
   touch (out);
 }
 
+/* Whether products with weights of @type take the integer path: the
+ * types matvec_int has a shader for (shaders/meson.build). */
+static gboolean
+int_path (const VkBackend *vb, TernType type)
+{
+  switch (type)
+    {
+    case TERN_TYPE_Q4_0:
+    case TERN_TYPE_Q8_0:
+    case TERN_TYPE_Q4_K:
+    case TERN_TYPE_Q6_K:
+    case TERN_TYPE_TQ2_0:
+      return vb->int_dot;
+    default:
+      return FALSE;
+    }
+}
+
 /* @x's rows rounded as the CPU's dot products of weights whose vec_dot
  * type is @type take them (so that both backends multiply the same
- * values), unless the last call did; NULL once a failure is stored. */
+ * values), or, @packed, quantized the same way and kept as bytes and
+ * scales (act_quant.comp's ACT_PACK); unless the last call did. NULL once
+ * a failure is stored. */
 static const TernVkMem *
-activations (VkBackend *vb, const TernBuf *x, gint32 n, TernType type)
+activations (VkBackend *vb, const TernBuf *x, gint32 n, TernType type, gboolean packed)
 {
   VkDeviceSize size = (VkDeviceSize) n * x->cols * sizeof (float);
 
   if (type == TERN_TYPE_F32)
     return &x->mem;
-  if (vb->act_src == x && vb->act_version == x->version && vb->act_type == type && vb->act_n >= n)
+  if (vb->act_src == x && vb->act_version == x->version && vb->act_type == type && vb->act_packed == packed
+      && vb->act_n >= n)
     return &vb->act;
   if (size > vb->act.size)
     {
@@ -417,13 +442,14 @@ activations (VkBackend *vb, const TernBuf *x, gint32 n, TernType type)
     }
   gint64 block = tern_type_info (type)->block_elems;
   gint64 span = type == TERN_TYPE_F16 || type == TERN_TYPE_BF16 ? vb->wg : MAX (vb->wg / block, 1) * block;
-  g_autofree char *shader = g_strdup_printf ("act_quant-%s", type_suffix (type));
+  g_autofree char *shader = g_strdup_printf ("%s-%s", packed ? "act_pack" : "act_quant", type_suffix (type));
   guint32 push[] = { x->cols, x->cols };
   TernVkBind binds[] = { whole (&x->mem), whole (&vb->act) };
   tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 2, push, sizeof push, groups (x->cols, span), n, 1);
   vb->act_src = x;
   vb->act_version = x->version;
   vb->act_type = type;
+  vb->act_packed = packed;
   vb->act_n = n;
   return &vb->act;
 }
@@ -441,7 +467,8 @@ vk_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightK
   if (w == NULL || (bias_kind != TERN_WEIGHT_N_KINDS && bias == NULL))
     return;
   g_assert (x->cols == w->ne0 && out->cols >= w->ne1);
-  const TernVkMem *input = activations (vb, x, n, tern_quant_vec_dot_type (w->type));
+  gboolean integer = int_path (vb, w->type);
+  const TernVkMem *input = activations (vb, x, n, tern_quant_vec_dot_type (w->type), integer);
   if (input == NULL)
     return;
   if (input->views[TERN_VK_VIEW_WORDS] == VK_NULL_HANDLE)
@@ -452,7 +479,7 @@ vk_matmul (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeightK
                                        " values at once", (gint64) n, x->cols);
       return;
     }
-  g_autofree char *shader = g_strdup_printf ("matvec-%s", type_suffix (w->type));
+  g_autofree char *shader = g_strdup_printf ("%s-%s", integer ? "matvec_int" : "matvec", type_suffix (w->type));
   /* An output past the device's largest binding (a long prompt's logits)
    * is bound a slice of tokens at a time. */
   VkDeviceSize row_size = out->cols * sizeof (float);
@@ -796,6 +823,10 @@ tern_backend_vulkan_open (const TernDevice *device, const TernBackendParams *par
    * one SIMD vector at a time, and each barrier switches every vector:
    * there one subgroup a workgroup is several times faster. */
   vb->wg = dev->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? vb->subgroup : 64;
+  /* The integer path where the device says its integer dot products are
+   * accelerated (GPUs with 4 × 8-bit dot instructions). Lavapipe says they
+   * are not, and its float path is the faster one (bench-matmul). */
+  vb->int_dot = dev->int_dot_fast;
   vb->rt = tern_vk_runtime_new (dev, error);
   if (vb->rt == NULL)
     {
@@ -839,6 +870,16 @@ tern_backend_vulkan_passes (TernBackend *b, guint64 *n_recorded, guint64 *n_reus
   g_return_if_fail (b->ops == &vk_ops);
   *n_recorded = VKB (b)->rt->n_recorded;
   *n_reused = VKB (b)->rt->n_reused;
+}
+
+gboolean
+tern_backend_vulkan_set_int_dot (TernBackend *b, gboolean int_dot)
+{
+  g_return_val_if_fail (b->ops == &vk_ops, FALSE);
+  if (int_dot && !VKB (b)->rt->dev->int_dot)
+    return FALSE;
+  VKB (b)->int_dot = int_dot;
+  return TRUE;
 }
 
 void

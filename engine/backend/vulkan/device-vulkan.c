@@ -166,6 +166,8 @@ describe (VkListed *l, guint index)
 {
   TernVkDevice *vk = &l->vk;
   VkPhysicalDevice physical = vk->physical;
+  VkPhysicalDeviceShaderIntegerDotProductProperties dot = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES };
   VkPhysicalDeviceSubgroupProperties subgroup = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES };
   VkPhysicalDeviceDriverProperties driver = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES,
                                               .pNext = &subgroup };
@@ -173,6 +175,8 @@ describe (VkListed *l, guint index)
     .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES, .pNext = &driver };
   VkPhysicalDeviceProperties2 props = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                         .pNext = &maintenance };
+  VkPhysicalDeviceShaderIntegerDotProductFeatures dot_features = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES };
   VkPhysicalDeviceVulkan11Features f11 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES };
   VkPhysicalDeviceVulkan12Features f12 = { .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
                                            .pNext = &f11 };
@@ -180,11 +184,21 @@ describe (VkListed *l, guint index)
   guint64 device_local;
 
   vkGetPhysicalDeviceProperties (physical, &vk->props);
+  /* The structures of an extension are chained only where the device has
+   * it. */
+  gboolean has_dot = has_extension (physical, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+  if (has_dot)
+    {
+      subgroup.pNext = &dot;
+      f11.pNext = &dot_features;
+    }
   if (vk->props.apiVersion >= API_VERSION)
     {
       vkGetPhysicalDeviceProperties2 (physical, &props);
       vkGetPhysicalDeviceFeatures2 (physical, &features);
     }
+  vk->int_dot = has_dot && dot_features.shaderIntegerDotProduct;
+  vk->int_dot_fast = vk->int_dot && dot.integerDotProduct4x8BitPackedSignedAccelerated;
   vkGetPhysicalDeviceMemoryProperties (physical, &vk->memory);
   vk->subgroup_size = MAX (subgroup.subgroupSize, 1);
   vk->has_memory_budget = has_extension (physical, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
@@ -228,7 +242,7 @@ describe (VkListed *l, guint index)
   l->features[FEATURE_FLOAT16] = (TernDeviceFeature) { "float16", yes_no (f12.shaderFloat16) };
   l->features[FEATURE_INT8] = (TernDeviceFeature) { "int8", yes_no (f12.shaderInt8) };
   l->features[FEATURE_DOT_PRODUCT] = (TernDeviceFeature) {
-    "integer-dot-product", yes_no (has_extension (physical, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME)) };
+    "integer-dot-product", !vk->int_dot ? "no" : vk->int_dot_fast ? "yes (accelerated)" : "yes (not accelerated)" };
   l->features[FEATURE_HEAPS] = (TernDeviceFeature) { "memory-heaps", heaps_text (&vk->memory, &device_local) };
   l->features[FEATURE_BUDGET] = (TernDeviceFeature) { "memory-budget", yes_no (vk->has_memory_budget) };
   l->features[FEATURE_USABLE] = (TernDeviceFeature) {

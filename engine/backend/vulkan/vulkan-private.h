@@ -18,6 +18,10 @@ typedef struct {
   guint32 queue_family;      /* one with compute */
   guint32 subgroup_size;
   gboolean has_memory_budget; /* VK_EXT_memory_budget */
+  /* Integer dot products of four packed signed bytes (VK_KHR_shader_integer_dot_product),
+   * and whether the device says they are faster than the same arithmetic
+   * done otherwise. */
+  gboolean int_dot, int_dot_fast;
   /* NULL when the device can run Tern's shaders, or why it cannot. */
   const char *unusable;
 } TernVkDevice;
@@ -46,5 +50,11 @@ void tern_backend_vulkan_transfers (TernBackend *b, guint64 *n_transfers, guint6
  * without. */
 void tern_backend_vulkan_passes (TernBackend *b, guint64 *n_recorded, guint64 *n_reused);
 void tern_backend_vulkan_set_reuse (TernBackend *b, gboolean reuse);
+/* Makes the matrix products of backend @b (a Vulkan one) take their
+ * integer path (integer dot products), where their weight's type has one,
+ * or the float path; FALSE, changing nothing, when the device has no
+ * integer dot products. The backend takes the integer path from the start
+ * where the device says its integer dot products are accelerated. */
+gboolean tern_backend_vulkan_set_int_dot (TernBackend *b, gboolean int_dot);
 
 G_END_DECLS

@@ -624,10 +624,19 @@ tern_vk_runtime_new (const TernVkDevice *dev, GError **error)
     .queueCount = 1,
     .pQueuePriorities = &priority,
   };
+  /* Integer dot products, for the matrix products' integer path. */
+  const char *dot_extension = VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME;
+  VkPhysicalDeviceShaderIntegerDotProductFeatures dot = {
+    .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES,
+    .shaderIntegerDotProduct = VK_TRUE,
+  };
   VkDeviceCreateInfo info = {
     .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+    .pNext = dev->int_dot ? &dot : NULL,
     .queueCreateInfoCount = 1,
     .pQueueCreateInfos = &queue,
+    .enabledExtensionCount = dev->int_dot ? 1 : 0,
+    .ppEnabledExtensionNames = &dot_extension,
   };
   TernVkRuntime *rt = g_new0 (TernVkRuntime, 1);
 

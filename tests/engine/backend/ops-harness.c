@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "backend/vulkan/vulkan-private.h"
 #include "kernel-levels.h"
 
 const gint32 batches[N_BATCHES] = { 1, 7, 64 };
@@ -10,6 +11,13 @@ const gint32 batches[N_BATCHES] = { 1, 7, 64 };
 gboolean
 target_runs (const Target *t)
 {
+  const char *dot = tern_device_feature (t->device, "integer-dot-product");
+
+  if (t->int_dot && !g_str_has_prefix (dot ? dot : "no", "yes"))
+    {
+      g_test_skip ("this device has no integer dot products");
+      return FALSE;
+    }
   return t->level == TERN_KERNEL_BEST || kernel_level_runs (t->level);
 }
 
@@ -67,6 +75,8 @@ backend_open (const Target *t, HandModel *m, gint32 n_ctx, TernType kv_type)
   TernBackend *b = tern_backend_new (t->device->name, &params, &error);
 
   g_assert_no_error (error);
+  if (g_strcmp0 (t->device->backend, "vulkan") == 0)
+    g_assert_true (tern_backend_vulkan_set_int_dot (b, t->int_dot));
   for (gint32 l = -1; l < hand_model_hparams (m)->n_layer; l++)
     g_assert_true (tern_weights_acquire (hand_model_weights (m), l, NULL));
   return b;

@@ -17,14 +17,16 @@ G_BEGIN_DECLS
 #define N_BATCHES 3
 extern const gint32 batches[N_BATCHES];
 
-/* A device and, for the CPU, a kernel level (TERN_KERNEL_BEST elsewhere). */
+/* A device and, for the CPU, a kernel level (TERN_KERNEL_BEST elsewhere);
+ * for Vulkan, whether the matrix products take their integer path. */
 typedef struct {
   const TernDevice *device;
   TernKernelLevel level;
+  gboolean int_dot;
 } Target;
 
 /* Whether the test can run on @t: FALSE, the case skipped saying why, for
- * a kernel level the CPU lacks. */
+ * a kernel level the CPU lacks or integer dot products the device lacks. */
 gboolean target_runs (const Target *t);
 
 /* Values of one operation checked against their reference. */

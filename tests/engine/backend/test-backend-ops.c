@@ -443,6 +443,15 @@ main (int argc, char **argv)
       if (tern_device_feature (devices[i], "kernel-levels") == NULL)
         {
           add_target_tests (targets, devices[i], TERN_KERNEL_BEST, devices[i]->name);
+          /* A Vulkan device's matrix products have an integer path too. */
+          if (g_strcmp0 (devices[i]->backend, "vulkan") == 0)
+            {
+              Target *dot = g_new (Target, 1);
+              *dot = (Target) { devices[i], TERN_KERNEL_BEST, TRUE };
+              g_ptr_array_add (targets, dot);
+              g_autofree char *dot_path = g_strdup_printf ("/engine/backend/ops/%s/matmul-int", devices[i]->name);
+              g_test_add_data_func (dot_path, dot, test_matmul);
+            }
           continue;
         }
       for (TernKernelLevel l = TERN_KERNEL_SCALAR; l < TERN_KERNEL_BEST; l++)
