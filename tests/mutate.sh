@@ -111,6 +111,7 @@ for patch in "$@"; do
   what=$(header Mutation "$patch")
   tests=$(header Tests "$patch")
   needs=$(header Needs "$patch")
+  paths=$(header Paths "$patch")
   repeat=$(header Repeat "$patch")
   repeat=${repeat:-1}
   failed=
@@ -140,8 +141,9 @@ for patch in "$@"; do
     failures=0
     i=0
     while [ "$i" -lt "$repeat" ]; do
-      # shellcheck disable=SC2086 # Tests: is a list of names
-      if ! run_tests meson test -C "$build" --no-rebuild --print-errorlogs $tests >"$log" 2>&1; then
+      # shellcheck disable=SC2086 # Tests: and Paths: are lists
+      if ! run_tests meson test -C "$build" --no-rebuild --print-errorlogs \
+        ${paths:+--test-args "$(printf -- '-p %s ' $paths)"} $tests >"$log" 2>&1; then
         failures=$((failures + 1))
         failed=$(sed -n 's/^ *[0-9]*\/[0-9]* *[^ ]* \/ \([^ ]*\) *\(FAIL\|ERROR\|TIMEOUT\).*/\1/p' "$log" | sort -u | tr '\n' ' ')
       fi

@@ -54,7 +54,7 @@ void tern_backend_vulkan_set_reuse (TernBackend *b, gboolean reuse);
  * integer path (integer dot products), where their weight's type has one,
  * or the float path; FALSE, changing nothing, when the device has no
  * integer dot products. The backend takes the integer path from the start
- * where the device says its integer dot products are accelerated. */
+ * where the device has them. */
 gboolean tern_backend_vulkan_set_int_dot (TernBackend *b, gboolean int_dot);
 
 G_END_DECLS

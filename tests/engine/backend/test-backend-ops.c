@@ -28,6 +28,16 @@ static const TernType weight_types[] = {
   TERN_TYPE_Q6_K, TERN_TYPE_TQ1_0, TERN_TYPE_TQ2_0,
 };
 
+/* The types whose products have a Vulkan integer path (shaders/meson.build):
+ * the others take the float path there too, which the matmul case checks
+ * already. */
+static gboolean
+has_int_path (TernType type)
+{
+  return type == TERN_TYPE_Q4_0 || type == TERN_TYPE_Q8_0 || type == TERN_TYPE_Q4_K || type == TERN_TYPE_Q6_K
+         || type == TERN_TYPE_TQ2_0;
+}
+
 /* ---- Weights: embed, rms_norm, matmul ---- */
 
 static void
@@ -130,8 +140,9 @@ test_rms_norm (gconstpointer data)
   check_done (&c);
 }
 
-/* W x with and without a bias, for every weight type, on shapes of odd
- * output counts (tile edges) and inputs of one or several blocks. */
+/* W x with and without a bias, for every weight type (on a Vulkan target's
+ * integer path, those that have one), on shapes of odd output counts (tile
+ * edges) and inputs of one or several blocks. */
 static void
 test_matmul (gconstpointer data)
 {
@@ -146,7 +157,7 @@ test_matmul (gconstpointer data)
       {
         TernType type = weight_types[ti];
         gint64 n_in = shapes[si].n_in, n_out = shapes[si].n_out;
-        if (n_in % tern_type_info (type)->block_elems != 0)
+        if (n_in % tern_type_info (type)->block_elems != 0 || (t->int_dot && !has_int_path (type)))
           continue;
         TernHParams hp = hparams ((gint32) n_in, 4, 4, (gint32) n_in / 4);
         g_autoptr (HandModel) m = hand_model_new (&hp, 30 + ti * 8 + si);
@@ -439,19 +450,19 @@ main (int argc, char **argv)
       g_test_add_data_func (stop_path, best, test_stop);
       g_autofree char *reuse_path = g_strdup_printf ("/engine/backend/ops/%s/reuse", devices[i]->name);
       g_test_add_data_func (reuse_path, best, test_reuse);
+      /* A Vulkan device's matrix products have an integer path too. */
+      if (g_strcmp0 (devices[i]->backend, "vulkan") == 0)
+        {
+          Target *dot = g_new (Target, 1);
+          *dot = (Target) { devices[i], TERN_KERNEL_BEST, TRUE };
+          g_ptr_array_add (targets, dot);
+          g_autofree char *dot_path = g_strdup_printf ("/engine/backend/ops/%s/matmul-int", devices[i]->name);
+          g_test_add_data_func (dot_path, dot, test_matmul);
+        }
       /* A device with kernel levels (the CPU) runs at each of them. */
       if (tern_device_feature (devices[i], "kernel-levels") == NULL)
         {
           add_target_tests (targets, devices[i], TERN_KERNEL_BEST, devices[i]->name);
-          /* A Vulkan device's matrix products have an integer path too. */
-          if (g_strcmp0 (devices[i]->backend, "vulkan") == 0)
-            {
-              Target *dot = g_new (Target, 1);
-              *dot = (Target) { devices[i], TERN_KERNEL_BEST, TRUE };
-              g_ptr_array_add (targets, dot);
-              g_autofree char *dot_path = g_strdup_printf ("/engine/backend/ops/%s/matmul-int", devices[i]->name);
-              g_test_add_data_func (dot_path, dot, test_matmul);
-            }
           continue;
         }
       for (TernKernelLevel l = TERN_KERNEL_SCALAR; l < TERN_KERNEL_BEST; l++)
