@@ -54,8 +54,9 @@ uint dq_k4_scale_byte (uvec4 h, uint i)
 }
 
 // Sub-block j = u % 8 of its block: 32 nibbles of qs[32 (j / 2)..], low
-// ones for even j; scale and min as dq_k4_scale_min.
-void dq32 (uint row_off, uint u, out vec4 w[8])
+// ones for even j, into q[8] as bytes; its scale d1 and minimum m1
+// (element = d1 * q - m1), as dq_k4_scale_min.
+void dq_q4k_unit (uint row_off, uint u, out uint q[8], out float d1, out float m1)
 {
   uint b = row_off + (u >> 3) * QB;
   uint j = u & 7u;
@@ -74,15 +75,26 @@ void dq32 (uint row_off, uint u, out vec4 w[8])
       sc = (both & 15u) | (dq_k4_scale_byte (h, j - 4u) >> 6) << 4;
       m = (both >> 4) | (dq_k4_scale_byte (h, j) >> 6) << 4;
     }
-  precise float d1 = d * float (sc);
-  precise float m1 = dmin * float (m);
+  precise float scaled = d * float (sc);
+  precise float least = dmin * float (m);
+  d1 = scaled;
+  m1 = least;
   uint qs = (b + 16u + ((j >> 1) << 5)) >> 4;
   uvec4 q0 = WQ16 (qs), q1 = WQ16 (qs + 1u);
-  uint q[8] = uint[8] (q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w);
+  uint w[8] = uint[8] (q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w);
   uint shift = (j & 1u) << 2;
   [[unroll]] for (uint k = 0; k < 8; k++)
+    q[k] = (w[k] >> shift) & 0x0f0f0f0fu;
+}
+
+void dq32 (uint row_off, uint u, out vec4 w[8])
+{
+  uint q[8];
+  float d1, m1;
+  dq_q4k_unit (row_off, u, q, d1, m1);
+  [[unroll]] for (uint k = 0; k < 8; k++)
     {
-      precise vec4 y = d1 * vec4 (dq_bytes ((q[k] >> shift) & 0x0f0f0f0fu)) - m1;
+      precise vec4 y = d1 * vec4 (dq_bytes (q[k])) - m1;
       w[k] = y;
     }
 }
@@ -90,8 +102,9 @@ void dq32 (uint row_off, uint u, out vec4 w[8])
 #elif defined(TYPE_Q6_K)
 
 // Elements 128h + 32s + 0..31 (j = u % 8 = 4h + s): low bits from 32
-// bytes of ql, high bits from 32 of qh, scales 8h + 2s and the next.
-void dq32 (uint row_off, uint u, out vec4 w[8])
+// bytes of ql, high bits from 32 of qh, into q[8] as bytes 32 more than
+// their integer; the scales of each 16, d times scales 8h + 2s and the next.
+void dq_q6k_unit (uint row_off, uint u, out uint q[8], out float ds0, out float ds1)
 {
   uint b = row_off + (u >> 3) * QB;
   uint j = u & 7u;
@@ -99,16 +112,26 @@ void dq32 (uint row_off, uint u, out vec4 w[8])
   float d = dq_f16 (b + 208u);
   uint scales = wq_u16 (b + 192u + (h << 3) + (s << 1));
   int sc0 = int (scales << 24) >> 24, sc1 = int (scales << 16) >> 24;
-  precise float ds0 = d * float (sc0);
-  precise float ds1 = d * float (sc1);
+  precise float first = d * float (sc0);
+  precise float second = d * float (sc1);
+  ds0 = first;
+  ds1 = second;
   uint lo[8], hi[8];
   wq_span32 (b + (h << 6) + ((s & 1u) << 5), lo);
   wq_span32 (b + 128u + (h << 5), hi);
   uint lo_shift = (s >> 1) << 2, hi_shift = s << 1;
   [[unroll]] for (uint k = 0; k < 8; k++)
+    q[k] = ((lo[k] >> lo_shift) & 0x0f0f0f0fu) | ((hi[k] >> hi_shift) & 0x03030303u) << 4;
+}
+
+void dq32 (uint row_off, uint u, out vec4 w[8])
+{
+  uint q[8];
+  float ds0, ds1;
+  dq_q6k_unit (row_off, u, q, ds0, ds1);
+  [[unroll]] for (uint k = 0; k < 8; k++)
     {
-      uint q = ((lo[k] >> lo_shift) & 0x0f0f0f0fu) | ((hi[k] >> hi_shift) & 0x03030303u) << 4;
-      precise vec4 y = (k < 4u ? ds0 : ds1) * vec4 (ivec4 (dq_bytes (q)) - 32);
+      precise vec4 y = (k < 4u ? ds0 : ds1) * vec4 (ivec4 (dq_bytes (q[k])) - 32);
       w[k] = y;
     }
 }
@@ -116,18 +139,27 @@ void dq32 (uint row_off, uint u, out vec4 w[8])
 #elif defined(TYPE_TQ2_0)
 
 // Elements 128h + 32s + 0..31 (j = u % 8 = 4h + s): bits 2s of 32 bytes
-// of qs.
-void dq32 (uint row_off, uint u, out vec4 w[8])
+// of qs, into q[8] as bytes 1 more than their integer; the scale d.
+void dq_tq2_unit (uint row_off, uint u, out uint q[8], out float d)
 {
   uint b = row_off + (u >> 3) * QB;
   uint j = u & 7u;
-  float d = dq_f16 (b + 64u);
-  uint q[8];
-  wq_span32 (b + ((j >> 2) << 5), q);
+  d = dq_f16 (b + 64u);
+  uint w[8];
+  wq_span32 (b + ((j >> 2) << 5), w);
   uint shift = (j & 3u) << 1;
   [[unroll]] for (uint k = 0; k < 8; k++)
+    q[k] = (w[k] >> shift) & 0x03030303u;
+}
+
+void dq32 (uint row_off, uint u, out vec4 w[8])
+{
+  uint q[8];
+  float d;
+  dq_tq2_unit (row_off, u, q, d);
+  [[unroll]] for (uint k = 0; k < 8; k++)
     {
-      precise vec4 y = vec4 (ivec4 (dq_bytes ((q[k] >> shift) & 0x03030303u)) - 1) * d;
+      precise vec4 y = vec4 (ivec4 (dq_bytes (q[k])) - 1) * d;
       w[k] = y;
     }
 }
