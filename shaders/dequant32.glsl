@@ -10,7 +10,9 @@
 // with each block's scales decoded once and its quants read in as few loads
 // as the layout allows: a load is what costs on a CPU-type device (lavapipe
 // reads a buffer one invocation at a time). Types without their own dq32
-// take eight dq4 calls.
+// take eight dq4 calls. Q4_K, Q6_K and TQ2_0 decode a unit's quants as
+// bytes and its scales in dq_*_unit, which the integer path
+// (dequant_int.glsl) shares.
 
 // The 8 words of the 32 bytes at the even offset @off, in 9 word loads
 // (when @off is word-aligned the last one reads word 7 again, never past
