@@ -74,8 +74,10 @@ typedef struct {
   gboolean act_packed;
   gint32 act_n;
   /* Whether the matrix products of the types that have one take the
-   * integer path (integer dot products of packed bytes). */
+   * integer path (integer dot products of packed bytes), and those types:
+   * the ones shaders/meson.build compiles a matvec_int shader for. */
   gboolean int_dot;
+  gboolean int_types[TERN_TYPE_COUNT];
 
   TernVkMem attend_parts;       /* the split attention's partial results */
   GArray *retired;              /* TernVkMem: buffers grown out of, freed
@@ -400,22 +402,11 @@ vk_rms_norm (TernBackend *b, const TernBuf *x, gint32 n, gint32 layer, TernWeigh
   touch (out);
 }
 
-/* Whether products with weights of @type take the integer path: the
- * types matvec_int has a shader for (shaders/meson.build). */
+/* Whether products with weights of @type take the integer path. */
 static gboolean
 int_path (const VkBackend *vb, TernType type)
 {
-  switch (type)
-    {
-    case TERN_TYPE_Q4_0:
-    case TERN_TYPE_Q8_0:
-    case TERN_TYPE_Q4_K:
-    case TERN_TYPE_Q6_K:
-    case TERN_TYPE_TQ2_0:
-      return vb->int_dot;
-    default:
-      return FALSE;
-    }
+  return vb->int_dot && vb->int_types[type];
 }
 
 /* @x's rows rounded as the CPU's dot products of weights whose vec_dot
@@ -829,6 +820,11 @@ tern_backend_vulkan_open (const TernDevice *device, const TernBackendParams *par
    * faster (bench-matmul on bench-1b Q4_K: 17.6 against 30.0 ms a layer
    * for one token). */
   vb->int_dot = dev->int_dot;
+  for (TernType t = 0; t < TERN_TYPE_COUNT; t++)
+    {
+      g_autofree char *path = g_strdup_printf ("/org/tern/shaders/matvec_int-%s.spv", type_suffix (t));
+      vb->int_types[t] = g_resource_get_info (tern_shaders_get_resource (), path, 0, NULL, NULL, NULL);
+    }
   vb->rt = tern_vk_runtime_new (dev, error);
   if (vb->rt == NULL)
     {
