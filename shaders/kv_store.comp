@@ -9,9 +9,12 @@ layout (set = 0, binding = 0) readonly buffer K { float k[]; };
 layout (set = 0, binding = 1) readonly buffer V { float v[]; };
 layout (set = 0, binding = 2) buffer KC { uint kc[]; };
 layout (set = 0, binding = 3) buffer VC { uint vc[]; };
-// The first position, written by the host for each pass: a command buffer
-// recorded once stores every token of a generation.
-layout (set = 0, binding = 4) readonly buffer Now { uint pos; } now;
+// The first position, written by the host for each pass (attend.comp's
+// Now block): a command buffer recorded once stores every token of a
+// generation.
+layout (set = 0, binding = 4) readonly buffer Now {
+  uint groups_x; uint groups_y; uint groups_z; uint pos; uint n_split;
+} now;
 
 layout (push_constant) uniform Push {
   uint kv_dim;

@@ -57,6 +57,8 @@ typedef struct {
   float *rope_freqs;      /* [n_rot/2] divisors, or NULL */
   TernVkBind rope;        /* the pass's last RoPE table, at rope_pos.. */
   gint32 rope_pos, rope_n;
+  TernVkBind now;         /* the pass's last position values, for now_pos.. */
+  gint32 now_pos, now_n;
 
   guint32 subgroup;       /* invocations of a matmul workgroup */
   guint32 wg;             /* of the other shaders' workgroups */
@@ -347,6 +349,7 @@ vk_begin (TernBackend *b, GCancellable *cancellable)
   if (vb->uploads->len == 1)
     g_array_index (vb->uploads, UploadBlock, 0).used = 0;
   vb->rope = (TernVkBind) { 0 };
+  vb->now = (TernVkBind) { 0 };
   free_retired (vb);
 }
 
@@ -535,22 +538,6 @@ kv_suffix (const VkBackend *vb)
   return vb->kv_type == TERN_TYPE_F16 ? "f16" : "f32";
 }
 
-static void
-vk_kv_store (TernBackend *b, gint32 layer, const TernBuf *k, const TernBuf *v, gint32 n, gint32 pos)
-{
-  VkBackend *vb = VKB (b);
-
-  OPERATION_START (b);
-  g_assert (pos + n <= vb->n_ctx);
-  g_autofree char *shader = g_strdup_printf ("kv_store-%s", kv_suffix (vb));
-  guint32 now = pos;
-  guint32 push[] = { vb->kv_dim, k->cols, v->cols };
-  TernVkBind binds[] = { whole (&k->mem), whole (&v->mem), whole (&vb->k_cache[layer]), whole (&vb->v_cache[layer]),
-                         upload (vb, &now, sizeof now) };
-  if (binds[4].mem != NULL)
-    tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 5, push, sizeof push, groups (vb->kv_dim / 2, vb->wg), n, 1);
-}
-
 /* How many parts a query's keys are split into: at most 1024 keys each
  * (lavapipe ends an invocation's loops after 65,535 iterations in all),
  * and with few queries (generation) enough parts to fill the device, of
@@ -562,6 +549,39 @@ attend_splits (const VkBackend *vb, gint32 n, gint32 n_keys)
   guint32 fill = MIN ((ATTEND_FILL + n * vb->hp->n_head_kv - 1) / (n * vb->hp->n_head_kv), (n_keys + 255) / 256);
 
   return MIN (MAX (needed, fill), vb->rt->dev->props.limits.maxComputeWorkGroupCount[2]);
+}
+
+/* What changes from token to token for @n tokens at positions @pos.. (the
+ * Now block of kv_store.comp, attend.comp and attend-reduce.comp): the
+ * workgroups of attend's indirect dispatch, the position and the split;
+ * uploaded once a pass for every layer. A binding of no memory once a
+ * failure is stored. */
+static TernVkBind
+now_values (VkBackend *vb, gint32 n, gint32 pos)
+{
+  if (vb->now.mem != NULL && vb->now_pos == pos && vb->now_n == n)
+    return vb->now;
+  guint32 n_split = attend_splits (vb, n, pos + n);
+  guint32 values[] = { vb->hp->n_head_kv, n, n_split, pos, n_split };
+  vb->now = upload (vb, values, sizeof values);
+  vb->now_pos = pos;
+  vb->now_n = n;
+  return vb->now;
+}
+
+static void
+vk_kv_store (TernBackend *b, gint32 layer, const TernBuf *k, const TernBuf *v, gint32 n, gint32 pos)
+{
+  VkBackend *vb = VKB (b);
+
+  OPERATION_START (b);
+  g_assert (pos + n <= vb->n_ctx);
+  g_autofree char *shader = g_strdup_printf ("kv_store-%s", kv_suffix (vb));
+  guint32 push[] = { vb->kv_dim, k->cols, v->cols };
+  TernVkBind binds[] = { whole (&k->mem), whole (&v->mem), whole (&vb->k_cache[layer]), whole (&vb->v_cache[layer]),
+                         now_values (vb, n, pos) };
+  if (binds[4].mem != NULL)
+    tern_vk_dispatch (vb->rt, shader, vb->wg, 0, binds, 5, push, sizeof push, groups (vb->kv_dim / 2, vb->wg), n, 1);
 }
 
 /* The split attention's partial results for @n queries: grown as needed
@@ -596,12 +616,9 @@ vk_attend (TernBackend *b, gint32 layer, const TernBuf *q, gint32 n, gint32 pos,
     guint32 n, n_head, n_head_kv, head_dim, q_stride, o_stride;
     float scale;
   } push = { n, hp->n_head, hp->n_head_kv, hp->head_dim, q->cols, out->cols, 1.0f / sqrtf ((float) hp->head_dim) };
-  /* What changes from token to token goes in a buffer: the workgroups of
-   * the indirect dispatch, the position and the split. */
-  guint32 now[] = { hp->n_head_kv, n, n_split, pos, n_split };
   g_autofree char *shader = g_strdup_printf ("attend-%s", kv_suffix (vb));
   TernVkBind binds[] = { whole (&q->mem), whole (&vb->k_cache[layer]), whole (&vb->v_cache[layer]),
-                         whole (&out->mem), whole (&vb->attend_parts), upload (vb, now, sizeof now) };
+                         whole (&out->mem), whole (&vb->attend_parts), now_values (vb, n, pos) };
   tern_vk_dispatch_indirect (vb->rt, shader, ATTEND_WG, 0, binds, 6, &push, sizeof push, binds[5]);
   if (n_split > 1)
     tern_vk_dispatch (vb->rt, "attend-reduce", ATTEND_WG, 0, binds, 6, &push, sizeof push, hp->n_head, n, 1);
